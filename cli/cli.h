@@ -1,0 +1,38 @@
+/* cli/cli.h - the nnguard command-line tool: one file per subcommand (cmd_<name>.c),
+ * dispatched by the table in main.c. Each subcommand parses its own options with
+ * getopt_long, answers --help, and returns an exit code:
+ *   0 ok, 1 failure (message on stderr), 2 usage error, 3 wrong key / state refused. */
+#ifndef NG_CLI_H
+#define NG_CLI_H
+#include <stdio.h>
+#include "nnguard/nnguard.h"
+
+typedef struct ng_cmd {
+    const char *name;
+    int (*run)(int argc, char **argv);   /* argv[0] is the subcommand name */
+    const char *summary;                 /* one line for `nnguard --help` */
+} ng_cmd;
+
+#define NG_EXIT_OK 0
+#define NG_EXIT_FAIL 1
+#define NG_EXIT_USAGE 2
+#define NG_EXIT_REFUSED 3
+
+/* Print "nnguard <cmd>: <ng_last_error()>" and return the exit code for st (3 for key/state/auth/exists). */
+int ng_cli_fail(const char *cmd, ng_status st);
+/* Print a usage error and return 2. */
+int ng_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Parse helpers: return 0 and set *out, or print a usage error naming opt and return -1. */
+int ng_cli_int(const char *cmd, const char *opt, const char *s, long long lo, long long hi, long long *out);
+int ng_cli_double(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
+/* True when stderr is a terminal (progress bars). */
+int ng_cli_tty(void);
+
+/* Subcommands (cmd_*.c). */
+int ng_cmd_info(int argc, char **argv);
+int ng_cmd_eval(int argc, char **argv);
+int ng_cmd_predict(int argc, char **argv);
+int ng_cmd_convert(int argc, char **argv);
+int ng_cmd_demo(int argc, char **argv);
+
+#endif

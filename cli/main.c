@@ -1,0 +1,84 @@
+/* cli/main.c - `nnguard <subcommand> [options]`: the subcommand table. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cli.h"
+
+static const ng_cmd ng_cmds[] = {
+    {"info",     ng_cmd_info,     "show format, layers, parameters, model id and protection metadata"},
+    {"eval",     ng_cmd_eval,     "test-set accuracy and images/s (runs locked models in memory with a key)"},
+    {"predict",  ng_cmd_predict,  "write logits / labels for an IDX image file"},
+    {"convert",  ng_cmd_convert,  "convert weights between ONNX and safetensors"},
+    {"demo",     ng_cmd_demo,     "the end-to-end demo on Fashion-MNIST"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "nnguard %s - protect trained neural networks (Deep-Lock, AdvParams, ...)\n\n"
+               "usage: nnguard <command> [options]   (nnguard <command> --help for its options)\n\ncommands:\n",
+            NNGUARD_VERSION);
+    for (size_t i = 0; i < sizeof ng_cmds / sizeof ng_cmds[0]; i++)
+        fprintf(f, "  %-12s %s\n", ng_cmds[i].name, ng_cmds[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) { usage(stderr); return NG_EXIT_USAGE; }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) { usage(stdout); return 0; }
+    if (!strcmp(argv[1], "--version")) { printf("nnguard %s\n", NNGUARD_VERSION); return 0; }
+    if (ng_init() != NG_OK) { fprintf(stderr, "nnguard: %s\n", ng_last_error()); return NG_EXIT_FAIL; }
+    for (size_t i = 0; i < sizeof ng_cmds / sizeof ng_cmds[0]; i++)
+        if (!strcmp(argv[1], ng_cmds[i].name)) return ng_cmds[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "nnguard: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return NG_EXIT_USAGE;
+}
+
+int ng_cli_fail(const char *cmd, ng_status st)
+{
+    const char *msg = ng_last_error();
+    fprintf(stderr, "nnguard %s: %s\n", cmd, msg && *msg ? msg : ng_status_str(st));
+    switch (st) {
+    case NG_E_KEY: case NG_E_STATE: case NG_E_AUTH: case NG_E_EXISTS: case NG_E_PERM: return NG_EXIT_REFUSED;
+    case NG_E_INVALID: return NG_EXIT_USAGE;
+    default: return NG_EXIT_FAIL;
+    }
+}
+
+int ng_cli_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "nnguard %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see nnguard %s --help)\n", cmd);
+    return NG_EXIT_USAGE;
+}
+
+int ng_cli_int(const char *cmd, const char *opt, const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi) {
+        ng_cli_usage(cmd, "%s expects a whole number from %lld to %lld, not '%s'", opt, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int ng_cli_double(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (!*s || *end || !(v >= lo && v <= hi)) {
+        ng_cli_usage(cmd, "%s expects a number from %g to %g, not '%s'", opt, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int ng_cli_tty(void) { return isatty(2); }

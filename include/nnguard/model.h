@@ -1,0 +1,92 @@
+/* nnguard/model.h - the CPU engine: models, execution, gradients.
+ *
+ * An ng_model is a graph of operators over float32 NCHW tensors with all its
+ * parameters in ONE contiguous float array (ng_model_params), tensor after
+ * tensor in file order; a gradient array has the same layout. A model is
+ * read-only while it runs: any number of threads may run one model at once,
+ * each with its own ng_exec (activation buffers, worker threads).
+ *
+ *     ng_model *m;  ng_exec *e;  const float *logits;  ng_shape os;
+ *     ng_model_load("lenet.onnx", &m);
+ *     ng_exec_options o = ng_exec_options_default();
+ *     ng_exec_new(m, &o, &e);
+ *     ng_exec_forward(e, images, n, &logits, &os);   // os = {n, classes}
+ *     ng_exec_free(e); ng_model_free(m);
+ *
+ * Training: o.training = 1; forward, then a loss gives d(loss)/d(logits), then
+ * ng_exec_backward fills the parameter and/or input gradients.
+ */
+#ifndef NNGUARD_MODEL_H
+#define NNGUARD_MODEL_H
+#include <stddef.h>
+#include <stdint.h>
+#include "status.h"
+#include "tensor.h"
+#include "weights.h"
+
+typedef struct ng_model ng_model;
+typedef struct ng_exec  ng_exec;
+
+/* ---- loading and saving ---- */
+/* ONNX file (graph + weights). A safetensors file holds no graph: use ng_model_from_arch + ng_model_set_weights. */
+ng_status ng_model_load(const char *path, ng_model **out);
+ng_status ng_model_load_buffer(const void *buf, size_t len, const char *name, ng_model **out);
+/* Build the engine graph from an opened ONNX file (e.g. after unlocking it in memory). */
+ng_status ng_model_from_weights(const ng_weights *w, ng_model **out);
+/* Built-in architecture ("mlp", "lenet5", "vgg-small", "resnet-small") for inputs c x h x w,
+ * parameters initialised as PyTorch does (Kaiming-uniform), from seed. */
+ng_status ng_model_from_arch(const char *arch, int c, int h, int w, int classes, uint64_t seed,
+                             ng_model **out);
+/* Copy weights into m by parameter name; every parameter of m must be found with its shape (F32). */
+ng_status ng_model_set_weights(ng_model *m, const ng_weights *w);
+/* Save as ONNX (graph + weights, opset 13) or safetensors (weights only) by extension; atomic. */
+ng_status ng_model_save(const ng_model *m, const char *path);
+ng_status ng_model_save_onnx(const ng_model *m, const char *path);
+ng_status ng_model_save_safetensors(const ng_model *m, const char *path);
+ng_status ng_model_clone(const ng_model *m, ng_model **out);
+void      ng_model_free(ng_model *m);
+
+/* ---- inspection ---- */
+size_t   ng_model_nparams(const ng_model *m);           /* floats in the contiguous array */
+float   *ng_model_params(ng_model *m);
+const float *ng_model_params_c(const ng_model *m);
+size_t   ng_model_ntensors(const ng_model *m);          /* parameter tensors */
+/* View of parameter tensor i (dtype F32, data points into the contiguous array). */
+void     ng_model_tensor(const ng_model *m, size_t i, ng_param *out);
+size_t   ng_model_tensor_offset(const ng_model *m, size_t i); /* in floats */
+int      ng_model_tensor_trainable(const ng_model *m, size_t i); /* 0 for BN running stats */
+void     ng_model_input_shape(const ng_model *m, ng_shape *s); /* d[0] = -1: any batch */
+int      ng_model_num_classes(const ng_model *m);
+size_t   ng_model_nnodes(const ng_model *m);
+const char *ng_model_node_op(const ng_model *m, size_t i);   /* ONNX op type */
+const char *ng_model_node_name(const ng_model *m, size_t i);
+int64_t  ng_model_opset(const ng_model *m);
+void     ng_model_id(const ng_model *m, uint8_t id[32]);
+const char *ng_model_meta_get(const ng_model *m, const char *key);
+ng_status   ng_model_meta_set(ng_model *m, const char *key, const char *value);
+size_t      ng_model_meta_count(const ng_model *m);
+void        ng_model_meta_at(const ng_model *m, size_t i, const char **key, const char **value);
+
+/* ---- execution ---- */
+typedef struct ng_exec_options {
+    int      threads;   /* worker threads for this exec; 0 = all cores */
+    int      training;  /* 1: BatchNorm uses batch statistics and updates running stats, Dropout drops */
+    uint64_t seed;      /* Dropout RNG seed */
+} ng_exec_options;
+ng_exec_options ng_exec_options_default(void);
+
+ng_status ng_exec_new(ng_model *m, const ng_exec_options *o, ng_exec **out);
+void      ng_exec_free(ng_exec *e);
+void      ng_exec_set_training(ng_exec *e, int on);
+/* Run n inputs (n x C x H x W floats). *out points to n x classes floats owned by e,
+ * valid until the next call on e. */
+ng_status ng_exec_forward(ng_exec *e, const float *x, int64_t n, const float **out, ng_shape *out_shape);
+/* After a forward pass on e: back-propagate dout (same shape as the output).
+ * grad_params (ng_model_nparams floats, may be NULL) is OVERWRITTEN with d/dparams
+ * (0 for non-trainable tensors); grad_input (n x C x H x W, may be NULL) with d/dx. */
+ng_status ng_exec_backward(ng_exec *e, const float *dout, float *grad_params, float *grad_input);
+
+/* Convenience: run a whole array in batches; writes n x classes logits. */
+ng_status ng_model_predict(ng_model *m, const float *x, int64_t n, int batch, int threads, float *logits);
+
+#endif

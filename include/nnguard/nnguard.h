@@ -1,0 +1,21 @@
+/* nnguard/nnguard.h - umbrella header for the nnguard library.
+ *
+ * nnguard protects trained neural networks: Deep-Lock (S-box locking of every
+ * parameter), AdvParams (adversarial perturbation of a few parameters), and the
+ * engine they stand on (ONNX/safetensors files, a CPU inference and training
+ * engine, datasets). Call ng_init() once before anything else.
+ */
+#ifndef NNGUARD_H
+#define NNGUARD_H
+#define NNGUARD_VERSION "0.1.0"
+#include "status.h"
+#include "rng.h"
+#include "tensor.h"
+#include "weights.h"
+#include "model.h"
+#include "dataset.h"
+#include "train.h"
+
+/* Initialise the library (libsodium, OpenBLAS threading). Thread-safe, idempotent. */
+ng_status ng_init(void);
+#endif

@@ -1,0 +1,75 @@
+/* nnguard/train.h - losses, optimizers and the training loop.
+ *
+ * Losses take logits (n x c) and return the mean loss over the batch; when
+ * dlogits is non-NULL they write d(loss)/d(logits) there (n x c), ready for
+ * ng_exec_backward.
+ *
+ *     ng_train_options o = ng_train_options_default();   // Adam 1e-3, batch 64, 10 epochs
+ *     o.epochs = 5;
+ *     ng_train_result r;
+ *     ng_train(model, &train, &test, &o, &r);
+ */
+#ifndef NNGUARD_TRAIN_H
+#define NNGUARD_TRAIN_H
+#include <stdint.h>
+#include <stdio.h>
+#include "dataset.h"
+#include "model.h"
+
+/* Cross-entropy with integer labels (log-softmax, numerically stable). */
+float ng_loss_xent(const float *logits, const int32_t *labels, int64_t n, int64_t c, float *dlogits);
+/* Cross-entropy against soft targets (rows sum to 1): -sum t log softmax(z). */
+float ng_loss_soft_xent(const float *logits, const float *targets, int64_t n, int64_t c, float *dlogits);
+/* KL(t || softmax(z)) = soft_xent - H(t); same gradient as soft_xent. */
+float ng_loss_kl(const float *logits, const float *targets, int64_t n, int64_t c, float *dlogits);
+/* Mean entropy of softmax(z); its gradient (to maximise entropy, minimise -H). */
+float ng_loss_entropy(const float *logits, int64_t n, int64_t c, float *dlogits);
+
+typedef enum ng_optim_kind { NG_OPTIM_SGD = 0, NG_OPTIM_ADAM } ng_optim_kind;
+typedef enum ng_sched_kind { NG_SCHED_CONST = 0, NG_SCHED_STEP, NG_SCHED_COSINE } ng_sched_kind;
+
+typedef struct ng_optim ng_optim;
+typedef struct ng_optim_options {
+    ng_optim_kind kind;
+    float lr, momentum, weight_decay;  /* SGD: momentum; both: L2 weight decay */
+    float beta1, beta2, eps;           /* Adam */
+} ng_optim_options;
+ng_optim_options ng_optim_options_default(ng_optim_kind kind);
+ng_status ng_optim_new(const ng_optim_options *o, size_t nparams, ng_optim **out);
+/* One update of params with grad; mask (nparams bytes, may be NULL) 0 = frozen. */
+void      ng_optim_step(ng_optim *opt, float *params, const float *grad, const uint8_t *mask, float lr);
+void      ng_optim_free(ng_optim *opt);
+
+typedef struct ng_train_options {
+    int      epochs, batch;
+    ng_optim_options optim;
+    ng_sched_kind sched;
+    int      step_size; float gamma;   /* NG_SCHED_STEP: lr *= gamma every step_size epochs */
+    uint64_t seed;
+    int      threads;
+    const char *freeze;                /* comma-separated name patterns (fnmatch) not trained, or NULL */
+    const char *checkpoint;            /* path written atomically after each epoch, or NULL */
+    int      resume;                   /* continue from checkpoint if it exists */
+    int      eval_each_epoch;          /* test accuracy after each epoch (needs test set) */
+    int      quiet;
+    FILE    *log;                      /* progress (stderr by default); a bar when it is a terminal */
+} ng_train_options;
+ng_train_options ng_train_options_default(void);
+
+#define NG_TRAIN_MAX_EPOCHS 1000
+typedef struct ng_train_result {
+    int    epochs_run;
+    double epoch_acc[NG_TRAIN_MAX_EPOCHS];   /* test accuracy after each epoch (if evaluated) */
+    double epoch_loss[NG_TRAIN_MAX_EPOCHS];
+    double images_per_s;                     /* training throughput over the whole run */
+    double final_acc;
+} ng_train_result;
+
+ng_status ng_train(ng_model *m, const ng_dataset *train, const ng_dataset *test,
+                   const ng_train_options *o, ng_train_result *r);
+
+/* Accuracy of m on d (first limit examples if limit > 0); per_class (classes doubles) may be NULL. */
+ng_status ng_evaluate(ng_model *m, const ng_dataset *d, int64_t limit, int batch, int threads,
+                      double *accuracy, double *per_class, double *images_per_s);
+
+#endif

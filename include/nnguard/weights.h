@@ -1,0 +1,75 @@
+/* nnguard/weights.h - a model file seen as its parameter tensors and metadata.
+ *
+ * ng_weights is the format layer every protection scheme works on: Deep-Lock,
+ * AdvParams, sealing and saving share one code path over the parameter bytes,
+ * whatever the file format. Everything in the file that is not a parameter
+ * (graph, non-float tensors, unknown fields) is kept as it was when saved.
+ *
+ * Parameters (SCHEMES.md section 0):
+ *   ONNX        - the float initializers (FLOAT, FLOAT16, BFLOAT16, DOUBLE) in
+ *                 graph.initializer order; float_data/double_data are turned
+ *                 into raw_data on load so each parameter is one byte string.
+ *   safetensors - the tensors of dtype F32/F16/BF16/F64 in order of their data
+ *                 offsets.
+ * Metadata: ONNX metadata_props / safetensors __metadata__ (string -> string).
+ *
+ * Model id: SHA-256 over every parameter in order of
+ *     u32le len(name) | name | u32le len(dtype name) | dtype name ("F32") |
+ *     u32le ndim | ndim x u64le dim | u64le nbytes | bytes
+ * shown by `nnguard info` as 64 hex digits.
+ *
+ *     ng_weights *w;
+ *     if (ng_weights_open("model.onnx", &w) != NG_OK) die(ng_last_error());
+ *     for (size_t i = 0; i < ng_weights_count(w); i++) {
+ *         ng_param *p = ng_weights_param(w, i);   // p->data is writable
+ *     }
+ *     ng_weights_meta_set(w, "nnguard.scheme", "deeplock");
+ *     ng_weights_save(w, "locked.onnx");          // atomic, same format
+ *     ng_weights_free(w);
+ */
+#ifndef NNGUARD_WEIGHTS_H
+#define NNGUARD_WEIGHTS_H
+#include <stddef.h>
+#include <stdint.h>
+#include "status.h"
+#include "tensor.h"
+
+typedef enum ng_format { NG_FMT_UNKNOWN = 0, NG_FMT_ONNX, NG_FMT_SAFETENSORS } ng_format;
+
+typedef struct ng_weights ng_weights;
+
+/* Format of a file from its first bytes (then its extension). */
+ng_format   ng_format_detect(const char *path);
+ng_format   ng_format_from_ext(const char *path);   /* ".onnx", ".safetensors"/".st" */
+const char *ng_format_name(ng_format f);            /* "onnx", "safetensors" */
+
+/* Open a model file; parameter bytes are writable in memory (the file is never modified). */
+ng_status ng_weights_open(const char *path, ng_weights **out);
+/* Same from a memory buffer (copied); name is used in messages. */
+ng_status ng_weights_open_buffer(const void *buf, size_t len, ng_format fmt, const char *name,
+                                 ng_weights **out);
+void      ng_weights_free(ng_weights *w);
+
+ng_format   ng_weights_format(const ng_weights *w);
+const char *ng_weights_path(const ng_weights *w);   /* name given at open */
+size_t      ng_weights_count(const ng_weights *w);  /* number of parameter tensors */
+ng_param   *ng_weights_param(ng_weights *w, size_t i);
+const ng_param *ng_weights_param_c(const ng_weights *w, size_t i);
+/* Index of the parameter called name, or -1. */
+long        ng_weights_find(const ng_weights *w, const char *name);
+
+/* Metadata. get returns NULL when absent; set with value NULL removes the key. */
+const char *ng_weights_meta_get(const ng_weights *w, const char *key);
+ng_status   ng_weights_meta_set(ng_weights *w, const char *key, const char *value);
+size_t      ng_weights_meta_count(const ng_weights *w);
+void        ng_weights_meta_at(const ng_weights *w, size_t i, const char **key, const char **value);
+
+/* Write to path in the same format, atomically (temp file, fsync, rename). */
+ng_status ng_weights_save(const ng_weights *w, const char *path);
+
+/* Model id over a list of parameters / over a file's parameters (see above). */
+void ng_params_id(const ng_param *p, size_t n, uint8_t id[32]);
+void ng_weights_id(const ng_weights *w, uint8_t id[32]);
+void ng_id_hex(const uint8_t id[32], char hex[65]);
+
+#endif

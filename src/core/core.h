@@ -1,0 +1,68 @@
+/* core/core.h - internal helpers every module uses: allocation, files, atomic writes. */
+#ifndef NG_CORE_CORE_H
+#define NG_CORE_CORE_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "nnguard/status.h"
+
+#define NG_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define NG_STATIC_ASSERT(c, msg) _Static_assert(c, msg)
+
+/* 64-byte aligned allocation (free with ng_free_aligned); NULL and message on failure or overflow. */
+void *ng_alloc_aligned(size_t n);
+void  ng_free_aligned(void *p);
+/* calloc/realloc that check n*size for overflow; NULL and a message on failure. */
+void *ng_calloc(size_t n, size_t size);
+void *ng_reallocarray(void *p, size_t n, size_t size);
+char *ng_strdup(const char *s);
+
+/* Read a whole file into a malloc'ed buffer (with a NUL byte after it); refuses files > max_bytes. */
+ng_status ng_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len);
+
+/* Map a file read-only (private, copy-on-write). */
+typedef struct ng_map { void *data; size_t len; } ng_map;
+ng_status ng_map_file(const char *path, ng_map *m);
+void      ng_unmap(ng_map *m);
+
+/* Atomic file writer: data goes to a temp file in the same folder; commit fsyncs it,
+ * renames it over path and fsyncs the folder. abort (or a failed write) removes the
+ * temp file and leaves any existing file at path untouched.
+ *
+ *     ng_awriter w;
+ *     if ((st = ng_awrite_open(&w, path, 0644)) != NG_OK) return st;
+ *     if ((st = ng_awrite(&w, buf, n)) != NG_OK) { ng_awrite_abort(&w); return st; }
+ *     return ng_awrite_commit(&w);
+ */
+typedef struct ng_awriter {
+    int   fd;
+    char *path;
+    char *tmp;
+    int   failed;   /* a write failed: commit refuses */
+    int   excl;     /* refuse to replace an existing file */
+    uint64_t written;
+} ng_awriter;
+ng_status ng_awrite_open(ng_awriter *w, const char *path, unsigned mode);
+/* Like open, but refuses (NG_E_EXISTS) if path already exists (checked again at commit via link()). */
+ng_status ng_awrite_open_excl(ng_awriter *w, const char *path, unsigned mode);
+ng_status ng_awrite(ng_awriter *w, const void *buf, size_t n);
+ng_status ng_awrite_pwrite(ng_awriter *w, const void *buf, size_t n, uint64_t off);
+ng_status ng_awrite_commit(ng_awriter *w);
+void      ng_awrite_abort(ng_awriter *w);
+/* Whole buffer to a file atomically. */
+ng_status ng_write_file_atomic(const char *path, const void *buf, size_t n, unsigned mode);
+
+/* Test hook: when set (NG_FAULT_WRITE_AFTER env var or this call), writes fail with ENOSPC
+ * after that many bytes in total, to test that nothing is lost on a full disk. */
+void ng_fault_write_after(int64_t bytes);
+
+/* Little-endian loads/stores. */
+static inline uint32_t ng_le32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+static inline uint64_t ng_le64(const uint8_t *p) { return (uint64_t)ng_le32(p) | (uint64_t)ng_le32(p + 4) << 32; }
+static inline void ng_put_le32(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24); }
+static inline void ng_put_le64(uint8_t *p, uint64_t v) { ng_put_le32(p, (uint32_t)v); ng_put_le32(p + 4, (uint32_t)(v >> 32)); }
+
+/* Monotonic seconds. */
+double ng_now(void);
+
+#endif

@@ -1,0 +1,156 @@
+/* engine/graph.h - internal layout of ng_model and ng_exec, and the operator table.
+ *
+ * A model is a list of values (tensors) and a list of nodes in topological
+ * order. Values are: the graph input, parameters (views into the one
+ * contiguous float array m->params) and activations (computed per run).
+ * Integer constants that ONNX passes as tensors (Reshape's shape, ...) are
+ * folded into node attributes by the importer, so the engine sees only floats.
+ *
+ * Operators are an enum plus ONE table (ng_ops[], ops.c) of
+ *     { name, shape, forward, backward }
+ * with a compile-time check that the table covers the enum. Each op kernel
+ * file (ops_conv.c, ops_pool.c, ...) implements its functions.
+ */
+#ifndef NG_ENGINE_GRAPH_H
+#define NG_ENGINE_GRAPH_H
+#include <stdint.h>
+#include <stddef.h>
+#include "nnguard/model.h"
+#include "nnguard/rng.h"
+#include "core/pool.h"
+
+typedef enum ng_op {
+    NG_OP_CONV = 0,
+    NG_OP_MAXPOOL,
+    NG_OP_AVGPOOL,
+    NG_OP_GLOBALAVGPOOL,
+    NG_OP_GEMM,
+    NG_OP_MATMUL,
+    NG_OP_ADD,
+    NG_OP_MUL,
+    NG_OP_RELU,
+    NG_OP_LEAKYRELU,
+    NG_OP_SIGMOID,
+    NG_OP_TANH,
+    NG_OP_HARDSIGMOID,
+    NG_OP_HARDSWISH,
+    NG_OP_BATCHNORM,
+    NG_OP_FLATTEN,
+    NG_OP_RESHAPE,
+    NG_OP_IDENTITY,
+    NG_OP_DROPOUT,
+    NG_OP_SOFTMAX,
+    NG_OP_CONCAT,
+    NG_OP_COUNT
+} ng_op;
+
+/* Parsed attributes of a node (only the fields its op uses are meaningful).
+ * Defaults are set by ng_attrs_default() before the importer fills them. */
+typedef struct ng_attrs {
+    int64_t kernel[2];      /* pooling kernel (Conv takes it from W's shape) */
+    int64_t stride[2];
+    int64_t pad[4];         /* top, left, bottom, right (ONNX order: begins then ends) */
+    int64_t dilation[2];
+    int64_t group;
+    int     ceil_mode;      /* pooling */
+    int     count_include_pad; /* AveragePool */
+    float   alpha, beta;    /* Gemm alpha/beta; LeakyRelu alpha; HardSigmoid alpha/beta */
+    int     trans_a, trans_b;  /* Gemm */
+    int64_t axis;           /* Flatten, Softmax, Concat */
+    float   epsilon, momentum; /* BatchNormalization (ONNX momentum: running = m*running + (1-m)*batch) */
+    float   ratio;          /* Dropout */
+    int     shape_n;        /* Reshape target shape (ONNX semantics: 0 copies, -1 infers) */
+    int64_t shape[NG_MAX_DIMS];
+    int     allowzero;
+} ng_attrs;
+void ng_attrs_default(ng_attrs *a);
+
+typedef enum ng_vkind { NG_V_INPUT = 0, NG_V_PARAM, NG_V_ACT } ng_vkind;
+
+typedef struct ng_value {
+    char     *name;
+    ng_vkind  kind;
+    ng_shape  shape;      /* params: exact; input: d[0] = -1 (any batch); acts: unused */
+    size_t    off;        /* params: offset in floats into m->params */
+    int       trainable;  /* params: 1 unless BN running stats or frozen */
+    int       tensor;     /* params: index in m->ptensors (file order) */
+} ng_value;
+
+#define NG_NODE_MAX_OUT 2
+typedef struct ng_node {
+    ng_op    op;
+    char    *name;        /* ONNX node name (may be "") */
+    int      n_in;
+    int     *in;          /* value ids; -1 for an absent optional input */
+    int      n_out;       /* outputs that are used (Dropout mask, BN extra outputs are dropped) */
+    int      out[NG_NODE_MAX_OUT];
+    ng_attrs a;
+} ng_node;
+
+typedef struct ng_meta_kv { char *key, *value; } ng_meta_kv;
+
+struct ng_model {
+    ng_value *vals;   int n_vals;
+    ng_node  *nodes;  int n_nodes;
+    int       input;          /* value id of the graph input */
+    int       output;         /* value id of the graph output (logits) */
+    float    *params;         /* ONE contiguous array, 64-byte aligned */
+    size_t    n_params;       /* floats */
+    int      *ptensors;       /* value ids of parameters, file order */
+    int       n_ptensors;
+    ng_meta_kv *meta; int n_meta;
+    int64_t   opset;
+    char     *graph_name;
+    char     *input_name_hint;   /* names kept for export */
+};
+
+/* ---- building graphs (importer, built-in architectures) ---- */
+ng_model *ng_model_alloc(void);
+/* Add a value; returns its id or -1 (out of memory: message set). */
+int  ng_model_add_value(ng_model *m, const char *name, ng_vkind kind, const ng_shape *shape);
+/* Add a parameter tensor with its shape; data is copied if non-NULL, else zeros. Returns value id. */
+int  ng_model_add_param(ng_model *m, const char *name, const ng_shape *shape, const float *data, int trainable);
+/* Add a node; ins copied. Returns node index or -1. */
+int  ng_model_add_node(ng_model *m, ng_op op, const char *name, const int *ins, int n_in,
+                       const int *outs, int n_out, const ng_attrs *a);
+int  ng_model_find_value(const ng_model *m, const char *name);
+/* Check the graph once built: every input defined before use, shapes of params fit ops
+ * (runs shape inference with batch 1). Message names the node on failure. */
+ng_status ng_model_finalize(ng_model *m);
+
+/* ---- operator table ---- */
+/* Per-run context handed to kernels. */
+typedef struct ng_opctx {
+    ng_pool  *pool;       /* worker threads (never NULL; may have 1 thread) */
+    int       training;
+    ng_rng   *rng;        /* Dropout */
+    void    **saved;      /* this node's slot for state kept from forward to backward (owned by exec) */
+    size_t   *saved_size; /* bytes allocated in *saved */
+    float    *grad_params;/* backward: base of the gradient array (same layout as params), or NULL */
+    ng_model *model;      /* BN running-stat updates in training */
+    const ng_node *node;
+} ng_opctx;
+
+/* Fill out shapes from input shapes; return NG_OK or ng_fail(NG_E_SHAPE, "node 'x' (Conv): ..."). */
+typedef ng_status (*ng_op_shape_fn)(const ng_node *n, const ng_shape *const *in, ng_shape *out);
+/* Compute outputs. in[i] NULL for absent optional inputs. */
+typedef ng_status (*ng_op_fwd_fn)(ng_opctx *c, const ng_node *n, const ng_tensor *const *in, ng_tensor *const *out);
+/* Given dout (gradients of outputs), ACCUMULATE into din[i] (NULL where not needed) for every input,
+ * parameters included: for a parameter input din[i] points into the gradient array. */
+typedef ng_status (*ng_op_bwd_fn)(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
+                                  const ng_tensor *const *out, const ng_tensor *const *dout,
+                                  ng_tensor *const *din);
+
+typedef struct ng_op_def {
+    const char     *name;     /* ONNX op_type */
+    int             min_in, max_in;
+    ng_op_shape_fn  shape;
+    ng_op_fwd_fn    forward;
+    ng_op_bwd_fn    backward; /* NULL: not differentiable (error if asked) */
+} ng_op_def;
+
+extern const ng_op_def ng_ops[NG_OP_COUNT];
+/* ONNX op_type -> ng_op, or -1. */
+int ng_op_from_name(const char *op_type);
+
+#endif

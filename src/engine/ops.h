@@ -1,0 +1,45 @@
+/* engine/ops.h - the kernel functions behind ng_ops[] (see graph.h).
+ * Naming: ng_<op>_shape / ng_<op>_fwd / ng_<op>_bwd, defined in the ops_*.c files:
+ *   ops_conv.c   conv                  ops_gemm.c  gemm, matmul
+ *   ops_pool.c   maxpool, avgpool, gap ops_norm.c  batchnorm
+ *   ops_eltwise.c add, mul, relu, leakyrelu, sigmoid, tanh, hardsigmoid, hardswish, identity, dropout
+ *   ops_shape.c  flatten, reshape, concat, softmax
+ */
+#ifndef NG_ENGINE_OPS_H
+#define NG_ENGINE_OPS_H
+#include "engine/graph.h"
+
+#define NG_DECLARE_OP(op) \
+    ng_status ng_##op##_shape(const ng_node *n, const ng_shape *const *in, ng_shape *out); \
+    ng_status ng_##op##_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in, ng_tensor *const *out); \
+    ng_status ng_##op##_bwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in, \
+                            const ng_tensor *const *out, const ng_tensor *const *dout, ng_tensor *const *din);
+
+NG_DECLARE_OP(conv)
+NG_DECLARE_OP(maxpool)
+NG_DECLARE_OP(avgpool)
+NG_DECLARE_OP(gap)
+NG_DECLARE_OP(gemm)
+NG_DECLARE_OP(matmul)
+NG_DECLARE_OP(add)
+NG_DECLARE_OP(mul)
+NG_DECLARE_OP(relu)
+NG_DECLARE_OP(leakyrelu)
+NG_DECLARE_OP(sigmoid)
+NG_DECLARE_OP(tanh)
+NG_DECLARE_OP(hardsigmoid)
+NG_DECLARE_OP(hardswish)
+NG_DECLARE_OP(batchnorm)
+NG_DECLARE_OP(flatten)
+NG_DECLARE_OP(reshape)
+NG_DECLARE_OP(identity)
+NG_DECLARE_OP(dropout)
+NG_DECLARE_OP(softmax)
+NG_DECLARE_OP(concat)
+
+/* Scratch memory from the exec, reused across nodes (per worker); valid until the node returns. */
+float *ng_opctx_scratch(ng_opctx *c, int worker, size_t floats);
+/* This node's saved-state buffer (kept from forward to backward), grown to bytes. */
+void  *ng_opctx_saved(ng_opctx *c, size_t bytes);
+
+#endif
