@@ -62,6 +62,14 @@ static inline uint64_t ng_le64(const uint8_t *p) { return (uint64_t)ng_le32(p) |
 static inline void ng_put_le32(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24); }
 static inline void ng_put_le64(uint8_t *p, uint64_t v) { ng_put_le32(p, (uint32_t)v); ng_put_le32(p + 4, (uint32_t)(v >> 32)); }
 
+/* An ordered string -> string list (ONNX metadata_props, safetensors __metadata__). */
+typedef struct ng_meta_kv { char *key, *value; } ng_meta_kv;
+typedef struct ng_meta { ng_meta_kv *kv; size_t n; } ng_meta;
+const char *ng_meta_get(const ng_meta *m, const char *key);            /* NULL if absent */
+ng_status   ng_meta_set(ng_meta *m, const char *key, const char *value); /* value NULL removes */
+ng_status   ng_meta_copy(ng_meta *dst, const ng_meta *src);
+void        ng_meta_free(ng_meta *m);
+
 /* Monotonic seconds. */
 double ng_now(void);
 

@@ -18,6 +18,7 @@
 #include "nnguard/model.h"
 #include "nnguard/rng.h"
 #include "core/pool.h"
+#include "core/core.h"
 
 typedef enum ng_op {
     NG_OP_CONV = 0,
@@ -87,8 +88,6 @@ typedef struct ng_node {
     ng_attrs a;
 } ng_node;
 
-typedef struct ng_meta_kv { char *key, *value; } ng_meta_kv;
-
 struct ng_model {
     ng_value *vals;   int n_vals;
     ng_node  *nodes;  int n_nodes;
@@ -98,7 +97,7 @@ struct ng_model {
     size_t    n_params;       /* floats */
     int      *ptensors;       /* value ids of parameters, file order */
     int       n_ptensors;
-    ng_meta_kv *meta; int n_meta;
+    ng_meta   meta;
     int64_t   opset;
     char     *graph_name;
     char     *input_name_hint;   /* names kept for export */

@@ -1,0 +1,38 @@
+/* formats/weights_impl.h - how a file format plugs into ng_weights (weights.c).
+ *
+ * weights.c owns the generic part (dispatch by format, metadata list, id, the
+ * accessors of nnguard/weights.h). Each format fills an ng_weights on open:
+ *   params   - the parameter tensors in canonical order, data writable in memory
+ *   meta     - the file's metadata as a list (written back by save)
+ *   impl, vt - format state and its save/free functions
+ */
+#ifndef NG_FORMATS_WEIGHTS_IMPL_H
+#define NG_FORMATS_WEIGHTS_IMPL_H
+#include "nnguard/weights.h"
+#include "core/core.h"
+
+struct ng_weights;
+typedef struct ng_weights_vtbl {
+    /* Serialise w (its params' current bytes and meta) to path atomically. */
+    ng_status (*save)(const struct ng_weights *w, const char *path);
+    void      (*free_impl)(struct ng_weights *w);
+} ng_weights_vtbl;
+
+struct ng_weights {
+    ng_format  fmt;
+    char      *path;
+    ng_param  *params;   size_t n_params;   /* names owned by the format state */
+    ng_meta    meta;
+    void      *impl;
+    const ng_weights_vtbl *vt;
+};
+
+/* ONNX (onnx_weights.c): parse a serialized ModelProto (buf is not kept). */
+ng_status ng_onnx_weights_open(const uint8_t *buf, size_t len, const char *name, struct ng_weights *w);
+/* The parsed ModelProto of an ONNX ng_weights (Onnx__ModelProto *), for the graph importer. */
+const void *ng_onnx_weights_proto(const struct ng_weights *w);
+
+/* safetensors (safetensors.c): from a private mapping (takes ownership of map) or a buffer copy. */
+ng_status ng_st_weights_open_map(ng_map *map, const char *name, struct ng_weights *w);
+
+#endif
