@@ -26,7 +26,7 @@ void *ng_calloc(size_t n, size_t size)
 
 void *ng_reallocarray(void *p, size_t n, size_t size)
 {
-    void *q = (n && size > SIZE_MAX / n) ? NULL : realloc(p, n * size ? n * size : 1);
+    void *q = (n && size > SIZE_MAX / n) ? NULL : realloc(p, (n * size) != 0 ? n * size : 1);
     if (!q) ng_fail(NG_E_NOMEM, "cannot allocate %zu x %zu bytes", n, size);
     return q;
 }

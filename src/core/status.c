@@ -46,8 +46,14 @@ ng_status ng_fail(ng_status s, const char *fmt, ...)
 ng_status ng_fail_ctx(ng_status s, const char *ctx)
 {
     char tmp[sizeof ng_errbuf];
-    if (ng_errbuf[0]) snprintf(tmp, sizeof tmp, "%s: %s", ctx, ng_errbuf);
-    else snprintf(tmp, sizeof tmp, "%s: %s", ctx, ng_status_str(s));
-    memcpy(ng_errbuf, tmp, sizeof tmp);
+    const char *rest = ng_errbuf[0] ? ng_errbuf : ng_status_str(s);
+    size_t a = strlen(ctx), b = strlen(rest), cap = sizeof tmp - 1;
+    if (a > cap) a = cap;
+    memcpy(tmp, ctx, a);
+    if (a + 2 <= cap) { memcpy(tmp + a, ": ", 2); a += 2; }
+    if (b > cap - a) b = cap - a;
+    memmove(tmp + a, rest, b);
+    tmp[a + b] = 0;
+    memcpy(ng_errbuf, tmp, a + b + 1);
     return s;
 }
