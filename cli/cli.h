@@ -34,5 +34,10 @@ int ng_cmd_eval(int argc, char **argv);
 int ng_cmd_predict(int argc, char **argv);
 int ng_cmd_convert(int argc, char **argv);
 int ng_cmd_demo(int argc, char **argv);
+int ng_cmd_train(int argc, char **argv);
+int ng_cmd_advparams(int argc, char **argv);
+int ng_cmd_keygen(int argc, char **argv);
+int ng_cmd_lock(int argc, char **argv);
+int ng_cmd_unlock(int argc, char **argv);
 
 #endif

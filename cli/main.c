@@ -10,7 +10,12 @@ static const ng_cmd ng_cmds[] = {
     {"eval",     ng_cmd_eval,     "test-set accuracy and images/s (runs locked models in memory with a key)"},
     {"predict",  ng_cmd_predict,  "write logits / labels for an IDX image file"},
     {"convert",  ng_cmd_convert,  "convert weights between ONNX and safetensors"},
+    {"train",    ng_cmd_train,    "train a built-in architecture or fine-tune a model on an image dataset"},
     {"demo",     ng_cmd_demo,     "the end-to-end demo on Fashion-MNIST"},
+    {"advparams", ng_cmd_advparams, "AdvParams: encrypt a model by perturbing a few parameters, or decrypt it"},
+    {"keygen",   ng_cmd_keygen,   "Deep-Lock: make a random key file (0600)"},
+    {"lock",     ng_cmd_lock,     "Deep-Lock: lock every parameter with the AES S-box under a key stream"},
+    {"unlock",   ng_cmd_unlock,   "Deep-Lock: check the key and restore the original parameters"},
 };
 
 static void usage(FILE *f)

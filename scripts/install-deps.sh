@@ -7,7 +7,7 @@ SUDO=""
 BUILD_PKGS="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libonnx-dev
   libopenblas-dev libsodium-dev libjansson-dev zlib1g-dev libmicrohttpd-dev"
 DATA_PKGS="dataset-fashion-mnist"
-TEST_PKGS="clang libclang-rt-14-dev valgrind cppcheck python3 python3-numpy"
+TEST_PKGS="clang libclang-rt-14-dev valgrind cppcheck python3 python3-numpy python3-onnx"
 # PyTorch/ONNX are test-time peers only (fixture generation, benchmarks), never needed by the product.
 PEER_PKGS="python3-torch python3-onnx"
 want="$BUILD_PKGS $DATA_PKGS"

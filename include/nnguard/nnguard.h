@@ -15,6 +15,8 @@
 #include "model.h"
 #include "dataset.h"
 #include "train.h"
+#include "keys.h"
+#include "deeplock.h"
 
 /* Initialise the library (libsodium, OpenBLAS threading). Thread-safe, idempotent. */
 ng_status ng_init(void);

@@ -8,6 +8,32 @@
  *     o.epochs = 5;
  *     ng_train_result r;
  *     ng_train(model, &train, &test, &o, &r);
+ *
+ * Reproducibility: the shuffle RNG is seeded from o.seed and each epoch's Dropout
+ * seed is derived from (seed, epoch); the same seed, data and thread count give
+ * bit-identical weights, and a resumed run gives the weights of an uninterrupted one.
+ *
+ * Checkpoints (o.checkpoint = PATH): after each epoch the model is written to PATH
+ * as ONNX and the training state to PATH.state, each atomically (the state is
+ * committed right after the model). PATH.state, all integers little-endian:
+ *     off  size  field
+ *       0     8  magic "NGTRAIN1"
+ *       8     4  version (1)
+ *      12     4  optimizer kind (0 SGD, 1 Adam)
+ *      16     4  E = epochs done (<= NG_TRAIN_MAX_EPOCHS)
+ *      20     4  batch size
+ *      24     8  seed
+ *      32    32  shuffle RNG state after epoch E (xoshiro256** s[0..3], 4 x u64)
+ *      64     8  optimizer steps taken
+ *      72     8  P = parameters (floats) of the model
+ *      80     8  S = optimizer state floats (Adam 2P: m then v; SGD P with momentum, else 0)
+ *      88    32  BLAKE2b-256 of the model's parameters (P float32 LE) after epoch E
+ *     120  16*E  per epoch: mean training loss (f64), test accuracy (f64; -1 = not evaluated)
+ *       .   4*S  optimizer state (float32 LE)
+ *       .    32  BLAKE2b-256 of all bytes before
+ * The file size must be exactly 120 + 16E + 4S + 32. Resume (o.resume) loads the
+ * weights from PATH, checks them against the hash, restores RNG and optimizer and
+ * continues with epoch E + 1 (seed and batch must match).
  */
 #ifndef NNGUARD_TRAIN_H
 #define NNGUARD_TRAIN_H
@@ -39,6 +65,13 @@ ng_status ng_optim_new(const ng_optim_options *o, size_t nparams, ng_optim **out
 /* One update of params with grad; mask (nparams bytes, may be NULL) 0 = frozen. */
 void      ng_optim_step(ng_optim *opt, float *params, const float *grad, const uint8_t *mask, float lr);
 void      ng_optim_free(ng_optim *opt);
+/* Optimizer state for checkpoints: the moments as one float array of ng_optim_state_len floats
+ * (SGD: momentum buffers or none; Adam: m[nparams] then v[nparams]), owned by opt and writable
+ * (restore by copying into it), and the number of steps taken (Adam's bias correction). */
+size_t    ng_optim_state_len(const ng_optim *opt);
+float    *ng_optim_state(ng_optim *opt);
+int64_t   ng_optim_steps(const ng_optim *opt);
+void      ng_optim_set_steps(ng_optim *opt, int64_t steps);
 
 typedef struct ng_train_options {
     int      epochs, batch;
@@ -67,6 +100,13 @@ typedef struct ng_train_result {
 
 ng_status ng_train(ng_model *m, const ng_dataset *train, const ng_dataset *test,
                    const ng_train_options *o, ng_train_result *r);
+
+/* Train on soft targets (n x classes rows of probabilities, e.g. a teacher's or a victim API's
+ * softmax outputs) with the soft cross-entropy: distillation and model extraction. x is n inputs
+ * in the model's input layout (n x C x H x W). test (may be NULL) is evaluated with hard labels.
+ * Same options, schedule, checkpoints and determinism as ng_train. */
+ng_status ng_train_soft(ng_model *m, const float *x, const float *targets, int64_t n,
+                        const ng_dataset *test, const ng_train_options *o, ng_train_result *r);
 
 /* Accuracy of m on d (first limit examples if limit > 0); per_class (classes doubles) may be NULL. */
 ng_status ng_evaluate(ng_model *m, const ng_dataset *d, int64_t limit, int batch, int threads,

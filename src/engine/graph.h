@@ -107,7 +107,8 @@ struct ng_model {
 ng_model *ng_model_alloc(void);
 /* Add a value; returns its id or -1 (out of memory: message set). */
 int  ng_model_add_value(ng_model *m, const char *name, ng_vkind kind, const ng_shape *shape);
-/* Add a parameter tensor with its shape; data is copied if non-NULL, else zeros. Returns value id. */
+/* Add a parameter tensor with its shape; data is copied if non-NULL, else zeros. Returns value id.
+ * m->params may move (only graph.c allocates it): keep offsets, never pointers, across calls. */
 int  ng_model_add_param(ng_model *m, const char *name, const ng_shape *shape, const float *data, int trainable);
 /* Add a node; ins copied. Returns node index or -1. */
 int  ng_model_add_node(ng_model *m, ng_op op, const char *name, const int *ins, int n_in,
@@ -116,6 +117,8 @@ int  ng_model_find_value(const ng_model *m, const char *name);
 /* Check the graph once built: every input defined before use, shapes of params fit ops
  * (runs shape inference with batch 1). Message names the node on failure. */
 ng_status ng_model_finalize(ng_model *m);
+/* Shapes of every value (array of m->n_vals) for a given batch size; message names the node on failure. */
+ng_status ng_model_infer_shapes(const ng_model *m, int64_t batch, ng_shape *shapes);
 
 /* ---- operator table ---- */
 /* Per-run context handed to kernels. */

@@ -37,7 +37,8 @@ NG_DECLARE_OP(dropout)
 NG_DECLARE_OP(softmax)
 NG_DECLARE_OP(concat)
 
-/* Scratch memory from the exec, reused across nodes (per worker); valid until the node returns. */
+/* Scratch memory from the exec, reused across nodes (per worker); valid until the node returns.
+ * c must be the context the exec handed to the kernel; NULL (message set) if out of memory. */
 float *ng_opctx_scratch(ng_opctx *c, int worker, size_t floats);
 /* This node's saved-state buffer (kept from forward to backward), grown to bytes. */
 void  *ng_opctx_saved(ng_opctx *c, size_t bytes);

@@ -1,0 +1,205 @@
+/* cli/cmd_advparams.c - `nnguard advparams encrypt|decrypt`: AdvParams (SCHEMES.md section 2).
+ * encrypt perturbs a few parameters of a model chosen greedily by gradient on an encryption set
+ * drawn from the training data; the positions and values go to a secret key file. decrypt
+ * restores the original parameters bit for bit. Refusals (wrong key, existing key file, insecure
+ * key file, protected input) exit 3 with nothing written. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cli.h"
+#include "load_model.h"
+#include "core/core.h"
+#include "nnguard/advparams.h"
+#include "nnguard/keys.h"
+
+static const char enc_help[] =
+    "usage: nnguard advparams encrypt MODEL --data DIR -o OUT --key-out KEY [options]\n\n"
+    "Encrypt MODEL (ONNX or safetensors) by moving a few parameters to their tensor's min or max,\n"
+    "chosen greedily by the gradient of the cross-entropy on an encryption set drawn (stratified)\n"
+    "from the training images in DIR. OUT is a valid model file of the same format with no trace of\n"
+    "which parameters moved; KEY (created 0600, never overwritten) holds the positions and values.\n\n"
+    "  --data DIR              training data (MNIST IDX or CIFAR-10 folder)\n"
+    "  -o, --output OUT        encrypted model file\n"
+    "  --key-out KEY           key file to create (refused if it exists)\n"
+    "  --budget N              most parameters changed (default 25)\n"
+    "  --target-acc A          stop when encryption-set accuracy < A (default 0.15)\n"
+    "  --tensors PATTERN       eligible tensors, comma-separated fnmatch patterns\n"
+    "                          (default: every *.weight tensor with 2+ dims)\n"
+    "  --encryption-set N      images in the encryption set (default 512)\n"
+    "  --seed S                seed of the encryption-set draw (default 0; recorded in the key)\n"
+    "  --passphrase-file F     seal the key file with the passphrase in F (Argon2id + XChaCha20-Poly1305)\n"
+    "  --mark                  write nnguard.scheme=advparams into the file's metadata\n"
+    "  --threads N             worker threads (default: all cores)\n"
+    NG_CLI_ARCH_HELP
+    "Progress (one line per changed parameter) goes to stderr.\n";
+
+static const char dec_help[] =
+    "usage: nnguard advparams decrypt ENCRYPTED --key KEY -o OUT [--passphrase-file F]\n\n"
+    "Restore the original parameters of an AdvParams-encrypted model bit for bit. Refused (exit 3,\n"
+    "nothing written) when the key belongs to another model or does not fit the file.\n\n"
+    "  --key KEY               AdvParams key file (from advparams encrypt)\n"
+    "  -o, --output OUT        decrypted model file\n"
+    "  --passphrase-file F     passphrase of a sealed key file\n";
+
+static const char top_help[] =
+    "usage: nnguard advparams encrypt|decrypt ... (nnguard advparams encrypt --help)\n\n"
+    "AdvParams: a handful of parameters adversarially perturbed; positions and values are the key.\n";
+
+enum { OPT_DATA = 0x4f00, OPT_KEY_OUT, OPT_BUDGET, OPT_TARGET, OPT_TENSORS, OPT_SET, OPT_SEED,
+       OPT_PASS, OPT_MARK, OPT_THREADS, OPT_KEY };
+
+/* Passphrase from a file (keys.h helper: first line, file must be 0600), or none. */
+static ng_status read_pass(const char *file, char **pass, size_t *len)
+{
+    *pass = NULL; *len = 0;
+    return file ? ng_passphrase_read(file, NULL, pass, len) : NG_OK;
+}
+
+static int encrypt_cmd(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"help", no_argument, NULL, 'h'}, {"output", required_argument, NULL, 'o'},
+        {"data", required_argument, NULL, OPT_DATA}, {"key-out", required_argument, NULL, OPT_KEY_OUT},
+        {"budget", required_argument, NULL, OPT_BUDGET}, {"target-acc", required_argument, NULL, OPT_TARGET},
+        {"tensors", required_argument, NULL, OPT_TENSORS}, {"encryption-set", required_argument, NULL, OPT_SET},
+        {"seed", required_argument, NULL, OPT_SEED}, {"passphrase-file", required_argument, NULL, OPT_PASS},
+        {"mark", no_argument, NULL, OPT_MARK}, {"threads", required_argument, NULL, OPT_THREADS},
+        NG_CLI_ARCH_LONGOPTS, {0, 0, 0, 0}};
+    const char *cmd = "advparams encrypt", *data = NULL, *out = NULL, *key_out = NULL, *pass_file = NULL;
+    int mark = 0, c;
+    long long v;
+    double d;
+    ng_adv_options o = ng_adv_options_default();
+    ng_cli_keys k = ng_cli_keys_default();
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+        int r = ng_cli_keys_option(cmd, &k, c, optarg);
+        if (r < 0) return NG_EXIT_USAGE;
+        if (r > 0) continue;
+        switch (c) {
+        case 'h': fputs(enc_help, stdout); return NG_EXIT_OK;
+        case 'o': out = optarg; break;
+        case OPT_DATA: data = optarg; break;
+        case OPT_KEY_OUT: key_out = optarg; break;
+        case OPT_BUDGET: if (ng_cli_int(cmd, "--budget", optarg, 1, NG_ADV_MAX_BUDGET, &v)) return NG_EXIT_USAGE; o.budget = (int)v; break;
+        case OPT_TARGET: if (ng_cli_double(cmd, "--target-acc", optarg, 0, 1, &d)) return NG_EXIT_USAGE; o.target_acc = d; break;
+        case OPT_TENSORS: o.tensors = optarg; break;
+        case OPT_SET: if (ng_cli_int(cmd, "--encryption-set", optarg, 1, 1000000, &v)) return NG_EXIT_USAGE; o.set_size = v; break;
+        case OPT_SEED: if (ng_cli_int(cmd, "--seed", optarg, 0, INT64_MAX, &v)) return NG_EXIT_USAGE; o.seed = (uint64_t)v; break;
+        case OPT_PASS: pass_file = optarg; break;
+        case OPT_MARK: mark = 1; break;
+        case OPT_THREADS: if (ng_cli_int(cmd, "--threads", optarg, 0, 1024, &v)) return NG_EXIT_USAGE; o.threads = (int)v; break;
+        default: return ng_cli_usage(cmd, "unknown option");
+        }
+    }
+    if (optind != argc - 1) return ng_cli_usage(cmd, "give exactly one MODEL file");
+    if (!data || !out || !key_out) return ng_cli_usage(cmd, "--data, -o and --key-out are required");
+    const char *model = argv[optind];
+    if (!strcmp(out, key_out) || !strcmp(model, key_out))
+        return ng_cli_usage(cmd, "the key file must not be the model or the output");
+    if (access(key_out, F_OK) == 0) {
+        fprintf(stderr, "nnguard %s: %s already exists; refusing to overwrite a key file\n", cmd, key_out);
+        return NG_EXIT_REFUSED;
+    }
+
+    char *pass = NULL;
+    size_t plen = 0;
+    ng_weights *w = NULL;
+    ng_model *m = NULL;
+    ng_adv_key *key = NULL;
+    ng_dataset train;
+    memset(&train, 0, sizeof train);
+    ng_status st = read_pass(pass_file, &pass, &plen);
+    if (st == NG_OK) st = ng_weights_open(model, &w);
+    if (st == NG_OK && ng_weights_meta_get(w, "nnguard.scheme"))
+        st = ng_fail(NG_E_STATE, "%s: already protected (nnguard.scheme=%s); encrypt the plain model", model,
+                     ng_weights_meta_get(w, "nnguard.scheme"));
+    if (st == NG_OK) st = ng_dataset_load_dir(data, NG_SPLIT_TRAIN, &train);
+    if (st == NG_OK) {
+        ng_cli_keys_set_shape(&k, train.c, train.h, train.w);
+        if (ng_weights_format(w) == NG_FMT_ONNX) st = ng_model_from_weights(w, &m);
+        else st = ng_cli_model_from_arch(model, w, &k, &m);
+    }
+    if (st == NG_OK) st = ng_cli_check_input(model, m, train.c, train.h, train.w, data);
+    if (st == NG_OK) {
+        o.log = stderr;
+        double t0 = ng_now();
+        st = ng_adv_encrypt(m, w, &train, &o, &key);
+        if (st == NG_OK) {
+            double before, after;
+            char hex[65];
+            uint8_t id[32];
+            ng_adv_key_info(key, NULL, NULL, NULL, NULL, &before, &after, NULL);
+            ng_adv_key_id_after(key, id);
+            ng_id_hex(id, hex);
+            size_t n = ng_adv_key_count(key), total = ng_model_nparams(m);
+            printf("changed %zu of %zu parameters (%.6f%%); encryption-set accuracy %.2f%% -> %.2f%%; %.2f s\n"
+                   "encrypted model id %s\n", n, total, 100.0 * (double)n / (double)total, 100 * before,
+                   100 * after, ng_now() - t0, hex);
+        }
+    }
+    if (st == NG_OK && mark) st = ng_weights_meta_set(w, "nnguard.scheme", "advparams");
+    /* The key first (exclusive); if the model cannot be written the new key is removed again. */
+    if (st == NG_OK) st = ng_adv_key_save(key, key_out, pass, plen);
+    if (st == NG_OK && (st = ng_weights_save(w, out)) != NG_OK) unlink(key_out);
+    if (pass) ng_passphrase_free(pass, plen);
+    ng_adv_key_free(key);
+    ng_model_free(m);
+    ng_weights_free(w);
+    ng_dataset_free(&train);
+    return st == NG_OK ? NG_EXIT_OK : ng_cli_fail(cmd, st);
+}
+
+static int decrypt_cmd(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"help", no_argument, NULL, 'h'}, {"output", required_argument, NULL, 'o'},
+        {"key", required_argument, NULL, OPT_KEY}, {"passphrase-file", required_argument, NULL, OPT_PASS},
+        {0, 0, 0, 0}};
+    const char *cmd = "advparams decrypt", *out = NULL, *keyf = NULL, *pass_file = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h': fputs(dec_help, stdout); return NG_EXIT_OK;
+        case 'o': out = optarg; break;
+        case OPT_KEY: keyf = optarg; break;
+        case OPT_PASS: pass_file = optarg; break;
+        default: return ng_cli_usage(cmd, "unknown option");
+        }
+    }
+    if (optind != argc - 1) return ng_cli_usage(cmd, "give exactly one ENCRYPTED model file");
+    if (!out || !keyf) return ng_cli_usage(cmd, "--key and -o are required");
+    const char *model = argv[optind];
+    char *pass = NULL;
+    size_t plen = 0;
+    ng_weights *w = NULL;
+    ng_adv_key *key = NULL;
+    ng_status st = NG_OK;
+    if (ng_adv_key_file_sealed(keyf) == 1 && !pass_file)
+        st = ng_fail(NG_E_KEY, "%s: key file is sealed; give its passphrase with --passphrase-file", keyf);
+    if (st == NG_OK) st = read_pass(pass_file, &pass, &plen);
+    if (st == NG_OK) st = ng_adv_key_load(keyf, pass, plen, &key);
+    if (st == NG_OK) st = ng_weights_open(model, &w);
+    if (st == NG_OK) st = ng_adv_decrypt(w, key);
+    if (st == NG_OK) {
+        const char *s = ng_weights_meta_get(w, "nnguard.scheme");
+        if (s && !strcmp(s, "advparams")) st = ng_weights_meta_set(w, "nnguard.scheme", NULL);
+    }
+    if (st == NG_OK) st = ng_weights_save(w, out);
+    if (st == NG_OK) printf("restored %zu parameters; %s written\n", ng_adv_key_count(key), out);
+    if (pass) ng_passphrase_free(pass, plen);
+    ng_adv_key_free(key);
+    ng_weights_free(w);
+    return st == NG_OK ? NG_EXIT_OK : ng_cli_fail(cmd, st);
+}
+
+int ng_cmd_advparams(int argc, char **argv)
+{
+    if (argc < 2) { fputs(top_help, stderr); return NG_EXIT_USAGE; }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) { fputs(top_help, stdout); return NG_EXIT_OK; }
+    if (!strcmp(argv[1], "encrypt")) return encrypt_cmd(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "decrypt")) return decrypt_cmd(argc - 1, argv + 1);
+    return ng_cli_usage("advparams", "unknown action '%s' (encrypt or decrypt)", argv[1]);
+}

@@ -1,0 +1,79 @@
+/* cli/cmd_lock.c - `nnguard lock MODEL -o OUT --key KEY|--passphrase-file F [--keystream ctr|expand]
+ * [--only PATTERN]`: Deep-Lock every (or every matching) parameter tensor. safetensors files are
+ * streamed with bounded memory on all cores; ONNX files are locked in memory. */
+#include <getopt.h>
+#include <string.h>
+#include "cli.h"
+#include "dl_secret.h"
+#include "core/core.h"
+
+static int usage_lock(FILE *f)
+{
+    fprintf(f, "usage: nnguard lock MODEL -o OUT (--key KEY | --passphrase-file FILE) [--keystream ctr|expand]\n"
+               "                    [--only PATTERN] [--threads N] [--in-memory]\n\n"
+               "Deep-Lock (SCHEMES.md section 1): every parameter byte b becomes S(b XOR k), S the AES S-box,\n"
+               "k from the key stream. OUT is a valid ONNX/safetensors file that computes garbage without\n"
+               "the key; its nnguard.* metadata holds the key check value and the model ids.\n\n"
+               "  -o, --output OUT        the locked file to write (atomically)\n"
+               "  --key KEY               key file (nnguard keygen); 256-bit for ctr, 128-bit for expand\n"
+               "  --passphrase-file FILE  derive the key from a passphrase (Argon2id; salt stored in OUT);\n"
+               "                          with --key: the passphrase of a sealed key file; '-' asks\n"
+               "  --keystream ctr|expand  ctr (default): per-tensor XChaCha20 under a KDF subkey;\n"
+               "                          expand: the paper's extended AES-128 key schedule (WEAK: one\n"
+               "                          leaked round key gives them all)\n"
+               "  --only PATTERN          lock only tensors whose names match (fnmatch; comma-separated list)\n"
+               "  --threads N             workers (default: all cores)\n"
+               "  --in-memory             read the whole file instead of streaming safetensors\n"
+               "  -h, --help              this help\n");
+    return f == stdout ? NG_EXIT_OK : NG_EXIT_USAGE;
+}
+
+int ng_cmd_lock(int argc, char **argv)
+{
+    enum { OPT_KEY = 0x100, OPT_PASS, OPT_KS, OPT_ONLY, OPT_THREADS, OPT_INMEM };
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'}, {"key", required_argument, NULL, OPT_KEY},
+        {"passphrase-file", required_argument, NULL, OPT_PASS}, {"keystream", required_argument, NULL, OPT_KS},
+        {"only", required_argument, NULL, OPT_ONLY}, {"threads", required_argument, NULL, OPT_THREADS},
+        {"in-memory", no_argument, NULL, OPT_INMEM}, {"help", no_argument, NULL, 'h'}, {0}};
+    const char *out = NULL, *key_file = NULL, *pass_file = NULL;
+    ng_deeplock_options o = ng_deeplock_options_default();
+    int in_memory = 0, c;
+    long long v;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case OPT_KEY: key_file = optarg; break;
+        case OPT_PASS: pass_file = optarg; break;
+        case OPT_KS:
+            if (ng_keystream_parse(optarg) < 0) return ng_cli_usage("lock", "--keystream must be ctr or expand, not '%s'", optarg);
+            o.keystream = (ng_keystream)ng_keystream_parse(optarg);
+            break;
+        case OPT_ONLY: o.only = optarg; break;
+        case OPT_THREADS:
+            if (ng_cli_int("lock", "--threads", optarg, 0, 1024, &v) != 0) return NG_EXIT_USAGE;
+            o.threads = (int)v;
+            break;
+        case OPT_INMEM: in_memory = 1; break;
+        case 'h': return usage_lock(stdout);
+        default: return usage_lock(stderr);
+        }
+    }
+    if (optind + 1 != argc) return ng_cli_usage("lock", "give exactly one MODEL");
+    if (!out) return ng_cli_usage("lock", "give the output file with -o OUT");
+    if (!key_file && !pass_file) return ng_cli_usage("lock", "give --key KEY or --passphrase-file FILE");
+    const char *in = argv[optind];
+    if (strcmp(in, out) == 0) return ng_cli_usage("lock", "OUT must differ from MODEL");
+    ng_cli_secret sec;
+    ng_status st = ng_cli_secret_load(key_file, pass_file, &sec);
+    if (st != NG_OK) return ng_cli_fail("lock", st);
+    int stream = !in_memory && ng_format_detect(in) == NG_FMT_SAFETENSORS;
+    double t0 = ng_now();
+    st = stream ? ng_deeplock_lock_stream(in, out, &sec.s, &o) : ng_deeplock_lock_file(in, out, &sec.s, &o);
+    ng_cli_secret_free(&sec);
+    if (st != NG_OK) return ng_cli_fail("lock", st);
+    printf("locked %s -> %s (Deep-Lock, keystream %s, only '%s', %s, %.2f s)\n", in, out,
+           ng_keystream_name(o.keystream), o.only ? o.only : "*", stream ? "streamed" : "in memory", ng_now() - t0);
+    return NG_EXIT_OK;
+}

@@ -1,0 +1,136 @@
+/* nnguard/advparams.h - AdvParams: encrypt a model by adversarially perturbing a few parameters.
+ *
+ * SCHEMES.md section 2. Greedy rule (ours, precisely): repeat { gradient of the mean
+ * cross-entropy over the encryption set w.r.t. every parameter (one forward+backward over
+ * the set, batched); pick the not-yet-chosen eligible parameter with the largest |gradient|
+ * whose move changes it; set it to its tensor's ORIGINAL max if the gradient is > 0, to the
+ * original min if < 0 (the loss rises, no value leaves its tensor's range); re-evaluate } until
+ * the accuracy on the encryption set is < target or the budget is spent. The gradient is
+ * recomputed after every step. The positions and values are the key; the encrypted file
+ * carries no hint of them (unless asked for an nnguard.scheme=advparams marker).
+ *
+ *     ng_adv_options o = ng_adv_options_default();   // budget 25, target 0.15, set 512, seed 0
+ *     ng_adv_key *k;
+ *     ng_adv_encrypt(model, w, &train, &o, &k);       // model and w now hold the encrypted values
+ *     ng_weights_save(w, "enc.onnx");
+ *     ng_adv_key_save(k, "model.advkey", NULL, 0);    // 0600, exclusive; passphrase seals it
+ *     ng_adv_key_free(k);
+ *     ...
+ *     ng_adv_key_load("model.advkey", NULL, 0, &k);
+ *     ng_adv_decrypt(w2, k);                          // bit-exact original parameters
+ *
+ * Key file format (all integers little-endian; version 1):
+ *
+ *   offset  size  field
+ *   0       8     magic "NGADVKEY"
+ *   8       4     u32 version = 1
+ *   12      4     u32 flags: bit 0 = sealed with a passphrase (other bits must be 0)
+ *   16      8     u64 body length B (<= 64 MiB)
+ *   24      B     body: the payload (plain) or, when sealed,
+ *                   16  salt | u64 opslimit | u64 memlimit (Argon2id13, libsodium limits) |
+ *                   24  nonce | payload encrypted with XChaCha20-Poly1305-IETF (len + 16 tag),
+ *                   key = Argon2id(passphrase, salt), associated data = bytes 0..23 and the
+ *                   salt/limits/nonce; a wrong passphrase and tampering both give NG_E_KEY/AUTH.
+ *   24+B    32    SHA-256 over bytes 0..24+B (corruption check; the file must end here)
+ *
+ *   payload:
+ *     32  model id after encryption (file's parameters, SCHEMES.md section 0)
+ *     32  model id before encryption (the id decrypt must produce)
+ *     u64 seed | u32 budget | u32 encryption-set size | f64 target accuracy (IEEE bits)
+ *     f64 accuracy before | f64 accuracy after (on the encryption set, IEEE bits)
+ *     u32 pattern length P (<= 4096) | P bytes eligible-tensor pattern ("" = default rule)
+ *     u32 entry count E (1..1<<20)
+ *     E x { u32 name length L (1..4096) | L bytes tensor name | u64 flat element index |
+ *           u32 original float32 bits | u32 perturbed float32 bits }
+ *   Every length is checked against the bytes left before anything is allocated.
+ *
+ * Limits: float32 tensors only (the engine's dtype); at most NG_ADV_MAX_BUDGET positions.
+ * The key file is a secret: written exclusively with mode 0600, refused when group/others may
+ * read or write it. Key material is wiped after use and never printed.
+ */
+#ifndef NNGUARD_ADVPARAMS_H
+#define NNGUARD_ADVPARAMS_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "dataset.h"
+#include "model.h"
+#include "status.h"
+#include "weights.h"
+
+#define NG_ADV_MAX_BUDGET (1 << 20)
+
+/* One perturbed position (a view; name owned by the key). */
+typedef struct ng_adv_entry {
+    const char *tensor;      /* parameter tensor name */
+    uint64_t    index;       /* flat element index in the tensor */
+    uint32_t    orig_bits;   /* original float32 bits */
+    uint32_t    pert_bits;   /* perturbed float32 bits */
+} ng_adv_entry;
+
+/* Progress of one greedy step (step 0: before any change, tensor NULL). */
+typedef struct ng_adv_step {
+    int         step;        /* 1.. number of parameters changed so far */
+    const char *tensor;      /* chosen parameter (NULL at step 0) */
+    uint64_t    index;
+    float       grad;        /* d(loss)/d(param) when chosen */
+    float       old_value, new_value;
+    double      loss, accuracy;   /* on the encryption set AFTER this step */
+    double      seconds;          /* since the start of encryption */
+} ng_adv_step;
+typedef void (*ng_adv_step_fn)(void *user, const ng_adv_step *s);
+
+typedef struct ng_adv_options {
+    int         budget;       /* most parameters changed (25) */
+    double      target_acc;   /* stop when encryption-set accuracy < this (0.15) */
+    int64_t     set_size;     /* encryption set: images drawn stratified from the data (512) */
+    uint64_t    seed;         /* encryption-set draw (0) */
+    const char *tensors;      /* comma-separated fnmatch patterns of eligible tensors; NULL = every
+                                 trainable "*.weight" tensor with ndim >= 2 */
+    int         batch;        /* forward/backward batch (256) */
+    int         threads;      /* 0 = all cores */
+    ng_adv_step_fn on_step;   /* progress callback, may be NULL */
+    void       *user;
+    FILE       *log;          /* one line per step, may be NULL */
+} ng_adv_options;
+ng_adv_options ng_adv_options_default(void);
+
+typedef struct ng_adv_key ng_adv_key;
+
+/* Encrypt: m (the engine model, for gradients) and w (its file) must hold the same parameter
+ * values by name. On success both hold the encrypted values and *out is the key (free it);
+ * on failure both are left as they were. data: labelled images the encryption set is drawn from.
+ * w may be NULL (attacks, experiments): the model alone, ids from ng_model_id. */
+ng_status ng_adv_encrypt(ng_model *m, ng_weights *w, const ng_dataset *data, const ng_adv_options *o,
+                         ng_adv_key **out);
+/* Decrypt w in memory: refuses (NG_E_KEY, nothing changed) unless w's model id is the key's and
+ * every position holds the perturbed bits; restores the original bits and checks the
+ * resulting id. */
+ng_status ng_adv_decrypt(ng_weights *w, const ng_adv_key *k);
+/* Same on an engine model's parameters (by name); model id is not checked, positions are. */
+ng_status ng_adv_decrypt_model(ng_model *m, const ng_adv_key *k);
+/* Re-apply the perturbation to a plain model (attacks/experiments); positions must hold the original bits. */
+ng_status ng_adv_apply_model(ng_model *m, const ng_adv_key *k);
+
+/* Key files. passphrase NULL: plain; else sealed (Argon2id + XChaCha20-Poly1305). */
+ng_status ng_adv_key_save(const ng_adv_key *k, const char *path, const char *passphrase, size_t passlen);
+ng_status ng_adv_key_load(const char *path, const char *passphrase, size_t passlen, ng_adv_key **out);
+/* Serialise / parse in memory (buf: malloc'ed, caller wipes and frees). name for messages. */
+ng_status ng_adv_key_encode(const ng_adv_key *k, const char *passphrase, size_t passlen,
+                            uint8_t **buf, size_t *len);
+ng_status ng_adv_key_decode(const uint8_t *buf, size_t len, const char *name, const char *passphrase,
+                            size_t passlen, ng_adv_key **out);
+/* True if the file at path is a sealed AdvParams key (needs a passphrase); -1 if unreadable. */
+int       ng_adv_key_file_sealed(const char *path);
+void      ng_adv_key_free(ng_adv_key *k);   /* wipes */
+
+/* Key contents (for reports and attack modules). */
+size_t ng_adv_key_count(const ng_adv_key *k);
+void   ng_adv_key_entry(const ng_adv_key *k, size_t i, ng_adv_entry *out);
+void   ng_adv_key_id_after(const ng_adv_key *k, uint8_t id[32]);
+void   ng_adv_key_id_before(const ng_adv_key *k, uint8_t id[32]);
+/* Parameters and results the key records (NULL pointers skipped). */
+void   ng_adv_key_info(const ng_adv_key *k, uint64_t *seed, int *budget, int64_t *set_size,
+                       double *target_acc, double *acc_before, double *acc_after, const char **pattern);
+
+#endif

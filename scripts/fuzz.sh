@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Run every libFuzzer harness for SECONDS each (default 60), seeded from fuzz/corpus/<name>/.
+# Builds with clang into build-fuzz. A crash is saved to build-fuzz/crashes/ and ends the run
+# non-zero: copy the input to fuzz/regressions/<name>/ with a fix, so it replays in the tests.
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+T=${1:-60}; shift || true
+B=build-fuzz
+CC=clang cmake -S . -B $B -DNG_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build $B -j"$(nproc)" >/dev/null
+mkdir -p $B/crashes
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+  for f in fuzz/fuzz_*.c; do n=$(basename "$f" .c); targets+=("${n#fuzz_}"); done
+fi
+fail=0
+for t in "${targets[@]}"; do
+  work=$B/corpus-$t; mkdir -p "$work"
+  log=$B/fuzz-$t.log
+  if ASAN_OPTIONS=detect_leaks=1 "$B/fuzz_$t" -max_total_time="$T" -timeout=10 -rss_limit_mb=2048 \
+       -max_len=65536 -artifact_prefix="$B/crashes/$t-" -print_final_stats=1 \
+       "$work" "fuzz/corpus/$t" >"$log" 2>&1; then
+    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
+    echo "fuzz $t: $runs executions in ${T}s, no crash"
+  else
+    echo "fuzz $t: CRASH (see $log, input in $B/crashes/)"; tail -30 "$log"; fail=1
+  fi
+done
+exit $fail

@@ -1,0 +1,124 @@
+/* attacks/adaptive.c - the adaptive attacker against AdvParams (SCHEMES.md section 2):
+ * it knows perturbed parameters sit at their tensor's extremes and carry outlying loss
+ * gradients, resets such parameters to the tensor's mean, then fine-tunes. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "nnguard/attack.h"
+#include "core/core.h"
+
+/* Mean loss gradient over d (inference mode: the deployed model), into g (nparams floats). */
+static ng_status mean_gradient(ng_model *m, const ng_dataset *d, int threads, float *g)
+{
+    size_t np = ng_model_nparams(m);
+    ng_exec_options eo = ng_exec_options_default();
+    eo.threads = threads;
+    ng_exec *e;
+    ng_status st = ng_exec_new(m, &eo, &e);
+    if (st != NG_OK) return st;
+    const int64_t B = 256, per = (int64_t)d->c * d->h * d->w;
+    int64_t classes = ng_model_num_classes(m);
+    float *gb = ng_alloc_aligned(np * sizeof(float));
+    float *dl = ng_alloc_aligned((size_t)(B * classes) * sizeof(float));
+    if (!gb || !dl) { st = NG_E_NOMEM; goto out; }
+    memset(g, 0, np * sizeof(float));
+    for (int64_t i = 0; i < d->n && st == NG_OK; i += B) {
+        int64_t n = d->n - i < B ? d->n - i : B;
+        const float *out;
+        ng_shape os;
+        if ((st = ng_exec_forward(e, d->x + i * per, n, &out, &os)) != NG_OK) break;
+        ng_loss_xent(out, d->y + i, n, classes, dl);
+        if ((st = ng_exec_backward(e, dl, gb, NULL)) != NG_OK) break;
+        float wgt = (float)n / (float)d->n;   /* xent is a batch mean: weight batches by size */
+        for (size_t j = 0; j < np; j++) g[j] += wgt * gb[j];
+    }
+out:
+    ng_free_aligned(gb);
+    ng_free_aligned(dl);
+    ng_exec_free(e);
+    return st;
+}
+
+static int is_truth(const ng_position *t, size_t n, const char *name, uint64_t idx)
+{
+    for (size_t i = 0; i < n; i++)
+        if (t[i].index == idx && strcmp(t[i].tensor, name) == 0) return 1;
+    return 0;
+}
+
+ng_status ng_attack_adaptive(const ng_model *m, const ng_dataset *train, const ng_dataset *test,
+                             const ng_finetune_options *o, double z, const ng_position *truth,
+                             size_t n_truth, ng_adaptive_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->perturbed = (int64_t)n_truth;
+    r->acc_tuned = -1;
+    ng_dataset sub = {0};
+    ng_model *a = NULL;
+    float *g = NULL;
+    uint8_t *flag = NULL;
+    ng_status st = ng_dataset_subset(train, o->count > 0 ? 1.0 : o->fraction, o->count, o->seed, &sub);
+    if (st != NG_OK) return st;
+    if ((st = ng_model_clone(m, &a)) != NG_OK) goto out;
+    if ((st = ng_evaluate(a, test, 0, 256, o->threads, &r->acc_before, NULL, NULL)) != NG_OK) goto out;
+    size_t np = ng_model_nparams(a);
+    g = ng_alloc_aligned(np * sizeof(float));
+    flag = ng_calloc(np, 1);
+    if (!g || !flag) { st = NG_E_NOMEM; goto out; }
+    if ((st = mean_gradient(a, &sub, o->threads, g)) != NG_OK) goto out;
+
+    size_t nt = ng_model_ntensors(a);
+    float *params = ng_model_params(a);
+    for (size_t t = 0; t < nt; t++) {
+        ng_param p;
+        ng_model_tensor(a, t, &p);
+        if (p.shape.ndim < 2 || !ng_model_tensor_trainable(a, t)) continue;
+        size_t off = ng_model_tensor_offset(a, t);
+        int64_t n = ng_shape_numel(&p.shape);
+        float *w = params + off, mn = w[0], mx = w[0];
+        double gm = 0, gs = 0;
+        for (int64_t i = 0; i < n; i++) {
+            if (w[i] < mn) mn = w[i];
+            if (w[i] > mx) mx = w[i];
+            gm += g[off + i];
+        }
+        gm /= (double)n;
+        for (int64_t i = 0; i < n; i++) gs += (g[off + i] - gm) * (g[off + i] - gm);
+        gs = sqrt(gs / (double)n);
+        double sum = 0;
+        int64_t kept = 0;
+        for (int64_t i = 0; i < n; i++) {
+            int suspect = w[i] == mn || w[i] == mx || (gs > 0 && fabs(g[off + i] - gm) > z * gs);
+            flag[off + i] = (uint8_t)suspect;
+            if (!suspect) { sum += w[i]; kept++; }
+        }
+        float mean = kept ? (float)(sum / (double)kept) : 0.0f;
+        for (int64_t i = 0; i < n; i++) {
+            if (!flag[off + i]) continue;
+            r->flagged++;
+            if (truth && is_truth(truth, n_truth, p.name, (uint64_t)i)) r->found++;
+            w[i] = mean;
+        }
+    }
+    if ((st = ng_evaluate(a, test, 0, 256, o->threads, &r->acc_reset, NULL, NULL)) != NG_OK) goto out;
+    if (o->epochs > 0) {
+        ng_finetune_options fo = *o;
+        ng_finetune_result *fr = ng_calloc(1, sizeof *fr);
+        fo.scratch = 0;
+        fo.sanitize_abs = 0;
+        if (!fr) { st = NG_E_NOMEM; goto out; }
+        st = ng_attack_finetune(a, train, test, &fo, fr);
+        if (st == NG_OK) r->acc_tuned = fr->acc_attacked[fo.epochs - 1];
+        free(fr);
+    }
+    if (o->log)
+        fprintf(o->log, "adaptive attack: %lld parameters reset (%lld of %lld perturbed found); accuracy %.2f%% -> %.2f%% reset%s\n",
+                (long long)r->flagged, (long long)r->found, (long long)r->perturbed, 100 * r->acc_before,
+                100 * r->acc_reset, o->epochs > 0 ? ", then fine-tuned" : "");
+out:
+    ng_free_aligned(g);
+    free(flag);
+    ng_model_free(a);
+    ng_dataset_free(&sub);
+    return st;
+}

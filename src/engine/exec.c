@@ -1,0 +1,346 @@
+/* engine/exec.c - running a model: forward, backward, batched prediction.
+ *
+ * An ng_exec owns everything a run writes (activation and gradient buffers,
+ * per-node saved state, per-worker scratch, its worker pool), so a model is
+ * only read in inference mode and many execs may run one model at once.
+ * Buffers grow when the batch grows and are reused otherwise: after the first
+ * call at a given batch size, forward and backward allocate nothing.
+ * (Training-mode BatchNorm writes the running statistics into the model.)
+ * With the environment variable NG_PROFILE set, each exec prints the time spent
+ * per node (forward and backward) to stderr when it is freed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "engine/graph.h"
+#include "engine/ops.h"
+
+struct ng_exec;
+/* The context handed to kernels, with a way back to its exec (for scratch). */
+typedef struct exec_ctx { ng_opctx c; struct ng_exec *e; } exec_ctx;
+
+struct ng_exec {
+    ng_model  *m;
+    ng_pool   *pool;
+    int        training;
+    ng_rng     rng;
+    int64_t    batch;        /* batch of the current shapes; 0 before the first forward */
+    int        ran;          /* a forward pass ran at batch (backward allowed) */
+    ng_shape  *shapes;       /* per value */
+    ng_tensor *t;            /* per value: data + shape for this batch */
+    float    **buf;          /* per activation value, owned */
+    size_t    *cap;          /* floats */
+    ng_tensor *g;            /* per value: gradient view */
+    float    **gbuf;         /* per activation value (and graph input copy), owned */
+    size_t    *gcap;
+    char      *req;          /* per value: its gradient is needed in this backward */
+    float     *xcopy;        /* copy of the graph input (kept for backward) */
+    size_t     xcap;
+    void     **saved;        /* per node */
+    size_t    *saved_size;
+    float    **scratch;      /* per worker */
+    size_t    *scratch_cap;
+    int        nworkers;
+    const ng_tensor **ins;   /* per node, from in_off[i]: pointers into t (NULL: absent) */
+    ng_tensor **outs;        /* per node, NG_NODE_MAX_OUT each */
+    const ng_tensor **douts;
+    ng_tensor **dins;
+    int       *in_off;
+    double    *prof;         /* NG_PROFILE set: seconds per node, forward then backward (2 x nodes) */
+};
+
+ng_exec_options ng_exec_options_default(void)
+{
+    ng_exec_options o = { .threads = 0, .training = 0, .seed = 0 };
+    return o;
+}
+
+void ng_exec_free(ng_exec *e)
+{
+    if (!e) return;
+    ng_model *m = e->m;
+    if (e->prof) {
+        double tf = 0, tb = 0;
+        for (int i = 0; i < m->n_nodes; i++) { tf += e->prof[i]; tb += e->prof[m->n_nodes + i]; }
+        fprintf(stderr, "nnguard profile: forward %.3f s, backward %.3f s\n", tf, tb);
+        for (int i = 0; i < m->n_nodes; i++)
+            fprintf(stderr, "  %-24s %-18s fwd %8.3f ms  bwd %8.3f ms\n", m->nodes[i].name, ng_ops[m->nodes[i].op].name,
+                    1e3 * e->prof[i], 1e3 * e->prof[m->n_nodes + i]);
+        free(e->prof);
+    }
+    for (int i = 0; i < m->n_vals; i++) {
+        if (e->buf) ng_free_aligned(e->buf[i]);
+        if (e->gbuf) ng_free_aligned(e->gbuf[i]);
+    }
+    for (int i = 0; e->saved && i < m->n_nodes; i++) ng_free_aligned(e->saved[i]);
+    for (int i = 0; e->scratch && i < e->nworkers; i++) ng_free_aligned(e->scratch[i]);
+    ng_free_aligned(e->xcopy);
+    free(e->shapes); free(e->t); free(e->buf); free(e->cap);
+    free(e->g); free(e->gbuf); free(e->gcap); free(e->req);
+    free(e->saved); free(e->saved_size); free(e->scratch); free(e->scratch_cap);
+    free(e->ins); free(e->outs); free(e->douts); free(e->dins); free(e->in_off);
+    ng_pool_free(e->pool);
+    free(e);
+}
+
+ng_status ng_exec_new(ng_model *m, const ng_exec_options *o, ng_exec **out)
+{
+    *out = NULL;
+    ng_exec_options def = ng_exec_options_default();
+    if (!o) o = &def;
+    if (!m || m->input < 0 || m->output < 0 || m->n_nodes == 0)
+        return ng_fail(NG_E_INVALID, "model is not finalized (no input, output or nodes)");
+    if (o->threads < 0) return ng_fail(NG_E_INVALID, "threads must be >= 0 (0 = all cores), got %d", o->threads);
+    ng_exec *e = ng_calloc(1, sizeof *e);
+    if (!e) return NG_E_NOMEM;
+    e->m = m;
+    e->training = o->training;
+    ng_rng_seed(&e->rng, o->seed);
+    size_t nv = (size_t)m->n_vals, nn = (size_t)m->n_nodes, total_in = 0;
+    for (int i = 0; i < m->n_nodes; i++) total_in += (size_t)m->nodes[i].n_in;
+    e->pool = ng_pool_new(o->threads);
+    if (!e->pool) { free(e); return NG_E_NOMEM; }
+    e->nworkers = ng_pool_size(e->pool);
+    e->shapes = ng_calloc(nv, sizeof *e->shapes);
+    e->t = ng_calloc(nv, sizeof *e->t);
+    e->buf = ng_calloc(nv, sizeof *e->buf);
+    e->cap = ng_calloc(nv, sizeof *e->cap);
+    e->g = ng_calloc(nv, sizeof *e->g);
+    e->gbuf = ng_calloc(nv, sizeof *e->gbuf);
+    e->gcap = ng_calloc(nv, sizeof *e->gcap);
+    e->req = ng_calloc(nv, 1);
+    e->saved = ng_calloc(nn, sizeof *e->saved);
+    e->saved_size = ng_calloc(nn, sizeof *e->saved_size);
+    e->scratch = ng_calloc((size_t)e->nworkers, sizeof *e->scratch);
+    e->scratch_cap = ng_calloc((size_t)e->nworkers, sizeof *e->scratch_cap);
+    e->ins = ng_calloc(total_in + 1, sizeof *e->ins);
+    e->dins = ng_calloc(total_in + 1, sizeof *e->dins);
+    e->outs = ng_calloc(nn * NG_NODE_MAX_OUT, sizeof *e->outs);
+    e->douts = ng_calloc(nn * NG_NODE_MAX_OUT, sizeof *e->douts);
+    e->in_off = ng_calloc(nn + 1, sizeof *e->in_off);
+    if (!e->shapes || !e->t || !e->buf || !e->cap || !e->g || !e->gbuf || !e->gcap || !e->req ||
+        !e->saved || !e->saved_size || !e->scratch || !e->scratch_cap || !e->ins || !e->dins ||
+        !e->outs || !e->douts || !e->in_off) {
+        ng_exec_free(e);
+        return NG_E_NOMEM;
+    }
+    int k = 0;
+    for (int i = 0; i < m->n_nodes; i++) {
+        const ng_node *n = &m->nodes[i];
+        e->in_off[i] = k;
+        for (int j = 0; j < n->n_in; j++, k++) e->ins[k] = n->in[j] >= 0 ? &e->t[n->in[j]] : NULL;
+        for (int j = 0; j < n->n_out; j++) {
+            e->outs[i * NG_NODE_MAX_OUT + j] = &e->t[n->out[j]];
+            e->douts[i * NG_NODE_MAX_OUT + j] = &e->g[n->out[j]];
+        }
+    }
+    e->in_off[m->n_nodes] = k;
+    if (getenv("NG_PROFILE") && !(e->prof = ng_calloc(2 * nn, sizeof *e->prof))) { ng_exec_free(e); return NG_E_NOMEM; }
+    *out = e;
+    return NG_OK;
+}
+
+void ng_exec_set_training(ng_exec *e, int on) { e->training = on; }
+
+/* Make buf hold at least n floats (contents not kept). */
+static int grow(float **buf, size_t *cap, size_t n)
+{
+    if (*cap >= n && *buf) return 1;
+    ng_free_aligned(*buf);
+    *cap = 0;
+    *buf = ng_alloc_aligned((n ? n : 1) * sizeof(float));
+    if (!*buf) return 0;
+    *cap = n;
+    return 1;
+}
+
+/* Shapes and buffers for batch n (no-op when the batch is unchanged). */
+static ng_status prepare(ng_exec *e, int64_t n)
+{
+    ng_model *m = e->m;
+    if (e->batch == n) return NG_OK;
+    e->batch = 0;
+    ng_status st = ng_model_infer_shapes(m, n, e->shapes);
+    if (st != NG_OK) return st;
+    for (int i = 0; i < m->n_vals; i++) {
+        const ng_value *v = &m->vals[i];
+        e->t[i].s = e->shapes[i];
+        e->g[i].s = e->shapes[i];
+        if (v->kind == NG_V_PARAM) { e->t[i].data = m->params + v->off; continue; }
+        if (v->kind == NG_V_INPUT && i != m->input) continue;
+        int64_t numel = ng_shape_numel(&e->shapes[i]);
+        if (numel < 0) {
+            if (v->kind == NG_V_ACT) continue;   /* produced by no node: unused */
+            return ng_fail(NG_E_SHAPE, "value '%s' has no valid shape", v->name);
+        }
+        if (i == m->input) {
+            if (!grow(&e->xcopy, &e->xcap, (size_t)numel)) return NG_E_NOMEM;
+            e->t[i].data = e->xcopy;
+            continue;
+        }
+        if (!grow(&e->buf[i], &e->cap[i], (size_t)numel)) return NG_E_NOMEM;
+        e->t[i].data = e->buf[i];
+    }
+    e->batch = n;
+    return NG_OK;
+}
+
+static ng_status node_fail(const ng_node *n, ng_status st)
+{
+    const char *msg = ng_last_error();
+    if (strncmp(msg, "node '", 6) == 0) return st;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", msg[0] ? msg : ng_status_str(st));
+    return ng_fail(st, "node '%s' (%s): %s", n->name, ng_ops[n->op].name, buf);
+}
+
+static void ctx_init(ng_exec *e, exec_ctx *x, float *grad_params)
+{
+    memset(x, 0, sizeof *x);
+    x->c.pool = e->pool;
+    x->c.training = e->training;
+    x->c.rng = &e->rng;
+    x->c.grad_params = grad_params;
+    x->c.model = e->m;
+    x->e = e;
+}
+
+ng_status ng_exec_forward(ng_exec *e, const float *x, int64_t n, const float **out, ng_shape *out_shape)
+{
+    ng_model *m = e->m;
+    if (n <= 0) return ng_fail(NG_E_INVALID, "batch size must be positive, got %lld", (long long)n);
+    e->ran = 0;
+    ng_status st = prepare(e, n);
+    if (st != NG_OK) return st;
+    /* Params may have moved (set_weights does not move them, but add_param would). */
+    for (int i = 0; i < m->n_ptensors; i++) {
+        int v = m->ptensors[i];
+        e->t[v].data = m->params + m->vals[v].off;
+    }
+    memcpy(e->xcopy, x, (size_t)ng_shape_numel(&e->shapes[m->input]) * sizeof(float));
+    exec_ctx xc;
+    ctx_init(e, &xc, NULL);
+    for (int i = 0; i < m->n_nodes; i++) {
+        const ng_node *nd = &m->nodes[i];
+        xc.c.saved = &e->saved[i];
+        xc.c.saved_size = &e->saved_size[i];
+        xc.c.node = nd;
+        double t0 = e->prof ? ng_now() : 0;
+        st = ng_ops[nd->op].forward(&xc.c, nd, e->ins + e->in_off[i], e->outs + i * NG_NODE_MAX_OUT);
+        if (st != NG_OK) return node_fail(nd, st);
+        if (e->prof) e->prof[i] += ng_now() - t0;
+    }
+    e->ran = 1;
+    *out = e->t[m->output].data;
+    if (out_shape) *out_shape = e->shapes[m->output];
+    return NG_OK;
+}
+
+ng_status ng_exec_backward(ng_exec *e, const float *dout, float *grad_params, float *grad_input)
+{
+    ng_model *m = e->m;
+    if (!e->ran) return ng_fail(NG_E_STATE, "backward needs a forward pass on this exec first");
+    if (grad_params) memset(grad_params, 0, m->n_params * sizeof(float));
+    /* Which values need a gradient: trainable params / the input as asked, and
+     * every activation computed from one of them. */
+    memset(e->req, 0, (size_t)m->n_vals);
+    for (int i = 0; i < m->n_vals; i++) {
+        const ng_value *v = &m->vals[i];
+        if (v->kind == NG_V_PARAM && v->trainable && grad_params) e->req[i] = 1;
+        if (i == m->input && grad_input) e->req[i] = 1;
+    }
+    for (int i = 0; i < m->n_nodes; i++) {
+        const ng_node *nd = &m->nodes[i];
+        int any = 0;
+        for (int j = 0; j < nd->n_in; j++) any |= nd->in[j] >= 0 && e->req[nd->in[j]];
+        for (int j = 0; j < nd->n_out; j++) e->req[nd->out[j]] = (char)any;
+    }
+    /* Gradient views: params into grad_params, input into grad_input, activations zeroed buffers. */
+    for (int i = 0; i < m->n_vals; i++) {
+        const ng_value *v = &m->vals[i];
+        int64_t numel = ng_shape_numel(&e->shapes[i]);
+        e->g[i].data = NULL;
+        if (!e->req[i] && i != m->output) continue;
+        if (v->kind == NG_V_PARAM) { e->g[i].data = grad_params + v->off; continue; }
+        if (i == m->input) {
+            if (grad_input) memset(grad_input, 0, (size_t)numel * sizeof(float));
+            e->g[i].data = grad_input;
+            continue;
+        }
+        if (numel < 0) continue;
+        if (!grow(&e->gbuf[i], &e->gcap[i], (size_t)numel)) return NG_E_NOMEM;
+        memset(e->gbuf[i], 0, (size_t)numel * sizeof(float));
+        e->g[i].data = e->gbuf[i];
+    }
+    if (!e->req[m->output]) return NG_OK;   /* nothing asked depends on the output */
+    int64_t on = ng_shape_numel(&e->shapes[m->output]);
+    memcpy(e->g[m->output].data, dout, (size_t)on * sizeof(float));
+    exec_ctx xc;
+    ctx_init(e, &xc, grad_params);
+    for (int i = m->n_nodes - 1; i >= 0; i--) {
+        const ng_node *nd = &m->nodes[i];
+        int any = 0;
+        for (int j = 0; j < nd->n_out; j++) any |= e->req[nd->out[j]];
+        if (!any) continue;
+        ng_tensor **din = e->dins + e->in_off[i];
+        for (int j = 0; j < nd->n_in; j++) {
+            int v = nd->in[j];
+            din[j] = (v >= 0 && e->req[v] && e->g[v].data) ? &e->g[v] : NULL;
+        }
+        if (!ng_ops[nd->op].backward)
+            return ng_fail(NG_E_UNSUPPORTED, "node '%s' (%s): operator has no gradient", nd->name, ng_ops[nd->op].name);
+        xc.c.saved = &e->saved[i];
+        xc.c.saved_size = &e->saved_size[i];
+        xc.c.node = nd;
+        double t0 = e->prof ? ng_now() : 0;
+        ng_status st = ng_ops[nd->op].backward(&xc.c, nd, e->ins + e->in_off[i],
+                                               (const ng_tensor *const *)(e->outs + i * NG_NODE_MAX_OUT),
+                                               e->douts + i * NG_NODE_MAX_OUT, din);
+        if (st != NG_OK) return node_fail(nd, st);
+        if (e->prof) e->prof[m->n_nodes + i] += ng_now() - t0;
+    }
+    return NG_OK;
+}
+
+ng_status ng_model_predict(ng_model *m, const float *x, int64_t n, int batch, int threads, float *logits)
+{
+    if (batch <= 0) batch = 256;
+    ng_exec_options o = ng_exec_options_default();
+    o.threads = threads;
+    ng_exec *e;
+    ng_status st = ng_exec_new(m, &o, &e);
+    if (st != NG_OK) return st;
+    ng_shape xs;
+    ng_model_input_shape(m, &xs);
+    int64_t per = 1;
+    for (int i = 1; i < xs.ndim; i++) per *= xs.d[i] > 0 ? xs.d[i] : 1;
+    for (int64_t i = 0; i < n && st == NG_OK; i += batch) {
+        int64_t b = n - i < batch ? n - i : batch;
+        const float *y;
+        ng_shape ys;
+        st = ng_exec_forward(e, x + i * per, b, &y, &ys);
+        if (st != NG_OK) break;
+        int64_t k = ng_shape_numel(&ys) / b;
+        memcpy(logits + i * k, y, (size_t)(b * k) * sizeof(float));
+    }
+    ng_exec_free(e);
+    return st;
+}
+
+float *ng_opctx_scratch(ng_opctx *c, int worker, size_t floats)
+{
+    ng_exec *e = ((exec_ctx *)c)->e;
+    if (worker < 0 || worker >= e->nworkers) { ng_fail(NG_E_INTERNAL, "scratch for unknown worker %d", worker); return NULL; }
+    if (!grow(&e->scratch[worker], &e->scratch_cap[worker], floats)) return NULL;
+    return e->scratch[worker];
+}
+
+void *ng_opctx_saved(ng_opctx *c, size_t bytes)
+{
+    if (*c->saved_size >= bytes && *c->saved) return *c->saved;
+    ng_free_aligned(*c->saved);
+    *c->saved_size = 0;
+    *c->saved = ng_alloc_aligned(bytes ? bytes : 1);
+    if (*c->saved) *c->saved_size = bytes;
+    return *c->saved;
+}

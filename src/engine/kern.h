@@ -1,0 +1,51 @@
+/* engine/kern.h - helpers shared by the compute kernels (ops_conv.c, ops_gemm.c, ...):
+ * im2col / col2im for 2-D convolution and an sgemm split across the exec's workers.
+ *
+ * Layouts: an image is C x H x W floats (row-major). Its column matrix is
+ * (C*kh*kw) x (OH*OW): row (c*kh + i)*kw + j holds, for every output pixel, the
+ * input pixel that kernel tap (i, j) of channel c sees (0 where it falls in padding).
+ */
+#ifndef NG_ENGINE_KERN_H
+#define NG_ENGINE_KERN_H
+#include <stdint.h>
+#include "core/pool.h"
+
+/* Hot loops are compiled for AVX-512 and AVX2 as well as the baseline, picked at load time. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define NG_KERN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define NG_KERN_CLONES
+#endif
+
+/* Kernels keep per-worker pointers on the stack: a pool may have at most this many workers. */
+#define NG_KERN_MAX_WORKERS 256
+/* A node's name for messages ("" when it has none). */
+#define NG_NODE_NAME(n) ((n)->name ? (n)->name : "")
+
+/* Geometry of one 2-D convolution or pooling window over one image. */
+typedef struct ng_win2d {
+    int64_t C, H, W;        /* input channels and size */
+    int64_t kh, kw;         /* kernel */
+    int64_t sh, sw;         /* stride */
+    int64_t pt, pl;         /* padding top, left (bottom/right are implied by OH/OW) */
+    int64_t dh, dw;         /* dilation */
+    int64_t OH, OW;         /* output size */
+} ng_win2d;
+
+/* Output length of one axis: floor (or ceil) of (in + pads - dilated kernel) / stride + 1, with
+ * PyTorch's ceil rule (the last window must start inside the input or left padding). <= 0: empty. */
+int64_t ng_pool_out_len(int64_t in, int64_t k, int64_t s, int64_t pad_begin, int64_t pad_end,
+                        int64_t dil, int ceil_mode);
+
+/* x (C x H x W) -> col ((C*kh*kw) x (OH*OW)). */
+void ng_im2col(const ng_win2d *g, const float *x, float *col);
+/* dx (C x H x W) += col2im(col): the adjoint of ng_im2col. */
+void ng_col2im_add(const ng_win2d *g, const float *col, float *dx);
+
+/* C (M x N, row-major, ldc) = alpha * op(A) * op(B) + beta * C, like cblas_sgemm (row-major),
+ * split into row or column blocks over the pool's workers when the product is large enough. */
+void ng_par_sgemm(ng_pool *p, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
+                  float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                  float beta, float *C, int64_t ldc);
+
+#endif

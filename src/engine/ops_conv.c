@@ -1,0 +1,215 @@
+/* engine/ops_conv.c - Conv (2-D, NCHW): forward and backward.
+ *
+ *   Y[n, m, oh, ow] = B[m] + sum_{c in group(m), i, j} W[m, c, i, j] * X[n, c, oh*sh - pt + i*dh, ow*sw - pl + j*dw]
+ *
+ * Per image and group: im2col (kern.h) then one GEMM  Y_g (Mg x OHW) = W_g (Mg x K) * col (K x OHW),
+ * K = C/group * kh * kw; a 1x1 conv with stride 1 and no padding uses the image itself as col.
+ * Backward per image and group:  dW_g += dY_g * col^T,  dcol = W_g^T * dY_g then col2im into dX,
+ * dB[m] += sum dY[m]. Work items (image, group) are split over the exec's workers; each worker keeps
+ * its own dW/dB partial sums in its scratch, added up at the end (worker 0 adds straight into din).
+ */
+#include <string.h>
+#include <cblas.h>
+#include "engine/ops.h"
+#include "engine/kern.h"
+
+typedef struct conv_geom {
+    int64_t N, C, H, W, M, G, Cg, Mg, K, HW, OHW;
+    int     one_by_one;   /* col is the image itself */
+    ng_win2d g;           /* per-group window (g.C = Cg) */
+} conv_geom;
+
+static ng_status conv_check(const ng_node *n, const ng_shape *xs, const ng_shape *ws, const ng_shape *bs,
+                            conv_geom *o)
+{
+    const ng_attrs *a = &n->a;
+    const char *nm = NG_NODE_NAME(n);
+    if (xs->ndim != 4) return ng_fail(NG_E_SHAPE, "node '%s' (Conv): input has %d dims, only 2-D convolution (NCHW) is supported", nm, xs->ndim);
+    if (ws->ndim != 4) return ng_fail(NG_E_SHAPE, "node '%s' (Conv): weight has %d dims, expected 4 (M x C/group x kH x kW)", nm, ws->ndim);
+    if (a->group < 1) return ng_fail(NG_E_SHAPE, "node '%s' (Conv): group %lld must be >= 1", nm, (long long)a->group);
+    for (int i = 0; i < 2; i++)
+        if (a->stride[i] < 1 || a->dilation[i] < 1)
+            return ng_fail(NG_E_SHAPE, "node '%s' (Conv): strides and dilations must be >= 1", nm);
+    for (int i = 0; i < 4; i++)
+        if (a->pad[i] < 0) return ng_fail(NG_E_SHAPE, "node '%s' (Conv): negative padding", nm);
+    o->N = xs->d[0]; o->C = xs->d[1]; o->H = xs->d[2]; o->W = xs->d[3];
+    o->M = ws->d[0]; o->G = a->group;
+    if (o->C % o->G || o->M % o->G || ws->d[1] != o->C / o->G)
+        return ng_fail(NG_E_SHAPE, "node '%s' (Conv): input has %lld channels, weight is %lld x %lld x ..., group %lld: "
+                       "need C = %lld x group and M divisible by group", nm, (long long)o->C, (long long)ws->d[0],
+                       (long long)ws->d[1], (long long)o->G, (long long)ws->d[1]);
+    if (bs && (bs->ndim != 1 || bs->d[0] != o->M))
+        return ng_fail(NG_E_SHAPE, "node '%s' (Conv): bias must have shape [%lld]", nm, (long long)o->M);
+    o->Cg = o->C / o->G; o->Mg = o->M / o->G;
+    ng_win2d *g = &o->g;
+    g->C = o->Cg; g->H = o->H; g->W = o->W; g->kh = ws->d[2]; g->kw = ws->d[3];
+    g->sh = a->stride[0]; g->sw = a->stride[1]; g->pt = a->pad[0]; g->pl = a->pad[1];
+    g->dh = a->dilation[0]; g->dw = a->dilation[1];
+    g->OH = ng_pool_out_len(o->H, g->kh, g->sh, a->pad[0], a->pad[2], g->dh, 0);
+    g->OW = ng_pool_out_len(o->W, g->kw, g->sw, a->pad[1], a->pad[3], g->dw, 0);
+    if (g->kh < 1 || g->kw < 1 || g->OH < 1 || g->OW < 1)
+        return ng_fail(NG_E_SHAPE, "node '%s' (Conv): kernel %lldx%lld does not fit the padded %lldx%lld input",
+                       nm, (long long)g->kh, (long long)g->kw, (long long)o->H, (long long)o->W);
+    o->K = o->Cg * g->kh * g->kw;
+    o->HW = o->H * o->W;
+    o->OHW = g->OH * g->OW;
+    o->one_by_one = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 &&
+                    a->pad[0] == 0 && a->pad[1] == 0 && a->pad[2] == 0 && a->pad[3] == 0;
+    return NG_OK;
+}
+
+ng_status ng_conv_shape(const ng_node *n, const ng_shape *const *in, ng_shape *out)
+{
+    conv_geom o = {0};
+    ng_status st = conv_check(n, in[0], in[1], n->n_in > 2 ? in[2] : NULL, &o);
+    if (st != NG_OK) return st;
+    out[0].ndim = 4;
+    out[0].d[0] = o.N; out[0].d[1] = o.M; out[0].d[2] = o.g.OH; out[0].d[3] = o.g.OW;
+    return NG_OK;
+}
+
+typedef struct conv_job {
+    conv_geom o;
+    const float *x, *w, *b, *dy;
+    float *y, *dx, *dw, *db;
+    float **scr;        /* per-worker scratch */
+    int   *used;        /* per worker: ran at least one item (its partials are valid) */
+    ng_pool *inner;     /* pool for the GEMMs when there is a single work item, else NULL */
+} conv_job;
+
+/* Fetch every worker's scratch on the calling thread (so workers never grow buffers). */
+static float **conv_scratch(ng_opctx *c, size_t floats, float **ptrs, int nw)
+{
+    for (int w = 0; w < nw; w++) {
+        ptrs[w] = ng_opctx_scratch(c, w, floats ? floats : 1);
+        if (!ptrs[w]) return NULL;
+    }
+    return ptrs;
+}
+
+static void conv_fwd_body(void *arg, int64_t i0, int64_t i1, int worker)
+{
+    const conv_job *j = arg;
+    const conv_geom *o = &j->o;
+    float *col = j->scr[worker];
+    for (int64_t it = i0; it < i1; it++) {
+        int64_t n = it / o->G, g = it % o->G;
+        const float *xg = j->x + (n * o->C + g * o->Cg) * o->HW;
+        const float *cm = xg;
+        if (!o->one_by_one) { ng_im2col(&o->g, xg, col); cm = col; }
+        float *yg = j->y + (n * o->M + g * o->Mg) * o->OHW;
+        float beta = 0.0f;
+        if (j->b) {
+            for (int64_t m = 0; m < o->Mg; m++) {
+                float bv = j->b[g * o->Mg + m], *r = yg + m * o->OHW;
+                for (int64_t p = 0; p < o->OHW; p++) r[p] = bv;
+            }
+            beta = 1.0f;
+        }
+        ng_par_sgemm(j->inner, 0, 0, o->Mg, o->OHW, o->K, 1.0f, j->w + g * o->Mg * o->K, o->K,
+                     cm, o->OHW, beta, yg, o->OHW);
+    }
+}
+
+ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in, ng_tensor *const *out)
+{
+    const ng_tensor *b = n->n_in > 2 ? in[2] : NULL;
+    conv_job j;
+    memset(&j, 0, sizeof j);
+    ng_status st = conv_check(n, &in[0]->s, &in[1]->s, b ? &b->s : NULL, &j.o);
+    if (st != NG_OK) return st;
+    int nw = ng_pool_size(c->pool);
+    float *ptrs[NG_KERN_MAX_WORKERS];
+    if (nw > NG_KERN_MAX_WORKERS)
+        return ng_fail(NG_E_UNSUPPORTED, "node '%s' (Conv): %d workers, at most %d supported", NG_NODE_NAME(n), nw, NG_KERN_MAX_WORKERS);
+    if (!conv_scratch(c, j.o.one_by_one ? 1 : (size_t)(j.o.K * j.o.OHW), ptrs, nw))
+        return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for the column buffer", NG_NODE_NAME(n));
+    j.x = in[0]->data; j.w = in[1]->data; j.b = b ? b->data : NULL; j.y = out[0]->data;
+    j.scr = ptrs;
+    int64_t items = j.o.N * j.o.G;
+    if (items == 1) { j.inner = c->pool; conv_fwd_body(&j, 0, 1, 0); }
+    else ng_pool_for(c->pool, items, conv_fwd_body, &j);
+    return NG_OK;
+}
+
+static void conv_bwd_body(void *arg, int64_t i0, int64_t i1, int worker)
+{
+    const conv_job *j = arg;
+    const conv_geom *o = &j->o;
+    size_t colsz = (size_t)(o->K * o->OHW), wsz = (size_t)(o->M * o->K);
+    float *col = j->scr[worker], *dcol = col + colsz;
+    float *dw = j->dw, *db = j->db;
+    if (worker != 0) {
+        /* Other workers sum into their own scratch; worker 0 accumulates into din directly. */
+        float *part = dcol + colsz;
+        if (dw) { memset(part, 0, sizeof(float) * wsz); dw = part; }
+        if (db) { memset(part + wsz, 0, sizeof(float) * (size_t)o->M); db = part + wsz; }
+    }
+    j->used[worker] = 1;
+    for (int64_t it = i0; it < i1; it++) {
+        int64_t n = it / o->G, g = it % o->G;
+        const float *xg = j->x + (n * o->C + g * o->Cg) * o->HW;
+        const float *dyg = j->dy + (n * o->M + g * o->Mg) * o->OHW;
+        const float *wg = j->w + g * o->Mg * o->K;
+        if (dw) {
+            const float *cm = xg;
+            if (!o->one_by_one) { ng_im2col(&o->g, xg, col); cm = col; }
+            ng_par_sgemm(j->inner, 0, 1, o->Mg, o->K, o->OHW, 1.0f, dyg, o->OHW, cm, o->OHW,
+                         1.0f, dw + g * o->Mg * o->K, o->K);
+        }
+        if (db) {
+            for (int64_t m = 0; m < o->Mg; m++) {
+                const float *r = dyg + m * o->OHW;
+                float s = 0.0f;
+                for (int64_t p = 0; p < o->OHW; p++) s += r[p];
+                db[g * o->Mg + m] += s;
+            }
+        }
+        if (j->dx) {
+            float *dxg = j->dx + (n * o->C + g * o->Cg) * o->HW;
+            if (o->one_by_one) {
+                ng_par_sgemm(j->inner, 1, 0, o->K, o->OHW, o->Mg, 1.0f, wg, o->K, dyg, o->OHW, 1.0f, dxg, o->OHW);
+            } else {
+                ng_par_sgemm(j->inner, 1, 0, o->K, o->OHW, o->Mg, 1.0f, wg, o->K, dyg, o->OHW, 0.0f, dcol, o->OHW);
+                ng_col2im_add(&o->g, dcol, dxg);
+            }
+        }
+    }
+}
+
+ng_status ng_conv_bwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
+                      const ng_tensor *const *out, const ng_tensor *const *dout, ng_tensor *const *din)
+{
+    const ng_tensor *b = n->n_in > 2 ? in[2] : NULL;
+    conv_job j;
+    memset(&j, 0, sizeof j);
+    ng_status st = conv_check(n, &in[0]->s, &in[1]->s, b ? &b->s : NULL, &j.o);
+    if (st != NG_OK) return st;
+    const conv_geom *o = &j.o;
+    j.x = in[0]->data; j.w = in[1]->data; j.dy = dout[0]->data;
+    j.dx = din[0] ? din[0]->data : NULL;
+    j.dw = din[1] ? din[1]->data : NULL;
+    j.db = (b && n->n_in > 2 && din[2]) ? din[2]->data : NULL;
+    if (!j.dx && !j.dw && !j.db) return NG_OK;
+    int nw = ng_pool_size(c->pool);
+    if (nw > NG_KERN_MAX_WORKERS)
+        return ng_fail(NG_E_UNSUPPORTED, "node '%s' (Conv): %d workers, at most %d supported", NG_NODE_NAME(n), nw, NG_KERN_MAX_WORKERS);
+    float *ptrs[NG_KERN_MAX_WORKERS];
+    int used[NG_KERN_MAX_WORKERS] = {0};
+    size_t floats = (size_t)(2 * o->K * o->OHW + o->M * o->K + o->M);
+    if (!conv_scratch(c, floats, ptrs, nw))
+        return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for backward buffers", NG_NODE_NAME(n));
+    j.scr = ptrs; j.used = used;
+    int64_t items = o->N * o->G;
+    if (items == 1) { j.inner = c->pool; conv_bwd_body(&j, 0, 1, 0); }
+    else ng_pool_for(c->pool, items, conv_bwd_body, &j);
+    /* Add the other workers' partial sums. */
+    size_t colsz = (size_t)(o->K * o->OHW), wsz = (size_t)(o->M * o->K);
+    for (int w = 1; w < nw; w++) {
+        if (!used[w]) continue;
+        const float *part = ptrs[w] + 2 * colsz;
+        if (j.dw) for (size_t i = 0; i < wsz; i++) j.dw[i] += part[i];
+        if (j.db) for (int64_t i = 0; i < o->M; i++) j.db[i] += part[wsz + (size_t)i];
+    }
+    return NG_OK;
+}

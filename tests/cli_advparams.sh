@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# cli_advparams: `nnguard advparams encrypt|decrypt` and `eval --advparams-key` end to end on the
+# LeNet-5 fixture: encrypt/decrypt round trip (re-encrypting the decrypted file reproduces the
+# encrypted file byte for byte), no marker unless --mark, refusals exit 3 with nothing written
+# (existing key file, another model's key, group-readable key, sealed key without passphrase).
+# ctest-label: slow (each encrypt loads the Fashion-MNIST training set)
+set -u
+NG=$1; SRC=$2; DATA=$3
+T=$(mktemp -d /tmp/nnguard-cliadv-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fail=0; pass=0
+ok()   { if "$@"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAILED: $*" >&2; fi; }
+code() { local want=$1; shift; "$@" >"$T/out" 2>"$T/err"; local got=$?
+         if [ "$got" = "$want" ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAILED (exit $got, wanted $want): $*" >&2; cat "$T/err" >&2; fi; }
+M=$SRC/tests/fixtures/lenet5.onnx
+
+code 0 "$NG" advparams encrypt --help
+ok grep -q -- "--target-acc" "$T/out"
+code 0 "$NG" advparams decrypt --help
+code 2 "$NG" advparams encrypt "$M" --data "$DATA"
+
+code 0 "$NG" advparams encrypt "$M" --data "$DATA" -o "$T/enc.onnx" --key-out "$T/k.key"
+ok grep -q "advparams: step  1" "$T/err"
+ok test "$(stat -c %a "$T/k.key")" = 600
+ok test -s "$T/enc.onnx"
+ok bash -c "! grep -aq nnguard '$T/enc.onnx'"
+cat "$T/out"
+
+# existing key file: refused before any work, nothing written
+code 3 "$NG" advparams encrypt "$M" --data "$DATA" -o "$T/enc2.onnx" --key-out "$T/k.key"
+ok test ! -e "$T/enc2.onnx"
+
+code 0 "$NG" advparams decrypt "$T/enc.onnx" --key "$T/k.key" -o "$T/dec.onnx"
+code 0 "$NG" advparams encrypt "$T/dec.onnx" --data "$DATA" -o "$T/enc3.onnx" --key-out "$T/k3.key"
+ok cmp -s "$T/enc.onnx" "$T/enc3.onnx"
+
+# eval with the key in memory equals eval of the decrypted file
+code 0 "$NG" eval "$T/dec.onnx" --data "$DATA"; cp "$T/out" "$T/eval_plain"
+code 0 "$NG" eval "$T/enc.onnx" --data "$DATA" --advparams-key "$T/k.key"; cp "$T/out" "$T/eval_key"
+ok test -s "$T/eval_plain"
+ok bash -c "grep -o '[0-9.]*%' '$T/eval_plain' | head -1 > '$T/a1'; grep -o '[0-9.]*%' '$T/eval_key' | head -1 > '$T/a2'; cmp -s '$T/a1' '$T/a2'"
+
+# another model's key (different encryption set) refused, nothing written
+code 0 "$NG" advparams encrypt "$M" --data "$DATA" -o "$T/encB.onnx" --key-out "$T/kB.key" --seed 5 --budget 3 --mark
+ok grep -aq "nnguard.scheme" "$T/encB.onnx"
+code 3 "$NG" advparams decrypt "$T/enc.onnx" --key "$T/kB.key" -o "$T/bad.onnx"
+ok grep -q "belongs to another model" "$T/err"
+ok test ! -e "$T/bad.onnx"
+code 3 "$NG" eval "$T/enc.onnx" --data "$DATA" --advparams-key "$T/kB.key"
+
+# group-readable key refused
+cp "$T/k.key" "$T/k644.key"; chmod 644 "$T/k644.key"
+code 3 "$NG" advparams decrypt "$T/enc.onnx" --key "$T/k644.key" -o "$T/bad.onnx"
+ok test ! -e "$T/bad.onnx"
+
+# sealed key
+printf 'a passphrase\n' > "$T/pw"; chmod 600 "$T/pw"
+code 0 "$NG" advparams encrypt "$M" --data "$DATA" -o "$T/encS.onnx" --key-out "$T/kS.key" --budget 5 --passphrase-file "$T/pw"
+code 3 "$NG" advparams decrypt "$T/encS.onnx" --key "$T/kS.key" -o "$T/bad.onnx"
+ok test ! -e "$T/bad.onnx"
+printf 'wrong\n' > "$T/pw2"; chmod 600 "$T/pw2"
+code 3 "$NG" advparams decrypt "$T/encS.onnx" --key "$T/kS.key" -o "$T/bad.onnx" --passphrase-file "$T/pw2"
+code 0 "$NG" advparams decrypt "$T/encS.onnx" --key "$T/kS.key" -o "$T/decS.onnx" --passphrase-file "$T/pw"
+ok cmp -s "$T/decS.onnx" "$T/dec.onnx"
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

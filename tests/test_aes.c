@@ -1,0 +1,152 @@
+/* test_aes: AES S-box known answers (FIPS-197), the S-box rebuilt from its definition, the
+ * inverse property, AES-NI against the portable table on random data of odd lengths, the
+ * `expand` key stream against FIPS-197 appendix A.1 and SCHEMES.md (rounds 1, 10, 11, 12),
+ * checkpointed random access, and the `ctr` key stream's random access. */
+#include <sodium.h>
+#include "tutil.h"
+#include "core/core.h"
+#include "protect/aes_sbox.h"
+#include "protect/deeplock_keystream.h"
+
+static uint8_t gmul(uint8_t a, uint8_t b)
+{
+    uint8_t r = 0;
+    while (b) {
+        if (b & 1) r ^= a;
+        a = (uint8_t)((a << 1) ^ ((a & 0x80) ? 0x1b : 0));
+        b >>= 1;
+    }
+    return r;
+}
+
+/* FIPS-197 5.1.1: multiplicative inverse then the affine map b ^ rotl(b,1..4) ^ 0x63. */
+static uint8_t sbox_def(uint8_t x)
+{
+    uint8_t inv = 0;
+    for (int c = 1; c < 256 && x; c++) if (gmul(x, (uint8_t)c) == 1) { inv = (uint8_t)c; break; }
+    uint8_t s = inv;
+    for (int i = 1; i <= 4; i++) s ^= (uint8_t)((inv << i) | (inv >> (8 - i)));
+    return s ^ 0x63;
+}
+
+static void hex16(const char *hex, uint8_t out[16])
+{
+    size_t got;
+    sodium_hex2bin(out, 16, hex, 32, NULL, &got, NULL);
+}
+
+int main(void)
+{
+    CHECK_OK(ng_init());
+    CHECK(ng_aes_sbox[0x00] == 0x63);
+    CHECK(ng_aes_sbox[0x53] == 0xed);
+    CHECK(ng_aes_inv_sbox[0x63] == 0x00);
+    int all_def = 1, inv_ok = 1;
+    for (int x = 0; x < 256; x++) {
+        all_def &= ng_aes_sbox[x] == sbox_def((uint8_t)x);
+        inv_ok &= ng_aes_inv_sbox[ng_aes_sbox[x]] == x && ng_aes_sbox[ng_aes_inv_sbox[x]] == x;
+    }
+    CHECK(all_def);
+    CHECK(inv_ok);
+    printf("S-box implementation on this CPU: %s\n", ng_aes_impl_name());
+
+    /* both paths on all 256 bytes, then random data of odd lengths, with and without a key stream */
+    uint8_t all[256], a[256], b[256];
+    for (int i = 0; i < 256; i++) all[i] = (uint8_t)i;
+    ng_aes_sub_xor(a, all, NULL, 256, NG_AES_PORTABLE);
+    ng_aes_sub_xor(b, all, NULL, 256, NG_AES_NI);
+    CHECK(memcmp(a, ng_aes_sbox, 256) == 0 && memcmp(b, ng_aes_sbox, 256) == 0);
+    ng_aes_inv_sub_xor(a, all, NULL, 256, NG_AES_PORTABLE);
+    ng_aes_inv_sub_xor(b, all, NULL, 256, NG_AES_NI);
+    CHECK(memcmp(a, ng_aes_inv_sbox, 256) == 0 && memcmp(b, ng_aes_inv_sbox, 256) == 0);
+    ng_rng r;
+    ng_rng_seed(&r, 7);
+    static const size_t lens[] = {1, 3, 15, 17, 31, 33, 255, 1001, 4097, 65537};
+    for (size_t li = 0; li < NG_ARRAY_LEN(lens); li++) {
+        size_t n = lens[li];
+        uint8_t *src = malloc(n), *ks = malloc(n), *p = malloc(n), *q = malloc(n), *back = malloc(n);
+        for (size_t i = 0; i < n; i++) { src[i] = (uint8_t)ng_rng_u64(&r); ks[i] = (uint8_t)ng_rng_u64(&r); }
+        ng_aes_sub_xor(p, src, ks, n, NG_AES_PORTABLE);
+        ng_aes_sub_xor(q, src, ks, n, NG_AES_NI);
+        CHECKF(memcmp(p, q, n) == 0, "lock, length %zu", n);
+        int def = 1;
+        for (size_t i = 0; i < n; i++) def &= p[i] == ng_aes_sbox[src[i] ^ ks[i]];
+        CHECK(def);
+        ng_aes_inv_sub_xor(back, q, ks, n, NG_AES_NI);
+        CHECKF(memcmp(back, src, n) == 0, "unlock (aes-ni), length %zu", n);
+        ng_aes_inv_sub_xor(back, p, ks, n, NG_AES_PORTABLE);
+        CHECKF(memcmp(back, src, n) == 0, "unlock (portable), length %zu", n);
+        memcpy(back, src, n);   /* in place */
+        ng_aes_sub_xor(back, back, ks, n, NG_AES_AUTO);
+        CHECK(memcmp(back, p, n) == 0);
+        free(src); free(ks); free(p); free(q); free(back);
+    }
+
+    /* expand: FIPS-197 A.1 and the continuation past round 10 */
+    uint8_t key[16], want[16], got[16 * 12];
+    hex16("2b7e151628aed2a6abf7158809cf4f3c", key);
+    ng_expand_cursor c;
+    ng_expand_init(&c, key);
+    ng_expand_stream(&c, 0, got, sizeof got);   /* round keys 1..12 */
+    static const char *kat[][2] = {
+        {"1", "a0fafe1788542cb123a339392a6c7605"},
+        {"2", "f2c295f27a96b9435935807a7359f67f"},
+        {"10", "d014f9a8c9ee2589e13f0cc8b6630ca6"},
+        {"11", "47eadde68e04f86f6f3bf4a7d958f801"},
+        {"12", "f5aba1d37baf59bc1494ad1bcdcc551a"},
+    };
+    for (size_t i = 0; i < NG_ARRAY_LEN(kat); i++) {
+        int round = atoi(kat[i][0]);
+        hex16(kat[i][1], want);
+        CHECKF(memcmp(got + 16 * (round - 1), want, 16) == 0, "expand round %d", round);
+    }
+    /* random access: any offset from a fresh cursor or a checkpoint equals the sequential stream */
+    size_t total = 16 * 1000 + 7;
+    uint8_t *seq = malloc(total), *part = malloc(total);
+    ng_expand_init(&c, key);
+    ng_expand_stream(&c, 0, seq, total);
+    int ra = 1;
+    for (int t = 0; t < 200; t++) {
+        uint64_t off = ng_rng_below(&r, (uint32_t)total);
+        size_t n = 1 + ng_rng_below(&r, (uint32_t)(total - off));
+        ng_expand_cursor f;
+        ng_expand_init(&f, key);
+        if (t % 2) { ng_expand_advance(&f, 1 + off / 16); }   /* checkpoint */
+        ng_expand_stream(&f, off, part, n);
+        ra &= memcmp(part, seq + off, n) == 0;
+    }
+    CHECK(ra);
+    /* piecewise consumption continues correctly */
+    ng_expand_init(&c, key);
+    size_t pos = 0;
+    while (pos < total) {
+        size_t n = 1 + ng_rng_below(&r, 40);
+        if (n > total - pos) n = total - pos;
+        ng_expand_stream(&c, pos, part + pos, n);
+        pos += n;
+    }
+    CHECK(memcmp(part, seq, total) == 0);
+
+    /* ctr: subkey/nonce depend on name; stream at any offset equals the whole stream's slice,
+     * and equals libsodium's XChaCha20 from block 0 */
+    uint8_t master[32];
+    for (int i = 0; i < 32; i++) master[i] = (uint8_t)i;
+    ng_ctr_tensor t1, t2;
+    ng_ctr_derive(master, "conv1.weight", &t1);
+    ng_ctr_derive(master, "conv1.bias", &t2);
+    CHECK(memcmp(t1.key, t2.key, 32) != 0 && memcmp(t1.nonce, t2.nonce, 24) != 0);
+    ng_ctr_stream(&t1, 0, seq, total);
+    uint8_t *ref = calloc(1, total);
+    crypto_stream_xchacha20(ref, total, t1.nonce, t1.key);
+    CHECK(memcmp(seq, ref, total) == 0);
+    ra = 1;
+    for (int t = 0; t < 200; t++) {
+        uint64_t off = ng_rng_below(&r, (uint32_t)total);
+        size_t n = 1 + ng_rng_below(&r, (uint32_t)(total - off));
+        ng_ctr_stream(&t1, off, part, n);
+        ra &= memcmp(part, seq + off, n) == 0;
+    }
+    CHECK(ra);
+    free(seq); free(part); free(ref);
+    return tu_done();
+}

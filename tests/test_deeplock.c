@@ -1,0 +1,362 @@
+/* test_deeplock: Deep-Lock on safetensors (F32 with NaN/Inf/denormal locked patterns, F16, BF16,
+ * F64, a non-float tensor, an empty tensor) and ONNX (lenet5 fixture): locked bytes equal the
+ * spec's formula computed independently here; bit-exact round trips for ctr and expand; the
+ * streaming path gives the same bytes as the in-memory path; wrong key refused with nothing
+ * written; --no-check gives a different model; corrupted/truncated locked files, double lock,
+ * unlock of a plain model refused; --only; key files (perms, corruption, overwrite, sealed);
+ * passphrase keys; unlock while loading. */
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "tutil.h"
+#include "core/core.h"
+#include "nnguard/safetensors.h"
+#include "protect/aes_sbox.h"
+
+static char path_buf[16][512];
+static int path_i;
+static const char *tmp(const char *name)
+{
+    char *p = path_buf[path_i++ % 16];
+    snprintf(p, 512, "%s/%s", tu_tmpdir(), name);
+    return p;
+}
+
+static int exists(const char *p) { return access(p, F_OK) == 0; }
+
+static uint8_t *slurp(const char *p, size_t *n)
+{
+    uint8_t *d = NULL;
+    *n = 0;
+    if (ng_read_file(p, (size_t)1 << 30, &d, n) != NG_OK) return NULL;
+    return d;
+}
+
+static int same_file(const char *a, const char *b)
+{
+    size_t na, nb;
+    uint8_t *da = slurp(a, &na), *db = slurp(b, &nb);
+    int same = da && db && na == nb && memcmp(da, db, na) == 0;
+    free(da); free(db);
+    return same;
+}
+
+/* The independent ctr key stream of SCHEMES.md / deeplock.h for one tensor. */
+static void ctr_ref(const uint8_t master[32], const char *name, uint8_t *ks, size_t n)
+{
+    static const char label[] = "nnguard.deeplock.ctr.v1";
+    uint8_t msg[256], out[56];
+    size_t ln = sizeof label, nn = strlen(name);
+    memcpy(msg, label, ln);
+    memcpy(msg + ln, name, nn);
+    crypto_generichash(out, sizeof out, msg, ln + nn, master, 32);
+    memset(ks, 0, n);
+    crypto_stream_xchacha20(ks, n, out + 32, out);
+}
+
+#define NA 64
+/* A safetensors fixture; a.weight's first values are chosen so that under `master` (ctr) they
+ * lock to a NaN with payload, +Inf, a denormal, -0 and a signalling NaN. */
+static void make_fixture(const char *path, const uint8_t master[32])
+{
+    ng_st_header *h;
+    ng_shape sa = {2, {8, 8}}, sb = {1, {13}}, sc = {2, {3, 3}}, sd = {1, {5}}, se = {1, {4}}, sz = {2, {0, 4}};
+    ng_st_header_new(&h);
+    ng_st_header_add(h, "a.weight", NG_DT_F32, &sa);
+    ng_st_header_add(h, "a.bias", NG_DT_F16, &sb);
+    ng_st_header_add(h, "steps", NG_DT_I64, &se);
+    ng_st_header_add(h, "b.weight", NG_DT_BF16, &sc);
+    ng_st_header_add(h, "empty", NG_DT_F32, &sz);
+    ng_st_header_add(h, "c.scale", NG_DT_F64, &sd);
+    uint8_t *hdr;
+    size_t hlen;
+    ng_st_header_serialize(h, &hdr, &hlen);
+    size_t dn = ng_st_header_data_size(h);
+    uint8_t *data = malloc(dn);
+    ng_rng r;
+    ng_rng_seed(&r, 11);
+    for (size_t i = 0; i < dn; i++) data[i] = (uint8_t)ng_rng_u64(&r);
+    /* a.weight: plain values incl. NaN / Inf / denormal / -0, then chosen values for locked patterns */
+    float *a = (float *)data;
+    for (int i = 0; i < NA; i++) a[i] = ng_rng_normal(&r) * 0.1f;
+    static const uint32_t plain_pat[] = {0x7fc00123u, 0xff800000u, 0x00000003u, 0x80000000u};
+    memcpy(&a[8], plain_pat, sizeof plain_pat);
+    static const uint32_t locked_pat[] = {0x7fc0beefu, 0x7f800000u, 0x00000001u, 0x80000000u, 0x7f800001u};
+    uint8_t ks[NA * 4];
+    ctr_ref(master, "a.weight", ks, sizeof ks);
+    uint8_t *ab = data;
+    for (size_t i = 0; i < sizeof locked_pat / 4 * 4; i++) {
+        uint8_t want = (uint8_t)(locked_pat[i / 4] >> (8 * (i % 4)));
+        ab[i] = ng_aes_inv_sbox[want] ^ ks[i];
+    }
+    ng_awriter w;
+    ng_awrite_open(&w, path, 0644);
+    ng_awrite(&w, hdr, hlen);
+    ng_awrite(&w, data, dn);
+    ng_awrite_commit(&w);
+    free(hdr); free(data);
+    ng_st_header_free(h);
+}
+
+static ng_param *param(ng_weights *w, const char *name)
+{
+    long i = ng_weights_find(w, name);
+    return i < 0 ? NULL : ng_weights_param(w, (size_t)i);
+}
+
+static void write_secret(const char *p, const char *text, unsigned mode)
+{
+    FILE *f = fopen(p, "w");
+    fputs(text, f);
+    fclose(f);
+    chmod(p, mode);
+}
+
+int main(void)
+{
+    CHECK_OK(ng_init());
+    ng_key k, k2, k128;
+    CHECK_OK(ng_key_generate(256, &k));
+    CHECK_OK(ng_key_generate(256, &k2));
+    static const uint8_t fips[16] = {0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf, 0x4f, 0x3c};
+    memcpy(k128.k, fips, 16);
+    k128.len = 16;
+    ng_deeplock_secret s = {.key = &k}, s2 = {.key = &k2}, s128 = {.key = &k128};
+    ng_deeplock_options o = ng_deeplock_options_default(), oe = ng_deeplock_options_default();
+    oe.keystream = NG_KS_EXPAND;
+
+    const char *orig = tmp("orig.safetensors");
+    make_fixture(orig, k.k);
+
+    /* ---- ctr, in memory: locked bytes as the spec says; round trip bit-exact ---- */
+    const char *lk = tmp("lk.safetensors"), *un = tmp("un.safetensors");
+    CHECK_OK(ng_deeplock_lock_file(orig, lk, &s, &o));
+    ng_weights *wo, *wl;
+    CHECK_OK(ng_weights_open(orig, &wo));
+    CHECK_OK(ng_weights_open(lk, &wl));
+    CHECK(ng_weights_count(wl) == 5);   /* steps (I64) is not a parameter */
+    CHECK(ng_deeplock_is_locked(wl) && !ng_deeplock_is_locked(wo));
+    CHECK(strcmp(ng_weights_meta_get(wl, "nnguard.keystream"), "ctr") == 0);
+    CHECK(strcmp(ng_weights_meta_get(wl, "nnguard.only"), "*") == 0);
+    uint8_t id[32];
+    char hex[65];
+    ng_weights_id(wo, id); ng_id_hex(id, hex);
+    CHECK(strcmp(ng_weights_meta_get(wl, "nnguard.model_id_before"), hex) == 0);
+    ng_weights_id(wl, id); ng_id_hex(id, hex);
+    CHECK(strcmp(ng_weights_meta_get(wl, "nnguard.model_id_after"), hex) == 0);
+    int formula = 1;
+    for (size_t i = 0; i < ng_weights_count(wo); i++) {
+        ng_param *po = ng_weights_param(wo, i), *pl = param(wl, po->name);
+        uint8_t *ks = malloc(po->nbytes + 1);
+        ctr_ref(k.k, po->name, ks, po->nbytes);
+        for (size_t j = 0; j < po->nbytes; j++) formula &= pl->data[j] == ng_aes_sbox[po->data[j] ^ ks[j]];
+        free(ks);
+    }
+    CHECK(formula);
+    static const uint32_t locked_pat[] = {0x7fc0beefu, 0x7f800000u, 0x00000001u, 0x80000000u, 0x7f800001u};
+    CHECK(memcmp(param(wl, "a.weight")->data, locked_pat, sizeof locked_pat) == 0);
+    ng_weights_free(wl);
+    CHECK_OK(ng_deeplock_unlock_file(lk, un, &s, &o));
+    CHECK(same_file(un, orig));   /* bytes, metadata and all: bit-exact incl. NaN/Inf/denormals */
+
+    /* ---- streaming == in memory (small chunks across tensor boundaries, 2 threads) ---- */
+    ng_deeplock_options os = o;
+    os.chunk_bytes = 40; os.threads = 2;
+    const char *lks = tmp("lks.safetensors"), *uns = tmp("uns.safetensors");
+    CHECK_OK(ng_deeplock_lock_stream(orig, lks, &s, &os));
+    CHECK(same_file(lks, lk));
+    CHECK_OK(ng_deeplock_unlock_stream(lk, uns, &s, &os));
+    CHECK(same_file(uns, orig));
+
+    /* ---- expand: the paper's stream; first locked bytes = S(round key 1 XOR plaintext) ---- */
+    const char *le = tmp("le.safetensors"), *les = tmp("les.safetensors");
+    CHECK_ST(ng_deeplock_lock_file(orig, le, &s, &oe), NG_E_KEY);   /* 256-bit key, expand wants 128 */
+    CHECK(!exists(le));
+    CHECK_OK(ng_deeplock_lock_file(orig, le, &s128, &oe));
+    ng_deeplock_options oes = oe;
+    oes.chunk_bytes = 24; oes.threads = 2;
+    CHECK_OK(ng_deeplock_lock_stream(orig, les, &s128, &oes));
+    CHECK(same_file(le, les));
+    CHECK_OK(ng_weights_open(le, &wl));
+    static const uint8_t rk1[16] = {0xa0, 0xfa, 0xfe, 0x17, 0x88, 0x54, 0x2c, 0xb1, 0x23, 0xa3, 0x39, 0x39, 0x2a, 0x6c, 0x76, 0x05};
+    int ok = 1;
+    const uint8_t *pa = param(wo, "a.weight")->data, *la = param(wl, "a.weight")->data;
+    for (int j = 0; j < 16; j++) ok &= la[j] == ng_aes_sbox[pa[j] ^ rk1[j]];
+    CHECK(ok);
+    ng_weights_free(wl);
+    CHECK_OK(ng_deeplock_unlock_stream(le, uns, &s128, &oes));
+    CHECK(same_file(uns, orig));
+    CHECK_OK(ng_deeplock_unlock_file(les, un, &s128, &o));
+    CHECK(same_file(un, orig));
+
+    /* ---- wrong key: refused, nothing written; --no-check gives a different model ---- */
+    const char *bad = tmp("bad.safetensors");
+    CHECK_ST(ng_deeplock_unlock_file(lk, bad, &s2, &o), NG_E_KEY);
+    CHECK(strstr(ng_last_error(), "does not match this model") != NULL);
+    CHECK(!exists(bad));
+    CHECK_ST(ng_deeplock_unlock_stream(lk, bad, &s2, &os), NG_E_KEY);
+    CHECK(!exists(bad));
+    ng_deeplock_options onc = o;
+    onc.no_check = 1;
+    CHECK_OK(ng_deeplock_unlock_file(lk, bad, &s2, &onc));
+    CHECK(exists(bad) && !same_file(bad, orig));
+    ng_weights *wb;
+    CHECK_OK(ng_weights_open(bad, &wb));
+    CHECK(!ng_deeplock_is_locked(wb));
+    CHECK(memcmp(param(wb, "c.scale")->data, param(wo, "c.scale")->data, 40) != 0);
+    ng_weights_free(wb);
+    unlink(bad);
+
+    /* ---- corrupted / truncated locked files; double lock; unlock of plain ---- */
+    size_t n;
+    uint8_t *d = slurp(lk, &n);   /* reused below */
+    d[n - 3] ^= 1;   /* a byte of c.scale */
+    const char *cor = tmp("cor.safetensors"), *tru = tmp("tru.safetensors");
+    ng_write_file_atomic(cor, d, n, 0644);
+    ng_write_file_atomic(tru, d, n - 8, 0644);
+    free(d);
+    CHECK_ST(ng_deeplock_unlock_file(cor, bad, &s, &o), NG_E_FORMAT);
+    CHECK(strstr(ng_last_error(), "modified or truncated") != NULL);
+    CHECK_ST(ng_deeplock_unlock_stream(cor, bad, &s, &os), NG_E_FORMAT);
+    CHECK(ng_deeplock_unlock_file(tru, bad, &s, &o) != NG_OK);
+    CHECK(ng_deeplock_unlock_stream(tru, bad, &s, &os) != NG_OK);
+    CHECK(!exists(bad));
+    CHECK_ST(ng_deeplock_lock_file(lk, bad, &s, &o), NG_E_STATE);
+    CHECK_ST(ng_deeplock_lock_stream(lk, bad, &s, &os), NG_E_STATE);
+    CHECK_ST(ng_deeplock_unlock_file(orig, bad, &s, &o), NG_E_STATE);
+    CHECK_ST(ng_deeplock_unlock_stream(orig, bad, &s, &os), NG_E_STATE);
+    CHECK(!exists(bad));
+
+    /* ---- --only ---- */
+    ng_deeplock_options oo = o;
+    oo.only = "a.*";
+    const char *lo = tmp("lo.safetensors"), *los = tmp("los.safetensors");
+    CHECK_OK(ng_deeplock_lock_file(orig, lo, &s, &oo));
+    oo.chunk_bytes = 16;
+    CHECK_OK(ng_deeplock_lock_stream(orig, los, &s, &oo));
+    CHECK(same_file(lo, los));
+    CHECK_OK(ng_weights_open(lo, &wl));
+    CHECK(memcmp(param(wl, "a.bias")->data, param(wo, "a.bias")->data, 26) != 0);
+    CHECK(memcmp(param(wl, "b.weight")->data, param(wo, "b.weight")->data, 18) == 0);
+    CHECK(memcmp(param(wl, "c.scale")->data, param(wo, "c.scale")->data, 40) == 0);
+    CHECK(strcmp(ng_weights_meta_get(wl, "nnguard.only"), "a.*") == 0);
+    ng_weights_free(wl);
+    CHECK_OK(ng_deeplock_unlock_stream(lo, uns, &s, &os));
+    CHECK(same_file(uns, orig));
+    oo.only = "nothing*";
+    CHECK_ST(ng_deeplock_lock_file(orig, bad, &s, &oo), NG_E_INVALID);
+
+    /* ---- passphrase keys (fixed salt so both paths agree) ---- */
+    ng_kdf_params kp;
+    ng_kdf_params_new(&kp);
+    ng_deeplock_secret sp = {.pass = "correct horse", .pass_len = 13}, spw = {.pass = "wrong horse", .pass_len = 11};
+    ng_deeplock_options op = o;
+    op.kdf = &kp;
+    const char *lp = tmp("lp.safetensors"), *lps = tmp("lps.safetensors");
+    CHECK_OK(ng_deeplock_lock_file(orig, lp, &sp, &op));
+    CHECK_OK(ng_deeplock_lock_stream(orig, lps, &sp, &op));
+    CHECK(same_file(lp, lps));
+    CHECK_ST(ng_deeplock_unlock_file(lp, bad, &spw, &o), NG_E_KEY);
+    CHECK(!exists(bad));
+    CHECK_ST(ng_deeplock_unlock_file(lp, bad, &s, &o), NG_E_KEY);   /* random key on a passphrase lock */
+    CHECK_OK(ng_deeplock_unlock_stream(lp, uns, &sp, &o));
+    CHECK(same_file(uns, orig));
+
+    /* ---- ONNX (lenet5 fixture): round trip, unlock in memory ---- */
+    const char *onnx = tu_path("fixtures/lenet5.onnx"), *lon = tmp("l.onnx"), *uon = tmp("u.onnx");
+    CHECK_OK(ng_deeplock_lock_file(onnx, lon, &s, &o));
+    CHECK_OK(ng_deeplock_unlock_file(lon, uon, &s, &o));
+    ng_weights *a1, *a2, *a3;
+    CHECK_OK(ng_weights_open(onnx, &a1));
+    CHECK_OK(ng_weights_open(uon, &a2));
+    CHECK_OK(ng_weights_open(lon, &a3));
+    int onnx_ok = ng_weights_count(a1) == ng_weights_count(a2) && ng_weights_count(a1) > 0, differs = 1;
+    for (size_t i = 0; onnx_ok && i < ng_weights_count(a1); i++) {
+        const ng_param *p1 = ng_weights_param_c(a1, i), *p2 = ng_weights_param_c(a2, i), *p3 = ng_weights_param_c(a3, i);
+        onnx_ok &= p1->nbytes == p2->nbytes && memcmp(p1->data, p2->data, p1->nbytes) == 0;
+        differs &= p1->nbytes < 16 || memcmp(p1->data, p3->data, p1->nbytes) != 0;
+    }
+    CHECK(onnx_ok);
+    CHECK(differs);
+    CHECK(ng_weights_meta_get(a2, "nnguard.scheme") == NULL);
+    ng_weights *a4;
+    CHECK_OK(ng_deeplock_open_weights(lon, &s, 0, &a4));
+    uint8_t i1[32], i4[32];
+    ng_weights_id(a1, i1);
+    ng_weights_id(a4, i4);
+    CHECK(memcmp(i1, i4, 32) == 0);
+    ng_weights_free(a4);
+    CHECK_ST(ng_deeplock_open_weights(lon, &s2, 0, &a4), NG_E_KEY);
+    ng_weights_free(a1); ng_weights_free(a2); ng_weights_free(a3);
+    ng_weights_free(wo);
+
+    /* ---- a full disk while writing: the call fails and leaves no OUT ---- */
+    const char *full = tmp("full.safetensors");
+    ng_fault_write_after(64);
+    CHECK_ST(ng_deeplock_lock_stream(orig, full, &s, &os), NG_E_IO);
+    CHECK_ST(ng_deeplock_lock_file(orig, full, &s, &o), NG_E_IO);
+    ng_fault_write_after(-1);
+    CHECK(!exists(full));
+
+    /* ---- unlock while loading into the engine: same parameters as the original model ---- */
+    ng_model *mo = NULL, *ml = NULL;
+    CHECK_OK(ng_model_load(onnx, &mo));
+    CHECK_OK(ng_deeplock_open_model(lon, &s, &ml));
+    if (mo && ml) {
+        CHECK(ng_model_nparams(mo) == ng_model_nparams(ml) && ng_model_nparams(mo) > 60000);
+        CHECK(memcmp(ng_model_params_c(mo), ng_model_params_c(ml), ng_model_nparams(mo) * sizeof(float)) == 0);
+    }
+    ng_model_free(ml);
+    ml = NULL;
+    CHECK_ST(ng_deeplock_open_model(lon, &s2, &ml), NG_E_KEY);
+    CHECK(ml == NULL);
+    d = slurp(lon, &n);
+    CHECK_OK(ng_deeplock_open_model_buffer(d, n, "l.onnx", &s, &ml));
+    if (mo && ml) CHECK(memcmp(ng_model_params_c(mo), ng_model_params_c(ml), ng_model_nparams(mo) * sizeof(float)) == 0);
+    free(d);
+    ng_model_free(ml);
+    ng_model_free(mo);
+
+    /* ---- key files ---- */
+    const char *kf = tmp("k.key"), *kfs = tmp("ks.key");
+    ng_key got;
+    CHECK_OK(ng_key_save(&k, kf, NULL, 0));
+    struct stat st;
+    CHECK(stat(kf, &st) == 0 && (st.st_mode & 0777) == 0600);
+    CHECK_OK(ng_key_load(kf, NULL, 0, &got));
+    CHECK(got.len == 32 && sodium_memcmp(got.k, k.k, 32) == 0);
+    CHECK_ST(ng_key_save(&k2, kf, NULL, 0), NG_E_EXISTS);
+    CHECK_OK(ng_key_load(kf, NULL, 0, &got));
+    CHECK(sodium_memcmp(got.k, k.k, 32) == 0);   /* not overwritten */
+    chmod(kf, 0644);
+    CHECK_ST(ng_key_load(kf, NULL, 0, &got), NG_E_PERM);
+    CHECK(strstr(ng_last_error(), "chmod 600") != NULL);
+    chmod(kf, 0600);
+    d = slurp(kf, &n);
+    char *kx = strstr((char *)d, "key: ") + 5;
+    kx[3] = kx[3] == 'a' ? 'b' : 'a';   /* one hex digit of the key */
+    const char *kc = tmp("corrupt.key");
+    ng_write_file_atomic(kc, d, n, 0600);
+    CHECK_ST(ng_key_load(kc, NULL, 0, &got), NG_E_KEY);
+    CHECK(strstr(ng_last_error(), "corrupted") != NULL);
+    ng_write_file_atomic(tmp("short.key"), d, n / 2, 0600);
+    CHECK_ST(ng_key_load(tmp("short.key"), NULL, 0, &got), NG_E_KEY);
+    free(d);
+    CHECK_OK(ng_key_save(&k128, kfs, "pw", 2));
+    CHECK_ST(ng_key_load(kfs, NULL, 0, &got), NG_E_KEY);
+    CHECK_ST(ng_key_load(kfs, "px", 2, &got), NG_E_KEY);
+    CHECK_OK(ng_key_load(kfs, "pw", 2, &got));
+    CHECK(got.len == 16 && memcmp(got.k, fips, 16) == 0);
+    const char *pf = tmp("pass.txt");
+    write_secret(pf, "correct horse\nignored\n", 0600);
+    char *pass;
+    size_t plen;
+    CHECK_OK(ng_passphrase_read(pf, "", &pass, &plen));
+    CHECK(plen == 13 && memcmp(pass, "correct horse", 13) == 0);
+    ng_passphrase_free(pass, plen);
+    chmod(pf, 0640);
+    CHECK_ST(ng_passphrase_read(pf, "", &pass, &plen), NG_E_PERM);
+
+    ng_key_wipe(&k); ng_key_wipe(&k2); ng_key_wipe(&got);
+    return tu_done();
+}

@@ -1,0 +1,530 @@
+/* test_kernels: every compute kernel (Conv, Gemm, MatMul, MaxPool, AveragePool, GlobalAveragePool,
+ * BatchNormalization) against naive reference loops in double precision, forward and backward, on
+ * many shapes (groups 1/2/depthwise, strides, asymmetric pads, dilation, 1x1, batch 1 and 7, odd
+ * sizes, ceil_mode). Each kernel runs inside a one-node model through the real exec on 2 workers;
+ * the largest error relative to the reference's magnitude is printed and must stay below 1e-4.
+ * BatchNorm training is checked against a hand computation of the running statistics (unbiased
+ * variance) and its dX against finite differences of the double-precision reference. */
+#include "tutil.h"
+#include "engine/graph.h"
+
+#define TOL 1e-4
+
+static ng_rng rng;
+
+static float *rnd(size_t n, float lo, float hi)
+{
+    float *p = malloc(n * sizeof(float) + 4);
+    for (size_t i = 0; i < n; i++) p[i] = lo + (hi - lo) * ng_rng_uniform(&rng);
+    return p;
+}
+
+static ng_shape shp(int ndim, int64_t a, int64_t b, int64_t c, int64_t d)
+{
+    ng_shape s = { ndim, { a, b, c, d } };
+    return s;
+}
+
+/* Max |got - want| / max(max |want|, 1e-3); prints and returns it. */
+static double relerr(const char *what, const float *got, const double *want, size_t n)
+{
+    double e = 0.0, mag = 1e-3;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - want[i]);
+        if (!(d <= e)) e = d;   /* NaN counts as a failure */
+        if (fabs(want[i]) > mag) mag = fabs(want[i]);
+    }
+    double r = e / mag;
+    printf("  %-44s max abs err %.3g  rel %.3g\n", what, e, r);
+    return r;
+}
+
+/* A model of one node: graph input at slot in_pos, parameters (in order) in the other slots
+ * (a NULL shape leaves that slot absent). */
+typedef struct onenode {
+    ng_model *m;
+    ng_exec  *e;
+    int       np;
+} onenode;
+
+static int build(onenode *t, ng_op op, const ng_attrs *a, const ng_shape *xs, int n_in, int in_pos,
+                 const ng_shape *ps, float *const *pdata, const int *trainable, int training, int fixed_batch)
+{
+    memset(t, 0, sizeof *t);
+    t->m = ng_model_alloc();
+    if (!t->m) return 0;
+    int ins[8], k = 0;
+    ng_shape x = *xs;
+    x.d[0] = -1;
+    for (int i = 0; i < n_in; i++) {
+        if (i == in_pos) { ins[i] = ng_model_add_value(t->m, "x", NG_V_INPUT, &x); continue; }
+        if (ps[k].ndim < 0) { ins[i] = -1; k++; continue; }
+        char nm[16];
+        snprintf(nm, sizeof nm, "p%d", k);
+        ins[i] = ng_model_add_param(t->m, nm, &ps[k], pdata[k], trainable ? trainable[k] : 1);
+        k++;
+        t->np++;
+    }
+    int out = ng_model_add_value(t->m, "y", NG_V_ACT, NULL);
+    if (ng_model_add_node(t->m, op, "k", ins, n_in, &out, 1, a) < 0) return 0;
+    /* A Gemm whose C has the batch in its shape only works at that batch: finalize checks
+     * shapes at batch 1, so such models skip it (the exec checks shapes at the real batch). */
+    ng_status st = NG_OK;
+    if (fixed_batch) t->m->output = out;
+    else st = ng_model_finalize(t->m);
+    if (st != NG_OK) { fprintf(stderr, "finalize: %s\n", ng_last_error()); return 0; }
+    ng_exec_options o = ng_exec_options_default();
+    o.threads = 2;
+    o.training = training;
+    st = ng_exec_new(t->m, &o, &t->e);
+    if (st != NG_OK) { fprintf(stderr, "exec: %s\n", ng_last_error()); return 0; }
+    return 1;
+}
+
+static void destroy(onenode *t)
+{
+    ng_exec_free(t->e);
+    ng_model_free(t->m);
+}
+
+static const float *param(onenode *t, float *grad, int i) { return grad + ng_model_tensor_offset(t->m, (size_t)i); }
+
+/* ---------------- Conv ---------------- */
+
+typedef struct conv_case { int64_t N, C, H, W, M, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, g; int bias; } conv_case;
+
+static void test_conv(const conv_case *k)
+{
+    int64_t Cg = k->C / k->g, Mg = k->M / k->g;
+    int64_t OH = (k->H + k->pt + k->pb - (k->dh * (k->kh - 1) + 1)) / k->sh + 1;
+    int64_t OW = (k->W + k->pl + k->pr - (k->dw * (k->kw - 1) + 1)) / k->sw + 1;
+    size_t nx = (size_t)(k->N * k->C * k->H * k->W), nw = (size_t)(k->M * Cg * k->kh * k->kw);
+    size_t ny = (size_t)(k->N * k->M * OH * OW);
+    float *x = rnd(nx, -1, 1), *w = rnd(nw, -0.5f, 0.5f), *b = rnd((size_t)k->M, -1, 1), *dy = rnd(ny, -1, 1);
+    double *ry = calloc(ny, sizeof(double)), *rdx = calloc(nx, sizeof(double));
+    double *rdw = calloc(nw, sizeof(double)), *rdb = calloc((size_t)k->M, sizeof(double));
+    /* direct convolution and its adjoint, in double */
+    for (int64_t n = 0; n < k->N; n++)
+        for (int64_t m = 0; m < k->M; m++)
+            for (int64_t oh = 0; oh < OH; oh++)
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    size_t yi = (size_t)(((n * k->M + m) * OH + oh) * OW + ow);
+                    double s = k->bias ? b[m] : 0.0, d = dy[yi];
+                    for (int64_t c = 0; c < Cg; c++)
+                        for (int64_t i = 0; i < k->kh; i++)
+                            for (int64_t j = 0; j < k->kw; j++) {
+                                int64_t h = oh * k->sh - k->pt + i * k->dh, ww = ow * k->sw - k->pl + j * k->dw;
+                                if (h < 0 || h >= k->H || ww < 0 || ww >= k->W) continue;
+                                size_t xi = (size_t)(((n * k->C + (m / Mg) * Cg + c) * k->H + h) * k->W + ww);
+                                size_t wi = (size_t)(((m * Cg + c) * k->kh + i) * k->kw + j);
+                                s += (double)w[wi] * x[xi];
+                                rdw[wi] += d * x[xi];
+                                rdx[xi] += d * w[wi];
+                            }
+                    ry[yi] = s;
+                    rdb[m] += d;
+                }
+    onenode t;
+    ng_attrs a;
+    ng_attrs_default(&a);
+    a.stride[0] = k->sh; a.stride[1] = k->sw; a.dilation[0] = k->dh; a.dilation[1] = k->dw; a.group = k->g;
+    a.pad[0] = k->pt; a.pad[1] = k->pl; a.pad[2] = k->pb; a.pad[3] = k->pr;
+    ng_shape xs = shp(4, k->N, k->C, k->H, k->W), ps[2] = { shp(4, k->M, Cg, k->kh, k->kw), shp(1, k->M, 0, 0, 0) };
+    float *pd[2] = { w, b };
+    printf("Conv N%lld C%lld %lldx%lld M%lld k%lldx%lld s%lld,%lld pad %lld,%lld,%lld,%lld dil %lld,%lld group %lld%s\n",
+           (long long)k->N, (long long)k->C, (long long)k->H, (long long)k->W, (long long)k->M, (long long)k->kh,
+           (long long)k->kw, (long long)k->sh, (long long)k->sw, (long long)k->pt, (long long)k->pl, (long long)k->pb,
+           (long long)k->pr, (long long)k->dh, (long long)k->dw, (long long)k->g, k->bias ? " bias" : "");
+    CHECK(build(&t, NG_OP_CONV, &a, &xs, k->bias ? 3 : 2, 0, ps, pd, NULL, 1, 0));
+    const float *y;
+    ng_shape ys;
+    CHECK_OK(ng_exec_forward(t.e, x, k->N, &y, &ys));
+    CHECK(ys.ndim == 4 && ys.d[1] == k->M && ys.d[2] == OH && ys.d[3] == OW);
+    CHECK(relerr("forward y", y, ry, ny) < TOL);
+    float *gp = calloc(ng_model_nparams(t.m) + 1, sizeof(float)), *gx = calloc(nx, sizeof(float));
+    CHECK_OK(ng_exec_backward(t.e, dy, gp, gx));
+    CHECK(relerr("backward dX", gx, rdx, nx) < TOL);
+    CHECK(relerr("backward dW", param(&t, gp, 0), rdw, nw) < TOL);
+    if (k->bias) CHECK(relerr("backward dB", param(&t, gp, 1), rdb, (size_t)k->M) < TOL);
+    destroy(&t);
+    free(x); free(w); free(b); free(dy); free(ry); free(rdx); free(rdw); free(rdb); free(gp); free(gx);
+}
+
+/* ---------------- Gemm / MatMul ---------------- */
+
+/* Y = alpha op(A) op(B) + beta C with A or B the graph input (the other a parameter). */
+static void test_gemm(int64_t M, int64_t N, int64_t K, int ta, int tb, int cdims, int64_t cm, int64_t cn,
+                      float alpha, float beta)
+{
+    /* The graph input must lead with the batch: A (trans_a 0) is [M, K] with M the batch;
+     * with trans_a 1, A is a parameter and B the input [N, K] (trans_b 1). */
+    int a_input = !ta;
+    int fixed = cm > 1 && a_input;   /* C's rows follow the batch */
+    if (!a_input && (cn > 1 || !tb)) fixed = 1;   /* A's rows (K) follow the batch when trans_b 0 */
+    size_t na = (size_t)(M * K), nb = (size_t)(K * N), nc = (size_t)(cm * cn), ny = (size_t)(M * N);
+    float *A = rnd(na, -1, 1), *B = rnd(nb, -1, 1), *C = rnd(nc, -1, 1), *dy = rnd(ny, -1, 1);
+    double *ry = calloc(ny, sizeof(double)), *rda = calloc(na, sizeof(double));
+    double *rdb = calloc(nb, sizeof(double)), *rdc = calloc(nc, sizeof(double));
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            double s = 0.0, d = dy[i * N + j];
+            for (int64_t p = 0; p < K; p++) {
+                size_t ai = (size_t)(ta ? p * M + i : i * K + p), bi = (size_t)(tb ? j * K + p : p * N + j);
+                s += (double)A[ai] * B[bi];
+                rda[ai] += alpha * d * B[bi];
+                rdb[bi] += alpha * d * A[ai];
+            }
+            size_t ci = (size_t)((cm == 1 ? 0 : i) * cn + (cn == 1 ? 0 : j));
+            ry[i * N + j] = alpha * s + (cdims >= 0 ? beta * C[ci] : 0.0);
+            if (cdims >= 0) rdc[ci] += beta * d;
+        }
+    ng_attrs a;
+    ng_attrs_default(&a);
+    a.trans_a = ta; a.trans_b = tb; a.alpha = alpha; a.beta = beta;
+    ng_shape as = ta ? shp(2, K, M, 0, 0) : shp(2, M, K, 0, 0), bs = tb ? shp(2, N, K, 0, 0) : shp(2, K, N, 0, 0);
+    ng_shape cs = cdims == 0 ? shp(0, 0, 0, 0, 0) : cdims == 1 ? shp(1, cn, 0, 0, 0) : shp(2, cm, cn, 0, 0);
+    if (cdims < 0) cs.ndim = -1;
+    ng_shape ps[2] = { a_input ? bs : as, cs };
+    float *pd[2] = { a_input ? B : A, C };
+    printf("Gemm M%lld N%lld K%lld trans %d,%d C %dd [%lld,%lld] alpha %g beta %g\n", (long long)M, (long long)N,
+           (long long)K, ta, tb, cdims, (long long)cm, (long long)cn, alpha, beta);
+    onenode t;
+    const float *y;
+    ng_shape ys;
+    if (!build(&t, NG_OP_GEMM, &a, a_input ? &as : &bs, cdims >= 0 ? 3 : 2, a_input ? 0 : 1, ps, pd, NULL, 0, fixed)) {
+        CHECK(0);
+        return;
+    }
+    int64_t batch = a_input ? M : (tb ? N : K);
+    CHECK_OK(ng_exec_forward(t.e, a_input ? A : B, batch, &y, &ys));
+    CHECK(ys.d[0] == M && ys.d[1] == N);
+    CHECK(relerr("forward y", y, ry, ny) < TOL);
+    float *gp = calloc(ng_model_nparams(t.m) + 1, sizeof(float)), *gx = calloc(a_input ? na : nb, sizeof(float));
+    CHECK_OK(ng_exec_backward(t.e, dy, gp, gx));
+    CHECK(relerr("backward dA", a_input ? gx : param(&t, gp, 0), rda, na) < TOL);
+    CHECK(relerr("backward dB", a_input ? param(&t, gp, 0) : gx, rdb, nb) < TOL);
+    if (cdims >= 0) CHECK(relerr("backward dC", param(&t, gp, 1), rdc, nc) < TOL);
+    destroy(&t);
+    free(A); free(B); free(C); free(dy); free(ry); free(rda); free(rdb); free(rdc); free(gp); free(gx);
+}
+
+/* MatMul: input [N, R, K] (or [N, K] when R == 0) times parameter [K, P]. */
+static void test_matmul(int64_t N, int64_t R, int64_t K, int64_t P)
+{
+    int64_t rows = N * (R ? R : 1);
+    size_t na = (size_t)(rows * K), nb = (size_t)(K * P), ny = (size_t)(rows * P);
+    float *A = rnd(na, -1, 1), *B = rnd(nb, -1, 1), *dy = rnd(ny, -1, 1);
+    double *ry = calloc(ny, sizeof(double)), *rda = calloc(na, sizeof(double)), *rdb = calloc(nb, sizeof(double));
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < P; j++) {
+            double s = 0.0, d = dy[i * P + j];
+            for (int64_t p = 0; p < K; p++) {
+                s += (double)A[i * K + p] * B[p * P + j];
+                rda[i * K + p] += d * B[p * P + j];
+                rdb[p * P + j] += d * A[i * K + p];
+            }
+            ry[i * P + j] = s;
+        }
+    ng_attrs a;
+    ng_attrs_default(&a);
+    ng_shape xs = R ? shp(3, N, R, K, 0) : shp(2, N, K, 0, 0), ps[1] = { shp(2, K, P, 0, 0) };
+    float *pd[1] = { B };
+    printf("MatMul [%lld,%lld,%lld] x [%lld,%lld]\n", (long long)N, (long long)R, (long long)K, (long long)K, (long long)P);
+    onenode t;
+    const float *y;
+    ng_shape ys;
+    CHECK(build(&t, NG_OP_MATMUL, &a, &xs, 2, 0, ps, pd, NULL, 0, 0));
+    CHECK_OK(ng_exec_forward(t.e, A, N, &y, &ys));
+    CHECK(ys.ndim == xs.ndim && ys.d[ys.ndim - 1] == P);
+    CHECK(relerr("forward y", y, ry, ny) < TOL);
+    float *gp = calloc(ng_model_nparams(t.m) + 1, sizeof(float)), *gx = calloc(na, sizeof(float));
+    CHECK_OK(ng_exec_backward(t.e, dy, gp, gx));
+    CHECK(relerr("backward dA", gx, rda, na) < TOL);
+    CHECK(relerr("backward dB", param(&t, gp, 0), rdb, nb) < TOL);
+    destroy(&t);
+    free(A); free(B); free(dy); free(ry); free(rda); free(rdb); free(gp); free(gx);
+}
+
+/* ---------------- pooling ---------------- */
+
+typedef struct pool_case { int64_t N, C, H, W, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw; int ceil, incl; } pool_case;
+
+/* Output length, written out from the definition (PyTorch's ceil rule). */
+static int64_t out_len(int64_t in, int64_t k, int64_t s, int64_t p0, int64_t p1, int64_t d, int ceil)
+{
+    double q = (double)(in + p0 + p1 - d * (k - 1) - 1) / (double)s;
+    int64_t o = (int64_t)(ceil ? ceilf((float)q) : floorf((float)q)) + 1;
+    if (ceil && (o - 1) * s >= in + p0) o--;
+    return o;
+}
+
+static void test_pool(ng_op op, const pool_case *k, int training)
+{
+    int avg = op == NG_OP_AVGPOOL;
+    int64_t OH = out_len(k->H, k->kh, k->sh, k->pt, k->pb, k->dh, k->ceil);
+    int64_t OW = out_len(k->W, k->kw, k->sw, k->pl, k->pr, k->dw, k->ceil);
+    size_t nx = (size_t)(k->N * k->C * k->H * k->W), ny = (size_t)(k->N * k->C * OH * OW);
+    float *x = rnd(nx, -2, 2), *dy = rnd(ny, -1, 1);
+    double *ry = calloc(ny, sizeof(double)), *rdx = calloc(nx, sizeof(double));
+    for (int64_t p = 0; p < k->N * k->C; p++)
+        for (int64_t oh = 0; oh < OH; oh++)
+            for (int64_t ow = 0; ow < OW; ow++) {
+                size_t yi = (size_t)((p * OH + oh) * OW + ow);
+                double best = -INFINITY, sum = 0.0;
+                int64_t at = -1, inside = 0, padded = 0;
+                /* every kernel tap: in the input, in the padding, or beyond the padding (ceil_mode) */
+                for (int64_t i = 0; i < k->kh; i++)
+                    for (int64_t j = 0; j < k->kw; j++) {
+                        int64_t h = oh * k->sh - k->pt + i * k->dh, w = ow * k->sw - k->pl + j * k->dw;
+                        if (h >= -k->pt && h < k->H + k->pb && w >= -k->pl && w < k->W + k->pr) padded++;
+                        if (h < 0 || h >= k->H || w < 0 || w >= k->W) continue;
+                        size_t xi = (size_t)((p * k->H + h) * k->W + w);
+                        inside++;
+                        sum += x[xi];
+                        if (x[xi] > best) { best = x[xi]; at = (int64_t)xi; }
+                    }
+                if (avg) {
+                    int64_t div = k->incl ? padded : inside;
+                    ry[yi] = sum / (double)div;
+                    for (int64_t i = 0; i < k->kh; i++)
+                        for (int64_t j = 0; j < k->kw; j++) {
+                            int64_t h = oh * k->sh - k->pt + i, w = ow * k->sw - k->pl + j;
+                            if (h >= 0 && h < k->H && w >= 0 && w < k->W)
+                                rdx[(p * k->H + h) * k->W + w] += dy[yi] / (double)div;
+                        }
+                } else {
+                    ry[yi] = best;
+                    rdx[at] += dy[yi];
+                }
+            }
+    ng_attrs a;
+    ng_attrs_default(&a);
+    a.kernel[0] = k->kh; a.kernel[1] = k->kw; a.stride[0] = k->sh; a.stride[1] = k->sw;
+    a.pad[0] = k->pt; a.pad[1] = k->pl; a.pad[2] = k->pb; a.pad[3] = k->pr;
+    a.dilation[0] = k->dh; a.dilation[1] = k->dw; a.ceil_mode = k->ceil; a.count_include_pad = k->incl;
+    ng_shape xs = shp(4, k->N, k->C, k->H, k->W);
+    printf("%s N%lld C%lld %lldx%lld k%lldx%lld s%lld,%lld pad %lld,%lld,%lld,%lld dil %lld,%lld ceil %d%s%s -> %lldx%lld\n",
+           avg ? "AveragePool" : "MaxPool", (long long)k->N, (long long)k->C, (long long)k->H, (long long)k->W,
+           (long long)k->kh, (long long)k->kw, (long long)k->sh, (long long)k->sw, (long long)k->pt, (long long)k->pl,
+           (long long)k->pb, (long long)k->pr, (long long)k->dh, (long long)k->dw, k->ceil,
+           avg ? (k->incl ? " count_include_pad" : " exclude_pad") : "", training ? " training" : "",
+           (long long)OH, (long long)OW);
+    onenode t;
+    const float *y;
+    ng_shape ys;
+    CHECK(build(&t, op, &a, &xs, 1, 0, NULL, NULL, NULL, training, 0));
+    CHECK_OK(ng_exec_forward(t.e, x, k->N, &y, &ys));
+    CHECK(ys.d[2] == OH && ys.d[3] == OW);
+    CHECK(relerr("forward y", y, ry, ny) < TOL);
+    float *gx = calloc(nx, sizeof(float));
+    CHECK_OK(ng_exec_backward(t.e, dy, NULL, gx));
+    CHECK(relerr("backward dX", gx, rdx, nx) < TOL);
+    destroy(&t);
+    free(x); free(dy); free(ry); free(rdx); free(gx);
+}
+
+static void test_gap(int64_t N, int64_t C, int64_t H, int64_t W)
+{
+    size_t nx = (size_t)(N * C * H * W), ny = (size_t)(N * C);
+    float *x = rnd(nx, -1, 1), *dy = rnd(ny, -1, 1);
+    double *ry = calloc(ny, sizeof(double)), *rdx = calloc(nx, sizeof(double));
+    for (size_t p = 0; p < ny; p++) {
+        for (int64_t i = 0; i < H * W; i++) ry[p] += x[p * (size_t)(H * W) + (size_t)i];
+        ry[p] /= (double)(H * W);
+        for (int64_t i = 0; i < H * W; i++) rdx[p * (size_t)(H * W) + (size_t)i] = dy[p] / (double)(H * W);
+    }
+    ng_attrs a;
+    ng_attrs_default(&a);
+    ng_shape xs = shp(4, N, C, H, W);
+    printf("GlobalAveragePool N%lld C%lld %lldx%lld\n", (long long)N, (long long)C, (long long)H, (long long)W);
+    onenode t;
+    const float *y;
+    ng_shape ys;
+    CHECK(build(&t, NG_OP_GLOBALAVGPOOL, &a, &xs, 1, 0, NULL, NULL, NULL, 0, 0));
+    CHECK_OK(ng_exec_forward(t.e, x, N, &y, &ys));
+    CHECK(ys.ndim == 4 && ys.d[1] == C && ys.d[2] == 1 && ys.d[3] == 1);
+    CHECK(relerr("forward y", y, ry, ny) < TOL);
+    float *gx = calloc(nx, sizeof(float));
+    CHECK_OK(ng_exec_backward(t.e, dy, NULL, gx));
+    CHECK(relerr("backward dX", gx, rdx, nx) < TOL);
+    destroy(&t);
+    free(x); free(dy); free(ry); free(rdx); free(gx);
+}
+
+/* ---------------- BatchNormalization ---------------- */
+
+/* Reference BN forward in double; training uses batch statistics (biased variance). */
+static void bn_ref(const double *x, int64_t N, int64_t C, int64_t S, const float *sc, const float *bi,
+                   const float *rm, const float *rv, double eps, int training, double *y, double *bm, double *bv)
+{
+    for (int64_t c = 0; c < C; c++) {
+        double mu = rm[c], var = rv[c];
+        if (training) {
+            double s = 0, q = 0;
+            for (int64_t n = 0; n < N; n++) for (int64_t i = 0; i < S; i++) s += x[(n * C + c) * S + i];
+            mu = s / (double)(N * S);
+            for (int64_t n = 0; n < N; n++)
+                for (int64_t i = 0; i < S; i++) { double d = x[(n * C + c) * S + i] - mu; q += d * d; }
+            var = q / (double)(N * S);
+        }
+        if (bm) { bm[c] = mu; bv[c] = var; }
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t i = 0; i < S; i++)
+                y[(n * C + c) * S + i] = sc[c] * (x[(n * C + c) * S + i] - mu) / sqrt(var + eps) + bi[c];
+    }
+}
+
+static void test_bn(int64_t N, int64_t C, int64_t H, int64_t W, int training)
+{
+    int64_t S = H ? H * W : 1;
+    size_t nx = (size_t)(N * C * S);
+    float *x = rnd(nx, -1, 3), *dy = rnd(nx, -1, 1);
+    float *sc = rnd((size_t)C, 0.5f, 1.5f), *bi = rnd((size_t)C, -1, 1), *rm = rnd((size_t)C, -0.5f, 0.5f);
+    float *rv = rnd((size_t)C, 0.5f, 2.0f);
+    double *xd = malloc(nx * sizeof(double)), *ry = malloc(nx * sizeof(double)), *yp = malloc(nx * sizeof(double));
+    double *rdx = calloc(nx, sizeof(double)), *bm = malloc((size_t)C * sizeof(double)), *bv = malloc((size_t)C * sizeof(double));
+    double *rds = calloc((size_t)C, sizeof(double)), *rdb = calloc((size_t)C, sizeof(double));
+    double eps = 1e-5, mom = 0.9;
+    for (size_t i = 0; i < nx; i++) xd[i] = x[i];
+    bn_ref(xd, N, C, S, sc, bi, rm, rv, eps, training, ry, bm, bv);
+    /* dscale, dB from the definition; dX by central differences of L = sum(dy * y(x)) */
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t i = 0; i < S; i++) {
+                size_t k = (size_t)((n * C + c) * S + i);
+                rds[c] += dy[k] * (xd[k] - bm[c]) / sqrt(bv[c] + eps);
+                rdb[c] += dy[k];
+            }
+    for (size_t k = 0; k < nx; k++) {
+        double h = 1e-5, lp = 0, lm = 0;
+        xd[k] += h; bn_ref(xd, N, C, S, sc, bi, rm, rv, eps, training, yp, NULL, NULL);
+        for (size_t i = 0; i < nx; i++) lp += dy[i] * yp[i];
+        xd[k] -= 2 * h; bn_ref(xd, N, C, S, sc, bi, rm, rv, eps, training, yp, NULL, NULL);
+        for (size_t i = 0; i < nx; i++) lm += dy[i] * yp[i];
+        xd[k] += h;
+        rdx[k] = (lp - lm) / (2 * h);
+    }
+    ng_attrs a;
+    ng_attrs_default(&a);
+    a.epsilon = (float)eps; a.momentum = (float)mom;
+    ng_shape xs = H ? shp(4, N, C, H, W) : shp(2, N, C, 0, 0), cs = shp(1, C, 0, 0, 0);
+    ng_shape ps[4] = { cs, cs, cs, cs };
+    float *pd[4] = { sc, bi, rm, rv };
+    int tr[4] = { 1, 1, 0, 0 };
+    printf("BatchNormalization N%lld C%lld %lldx%lld %s\n", (long long)N, (long long)C, (long long)H, (long long)W,
+           training ? "training" : "inference");
+    onenode t;
+    const float *y;
+    ng_shape ys;
+    CHECK(build(&t, NG_OP_BATCHNORM, &a, &xs, 5, 0, ps, pd, tr, training, 0));
+    CHECK_OK(ng_exec_forward(t.e, x, N, &y, &ys));
+    CHECK(relerr("forward y", y, ry, nx) < TOL);
+    /* running statistics: unchanged in inference; in training m*old + (1-m)*batch, unbiased variance */
+    const float *params = ng_model_params_c(t.m);
+    const float *nrm = params + ng_model_tensor_offset(t.m, 2), *nrv = params + ng_model_tensor_offset(t.m, 3);
+    double cnt = (double)(N * S), e_m = 0, e_v = 0;
+    for (int64_t c = 0; c < C; c++) {
+        double wm = training ? mom * rm[c] + (1 - mom) * bm[c] : rm[c];
+        double wv = training ? mom * rv[c] + (1 - mom) * bv[c] * cnt / (cnt - 1) : rv[c];
+        e_m = fmax(e_m, fabs(nrm[c] - wm));
+        e_v = fmax(e_v, fabs(nrv[c] - wv) / wv);
+    }
+    printf("  %-44s mean err %.3g  var rel err %.3g\n", "running statistics", e_m, e_v);
+    CHECK(e_m < 1e-6 && e_v < 1e-6);
+    float *gp = calloc(ng_model_nparams(t.m) + 1, sizeof(float)), *gx = calloc(nx, sizeof(float));
+    CHECK_OK(ng_exec_backward(t.e, dy, gp, gx));
+    CHECK(relerr("backward dX (vs finite differences)", gx, rdx, nx) < 1e-4);
+    CHECK(relerr("backward dscale", param(&t, gp, 0), rds, (size_t)C) < TOL);
+    CHECK(relerr("backward dB", param(&t, gp, 1), rdb, (size_t)C) < TOL);
+    double zero = 0;
+    for (int64_t c = 0; c < C; c++) zero += fabs(param(&t, gp, 2)[c]) + fabs(param(&t, gp, 3)[c]);
+    CHECK(zero == 0.0);   /* no gradient to running statistics */
+    destroy(&t);
+    free(x); free(dy); free(sc); free(bi); free(rm); free(rv); free(xd); free(ry); free(yp);
+    free(rdx); free(bm); free(bv); free(rds); free(rdb); free(gp); free(gx);
+}
+
+/* A hand computation for the running-statistics update, independent of the reference code:
+ * one channel, x = {1, 2, 3, 6}: mean 3, biased var 3.5, unbiased var 14/3. */
+static void test_bn_hand(void)
+{
+    float x[4] = { 1, 2, 3, 6 }, p[4][1] = { { 2.0f }, { 0.5f }, { 1.0f }, { 2.0f } };
+    ng_attrs a;
+    ng_attrs_default(&a);
+    a.momentum = 0.9f; a.epsilon = 1e-5f;
+    ng_shape xs = shp(4, 1, 1, 2, 2), cs = shp(1, 1, 0, 0, 0), ps[4] = { cs, cs, cs, cs };
+    float *pd[4] = { p[0], p[1], p[2], p[3] };
+    int tr[4] = { 1, 1, 0, 0 };
+    onenode t;
+    const float *y;
+    ng_shape ys;
+    CHECK(build(&t, NG_OP_BATCHNORM, &a, &xs, 5, 0, ps, pd, tr, 1, 0));
+    CHECK_OK(ng_exec_forward(t.e, x, 1, &y, &ys));
+    const float *pr = ng_model_params_c(t.m);
+    CHECK_NEAR(pr[ng_model_tensor_offset(t.m, 2)], 0.9 * 1.0 + 0.1 * 3.0, 1e-6);          /* 1.2 */
+    CHECK_NEAR(pr[ng_model_tensor_offset(t.m, 3)], 0.9 * 2.0 + 0.1 * 14.0 / 3.0, 1e-6);   /* 2.2666... */
+    CHECK_NEAR(y[3], 2.0 * (6 - 3) / sqrt(3.5 + 1e-5) + 0.5, 1e-5);
+    destroy(&t);
+}
+
+int main(void)
+{
+    CHECK_OK(ng_init());
+    ng_rng_seed(&rng, 7);
+    static const conv_case convs[] = {
+        /* N  C  H  W   M kh kw sh sw pt pl pb pr dh dw g bias */
+        { 1, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1, 1 },   /* LeNet c1, batch 1 */
+        { 7, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1 },  /* LeNet c2, batch 7 */
+        { 7, 4, 11, 13, 6, 3, 3, 2, 2, 1, 0, 2, 1, 1, 1, 2, 1 },   /* groups 2, stride 2, asymmetric pads */
+        { 3, 6, 9, 10, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 6, 1 },    /* depthwise */
+        { 2, 4, 7, 9, 8, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 4, 0 },     /* depthwise x2 multiplier, no bias */
+        { 7, 8, 7, 7, 12, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1 },    /* 1x1 direct */
+        { 1, 5, 6, 7, 4, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 1 },     /* 1x1 stride 2 */
+        { 2, 3, 12, 11, 5, 3, 2, 2, 1, 2, 1, 0, 3, 2, 2, 1, 1 },   /* dilation 2, odd everything */
+        { 1, 16, 20, 20, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 }, /* batch 1, large: split GEMMs */
+        { 7, 3, 5, 5, 2, 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0 },     /* kernel = image */
+    };
+    for (size_t i = 0; i < NG_ARRAY_LEN(convs); i++) test_conv(&convs[i]);
+
+    test_gemm(7, 5, 9, 0, 0, 1, 1, 5, 1.0f, 1.0f);       /* C [N] */
+    test_gemm(64, 120, 400, 0, 1, 1, 1, 120, 1.0f, 1.0f); /* LeNet f1 (split GEMMs) */
+    test_gemm(7, 5, 9, 0, 1, 2, 1, 5, 0.5f, 2.0f);       /* C [1,N], alpha, beta */
+    test_gemm(7, 5, 9, 0, 0, 2, 7, 5, 1.5f, -1.0f);      /* C [M,N] */
+    test_gemm(7, 5, 9, 0, 1, 2, 7, 1, 1.0f, 0.5f);       /* C [M,1] */
+    test_gemm(7, 5, 9, 0, 0, 0, 1, 1, 1.0f, 3.0f);       /* C scalar */
+    test_gemm(7, 5, 9, 0, 1, -1, 1, 1, 2.0f, 1.0f);      /* no C */
+    test_gemm(6, 7, 9, 1, 1, 2, 6, 1, 1.0f, 1.0f);       /* trans_a (A parameter, B input), C [M,1] */
+    test_gemm(6, 7, 9, 1, 1, 1, 1, 7, 1.0f, 1.0f);       /* trans_a, C [N] */
+    test_gemm(40, 70, 90, 1, 1, 2, 40, 70, 0.75f, 1.0f); /* trans_a, larger */
+    test_gemm(6, 7, 9, 1, 0, 1, 1, 7, 1.0f, 1.0f);       /* trans_a, trans_b 0 (B input [K, N]) */
+    test_gemm(10, 500, 300, 0, 1, 1, 1, 500, 1.0f, 1.0f); /* wide: split over columns */
+
+    test_matmul(7, 0, 9, 5);
+    test_matmul(3, 4, 6, 5);
+    test_matmul(64, 0, 300, 100);
+
+    static const pool_case pools[] = {
+        /* N  C  H   W kh kw sh sw pt pl pb pr dh dw ceil incl */
+        { 7, 6, 28, 28, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0, 0 },   /* LeNet pool */
+        { 2, 3, 7, 7, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0 },     /* ceil_mode, odd */
+        { 2, 3, 11, 11, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1 },   /* ceil, pad, include pad */
+        { 1, 2, 11, 10, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 0 },   /* ceil, pad, exclude pad */
+        { 3, 2, 7, 9, 3, 2, 1, 2, 1, 0, 1, 1, 1, 1, 0, 1 },     /* asymmetric pads and strides */
+        { 1, 4, 6, 6, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1 },     /* ceil window past the padding */
+    };
+    for (size_t i = 0; i < NG_ARRAY_LEN(pools); i++) {
+        test_pool(NG_OP_MAXPOOL, &pools[i], 0);
+        test_pool(NG_OP_MAXPOOL, &pools[i], 1);
+        test_pool(NG_OP_AVGPOOL, &pools[i], 0);
+    }
+    static const pool_case dil = { 2, 3, 8, 9, 2, 3, 1, 2, 1, 1, 0, 1, 2, 2, 0, 0 };   /* MaxPool dilation */
+    test_pool(NG_OP_MAXPOOL, &dil, 1);
+    test_gap(7, 5, 3, 4);
+    test_gap(1, 16, 8, 8);
+
+    test_bn(7, 3, 5, 4, 0);
+    test_bn(7, 3, 5, 4, 1);
+    test_bn(6, 4, 0, 0, 1);   /* N x C (BatchNorm1d) */
+    test_bn_hand();
+    return tu_done();
+}
