@@ -62,6 +62,7 @@ static double copy_file(const char *in, const char *out, size_t chunk)
 int main(void)
 {
     if (ng_init() != NG_OK) return 1;
+    setvbuf(stdout, NULL, _IOLBF, 0);   /* one line per measurement, also into a file */
     const char *mb_env = getenv("NG_BENCH_MB");
     size_t mb = mb_env ? (size_t)atol(mb_env) : 1024;
     size_t total = mb << 20;

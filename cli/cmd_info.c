@@ -124,6 +124,18 @@ typedef struct info {
     char id[65];
 } info;
 
+/* Distinct ops of m in order of first use, with counts: "Conv x2, Relu x4, ...". */
+static json_t *op_counts(const ng_model *m)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < ng_model_nnodes(m); i++) {
+        const char *op = ng_model_node_op(m, i);
+        json_t *n = json_object_get(o, op);
+        json_object_set_new(o, op, json_integer(n ? json_integer_value(n) + 1 : 1));
+    }
+    return o;
+}
+
 static json_t *shape_json(const ng_shape *s)
 {
     json_t *a = json_array();
@@ -166,6 +178,7 @@ static int print_json(const info *in)
         json_object_set_new(o, "input_shape", shape_json(&s));
         json_object_set_new(o, "classes", json_integer(ng_model_num_classes(in->m)));
         json_object_set_new(o, "nodes", json_integer((json_int_t)ng_model_nnodes(in->m)));
+        json_object_set_new(o, "ops", op_counts(in->m));
         json_t *layers = json_array();
         for (size_t i = 0; i < ng_model_nnodes(in->m); i++) {
             const char *name = ng_model_node_name(in->m, i);
@@ -228,6 +241,14 @@ static int print_text(const info *in, int list_tensors)
         shape_text(&s, buf, sizeof buf);
         printf("input:       %s\n", buf);
         printf("classes:     %d\n", ng_model_num_classes(in->m));
+        json_t *ops = op_counts(in->m);
+        const char *op;
+        json_t *cnt;
+        size_t k = 0;
+        printf("ops:        ");
+        json_object_foreach(ops, op, cnt) printf("%s %s x%lld", k++ ? "," : "", op, (long long)json_integer_value(cnt));
+        printf("\n");
+        json_decref(ops);
         printf("layers:      %zu nodes\n", ng_model_nnodes(in->m));
         for (size_t i = 0; i < ng_model_nnodes(in->m); i++) {
             const char *name = ng_model_node_name(in->m, i);

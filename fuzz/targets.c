@@ -1,14 +1,21 @@
 /* fuzz/targets.c - the fuzz targets (see targets.h). Compiled into each harness and
- * into tests/test_fuzz_corpus.c. */
+ * into tests/test_fuzz_corpus.c (which #includes it). Fixed keys, no randomness: an input
+ * always takes the same path, so a crash found by libFuzzer replays in the test. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <sodium.h>
 #include "targets.h"
 #include "nnguard/nnguard.h"
 #include "nnguard/safetensors.h"
+#include "nnguard/keys.h"
+#include "nnguard/deeplock.h"
+#include "nnguard/advparams.h"
+#include "protect/advparams_impl.h"
+#include "idx_images.h"
 
 /* Bytes as a file path (memfd, no disk). Returns the fd (close it) and fills path. */
 static int memfile(const uint8_t *data, size_t size, char path[64])
@@ -23,6 +30,14 @@ static int memfile(const uint8_t *data, size_t size, char path[64])
     }
     snprintf(path, 64, "/proc/self/fd/%d", fd);
     return fd;
+}
+
+/* The fixed Deep-Lock key: bytes 0, 1, 2, ... (32 for ctr, 16 for expand). */
+static void fixed_key(ng_key *k, size_t len)
+{
+    memset(k, 0, sizeof *k);
+    for (size_t i = 0; i < len; i++) k->k[i] = (uint8_t)i;
+    k->len = len;
 }
 
 static void exercise_weights(ng_weights *w)
@@ -82,6 +97,51 @@ int ng_fuzz_st_header(const uint8_t *data, size_t size)
     return 0;
 }
 
+/* A private folder for the streaming target's output files (removed at exit). */
+static char stream_dir[64];
+static void stream_dir_rm(void) { if (stream_dir[0]) rmdir(stream_dir); }
+static const char *stream_out(void)
+{
+    static char out[128];
+    if (!stream_dir[0]) {
+        snprintf(stream_dir, sizeof stream_dir, "%s/ng-fuzz-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+        if (!mkdtemp(stream_dir)) { stream_dir[0] = 0; return NULL; }
+        atexit(stream_dir_rm);
+    }
+    snprintf(out, sizeof out, "%s/out.safetensors", stream_dir);
+    return out;
+}
+
+/* The streaming path: header from a file descriptor, then the streaming unlock (locked input)
+ * or lock (plain input) with the fixed key, one thread, small chunks. */
+int ng_fuzz_st_stream(const uint8_t *data, size_t size)
+{
+    ng_init();
+    char in[64];
+    int fd = memfile(data, size, in);
+    if (fd < 0) return 0;
+    ng_st_header *h;
+    if (ng_st_header_read_fd(fd, "fuzz.safetensors", &h) == NG_OK) {
+        const char *scheme = ng_st_header_meta_get(h, "nnguard.scheme");
+        const char *ks = ng_st_header_meta_get(h, "nnguard.keystream");
+        ng_key k;
+        fixed_key(&k, ks && strcmp(ks, "expand") == 0 ? 16 : 32);
+        ng_deeplock_secret s = {.key = &k};
+        ng_deeplock_options o = ng_deeplock_options_default();
+        o.threads = 1;
+        o.chunk_bytes = 256;
+        const char *out = stream_out();
+        if (out) {
+            if (scheme) ng_deeplock_unlock_stream(in, out, &s, &o);
+            else ng_deeplock_lock_stream(in, out, &s, &o);
+            unlink(out);
+        }
+        ng_st_header_free(h);
+    }
+    close(fd);
+    return 0;
+}
+
 /* First 4 bytes: little-endian split point; images file = data[4:4+k], labels = the rest. */
 int ng_fuzz_idx(const uint8_t *data, size_t size)
 {
@@ -100,6 +160,19 @@ int ng_fuzz_idx(const uint8_t *data, size_t size)
     return 0;
 }
 
+/* cli/idx_images.c: an IDX images file alone, all images and the first 3. */
+int ng_fuzz_cli_idx(const uint8_t *data, size_t size)
+{
+    char p[64];
+    int f = memfile(data, size, p);
+    if (f < 0) return 0;
+    ng_idx_images im;
+    if (ng_idx_images_load(p, 0, &im) == NG_OK) ng_idx_images_free(&im);
+    if (ng_idx_images_load(p, 3, &im) == NG_OK) ng_idx_images_free(&im);
+    close(f);
+    return 0;
+}
+
 int ng_fuzz_cifar(const uint8_t *data, size_t size)
 {
     char p[64];
@@ -112,11 +185,153 @@ int ng_fuzz_cifar(const uint8_t *data, size_t size)
     return 0;
 }
 
+/* Deep-Lock key files. Without a passphrase first; a sealed file whose Argon2id costs are
+ * cheap (the seeds' are: opslimit 1, 8 KiB) is opened with the fixed passphrase. Dear costs
+ * are skipped: a 4 GiB Argon2id is slow by design, not a bug the fuzzer should report. */
+int ng_fuzz_key(const uint8_t *data, size_t size)
+{
+    ng_init();
+    ng_key k;
+    if (ng_key_parse(data, size, "fuzz.key", NULL, 0, &k) == NG_OK) { ng_key_wipe(&k); return 0; }
+    const char *kdf = size < NG_KEY_FILE_MAX ? memmem(data, size, "kdf: argon2id ", 14) : NULL;
+    if (!kdf) return 0;
+    char line[128] = {0}, salt[64];
+    size_t n = size - (size_t)(kdf - (const char *)data) - 14;
+    memcpy(line, kdf + 14, n < sizeof line - 1 ? n : sizeof line - 1);
+    unsigned long long ops, mem;
+    if (sscanf(line, "%63s %llu %llu", salt, &ops, &mem) == 3 && ops <= 3 && mem <= (64u << 10)) {
+        if (ng_key_parse(data, size, "fuzz.key", NG_FUZZ_PASS, strlen(NG_FUZZ_PASS), &k) == NG_OK) ng_key_wipe(&k);
+    }
+    return 0;
+}
+
+/* A small engine model that AdvParams keys are applied to (built once per process). */
+static ng_model *adv_model(void)
+{
+    static ng_model *m;
+    if (!m && ng_model_from_arch("mlp", 1, 4, 4, 3, 1, &m) != NG_OK) m = NULL;
+    return m;
+}
+
+/* Decrypt with k, then re-apply it: both must refuse or succeed, and a success must round-trip. */
+static void adv_use(ng_adv_key *k)
+{
+    ng_model *m = adv_model();
+    if (!m) return;
+    size_t n = ng_adv_key_count(k);
+    for (size_t i = 0; i < n; i++) { ng_adv_entry e; ng_adv_key_entry(k, i, &e); }
+    ng_model *c;
+    if (ng_model_clone(m, &c) != NG_OK) return;
+    if (ng_adv_apply_model(c, k) == NG_OK && ng_adv_decrypt_model(c, k) == NG_OK &&
+        memcmp(ng_model_params_c(c), ng_model_params_c(m), ng_model_nparams(m) * sizeof(float)) != 0)
+        abort();   /* apply then decrypt must give the model back bit for bit */
+    ng_model_free(c);
+}
+
+/* AdvParams key files. First the bytes as they are. Then, when they are at least a header and a
+ * trailer long, bytes 24..size-32 are taken as the payload and framed again as the key writer
+ * would: plain (flags byte 12 even) with a consistent header and SHA-256 trailer, or sealed
+ * (odd) with the fixed passphrase and cheap Argon2id costs, so the payload parser is reached
+ * through both paths. Keys that parse are applied to and removed from a small model. */
+int ng_fuzz_advkey(const uint8_t *data, size_t size)
+{
+    ng_init();
+    ng_adv_key *k = NULL;
+    if (ng_adv_key_decode(data, size, "fuzz", NULL, 0, &k) == NG_OK) { adv_use(k); ng_adv_key_free(k); }
+    if (size < 56) return 0;
+    const uint8_t *pl = data + 24;
+    size_t pn = size - 56, ad = 24 + 16 + 16 + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+    int sealed = data[12] & 1;
+    size_t body = sealed ? ad - 24 + pn + crypto_aead_xchacha20poly1305_ietf_ABYTES : pn;
+    size_t total = 24 + body + 32;
+    uint8_t *b = calloc(total, 1);
+    if (!b) return 0;
+    memcpy(b, "NGADVKEY", 8);
+    b[8] = 1;                                   /* version 1 */
+    b[12] = sealed ? 1 : 0;                     /* flags */
+    for (int i = 0; i < 8; i++) b[16 + i] = (uint8_t)((uint64_t)body >> (8 * i));
+    if (!sealed) {
+        memcpy(b + 24, pl, pn);
+    } else {
+        uint8_t key[32], *salt = b + 24, *nonce = b + 24 + 32;
+        memset(salt, 0x5a, 16);
+        b[40] = 1;                              /* opslimit 1 */
+        b[48 + 1] = 0x20;                       /* memlimit 8192 bytes */
+        memset(nonce, 0xa5, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+        if (crypto_pwhash(key, 32, NG_FUZZ_PASS, strlen(NG_FUZZ_PASS), salt, 1, 8192, crypto_pwhash_ALG_ARGON2ID13) == 0)
+            crypto_aead_xchacha20poly1305_ietf_encrypt(b + ad, NULL, pl, pn, b, ad, NULL, nonce, key);
+        sodium_memzero(key, sizeof key);
+    }
+    crypto_hash_sha256(b + total - 32, b, total - 32);
+    if (ng_adv_key_decode(b, total, "fuzz", sealed ? NG_FUZZ_PASS : NULL, sealed ? strlen(NG_FUZZ_PASS) : 0,
+                          &k) == NG_OK) {
+        adv_use(k);
+        ng_adv_key_free(k);
+    }
+    free(b);
+    return 0;
+}
+
+/* Locked models (nnguard.* metadata). The last byte picks: bit 0 safetensors/ONNX, bit 1 fix
+ * nnguard.model_id_after to the file's real id (so unlock gets past the tamper check), bit 2
+ * no_check. Unlock with the fixed key must refuse or succeed, never crash; then an AdvParams
+ * key with positions taken from the input is tried on the same weights. */
+int ng_fuzz_locked(const uint8_t *data, size_t size)
+{
+    ng_init();
+    if (size < 1) return 0;
+    uint8_t mode = data[size - 1];
+    ng_format fmt = (mode & 1) ? NG_FMT_SAFETENSORS : NG_FMT_ONNX;
+    ng_weights *w;
+    if (ng_weights_open_buffer(data, size - 1, fmt, "fuzz.locked", &w) != NG_OK) return 0;
+    uint8_t id[32];
+    char hex[65];
+    if (mode & 2) {
+        ng_weights_id(w, id);
+        ng_id_hex(id, hex);
+        if (ng_weights_meta_set(w, "nnguard.model_id_after", hex) != NG_OK) { ng_weights_free(w); return 0; }
+    }
+    const char *ks = ng_weights_meta_get(w, "nnguard.keystream");
+    ng_key k;
+    fixed_key(&k, ks && strcmp(ks, "expand") == 0 ? 16 : 32);
+    ng_deeplock_secret s = {.key = &k};
+    ng_deeplock_options o = ng_deeplock_options_default();
+    o.threads = 1;
+    o.no_check = (mode & 4) != 0;
+    if (ng_deeplock_unlock(w, &s, &o) == NG_OK && fmt == NG_FMT_ONNX) {
+        ng_model *m;
+        if (ng_model_from_weights(w, &m) == NG_OK) ng_model_free(m);
+    }
+    /* AdvParams: positions in the first parameters, indices from the input's first bytes. */
+    ng_adv_key *ak = ng_adv_key_new();
+    if (ak) {
+        ng_weights_id(w, ak->id_after);
+        for (size_t i = 0; i < ng_weights_count(w) && i < 4; i++) {
+            const ng_param *p = ng_weights_param_c(w, i);
+            uint64_t index = i;
+            if (size > 8 * (i + 1)) { index = 0; for (int j = 7; j >= 0; j--) index = index << 8 | data[8 * i + (size_t)j]; }
+            if (!(mode & 8)) index %= 64;   /* mostly small indices, sometimes any u64 */
+            uint32_t orig = 0, pert = 0;
+            if (p->dtype == NG_DT_F32 && index < p->nbytes / 4) memcpy(&pert, p->data + index * 4, 4);
+            if (ng_adv_key_push(ak, p->name, index, orig, pert) != NG_OK) break;
+        }
+        if (ak->n) ng_adv_decrypt(w, ak);
+        ng_adv_key_free(ak);
+    }
+    ng_weights_free(w);
+    return 0;
+}
+
 const ng_fuzz_target ng_fuzz_targets[] = {
     {"onnx", ng_fuzz_onnx},
     {"safetensors", ng_fuzz_safetensors},
     {"st_header", ng_fuzz_st_header},
+    {"st_stream", ng_fuzz_st_stream},
     {"idx", ng_fuzz_idx},
+    {"cli_idx", ng_fuzz_cli_idx},
     {"cifar", ng_fuzz_cifar},
+    {"key", ng_fuzz_key},
+    {"advkey", ng_fuzz_advkey},
+    {"locked", ng_fuzz_locked},
 };
 const int ng_fuzz_ntargets = (int)(sizeof ng_fuzz_targets / sizeof ng_fuzz_targets[0]);

@@ -6,7 +6,11 @@
  *   fuzz/fuzz_<name>.c          a libFuzzer harness:  NG_FUZZ_HARNESS(ng_fuzz_<name>)
  *   tests/test_fuzz_corpus.c    replays fuzz/corpus/<name>/ and fuzz/regressions/<name>/
  * Adding a parser (license files, HTTP bodies) = one function here, one row in
- * ng_fuzz_targets[], one 2-line harness file, a few seed files.
+ * ng_fuzz_targets[], one 2-line harness file, a few seed files (fuzz/make_corpus.c).
+ *
+ * Fixed secrets the targets use (the seeds are made with the same ones, see make_corpus.c):
+ *   Deep-Lock key: bytes 0x00..0x1f (ctr, 256 bits) or 0x00..0x0f (expand, 128 bits);
+ *   passphrase "fuzz-pass" for sealed key files, sealed with cheap Argon2id costs.
  */
 #ifndef NG_FUZZ_TARGETS_H
 #define NG_FUZZ_TARGETS_H
@@ -18,11 +22,18 @@ typedef struct ng_fuzz_target { const char *name; ng_fuzz_fn fn; } ng_fuzz_targe
 extern const ng_fuzz_target ng_fuzz_targets[];
 extern const int ng_fuzz_ntargets;
 
-int ng_fuzz_onnx(const uint8_t *data, size_t size);
-int ng_fuzz_safetensors(const uint8_t *data, size_t size);
-int ng_fuzz_st_header(const uint8_t *data, size_t size);
-int ng_fuzz_idx(const uint8_t *data, size_t size);
-int ng_fuzz_cifar(const uint8_t *data, size_t size);
+#define NG_FUZZ_PASS "fuzz-pass"
+
+int ng_fuzz_onnx(const uint8_t *data, size_t size);        /* ONNX weights open + graph import */
+int ng_fuzz_safetensors(const uint8_t *data, size_t size); /* safetensors in memory */
+int ng_fuzz_st_header(const uint8_t *data, size_t size);   /* safetensors header parse/serialise */
+int ng_fuzz_st_stream(const uint8_t *data, size_t size);   /* streaming header read + streaming unlock */
+int ng_fuzz_idx(const uint8_t *data, size_t size);         /* IDX images + labels (dataset) */
+int ng_fuzz_cli_idx(const uint8_t *data, size_t size);     /* the CLI's IDX images reader */
+int ng_fuzz_cifar(const uint8_t *data, size_t size);       /* CIFAR-10 binary */
+int ng_fuzz_key(const uint8_t *data, size_t size);         /* Deep-Lock key files, plain + sealed */
+int ng_fuzz_advkey(const uint8_t *data, size_t size);      /* AdvParams key files, plain + sealed */
+int ng_fuzz_locked(const uint8_t *data, size_t size);      /* locked models: unlock/decrypt with fixed keys */
 
 #define NG_FUZZ_HARNESS(fn) \
     int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size); \

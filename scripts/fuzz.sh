@@ -8,12 +8,13 @@ cd "$(dirname "$0")/.."
 T=${1:-60}; shift || true
 B=build-fuzz
 CC=clang cmake -S . -B $B -DNG_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build $B -j"$(nproc)" >/dev/null
-mkdir -p $B/crashes
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   for f in fuzz/fuzz_*.c; do n=$(basename "$f" .c); targets+=("${n#fuzz_}"); done
 fi
+# Only the harnesses (and the library they link), not the tests and benchmarks.
+cmake --build $B -j"$(nproc)" --target "${targets[@]/#/fuzz_}" >/dev/null
+mkdir -p $B/crashes
 fail=0
 for t in "${targets[@]}"; do
   work=$B/corpus-$t; mkdir -p "$work"

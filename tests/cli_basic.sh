@@ -73,7 +73,10 @@ want(j.get("opset", 0) >= 7, "opset %r" % j.get("opset"))
 want(j["input_shape"][1:] == [1, 28, 28], "input_shape %r" % j.get("input_shape"))
 want(j["classes"] == 10, "classes %r" % j.get("classes"))
 ops = [l["op"] for l in j["layers"]]
-want(j["nodes"] == len(ops) and "Conv" in ops, "layers %r" % ops)
+want(j["nodes"] == len(ops) == 12 and ops[0] == "Conv" and ops[-1] == "Gemm", "layers %r" % ops)
+want(j["ops"] == {"Conv": 2, "Relu": 4, "MaxPool": 2, "Flatten": 1, "Gemm": 3}, "ops %r" % j.get("ops"))
+want(j["producer"] == "pytorch" and j["ir_version"] >= 3, "producer %r, IR %r" % (j.get("producer"), j.get("ir_version")))
+want(j["protected"] is False and j["protection"] == {}, "protection %r" % j.get("protection"))
 want(re.fullmatch(r"[0-9a-f]{64}", j["model_id"]) is not None, "model_id %r" % j.get("model_id"))
 n = 0
 for t in j["tensors"]:

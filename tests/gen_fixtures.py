@@ -21,12 +21,13 @@ Identity, Dropout, Constant nodes, default attributes) are built with onnx.helpe
 computed with torch.nn.functional. op_float_data has its initializers stored as float_data
 instead of raw_data; op_constants holds Constant nodes (float scale and int64 Reshape shape).
 """
-import gzip, io, os, struct, sys
+import gzip, io, os, struct, sys, warnings
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 import onnx
 from onnx import helper, numpy_helper, TensorProto
 
+warnings.filterwarnings("ignore", message="It is recommended that constant folding")  # models are in eval mode
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "fixtures")
 DATA = "/usr/share/datasets/fashion-mnist/"

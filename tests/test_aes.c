@@ -1,7 +1,8 @@
 /* test_aes: AES S-box known answers (FIPS-197), the S-box rebuilt from its definition, the
  * inverse property, AES-NI against the portable table on random data of odd lengths, the
  * `expand` key stream against FIPS-197 appendix A.1 and SCHEMES.md (rounds 1, 10, 11, 12),
- * checkpointed random access, and the `ctr` key stream's random access. */
+ * checkpointed random access, recovery of the master key from one round key (the stream's
+ * weakness), and the `ctr` key stream's random access. */
 #include <sodium.h>
 #include "tutil.h"
 #include "core/core.h"
@@ -100,6 +101,31 @@ int main(void)
         hex16(kat[i][1], want);
         CHECKF(memcmp(got + 16 * (round - 1), want, 16) == 0, "expand round %d", round);
     }
+    /* the weakness deeplock.h warns about: round key 12 alone gives back the master key by
+     * running the schedule backwards (w[i-4] = w[i] ^ f(w[i-1])) */
+    {
+        uint32_t w[4];
+        for (int i = 0; i < 4; i++) {
+            const uint8_t *q = got + 16 * 11 + 4 * i;
+            w[i] = (uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 | (uint32_t)q[2] << 8 | q[3];
+        }
+        for (int round = 12; round >= 1; round--) {
+            uint8_t rcon = 1;
+            for (int j = 1; j < round; j++) rcon = (uint8_t)((rcon << 1) ^ ((rcon & 0x80) ? 0x1b : 0));
+            uint32_t p3 = w[3] ^ w[2], p2 = w[2] ^ w[1], p1 = w[1] ^ w[0];
+            uint32_t t = (uint32_t)ng_aes_sbox[(p3 >> 16) & 0xff] << 24 | (uint32_t)ng_aes_sbox[(p3 >> 8) & 0xff] << 16 |
+                         (uint32_t)ng_aes_sbox[p3 & 0xff] << 8 | ng_aes_sbox[p3 >> 24];
+            w[0] ^= t ^ (uint32_t)rcon << 24;
+            w[1] = p1; w[2] = p2; w[3] = p3;
+        }
+        uint8_t rec[16];
+        for (int i = 0; i < 4; i++) {
+            rec[4 * i] = (uint8_t)(w[i] >> 24); rec[4 * i + 1] = (uint8_t)(w[i] >> 16);
+            rec[4 * i + 2] = (uint8_t)(w[i] >> 8); rec[4 * i + 3] = (uint8_t)w[i];
+        }
+        CHECK(memcmp(rec, key, 16) == 0);
+    }
+
     /* random access: any offset from a fresh cursor or a checkpoint equals the sequential stream */
     size_t total = 16 * 1000 + 7;
     uint8_t *seq = malloc(total), *part = malloc(total);

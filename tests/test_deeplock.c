@@ -13,11 +13,11 @@
 #include "nnguard/safetensors.h"
 #include "protect/aes_sbox.h"
 
-static char path_buf[16][512];
+static char path_buf[64][512];   /* every tmp() name stays valid for the whole test */
 static int path_i;
 static const char *tmp(const char *name)
 {
-    char *p = path_buf[path_i++ % 16];
+    char *p = path_buf[path_i++ % 64];
     snprintf(p, 512, "%s/%s", tu_tmpdir(), name);
     return p;
 }
@@ -261,6 +261,18 @@ int main(void)
     CHECK_ST(ng_deeplock_unlock_file(lp, bad, &s, &o), NG_E_KEY);   /* random key on a passphrase lock */
     CHECK_OK(ng_deeplock_unlock_stream(lp, uns, &sp, &o));
     CHECK(same_file(uns, orig));
+    /* a crafted Argon2id cost in the metadata is refused at once, not run for hours */
+    ng_weights *wp;
+    CHECK_OK(ng_weights_open(lp, &wp));
+    CHECK_OK(ng_weights_meta_set(wp, "nnguard.kdf_opslimit", "4000000000"));
+    const char *lpx = tmp("lpx.safetensors");
+    CHECK_OK(ng_weights_save(wp, lpx));
+    ng_weights_free(wp);
+    double t0 = ng_now();
+    CHECK_ST(ng_deeplock_unlock_file(lpx, bad, &sp, &o), NG_E_FORMAT);
+    CHECK_ST(ng_deeplock_unlock_stream(lpx, bad, &sp, &o), NG_E_FORMAT);
+    CHECK(ng_now() - t0 < 5.0);
+    CHECK(!exists(bad));
 
     /* ---- ONNX (lenet5 fixture): round trip, unlock in memory ---- */
     const char *onnx = tu_path("fixtures/lenet5.onnx"), *lon = tmp("l.onnx"), *uon = tmp("u.onnx");
@@ -278,6 +290,18 @@ int main(void)
     }
     CHECK(onnx_ok);
     CHECK(differs);
+    /* the locked ONNX parameters hold NaN/Inf and denormal bit patterns, and still round-tripped */
+    size_t nan_inf = 0, denorm = 0;
+    for (size_t i = 0; i < ng_weights_count(a3); i++) {
+        const ng_param *p3 = ng_weights_param_c(a3, i);
+        for (size_t j = 0; j + 4 <= p3->nbytes; j += 4) {
+            uint32_t u;
+            memcpy(&u, p3->data + j, 4);
+            nan_inf += (u & 0x7f800000u) == 0x7f800000u;
+            denorm += (u & 0x7f800000u) == 0 && (u & 0x7fffffu) != 0;
+        }
+    }
+    CHECKF(nan_inf > 100 && denorm > 100, "%zu NaN/Inf and %zu denormal locked values", nan_inf, denorm);
     CHECK(ng_weights_meta_get(a2, "nnguard.scheme") == NULL);
     ng_weights *a4;
     CHECK_OK(ng_deeplock_open_weights(lon, &s, 0, &a4));

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include "tutil.h"
 #include "engine/graph.h"
+#include "core/core.h"
 
 static ng_model *small_graph(void)
 {
@@ -62,6 +63,63 @@ static void check_small_graph(void)
     CHECK_OK(ng_exec_new(m, NULL, &e));
     CHECK_ST(ng_exec_backward(e, dout, gp, gx), NG_E_STATE);
     ng_exec_free(e);
+    ng_model_free(m);
+}
+
+/* A safetensors buffer with the tensors of small_graph (fc.weight maybe misshaped, scale maybe F64, fc.bias maybe left out). */
+static size_t make_st(uint8_t *buf, int bad_shape, int f64_scale, int drop_bias)
+{
+    char hdr[512];
+    int so = drop_bias ? 16 : 24, se = so + (f64_scale ? 16 : 8);
+    int n = snprintf(hdr, sizeof hdr,
+        "{\"fc.weight\":{\"dtype\":\"F32\",\"shape\":%s,\"data_offsets\":[0,16]}%s,"
+        "\"scale\":{\"dtype\":\"%s\",\"shape\":[2],\"data_offsets\":[%d,%d]}}",
+        bad_shape ? "[4,1]" : "[2,2]",
+        drop_bias ? "" : ",\"fc.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[16,24]}",
+        f64_scale ? "F64" : "F32", so, se);
+    while (n % 8) hdr[n++] = ' ';
+    uint64_t hl = (uint64_t)n;
+    memcpy(buf, &hl, 8);
+    memcpy(buf + 8, hdr, (size_t)n);
+    const float v[6] = { 10, 20, 30, 40, -1, -2 }, sc[2] = { 3, 4 };
+    const double sd[2] = { 3, 4 };
+    memcpy(buf + 8 + n, v, drop_bias ? 16 : 24);
+    if (f64_scale) memcpy(buf + 8 + n + so, sd, sizeof sd);
+    else memcpy(buf + 8 + n + so, sc, sizeof sc);
+    return 8 + (size_t)n + (size_t)se;
+}
+
+static void check_set_weights(void)
+{
+    ng_model *m = small_graph();
+    CHECK_OK(ng_model_finalize(m));
+    uint8_t buf[1024];
+    ng_weights *w;
+    size_t len = make_st(buf, 0, 0, 0);
+    ng_status st = ng_weights_open_buffer(buf, len, NG_FMT_SAFETENSORS, "w.safetensors", &w);
+    CHECKF(st == NG_OK, "safetensors: %s", ng_last_error());
+    if (st != NG_OK) { ng_model_free(m); return; }
+    CHECK_OK(ng_model_set_weights(m, w));
+    const float want[8] = { 10, 20, 30, 40, -1, -2, 3, 4 };
+    CHECK(memcmp(ng_model_params(m), want, sizeof want) == 0);
+    uint8_t id1[32], id2[32];
+    ng_model_id(m, id1);
+    ng_weights_id(w, id2);
+    CHECK(memcmp(id1, id2, 32) == 0);   /* same names, shapes, bytes, order */
+    ng_weights_free(w);
+    static const struct { int shape, f64, drop; ng_status st; const char *needle; } bad[] = {
+        { 1, 0, 0, NG_E_SHAPE, "'fc.weight' has shape [4,1], the model needs [2,2]" },
+        { 0, 1, 0, NG_E_UNSUPPORTED, "'scale' is F64" },
+        { 0, 0, 1, NG_E_FORMAT, "'fc.bias' that the model needs is missing" },
+    };
+    for (size_t i = 0; i < NG_ARRAY_LEN(bad); i++) {
+        len = make_st(buf, bad[i].shape, bad[i].f64, bad[i].drop);
+        if (ng_weights_open_buffer(buf, len, NG_FMT_SAFETENSORS, "w.safetensors", &w) != NG_OK) { CHECKF(0, "%s", ng_last_error()); continue; }
+        CHECK_ST(ng_model_set_weights(m, w), bad[i].st);
+        CHECKF(strstr(ng_last_error(), bad[i].needle) != NULL, "%s", ng_last_error());
+        CHECK(memcmp(ng_model_params(m), want, sizeof want) == 0);   /* untouched on failure */
+        ng_weights_free(w);
+    }
     ng_model_free(m);
 }
 
@@ -389,6 +447,7 @@ int main(void)
     CHECK_OK(ng_init());
     check_small_graph();
     check_finalize_errors();
+    check_set_weights();
     check_archs();
     check_batches_and_predict();
     check_threads();

@@ -25,6 +25,15 @@ static uint8_t *slurp(const char *path, size_t *n)
     return p;
 }
 
+/* Pack a modified model. */
+static uint8_t *pack(const Onnx__ModelProto *mp, size_t *n)
+{
+    *n = onnx__model_proto__get_packed_size(mp);
+    uint8_t *b = malloc(*n + 1);
+    onnx__model_proto__pack(mp, b);
+    return b;
+}
+
 static float *read_f32(const char *rel, size_t *n)
 {
     size_t len;
@@ -222,6 +231,109 @@ static void test_model_roundtrip(void)
            rc, NG_PYTHON);
 }
 
+/* DOUBLE (double_data), FLOAT16 (int32_data) and BFLOAT16 (raw) initializers: parameters keep their
+ * dtype as canonical little-endian bytes, survive a save bit-exact, and load converted to float32. */
+static void test_other_float_types(void)
+{
+    size_t len, n;
+    uint8_t *buf = slurp(tu_path("fixtures/lenet5.onnx"), &len);
+    Onnx__ModelProto *mp = buf ? onnx__model_proto__unpack(NULL, len, buf) : NULL;
+    CHECK(mp != NULL);
+    if (!mp) { free(buf); return; }
+    Onnx__TensorProto *td = mp->graph->initializer[1], *th = mp->graph->initializer[3], *tb = mp->graph->initializer[5];
+    CHECK(td->n_dims == 1 && td->dims[0] == 6 && th->dims[0] == 16 && tb->dims[0] == 120);
+    ProtobufCBinaryData rd = td->raw_data, rh = th->raw_data, rb = tb->raw_data;
+    double dv[6] = { 1.5, -2.25, 1e-40, 3.4e38, -0.0, 0.1 };
+    int32_t hv[16] = { 0x3c00, 0xc100, 0x7bff, 0x0001, 0x8000, 0x3555 };
+    static const float hf[6] = { 1.0f, -2.5f, 65504.0f, 5.9604645e-08f, -0.0f, 0.33325195f };
+    uint8_t bv[240] = {0};
+    bv[0] = 0x80; bv[1] = 0x3f;   /* 1.0 */
+    bv[2] = 0x20; bv[3] = 0xc0;   /* -2.5 */
+    td->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE;
+    td->has_raw_data = 0; td->raw_data.len = 0; td->double_data = dv; td->n_double_data = 6;
+    th->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16;
+    th->has_raw_data = 0; th->raw_data.len = 0; th->int32_data = hv; th->n_int32_data = 16;
+    tb->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16;
+    tb->raw_data.data = bv; tb->raw_data.len = 240;
+    uint8_t *packed = pack(mp, &n);
+    td->raw_data = rd; td->has_raw_data = 1; td->double_data = NULL; td->n_double_data = 0;
+    th->raw_data = rh; th->has_raw_data = 1; th->int32_data = NULL; th->n_int32_data = 0;
+    tb->raw_data = rb;
+    onnx__model_proto__free_unpacked(mp, NULL);
+    free(buf);
+
+    ng_weights *w = NULL, *r = NULL;
+    CHECK_OK(ng_weights_open_buffer(packed, n, NG_FMT_ONNX, "types.onnx", &w));
+    if (w) {
+        CHECK(ng_weights_count(w) == 10);
+        const ng_param *pd = ng_weights_param_c(w, 1), *ph = ng_weights_param_c(w, 3), *pb = ng_weights_param_c(w, 5);
+        CHECK(pd->dtype == NG_DT_F64 && pd->nbytes == 48 && memcmp(pd->data, dv, 48) == 0);
+        CHECK(ph->dtype == NG_DT_F16 && ph->nbytes == 32 && ph->data[0] == 0x00 && ph->data[1] == 0x3c && ph->data[3] == 0xc1);
+        CHECK(pb->dtype == NG_DT_BF16 && pb->nbytes == 240 && memcmp(pb->data, bv, 240) == 0);
+        CHECK_OK(ng_weights_save(w, tmp("types.onnx")));
+        CHECK_OK(ng_weights_open(tmp("types.onnx"), &r));
+        for (size_t i = 0; r && i < 10; i++) {
+            const ng_param *a = ng_weights_param_c(w, i), *b = ng_weights_param_c(r, i);
+            CHECKF(a->dtype == b->dtype && a->nbytes == b->nbytes && memcmp(a->data, b->data, a->nbytes) == 0,
+                   "tensor %zu changed in the round trip", i);
+        }
+        ng_weights_free(r);
+    }
+    ng_model *m = NULL;
+    CHECK_OK(ng_model_load_buffer(packed, n, "types.onnx", &m));
+    if (m) {
+        ng_param p;
+        ng_model_tensor(m, 1, &p);
+        const float *f = (const float *)p.data;
+        for (int i = 0; i < 6; i++) CHECKF(f[i] == (float)dv[i], "double %d -> %g", i, (double)f[i]);
+        ng_model_tensor(m, 3, &p);
+        f = (const float *)p.data;
+        for (int i = 0; i < 6; i++) CHECKF(f[i] == hf[i] && signbit(f[i]) == signbit(hf[i]), "half %d -> %.9g", i, (double)f[i]);
+        ng_model_tensor(m, 5, &p);
+        f = (const float *)p.data;
+        CHECK(f[0] == 1.0f && f[1] == -2.5f && f[2] == 0.0f);
+    }
+    ng_model_free(m);
+    ng_weights_free(w);
+    free(packed);
+}
+
+/* Built-in architectures export to valid ONNX and come back with identical outputs. */
+static void test_arch_export(void)
+{
+    static const char *archs[] = { "mlp", "lenet5", "vgg-small", "resnet-small" };
+    char list[2048] = "";
+    size_t k = 0;
+    for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++) {
+        ng_model *m = NULL, *r = NULL;
+        char name[64];
+        snprintf(name, sizeof name, "arch_%s.onnx", archs[i]);
+        ng_status st = ng_model_from_arch(archs[i], 3, 16, 16, 10, 42, &m);
+        CHECKF(st == NG_OK, "%s: %s", archs[i], ng_last_error());
+        if (!m) continue;
+        CHECK_OK(ng_model_save_onnx(m, tmp(name)));
+        CHECK_OK(ng_model_load(tmp(name), &r));
+        if (r) {
+            CHECK(ng_model_nparams(r) == ng_model_nparams(m) &&
+                  memcmp(ng_model_params_c(r), ng_model_params_c(m), ng_model_nparams(m) * sizeof(float)) == 0);
+            for (size_t t = 0; t < ng_model_ntensors(m) && t < ng_model_ntensors(r); t++)
+                CHECKF(ng_model_tensor_trainable(m, t) == ng_model_tensor_trainable(r, t), "%s: tensor %zu trainable flag", archs[i], t);
+            float x[4 * 3 * 16 * 16], y1[40], y2[40];
+            for (size_t j = 0; j < sizeof x / sizeof x[0]; j++) x[j] = (float)((j * 2654435761u) % 1000) / 500.0f - 1.0f;
+            CHECK_OK(ng_model_predict(m, x, 4, 4, 1, y1));
+            CHECK_OK(ng_model_predict(r, x, 4, 4, 1, y2));
+            CHECKF(memcmp(y1, y2, sizeof y1) == 0, "%s: outputs differ after export", archs[i]);
+        }
+        k += (size_t)snprintf(list + k, sizeof list - k, " '%s'", tmp(name));
+        ng_model_free(m);
+        ng_model_free(r);
+    }
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "'%s' -c 'import sys, onnx\n"
+             "for p in sys.argv[1:]: onnx.checker.check_model(onnx.load(p), full_check=True)'%s", NG_PYTHON, list);
+    CHECKF(system(cmd) == 0, "onnx.checker rejects an exported built-in architecture");
+}
+
 /* Expect a load failure with a message naming the file (and needle if given). */
 static void expect_fail(const uint8_t *buf, size_t len, const char *name, ng_status want, const char *needle)
 {
@@ -232,15 +344,6 @@ static void expect_fail(const uint8_t *buf, size_t len, const char *name, ng_sta
     CHECKF(strstr(ng_last_error(), name) != NULL, "%s: message does not name the file: %s", name, ng_last_error());
     if (needle) CHECKF(strstr(ng_last_error(), needle) != NULL, "%s: message lacks '%s': %s", name, needle, ng_last_error());
     ng_model_free(m);
-}
-
-/* Pack a modified model. */
-static uint8_t *pack(const Onnx__ModelProto *mp, size_t *n)
-{
-    *n = onnx__model_proto__get_packed_size(mp);
-    uint8_t *b = malloc(*n + 1);
-    onnx__model_proto__pack(mp, b);
-    return b;
 }
 
 /* Prepend a length-delimited field (key, length, content already at *pos) in a buffer filled backwards. */
@@ -273,6 +376,7 @@ static void test_deep_nesting(void)
 
 static void test_malformed(void)
 {
+    uint8_t *buf2;
     size_t len;
     uint8_t *buf = slurp(tu_path("fixtures/lenet5.onnx"), &len);
     CHECK(buf != NULL);
@@ -392,6 +496,23 @@ static void test_malformed(void)
     m = NULL;
     free(b);
     onnx__model_proto__free_unpacked(mp, NULL);
+    /* A Constant node claiming 2^31 floats with 4 bytes of data: refused before allocating. */
+    buf2 = slurp(tu_path("fixtures/op_constants.onnx"), &len);
+    mp = buf2 ? onnx__model_proto__unpack(NULL, len, buf2) : NULL;
+    CHECK(mp && mp->graph->n_node == 4 && strcmp(mp->graph->node[0]->op_type, "Constant") == 0);
+    if (mp) {
+        Onnx__TensorProto *ct = mp->graph->node[0]->attribute[0]->t;
+        int64_t cd = ct->dims[0];
+        ct->dims[0] = (int64_t)1 << 31;
+        b = pack(mp, &n); expect_fail(b, n, "bigconst.onnx", NG_E_FORMAT, "Constant"); free(b);
+        ct->dims[0] = cd;
+        Onnx__TensorProto *st = mp->graph->node[1]->attribute[0]->t;   /* the int64 shape [0, 12, -1] */
+        st->dims[0] = 2;
+        b = pack(mp, &n); expect_fail(b, n, "shortshape.onnx", NG_E_FORMAT, "Constant"); free(b);
+        st->dims[0] = 3;
+        onnx__model_proto__free_unpacked(mp, NULL);
+    }
+    free(buf2);
     /* A non-ONNX file given to the ONNX loader by name. */
     CHECK_ST(ng_model_load(tu_path("fixtures/manifest.txt"), &m), NG_E_UNSUPPORTED);
     free(buf);
@@ -403,5 +524,7 @@ int main(void)
     test_model_roundtrip();
     test_malformed();
     test_deep_nesting();
+    test_arch_export();
+    test_other_float_types();
     return tu_done();
 }

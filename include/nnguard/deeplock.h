@@ -19,8 +19,9 @@
  *       round keys 1, 2, 3, ... concatenated, running continuously over the locked tensors in
  *       order (four float32 parameters per round key).
  *       WARNING: this stream is weak. The key schedule is invertible: anyone who learns one
- *       round key (e.g. 16 known plaintext bytes, such as a bias initialised to zero) computes
- *       every other round key and the master key, and unlocks the whole model. Use ctr.
+ *       round key computes every other round key and the master key (tests/test_aes.c does it
+ *       from round 12), and unlocks the whole model. 16 known plaintext bytes on a round-key
+ *       boundary are enough (k = S^-1(c) XOR b), e.g. a bias left at zero. Use ctr.
  *
  * Locked tensors: the file's parameters (nnguard/weights.h order) whose names match the
  * --only pattern (fnmatch, flags 0; a comma-separated list of patterns; default "*").
@@ -101,14 +102,17 @@ ng_status ng_deeplock_lock(ng_weights *w, const ng_deeplock_secret *s, const ng_
 /* Check and unlock w in memory, removing the metadata (see the checks above). */
 ng_status ng_deeplock_unlock(ng_weights *w, const ng_deeplock_secret *s, const ng_deeplock_options *o);
 
-/* Whole files, in memory (any format): read in, (un)lock, write out atomically. out must not exist
- * beforehand only if the caller wants that; nothing is written on failure. */
+/* Whole files, in memory (any format): read in, (un)lock, write out atomically (an existing out is
+ * replaced only on success; nothing is written on failure). */
 ng_status ng_deeplock_lock_file(const char *in, const char *out, const ng_deeplock_secret *s,
                                 const ng_deeplock_options *o);
 ng_status ng_deeplock_unlock_file(const char *in, const char *out, const ng_deeplock_secret *s,
                                   const ng_deeplock_options *o);
 /* safetensors files of any size with bounded memory (chunks, all cores). Output is byte-identical
- * to the in-memory functions above; same metadata and checks. */
+ * to the in-memory functions above; same metadata and checks. The model ids are hashed while the
+ * data streams through, so the input's id is compared with model_id_after (and the output's with
+ * model_id_before) at the end, before the temporary output is committed: OUT appears only when
+ * every check passed. The key check value is checked before any data is read. */
 ng_status ng_deeplock_lock_stream(const char *in, const char *out, const ng_deeplock_secret *s,
                                   const ng_deeplock_options *o);
 ng_status ng_deeplock_unlock_stream(const char *in, const char *out, const ng_deeplock_secret *s,

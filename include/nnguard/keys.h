@@ -39,6 +39,8 @@
 
 #define NG_KEY_MAX_BYTES 32
 #define NG_KEY_FILE_MAX 4096   /* larger key files are refused */
+#define NG_KDF_MAX_OPSLIMIT 32                    /* Argon2id costs accepted from files */
+#define NG_KDF_MAX_MEMLIMIT ((uint64_t)1 << 30)   /* 1 GiB */
 
 typedef struct ng_key {
     uint8_t k[NG_KEY_MAX_BYTES];

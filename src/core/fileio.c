@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -77,9 +78,9 @@ void ng_unmap(ng_map *m)
 
 /* ---- fault injection for tests ---- */
 static int64_t ng_fault_budget = -2; /* -2: not read from env yet, -1: off */
-static _Thread_local int64_t ng_fault_used;
+static _Atomic int64_t ng_fault_used;   /* all threads together: the streaming writers use workers */
 
-void ng_fault_write_after(int64_t bytes) { ng_fault_budget = bytes; ng_fault_used = 0; }
+void ng_fault_write_after(int64_t bytes) { ng_fault_budget = bytes; atomic_store(&ng_fault_used, 0); }
 
 static int64_t fault_budget(void)
 {
@@ -94,9 +95,9 @@ static ssize_t faulty_pwrite(int fd, const void *buf, size_t n, off_t off, int u
 {
     int64_t b = fault_budget();
     if (b >= 0) {
-        if (ng_fault_used >= b) { errno = ENOSPC; return -1; }
-        if ((int64_t)n > b - ng_fault_used) n = (size_t)(b - ng_fault_used);
-        ng_fault_used += (int64_t)n;
+        int64_t used = atomic_fetch_add(&ng_fault_used, (int64_t)n);
+        if (used >= b) { errno = ENOSPC; return -1; }
+        if ((int64_t)n > b - used) n = (size_t)(b - used);
     }
     return use_off ? pwrite(fd, buf, n, off) : write(fd, buf, n);
 }

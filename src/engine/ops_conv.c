@@ -95,9 +95,9 @@ static void conv_fwd_body(void *arg, int64_t i0, int64_t i1, int worker)
     for (int64_t it = i0; it < i1; it++) {
         int64_t n = it / o->G, g = it % o->G;
         const float *xg = j->x + (n * o->C + g * o->Cg) * o->HW;
+        float *yg = j->y + (n * o->M + g * o->Mg) * o->OHW;
         const float *cm = xg;
         if (!o->one_by_one) { ng_im2col(&o->g, xg, col); cm = col; }
-        float *yg = j->y + (n * o->M + g * o->Mg) * o->OHW;
         float beta = 0.0f;
         if (j->b) {
             for (int64_t m = 0; m < o->Mg; m++) {
@@ -122,7 +122,8 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
     float *ptrs[NG_KERN_MAX_WORKERS];
     if (nw > NG_KERN_MAX_WORKERS)
         return ng_fail(NG_E_UNSUPPORTED, "node '%s' (Conv): %d workers, at most %d supported", NG_NODE_NAME(n), nw, NG_KERN_MAX_WORKERS);
-    if (!conv_scratch(c, j.o.one_by_one ? 1 : (size_t)(j.o.K * j.o.OHW), ptrs, nw))
+    size_t floats = j.o.one_by_one ? 1 : (size_t)(j.o.K * j.o.OHW);
+    if (!conv_scratch(c, floats, ptrs, nw))
         return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for the column buffer", NG_NODE_NAME(n));
     j.x = in[0]->data; j.w = in[1]->data; j.b = b ? b->data : NULL; j.y = out[0]->data;
     j.scr = ptrs;

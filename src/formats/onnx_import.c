@@ -91,6 +91,8 @@ static ng_status add_float_const(imp *I, const fcst *f, int *id)
     } else {
         if ((st = ng_onnx_tensor_shape(a->t, I->c.file, "Constant", &s)) != NG_OK) return st;
         int64_t numel = ng_shape_numel(&s);
+        if ((uint64_t)numel > ng_onnx_tensor_avail(a->t))
+            return ng_fail(NG_E_FORMAT, "%s: Constant '%s' holds less data than its shape needs", I->c.file, f->name);
         data = malloc((size_t)(numel ? numel : 1) * sizeof(float));
         if (!data) return ng_fail(NG_E_NOMEM, "%s: out of memory", I->c.file);
         st = ng_onnx_tensor_floats(a->t, I->c.file, "Constant", numel, data);

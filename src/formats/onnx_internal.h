@@ -23,6 +23,9 @@ ng_status ng_onnx_tensor_shape(const Onnx__TensorProto *t, const char *file, con
  * into v; *n gets the element count. */
 ng_status ng_onnx_tensor_ints(const Onnx__TensorProto *t, const char *file, const char *what,
                               int64_t *v, int max, int *n);
+/* Elements a tensor's data really holds (raw bytes / element size, or the typed field's count):
+ * check numel against it before allocating numel of anything. */
+size_t ng_onnx_tensor_avail(const Onnx__TensorProto *t);
 /* Read a float tensor (FLOAT, FLOAT16, BFLOAT16, DOUBLE; raw or typed) converted to float32
  * into out (numel floats, checked by the caller with ng_onnx_tensor_shape). */
 ng_status ng_onnx_tensor_floats(const Onnx__TensorProto *t, const char *file, const char *what,

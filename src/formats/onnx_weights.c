@@ -143,6 +143,13 @@ ng_status ng_onnx_tensor_ints(const Onnx__TensorProto *t, const char *file, cons
     return NG_OK;
 }
 
+size_t ng_onnx_tensor_avail(const Onnx__TensorProto *t)
+{
+    size_t es = ng_dtype_size(ng_onnx_dtype(t->data_type));
+    if (t->has_raw_data && t->raw_data.len) return es ? t->raw_data.len / es : 0;
+    return t->n_float_data + t->n_int32_data + t->n_int64_data + t->n_double_data + t->n_uint64_data;
+}
+
 ng_status ng_onnx_tensor_floats(const Onnx__TensorProto *t, const char *file, const char *what,
                                 int64_t numel, float *out)
 {

@@ -38,8 +38,10 @@ ng_status ng_key_from_passphrase(const char *pass, size_t pass_len, const ng_kdf
 {
     memset(out, 0, sizeof *out);
     if (bits != 128 && bits != 256) return ng_fail(NG_E_INVALID, "key size must be 128 or 256 bits, not %d", bits);
-    if (p->opslimit < crypto_pwhash_OPSLIMIT_MIN || p->opslimit > crypto_pwhash_OPSLIMIT_MAX ||
-        p->memlimit < crypto_pwhash_MEMLIMIT_MIN || p->memlimit > ((uint64_t)4 << 30))
+    /* The costs come from files (a model's metadata, a sealed key file): bound them so that a
+     * crafted file cannot make us spin for hours or allocate more than libsodium's "sensitive". */
+    if (p->opslimit < crypto_pwhash_OPSLIMIT_MIN || p->opslimit > NG_KDF_MAX_OPSLIMIT ||
+        p->memlimit < crypto_pwhash_MEMLIMIT_MIN || p->memlimit > NG_KDF_MAX_MEMLIMIT)
         return ng_fail(NG_E_FORMAT, "Argon2id costs out of range (opslimit %" PRIu64 ", memlimit %" PRIu64 ")",
                        p->opslimit, p->memlimit);
     out->len = (size_t)bits / 8;
@@ -156,8 +158,9 @@ ng_status ng_key_parse(const void *buf, size_t len, const char *name, const char
         uint8_t box[crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + NG_KEY_MAX_BYTES], sk[32];
         size_t boxlen = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + out->len;
         char hexline[2 * sizeof box + 1];
-        if (sscanf(line, "%63s %" SCNu64 " %" SCNu64, salt, &p.opslimit, &p.memlimit) != 3 ||
-            !hex_exact(salt, p.salt, sizeof p.salt))
+        int used = -1;
+        if (sscanf(line, "%63s %" SCNu64 " %" SCNu64 "%n", salt, &p.opslimit, &p.memlimit, &used) != 3 ||
+            used < 0 || line[used] != 0 || strchr(line, '-') || !hex_exact(salt, p.salt, sizeof p.salt))
             st = ng_fail(NG_E_KEY, "%s: corrupted key file: bad 'kdf:' line", name);
         else if (!take_line(&pos, end, "sealed: ", hexline, sizeof hexline) || !hex_exact(hexline, box, boxlen))
             st = ng_fail(NG_E_KEY, "%s: corrupted key file: bad 'sealed:' line", name);

@@ -1,0 +1,21 @@
+/* cli/attack_cli.h - shared option parsing and runners of `nnguard attack` and `nnguard eval-scheme`. */
+#ifndef NG_ATTACK_CLI_H
+#define NG_ATTACK_CLI_H
+#include "nnguard/attack.h"
+
+#define NG_ATTACK_MAX_RATES 32
+typedef struct ng_attack_args {
+    const char *model, *data, *advparams_key;
+    ng_finetune_options tune;
+    double rates[NG_ATTACK_MAX_RATES];
+    int n_rates, prune_epochs, trials, json;
+    int64_t limit;
+} ng_attack_args;
+
+/* 0 ok, 1 --help printed, -1 usage error printed. argv[0] is the attack kind. */
+int ng_attack_parse(ng_attack_args *a, int argc, char **argv);
+int ng_attack_run_finetune(const ng_attack_args *a);
+int ng_attack_run_prune(const ng_attack_args *a);
+int ng_attack_run_keyguess(const ng_attack_args *a);
+int ng_attack_run_adaptive(const ng_attack_args *a);
+#endif

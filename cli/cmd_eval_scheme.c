@@ -1,0 +1,215 @@
+/* cli/cmd_eval_scheme.c - `nnguard eval-scheme deeplock|advparams`: options, the base model,
+ * the shared fine-tuning table and the report file. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "cli.h"
+#include "core/core.h"
+#include "eval_scheme.h"
+#include "nnguard/deeplock.h"
+
+static const char help[] =
+    "usage: nnguard eval-scheme deeplock|advparams [options]\n\n"
+    "Measure a protection scheme on a model trained on the data (or on --model): accuracy of the\n"
+    "original, protected and restored model, and the attacks (Deep-Lock: random wrong keys and\n"
+    "fine-tuning; AdvParams: fine-tuning, pruning, the adaptive attack), each fine-tuning compared\n"
+    "with training the same architecture from scratch on the same data for the same epochs.\n"
+    "Prints a table; writes the figures as JSON with -o.\n\n"
+    "  --data DIR            dataset folder (default " NG_DEFAULT_DATA_DIR ")\n"
+    "  --model FILE.onnx     protect this model instead of training one\n"
+    "  --arch LIST           architectures to train (deeplock: lenet5; advparams: lenet5,vgg-small)\n"
+    "  --train-epochs N      epochs to train each base model (default 5)\n"
+    "  --fractions LIST      attacker's share of the training data (default 0.01,0.05,0.1)\n"
+    "  --attack-epochs N     fine-tuning epochs of the attacks (default 5)\n"
+    "  --trials N            deeplock: random wrong keys (default 100)\n"
+    "  --keystream ctr|expand  deeplock key stream (default ctr)\n"
+    "  --budget N            advparams: most parameters changed (default 25)\n"
+    "  --rates LIST          advparams pruning rates (default 0.1,0.3,0.5,0.7,0.9)\n"
+    "  --prune-epochs N      advparams: fine-tune after pruning (default 1)\n"
+    "  --limit N             test images used (default all)\n"
+    "  --workdir DIR         where base and protected models are written (default ./nnguard-eval)\n"
+    "  -o, --output FILE     JSON report (written atomically)\n"
+    "  --seed S --threads T\n";
+
+static int parse_list(const char *opt, const char *s, double *v, int *n, double lo, double hi)
+{
+    char *end;
+    *n = 0;
+    while (*s && *n < NG_ES_MAX_LIST) {
+        double d = strtod(s, &end);
+        if (end == s || !(d >= lo && d <= hi) || (*end && *end != ','))
+            return ng_cli_usage("eval-scheme", "%s expects numbers in [%g,%g] separated by commas", opt, lo, hi), -1;
+        v[(*n)++] = d;
+        s = *end ? end + 1 : end;
+    }
+    return *n ? 0 : (ng_cli_usage("eval-scheme", "%s is empty", opt), -1);
+}
+
+ng_status ng_es_base_model(ng_es_ctx *c, const char *arch, ng_model **m, char **path)
+{
+    ng_status st;
+    if (c->model) {
+        if ((st = ng_model_load(c->model, m)) != NG_OK) return st;
+        *path = ng_strdup(c->model);
+        return *path ? NG_OK : NG_E_NOMEM;
+    }
+    size_t n = strlen(c->workdir) + strlen(arch) + 32;
+    *path = malloc(n);
+    if (!*path) return ng_fail(NG_E_NOMEM, "out of memory");
+    snprintf(*path, n, "%s/%s.onnx", c->workdir, arch);
+    if ((st = ng_model_from_arch(arch, c->train.c, c->train.h, c->train.w, c->train.classes, c->seed, m)) != NG_OK)
+        goto fail;
+    ng_train_options to = ng_train_options_default();
+    ng_train_result *r = calloc(1, sizeof *r);
+    if (!r) { st = NG_E_NOMEM; goto fail; }
+    to.epochs = c->train_epochs;
+    to.seed = c->seed;
+    to.threads = c->threads;
+    fprintf(stderr, "training %s for %d epochs on %s ...\n", arch, c->train_epochs, c->data);
+    st = ng_train(*m, &c->train, NULL, &to, r);
+    free(r);
+    if (st == NG_OK) st = ng_model_save_onnx(*m, *path);
+    if (st == NG_OK) return NG_OK;
+fail:
+    ng_model_free(*m);
+    *m = NULL;
+    free(*path);
+    *path = NULL;
+    return st;
+}
+
+ng_status ng_es_finetune(ng_es_ctx *c, const ng_model *victim, json_t **out)
+{
+    *out = json_array();
+    printf("  fine-tuning attack (%d epochs): accuracy after each epoch, attacked model vs from scratch\n",
+           c->attack_epochs);
+    for (int f = 0; f < c->n_fractions; f++) {
+        ng_finetune_options o = ng_finetune_options_default();
+        o.fraction = c->fractions[f];
+        o.epochs = c->attack_epochs;
+        o.seed = c->seed + 1000 + (uint64_t)f;
+        o.threads = c->threads;
+        ng_finetune_result *r = calloc(1, sizeof *r);
+        if (!r) return NG_E_NOMEM;
+        ng_status st = ng_attack_finetune(victim, &c->train, &c->test, &o, r);
+        if (st != NG_OK) { free(r); return st; }
+        json_t *row = json_object(), *att = json_array(), *scr = json_array();
+        printf("    %5.1f%% of the data (%6lld images):", 100 * c->fractions[f], (long long)r->n_train);
+        for (int e = 0; e < r->epochs; e++) {
+            json_array_append_new(att, json_real(r->acc_attacked[e]));
+            json_array_append_new(scr, json_real(r->acc_scratch[e]));
+        }
+        printf(" attacked %6.2f%%  scratch %6.2f%%  (last epoch)\n", 100 * r->acc_attacked[r->epochs - 1],
+               100 * r->acc_scratch[r->epochs - 1]);
+        json_object_set_new(row, "fraction", json_real(c->fractions[f]));
+        json_object_set_new(row, "train_examples", json_integer(r->n_train));
+        json_object_set_new(row, "params_reset", json_integer(r->n_sanitized));
+        json_object_set_new(row, "accuracy_attacked", att);
+        json_object_set_new(row, "accuracy_scratch", scr);
+        json_array_append_new(*out, row);
+        free(r);
+    }
+    return NG_OK;
+}
+
+int ng_cmd_eval_scheme(int argc, char **argv)
+{
+    enum { O_DATA = 0x5000, O_MODEL, O_ARCH, O_TEPOCHS, O_FRACS, O_AEPOCHS, O_TRIALS, O_KS, O_BUDGET,
+           O_RATES, O_PEPOCHS, O_LIMIT, O_WORKDIR, O_SEED, O_THREADS };
+    static const struct option opts[] = {
+        {"data", required_argument, 0, O_DATA}, {"model", required_argument, 0, O_MODEL},
+        {"arch", required_argument, 0, O_ARCH}, {"train-epochs", required_argument, 0, O_TEPOCHS},
+        {"fractions", required_argument, 0, O_FRACS}, {"attack-epochs", required_argument, 0, O_AEPOCHS},
+        {"trials", required_argument, 0, O_TRIALS}, {"keystream", required_argument, 0, O_KS},
+        {"budget", required_argument, 0, O_BUDGET}, {"rates", required_argument, 0, O_RATES},
+        {"prune-epochs", required_argument, 0, O_PEPOCHS}, {"limit", required_argument, 0, O_LIMIT},
+        {"workdir", required_argument, 0, O_WORKDIR}, {"output", required_argument, 0, 'o'},
+        {"seed", required_argument, 0, O_SEED}, {"threads", required_argument, 0, O_THREADS},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(help, argc < 2 ? stderr : stdout);
+        return argc < 2 ? NG_EXIT_USAGE : NG_EXIT_OK;
+    }
+    const char *scheme = argv[1];
+    int is_dl = !strcmp(scheme, "deeplock"), is_adv = !strcmp(scheme, "advparams");
+    if (!is_dl && !is_adv) return ng_cli_usage("eval-scheme", "unknown scheme '%s' (deeplock, advparams)", scheme);
+    ng_es_ctx c;
+    memset(&c, 0, sizeof c);
+    c.data = NG_DEFAULT_DATA_DIR;
+    c.workdir = "nnguard-eval";
+    c.train_epochs = 5; c.attack_epochs = 5; c.prune_epochs = 1; c.trials = 100; c.budget = 25;
+    c.fractions[0] = 0.01; c.fractions[1] = 0.05; c.fractions[2] = 0.1; c.n_fractions = 3;
+    for (int i = 0; i < 5; i++) c.rates[i] = 0.1 + 0.2 * i;
+    c.n_rates = 5;
+    c.archs[0] = "lenet5"; c.n_archs = 1;
+    if (is_adv) { c.archs[1] = "vgg-small"; c.n_archs = 2; }
+    long long v;
+    int ch;
+    static char archbuf[256];
+    optind = 1;
+    while ((ch = getopt_long(argc - 1, argv + 1, "ho:", opts, NULL)) != -1) {
+        switch (ch) {
+        case O_DATA: c.data = optarg; break;
+        case O_MODEL: c.model = optarg; break;
+        case O_ARCH: {
+            snprintf(archbuf, sizeof archbuf, "%s", optarg);
+            c.n_archs = 0;
+            for (char *t = strtok(archbuf, ","); t && c.n_archs < NG_ES_MAX_LIST; t = strtok(NULL, ","))
+                c.archs[c.n_archs++] = t;
+            break;
+        }
+        case O_TEPOCHS: if (ng_cli_int("eval-scheme", "--train-epochs", optarg, 1, 1000, &v)) return NG_EXIT_USAGE; c.train_epochs = (int)v; break;
+        case O_AEPOCHS: if (ng_cli_int("eval-scheme", "--attack-epochs", optarg, 1, NG_ATTACK_MAX_EPOCHS, &v)) return NG_EXIT_USAGE; c.attack_epochs = (int)v; break;
+        case O_PEPOCHS: if (ng_cli_int("eval-scheme", "--prune-epochs", optarg, 0, NG_ATTACK_MAX_EPOCHS, &v)) return NG_EXIT_USAGE; c.prune_epochs = (int)v; break;
+        case O_TRIALS: if (ng_cli_int("eval-scheme", "--trials", optarg, 1, 100000, &v)) return NG_EXIT_USAGE; c.trials = (int)v; break;
+        case O_BUDGET: if (ng_cli_int("eval-scheme", "--budget", optarg, 1, 1000000, &v)) return NG_EXIT_USAGE; c.budget = (int)v; break;
+        case O_LIMIT: if (ng_cli_int("eval-scheme", "--limit", optarg, 1, 100000000, &v)) return NG_EXIT_USAGE; c.limit = v; break;
+        case O_SEED: if (ng_cli_int("eval-scheme", "--seed", optarg, 0, (long long)1 << 62, &v)) return NG_EXIT_USAGE; c.seed = (uint64_t)v; break;
+        case O_THREADS: if (ng_cli_int("eval-scheme", "--threads", optarg, 0, 256, &v)) return NG_EXIT_USAGE; c.threads = (int)v; break;
+        case O_FRACS: if (parse_list("--fractions", optarg, c.fractions, &c.n_fractions, 1e-6, 1)) return NG_EXIT_USAGE; break;
+        case O_RATES: if (parse_list("--rates", optarg, c.rates, &c.n_rates, 0, 1)) return NG_EXIT_USAGE; break;
+        case O_KS:
+            if ((c.keystream = ng_keystream_parse(optarg)) < 0)
+                return ng_cli_usage("eval-scheme", "--keystream is ctr or expand, not '%s'", optarg);
+            break;
+        case O_WORKDIR: c.workdir = optarg; break;
+        case 'o': c.report = optarg; break;
+        case 'h': fputs(help, stdout); return NG_EXIT_OK;
+        default: return ng_cli_usage("eval-scheme", "unknown option");
+        }
+    }
+    if (optind + 1 < argc) return ng_cli_usage("eval-scheme", "unexpected argument '%s'", argv[optind + 1]);
+    if (c.model) c.n_archs = 1;
+    if (mkdir(c.workdir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "nnguard eval-scheme: cannot create %s\n", c.workdir);
+        return NG_EXIT_FAIL;
+    }
+    ng_status st;
+    ng_dataset full;
+    if ((st = ng_dataset_load_dir(c.data, NG_SPLIT_TRAIN, &c.train)) != NG_OK) return ng_cli_fail("eval-scheme", st);
+    if ((st = ng_dataset_load_dir(c.data, NG_SPLIT_TEST, &full)) != NG_OK) { ng_dataset_free(&c.train); return ng_cli_fail("eval-scheme", st); }
+    st = ng_dataset_head(&full, c.limit, &c.test);
+    ng_dataset_free(&full);
+    json_t *report = json_object();
+    json_object_set_new(report, "scheme", json_string(scheme));
+    json_object_set_new(report, "data", json_string(c.data));
+    json_object_set_new(report, "seed", json_integer((json_int_t)c.seed));
+    json_object_set_new(report, "test_images", json_integer(c.test.n));
+    json_object_set_new(report, "train_images", json_integer(c.train.n));
+    if (st == NG_OK) st = is_dl ? ng_es_deeplock(&c, report) : ng_es_advparams(&c, report);
+    int rc = NG_EXIT_OK;
+    if (st != NG_OK) rc = ng_cli_fail("eval-scheme", st);
+    else if (c.report) {
+        char *s = json_dumps(report, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+        st = s ? ng_write_file_atomic(c.report, s, strlen(s), 0644) : NG_E_NOMEM;
+        free(s);
+        if (st != NG_OK) rc = ng_cli_fail("eval-scheme", st);
+        else printf("report written to %s\n", c.report);
+    }
+    json_decref(report);
+    ng_dataset_free(&c.train);
+    ng_dataset_free(&c.test);
+    return rc;
+}

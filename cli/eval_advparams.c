@@ -1,0 +1,157 @@
+/* cli/eval_advparams.c - `nnguard eval-scheme advparams`: SCHEMES.md section 2 "Measure",
+ * for each architecture: the encryption itself, fine-tuning, pruning and the adaptive attack. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+#include "cli.h"
+#include "eval_scheme.h"
+#include "core/core.h"
+#include "nnguard/advparams.h"
+
+static float bits_to_float(uint32_t b) { float f; memcpy(&f, &b, 4); return f; }
+
+/* Every perturbed value inside its tensor's original [min, max]? */
+static int all_in_range(const ng_model *orig, const ng_adv_key *k)
+{
+    for (size_t i = 0; i < ng_adv_key_count(k); i++) {
+        ng_adv_entry e;
+        ng_adv_key_entry(k, i, &e);
+        int ok = 0;
+        for (size_t t = 0; t < ng_model_ntensors(orig); t++) {
+            ng_param p;
+            ng_model_tensor(orig, t, &p);
+            if (strcmp(p.name, e.tensor) != 0) continue;
+            const float *w = (const float *)p.data;
+            int64_t n = ng_shape_numel(&p.shape);
+            float mn = w[0], mx = w[0], v = bits_to_float(e.pert_bits);
+            for (int64_t j = 1; j < n; j++) { if (w[j] < mn) mn = w[j]; if (w[j] > mx) mx = w[j]; }
+            ok = v >= mn && v <= mx;
+        }
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
+static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *out)
+{
+    ng_model *base = NULL, *enc = NULL;
+    ng_weights *w = NULL;
+    ng_adv_key *k = NULL;
+    ng_position *pos = NULL;
+    char *path = NULL;
+    ng_status st = ng_es_base_model(c, arch, &base, &path);
+    if (st != NG_OK) return st;
+    double acc_before, acc_after;
+    uint8_t id0[32], id1[32];
+    if ((st = ng_evaluate(base, &c->test, 0, 256, c->threads, &acc_before, NULL, NULL)) != NG_OK) goto done;
+    if ((st = ng_weights_open(path, &w)) != NG_OK) goto done;
+    ng_weights_id(w, id0);
+    if ((st = ng_model_clone(base, &enc)) != NG_OK) goto done;
+    ng_adv_options o = ng_adv_options_default();
+    o.budget = c->budget;
+    o.seed = c->seed;
+    o.threads = c->threads;
+    double t0 = ng_now();
+    if ((st = ng_adv_encrypt(enc, w, &c->train, &o, &k)) != NG_OK) goto done;
+    double secs = ng_now() - t0;
+    if ((st = ng_evaluate(enc, &c->test, 0, 256, c->threads, &acc_after, NULL, NULL)) != NG_OK) goto done;
+    size_t changed = ng_adv_key_count(k), total = ng_model_nparams(base);
+    int in_range = all_in_range(base, k);
+    printf("AdvParams on %s (%s, %zu parameters)\n", path, arch, total);
+    printf("  accuracy %.2f%% -> %.2f%% (drop %.2f points, %.1f%% relative); %zu parameters changed (%.6f%% of all), "
+           "all inside their tensor's range: %s; %.2f s\n", 100 * acc_before, 100 * acc_after,
+           100 * (acc_before - acc_after), 100 * (acc_before - acc_after) / acc_before, changed,
+           100.0 * (double)changed / (double)total, in_range ? "yes" : "NO", secs);
+    fflush(stdout);
+    json_t *ft;
+    if ((st = ng_es_finetune(c, enc, &ft)) != NG_OK) goto done;
+    /* pruning, with and without a short fine-tune */
+    ng_prune_point pts[NG_ES_MAX_LIST], ptt[NG_ES_MAX_LIST];
+    ng_finetune_options po = ng_finetune_options_default();
+    po.threads = c->threads;
+    po.seed = c->seed + 5;
+    po.epochs = 0;
+    if ((st = ng_attack_prune(enc, c->rates, c->n_rates, &c->train, &c->test, &po, pts)) != NG_OK) goto done;
+    po.epochs = c->prune_epochs;
+    if (po.epochs > 0 && (st = ng_attack_prune(enc, c->rates, c->n_rates, &c->train, &c->test, &po, ptt)) != NG_OK)
+        goto done;
+    json_t *pr = json_array();
+    printf("  pruning attack (then %d epoch(s) of fine-tuning on %.0f%% of the data):\n", po.epochs, 100 * po.fraction);
+    for (int i = 0; i < c->n_rates; i++) {
+        json_t *p = json_pack("{s:f,s:I,s:f}", "rate", pts[i].rate, "zeroed", (json_int_t)pts[i].zeroed,
+                              "accuracy", pts[i].acc);
+        printf("    %3.0f%%: %6.2f%%", 100 * pts[i].rate, 100 * pts[i].acc);
+        if (po.epochs > 0) {
+            json_object_set_new(p, "accuracy_tuned", json_real(ptt[i].acc_tuned));
+            printf("  fine-tuned %6.2f%%", 100 * ptt[i].acc_tuned);
+        }
+        putchar('\n');
+        json_array_append_new(pr, p);
+    }
+    /* adaptive attack, scored against the key's real positions */
+    pos = calloc(changed ? changed : 1, sizeof *pos);
+    if (!pos) { st = NG_E_NOMEM; goto done; }
+    for (size_t i = 0; i < changed; i++) {
+        ng_adv_entry e;
+        ng_adv_key_entry(k, i, &e);
+        pos[i].tensor = e.tensor;
+        pos[i].index = e.index;
+    }
+    ng_finetune_options ao = ng_finetune_options_default();
+    ao.threads = c->threads;
+    ao.seed = c->seed + 9;
+    ao.epochs = c->attack_epochs;
+    ao.fraction = c->fractions[0];
+    ng_adaptive_result ar;
+    if ((st = ng_attack_adaptive(enc, &c->train, &c->test, &ao, 6.0, pos, changed, &ar)) != NG_OK) goto done;
+    printf("  adaptive attack: %lld parameters reset, %lld of the %lld perturbed found; accuracy %.2f%% after reset, "
+           "%.2f%% after %d epochs of fine-tuning on %.0f%% of the data\n", (long long)ar.flagged, (long long)ar.found,
+           (long long)ar.perturbed, 100 * ar.acc_reset, 100 * ar.acc_tuned, ao.epochs, 100 * ao.fraction);
+    /* decrypt: bit-exact? */
+    if ((st = ng_adv_decrypt(w, k)) != NG_OK) goto done;
+    ng_weights_id(w, id1);
+    int exact = sodium_memcmp(id0, id1, 32) == 0;
+    printf("  decrypted with the key: parameters %s the original bit for bit\n", exact ? "equal" : "DIFFER FROM");
+    fflush(stdout);
+    json_t *r = json_object();
+    json_object_set_new(r, "arch", json_string(arch));
+    json_object_set_new(r, "model", json_string(path));
+    json_object_set_new(r, "parameters", json_integer((json_int_t)total));
+    json_object_set_new(r, "accuracy_before", json_real(acc_before));
+    json_object_set_new(r, "accuracy_after", json_real(acc_after));
+    json_object_set_new(r, "drop_points", json_real(acc_before - acc_after));
+    json_object_set_new(r, "drop_relative", json_real((acc_before - acc_after) / acc_before));
+    json_object_set_new(r, "changed", json_integer((json_int_t)changed));
+    json_object_set_new(r, "changed_fraction", json_real((double)changed / (double)total));
+    json_object_set_new(r, "changed_in_range", json_boolean(in_range));
+    json_object_set_new(r, "encrypt_seconds", json_real(secs));
+    json_object_set_new(r, "decrypt_bit_exact", json_boolean(exact));
+    json_object_set_new(r, "finetune", ft);
+    json_object_set_new(r, "prune", pr);
+    json_object_set_new(r, "adaptive", json_pack("{s:I,s:I,s:I,s:f,s:f,s:f,s:i,s:f}", "flagged", (json_int_t)ar.flagged,
+                        "found", (json_int_t)ar.found, "perturbed", (json_int_t)ar.perturbed, "accuracy_before",
+                        ar.acc_before, "accuracy_reset", ar.acc_reset, "accuracy_tuned", ar.acc_tuned, "epochs",
+                        ao.epochs, "fraction", ao.fraction));
+    json_array_append_new(out, r);
+    if (!exact) st = ng_fail(NG_E_INTERNAL, "decrypted model differs from the original");
+done:
+    free(pos);
+    ng_adv_key_free(k);
+    ng_weights_free(w);
+    ng_model_free(base);
+    ng_model_free(enc);
+    free(path);
+    return st;
+}
+
+ng_status ng_es_advparams(ng_es_ctx *c, json_t *report)
+{
+    json_t *arr = json_array();
+    json_object_set_new(report, "models", arr);
+    for (int i = 0; i < c->n_archs; i++) {
+        ng_status st = one_arch(c, c->model ? "model" : c->archs[i], arr);
+        if (st != NG_OK) return st;
+    }
+    return NG_OK;
+}

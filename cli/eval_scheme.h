@@ -1,0 +1,29 @@
+/* cli/eval_scheme.h - `nnguard eval-scheme`: one protection scheme measured end to end on a
+ * trained model, every attack run the same way, JSON report + readable table. */
+#ifndef NG_EVAL_SCHEME_H
+#define NG_EVAL_SCHEME_H
+#include <jansson.h>
+#include "nnguard/attack.h"
+
+#define NG_ES_MAX_LIST 16
+typedef struct ng_es_ctx {
+    const char *data, *model, *workdir, *report;
+    const char *archs[NG_ES_MAX_LIST]; int n_archs;
+    double fractions[NG_ES_MAX_LIST]; int n_fractions;
+    double rates[NG_ES_MAX_LIST]; int n_rates;
+    int train_epochs, attack_epochs, prune_epochs, trials, budget, threads;
+    int keystream;            /* Deep-Lock: NG_KS_CTR / NG_KS_EXPAND */
+    int64_t limit;            /* test images used (0 = all) */
+    uint64_t seed;
+    ng_dataset train, test;
+} ng_es_ctx;
+
+/* The model to protect: --model, or arch trained for train_epochs and saved in workdir.
+ * *path receives the file the scheme works on (malloc'ed). */
+ng_status ng_es_base_model(ng_es_ctx *c, const char *arch, ng_model **m, char **path);
+/* Fine-tuning attack at every fraction, as a JSON array; also prints the table. */
+ng_status ng_es_finetune(ng_es_ctx *c, const ng_model *victim, json_t **out);
+
+ng_status ng_es_deeplock(ng_es_ctx *c, json_t *report);
+ng_status ng_es_advparams(ng_es_ctx *c, json_t *report);
+#endif

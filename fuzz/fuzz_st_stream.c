@@ -1,0 +1,3 @@
+/* fuzz/fuzz_st_stream.c - libFuzzer harness (see targets.h). */
+#include "targets.h"
+NG_FUZZ_HARNESS(ng_fuzz_st_stream)
