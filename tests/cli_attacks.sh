@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# cli_attacks: `nnguard attack ...` and `nnguard eval-scheme ...` end to end on the PyTorch
+# LeNet-5 fixture, asserting the figures from their JSON output.
+# ctest-label: slow
+set -euo pipefail
+NG=$1; SRC=$2; DATA=$3
+FIX=$SRC/tests/fixtures/lenet5.onnx
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+cd "$T"
+jget() { /usr/bin/python3 -c "import json,sys; d=json.load(open('$1')); print(eval('d'+sys.argv[1]))" "$2"; }
+check() { if /usr/bin/python3 -c "import sys; sys.exit(0 if ($1) else 1)"; then echo "ok: $2"; else echo "FAIL: $2 ($1)"; exit 1; fi; }
+
+"$NG" keygen -o k.key >/dev/null
+"$NG" lock "$FIX" -o locked.onnx --key k.key >/dev/null
+
+"$NG" attack keyguess locked.onnx --trials 3 --limit 1000 --json > kg.json
+check "$(jget kg.json "['trials']") == 3" "keyguess ran 3 trials"
+check "$(jget kg.json "['accuracy_mean']") < 0.15" "wrong keys give about chance"
+check "$(jget kg.json "['accuracy_locked']") < 0.15" "locked model without key is at chance"
+
+"$NG" attack finetune locked.onnx --count 1000 --epochs 1 --limit 1000 --json > ft.json 2>/dev/null
+check "$(jget ft.json "['train_examples']") == 1000" "fine-tune used 1000 examples"
+check "$(jget ft.json "['accuracy_attacked'][0]") <= $(jget ft.json "['accuracy_scratch'][0]") + 0.02" \
+      "fine-tuned locked model no better than scratch"
+
+"$NG" attack prune "$FIX" --rates 0,0.5,0.99 --limit 1000 --json > pr.json 2>/dev/null
+check "$(jget pr.json "[0]['zeroed']") == 0" "rate 0 prunes nothing"
+check "$(jget pr.json "[1]['zeroed']") == 30735" "rate 0.5 zeroes half of every weight tensor (61470 weights)"
+check "$(jget pr.json "[0]['accuracy']") > 0.8" "unpruned fixture keeps its accuracy"
+check "$(jget pr.json "[2]['accuracy']") < 0.5" "99% pruning destroys the model"
+
+"$NG" eval-scheme deeplock --model "$FIX" --trials 3 --attack-epochs 1 --fractions 0.02 --limit 1000 \
+      --workdir wd -o dl.json > dl.txt 2>/dev/null
+check "'$(jget dl.json "['unlock_bit_exact']")' == 'True'" "eval-scheme: unlock is bit-exact"
+check "$(jget dl.json "['accuracy_unlocked']") == $(jget dl.json "['accuracy_original']")" "eval-scheme: unlocked accuracy equals original"
+check "$(jget dl.json "['accuracy_locked']") < 0.15" "eval-scheme: locked accuracy near chance"
+check "$(jget dl.json "['throughput']['lock_gb_s']") > 0" "eval-scheme: throughput measured"
+grep -q "random wrong keys" dl.txt
+
+"$NG" eval-scheme advparams --model "$FIX" --attack-epochs 1 --fractions 0.02 --rates 0.5 --prune-epochs 0 \
+      --limit 1000 --workdir wd -o adv.json > adv.txt 2>/dev/null
+check "$(jget adv.json "['models'][0]['changed']") <= 25" "advparams: at most 25 parameters changed"
+check "'$(jget adv.json "['models'][0]['changed_in_range']")' == 'True'" "advparams: changed values inside their tensor's range"
+check "'$(jget adv.json "['models'][0]['decrypt_bit_exact']")' == 'True'" "advparams: decrypt is bit-exact"
+check "$(jget adv.json "['models'][0]['accuracy_after']") < $(jget adv.json "['models'][0]['accuracy_before']") - 0.3" \
+      "advparams: accuracy drops by more than 30 points"
+
+# usage errors
+set +e
+"$NG" attack nosuch "$FIX" 2>/dev/null; [ $? -eq 2 ] || { echo "FAIL: unknown attack should exit 2"; exit 1; }
+"$NG" attack keyguess "$FIX" --trials 2 2>err.txt; rc=$?
+set -e
+[ $rc -ne 0 ] && grep -q "not a Deep-Locked model" err.txt || { echo "FAIL: keyguess on a plain model must be refused"; exit 1; }
+echo "cli_attacks: all checks passed"
