@@ -1,5 +1,6 @@
 /* test_deeplock: Deep-Lock on safetensors (F32 with NaN/Inf/denormal locked patterns, F16, BF16,
- * F64, a non-float tensor, an empty tensor) and ONNX (lenet5 fixture): locked bytes equal the
+ * F64, a non-float tensor, an empty tensor) and ONNX (lenet5 fixture; deeplock_dtypes.onnx with
+ * FLOAT16/BFLOAT16/DOUBLE and float_data initializers): locked bytes equal the
  * spec's formula computed independently here; bit-exact round trips for ctr and expand; the
  * streaming path gives the same bytes as the in-memory path; wrong key refused with nothing
  * written; --no-check gives a different model; corrupted/truncated locked files, double lock,
@@ -313,6 +314,39 @@ int main(void)
     CHECK_ST(ng_deeplock_open_weights(lon, &s2, 0, &a4), NG_E_KEY);
     ng_weights_free(a1); ng_weights_free(a2); ng_weights_free(a3);
     ng_weights_free(wo);
+
+    /* ---- ONNX with every float dtype (raw and float_data FLOAT, FLOAT16, BFLOAT16, DOUBLE; NaN,
+     * Inf, denormals) and an INT64 initializer: ctr and expand round trips bit for bit ---- */
+    {
+        char dt[600];   /* not tu_path(): its buffer holds `onnx` */
+        snprintf(dt, sizeof dt, "%s/fixtures/deeplock_dtypes.onnx", NG_TEST_DIR);
+        const char *ld = tmp("ld.onnx"), *ud = tmp("ud.onnx");
+        ng_weights *w0, *w1, *w2;
+        CHECK_OK(ng_weights_open(dt, &w0));
+        CHECK(w0 && ng_weights_count(w0) == 5);
+        for (int ks = 0; w0 && ks < 2; ks++) {
+            const ng_deeplock_secret *sk = ks ? &s128 : &s;
+            CHECK_OK(ng_deeplock_lock_file(dt, ld, sk, ks ? &oe : &o));
+            CHECK_OK(ng_deeplock_unlock_file(ld, ud, sk, &o));
+            CHECK_OK(ng_weights_open(ld, &w1));
+            CHECK_OK(ng_weights_open(ud, &w2));
+            int rt = ng_weights_count(w2) == 5, changed = 1;
+            for (size_t i = 0; rt && i < 5; i++) {
+                const ng_param *p0 = ng_weights_param_c(w0, i), *p1 = ng_weights_param_c(w1, i), *p2 = ng_weights_param_c(w2, i);
+                rt &= p0->dtype == p2->dtype && p0->nbytes == p2->nbytes && memcmp(p0->data, p2->data, p0->nbytes) == 0;
+                rt &= p1->dtype == p0->dtype && p1->nbytes == p0->nbytes;
+                changed &= memcmp(p0->data, p1->data, p0->nbytes) != 0;
+            }
+            CHECKF(rt, "keystream %d", ks);
+            CHECKF(changed, "keystream %d", ks);
+            uint8_t x0[32], x2[32];
+            ng_weights_id(w0, x0);
+            ng_weights_id(w2, x2);
+            CHECK(memcmp(x0, x2, 32) == 0);
+            ng_weights_free(w1); ng_weights_free(w2);
+        }
+        ng_weights_free(w0);
+    }
 
     /* ---- a full disk while writing: the call fails and leaves no OUT ---- */
     const char *full = tmp("full.safetensors");
