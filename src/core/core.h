@@ -38,7 +38,7 @@ typedef struct ng_awriter {
     int   fd;
     char *path;
     char *tmp;
-    int   failed;   /* a write failed: commit refuses */
+    int   failed;   /* errno of the first failed write (commit refuses), 0 if none */
     int   excl;     /* refuse to replace an existing file */
     uint64_t written;
 } ng_awriter;

@@ -147,13 +147,15 @@ ng_status ng_awrite_open_excl(ng_awriter *w, const char *path, unsigned mode) { 
 static ng_status awrite_at(ng_awriter *w, const void *buf, size_t n, uint64_t off, int use_off)
 {
     const uint8_t *p = buf;
-    if (w->fd < 0 || w->failed) return ng_fail(NG_E_IO, "%s: write after a failed write", w->path ? w->path : "?");
+    if (w->fd < 0 || w->failed)   /* repeat the first failure's cause: it is what the user must fix */
+        return ng_fail(NG_E_IO, "%s: write failed: %s (the original file, if any, is untouched)",
+                       w->path ? w->path : "?", w->failed > 0 ? strerror(w->failed) : "writer closed");
     while (n > 0) {
         size_t chunk = n > (1u << 30) ? (1u << 30) : n;
         ssize_t r = faulty_pwrite(w->fd, p, chunk, (off_t)off, use_off);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) {
-            w->failed = 1;
+            w->failed = r < 0 && errno ? errno : EIO;
             return ng_fail(NG_E_IO, "%s: write failed: %s (the original file, if any, is untouched)",
                            w->path, r < 0 ? strerror(errno) : "no progress");
         }
@@ -177,7 +179,12 @@ void ng_awrite_abort(ng_awriter *w)
 ng_status ng_awrite_commit(ng_awriter *w)
 {
     ng_status st = NG_OK;
-    if (w->fd < 0 || w->failed) { ng_awrite_abort(w); return ng_fail(NG_E_IO, "commit after a failed write"); }
+    if (w->fd < 0 || w->failed) {
+        st = ng_fail(NG_E_IO, "%s: not written: an earlier write failed: %s (the original file, if any, "
+                               "is untouched)", w->path ? w->path : "?", w->failed > 0 ? strerror(w->failed) : "writer closed");
+        ng_awrite_abort(w);
+        return st;
+    }
     if (fsync(w->fd) != 0) st = ng_fail(NG_E_IO, "%s: fsync failed: %s", w->path, strerror(errno));
     if (close(w->fd) != 0 && st == NG_OK) st = ng_fail(NG_E_IO, "%s: close failed: %s", w->path, strerror(errno));
     w->fd = -1;
