@@ -131,6 +131,8 @@ int ng_cmd_train(int argc, char **argv)
         fprintf(stderr, "training %s on %lld examples of %s (%dx%dx%d, %d classes), %d epochs, batch %d, %s lr %g, seed %llu\n",
                 init ? init : arch, (long long)train->n, data, full.c, full.h, full.w, full.classes, o.epochs, o.batch,
                 o.optim.kind == NG_OPTIM_ADAM ? "adam" : "sgd", (double)o.optim.lr, (unsigned long long)o.seed);
+    if (!o.quiet && val > 0)
+        fprintf(stderr, "per-epoch accuracy is on the %lld held-out examples, not the test set\n", (long long)held.n);
     const ng_dataset *eval = val > 0 ? &held : &te;
     if ((st = ng_train(m, train, eval, &o, r))) goto fail;
     double acc = r->final_acc;

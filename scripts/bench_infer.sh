@@ -13,6 +13,8 @@ PEER=../shared/peers/torch_lenet_fmnist.py
 [ -x "$B/bench_infer" ] || BUILD_DIR="$B" bash scripts/build.sh
 [ -f "$PEER" ] || { echo "bench_infer.sh: $PEER not found (the shared folder must sit beside the repo)" >&2; exit 1; }
 
+# Both sides suffer when other work shares the cores (PyTorch's spinning threads far more): say so.
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 ours=$("$B/bench_infer" --threads "$THREADS" "$@")
 echo "nnguard: $ours" | sed '2,$s/^/nnguard: /'
 theirs=$("$PY" "$PEER" 1 "$THREADS")
@@ -26,3 +28,4 @@ awk -v a="$our_inf" -v b="$pt_inf" -v c="$our_tr" -v d="$pt_tr" -v t="$THREADS" 
     printf "inference (batch 256, %d threads): nnguard %.0f img/s, PyTorch %.0f img/s, ratio %.2f\n", t, a, b, a / b
     printf "training  (batch 64,  %d threads): nnguard %.0f img/s, PyTorch %.0f img/s, ratio %.2f\n", t, c, d, c / d
 }'
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

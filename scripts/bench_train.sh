@@ -13,4 +13,4 @@ pt=$(/usr/bin/python3 "$PEER" 1 2)
 echo "pytorch lenet5: $pt"
 ng_ips=$(sed -n 's/.*train \([0-9]*\) img\/s.*/\1/p' <<<"$ng")
 pt_ips=$(sed -n 's/.*train \([0-9]*\) img\/s.*/\1/p' <<<"$pt")
-awk -v a="$ng_ips" -v b="$pt_ips" 'BEGIN { printf "training throughput: nnguard %d img/s, pytorch %d img/s, ratio %.2fx (target >= 2x)\n", a, b, b > 0 ? a / b : 0 }'
+awk -v a="$ng_ips" -v b="$pt_ips" 'BEGIN { printf "training throughput: nnguard %d img/s, pytorch %d img/s, ratio %.2fx (target >= 2x)\n", a, b, (b > 0 ? a / b : 0) }'

@@ -483,6 +483,8 @@ int main(void)
         { 2, 3, 12, 11, 5, 3, 2, 2, 1, 2, 1, 0, 3, 2, 2, 1, 1 },   /* dilation 2, odd everything */
         { 1, 16, 20, 20, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 }, /* batch 1, large: split GEMMs */
         { 7, 3, 5, 5, 2, 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0 },     /* kernel = image */
+        { 2, 3, 10, 9, 4, 3, 3, 1, 1, 2, 0, 1, 2, 2, 2, 1, 1 },    /* stride 1, dilation 2, asymmetric pads */
+        { 7, 2, 6, 5, 4, 3, 2, 1, 1, 0, 3, 2, 0, 1, 1, 2, 1 },     /* stride 1, groups 2, left pad > kernel */
     };
     for (size_t i = 0; i < NG_ARRAY_LEN(convs); i++) test_conv(&convs[i]);
 

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "tutil.h"
+#include "core/core.h"
 
 static ng_dataset tr, te;
 
@@ -98,6 +99,35 @@ int main(void)
     CHECK(r[2].final_acc == r[0].final_acc);
     printf("resume: uninterrupted acc %.4f, resumed acc %.4f, weights identical: %s\n", r[0].final_acc,
            r[2].final_acc, same_params(u, q) ? "yes" : "no");
+    /* a real interruption: cosine schedule (depends on the total epochs), the disk fills up while
+     * the third checkpoint is written; the run fails, the epoch-2 checkpoint stays, resume finishes */
+    char ck3[512], ck4[512];
+    snprintf(ck3, sizeof ck3, "%s/ck3.onnx", tu_tmpdir());
+    snprintf(ck4, sizeof ck4, "%s/ck4.onnx", tu_tmpdir());
+    ng_train_options cos3 = opts(3, 2);
+    cos3.sched = NG_SCHED_COSINE;
+    cos3.checkpoint = ck3;
+    ng_model *cu = train(&cos3, &r[0]);
+    const int64_t np = cu ? (int64_t)ng_model_nparams(cu) : 0;
+    struct stat sm;
+    CHECK(stat(ck3, &sm) == 0);
+    const int64_t state1 = 120 + 16 * 1 + 8 * np + 32, state2 = state1 + 16;   /* Adam: 2 floats per parameter */
+    ng_fault_write_after(2 * (int64_t)sm.st_size + state1 + state2);
+    ng_train_options cos_crash = cos3;
+    cos_crash.checkpoint = ck4;
+    ng_model *cc = lenet(0);
+    CHECK_ST(ng_train(cc, &tr, &te, &cos_crash, &r[1]), NG_E_IO);
+    ng_fault_write_after(-1);
+    snprintf(st_path, sizeof st_path, "%s.state", ck4);
+    CHECK(stat(st_path, &sb) == 0 && sb.st_size == state2);
+    ng_train_options cos_resume = cos_crash;
+    cos_resume.resume = 1;
+    ng_model *cr = train(&cos_resume, &r[2]);
+    CHECK(same_params(cu, cr));
+    printf("resume after a failed checkpoint write (cosine): weights identical: %s\n", same_params(cu, cr) ? "yes" : "no");
+    ng_model_free(cu); ng_model_free(cc); ng_model_free(cr);
+    snprintf(st_path, sizeof st_path, "%s.state", ck);
+
     /* resuming with another seed or optimizer is refused */
     ng_train_options bad = rest;
     bad.seed = 5;

@@ -337,6 +337,7 @@ float *ng_opctx_scratch(ng_opctx *c, int worker, size_t floats)
 
 void *ng_opctx_saved(ng_opctx *c, size_t bytes)
 {
+    /* cppcheck-suppress identicalInnerCondition ; false positive: the inner expression is the returned value, not a condition */
     if (*c->saved_size >= bytes && *c->saved) return *c->saved;
     ng_free_aligned(*c->saved);
     *c->saved_size = 0;

@@ -84,6 +84,52 @@ NG_KERN_CLONES void ng_col2im_add(const ng_win2d *g, const float *col, float *dx
     }
 }
 
+void ng_pad_planes(const float *x, int64_t C, int64_t H, int64_t W, int64_t pt, int64_t pl,
+                   int64_t Hp, int64_t Wp, int64_t tail, float *xpad)
+{
+    memset(xpad, 0, sizeof(float) * (size_t)(C * Hp * Wp + tail));
+    int64_t n = W < Wp - pl ? W : Wp - pl;   /* right padding beyond Wp is never read */
+    if (n <= 0) return;
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t h = 0; h < H && h + pt < Hp; h++)
+            memcpy(xpad + (c * Hp + h + pt) * Wp + pl, x + (c * H + h) * W, sizeof(float) * (size_t)n);
+}
+
+void ng_im2col_wide(const float *xpad, int64_t C, int64_t Hp, int64_t Wp, int64_t kh, int64_t kw,
+                    int64_t dh, int64_t dw, int64_t L, float *col)
+{
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t i = 0; i < kh; i++)
+            for (int64_t j = 0; j < kw; j++)
+                memcpy(col + ((c * kh + i) * kw + j) * L, xpad + c * Hp * Wp + i * dh * Wp + j * dw,
+                       sizeof(float) * (size_t)L);
+}
+
+NG_KERN_CLONES void ng_col2im_wide_add(const float *col, int64_t C, int64_t Hp, int64_t Wp, int64_t kh, int64_t kw,
+                                       int64_t dh, int64_t dw, int64_t L, float *xpad)
+{
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t i = 0; i < kh; i++)
+            for (int64_t j = 0; j < kw; j++) {
+                const float *r = col + ((c * kh + i) * kw + j) * L;
+                float *d = xpad + c * Hp * Wp + i * dh * Wp + j * dw;
+                for (int64_t k = 0; k < L; k++) d[k] += r[k];
+            }
+}
+
+void ng_unpad_planes_add(const float *xpad, int64_t C, int64_t H, int64_t W, int64_t pt, int64_t pl,
+                         int64_t Hp, int64_t Wp, float *x)
+{
+    int64_t n = W < Wp - pl ? W : Wp - pl;
+    if (n <= 0) return;
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t h = 0; h < H && h + pt < Hp; h++) {
+            const float *s = xpad + (c * Hp + h + pt) * Wp + pl;
+            float *d = x + (c * H + h) * W;
+            for (int64_t k = 0; k < n; k++) d[k] += s[k];
+        }
+}
+
 /* ---- parallel sgemm ---- */
 
 typedef struct gemm_job {

@@ -42,6 +42,22 @@ void ng_im2col(const ng_win2d *g, const float *x, float *col);
 /* dx (C x H x W) += col2im(col): the adjoint of ng_im2col. */
 void ng_col2im_add(const ng_win2d *g, const float *col, float *dx);
 
+/* Stride-1 column matrix on a padded grid: xpad holds C planes of Hp x Wp floats (zero-padded image,
+ * Hp = OH + dh*(kh-1), Wp = OW + dw*(kw-1)) followed by dw*(kw-1) readable floats. Row (c*kh + i)*kw + j
+ * of col is the L = OH*Wp floats of plane c from offset i*dh*Wp + j*dw: output pixel (oh, ow) sits at
+ * oh*Wp + ow, and the columns ow >= OW of each output row are junk to be dropped. One memcpy per row
+ * instead of one per output row of each kernel tap. */
+void ng_pad_planes(const float *x, int64_t C, int64_t H, int64_t W, int64_t pt, int64_t pl,
+                   int64_t Hp, int64_t Wp, int64_t tail, float *xpad);
+void ng_im2col_wide(const float *xpad, int64_t C, int64_t Hp, int64_t Wp, int64_t kh, int64_t kw,
+                    int64_t dh, int64_t dw, int64_t L, float *col);
+/* Adjoints for backward: xpad += the rows of col put back at their offsets (ng_im2col_wide), and
+ * x (C x H x W) += the image part of xpad. */
+void ng_col2im_wide_add(const float *col, int64_t C, int64_t Hp, int64_t Wp, int64_t kh, int64_t kw,
+                        int64_t dh, int64_t dw, int64_t L, float *xpad);
+void ng_unpad_planes_add(const float *xpad, int64_t C, int64_t H, int64_t W, int64_t pt, int64_t pl,
+                         int64_t Hp, int64_t Wp, float *x);
+
 /* C (M x N, row-major, ldc) = alpha * op(A) * op(B) + beta * C, like cblas_sgemm (row-major),
  * split into row or column blocks over the pool's workers when the product is large enough. */
 void ng_par_sgemm(ng_pool *p, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,

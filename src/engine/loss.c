@@ -15,6 +15,7 @@ static void log_softmax_row(const float *z, int64_t c, double *lp)
     for (int64_t j = 1; j < c; j++) if (z[j] > mx) mx = z[j];
     double s = 0;
     for (int64_t j = 0; j < c; j++) s += exp((double)z[j] - mx);
+    /* cppcheck-suppress invalidFunctionArg ; s >= 1: the max element contributes exp(0) (c >= 1, z[0] is read above) */
     double lse = mx + log(s);
     for (int64_t j = 0; j < c; j++) lp[j] = (double)z[j] - lse;
 }

@@ -4,6 +4,8 @@
  *
  * Per image and group: im2col (kern.h) then one GEMM  Y_g (Mg x OHW) = W_g (Mg x K) * col (K x OHW),
  * K = C/group * kh * kw; a 1x1 conv with stride 1 and no padding uses the image itself as col.
+ * With stride 1, col is built on the zero-padded grid instead (ng_im2col_wide: one memcpy per col
+ * row); the grid's extra columns are dropped from the forward output and are zero in backward's dY.
  * Backward per image and group:  dW_g += dY_g * col^T,  dcol = W_g^T * dY_g then col2im into dX,
  * dB[m] += sum dY[m]. Work items (image, group) are split over the exec's workers; each worker keeps
  * its own dW/dB partial sums in its scratch, added up at the end (worker 0 adds straight into din).
@@ -16,6 +18,8 @@
 typedef struct conv_geom {
     int64_t N, C, H, W, M, G, Cg, Mg, K, HW, OHW;
     int     one_by_one;   /* col is the image itself */
+    int     wide;         /* forward on the padded grid (ng_im2col_wide) */
+    int64_t Hp, Wp, L, padsz; /* padded grid: rows, columns, OH*Wp, floats of the padded copy */
     ng_win2d g;           /* per-group window (g.C = Cg) */
 } conv_geom;
 
@@ -55,6 +59,12 @@ static ng_status conv_check(const ng_node *n, const ng_shape *xs, const ng_shape
     o->OHW = g->OH * g->OW;
     o->one_by_one = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 &&
                     a->pad[0] == 0 && a->pad[1] == 0 && a->pad[2] == 0 && a->pad[3] == 0;
+    o->Hp = g->OH + g->dh * (g->kh - 1);
+    o->Wp = g->OW + g->dw * (g->kw - 1);
+    o->L = g->OH * o->Wp;
+    o->padsz = o->Cg * o->Hp * o->Wp + g->dw * (g->kw - 1);
+    /* worth it while the padded grid adds at most as many columns as the output has */
+    o->wide = !o->one_by_one && g->sh == 1 && g->sw == 1 && o->Wp <= 2 * g->OW;
     return NG_OK;
 }
 
@@ -96,6 +106,22 @@ static void conv_fwd_body(void *arg, int64_t i0, int64_t i1, int worker)
         int64_t n = it / o->G, g = it % o->G;
         const float *xg = j->x + (n * o->C + g * o->Cg) * o->HW;
         float *yg = j->y + (n * o->M + g * o->Mg) * o->OHW;
+        if (o->wide) {
+            float *xpad = col + o->K * o->L, *yw = xpad + o->padsz;
+            ng_pad_planes(xg, o->Cg, o->H, o->W, o->g.pt, o->g.pl, o->Hp, o->Wp, o->g.dw * (o->g.kw - 1), xpad);
+            ng_im2col_wide(xpad, o->Cg, o->Hp, o->Wp, o->g.kh, o->g.kw, o->g.dh, o->g.dw, o->L, col);
+            ng_par_sgemm(j->inner, 0, 0, o->Mg, o->L, o->K, 1.0f, j->w + g * o->Mg * o->K, o->K,
+                         col, o->L, 0.0f, yw, o->L);
+            for (int64_t m = 0; m < o->Mg; m++) {
+                float bv = j->b ? j->b[g * o->Mg + m] : 0.0f;
+                for (int64_t oh = 0; oh < o->g.OH; oh++) {
+                    const float *src = yw + m * o->L + oh * o->Wp;
+                    float *dst = yg + m * o->OHW + oh * o->g.OW;
+                    for (int64_t ow = 0; ow < o->g.OW; ow++) dst[ow] = src[ow] + bv;
+                }
+            }
+            continue;
+        }
         const float *cm = xg;
         if (!o->one_by_one) { ng_im2col(&o->g, xg, col); cm = col; }
         float beta = 0.0f;
@@ -123,6 +149,7 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
     if (nw > NG_KERN_MAX_WORKERS)
         return ng_fail(NG_E_UNSUPPORTED, "node '%s' (Conv): %d workers, at most %d supported", NG_NODE_NAME(n), nw, NG_KERN_MAX_WORKERS);
     size_t floats = j.o.one_by_one ? 1 : (size_t)(j.o.K * j.o.OHW);
+    if (j.o.wide) floats = (size_t)(j.o.K * j.o.L + j.o.padsz + j.o.Mg * j.o.L);
     if (!conv_scratch(c, floats, ptrs, nw))
         return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for the column buffer", NG_NODE_NAME(n));
     j.x = in[0]->data; j.w = in[1]->data; j.b = b ? b->data : NULL; j.y = out[0]->data;
@@ -133,12 +160,51 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
     return NG_OK;
 }
 
+static void conv_bias_grad(const conv_geom *o, const float *dyg, float *db)
+{
+    for (int64_t m = 0; m < o->Mg; m++) {
+        const float *r = dyg + m * o->OHW;
+        float s = 0.0f;
+        for (int64_t p = 0; p < o->OHW; p++) s += r[p];
+        db[m] += s;
+    }
+}
+
+/* Backward of one (image, group) on the padded grid: dY is spread onto the grid (zeros in the
+ * extra columns), dW += dY_grid * colw^T, and dX gets W^T * dY_grid put back through the grid. */
+static void conv_bwd_wide(const conv_job *j, const float *xg, const float *dyg, const float *wg, float *dwg,
+                          float *dxg, float *col, float *dcol, float *xpad, float *dyw)
+{
+    const conv_geom *o = &j->o;
+    const ng_win2d *g = &o->g;
+    int64_t tail = g->dw * (g->kw - 1);
+    for (int64_t m = 0; m < o->Mg; m++)
+        for (int64_t oh = 0; oh < g->OH; oh++) {
+            const float *src = dyg + m * o->OHW + oh * g->OW;
+            float *dst = dyw + m * o->L + oh * o->Wp;
+            for (int64_t ow = 0; ow < g->OW; ow++) dst[ow] = src[ow];
+            for (int64_t ow = g->OW; ow < o->Wp; ow++) dst[ow] = 0.0f;
+        }
+    if (dwg) {
+        ng_pad_planes(xg, o->Cg, o->H, o->W, g->pt, g->pl, o->Hp, o->Wp, tail, xpad);
+        ng_im2col_wide(xpad, o->Cg, o->Hp, o->Wp, g->kh, g->kw, g->dh, g->dw, o->L, col);
+        ng_par_sgemm(j->inner, 0, 1, o->Mg, o->K, o->L, 1.0f, dyw, o->L, col, o->L, 1.0f, dwg, o->K);
+    }
+    if (dxg) {
+        ng_par_sgemm(j->inner, 1, 0, o->K, o->L, o->Mg, 1.0f, wg, o->K, dyw, o->L, 0.0f, dcol, o->L);
+        memset(xpad, 0, sizeof(float) * (size_t)o->padsz);
+        ng_col2im_wide_add(dcol, o->Cg, o->Hp, o->Wp, g->kh, g->kw, g->dh, g->dw, o->L, xpad);
+        ng_unpad_planes_add(xpad, o->Cg, o->H, o->W, g->pt, g->pl, o->Hp, o->Wp, dxg);
+    }
+}
+
 static void conv_bwd_body(void *arg, int64_t i0, int64_t i1, int worker)
 {
     const conv_job *j = arg;
     const conv_geom *o = &j->o;
-    size_t colsz = (size_t)(o->K * o->OHW), wsz = (size_t)(o->M * o->K);
+    size_t colsz = (size_t)(o->K * (o->wide ? o->L : o->OHW)), wsz = (size_t)(o->M * o->K);
     float *col = j->scr[worker], *dcol = col + colsz;
+    float *xpad = dcol + colsz + wsz + (size_t)o->M, *dyw = xpad + o->padsz;   /* wide only */
     float *dw = j->dw, *db = j->db;
     if (worker != 0) {
         /* Other workers sum into their own scratch; worker 0 accumulates into din directly. */
@@ -152,20 +218,19 @@ static void conv_bwd_body(void *arg, int64_t i0, int64_t i1, int worker)
         const float *xg = j->x + (n * o->C + g * o->Cg) * o->HW;
         const float *dyg = j->dy + (n * o->M + g * o->Mg) * o->OHW;
         const float *wg = j->w + g * o->Mg * o->K;
+        if (o->wide) {
+            conv_bwd_wide(j, xg, dyg, wg, dw ? dw + g * o->Mg * o->K : NULL,
+                          j->dx ? j->dx + (n * o->C + g * o->Cg) * o->HW : NULL, col, dcol, xpad, dyw);
+            if (db) conv_bias_grad(o, dyg, db + g * o->Mg);
+            continue;
+        }
         if (dw) {
             const float *cm = xg;
             if (!o->one_by_one) { ng_im2col(&o->g, xg, col); cm = col; }
             ng_par_sgemm(j->inner, 0, 1, o->Mg, o->K, o->OHW, 1.0f, dyg, o->OHW, cm, o->OHW,
                          1.0f, dw + g * o->Mg * o->K, o->K);
         }
-        if (db) {
-            for (int64_t m = 0; m < o->Mg; m++) {
-                const float *r = dyg + m * o->OHW;
-                float s = 0.0f;
-                for (int64_t p = 0; p < o->OHW; p++) s += r[p];
-                db[g * o->Mg + m] += s;
-            }
-        }
+        if (db) conv_bias_grad(o, dyg, db + g * o->Mg);
         if (j->dx) {
             float *dxg = j->dx + (n * o->C + g * o->Cg) * o->HW;
             if (o->one_by_one) {
@@ -198,6 +263,7 @@ ng_status ng_conv_bwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
     float *ptrs[NG_KERN_MAX_WORKERS];
     int used[NG_KERN_MAX_WORKERS] = {0};
     size_t floats = (size_t)(2 * o->K * o->OHW + o->M * o->K + o->M);
+    if (o->wide) floats = (size_t)(2 * o->K * o->L + o->M * o->K + o->M + o->padsz + o->Mg * o->L);
     if (!conv_scratch(c, floats, ptrs, nw))
         return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for backward buffers", NG_NODE_NAME(n));
     j.scr = ptrs; j.used = used;
@@ -205,7 +271,7 @@ ng_status ng_conv_bwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
     if (items == 1) { j.inner = c->pool; conv_bwd_body(&j, 0, 1, 0); }
     else ng_pool_for(c->pool, items, conv_bwd_body, &j);
     /* Add the other workers' partial sums. */
-    size_t colsz = (size_t)(o->K * o->OHW), wsz = (size_t)(o->M * o->K);
+    size_t colsz = (size_t)(o->K * (o->wide ? o->L : o->OHW)), wsz = (size_t)(o->M * o->K);
     for (int w = 1; w < nw; w++) {
         if (!used[w]) continue;
         const float *part = ptrs[w] + 2 * colsz;

@@ -33,6 +33,8 @@ static ng_status pool_check(const ng_node *n, const char *op, const ng_shape *xs
     if (g->pt >= (g->kh - 1) * g->dh + 1 || g->pb >= (g->kh - 1) * g->dh + 1 ||
         g->pl >= (g->kw - 1) * g->dw + 1 || g->pr >= (g->kw - 1) * g->dw + 1)
         return ng_fail(NG_E_SHAPE, "node '%s' (%s): padding must be smaller than the kernel", nm, op);
+    if (g->H * g->W > INT32_MAX)
+        return ng_fail(NG_E_UNSUPPORTED, "node '%s' (%s): %lldx%lld plane is too large", nm, op, (long long)g->H, (long long)g->W);
     g->OH = ng_pool_out_len(g->H, g->kh, g->sh, g->pt, g->pb, g->dh, a->ceil_mode);
     g->OW = ng_pool_out_len(g->W, g->kw, g->sw, g->pl, g->pr, g->dw, a->ceil_mode);
     if (g->OH < 1 || g->OW < 1)
@@ -79,7 +81,7 @@ static inline float max_window(const pool_geom *g, const float *x, int64_t oh, i
     return bi < 0 ? 0.0f : best;
 }
 
-static void maxpool_fwd_body(void *arg, int64_t i0, int64_t i1, int worker)
+NG_KERN_CLONES static void maxpool_fwd_body(void *arg, int64_t i0, int64_t i1, int worker)
 {
     const pool_job *j = arg;
     const pool_geom *g = &j->g;
@@ -103,20 +105,22 @@ static void maxpool_fwd_body(void *arg, int64_t i0, int64_t i1, int worker)
             continue;
         }
         if (fast) {
-            /* 2x2 stride 2 with argmax; ties go to the first in row-major order, as max_window */
+            /* 2x2 stride 2 with argmax, branch-free (the comparisons are data-dependent coin flips);
+             * ties go to the first in row-major order, as in max_window */
             for (int64_t oh = 0; oh < g->OH; oh++) {
-                int64_t i0r = 2 * oh * g->W;
+                int32_t i0r = (int32_t)(2 * oh * g->W), Wd = (int32_t)g->W;
                 const float *r0 = x + i0r, *r1 = r0 + g->W;
                 float *yr = y + oh * g->OW;
                 int32_t *ar = arg_p + oh * g->OW;
-                for (int64_t ow = 0; ow < g->OW; ow++) {
-                    float v = r0[2 * ow];
-                    int64_t at = i0r + 2 * ow;
-                    if (r0[2 * ow + 1] > v) { v = r0[2 * ow + 1]; at = i0r + 2 * ow + 1; }
-                    if (r1[2 * ow] > v) { v = r1[2 * ow]; at = i0r + g->W + 2 * ow; }
-                    if (r1[2 * ow + 1] > v) { v = r1[2 * ow + 1]; at = i0r + g->W + 2 * ow + 1; }
+                for (int32_t ow = 0; ow < (int32_t)g->OW; ow++) {
+                    float v = r0[2 * ow], t;
+                    int32_t at = i0r + 2 * ow;
+                    /* at moves to a candidate only if strictly greater (mask arithmetic, no branch) */
+                    t = r0[2 * ow + 1]; at += (1) & -(int32_t)(t > v);           v = t > v ? t : v;
+                    t = r1[2 * ow];     at += (i0r + Wd + 2 * ow - at) & -(int32_t)(t > v); v = t > v ? t : v;
+                    t = r1[2 * ow + 1]; at += (i0r + Wd + 2 * ow + 1 - at) & -(int32_t)(t > v); v = t > v ? t : v;
                     yr[ow] = v;
-                    ar[ow] = (int32_t)at;
+                    ar[ow] = at;
                 }
             }
             continue;

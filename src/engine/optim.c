@@ -78,6 +78,20 @@ static void sgd_step(ng_optim *opt, float *p, const float *grad, const uint8_t *
     }
 }
 
+/* Adam without mask and weight decay: the same operations in the same order as adam_step's
+ * general loop (bit-identical results), without its per-element branches. (gcc keeps it scalar
+ * because sqrtf may set errno; -fno-math-errno would vectorise it.) */
+static void adam_plain(size_t n, float *restrict p, const float *restrict grad, float *restrict m,
+                       float *restrict v, float b1, float b2, float eps, float step, float bc2_sqrt)
+{
+    for (size_t i = 0; i < n; i++) {
+        const float g = grad[i];
+        m[i] = b1 * m[i] + (1 - b1) * g;
+        v[i] = b2 * v[i] + (1 - b2) * g * g;
+        p[i] -= step * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
+    }
+}
+
 static void adam_step(ng_optim *opt, float *p, const float *grad, const uint8_t *mask, float lr)
 {
     const float wd = opt->o.weight_decay, b1 = opt->o.beta1, b2 = opt->o.beta2, eps = opt->o.eps;
@@ -86,6 +100,10 @@ static void adam_step(ng_optim *opt, float *p, const float *grad, const uint8_t 
     /* bias corrections in double as PyTorch computes them in Python floats */
     const double bc1 = 1.0 - pow((double)b1, (double)t), bc2 = 1.0 - pow((double)b2, (double)t);
     const float step = (float)((double)lr / bc1), bc2_sqrt = (float)sqrt(bc2);
+    if (!mask && wd == 0) {   /* the common case */
+        adam_plain(opt->n, p, grad, m, v, b1, b2, eps, step, bc2_sqrt);
+        return;
+    }
     for (size_t i = 0; i < opt->n; i++) {
         if (mask && !mask[i]) continue;
         float g = grad[i];

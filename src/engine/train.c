@@ -71,6 +71,7 @@ static ng_status build_mask(const ng_model *m, const char *freeze, uint8_t *mask
             ng_param p;
             ng_model_tensor(m, i, &p);
             if (fnmatch(pat, p.name, 0) == 0) {
+                /* cppcheck-suppress sizeofDivisionMemfunc ; mask has one byte per float parameter: bytes = floats */
                 memset(mask + ng_model_tensor_offset(m, i), 0, p.nbytes / sizeof(float));
                 *n_frozen += p.nbytes / sizeof(float);
                 hits++;
@@ -89,6 +90,7 @@ static ng_status build_mask(const ng_model *m, const char *freeze, uint8_t *mask
         if (!ng_model_tensor_trainable(m, i)) {
             ng_param p;
             ng_model_tensor(m, i, &p);
+            /* cppcheck-suppress sizeofDivisionMemfunc ; mask has one byte per float parameter: bytes = floats */
             memset(mask + ng_model_tensor_offset(m, i), 0, p.nbytes / sizeof(float));
         }
     return st;

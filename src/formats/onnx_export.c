@@ -27,6 +27,7 @@ static void *aalloc(arena *A, size_t size)
     }
     void *q = calloc(1, size ? size : 1);
     if (!q) { A->oom = 1; return NULL; }
+    /* cppcheck-suppress memleak ; false positive: q is stored in A->p and freed with the arena */
     return A->p[A->n++] = q;
 }
 
