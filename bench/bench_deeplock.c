@@ -1,11 +1,14 @@
 /* bench_deeplock: Deep-Lock throughput against memcpy of the same bytes in the same run.
  *
- * Makes a safetensors file of F32 tensors (default 1 GiB, NG_BENCH_MB to change) in /tmp, then
- * times: memcpy of the same bytes (RAM to RAM); the (un)lock kernel in memory on all cores
- * (ng_deeplock_lock_params) for ctr and expand; and the streaming file path
- * (ng_deeplock_lock_stream / unlock_stream: pread, (un)lock, pwrite, SHA-256 model ids of input
- * and output, fsync) for ctr and expand, plus a plain pread/pwrite/fsync copy of the file as the
- * I/O baseline. Prints GB/s (1e9 bytes/s) and the ratio to memcpy. Removes its files. */
+ * 1 GiB of F32 parameters (NG_BENCH_MB to change) in 16 tensors. Times, best of NG_BENCH_REPS
+ * (default 3), each as GB/s (1e9 bytes/s) and as a ratio to memcpy measured in this run:
+ *   memcpy      1 GiB RAM to RAM, one core (the baseline)
+ *   memory      ng_deeplock_lock_params / unlock_params in place, all cores (ctr, expand)
+ *   tmpfs       ng_deeplock_lock_stream / unlock_stream of a safetensors file in /dev/shm
+ *               (pread, (un)lock, pwrite, SHA-256 ids of input and output, commit): what nnguard
+ *               itself costs, without this machine's disk; plus a pread/pwrite copy of the file
+ *   disk        the same in NG_BENCH_DIR (default /tmp), including fsync, for information
+ * Removes its files. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,15 +18,23 @@
 #include "nnguard/safetensors.h"
 #include "core/core.h"
 #include "core/pool.h"
+#include "protect/aes_sbox.h"
 
 #define NT 16
 
+static double mc_gbps;   /* memcpy GB/s of this run */
+
 static double gbps(double bytes, double s) { return bytes / s / 1e9; }
 
-static int make_file(const char *path, size_t total, uint8_t *buf)
+static void report(const char *label, double bytes, double secs)
+{
+    printf("%-46s %7.2f GB/s  %5.2fx memcpy\n", label, gbps(bytes, secs), gbps(bytes, secs) / mc_gbps);
+}
+
+static int make_file(const char *path, size_t total, const uint8_t *buf)
 {
     ng_st_header *h;
-    ng_st_header_new(&h);
+    if (ng_st_header_new(&h) != NG_OK) return -1;
     for (int i = 0; i < NT; i++) {
         char name[32];
         snprintf(name, sizeof name, "layer%02d.weight", i);
@@ -32,10 +43,11 @@ static int make_file(const char *path, size_t total, uint8_t *buf)
     }
     uint8_t *hdr;
     size_t hlen;
-    ng_st_header_serialize(h, &hdr, &hlen);
+    ng_status st = ng_st_header_serialize(h, &hdr, &hlen);
     ng_st_header_free(h);
+    if (st != NG_OK) return -1;
     ng_awriter w;
-    ng_status st = ng_awrite_open(&w, path, 0644);
+    st = ng_awrite_open(&w, path, 0644);
     if (st == NG_OK) st = ng_awrite(&w, hdr, hlen);
     if (st == NG_OK) st = ng_awrite(&w, buf, total);
     if (st == NG_OK) st = ng_awrite_commit(&w);
@@ -43,13 +55,14 @@ static int make_file(const char *path, size_t total, uint8_t *buf)
     return st == NG_OK ? 0 : -1;
 }
 
+/* pread/pwrite through the atomic writer (commit fsyncs): the I/O floor of the streaming path. */
 static double copy_file(const char *in, const char *out, size_t chunk)
 {
     double t0 = ng_now();
     int fd = open(in, O_RDONLY);
     uint8_t *b = malloc(chunk);
     ng_awriter w;
-    ng_awrite_open(&w, out, 0644);
+    if (fd < 0 || !b || ng_awrite_open(&w, out, 0644) != NG_OK) { free(b); if (fd >= 0) close(fd); return 1e9; }
     ssize_t r;
     uint64_t off = 0;
     while ((r = pread(fd, b, chunk, (off_t)off)) > 0) { ng_awrite_pwrite(&w, b, (size_t)r, off); off += (uint64_t)r; }
@@ -59,15 +72,91 @@ static double copy_file(const char *in, const char *out, size_t chunk)
     return ng_now() - t0;
 }
 
+static void bench_memory(uint8_t *a, uint8_t *b, size_t total, const ng_key *k256, const ng_key *k128, int reps)
+{
+    ng_param p[NT];
+    char names[NT][32];
+    for (int i = 0; i < NT; i++) {
+        snprintf(names[i], sizeof names[i], "layer%02d.weight", i);
+        p[i] = (ng_param){.name = names[i], .dtype = NG_DT_F32, .data = b + (size_t)i * (total / NT), .nbytes = total / NT};
+    }
+    for (int ks = 0; ks < 2; ks++) {
+        const ng_key *key = ks == 0 ? k256 : k128;
+        double tl = 1e9, tu = 1e9;
+        int exact = 1;
+        memcpy(b, a, total);
+        for (int rep = 0; rep < reps; rep++) {
+            double t0 = ng_now();
+            ng_status st = ng_deeplock_lock_params(p, NT, key, (ng_keystream)ks, NULL, 0);
+            double t1 = ng_now();
+            if (st == NG_OK) st = ng_deeplock_unlock_params(p, NT, key, (ng_keystream)ks, NULL, 0);
+            double t2 = ng_now();
+            if (st != NG_OK) { fprintf(stderr, "in-memory lock failed: %s\n", ng_last_error()); exit(1); }
+            if (t1 - t0 < tl) tl = t1 - t0;
+            if (t2 - t1 < tu) tu = t2 - t1;
+            exact &= memcmp(a, b, total) == 0;
+        }
+        char label[80];
+        snprintf(label, sizeof label, "memory, %s lock", ks ? "expand" : "ctr");
+        report(label, (double)total, tl);
+        snprintf(label, sizeof label, "memory, %s unlock%s", ks ? "expand" : "ctr", exact ? "" : " (NOT EXACT!)");
+        report(label, (double)total, tu);
+    }
+}
+
+static void bench_files(const char *dir, const char *what, const uint8_t *a, size_t total, const ng_key *k256,
+                        const ng_key *k128, int reps)
+{
+    char in[512], lk[512], un[512];
+    snprintf(in, sizeof in, "%s/nnguard-bench-deeplock.safetensors", dir);
+    snprintf(lk, sizeof lk, "%s/nnguard-bench-deeplock.locked.safetensors", dir);
+    snprintf(un, sizeof un, "%s/nnguard-bench-deeplock.unlocked.safetensors", dir);
+    if (make_file(in, total, a) != 0) { fprintf(stderr, "cannot write %s: %s (skipped)\n", in, ng_last_error()); return; }
+    char label[80];
+    double tc = 1e9;
+    for (int rep = 0; rep < reps; rep++) {
+        double t = copy_file(in, lk, 8u << 20);
+        if (t < tc) tc = t;
+        unlink(lk);
+    }
+    snprintf(label, sizeof label, "%s, file copy pread/pwrite (I/O floor)", what);
+    report(label, (double)total, tc);
+    for (int ks = 0; ks < 2; ks++) {
+        ng_deeplock_secret s = {.key = ks ? k128 : k256};
+        ng_deeplock_options o = ng_deeplock_options_default();
+        o.keystream = (ng_keystream)ks;
+        double tl = 1e9, tu = 1e9;
+        for (int rep = 0; rep < reps; rep++) {
+            double t0 = ng_now();
+            ng_status st = ng_deeplock_lock_stream(in, lk, &s, &o);
+            double t1 = ng_now();
+            if (st == NG_OK) st = ng_deeplock_unlock_stream(lk, un, &s, &o);
+            double t2 = ng_now();
+            if (st != NG_OK) { fprintf(stderr, "stream failed: %s\n", ng_last_error()); unlink(in); unlink(lk); return; }
+            if (t1 - t0 < tl) tl = t1 - t0;
+            if (t2 - t1 < tu) tu = t2 - t1;
+            unlink(lk);
+            unlink(un);
+        }
+        snprintf(label, sizeof label, "%s, stream file %s lock", what, ks ? "expand" : "ctr");
+        report(label, (double)total, tl);
+        snprintf(label, sizeof label, "%s, stream file %s unlock", what, ks ? "expand" : "ctr");
+        report(label, (double)total, tu);
+    }
+    unlink(in);
+}
+
 int main(void)
 {
     if (ng_init() != NG_OK) return 1;
     setvbuf(stdout, NULL, _IOLBF, 0);   /* one line per measurement, also into a file */
-    const char *mb_env = getenv("NG_BENCH_MB");
+    const char *mb_env = getenv("NG_BENCH_MB"), *reps_env = getenv("NG_BENCH_REPS"), *dir = getenv("NG_BENCH_DIR");
     size_t mb = mb_env ? (size_t)atol(mb_env) : 1024;
+    int reps = reps_env ? atoi(reps_env) : 3;
+    if (mb < 1) mb = 1;
+    if (reps < 1) reps = 1;
+    if (!dir) dir = "/tmp";
     size_t total = mb << 20;
-    const char *in = "/tmp/nnguard-bench-deeplock.safetensors", *lk = "/tmp/nnguard-bench-deeplock.locked.safetensors",
-               *un = "/tmp/nnguard-bench-deeplock.unlocked.safetensors";
     uint8_t *a = ng_alloc_aligned(total), *b = ng_alloc_aligned(total);
     if (!a || !b) { fprintf(stderr, "cannot allocate 2 x %zu MiB\n", mb); return 1; }
     ng_rng r;
@@ -75,74 +164,28 @@ int main(void)
     float *f = (float *)a;
     for (size_t i = 0; i < total / 4; i++) f[i] = (float)((int64_t)(ng_rng_u64(&r) >> 40) - (1 << 23)) * 1e-8f;
     memset(b, 0, total);   /* fault the pages in before timing */
-    printf("Deep-Lock throughput, %zu MiB of F32 parameters in %d tensors, %d cores, S-box via %s\n",
-           mb, NT, ng_ncpu(), ng_ncpu() > 0 ? (__builtin_cpu_supports("aes") ? "AES-NI" : "table") : "?");
+    printf("Deep-Lock throughput, %zu MiB of F32 parameters in %d tensors, %d cores, S-box via %s, "
+           "ctr via OpenSSL AES-256-CTR, best of %d\n", mb, NT, ng_ncpu(), ng_aes_impl_name(), reps);
 
     double best = 1e9;
-    for (int rep = 0; rep < 3; rep++) {
+    for (int rep = 0; rep < reps; rep++) {
         double t0 = ng_now();
         memcpy(b, a, total);
         double t = ng_now() - t0;
         if (t < best) best = t;
     }
-    double mc = gbps((double)total, best);
-    printf("%-44s %7.2f GB/s\n", "memcpy (RAM to RAM, best of 3)", mc);
+    mc_gbps = gbps((double)total, best);
+    report("memcpy (RAM to RAM, one core)", (double)total, best);
 
-    /* kernel in memory on all cores */
     ng_key k256, k128;
     ng_key_generate(256, &k256);
     ng_key_generate(128, &k128);
-    for (int ks = 0; ks < 2; ks++) {
-        ng_param p[NT];
-        for (int i = 0; i < NT; i++) {
-            char *name = malloc(32);
-            snprintf(name, 32, "layer%02d.weight", i);
-            p[i] = (ng_param){.name = name, .dtype = NG_DT_F32, .data = b + (size_t)i * (total / NT), .nbytes = total / NT};
-        }
-        memcpy(b, a, total);
-        const ng_key *key = ks == 0 ? &k256 : &k128;
-        double t0 = ng_now();
-        ng_deeplock_lock_params(p, NT, key, (ng_keystream)ks, NULL, 0);
-        double tl = ng_now() - t0;
-        t0 = ng_now();
-        ng_deeplock_unlock_params(p, NT, key, (ng_keystream)ks, NULL, 0);
-        double tu = ng_now() - t0;
-        int exact = memcmp(a, b, total) == 0;
-        char label[64];
-        snprintf(label, sizeof label, "kernel in memory, %s lock", ks ? "expand" : "ctr");
-        printf("%-44s %7.2f GB/s  %.2fx memcpy\n", label, gbps((double)total, tl), gbps((double)total, tl) / mc);
-        snprintf(label, sizeof label, "kernel in memory, %s unlock%s", ks ? "expand" : "ctr", exact ? "" : " (NOT EXACT!)");
-        printf("%-44s %7.2f GB/s  %.2fx memcpy\n", label, gbps((double)total, tu), gbps((double)total, tu) / mc);
-        for (int i = 0; i < NT; i++) free((char *)p[i].name);
-    }
-
-    /* files */
-    if (make_file(in, total, a) != 0) { fprintf(stderr, "cannot write %s: %s\n", in, ng_last_error()); return 1; }
+    bench_memory(a, b, total, &k256, &k128, reps);
     ng_free_aligned(b);
-    double tc = copy_file(in, lk, 4u << 20);
-    printf("%-44s %7.2f GB/s  %.2fx memcpy\n", "file copy pread/pwrite/fsync (I/O baseline)", gbps((double)total, tc), gbps((double)total, tc) / mc);
-    unlink(lk);
-    for (int ks = 0; ks < 2; ks++) {
-        ng_deeplock_secret s = {.key = ks ? &k128 : &k256};
-        ng_deeplock_options o = ng_deeplock_options_default();
-        o.keystream = (ng_keystream)ks;
-        double t0 = ng_now();
-        ng_status st = ng_deeplock_lock_stream(in, lk, &s, &o);
-        double tl = ng_now() - t0;
-        t0 = ng_now();
-        if (st == NG_OK) st = ng_deeplock_unlock_stream(lk, un, &s, &o);
-        double tu = ng_now() - t0;
-        if (st != NG_OK) { fprintf(stderr, "stream failed: %s\n", ng_last_error()); break; }
-        char label[64];
-        snprintf(label, sizeof label, "stream file, %s lock", ks ? "expand" : "ctr");
-        printf("%-44s %7.2f GB/s  %.2fx memcpy\n", label, gbps((double)total, tl), gbps((double)total, tl) / mc);
-        snprintf(label, sizeof label, "stream file, %s unlock", ks ? "expand" : "ctr");
-        printf("%-44s %7.2f GB/s  %.2fx memcpy\n", label, gbps((double)total, tu), gbps((double)total, tu) / mc);
-        unlink(lk);
-        unlink(un);
-    }
-    unlink(in); unlink(lk); unlink(un);
-    ng_key_wipe(&k256); ng_key_wipe(&k128);
+    bench_files("/dev/shm", "tmpfs", a, total, &k256, &k128, reps);
+    bench_files(dir, "disk", a, total, &k256, &k128, reps);
+    ng_key_wipe(&k256);
+    ng_key_wipe(&k128);
     ng_free_aligned(a);
     return 0;
 }

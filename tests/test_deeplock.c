@@ -6,6 +6,7 @@
  * written; --no-check gives a different model; corrupted/truncated locked files, double lock,
  * unlock of a plain model refused; --only; key files (perms, corruption, overwrite, sealed);
  * passphrase keys; unlock while loading. */
+#include <openssl/evp.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include "core/core.h"
 #include "nnguard/safetensors.h"
 #include "protect/aes_sbox.h"
+#include "protect/deeplock_keystream.h"
 
 static char path_buf[64][512];   /* every tmp() name stays valid for the whole test */
 static int path_i;
@@ -42,17 +44,29 @@ static int same_file(const char *a, const char *b)
     return same;
 }
 
-/* The independent ctr key stream of SCHEMES.md / deeplock.h for one tensor. */
+/* The independent ctr key stream of SCHEMES.md / deeplock.h for one tensor: subkey | nonce =
+ * BLAKE2b-320(key = master, label NUL name); block b = AES-256(subkey, nonce || be64(b)),
+ * computed block by block with OpenSSL's ECB mode (no counter mode involved). */
 static void ctr_ref(const uint8_t master[32], const char *name, uint8_t *ks, size_t n)
 {
-    static const char label[] = "nnguard.deeplock.ctr.v1";
-    uint8_t msg[256], out[56];
-    size_t ln = sizeof label, nn = strlen(name);
+    static const char label[] = "nnguard.deeplock.ctr.v2";
+    uint8_t msg[256], out[40];
+    size_t ln = sizeof label, nn = strlen(name), nb = (n + 15) / 16;
     memcpy(msg, label, ln);
     memcpy(msg + ln, name, nn);
     crypto_generichash(out, sizeof out, msg, ln + nn, master, 32);
-    memset(ks, 0, n);
-    crypto_stream_xchacha20(ks, n, out + 32, out);
+    uint8_t *blk = calloc(nb + 1, 16), *enc = calloc(nb + 1, 16);
+    for (size_t b = 0; b < nb; b++) {
+        memcpy(blk + 16 * b, out + 32, 8);
+        for (int j = 0; j < 8; j++) blk[16 * b + 8 + j] = (uint8_t)((uint64_t)b >> (56 - 8 * j));
+    }
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int len = 0;
+    CHECK(c && EVP_EncryptInit_ex(c, EVP_aes_256_ecb(), NULL, out, NULL) == 1 && EVP_CIPHER_CTX_set_padding(c, 0) == 1 &&
+          EVP_EncryptUpdate(c, enc, &len, blk, (int)(16 * nb)) == 1 && len == (int)(16 * nb));
+    EVP_CIPHER_CTX_free(c);
+    memcpy(ks, enc, n);
+    free(blk); free(enc);
 }
 
 #define NA 64
@@ -168,6 +182,18 @@ int main(void)
     CHECK(same_file(lks, lk));
     CHECK_OK(ng_deeplock_unlock_stream(lk, uns, &s, &os));
     CHECK(same_file(uns, orig));
+    /* other slot sizes and worker counts: a slot packing several whole tensors (and parts of the
+     * next), one worker (transform and both ids in turn), three workers; --no-check unlock */
+    static const struct { size_t chunk; int threads; } sv[] = {{300, 2}, {1u << 20, 2}, {64, 1}, {1u << 20, 1}, {24, 3}, {0, 0}};
+    for (size_t i = 0; i < sizeof sv / sizeof sv[0]; i++) {
+        ng_deeplock_options ov = o;
+        ov.chunk_bytes = sv[i].chunk; ov.threads = sv[i].threads;
+        ov.no_check = i % 2;
+        CHECK_OK(ng_deeplock_lock_stream(orig, lks, &s, &ov));
+        CHECKF(same_file(lks, lk), "stream lock, chunk %zu, %d threads", sv[i].chunk, sv[i].threads);
+        CHECK_OK(ng_deeplock_unlock_stream(lk, uns, &s, &ov));
+        CHECKF(same_file(uns, orig), "stream unlock, chunk %zu, %d threads", sv[i].chunk, sv[i].threads);
+    }
 
     /* ---- expand: the paper's stream; first locked bytes = S(round key 1 XOR plaintext) ---- */
     const char *le = tmp("le.safetensors"), *les = tmp("les.safetensors");
@@ -189,6 +215,32 @@ int main(void)
     CHECK(same_file(uns, orig));
     CHECK_OK(ng_deeplock_unlock_file(les, un, &s128, &o));
     CHECK(same_file(un, orig));
+    for (int i = 0; i < 2; i++) {   /* expand checkpoints with slots holding several tensors */
+        ng_deeplock_options ov = oe;
+        ov.chunk_bytes = i ? 100 : 1u << 20; ov.threads = i ? 1 : 2;
+        CHECK_OK(ng_deeplock_lock_stream(orig, les, &s128, &ov));
+        CHECKF(same_file(le, les), "expand stream lock %d", i);
+        CHECK_OK(ng_deeplock_unlock_stream(le, uns, &s128, &ov));
+        CHECKF(same_file(uns, orig), "expand stream unlock %d", i);
+    }
+    /* version 1 (ctr was XChaCha20): its ctr files are refused, its expand files still unlock */
+    {
+        const char *v1 = tmp("v1.safetensors"), *bv1 = tmp("bad_v1.safetensors");
+        ng_weights *wv;
+        CHECK_OK(ng_weights_open(lk, &wv));
+        CHECK_OK(ng_weights_meta_set(wv, "nnguard.version", "1"));
+        CHECK_OK(ng_weights_save(wv, v1));
+        ng_weights_free(wv);
+        CHECK_ST(ng_deeplock_unlock_file(v1, bv1, &s, &o), NG_E_UNSUPPORTED);
+        CHECK_ST(ng_deeplock_unlock_stream(v1, bv1, &s, &o), NG_E_UNSUPPORTED);
+        CHECK(!exists(bv1));
+        CHECK_OK(ng_weights_open(le, &wv));
+        CHECK_OK(ng_weights_meta_set(wv, "nnguard.version", "1"));
+        CHECK_OK(ng_weights_save(wv, v1));
+        ng_weights_free(wv);
+        CHECK_OK(ng_deeplock_unlock_stream(v1, uns, &s128, &o));
+        CHECK(same_file(uns, orig));
+    }
 
     /* ---- wrong key: refused, nothing written; --no-check gives a different model ---- */
     const char *bad = tmp("bad.safetensors");
@@ -416,5 +468,56 @@ int main(void)
     CHECK_ST(ng_passphrase_read(pf, "", &pass, &plen), NG_E_PERM);
 
     ng_key_wipe(&k); ng_key_wipe(&k2); ng_key_wipe(&got);
+    /* ---- in memory, tensors of several 1 MiB pieces on 1-3 workers: every locked byte equals
+     * S(b XOR k) with k from the reference streams (ctr: ECB reference per tensor; expand: the
+     * portable schedule run from round 0 over the tensors in order) ---- */
+    {
+        static const size_t sizes[] = {(3u << 20) + 12, 20, (1u << 20) + 4};   /* bytes, F32 */
+        enum { NP = 3 };
+        ng_param pp[NP];
+        char pn[NP][16];
+        uint8_t *plain[NP];
+        size_t sum = 0;
+        for (int i = 0; i < NP; i++) {
+            snprintf(pn[i], sizeof pn[i], "big%d", i);
+            plain[i] = malloc(sizes[i]);
+            for (size_t j = 0; j < sizes[i]; j++) plain[i][j] = (uint8_t)(j * 131 + (size_t)i * 7 + (j >> 12));
+            pp[i] = (ng_param){.name = pn[i], .dtype = NG_DT_F32, .data = malloc(sizes[i]), .nbytes = sizes[i]};
+            sum += sizes[i];
+        }
+        uint8_t *eks = malloc(sum);
+        ng_key kb, kb128;   /* the test's keys are wiped by now */
+        CHECK_OK(ng_key_generate(256, &kb));
+        CHECK_OK(ng_key_generate(128, &kb128));
+        ng_expand_cursor ec;
+        ng_expand_init(&ec, kb128.k);
+        ng_expand_stream_with(&ec, 0, eks, sum, NG_AES_PORTABLE);
+        for (int ks = 0; ks < 2; ks++)
+            for (int th = 1; th <= 3; th++) {
+                for (int i = 0; i < NP; i++) memcpy(pp[i].data, plain[i], sizes[i]);
+                const ng_key *key = ks ? &kb128 : &kb;
+                CHECK_OK(ng_deeplock_lock_params(pp, NP, key, (ng_keystream)ks, NULL, th));
+                int exact = 1;
+                size_t so = 0;
+                for (int i = 0; i < NP; i++) {
+                    uint8_t *kst = malloc(sizes[i]);
+                    if (ks) memcpy(kst, eks + so, sizes[i]);
+                    else ctr_ref(kb.k, pn[i], kst, sizes[i]);
+                    for (size_t j = 0; j < sizes[i]; j++) exact &= pp[i].data[j] == ng_aes_sbox[plain[i][j] ^ kst[j]];
+                    so += sizes[i];
+                    free(kst);
+                }
+                CHECKF(exact, "%s lock in memory, %d workers, equals the reference", ks ? "expand" : "ctr", th);
+                CHECK_OK(ng_deeplock_unlock_params(pp, NP, key, (ng_keystream)ks, NULL, th));
+                int back = 1;
+                for (int i = 0; i < NP; i++) back &= memcmp(pp[i].data, plain[i], sizes[i]) == 0;
+                CHECKF(back, "%s round trip, %d workers", ks ? "expand" : "ctr", th);
+            }
+        for (int i = 0; i < NP; i++) { free(plain[i]); free(pp[i].data); }
+        free(eks);
+        ng_key_wipe(&kb);
+        ng_key_wipe(&kb128);
+    }
+
     return tu_done();
 }

@@ -9,11 +9,13 @@
  *
  * Key streams (k_j):
  *   ctr (default): 256-bit master key K. For each locked tensor (name N):
- *       subkey | nonce = BLAKE2b(key = K, out = 56 bytes, "nnguard.deeplock.ctr.v1" NUL N)
- *       (crypto_generichash; 32-byte subkey, 24-byte nonce); k_j = byte j of
- *       XChaCha20(subkey, nonce) starting at block counter 0. Any tensor, any byte range,
- *       any thread, independently. One key per model: two models locked under the same key
- *       leak the XOR of same-named tensors.
+ *       subkey | nonce = BLAKE2b(key = K, out = 40 bytes, "nnguard.deeplock.ctr.v2" NUL N)
+ *       (crypto_generichash; 32-byte subkey, 8-byte nonce); the stream is AES-256-CTR under
+ *       the subkey with the 128-bit counter block  nonce (8 bytes) || b (64-bit big-endian):
+ *       k_j = byte j%16 of AES-256(subkey, nonce || be64(j/16)), block 0 at the tensor's first
+ *       byte (OpenSSL EVP_aes_256_ctr; AES-NI/VAES). Any tensor, any byte range, any thread,
+ *       independently. One key per model: two models locked under the same key leak the XOR
+ *       of same-named tensors. (Version 1 files used XChaCha20 here and are refused.)
  *   expand (the paper's): 128-bit master key. The FIPS-197 AES-128 key expansion continued past
  *       round 10 with the same recurrence (Rcon doubles in GF(2^8) mod 0x11b); the stream is
  *       round keys 1, 2, 3, ... concatenated, running continuously over the locked tensors in
@@ -28,7 +30,7 @@
  *
  * Metadata written by lock (ONNX metadata_props / safetensors __metadata__), removed by unlock:
  *   nnguard.scheme           "deeplock"
- *   nnguard.version          "1"
+ *   nnguard.version          "2" (version 1 expand files still unlock)
  *   nnguard.keystream        "ctr" | "expand"
  *   nnguard.only             the pattern ("*" for all)
  *   nnguard.kcv              key check value, 64 hex digits:
@@ -83,7 +85,7 @@ typedef struct ng_deeplock_options {
     const char  *only;            /* lock: tensor name pattern(s); NULL = "*" */
     int          no_check;        /* unlock: skip the key check value and the final id check */
     int          threads;         /* streaming / in-memory workers; 0 = all cores */
-    size_t       chunk_bytes;     /* streaming chunk size; 0 = 4 MiB */
+    size_t       chunk_bytes;     /* streaming slot per worker; 0 = 8 MiB (memory: 4 slots per worker) */
     const ng_kdf_params *kdf;     /* lock with a passphrase: use these salt/costs (tests); NULL = fresh */
 } ng_deeplock_options;
 ng_deeplock_options ng_deeplock_options_default(void);
@@ -108,7 +110,8 @@ ng_status ng_deeplock_lock_file(const char *in, const char *out, const ng_deeplo
                                 const ng_deeplock_options *o);
 ng_status ng_deeplock_unlock_file(const char *in, const char *out, const ng_deeplock_secret *s,
                                   const ng_deeplock_options *o);
-/* safetensors files of any size with bounded memory (chunks, all cores). Output is byte-identical
+/* safetensors files of any size with bounded memory (chunks, all cores; the (un)locking of one batch
+ * overlaps the SHA-256 ids of the previous one). Output is byte-identical
  * to the in-memory functions above; same metadata and checks. The model ids are hashed while the
  * data streams through, so the input's id is compared with model_id_after (and the output's with
  * model_id_before) at the end, before the temporary output is committed: OUT appears only when

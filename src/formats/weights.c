@@ -2,6 +2,7 @@
  * safetensors back-ends (weights_impl.h), accessors, metadata, saving and the model id. */
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,37 +182,61 @@ ng_status ng_weights_save(const ng_weights *w, const char *path)
     return w->vt->save(w, path);
 }
 
-static void hash_u32(crypto_hash_sha256_state *s, uint32_t v)
+/* The model id is SHA-256 through OpenSSL's EVP (SHA-NI when the CPU has it); if OpenSSL fails
+ * (out of memory) it is computed again with libsodium's portable SHA-256: the same digest. */
+typedef struct id_hash { EVP_MD_CTX *evp; crypto_hash_sha256_state s; int ok; } id_hash;
+
+static void id_update(id_hash *h, const void *d, size_t n)
+{
+    if (!h->evp) crypto_hash_sha256_update(&h->s, d, n);
+    else if (h->ok) h->ok = EVP_DigestUpdate(h->evp, d, n) == 1;
+}
+
+static void hash_u32(id_hash *h, uint32_t v)
 {
     uint8_t b[4];
     ng_put_le32(b, v);
-    crypto_hash_sha256_update(s, b, 4);
+    id_update(h, b, 4);
 }
 
-static void hash_u64(crypto_hash_sha256_state *s, uint64_t v)
+static void hash_u64(id_hash *h, uint64_t v)
 {
     uint8_t b[8];
     ng_put_le64(b, v);
-    crypto_hash_sha256_update(s, b, 8);
+    id_update(h, b, 8);
 }
 
 /* Per parameter: u32 len(name) | name | u32 len(dtype) | dtype | u32 ndim | u64 dims | u64 nbytes | bytes. */
-void ng_params_id(const ng_param *p, size_t n, uint8_t id[32])
+static int params_id_with(id_hash *h, const ng_param *p, size_t n, uint8_t id[32])
 {
-    crypto_hash_sha256_state s;
-    crypto_hash_sha256_init(&s);
     for (size_t i = 0; i < n; i++) {
         const char *name = p[i].name ? p[i].name : "", *dt = ng_dtype_name(p[i].dtype);
-        hash_u32(&s, (uint32_t)strlen(name));
-        crypto_hash_sha256_update(&s, (const uint8_t *)name, strlen(name));
-        hash_u32(&s, (uint32_t)strlen(dt));
-        crypto_hash_sha256_update(&s, (const uint8_t *)dt, strlen(dt));
-        hash_u32(&s, (uint32_t)p[i].shape.ndim);
-        for (int d = 0; d < p[i].shape.ndim; d++) hash_u64(&s, (uint64_t)p[i].shape.d[d]);
-        hash_u64(&s, p[i].nbytes);
-        if (p[i].nbytes) crypto_hash_sha256_update(&s, p[i].data, p[i].nbytes);
+        hash_u32(h, (uint32_t)strlen(name));
+        id_update(h, name, strlen(name));
+        hash_u32(h, (uint32_t)strlen(dt));
+        id_update(h, dt, strlen(dt));
+        hash_u32(h, (uint32_t)p[i].shape.ndim);
+        for (int d = 0; d < p[i].shape.ndim; d++) hash_u64(h, (uint64_t)p[i].shape.d[d]);
+        hash_u64(h, p[i].nbytes);
+        if (p[i].nbytes) id_update(h, p[i].data, p[i].nbytes);
     }
-    crypto_hash_sha256_final(&s, id);
+    if (!h->evp) return crypto_hash_sha256_final(&h->s, id) == 0;
+    unsigned len = 0;
+    return h->ok && EVP_DigestFinal_ex(h->evp, id, &len) == 1 && len == 32;
+}
+
+void ng_params_id(const ng_param *p, size_t n, uint8_t id[32])
+{
+    id_hash h;
+    memset(&h, 0, sizeof h);
+    h.evp = EVP_MD_CTX_new();
+    h.ok = 1;
+    int done = h.evp && EVP_DigestInit_ex(h.evp, EVP_sha256(), NULL) == 1 && params_id_with(&h, p, n, id);
+    EVP_MD_CTX_free(h.evp);
+    if (done) return;
+    h.evp = NULL;
+    crypto_hash_sha256_init(&h.s);
+    params_id_with(&h, p, n, id);
 }
 
 void ng_weights_id(const ng_weights *w, uint8_t id[32]) { ng_params_id(w->params, w->n_params, id); }

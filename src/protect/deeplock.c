@@ -1,6 +1,7 @@
 /* protect/deeplock.c - Deep-Lock in memory: (un)lock parameter lists and ng_weights with
  * metadata and checks, whole files, and opening a locked model with unlock at load time.
  * Scheme and metadata: nnguard/deeplock.h. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
@@ -8,12 +9,22 @@
 #include "formats/weights_impl.h"
 #include "protect/deeplock_impl.h"
 
-typedef struct run_ctx { ng_dl_piece *pc; const ng_key *key; ng_keystream ks; int unlock; } run_ctx;
+typedef struct run_ctx { ng_dl_piece *pc; const ng_key *key; ng_keystream ks; int unlock; atomic_int failed; } run_ctx;
 
+/* Pieces [i0, i1) in stream order. expand: the worker runs the key schedule from round 0 to its
+ * first piece and carries the cursor on (the schedule is sequential; no serial checkpoint pass). */
 static void run_body(void *arg, int64_t i0, int64_t i1, int worker)
 {
     run_ctx *c = arg;
-    for (int64_t i = i0; i < i1; i++) ng_dl_piece_run(&c->pc[i], c->key, c->ks, c->unlock);
+    ng_expand_cursor cur;
+    if (c->ks == NG_KS_EXPAND) ng_expand_init(&cur, c->key->k);
+    for (int64_t i = i0; i < i1 && !atomic_load(&c->failed); i++) {
+        ng_dl_piece *p = &c->pc[i];
+        if (c->ks == NG_KS_EXPAND) p->cur = cur;
+        if (ng_dl_piece_run(p, c->key, c->ks, c->unlock) != NG_OK) atomic_store(&c->failed, 1);
+        if (c->ks == NG_KS_EXPAND) { cur = p->cur; sodium_memzero(&p->cur, sizeof p->cur); }
+    }
+    sodium_memzero(&cur, sizeof cur);
 }
 
 static ng_status xform_params(ng_param *p, size_t n, const ng_key *key, ng_keystream ks, const char *only,
@@ -27,8 +38,6 @@ static ng_status xform_params(ng_param *p, size_t n, const ng_key *key, ng_keyst
     if (npc == 0) return NG_OK;
     ng_dl_piece *pc = ng_calloc(npc, sizeof *pc);
     if (!pc) return NG_E_NOMEM;
-    ng_expand_cursor cur;
-    if (ks == NG_KS_EXPAND) ng_expand_init(&cur, key->k);
     uint64_t stream = 0;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -40,20 +49,18 @@ static ng_status xform_params(ng_param *p, size_t n, const ng_key *key, ng_keyst
             q->stream_off = stream + off;
             q->src = q->dst = p[i].data + off;
             q->n = p[i].nbytes - off < NG_DL_PIECE ? p[i].nbytes - off : NG_DL_PIECE;
-            if (ks == NG_KS_EXPAND) {   /* checkpoint: the schedule at this piece's first round */
-                ng_expand_advance(&cur, 1 + q->stream_off / 16);
-                q->cur = cur;
-            }
         }
         stream += p[i].nbytes;
     }
-    run_ctx c = {pc, key, ks, unlock};
+    run_ctx c = {pc, key, ks, unlock, 0};
     ng_pool *pool = npc > 1 ? ng_pool_new(threads) : NULL;
     ng_pool_for(pool, (int64_t)npc, run_body, &c);
     ng_pool_free(pool);
-    sodium_memzero(&cur, sizeof cur);
     sodium_memzero(pc, npc * sizeof *pc);
     free(pc);
+    if (atomic_load(&c.failed))   /* only OpenSSL running out of memory; the tensors are now garbage */
+        return ng_fail(NG_E_NOMEM, "Deep-Lock: the AES-256-CTR key stream failed (out of memory); the parameters "
+                       "are partly transformed and must be discarded");
     return NG_OK;
 }
 

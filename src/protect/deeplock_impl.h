@@ -5,9 +5,10 @@
 #include "nnguard/deeplock.h"
 #include "protect/deeplock_keystream.h"
 
-#define NG_DL_VERSION "1"
+#define NG_DL_VERSION "2"              /* 2: ctr is AES-256-CTR (1: XChaCha20; expand unchanged) */
 #define NG_DL_PIECE (1u << 20)          /* in-memory work unit: 1 MiB */
-#define NG_DL_CHUNK (4u << 20)          /* streaming chunk: 4 MiB */
+#define NG_DL_CHUNK (8u << 20)          /* streaming chunk: 8 MiB */
+#define NG_DL_BLOCK (32u << 10)         /* fused pass: key stream XOR and S-box over 32 KiB (L1/L2) */
 
 /* 1 when name matches the pattern list `only` (comma-separated fnmatch patterns; NULL = all). */
 int ng_dl_selected(const char *only, const char *name);
@@ -24,7 +25,9 @@ typedef struct ng_dl_piece {
     ng_expand_cursor cur;
 } ng_dl_piece;
 
-void ng_dl_piece_run(ng_dl_piece *p, const ng_key *key, ng_keystream ks, int unlock);
+/* NG_OK, or an OpenSSL failure (out of memory): dst is then partly transformed. expand: p->cur is
+ * left at the round of the piece's last byte (a checkpoint for a later piece); the caller wipes it. */
+ng_status ng_dl_piece_run(ng_dl_piece *p, const ng_key *key, ng_keystream ks, int unlock);
 /* Check that key fits ks (32 bytes for ctr, 16 for expand). */
 ng_status ng_dl_check_key(const ng_key *key, ng_keystream ks);
 

@@ -4,15 +4,20 @@
  *   GF(2^8) mod 0x11b). Stream byte o = byte o%16 of round key 1 + o/16. A cursor holds
  *   one round key; copies of a cursor are checkpoints, so any offset is reached by
  *   stepping forward from the nearest earlier checkpoint.
- * ctr: per tensor, BLAKE2b-448 keyed with the 256-bit master key over
- *   "nnguard.deeplock.ctr.v1" NUL name gives a 32-byte subkey and a 24-byte nonce;
- *   the stream is XChaCha20(subkey, nonce) from byte 0 of the tensor, reached at any
- *   offset with the 64-byte block counter.
+ * ctr: per tensor, BLAKE2b-320 keyed with the 256-bit master key over
+ *   "nnguard.deeplock.ctr.v2" NUL name gives a 32-byte subkey and an 8-byte nonce;
+ *   the stream is AES-256-CTR(subkey) with the 16-byte counter block
+ *   nonce || big-endian 64-bit block number, block 0 at byte 0 of the tensor. Byte o is
+ *   byte o%16 of block o/16, so a context opened at any offset starts there (OpenSSL EVP,
+ *   AES-NI/VAES inside; one EVP context per worker, freed and wiped by ng_ctr_close).
  */
 #ifndef NG_PROTECT_DEEPLOCK_KEYSTREAM_H
 #define NG_PROTECT_DEEPLOCK_KEYSTREAM_H
 #include <stddef.h>
 #include <stdint.h>
+#include <openssl/evp.h>
+#include "nnguard/status.h"
+#include "protect/aes_sbox.h"
 
 typedef struct ng_expand_cursor {
     uint32_t w[4];      /* round key `round`, words big-endian as in FIPS-197 */
@@ -26,19 +31,35 @@ void ng_expand_init(ng_expand_cursor *c, const uint8_t key[16]);
 void ng_expand_next(ng_expand_cursor *c);
 /* Step forward to round r (r >= c->round). */
 void ng_expand_advance(ng_expand_cursor *c, uint64_t r);
-/* Write the stream bytes [off, off+n) to out; advances c (which must not be past round 1 + off/16). */
+/* Write the stream bytes [off, off+n) to out; advances c (which must not be past round 1 + off/16)
+ * to the round holding the last byte. */
 void ng_expand_stream(ng_expand_cursor *c, uint64_t off, uint8_t *out, size_t n);
+/* The same with a chosen implementation: the portable recurrence, or AES-NI (AESENCLAST does
+ * SubWord of the rotated last word in all columns at once; NG_AUTO picks it when available). */
+void ng_expand_advance_with(ng_expand_cursor *c, uint64_t r, ng_aes_impl impl);
+void ng_expand_stream_with(ng_expand_cursor *c, uint64_t off, uint8_t *out, size_t n, ng_aes_impl impl);
 
 typedef struct ng_ctr_tensor {
     uint8_t key[32];
-    uint8_t nonce[24];
+    uint8_t nonce[8];
 } ng_ctr_tensor;
+
+/* An AES-256-CTR stream positioned at a byte offset of one tensor's key stream. */
+typedef struct ng_ctr_ctx {
+    EVP_CIPHER_CTX *evp;
+} ng_ctr_ctx;
 
 /* Derive the tensor's subkey and nonce from the master key and the tensor name. */
 void ng_ctr_derive(const uint8_t master[32], const char *name, ng_ctr_tensor *t);
-/* buf[i] ^= stream[off + i] for i < n. */
-void ng_ctr_xor(const ng_ctr_tensor *t, uint64_t off, uint8_t *buf, size_t n);
+/* Open a context at stream byte off (NG_E_NOMEM / NG_E_INTERNAL when OpenSSL fails; c is then
+ * closed). The context holds its own key schedule, t may be wiped after this. */
+ng_status ng_ctr_open(ng_ctr_ctx *c, const ng_ctr_tensor *t, uint64_t off);
+/* dst[i] = src[i] ^ stream[pos + i] for i < n, pos the context's position; advances it by n.
+ * dst may equal src. */
+ng_status ng_ctr_xor(ng_ctr_ctx *c, uint8_t *dst, const uint8_t *src, size_t n);
+/* Free the context (OpenSSL cleanses the key schedule); safe on a closed context. */
+void ng_ctr_close(ng_ctr_ctx *c);
 /* Write the stream bytes [off, off+n) to out. */
-void ng_ctr_stream(const ng_ctr_tensor *t, uint64_t off, uint8_t *out, size_t n);
+ng_status ng_ctr_stream(const ng_ctr_tensor *t, uint64_t off, uint8_t *out, size_t n);
 
 #endif

@@ -43,21 +43,41 @@ int ng_dl_selected(const char *only, const char *name)
     return 0;
 }
 
-void ng_dl_piece_run(ng_dl_piece *p, const ng_key *key, ng_keystream ks, int unlock)
+/* One fused pass per NG_DL_BLOCK: the block is XORed with the key stream and run through the
+ * S-box while it is still in cache (unlock: inverse S-box first, then the XOR). */
+ng_status ng_dl_piece_run(ng_dl_piece *p, const ng_key *key, ng_keystream ks, int unlock)
 {
+    ng_status st = NG_OK;
+    if (ks == NG_KS_CTR) {
+        ng_ctr_tensor t;
+        ng_ctr_ctx c;
+        ng_ctr_derive(key->k, p->name, &t);
+        st = ng_ctr_open(&c, &t, p->tensor_off);
+        sodium_memzero(&t, sizeof t);
+        for (size_t done = 0; st == NG_OK && done < p->n; done += NG_DL_BLOCK) {
+            size_t m = p->n - done < NG_DL_BLOCK ? p->n - done : NG_DL_BLOCK;
+            uint8_t *d = p->dst + done;
+            const uint8_t *s = p->src + done;
+            if (unlock) {
+                ng_aes_inv_sub_xor(d, s, NULL, m, NG_AES_AUTO);
+                st = ng_ctr_xor(&c, d, d, m);
+            } else {
+                st = ng_ctr_xor(&c, d, s, m);
+                ng_aes_sub_xor(d, d, NULL, m, NG_AES_AUTO);
+            }
+        }
+        ng_ctr_close(&c);
+        return st;
+    }
     uint8_t buf[4096];
-    ng_ctr_tensor t;
-    if (ks == NG_KS_CTR) ng_ctr_derive(key->k, p->name, &t);
     for (size_t done = 0; done < p->n; done += sizeof buf) {
         size_t m = p->n - done < sizeof buf ? p->n - done : sizeof buf;
-        if (ks == NG_KS_CTR) ng_ctr_stream(&t, p->tensor_off + done, buf, m);
-        else ng_expand_stream(&p->cur, p->stream_off + done, buf, m);
+        ng_expand_stream(&p->cur, p->stream_off + done, buf, m);
         if (unlock) ng_aes_inv_sub_xor(p->dst + done, p->src + done, buf, m, NG_AES_AUTO);
         else ng_aes_sub_xor(p->dst + done, p->src + done, buf, m, NG_AES_AUTO);
     }
     sodium_memzero(buf, sizeof buf);
-    sodium_memzero(&t, sizeof t);
-    sodium_memzero(&p->cur, sizeof p->cur);
+    return NG_OK;   /* p->cur is left at the piece's last round for the caller to carry on or wipe */
 }
 
 ng_status ng_dl_check_key(const ng_key *key, ng_keystream ks)
@@ -108,10 +128,13 @@ ng_status ng_dl_read_state(const void *obj, ng_dl_meta_get get, const char *name
     if (!scheme || strcmp(scheme, "deeplock") != 0)
         return ng_fail(NG_E_STATE, "%s: the model is not Deep-Locked; nothing to unlock", name);
     const char *ver = get(obj, "nnguard.version"), *ks = get(obj, "nnguard.keystream"), *only = get(obj, "nnguard.only");
-    if (!ver || strcmp(ver, NG_DL_VERSION) != 0)
-        return ng_fail(NG_E_UNSUPPORTED, "%s: Deep-Lock version '%s' is not supported (this is version %s)", name,
-                       ver ? ver : "(none)", NG_DL_VERSION);
     int k = ng_keystream_parse(ks);
+    /* version 1 differs only in the ctr stream (XChaCha20); its expand files still unlock */
+    int v1_expand = ver && strcmp(ver, "1") == 0 && k == NG_KS_EXPAND;
+    if (!ver || (strcmp(ver, NG_DL_VERSION) != 0 && !v1_expand))
+        return ng_fail(NG_E_UNSUPPORTED, "%s: Deep-Lock version '%s' with key stream '%s' is not supported (this is "
+                       "version %s; version 1 ctr used XChaCha20, unlock it with that nnguard release)", name,
+                       ver ? ver : "(none)", ks ? ks : "(none)", NG_DL_VERSION);
     if (k < 0) return ng_fail(NG_E_FORMAT, "%s: unknown nnguard.keystream '%s'", name, ks ? ks : "(none)");
     st->ks = (ng_keystream)k;
     if (!only || strlen(only) >= sizeof st->only) return ng_fail(NG_E_FORMAT, "%s: missing or overlong nnguard.only", name);

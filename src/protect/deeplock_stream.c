@@ -1,23 +1,28 @@
 /* protect/deeplock_stream.c - Deep-Lock of safetensors files of any size with bounded memory.
  *
- * The data section is cut into chunks (one tensor each, at most chunk_bytes). A batch of
- * chunks, one per worker, is read with pread, (un)locked, and written with pwrite into the
- * atomic writer's temp file at the tensor's offset in the new file; then two workers update
- * the SHA-256 model ids of the input and the output (the same framing as ng_params_id).
- * Memory: 2 x chunk_bytes per worker. The output header is serialized once with placeholder
- * ids of the final length, data follows it, and the real header is written over it at the
- * end; the bytes equal ng_deeplock_lock_file / unlock_file on the same input and key.
+ * The data section is cut into pieces of tensors that fill one slot of chunk_bytes per worker
+ * (a slot holds several small tensors, or part of a large one). A batch is one slot per
+ * worker. Two batches alternate: while the workers read (pread), (un)lock and write (pwrite
+ * into the atomic writer's temp file, at the tensor's offset in the new file) batch k, the
+ * SHA-256 model ids of the input and the output (ng_params_id framing; OpenSSL EVP, SHA-NI)
+ * run over batch k-1, one id per worker, so all cores stay busy. Memory: 4 x chunk_bytes per
+ * worker. The output header is serialized once with placeholder ids of the final length, data
+ * follows it, and the real header is written over it at the end; the bytes equal
+ * ng_deeplock_lock_file / unlock_file on the same input and key.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 #include "nnguard/safetensors.h"
 #include "core/core.h"
 #include "core/pool.h"
 #include "protect/deeplock_impl.h"
+
+#define NG_DL_SLOT_PIECES 256     /* most tensor pieces in one slot (many tiny tensors) */
 
 typedef struct chunk {
     const ng_st_tensor *t;
@@ -27,10 +32,20 @@ typedef struct chunk {
     int      locked;        /* (un)locked, else copied */
     uint64_t stream_off;
     ng_expand_cursor cur;
+    uint8_t *in, *out;      /* inside the slot's buffers */
+} chunk;
+
+/* One worker's share of a batch: pieces c[0..n) packed into in/out (chunk_bytes each). */
+typedef struct slot {
+    chunk    c[NG_DL_SLOT_PIECES];
+    int      n;
     uint8_t *in, *out;
     ng_status st;
     char     msg[256];
-} chunk;
+} slot;
+
+/* SHA-256 model id through OpenSSL; ok drops to 0 if OpenSSL ever fails. */
+typedef struct id_sha { EVP_MD_CTX *evp; int ok; } id_sha;
 
 typedef struct sctx {
     int       fd;
@@ -40,130 +55,208 @@ typedef struct sctx {
     const ng_key *key;
     ng_keystream ks;
     int       unlock;
-    chunk    *c;
-    crypto_hash_sha256_state h_in, h_out;
+    int       skip_out_id;  /* unlock --no-check: the output's id is not needed */
+    int       nw;
+    slot     *cur, *prev;   /* batch being transformed, batch being hashed (nw slots each) */
+    id_sha    h_in, h_out;
 } sctx;
 
-static void hash_u32(crypto_hash_sha256_state *s, uint32_t v) { uint8_t b[4]; ng_put_le32(b, v); crypto_hash_sha256_update(s, b, 4); }
-static void hash_u64(crypto_hash_sha256_state *s, uint64_t v) { uint8_t b[8]; ng_put_le64(b, v); crypto_hash_sha256_update(s, b, 8); }
+static void sha_update(id_sha *s, const void *d, size_t n) { if (s->ok) s->ok = EVP_DigestUpdate(s->evp, d, n) == 1; }
+static void hash_u32(id_sha *s, uint32_t v) { uint8_t b[4]; ng_put_le32(b, v); sha_update(s, b, 4); }
+static void hash_u64(id_sha *s, uint64_t v) { uint8_t b[8]; ng_put_le64(b, v); sha_update(s, b, 8); }
 
 /* ng_params_id framing of one parameter, before its bytes. */
-static void hash_frame(crypto_hash_sha256_state *s, const ng_st_tensor *t)
+static void hash_frame(id_sha *s, const ng_st_tensor *t)
 {
     const char *dt = ng_dtype_name(t->dtype);
     hash_u32(s, (uint32_t)strlen(t->name));
-    crypto_hash_sha256_update(s, (const uint8_t *)t->name, strlen(t->name));
+    sha_update(s, t->name, strlen(t->name));
     hash_u32(s, (uint32_t)strlen(dt));
-    crypto_hash_sha256_update(s, (const uint8_t *)dt, strlen(dt));
+    sha_update(s, dt, strlen(dt));
     hash_u32(s, (uint32_t)t->shape.ndim);
     for (int d = 0; d < t->shape.ndim; d++) hash_u64(s, (uint64_t)t->shape.d[d]);
     hash_u64(s, t->nbytes);
 }
 
-static void chunk_fail(chunk *c, ng_status st)
+static void sha_open(id_sha *s)
 {
-    c->st = st;
-    snprintf(c->msg, sizeof c->msg, "%s", ng_last_error());
+    s->evp = EVP_MD_CTX_new();
+    s->ok = s->evp && EVP_DigestInit_ex(s->evp, EVP_sha256(), NULL) == 1;
 }
 
-static void work_body(void *arg, int64_t i0, int64_t i1, int worker)
+static int sha_close(id_sha *s, uint8_t id[32])
 {
-    sctx *x = arg;
-    for (int64_t i = i0; i < i1; i++) {
-        chunk *c = &x->c[i];
-        c->st = NG_OK;
-        size_t got = 0;
-        while (got < c->n) {
-            ssize_t r = pread(x->fd, c->in + got, c->n - got, (off_t)(c->t->offset + c->toff + got));
+    unsigned len = 0;
+    int ok = s->ok && EVP_DigestFinal_ex(s->evp, id, &len) == 1 && len == 32;
+    EVP_MD_CTX_free(s->evp);
+    s->evp = NULL;
+    return ok;
+}
+
+static void slot_fail(slot *s, ng_status st)
+{
+    s->st = st;
+    snprintf(s->msg, sizeof s->msg, "%s", ng_last_error());
+}
+
+/* Pieces i..j-1 of a slot that are back to back both in the file and in the buffer. */
+static int run_end(const slot *s, int i)
+{
+    int j = i + 1;
+    while (j < s->n && s->c[j].t->offset + s->c[j].toff == s->c[j - 1].t->offset + s->c[j - 1].toff + s->c[j - 1].n)
+        j++;
+    return j;
+}
+
+static void slot_io_xform(sctx *x, slot *s)
+{
+    s->st = NG_OK;
+    for (int i = 0; i < s->n && s->st == NG_OK; ) {   /* read */
+        int j = run_end(s, i);
+        const chunk *a = &s->c[i], *z = &s->c[j - 1];
+        size_t want = (size_t)(z->in + z->n - a->in), got = 0;
+        while (got < want) {
+            ssize_t r = pread(x->fd, a->in + got, want - got, (off_t)(a->t->offset + a->toff + got));
             if (r < 0 && errno == EINTR) continue;
             if (r <= 0) {
-                chunk_fail(c, ng_fail(NG_E_IO, "%s: read failed in tensor %s: %s", x->in_name, c->t->name,
-                                      r < 0 ? strerror(errno) : "file shrank"));
+                slot_fail(s, ng_fail(NG_E_IO, "%s: read failed in tensor %s: %s", x->in_name, a->t->name,
+                                     r < 0 ? strerror(errno) : "file shrank"));
                 break;
             }
             got += (size_t)r;
         }
-        if (c->st != NG_OK) continue;
-        const uint8_t *src = c->in;
-        if (c->locked) {
-            ng_dl_piece p = {c->t->name, c->toff, c->stream_off, c->in, c->out, c->n, c->cur};
-            ng_dl_piece_run(&p, x->key, x->ks, x->unlock);
-            src = c->out;
-        }
-        ng_status st = c->n ? ng_awrite_pwrite(x->aw, src, c->n, x->out_data_start + c->t->begin + c->toff) : NG_OK;
-        if (st != NG_OK) chunk_fail(c, st);
+        i = j;
+    }
+    for (int i = 0; i < s->n && s->st == NG_OK; i++) {   /* transform (unselected pieces are copied) */
+        chunk *c = &s->c[i];
+        ng_dl_piece p = {c->t->name, c->toff, c->stream_off, c->in, c->out, c->n, c->cur};
+        ng_status st = c->locked ? ng_dl_piece_run(&p, x->key, x->ks, x->unlock) : NG_OK;
+        if (!c->locked) memcpy(c->out, c->in, c->n);
+        sodium_memzero(&p.cur, sizeof p.cur);
+        sodium_memzero(&c->cur, sizeof c->cur);
+        if (st != NG_OK) slot_fail(s, st);
+    }
+    for (int i = 0; i < s->n && s->st == NG_OK; ) {   /* write, same runs (the output keeps the layout) */
+        int j = run_end(s, i);
+        const chunk *a = &s->c[i], *z = &s->c[j - 1];
+        size_t len = (size_t)(z->out + z->n - a->out);
+        ng_status st = len ? ng_awrite_pwrite(x->aw, a->out, len, x->out_data_start + a->t->begin + a->toff) : NG_OK;
+        if (st != NG_OK) slot_fail(s, st);
+        i = j;
     }
 }
 
-typedef struct hjob { sctx *x; int nc; } hjob;
-
-static void hash_body(void *arg, int64_t i0, int64_t i1, int worker)
+/* Add one batch's bytes to an id, in order. */
+static void hash_batch(sctx *x, int which)
 {
-    hjob *j = arg;
-    for (int64_t which = i0; which < i1; which++) {
-        crypto_hash_sha256_state *s = which == 0 ? &j->x->h_in : &j->x->h_out;
-        for (int i = 0; i < j->nc; i++) {
-            chunk *c = &j->x->c[i];
+    id_sha *h = which == 0 ? &x->h_in : &x->h_out;
+    if (which == 1 && x->skip_out_id) return;
+    for (int w = 0; w < x->nw; w++)
+        for (int i = 0; i < x->prev[w].n; i++) {
+            const chunk *c = &x->prev[w].c[i];
             if (!c->param) continue;
-            if (c->toff == 0) hash_frame(s, c->t);
-            const uint8_t *bytes = which == 1 && c->locked ? c->out : c->in;
-            if (c->n) crypto_hash_sha256_update(s, bytes, c->n);
+            if (c->toff == 0) hash_frame(h, c->t);
+            if (c->n) sha_update(h, which == 1 ? c->out : c->in, c->n);
         }
+}
+
+/* Task 2w: worker w transforms its slot of the current batch; task 2w+1: it hashes the previous
+ * batch into the input id (w = 0) or the output id (w = 1); one worker does both. */
+static void step_body(void *arg, int64_t i0, int64_t i1, int worker)
+{
+    sctx *x = arg;
+    for (int64_t i = i0; i < i1; i++) {
+        int w = (int)(i / 2);
+        if (i % 2 == 0) slot_io_xform(x, &x->cur[w]);
+        else for (int which = w; which < 2; which += x->nw) hash_batch(x, which);
     }
 }
 
 static const char *hget(const void *h, const char *k) { return ng_st_header_meta_get(h, k); }
 static ng_status hset(void *h, const char *k, const char *v) { return ng_st_header_meta_set(h, k, v); }
 
-/* Copy the data section through the workers, transforming the selected tensors. */
-static ng_status run_stream(sctx *x, const ng_st_header *h, const char *only, const ng_deeplock_options *o)
+typedef struct cursor { size_t ti; uint64_t toff, stream; ng_expand_cursor ex; } cursor;
+
+/* Pack the next pieces of the data section into the current batch; 0 when nothing is left. */
+static int fill_batch(sctx *x, const ng_st_header *h, const char *only, size_t csize, cursor *cu)
 {
-    size_t csize = o->chunk_bytes ? o->chunk_bytes : NG_DL_CHUNK;
-    ng_pool *pool = ng_pool_new(o->threads);
-    if (!pool) return NG_E_NOMEM;
-    int nw = ng_pool_size(pool);
-    x->c = ng_calloc((size_t)nw, sizeof *x->c);
-    uint8_t *mem = x->c ? ng_alloc_aligned(2 * (size_t)nw * csize) : NULL;
-    if (!mem) { free(x->c); ng_pool_free(pool); return NG_E_NOMEM; }
-    for (int i = 0; i < nw; i++) { x->c[i].in = mem + 2 * (size_t)i * csize; x->c[i].out = x->c[i].in + csize; }
-    ng_expand_cursor cur;
-    if (x->ks == NG_KS_EXPAND) ng_expand_init(&cur, x->key->k);
-    crypto_hash_sha256_init(&x->h_in);
-    crypto_hash_sha256_init(&x->h_out);
-    uint64_t stream = 0;
-    ng_status st = NG_OK;
-    size_t ti = 0, nt = ng_st_header_count(h);
-    uint64_t toff = 0;
-    while (st == NG_OK && ti < nt) {
-        int nc = 0;
-        while (nc < nw && ti < nt) {   /* fill a batch */
-            const ng_st_tensor *t = ng_st_header_tensor(h, ti);
-            chunk *c = &x->c[nc++];
+    int any = 0;
+    size_t nt = ng_st_header_count(h);
+    for (int w = 0; w < x->nw; w++) {
+        slot *s = &x->cur[w];
+        size_t used = 0;
+        s->n = 0;
+        while (cu->ti < nt && used < csize && s->n < NG_DL_SLOT_PIECES) {
+            const ng_st_tensor *t = ng_st_header_tensor(h, cu->ti);
+            chunk *c = &s->c[s->n++];
             c->t = t;
-            c->toff = toff;
-            c->n = t->nbytes - toff < csize ? (size_t)(t->nbytes - toff) : csize;
+            c->toff = cu->toff;
+            c->n = t->nbytes - cu->toff < csize - used ? (size_t)(t->nbytes - cu->toff) : csize - used;
             c->param = ng_dtype_is_float(t->dtype);
             c->locked = c->param && ng_dl_selected(only, t->name);
-            c->stream_off = stream + toff;
-            if (c->locked && x->ks == NG_KS_EXPAND) {
-                ng_expand_advance(&cur, 1 + c->stream_off / 16);
-                c->cur = cur;
+            c->stream_off = cu->stream + cu->toff;
+            c->in = s->in + used;
+            c->out = s->out + used;
+            if (c->locked && x->ks == NG_KS_EXPAND) {   /* checkpoint for this piece */
+                ng_expand_advance(&cu->ex, 1 + c->stream_off / 16);
+                c->cur = cu->ex;
             }
-            toff += c->n;
-            if (toff >= t->nbytes) { if (c->locked) stream += t->nbytes; ti++; toff = 0; }
+            used += c->n;
+            cu->toff += c->n;
+            if (cu->toff >= t->nbytes) { if (c->locked) cu->stream += t->nbytes; cu->ti++; cu->toff = 0; }
         }
-        ng_pool_for(pool, nc, work_body, x);
-        for (int i = 0; i < nc && st == NG_OK; i++)
-            if (x->c[i].st != NG_OK) st = ng_fail(x->c[i].st, "%s", x->c[i].msg);
-        if (st != NG_OK) break;
-        hjob j = {x, nc};
-        ng_pool_for(pool, 2, hash_body, &j);
+        any |= s->n > 0;
     }
-    sodium_memzero(&cur, sizeof cur);
-    sodium_memzero(mem, 2 * (size_t)nw * csize);
+    return any;
+}
+
+/* Copy the data section through the workers, transforming the selected tensors; the ids of the
+ * input and the output go to id_in / id_out. */
+static ng_status run_stream(sctx *x, const ng_st_header *h, const char *only, const ng_deeplock_options *o,
+                            uint8_t id_in[32], uint8_t id_out[32])
+{
+    size_t csize = o->chunk_bytes ? o->chunk_bytes : NG_DL_CHUNK;
+    if (csize > ((size_t)1 << 30))
+        return ng_fail(NG_E_INVALID, "%s: stream chunk of %zu bytes is too large (at most 1 GiB)", x->in_name, csize);
+    ng_pool *pool = ng_pool_new(o->threads);
+    if (!pool) return ng_fail(NG_E_NOMEM, "%s: cannot start the stream workers", x->in_name);
+    int nw = x->nw = ng_pool_size(pool);
+    slot *slots = ng_calloc(2 * (size_t)nw, sizeof *slots);
+    size_t memlen = 4 * (size_t)nw * csize;
+    uint8_t *mem = slots ? ng_alloc_aligned(memlen) : NULL;
+    if (!mem) {
+        free(slots);
+        ng_pool_free(pool);
+        return ng_fail(NG_E_NOMEM, "%s: cannot allocate %zu MiB of stream buffers (lower the chunk size)", x->in_name, memlen >> 20);
+    }
+    for (int i = 0; i < 2 * nw; i++) { slots[i].in = mem + 2 * (size_t)i * csize; slots[i].out = slots[i].in + csize; }
+    x->cur = slots;
+    x->prev = slots + nw;
+    cursor cu = {0};
+    if (x->ks == NG_KS_EXPAND) ng_expand_init(&cu.ex, x->key->k);
+    sha_open(&x->h_in);
+    sha_open(&x->h_out);
+    ng_status st = NG_OK;
+    for (;;) {
+        int more = fill_batch(x, h, only, csize, &cu);
+        int pending = 0;
+        for (int w = 0; w < nw; w++) pending |= x->prev[w].n > 0;
+        if (!more && !pending) break;
+        ng_pool_for(pool, 2 * (int64_t)nw, step_body, x);
+        for (int w = 0; w < nw && st == NG_OK; w++)
+            if (x->cur[w].st != NG_OK) st = ng_fail(x->cur[w].st, "%s", x->cur[w].msg);
+        if (st != NG_OK) break;
+        slot *t = x->prev; x->prev = x->cur; x->cur = t;
+        for (int w = 0; w < nw; w++) x->cur[w].n = 0;
+    }
+    int ok_in = sha_close(&x->h_in, id_in), ok_out = sha_close(&x->h_out, id_out);
+    if (st == NG_OK && !(ok_in && ok_out))
+        st = ng_fail(NG_E_NOMEM, "%s: OpenSSL SHA-256 of the model id failed (out of memory)", x->in_name);
+    sodium_memzero(&cu, sizeof cu);
+    sodium_memzero(mem, memlen);
+    sodium_memzero(slots, 2 * (size_t)nw * sizeof *slots);
     ng_free_aligned(mem);
-    free(x->c);
-    x->c = NULL;
+    free(slots);
     ng_pool_free(pool);
     return st;
 }
@@ -228,10 +321,8 @@ ng_status ng_deeplock_lock_stream(const char *in, const char *out, const ng_deep
     if (!hlen) { st = NG_E_NOMEM; goto done; }
     if ((st = ng_awrite_open(&aw, out, 0644)) != NG_OK) goto done;
     sctx x = {.fd = fd, .in_name = in, .aw = &aw, .out_data_start = hlen, .key = &key, .ks = o->keystream, .unlock = 0};
-    st = run_stream(&x, h, only, o);
+    st = run_stream(&x, h, only, o, before, after);
     if (st == NG_OK) {
-        crypto_hash_sha256_final(&x.h_in, before);
-        crypto_hash_sha256_final(&x.h_out, after);
         st = ng_dl_write_meta(h, hset, o->keystream, only, &key, before, after, has_kdf ? &kdf : NULL);
     }
     if (st == NG_OK) st = write_header(&aw, h, hlen);
@@ -271,11 +362,10 @@ ng_status ng_deeplock_unlock_stream(const char *in, const char *out, const ng_de
     ng_awriter aw;
     if (!hlen) { st = NG_E_NOMEM; goto done; }
     if ((st = ng_awrite_open(&aw, out, 0644)) != NG_OK) goto done;
-    sctx x = {.fd = fd, .in_name = in, .aw = &aw, .out_data_start = hlen, .key = &key, .ks = ds.ks, .unlock = 1};
-    st = run_stream(&x, h, ds.only, o);
+    sctx x = {.fd = fd, .in_name = in, .aw = &aw, .out_data_start = hlen, .key = &key, .ks = ds.ks, .unlock = 1,
+              .skip_out_id = o->no_check};
+    st = run_stream(&x, h, ds.only, o, id_in, id_out);
     if (st == NG_OK) {
-        crypto_hash_sha256_final(&x.h_in, id_in);
-        crypto_hash_sha256_final(&x.h_out, id_out);
         if (sodium_memcmp(id_in, ds.id_after, 32) != 0)
             st = ng_fail(NG_E_FORMAT, "%s: locked data was modified or truncated (its model id is not nnguard.model_id_after)", in);
         else if (!o->no_check && sodium_memcmp(id_out, ds.id_before, 32) != 0)
