@@ -24,6 +24,8 @@ static const char enc_help[] =
     "  --key-out KEY           key file to create (refused if it exists)\n"
     "  --budget N              most parameters changed (default 25)\n"
     "  --target-acc A          stop when encryption-set accuracy < A (default 0.15)\n"
+    "  --rule grad|gain        pick the largest |gradient| (grad, the spec's rule, default) or the\n"
+    "                          largest |gradient x move| (gain, ours: fewer changes for the same drop)\n"
     "  --tensors PATTERN       eligible tensors, comma-separated fnmatch patterns\n"
     "                          (default: every *.weight tensor with 2+ dims)\n"
     "  --encryption-set N      images in the encryption set (default 512)\n"
@@ -47,7 +49,7 @@ static const char top_help[] =
     "AdvParams: a handful of parameters adversarially perturbed; positions and values are the key.\n";
 
 enum { OPT_DATA = 0x4f00, OPT_KEY_OUT, OPT_BUDGET, OPT_TARGET, OPT_TENSORS, OPT_SET, OPT_SEED,
-       OPT_PASS, OPT_MARK, OPT_THREADS, OPT_KEY };
+       OPT_PASS, OPT_MARK, OPT_THREADS, OPT_KEY, OPT_RULE };
 
 /* Passphrase from a file (keys.h helper: first line, file must be 0600), or none. */
 static ng_status read_pass(const char *file, char **pass, size_t *len)
@@ -64,7 +66,8 @@ static int encrypt_cmd(int argc, char **argv)
         {"budget", required_argument, NULL, OPT_BUDGET}, {"target-acc", required_argument, NULL, OPT_TARGET},
         {"tensors", required_argument, NULL, OPT_TENSORS}, {"encryption-set", required_argument, NULL, OPT_SET},
         {"seed", required_argument, NULL, OPT_SEED}, {"passphrase-file", required_argument, NULL, OPT_PASS},
-        {"mark", no_argument, NULL, OPT_MARK}, {"threads", required_argument, NULL, OPT_THREADS},
+        {"mark", no_argument, NULL, OPT_MARK}, {"rule", required_argument, NULL, OPT_RULE},
+        {"threads", required_argument, NULL, OPT_THREADS},
         NG_CLI_ARCH_LONGOPTS, {0, 0, 0, 0}};
     const char *cmd = "advparams encrypt", *data = NULL, *out = NULL, *key_out = NULL, *pass_file = NULL;
     int mark = 0, c;
@@ -89,6 +92,10 @@ static int encrypt_cmd(int argc, char **argv)
         case OPT_SEED: if (ng_cli_int(cmd, "--seed", optarg, 0, INT64_MAX, &v)) return NG_EXIT_USAGE; o.seed = (uint64_t)v; break;
         case OPT_PASS: pass_file = optarg; break;
         case OPT_MARK: mark = 1; break;
+        case OPT_RULE:
+            if (ng_adv_rule_parse(optarg) < 0) return ng_cli_usage(cmd, "--rule expects grad or gain, not '%s'", optarg);
+            o.rule = (ng_adv_rule)ng_adv_rule_parse(optarg);
+            break;
         case OPT_THREADS: if (ng_cli_int(cmd, "--threads", optarg, 0, 1024, &v)) return NG_EXIT_USAGE; o.threads = (int)v; break;
         default: return ng_cli_usage(cmd, "unknown option");
         }

@@ -63,5 +63,13 @@ code 3 "$NG" advparams decrypt "$T/encS.onnx" --key "$T/kS.key" -o "$T/bad.onnx"
 code 0 "$NG" advparams decrypt "$T/encS.onnx" --key "$T/kS.key" -o "$T/decS.onnx" --passphrase-file "$T/pw"
 ok cmp -s "$T/decS.onnx" "$T/dec.onnx"
 
+# safetensors (graph from --arch): the decrypted file is the plain file byte for byte
+code 0 "$NG" convert "$M" -o "$T/m.safetensors"
+code 0 "$NG" advparams encrypt "$T/m.safetensors" --arch lenet5 --data "$DATA" -o "$T/e.safetensors" --key-out "$T/kst.key" --budget 4 --target-acc 0 --rule gain
+ok bash -c "! cmp -s '$T/e.safetensors' '$T/m.safetensors'"
+code 0 "$NG" advparams decrypt "$T/e.safetensors" --key "$T/kst.key" -o "$T/d.safetensors"
+ok cmp -s "$T/d.safetensors" "$T/m.safetensors"
+code 2 "$NG" advparams encrypt "$T/m.safetensors" --arch lenet5 --data "$DATA" -o "$T/x" --key-out "$T/x.key" --rule best
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -22,15 +22,15 @@ int main(void)
     CHECK(k != NULL);
     if (!k) return tu_done();
     for (int i = 0; i < 32; i++) { k->id_after[i] = (uint8_t)i; k->id_before[i] = (uint8_t)(255 - i); }
-    k->seed = 42; k->budget = 25; k->set_size = 512; k->target_acc = 0.15; k->acc_before = 0.8; k->acc_after = 0.1;
+    k->seed = 42; k->rule = NG_ADV_RULE_GAIN; k->budget = 25; k->set_size = 512; k->target_acc = 0.15; k->acc_before = 0.8; k->acc_after = 0.1;
     CHECK_OK(ng_adv_key_push(k, "c1.weight", 7, 0x3e800000u, 0xbf000000u));
     CHECK_OK(ng_adv_key_push(k, "f3.weight", 811, 0x00000001u, 0x7fc00001u));   /* denormal -> NaN payload */
 
     uint8_t *b;
     size_t n;
     CHECK_OK(ng_adv_key_encode(k, NULL, 0, &b, &n));
-    /* 24 header + 64 ids + 8+4+4+24 + 4 pattern + 4 count + 2 entries (4+9+8+4+4) + 32 sum */
-    CHECK(n == 24 + 64 + 40 + 4 + 4 + 2 * 29 + 32);
+    /* 24 header + 64 ids + 8+4+4+4+24 + 4 pattern + 4 count + 2 entries (4+9+8+4+4) + 32 sum */
+    CHECK(n == 24 + 64 + 44 + 4 + 4 + 2 * 29 + 32);
     CHECK(memcmp(b, "NGADVKEY\x01\0\0\0\0\0\0\0", 16) == 0);
     CHECK(ng_le64(b + 16) == n - 56);
     ng_adv_key *r = NULL;
@@ -42,6 +42,7 @@ int main(void)
         CHECK(!strcmp(e.tensor, "f3.weight") && e.index == 811 && e.orig_bits == 1 && e.pert_bits == 0x7fc00001u);
         uint64_t seed; int budget; int64_t set; double ta, ab, aa; const char *pat;
         ng_adv_key_info(r, &seed, &budget, &set, &ta, &ab, &aa, &pat);
+        CHECK(ng_adv_key_rule(r) == NG_ADV_RULE_GAIN);
         CHECK(seed == 42 && budget == 25 && set == 512 && ta == 0.15 && ab == 0.8 && aa == 0.1 && !strcmp(pat, ""));
         uint8_t id[32];
         ng_adv_key_id_after(r, id);
@@ -67,7 +68,7 @@ int main(void)
     CHECKF(refused == total, "%d of %d damaged keys refused", refused, total);
 
     /* forged payloads with a valid checksum */
-    size_t count_at = 24 + 64 + 40 + 4;
+    size_t count_at = 24 + 64 + 44 + 4;
     ng_put_le32(b + count_at, 1000000);                  /* more entries than bytes */
     reseal_sum(b, n);
     CHECK_ST(ng_adv_key_decode(b, n, "k", NULL, 0, &r), NG_E_FORMAT);
@@ -82,6 +83,15 @@ int main(void)
     b[count_at + 8 + 2] = 0;                             /* NUL inside a name */
     reseal_sum(b, n);
     CHECK_ST(ng_adv_key_decode(b, n, "k", NULL, 0, &r), NG_E_FORMAT);
+    ng_put_le32(b + count_at + 4, 9);
+    b[count_at + 8 + 2] = '.';
+    ng_put_le32(b + 24 + 64 + 16, 7);                    /* unknown rule */
+    reseal_sum(b, n);
+    CHECK_ST(ng_adv_key_decode(b, n, "k", NULL, 0, &r), NG_E_FORMAT);
+    ng_put_le32(b + 24 + 64 + 16, 1);
+    reseal_sum(b, n);
+    CHECK_OK(ng_adv_key_decode(b, n, "k", NULL, 0, &r));   /* repaired: accepted again */
+    ng_adv_key_free(r);
     ng_put_le32(b + 8, 2);                               /* future version */
     reseal_sum(b, n);
     CHECK_ST(ng_adv_key_decode(b, n, "k", NULL, 0, &r), NG_E_UNSUPPORTED);

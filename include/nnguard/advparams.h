@@ -36,7 +36,8 @@
  *   payload:
  *     32  model id after encryption (file's parameters, SCHEMES.md section 0)
  *     32  model id before encryption (the id decrypt must produce)
- *     u64 seed | u32 budget | u32 encryption-set size | f64 target accuracy (IEEE bits)
+ *     u64 seed | u32 budget | u32 encryption-set size | u32 rule (0 grad, 1 gain) |
+ *     f64 target accuracy (IEEE bits)
  *     f64 accuracy before | f64 accuracy after (on the encryption set, IEEE bits)
  *     u32 pattern length P (<= 4096) | P bytes eligible-tensor pattern ("" = default rule)
  *     u32 entry count E (1..1<<20)
@@ -59,6 +60,11 @@
 #include "weights.h"
 
 #define NG_ADV_MAX_BUDGET (1 << 20)
+
+/* How the next parameter is picked. GRAD is SCHEMES.md's rule (largest |gradient|). GAIN (ours,
+ * not the paper's) picks the largest first-order loss increase |gradient x (target - value)|,
+ * i.e. it also weighs how far the move to min/max goes; it reaches the target with fewer changes. */
+typedef enum ng_adv_rule { NG_ADV_RULE_GRAD = 0, NG_ADV_RULE_GAIN = 1 } ng_adv_rule;
 
 /* One perturbed position (a view; name owned by the key). */
 typedef struct ng_adv_entry {
@@ -85,6 +91,7 @@ typedef struct ng_adv_options {
     double      target_acc;   /* stop when encryption-set accuracy < this (0.15) */
     int64_t     set_size;     /* encryption set: images drawn stratified from the data (512) */
     uint64_t    seed;         /* encryption-set draw (0) */
+    ng_adv_rule rule;         /* NG_ADV_RULE_GRAD */
     const char *tensors;      /* comma-separated fnmatch patterns of eligible tensors; NULL = every
                                  trainable "*.weight" tensor with ndim >= 2 */
     int         batch;        /* forward/backward batch (256) */
@@ -132,5 +139,9 @@ void   ng_adv_key_id_before(const ng_adv_key *k, uint8_t id[32]);
 /* Parameters and results the key records (NULL pointers skipped). */
 void   ng_adv_key_info(const ng_adv_key *k, uint64_t *seed, int *budget, int64_t *set_size,
                        double *target_acc, double *acc_before, double *acc_after, const char **pattern);
+ng_adv_rule ng_adv_key_rule(const ng_adv_key *k);
+/* "grad" / "gain"; parse returns -1 for an unknown name. */
+const char *ng_adv_rule_name(ng_adv_rule r);
+int         ng_adv_rule_parse(const char *s);
 
 #endif

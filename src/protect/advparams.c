@@ -146,19 +146,20 @@ static ng_status evaluate(adv_run *r, int want_grad, double *loss, double *acc)
 }
 
 /* The not-yet-chosen eligible parameter with the largest |gradient| whose move changes it. */
-static int pick(const adv_run *r, const float *params, const adv_tensor *t, size_t nt, const uint8_t *chosen,
-                size_t *ti, size_t *ei)
+static int pick(const adv_run *r, ng_adv_rule rule, const float *params, const adv_tensor *t, size_t nt,
+                const uint8_t *chosen, size_t *ti, size_t *ei)
 {
-    float best = 0;
+    double best = 0;
     int found = 0;
     for (size_t a = 0; a < nt; a++) {
-        const float *g = r->gacc + t[a].off;
+        const float *g = r->gacc + t[a].off, *v = params + t[a].off;
         for (size_t e = 0; e < t[a].numel; e++) {
-            float ag = fabsf(g[e]);
-            if (!(ag > best) || chosen[t[a].off + e]) continue;
             float to = g[e] > 0 ? t[a].hi : t[a].lo;
-            if (f2bits(to) == f2bits(params[t[a].off + e])) continue;
-            best = ag; *ti = a; *ei = e; found = 1;
+            double score = fabs((double)g[e]);
+            if (rule == NG_ADV_RULE_GAIN) score *= fabs((double)to - (double)v[e]);
+            if (!(score > best) || chosen[t[a].off + e]) continue;
+            if (f2bits(to) == f2bits(v[e])) continue;
+            best = score; *ti = a; *ei = e; found = 1;
         }
     }
     return found;
@@ -172,9 +173,9 @@ static void report(const ng_adv_options *o, const ng_adv_step *s)
         fprintf(o->log, "advparams: step  0  loss %.4f  accuracy %.2f%%  (encryption set, before)\n",
                 s->loss, 100 * s->accuracy);
     else
-        fprintf(o->log, "advparams: step %2d  %s[%llu] %+.5g -> %+.5g (grad %+.3g)  loss %.4f  accuracy %.2f%%  %.1fs\n",
-                s->step, s->tensor, (unsigned long long)s->index, s->old_value, s->new_value, s->grad, s->loss,
-                100 * s->accuracy, s->seconds);
+        /* the position and values chosen are the key: never in the log (callers get them via on_step) */
+        fprintf(o->log, "advparams: step %2d  loss %.4f  accuracy %.2f%%  %.1fs\n",
+                s->step, s->loss, 100 * s->accuracy, s->seconds);
     fflush(o->log);
 }
 
@@ -187,6 +188,8 @@ static ng_status check_inputs(ng_model *m, const ng_dataset *d, const ng_adv_opt
     if (o->set_size < 1 || o->set_size > UINT32_MAX || o->batch < 1)
         return ng_fail(NG_E_INVALID, "advparams: encryption-set size %lld and batch %d must be positive",
                        (long long)o->set_size, o->batch);
+    if (o->rule != NG_ADV_RULE_GRAD && o->rule != NG_ADV_RULE_GAIN)
+        return ng_fail(NG_E_INVALID, "advparams: unknown selection rule %d", (int)o->rule);
     if (o->tensors && strlen(o->tensors) > NG_ADV_PATTERN_MAX)
         return ng_fail(NG_E_INVALID, "advparams: tensor pattern longer than %d bytes", NG_ADV_PATTERN_MAX);
     ng_shape in;
@@ -253,7 +256,7 @@ ng_status ng_adv_encrypt(ng_model *m, ng_weights *w, const ng_dataset *data, con
     }
     for (int step = 1; st == NG_OK && step <= o->budget && !(acc < o->target_acc); step++) {
         size_t ti = 0, ei = 0;
-        if (!pick(&r, params, t, nt, chosen, &ti, &ei)) break;   /* nothing left that moves */
+        if (!pick(&r, o->rule, params, t, nt, chosen, &ti, &ei)) break;   /* nothing left that moves */
         size_t at = t[ti].off + ei;
         float g = r.gacc[at], old = params[at], to = g > 0 ? t[ti].hi : t[ti].lo;
         if ((st = ng_adv_key_push(k, t[ti].name, ei, f2bits(old), f2bits(to))) != NG_OK) break;
@@ -277,6 +280,7 @@ ng_status ng_adv_encrypt(ng_model *m, ng_weights *w, const ng_dataset *data, con
         k->seed = o->seed;
         k->budget = (uint32_t)o->budget;
         k->set_size = (uint32_t)set->n;
+        k->rule = (uint32_t)o->rule;
         k->target_acc = o->target_acc;
         k->acc_after = acc;
     } else if (k) {

@@ -17,7 +17,7 @@ typedef struct ng_adv_pos {
 struct ng_adv_key {
     uint8_t  id_after[32], id_before[32];
     uint64_t seed;
-    uint32_t budget, set_size;
+    uint32_t budget, set_size, rule;
     double   target_acc, acc_before, acc_after;
     char    *pattern;          /* "" for the default rule; never NULL once built */
     ng_adv_pos *pos;

@@ -71,6 +71,15 @@ void ng_adv_key_entry(const ng_adv_key *k, size_t i, ng_adv_entry *out)
 }
 void ng_adv_key_id_after(const ng_adv_key *k, uint8_t id[32]) { memcpy(id, k->id_after, 32); }
 void ng_adv_key_id_before(const ng_adv_key *k, uint8_t id[32]) { memcpy(id, k->id_before, 32); }
+ng_adv_rule ng_adv_key_rule(const ng_adv_key *k) { return (ng_adv_rule)k->rule; }
+const char *ng_adv_rule_name(ng_adv_rule r) { return r == NG_ADV_RULE_GAIN ? "gain" : "grad"; }
+int ng_adv_rule_parse(const char *s)
+{
+    if (!strcmp(s, "grad")) return NG_ADV_RULE_GRAD;
+    if (!strcmp(s, "gain")) return NG_ADV_RULE_GAIN;
+    return -1;
+}
+
 void ng_adv_key_info(const ng_adv_key *k, uint64_t *seed, int *budget, int64_t *set_size,
                      double *target_acc, double *acc_before, double *acc_after, const char **pattern)
 {
@@ -93,7 +102,7 @@ static void putf64(wbuf *b, double d) { uint64_t u; memcpy(&u, &d, 8); put64(b, 
 
 static size_t payload_size(const ng_adv_key *k)
 {
-    size_t n = 64 + 8 + 4 + 4 + 8 * 3 + 4 + strlen(k->pattern) + 4;
+    size_t n = 64 + 8 + 4 + 4 + 4 + 8 * 3 + 4 + strlen(k->pattern) + 4;
     for (size_t i = 0; i < k->n; i++) n += 4 + strlen(k->pos[i].name) + 8 + 4 + 4;
     return n;
 }
@@ -101,7 +110,7 @@ static size_t payload_size(const ng_adv_key *k)
 static void payload_write(const ng_adv_key *k, wbuf *b)
 {
     put(b, k->id_after, 32); put(b, k->id_before, 32);
-    put64(b, k->seed); put32(b, k->budget); put32(b, k->set_size);
+    put64(b, k->seed); put32(b, k->budget); put32(b, k->set_size); put32(b, k->rule);
     putf64(b, k->target_acc); putf64(b, k->acc_before); putf64(b, k->acc_after);
     put32(b, (uint32_t)strlen(k->pattern)); put(b, k->pattern, strlen(k->pattern));
     put32(b, (uint32_t)k->n);
@@ -143,10 +152,11 @@ static ng_status payload_read(const uint8_t *p, size_t n, const char *name, ng_a
     if (!k) return NG_E_NOMEM;
     const uint8_t *ids = take(&r, 64);
     if (ids) { memcpy(k->id_after, ids, 32); memcpy(k->id_before, ids + 32, 32); }
-    k->seed = get64(&r); k->budget = get32(&r); k->set_size = get32(&r);
+    k->seed = get64(&r); k->budget = get32(&r); k->set_size = get32(&r); k->rule = get32(&r);
     k->target_acc = getf64(&r); k->acc_before = getf64(&r); k->acc_after = getf64(&r);
     uint32_t pl = get32(&r);
     ng_status st = NG_OK;
+    if (!r.bad && k->rule > NG_ADV_RULE_GAIN) st = ng_fail(NG_E_FORMAT, "%s: unknown selection rule %u", name, k->rule);
     if (!r.bad && pl > NG_ADV_PATTERN_MAX) st = ng_fail(NG_E_FORMAT, "%s: tensor pattern of %u bytes (limit %d)", name, pl, NG_ADV_PATTERN_MAX);
     char *pat = st == NG_OK ? take_str(&r, pl) : NULL;
     if (pat) { free(k->pattern); k->pattern = pat; }
