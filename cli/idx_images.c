@@ -55,19 +55,33 @@ ng_status ng_idx_images_load(const char *path, int64_t limit, ng_idx_images *out
         return ng_fail(NG_E_NOMEM, "%s: %lld images of %ux%u are more than this reader accepts; use --limit",
                        path, (long long)count, rows, cols);
     }
-    unsigned char *raw = malloc((size_t)total);
-    float *x = malloc((size_t)total * sizeof *x);
-    if (!raw || !x) {
-        free(raw); free(x); gzclose(f);
-        return ng_fail(NG_E_NOMEM, "%s: cannot allocate %lld images", path, (long long)count);
+    /* Grow the buffer as the bytes arrive (at most doubling): a header promising gigabytes in a
+     * tiny (or gzip'ed, size unknown) file costs only what the file really holds. */
+    unsigned char *raw = NULL;
+    int64_t cap = 0, got = 0;
+    while (got < total) {
+        if (got == cap) {
+            int64_t ncap = cap ? 2 * cap : (int64_t)1 << 20;
+            if (ncap > total) ncap = total;
+            unsigned char *r = realloc(raw, (size_t)ncap);
+            if (!r) {
+                free(raw); gzclose(f);
+                return ng_fail(NG_E_NOMEM, "%s: cannot allocate %lld images", path, (long long)count);
+            }
+            raw = r; cap = ncap;
+        }
+        int64_t r = gz_read_all(f, raw + got, cap - got);
+        got += r;
+        if (got < cap) break;   /* end of file (or a read error) */
     }
-    int64_t got = gz_read_all(f, raw, total);
+    gzclose(f);
     if (got != total) {
-        free(raw); free(x); gzclose(f);
+        free(raw);
         return ng_fail(NG_E_FORMAT, "%s: truncated: the header promises %u images of %ux%u but the file "
                        "holds only %lld complete images", path, n, rows, cols, (long long)(got / pix));
     }
-    gzclose(f);
+    float *x = malloc((size_t)total * sizeof *x);
+    if (!x) { free(raw); return ng_fail(NG_E_NOMEM, "%s: cannot allocate %lld images", path, (long long)count); }
     for (int64_t i = 0; i < total; i++) x[i] = (float)raw[i] / 255.0f;
     free(raw);
     out->n = count; out->c = 1; out->h = (int)rows; out->w = (int)cols; out->x = x;

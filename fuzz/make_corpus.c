@@ -190,6 +190,7 @@ static void model_seeds(const char *tmp)
         snprintf(path, sizeof path, "%s/tests/fixtures/%s.onnx", src, onnx[i]);
         uint8_t *b = slurp(path, &n);
         put("onnx", onnx[i], b, n, -1);
+        if (i % 5 == 0 || !strcmp(onnx[i], "resbn")) put("info", onnx[i], b, n, 0);   /* mode byte: .onnx */
         free(b);
     }
     /* safetensors: resbn's weights, and a hand-made file with metadata and non-float dtypes */
@@ -204,6 +205,7 @@ static void model_seeds(const char *tmp)
     put("st_header", "resbn", st, n, -1);
     put("st_stream", "resbn", st, n, -1);
     put("locked", "resbn_st_plain", st, n, 1);
+    put("info", "resbn_safetensors", st, n, 1);
     free(st);
     {
         const char *json = "{\"__metadata__\":{\"format\":\"pt\",\"note\":\"x\"},"
@@ -242,6 +244,7 @@ static void model_seeds(const char *tmp)
             snprintf(name, sizeof name, "resbn_%s_%s", ext[f], ks ? "expand" : "ctr");
             put("locked", name, b, n, f);
             if (f) put("st_stream", name, b, n, -1);
+            else if (!ks) put("info", name, b, n, 0);
             free(b);
             unlink(lo);
         }

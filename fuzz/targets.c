@@ -1,7 +1,9 @@
 /* fuzz/targets.c - the fuzz targets (see targets.h). Compiled into each harness and
  * into tests/test_fuzz_corpus.c (which #includes it). Fixed keys, no randomness: an input
  * always takes the same path, so a crash found by libFuzzer replays in the test. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,11 +13,14 @@
 #include "targets.h"
 #include "nnguard/nnguard.h"
 #include "nnguard/safetensors.h"
+#include "core/core.h"
 #include "nnguard/keys.h"
 #include "nnguard/deeplock.h"
 #include "nnguard/advparams.h"
 #include "protect/advparams_impl.h"
 #include "idx_images.h"
+#include "cli.h"
+#include <fcntl.h>
 
 /* Bytes as a file path (memfd, no disk). Returns the fd (close it) and fills path. */
 static int memfile(const uint8_t *data, size_t size, char path[64])
@@ -322,6 +327,33 @@ int ng_fuzz_locked(const uint8_t *data, size_t size)
     return 0;
 }
 
+/* `nnguard info` (its own ONNX top-level scanner, then the weights/graph import) on the bytes as
+ * an .onnx file (last byte even) or a .safetensors file, text and JSON output sent to /dev/null. */
+int ng_fuzz_info(const uint8_t *data, size_t size)
+{
+    ng_init();
+    if (size < 1 || !stream_out()) return 0;
+    char path[128];
+    snprintf(path, sizeof path, "%s/in.%s", stream_dir, (data[size - 1] & 1) ? "safetensors" : "onnx");
+    if (ng_write_file_atomic(path, data, size - 1, 0600) != NG_OK) return 0;
+    fflush(stdout); fflush(stderr);
+    int out = dup(1), err = dup(2), null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (out >= 0 && err >= 0 && null >= 0) {
+        dup2(null, 1); dup2(null, 2);
+        char *a1[] = {"info", path, NULL}, *a2[] = {"info", path, "--json", NULL};
+        ng_cmd_info(2, a1);
+        ng_cmd_info(3, a2);
+        fflush(stdout); fflush(stderr);
+        dup2(out, 1); dup2(err, 2);
+    }
+    if (out >= 0) close(out);
+    if (err >= 0) close(err);
+    if (null >= 0) close(null);
+    unlink(path);
+    ng_clear_error();
+    return 0;
+}
+
 const ng_fuzz_target ng_fuzz_targets[] = {
     {"onnx", ng_fuzz_onnx},
     {"safetensors", ng_fuzz_safetensors},
@@ -333,5 +365,6 @@ const ng_fuzz_target ng_fuzz_targets[] = {
     {"key", ng_fuzz_key},
     {"advkey", ng_fuzz_advkey},
     {"locked", ng_fuzz_locked},
+    {"info", ng_fuzz_info},
 };
 const int ng_fuzz_ntargets = (int)(sizeof ng_fuzz_targets / sizeof ng_fuzz_targets[0]);

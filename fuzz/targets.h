@@ -34,6 +34,7 @@ int ng_fuzz_cifar(const uint8_t *data, size_t size);       /* CIFAR-10 binary */
 int ng_fuzz_key(const uint8_t *data, size_t size);         /* Deep-Lock key files, plain + sealed */
 int ng_fuzz_advkey(const uint8_t *data, size_t size);      /* AdvParams key files, plain + sealed */
 int ng_fuzz_locked(const uint8_t *data, size_t size);      /* locked models: unlock/decrypt with fixed keys */
+int ng_fuzz_info(const uint8_t *data, size_t size);        /* `nnguard info` (its own ONNX scanner) */
 
 #define NG_FUZZ_HARNESS(fn) \
     int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size); \

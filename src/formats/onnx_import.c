@@ -316,9 +316,14 @@ static ng_status import_node(imp *I, const Onnx__NodeProto *nd)
     if (op == NG_OP_RESHAPE && nd->n_input != 2) return NODE_FAIL(I, nd, NG_E_FORMAT, "%s", "needs data and shape inputs");
     int ins[64];
     for (int i = 0; i < n_in; i++) {
-        if (!nd->input[i][0]) { ins[i] = -1; continue; }
+        if (!nd->input[i][0]) {   /* absent optional input; a required one is an error (fuzz/regressions/onnx) */
+            if (i < ng_ops[op].min_in) return NODE_FAIL(I, nd, NG_E_FORMAT, "input %d is required but empty", i);
+            ins[i] = -1;
+            continue;
+        }
         if ((st = get_value(I, nd, nd->input[i], &ins[i])) != NG_OK) return st;
     }
+    /* cppcheck-suppress uninitvar ; Identity has min_in = 1, so ins[0] was set in the loop above */
     if (op == NG_OP_IDENTITY && I->c.m->vals[ins[0]].kind == NG_V_PARAM) {   /* alias of a parameter */
         I->al[I->n_al].from = nd->output[0];
         I->al[I->n_al++].to = I->c.m->vals[ins[0]].name;
