@@ -14,18 +14,19 @@
 #include "nnguard/keys.h"
 
 static const char enc_help[] =
-    "usage: nnguard advparams encrypt MODEL --data DIR -o OUT --key-out KEY [options]\n\n"
+    "usage: nnguard advparams encrypt MODEL -o OUT --key-out KEY [--data DIR] [options]\n\n"
     "Encrypt MODEL (ONNX or safetensors) by moving a few parameters to their tensor's min or max,\n"
     "chosen greedily by the gradient of the cross-entropy on an encryption set drawn (stratified)\n"
     "from the training images in DIR. OUT is a valid model file of the same format with no trace of\n"
     "which parameters moved; KEY (created 0600, never overwritten) holds the positions and values.\n\n"
-    "  --data DIR              training data (MNIST IDX or CIFAR-10 folder)\n"
+    "  --data DIR              training data (MNIST IDX or CIFAR-10 folder;\n"
+    "                          default /usr/share/datasets/fashion-mnist)\n"
     "  -o, --output OUT        encrypted model file\n"
     "  --key-out KEY           key file to create (refused if it exists)\n"
     "  --budget N              most parameters changed (default 25)\n"
-    "  --target-acc A          stop when encryption-set accuracy < A (default 0.15)\n"
-    "  --rule grad|gain        pick the largest |gradient| (grad, the spec's rule, default) or the\n"
-    "                          largest |gradient x move| (gain, ours: fewer changes for the same drop)\n"
+    "  --target-acc A          stop when encryption-set accuracy < A (default 0.10; the spec's 0.15)\n"
+    "  --rule gain|grad        pick the largest |gradient x move| (gain, ours, default: fewer changes\n"
+    "                          for the same drop) or the largest |gradient| (grad, the spec's rule)\n"
     "  --tensors PATTERN       eligible tensors, comma-separated fnmatch patterns\n"
     "                          (default: every *.weight tensor with 2+ dims)\n"
     "  --encryption-set N      images in the encryption set (default 512)\n"
@@ -101,7 +102,8 @@ static int encrypt_cmd(int argc, char **argv)
         }
     }
     if (optind != argc - 1) return ng_cli_usage(cmd, "give exactly one MODEL file");
-    if (!data || !out || !key_out) return ng_cli_usage(cmd, "--data, -o and --key-out are required");
+    if (!out || !key_out) return ng_cli_usage(cmd, "-o and --key-out are required");
+    if (!data) data = NG_DEFAULT_DATA_DIR;
     const char *model = argv[optind];
     if (!strcmp(out, key_out) || !strcmp(model, key_out))
         return ng_cli_usage(cmd, "the key file must not be the model or the output");

@@ -18,7 +18,7 @@ static int usage_lock(FILE *f)
                "  --key KEY               key file (nnguard keygen); 256-bit for ctr, 128-bit for expand\n"
                "  --passphrase-file FILE  derive the key from a passphrase (Argon2id; salt stored in OUT);\n"
                "                          with --key: the passphrase of a sealed key file; '-' asks\n"
-               "  --keystream ctr|expand  ctr (default): per-tensor XChaCha20 under a KDF subkey;\n"
+               "  --keystream ctr|expand  ctr (default): per-tensor AES-256-CTR under a BLAKE2b subkey;\n"
                "                          expand: the paper's extended AES-128 key schedule (WEAK: one\n"
                "                          leaked round key gives them all)\n"
                "  --only PATTERN          lock only tensors whose names match (fnmatch; comma-separated list)\n"

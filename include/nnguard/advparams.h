@@ -2,14 +2,14 @@
  *
  * SCHEMES.md section 2. Greedy rule (ours, precisely): repeat { gradient of the mean
  * cross-entropy over the encryption set w.r.t. every parameter (one forward+backward over
- * the set, batched); pick the not-yet-chosen eligible parameter with the largest |gradient|
- * whose move changes it; set it to its tensor's ORIGINAL max if the gradient is > 0, to the
+ * the set, batched); pick the not-yet-chosen eligible parameter with the largest score whose
+ * move changes it (score |gradient| for the spec's GRAD rule, |gradient x move| for GAIN); set it to its tensor's ORIGINAL max if the gradient is > 0, to the
  * original min if < 0 (the loss rises, no value leaves its tensor's range); re-evaluate } until
  * the accuracy on the encryption set is < target or the budget is spent. The gradient is
  * recomputed after every step. The positions and values are the key; the encrypted file
  * carries no hint of them (unless asked for an nnguard.scheme=advparams marker).
  *
- *     ng_adv_options o = ng_adv_options_default();   // budget 25, target 0.15, set 512, seed 0
+ *     ng_adv_options o = ng_adv_options_default();   // budget 25, target 0.10, GAIN, set 512, seed 0
  *     ng_adv_key *k;
  *     ng_adv_encrypt(model, w, &train, &o, &k);       // model and w now hold the encrypted values
  *     ng_weights_save(w, "enc.onnx");
@@ -27,7 +27,7 @@
  *   12      4     u32 flags: bit 0 = sealed with a passphrase (other bits must be 0)
  *   16      8     u64 body length B (<= 64 MiB)
  *   24      B     body: the payload (plain) or, when sealed,
- *                   16  salt | u64 opslimit | u64 memlimit (Argon2id13, libsodium limits) |
+ *                   16  salt | u64 opslimit | u64 memlimit (Argon2id13; at most 32 and 1 GiB) |
  *                   24  nonce | payload encrypted with XChaCha20-Poly1305-IETF (len + 16 tag),
  *                   key = Argon2id(passphrase, salt), associated data = bytes 0..23 and the
  *                   salt/limits/nonce; a wrong passphrase and tampering both give NG_E_KEY/AUTH.
@@ -63,7 +63,10 @@
 
 /* How the next parameter is picked. GRAD is SCHEMES.md's rule (largest |gradient|). GAIN (ours,
  * not the paper's) picks the largest first-order loss increase |gradient x (target - value)|,
- * i.e. it also weighs how far the move to min/max goes; it reaches the target with fewer changes. */
+ * i.e. it also weighs how far the move to min/max goes; it reaches the target with fewer changes.
+ * Defaults (GAIN, target 0.10, budget 25) are ours: with the spec's (GRAD, 0.15) a 5-epoch
+ * Fashion-MNIST LeNet-5 ends at 17.9% test accuracy after 25 changes, with ours at 10.5%; the
+ * issue asks for <= 12% with <= 25. --rule grad --target-acc 0.15 gives the spec's behaviour. */
 typedef enum ng_adv_rule { NG_ADV_RULE_GRAD = 0, NG_ADV_RULE_GAIN = 1 } ng_adv_rule;
 
 /* One perturbed position (a view; name owned by the key). */
@@ -88,10 +91,10 @@ typedef void (*ng_adv_step_fn)(void *user, const ng_adv_step *s);
 
 typedef struct ng_adv_options {
     int         budget;       /* most parameters changed (25) */
-    double      target_acc;   /* stop when encryption-set accuracy < this (0.15) */
+    double      target_acc;   /* stop when encryption-set accuracy < this (0.10; the spec says 0.15) */
     int64_t     set_size;     /* encryption set: images drawn stratified from the data (512) */
     uint64_t    seed;         /* encryption-set draw (0) */
-    ng_adv_rule rule;         /* NG_ADV_RULE_GRAD */
+    ng_adv_rule rule;         /* NG_ADV_RULE_GAIN (the spec's rule is NG_ADV_RULE_GRAD) */
     const char *tensors;      /* comma-separated fnmatch patterns of eligible tensors; NULL = every
                                  trainable "*.weight" tensor with ndim >= 2 */
     int         batch;        /* forward/backward batch (256) */

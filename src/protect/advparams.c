@@ -16,7 +16,8 @@ ng_adv_options ng_adv_options_default(void)
     ng_adv_options o;
     memset(&o, 0, sizeof o);
     o.budget = 25;
-    o.target_acc = 0.15;
+    o.target_acc = 0.10;
+    o.rule = NG_ADV_RULE_GAIN;
     o.set_size = 512;
     o.seed = 0;
     o.batch = 256;

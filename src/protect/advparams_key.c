@@ -21,8 +21,8 @@
 #define ADV_SUM 32u
 #define ADV_BODY_MAX ((size_t)64 << 20)
 #define ADV_SEAL_HDR (16u + 16u + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
-#define ADV_OPS_MAX 64u
-#define ADV_MEM_MAX ((unsigned long long)1 << 30)
+#define ADV_OPS_MAX ((unsigned long long)NG_KDF_MAX_OPSLIMIT)   /* the same caps as Deep-Lock key files */
+#define ADV_MEM_MAX ((unsigned long long)NG_KDF_MAX_MEMLIMIT)
 
 /* ---- in-memory key ---- */
 

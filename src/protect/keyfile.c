@@ -58,6 +58,7 @@ static void key_check(const ng_key *k, uint8_t check[8])
     uint8_t h[32];
     crypto_generichash(h, sizeof h, (const uint8_t *)ng_key_check_label, strlen(ng_key_check_label), k->k, k->len);
     memcpy(check, h, 8);
+    sodium_memzero(h, sizeof h);   /* only 8 bytes are published; the rest stays unknown */
 }
 
 /* Key for sealing a key file with a passphrase. */
