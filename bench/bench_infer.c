@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cblas.h>
 #include "nnguard/nnguard.h"
 #include "core/core.h"
 
@@ -29,6 +30,8 @@ static int fail(const char *what)
 
 int main(int argc, char **argv)
 {
+    ng_blas_reexec(argv);   /* as the CLI does: OpenBLAS's best kernels for this CPU */
+    fprintf(stderr, "OpenBLAS kernels: %s\n", openblas_get_corename());
     int threads = 2, runs = 5;
     int64_t train_n = 10000;
     const char *model_path = NULL, *dir = NG_FMNIST_DIR;

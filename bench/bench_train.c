@@ -4,10 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <cblas.h>
 #include "nnguard/nnguard.h"
 
 int main(int argc, char **argv)
 {
+    ng_blas_reexec(argv);   /* as the CLI does: OpenBLAS's best kernels for this CPU */
+    fprintf(stderr, "OpenBLAS kernels: %s\n", openblas_get_corename());
     int epochs = argc > 1 ? atoi(argv[1]) : 1, threads = argc > 2 ? atoi(argv[2]) : 2;
     ng_dataset tr, te;
     ng_model *m;

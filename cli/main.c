@@ -31,6 +31,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    ng_blas_reexec(argv);   /* faster GEMM kernels when OpenBLAS misjudged the CPU */
     if (argc < 2) { usage(stderr); return NG_EXIT_USAGE; }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) { usage(stdout); return 0; }
     if (!strcmp(argv[1], "--version")) { printf("nnguard %s\n", NNGUARD_VERSION); return 0; }

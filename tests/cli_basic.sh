@@ -224,6 +224,19 @@ expect_fail "convert on a full disk" "$T/keep.onnx" env NG_FAULT_WRITE_AFTER=100
 cmp -s "$T/keep.onnx" "$T/keep.orig" && ok "convert left the old output untouched" || fail "convert damaged $T/keep.onnx"
 [ -z "$(find "$T" -name '.*tmp*')" ] && ok "no temporary files left behind" || fail "temporary files left: $(find "$T" -name '.*tmp*')"
 
+# OpenBLAS kernels: on a CPU with AVX2+FMA the CLI must end up on Haswell-or-newer kernels even
+# where OpenBLAS's own CPU detection falls back to SSE3 ones (the CLI re-executes itself with
+# OPENBLAS_CORETYPE); a user's OPENBLAS_CORETYPE is kept as given.
+core=$(OPENBLAS_VERBOSE=2 "$NG" --version 2>&1 | sed -n 's/^Core: //p' | tail -1)
+if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then
+    case "$core" in
+        Prescott|Core2|Penryn|Dunnington|Nehalem|Atom|Sandybridge|"") fail "OpenBLAS kernels '$core' on an AVX2 CPU" ;;
+        *) ok "OpenBLAS kernels $core" ;;
+    esac
+fi
+kept=$(OPENBLAS_CORETYPE=Nehalem OPENBLAS_VERBOSE=2 "$NG" --version 2>&1 | sed -n 's/^Core: //p' | tr '\n' ' ')
+[ "$kept" = "Nehalem " ] && ok "OPENBLAS_CORETYPE set by the user is kept" || fail "user's OPENBLAS_CORETYPE: '$kept'"
+
 if [ "$failures" -ne 0 ]; then
     echo "cli_basic: $failures check(s) FAILED" >&2
     exit 1
