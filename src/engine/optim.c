@@ -79,8 +79,8 @@ static void sgd_step(ng_optim *opt, float *p, const float *grad, const uint8_t *
 }
 
 /* Adam without mask and weight decay: the same operations in the same order as adam_step's
- * general loop (bit-identical results), without its per-element branches. (gcc keeps it scalar
- * because sqrtf may set errno; -fno-math-errno would vectorise it.) */
+ * general loop (bit-identical results), without its per-element branches; vectorised thanks to
+ * -fno-math-errno (CMakeLists.txt). */
 static void adam_plain(size_t n, float *restrict p, const float *restrict grad, float *restrict m,
                        float *restrict v, float b1, float b2, float eps, float step, float bc2_sqrt)
 {
