@@ -128,11 +128,17 @@ static void inv_sub_xor_vaes(uint8_t *dst, const uint8_t *src, const uint8_t *ks
 int ng_aes_vaes_available(void)
 {
 #ifdef NG_HAVE_X86
+    /* Asked once: CPUID traps to the hypervisor in a VM (microseconds), and the lock paths ask
+     * for every chunk. -1 = not asked yet; racing first callers compute the same answer. */
+    static _Atomic int cached = -1;
+    int v = cached;
+    if (v >= 0) return v;
     /* VAES from CPUID leaf 7 (ECX bit 9): clang 14 (the fuzz build) has no __builtin_cpu_supports("vaes") */
     unsigned a, b, c, d;
     int vaes = __get_cpuid_count(7, 0, &a, &b, &c, &d) && ((c >> 9) & 1);
-    return ng_aes_ni_available() && vaes && __builtin_cpu_supports("avx512f") &&
-           __builtin_cpu_supports("avx512bw");
+    v = ng_aes_ni_available() && vaes && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+    cached = v;
+    return v;
 #else
     return 0;
 #endif
