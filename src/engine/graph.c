@@ -172,7 +172,6 @@ ng_status ng_model_finalize(ng_model *m)
     for (int i = 0; i < m->n_nodes && st == NG_OK; i++) {
         const ng_node *n = &m->nodes[i];
         const char *op = ng_ops[n->op].name;
-        int present = 0;
         for (int j = 0; j < n->n_in && st == NG_OK; j++) {
             int v = n->in[j];
             if (v < -1 || v >= m->n_vals) st = ng_fail(NG_E_FORMAT, "node '%s' (%s): input %d is not a value", n->name, op, j);
@@ -181,7 +180,6 @@ ng_status ng_model_finalize(ng_model *m)
             else if (v >= 0 && !defined[v])
                 st = ng_fail(NG_E_FORMAT, "node '%s' (%s): input '%s' is used before it is defined",
                              n->name, op, m->vals[v].name);
-            present += v >= 0;
         }
         if (st == NG_OK && n->n_in < ng_ops[n->op].min_in)
             st = ng_fail(NG_E_FORMAT, "node '%s' (%s): has %d inputs, needs at least %d", n->name, op, n->n_in, ng_ops[n->op].min_in);
