@@ -141,6 +141,32 @@ static double encrypt_file(const char *path, const char *onnx_for_graph, const n
     return *k_out ? test_acc(m, te) : -1;
 }
 
+/* One option set on the model file: encrypt, print, and check what every run must meet (1..25
+ * changes, all key entries and inside their tensor's range, the rule recorded in the key).
+ * Returns the number of changes and the test accuracy after, for the caller's own bounds. */
+typedef struct run_result { size_t n; double acc; } run_result;
+static run_result run_options(const char *label, const char *onnx, const ng_dataset *tr, const ng_dataset *te,
+                              const ng_adv_options *o, const snap *orig, double acc0, size_t total)
+{
+    ng_weights *w = NULL;
+    ng_model *m = NULL;
+    ng_adv_key *k = NULL;
+    double secs = 0;
+    run_result r = {0, encrypt_file(onnx, onnx, tr, te, o, &w, &m, &k, &secs)};
+    if (k) {
+        r.n = ng_adv_key_count(k);
+        printf("%s: test accuracy %.2f%% -> %.2f%% with %zu parameters (%.6f%%), %.2f s\n", label, 100 * acc0,
+               100 * r.acc, r.n, 100.0 * (double)r.n / (double)total, secs);
+        CHECK(r.n >= 1 && r.n <= 25);
+        CHECK(ng_adv_key_rule(k) == o->rule);
+        CHECK(check_changes(w, orig, k) == r.n);
+    }
+    ng_adv_key_free(k);
+    ng_weights_free(w);
+    ng_model_free(m);
+    return r;
+}
+
 /* Steps recorded by the progress callback. */
 typedef struct steps { int n; char name[8][32]; uint64_t index[8]; double grad[8], loss[8], acc[8]; } steps;
 static void record(void *u, const ng_adv_step *s)
@@ -428,67 +454,24 @@ int main(int argc, char **argv)
     ng_adv_options o3 = ng_adv_options_default();
     o3.rule = NG_ADV_RULE_GRAD;
     o3.target_acc = 0.11;
-    ng_weights *w3;
-    ng_model *m3;
-    ng_adv_key *k3 = NULL;
-    double secs4, acc4 = encrypt_file(onnx, onnx, &tr, &te, &o3, &w3, &m3, &k3, &secs4);
-    if (k3) {
-        size_t n3 = ng_adv_key_count(k3);
-        printf("target 11%%: test accuracy %.2f%% -> %.2f%% with %zu parameters (%.6f%%), %.2f s\n",
-               100 * acc0, 100 * acc4, n3, 100.0 * (double)n3 / (double)total, secs4);
-        CHECK(n3 <= 25);
-        CHECKF(!fixture || acc4 <= 0.12, "test accuracy %.4f with target 0.11", acc4);
-    }
-    ng_adv_key_free(k3);
-    ng_weights_free(w3);
-    ng_model_free(m3);
+    run_result r3 = run_options("rule grad, target 11%", onnx, &tr, &te, &o3, &orig, acc0, total);
+    CHECKF(!fixture || r3.acc <= 0.12, "test accuracy %.4f with target 0.11", r3.acc);
 
     /* our GAIN rule (|gradient x move|): fewer changes for the same drop; PyTorch on the same
      * set: encryption set < 15% after 18 changes, test accuracy <= 12% after 21. */
-    o3 = ng_adv_options_default();
     o3.rule = NG_ADV_RULE_GAIN;
     o3.target_acc = 0.15;
-    k3 = NULL;
-    double acc5 = encrypt_file(onnx, onnx, &tr, &te, &o3, &w3, &m3, &k3, &secs4);
-    if (k3) {
-        size_t n5 = ng_adv_key_count(k3);
-        printf("rule gain, target 15%%: test accuracy %.2f%% -> %.2f%% with %zu parameters, %.2f s\n",
-               100 * acc0, 100 * acc5, n5, secs4);
-        if (fixture) CHECK(n5 == 18);   /* PyTorch on this set: 18 */
-        CHECK(n5 <= 25);
-        CHECK(ng_adv_key_rule(k3) == NG_ADV_RULE_GAIN);
-        CHECKF(acc5 <= 0.15, "test accuracy %.4f", acc5);
-        ng_adv_key_free(k3); k3 = NULL;
-        ng_weights_free(w3);
-        ng_model_free(m3);
-    }
+    r3 = run_options("rule gain, target 15%", onnx, &tr, &te, &o3, &orig, acc0, total);
+    if (fixture) CHECK(r3.n == 18);   /* PyTorch on this set: 18 */
+    CHECKF(r3.acc <= 0.15, "test accuracy %.4f", r3.acc);
     o3.target_acc = 0.12;
-    double acc6 = encrypt_file(onnx, onnx, &tr, &te, &o3, &w3, &m3, &k3, &secs4);
-    if (k3) {
-        size_t n6 = ng_adv_key_count(k3);
-        printf("rule gain, target 12%%: test accuracy %.2f%% -> %.2f%% with %zu parameters (%.6f%%), %.2f s\n",
-               100 * acc0, 100 * acc6, n6, 100.0 * (double)n6 / (double)total, secs4);
-        CHECK(n6 <= 25);
-        CHECKF(acc6 <= 0.12, "test accuracy %.4f", acc6);
-    }
-    ng_adv_key_free(k3);
-    ng_weights_free(w3);
-    ng_model_free(m3);
+    r3 = run_options("rule gain, target 12%", onnx, &tr, &te, &o3, &orig, acc0, total);
+    CHECKF(r3.acc <= 0.12, "test accuracy %.4f", r3.acc);
 
     /* our defaults (gain, target 10%, budget 25): the issue's <= 12% with <= 25 parameters */
     o3 = ng_adv_options_default();
-    double acc7 = encrypt_file(onnx, onnx, &tr, &te, &o3, &w3, &m3, &k3, &secs4);
-    if (k3) {
-        size_t n7 = ng_adv_key_count(k3);
-        printf("defaults: test accuracy %.2f%% -> %.2f%% with %zu parameters (%.6f%%), %.2f s\n",
-               100 * acc0, 100 * acc7, n7, 100.0 * (double)n7 / (double)total, secs4);
-        CHECK(n7 <= 25);
-        CHECKF(acc7 <= 0.12, "test accuracy %.4f with the default options", acc7);
-        CHECK(check_changes(w3, &orig, k3) == n7);   /* every change inside its tensor's range */
-    }
-    ng_adv_key_free(k3); k3 = NULL;
-    ng_weights_free(w3);
-    ng_model_free(m3);
+    r3 = run_options("defaults", onnx, &tr, &te, &o3, &orig, acc0, total);
+    CHECKF(r3.acc <= 0.12, "test accuracy %.4f with the default options", r3.acc);
 
     /* bad options and inputs */
     ng_adv_options ob = ng_adv_options_default();

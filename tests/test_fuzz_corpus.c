@@ -53,9 +53,25 @@ static int replay_dir(const ng_fuzz_target *t, const char *kind, int mutate)
     return files;
 }
 
+/* The crashes once found must now be clear errors, not merely survived. */
+static void regressions_are_errors(void)
+{
+    char path[1024];
+    ng_model *m = NULL;
+    snprintf(path, sizeof path, "%s/fuzz/regressions/onnx/conv-absent-weight-input", NG_SOURCE_DIR);
+    CHECK_ST(ng_model_load(path, &m), NG_E_FORMAT);
+    CHECKF(strstr(ng_last_error(), "required but empty") != NULL, "message: %s", ng_last_error());
+    ng_model_free(m);
+    ng_idx_images im;
+    snprintf(path, sizeof path, "%s/fuzz/regressions/cli_idx/oom-huge-count-tiny-file", NG_SOURCE_DIR);
+    CHECK_ST(ng_idx_images_load(path, 0, &im), NG_E_FORMAT);
+    CHECKF(strstr(ng_last_error(), "truncated") != NULL, "message: %s", ng_last_error());
+}
+
 int main(void)
 {
     CHECK_OK(ng_init());
+    regressions_are_errors();
     for (int i = 0; i < ng_fuzz_ntargets; i++) {
         const ng_fuzz_target *t = &ng_fuzz_targets[i];
         int seeds = replay_dir(t, "corpus", 1);

@@ -182,61 +182,79 @@ ng_status ng_weights_save(const ng_weights *w, const char *path)
     return w->vt->save(w, path);
 }
 
-/* The model id is SHA-256 through OpenSSL's EVP (SHA-NI when the CPU has it); if OpenSSL fails
- * (out of memory) it is computed again with libsodium's portable SHA-256: the same digest. */
-typedef struct id_hash { EVP_MD_CTX *evp; crypto_hash_sha256_state s; int ok; } id_hash;
+/* The model id is SHA-256 through OpenSSL's EVP (SHA-NI when the CPU has it), or libsodium's
+ * portable SHA-256 (the same digest) when OpenSSL cannot make a context. */
+static void id_init(ng_id_hash *h, int use_evp)
+{
+    memset(h, 0, sizeof *h);
+    h->ok = 1;
+    if (use_evp && (h->evp = EVP_MD_CTX_new()) != NULL && EVP_DigestInit_ex(h->evp, EVP_sha256(), NULL) == 1)
+        return;
+    EVP_MD_CTX_free(h->evp);
+    h->evp = NULL;
+    crypto_hash_sha256_init(&h->s);
+}
 
-static void id_update(id_hash *h, const void *d, size_t n)
+void ng_id_hash_init(ng_id_hash *h) { id_init(h, 1); }
+
+void ng_id_hash_bytes(ng_id_hash *h, const void *d, size_t n)
 {
     if (!h->evp) crypto_hash_sha256_update(&h->s, d, n);
     else if (h->ok) h->ok = EVP_DigestUpdate(h->evp, d, n) == 1;
 }
 
-static void hash_u32(id_hash *h, uint32_t v)
+static void hash_u32(ng_id_hash *h, uint32_t v)
 {
     uint8_t b[4];
     ng_put_le32(b, v);
-    id_update(h, b, 4);
+    ng_id_hash_bytes(h, b, 4);
 }
 
-static void hash_u64(id_hash *h, uint64_t v)
+static void hash_u64(ng_id_hash *h, uint64_t v)
 {
     uint8_t b[8];
     ng_put_le64(b, v);
-    id_update(h, b, 8);
+    ng_id_hash_bytes(h, b, 8);
 }
 
 /* Per parameter: u32 len(name) | name | u32 len(dtype) | dtype | u32 ndim | u64 dims | u64 nbytes | bytes. */
-static int params_id_with(id_hash *h, const ng_param *p, size_t n, uint8_t id[32])
+void ng_id_hash_param(ng_id_hash *h, const char *name, ng_dtype dtype, const ng_shape *shape, uint64_t nbytes)
 {
-    for (size_t i = 0; i < n; i++) {
-        const char *name = p[i].name ? p[i].name : "", *dt = ng_dtype_name(p[i].dtype);
-        hash_u32(h, (uint32_t)strlen(name));
-        id_update(h, name, strlen(name));
-        hash_u32(h, (uint32_t)strlen(dt));
-        id_update(h, dt, strlen(dt));
-        hash_u32(h, (uint32_t)p[i].shape.ndim);
-        for (int d = 0; d < p[i].shape.ndim; d++) hash_u64(h, (uint64_t)p[i].shape.d[d]);
-        hash_u64(h, p[i].nbytes);
-        if (p[i].nbytes) id_update(h, p[i].data, p[i].nbytes);
-    }
+    const char *dt = ng_dtype_name(dtype);
+    if (!name) name = "";
+    hash_u32(h, (uint32_t)strlen(name));
+    ng_id_hash_bytes(h, name, strlen(name));
+    hash_u32(h, (uint32_t)strlen(dt));
+    ng_id_hash_bytes(h, dt, strlen(dt));
+    hash_u32(h, (uint32_t)shape->ndim);
+    for (int d = 0; d < shape->ndim; d++) hash_u64(h, (uint64_t)shape->d[d]);
+    hash_u64(h, nbytes);
+}
+
+int ng_id_hash_final(ng_id_hash *h, uint8_t id[32])
+{
     if (!h->evp) return crypto_hash_sha256_final(&h->s, id) == 0;
     unsigned len = 0;
-    return h->ok && EVP_DigestFinal_ex(h->evp, id, &len) == 1 && len == 32;
+    int ok = h->ok && EVP_DigestFinal_ex(h->evp, id, &len) == 1 && len == 32;
+    EVP_MD_CTX_free(h->evp);
+    h->evp = NULL;
+    return ok;
+}
+
+static int params_id_with(int use_evp, const ng_param *p, size_t n, uint8_t id[32])
+{
+    ng_id_hash h;
+    id_init(&h, use_evp);
+    for (size_t i = 0; i < n; i++) {
+        ng_id_hash_param(&h, p[i].name, p[i].dtype, &p[i].shape, p[i].nbytes);
+        if (p[i].nbytes) ng_id_hash_bytes(&h, p[i].data, p[i].nbytes);
+    }
+    return ng_id_hash_final(&h, id);
 }
 
 void ng_params_id(const ng_param *p, size_t n, uint8_t id[32])
 {
-    id_hash h;
-    memset(&h, 0, sizeof h);
-    h.evp = EVP_MD_CTX_new();
-    h.ok = 1;
-    int done = h.evp && EVP_DigestInit_ex(h.evp, EVP_sha256(), NULL) == 1 && params_id_with(&h, p, n, id);
-    EVP_MD_CTX_free(h.evp);
-    if (done) return;
-    h.evp = NULL;
-    crypto_hash_sha256_init(&h.s);
-    params_id_with(&h, p, n, id);
+    if (!params_id_with(1, p, n, id)) params_id_with(0, p, n, id);   /* OpenSSL failed mid-way */
 }
 
 void ng_weights_id(const ng_weights *w, uint8_t id[32]) { ng_params_id(w->params, w->n_params, id); }

@@ -8,6 +8,8 @@
  */
 #ifndef NG_FORMATS_WEIGHTS_IMPL_H
 #define NG_FORMATS_WEIGHTS_IMPL_H
+#include <openssl/evp.h>
+#include <sodium.h>
 #include "nnguard/weights.h"
 #include "core/core.h"
 
@@ -34,5 +36,15 @@ const void *ng_onnx_weights_proto(const struct ng_weights *w);
 
 /* safetensors (safetensors.c): from a private mapping (takes ownership of map) or a buffer copy. */
 ng_status ng_st_weights_open_map(ng_map *map, const char *name, struct ng_weights *w);
+
+/* The model id (ng_params_id) piece by piece, for callers that never hold all parameters at once
+ * (streaming Deep-Lock): init; for each parameter in order, ng_id_hash_param (its framing) then
+ * ng_id_hash_bytes over its bytes in order; ng_id_hash_final writes the id and releases the
+ * state, returning 0 if OpenSSL failed on the way (the id is then not valid). */
+typedef struct ng_id_hash { EVP_MD_CTX *evp; crypto_hash_sha256_state s; int ok; } ng_id_hash;
+void ng_id_hash_init(ng_id_hash *h);
+void ng_id_hash_param(ng_id_hash *h, const char *name, ng_dtype dtype, const ng_shape *shape, uint64_t nbytes);
+void ng_id_hash_bytes(ng_id_hash *h, const void *d, size_t n);
+int  ng_id_hash_final(ng_id_hash *h, uint8_t id[32]);
 
 #endif

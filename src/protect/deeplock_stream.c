@@ -4,7 +4,7 @@
  * (a slot holds several small tensors, or part of a large one). A batch is one slot per
  * worker. Two batches alternate: while the workers read (pread), (un)lock and write (pwrite
  * into the atomic writer's temp file, at the tensor's offset in the new file) batch k, the
- * SHA-256 model ids of the input and the output (ng_params_id framing; OpenSSL EVP, SHA-NI)
+ * SHA-256 model ids of the input and the output (ng_id_hash: the ng_params_id digest)
  * run over batch k-1, one id per worker, so all cores stay busy. Memory: 4 x chunk_bytes per
  * worker. The output header is serialized once with placeholder ids of the final length, data
  * follows it, and the real header is written over it at the end; the bytes equal
@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <openssl/evp.h>
 #include <sodium.h>
 #include "nnguard/safetensors.h"
 #include "core/core.h"
 #include "core/pool.h"
+#include "formats/weights_impl.h"
 #include "protect/deeplock_impl.h"
 
 #define NG_DL_SLOT_PIECES 256     /* most tensor pieces in one slot (many tiny tensors) */
@@ -44,9 +44,6 @@ typedef struct slot {
     char     msg[256];
 } slot;
 
-/* SHA-256 model id through OpenSSL; ok drops to 0 if OpenSSL ever fails. */
-typedef struct id_sha { EVP_MD_CTX *evp; int ok; } id_sha;
-
 typedef struct sctx {
     int       fd;
     const char *in_name;
@@ -58,40 +55,8 @@ typedef struct sctx {
     int       skip_out_id;  /* unlock --no-check: the output's id is not needed */
     int       nw;
     slot     *cur, *prev;   /* batch being transformed, batch being hashed (nw slots each) */
-    id_sha    h_in, h_out;
+    ng_id_hash h_in, h_out;
 } sctx;
-
-static void sha_update(id_sha *s, const void *d, size_t n) { if (s->ok) s->ok = EVP_DigestUpdate(s->evp, d, n) == 1; }
-static void hash_u32(id_sha *s, uint32_t v) { uint8_t b[4]; ng_put_le32(b, v); sha_update(s, b, 4); }
-static void hash_u64(id_sha *s, uint64_t v) { uint8_t b[8]; ng_put_le64(b, v); sha_update(s, b, 8); }
-
-/* ng_params_id framing of one parameter, before its bytes. */
-static void hash_frame(id_sha *s, const ng_st_tensor *t)
-{
-    const char *dt = ng_dtype_name(t->dtype);
-    hash_u32(s, (uint32_t)strlen(t->name));
-    sha_update(s, t->name, strlen(t->name));
-    hash_u32(s, (uint32_t)strlen(dt));
-    sha_update(s, dt, strlen(dt));
-    hash_u32(s, (uint32_t)t->shape.ndim);
-    for (int d = 0; d < t->shape.ndim; d++) hash_u64(s, (uint64_t)t->shape.d[d]);
-    hash_u64(s, t->nbytes);
-}
-
-static void sha_open(id_sha *s)
-{
-    s->evp = EVP_MD_CTX_new();
-    s->ok = s->evp && EVP_DigestInit_ex(s->evp, EVP_sha256(), NULL) == 1;
-}
-
-static int sha_close(id_sha *s, uint8_t id[32])
-{
-    unsigned len = 0;
-    int ok = s->ok && EVP_DigestFinal_ex(s->evp, id, &len) == 1 && len == 32;
-    EVP_MD_CTX_free(s->evp);
-    s->evp = NULL;
-    return ok;
-}
 
 static void slot_fail(slot *s, ng_status st)
 {
@@ -149,14 +114,14 @@ static void slot_io_xform(sctx *x, slot *s)
 /* Add one batch's bytes to an id, in order. */
 static void hash_batch(sctx *x, int which)
 {
-    id_sha *h = which == 0 ? &x->h_in : &x->h_out;
+    ng_id_hash *h = which == 0 ? &x->h_in : &x->h_out;
     if (which == 1 && x->skip_out_id) return;
     for (int w = 0; w < x->nw; w++)
         for (int i = 0; i < x->prev[w].n; i++) {
             const chunk *c = &x->prev[w].c[i];
             if (!c->param) continue;
-            if (c->toff == 0) hash_frame(h, c->t);
-            if (c->n) sha_update(h, which == 1 ? c->out : c->in, c->n);
+            if (c->toff == 0) ng_id_hash_param(h, c->t->name, c->t->dtype, &c->t->shape, c->t->nbytes);
+            if (c->n) ng_id_hash_bytes(h, which == 1 ? c->out : c->in, c->n);
         }
 }
 
@@ -234,8 +199,8 @@ static ng_status run_stream(sctx *x, const ng_st_header *h, const char *only, co
     x->prev = slots + nw;
     cursor cu = {0};
     if (x->ks == NG_KS_EXPAND) ng_expand_init(&cu.ex, x->key->k);
-    sha_open(&x->h_in);
-    sha_open(&x->h_out);
+    ng_id_hash_init(&x->h_in);
+    ng_id_hash_init(&x->h_out);
     ng_status st = NG_OK;
     for (;;) {
         int more = fill_batch(x, h, only, csize, &cu);
@@ -249,7 +214,7 @@ static ng_status run_stream(sctx *x, const ng_st_header *h, const char *only, co
         slot *t = x->prev; x->prev = x->cur; x->cur = t;
         for (int w = 0; w < nw; w++) x->cur[w].n = 0;
     }
-    int ok_in = sha_close(&x->h_in, id_in), ok_out = sha_close(&x->h_out, id_out);
+    int ok_in = ng_id_hash_final(&x->h_in, id_in), ok_out = ng_id_hash_final(&x->h_out, id_out);
     if (st == NG_OK && !(ok_in && ok_out))
         st = ng_fail(NG_E_NOMEM, "%s: OpenSSL SHA-256 of the model id failed (out of memory)", x->in_name);
     sodium_memzero(&cu, sizeof cu);
