@@ -18,7 +18,7 @@
 #include "nnguard/safetensors.h"
 #include "core/core.h"
 #include "core/pool.h"
-#include "protect/aes_sbox.h"
+#include "protect/deeplock/aes_sbox.h"
 
 #define NT 16
 

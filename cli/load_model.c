@@ -12,7 +12,7 @@
 #include "load_model.h"
 #include "nnguard/advparams.h"   /* decrypt_advparams */
 #include "nnguard/keys.h"
-#include "dl_secret.h"
+#include "deeplock/dl_secret.h"
 
 ng_cli_keys ng_cli_keys_default(void)
 {

@@ -15,7 +15,7 @@
 #include "nnguard/keys.h"
 #include "nnguard/deeplock.h"
 #include "nnguard/advparams.h"
-#include "protect/advparams_impl.h"
+#include "protect/advparams/advparams_impl.h"
 #include "core/core.h"
 #include "targets.h"
 

@@ -17,7 +17,7 @@
 #include "nnguard/keys.h"
 #include "nnguard/deeplock.h"
 #include "nnguard/advparams.h"
-#include "protect/advparams_impl.h"
+#include "protect/advparams/advparams_impl.h"
 #include "idx_images.h"
 #include "cli.h"
 #include <fcntl.h>

@@ -4,7 +4,7 @@
  * checks (entry count, name length, stray bytes), sealed round trip and wrong passphrase. */
 #include "tutil.h"
 #include "nnguard/advparams.h"
-#include "protect/advparams_impl.h"
+#include "protect/advparams/advparams_impl.h"
 #include "core/core.h"
 #include <sodium.h>
 

@@ -9,8 +9,8 @@
 #include <sodium.h>
 #include "tutil.h"
 #include "core/core.h"
-#include "protect/aes_sbox.h"
-#include "protect/deeplock_keystream.h"
+#include "protect/deeplock/aes_sbox.h"
+#include "protect/deeplock/deeplock_keystream.h"
 
 /* AES-256 of nblocks 16-byte blocks, each on its own (ECB, no padding): no counter logic inside. */
 static int aes256_ecb(const uint8_t key[32], const uint8_t *in, uint8_t *out, size_t nblocks)

@@ -13,8 +13,8 @@
 #include "tutil.h"
 #include "core/core.h"
 #include "nnguard/safetensors.h"
-#include "protect/aes_sbox.h"
-#include "protect/deeplock_keystream.h"
+#include "protect/deeplock/aes_sbox.h"
+#include "protect/deeplock/deeplock_keystream.h"
 
 static char path_buf[64][512];   /* every tmp() name stays valid for the whole test */
 static int path_i;

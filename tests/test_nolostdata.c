@@ -13,7 +13,7 @@
 #include "core/core.h"
 #include "nnguard/deeplock.h"
 #include "nnguard/advparams.h"
-#include "protect/advparams_impl.h"
+#include "protect/advparams/advparams_impl.h"
 
 static const char *ORIG = "original output, must survive\n";
 

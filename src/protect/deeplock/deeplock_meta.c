@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
-#include "protect/aes_sbox.h"
-#include "protect/deeplock_impl.h"
+#include "protect/deeplock/aes_sbox.h"
+#include "protect/deeplock/deeplock_impl.h"
 
 const char *ng_keystream_name(ng_keystream k) { return k == NG_KS_EXPAND ? "expand" : "ctr"; }
 

@@ -12,7 +12,7 @@
 #include "nnguard/advparams.h"
 #include "nnguard/keys.h"
 #include "core/core.h"
-#include "protect/advparams_impl.h"
+#include "protect/advparams/advparams_impl.h"
 
 #define ADV_MAGIC "NGADVKEY"
 #define ADV_VERSION 1u

@@ -9,7 +9,7 @@
 #include "nnguard/advparams.h"
 #include "nnguard/train.h"
 #include "core/core.h"
-#include "protect/advparams_impl.h"
+#include "protect/advparams/advparams_impl.h"
 
 ng_adv_options ng_adv_options_default(void)
 {

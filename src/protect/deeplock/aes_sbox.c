@@ -1,7 +1,7 @@
 /* protect/aes_sbox.c - AES S-box and inverse over byte arrays: a portable table path, an
  * AES-NI path and a VAES/AVX-512 path with run-time dispatch (the build has no -march=native,
  * so the SIMD functions carry their own target attribute). See aes_sbox.h. */
-#include "protect/aes_sbox.h"
+#include "protect/deeplock/aes_sbox.h"
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #include <cpuid.h>

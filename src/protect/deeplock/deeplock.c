@@ -7,7 +7,7 @@
 #include <sodium.h>
 #include "core/pool.h"
 #include "formats/weights_impl.h"
-#include "protect/deeplock_impl.h"
+#include "protect/deeplock/deeplock_impl.h"
 
 typedef struct run_ctx { ng_dl_piece *pc; const ng_key *key; ng_keystream ks; int unlock; atomic_int failed; } run_ctx;
 

@@ -20,7 +20,7 @@
 #include "core/core.h"
 #include "core/pool.h"
 #include "formats/weights_impl.h"
-#include "protect/deeplock_impl.h"
+#include "protect/deeplock/deeplock_impl.h"
 
 #define NG_DL_SLOT_PIECES 256     /* most tensor pieces in one slot (many tiny tensors) */
 

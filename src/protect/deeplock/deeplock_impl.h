@@ -3,7 +3,7 @@
 #ifndef NG_PROTECT_DEEPLOCK_IMPL_H
 #define NG_PROTECT_DEEPLOCK_IMPL_H
 #include "nnguard/deeplock.h"
-#include "protect/deeplock_keystream.h"
+#include "protect/deeplock/deeplock_keystream.h"
 
 #define NG_DL_VERSION "2"              /* 2: ctr is AES-256-CTR (1: XChaCha20; expand unchanged) */
 #define NG_DL_PIECE (1u << 20)          /* in-memory work unit: 1 MiB */

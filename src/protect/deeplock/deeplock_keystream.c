@@ -3,8 +3,8 @@
 #include <string.h>
 #include <openssl/crypto.h>
 #include <sodium.h>
-#include "protect/aes_sbox.h"
-#include "protect/deeplock_keystream.h"
+#include "protect/deeplock/aes_sbox.h"
+#include "protect/deeplock/deeplock_keystream.h"
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define NG_HAVE_X86 1

@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <openssl/evp.h>
 #include "nnguard/status.h"
-#include "protect/aes_sbox.h"
+#include "protect/deeplock/aes_sbox.h"
 
 typedef struct ng_expand_cursor {
     uint32_t w[4];      /* round key `round`, words big-endian as in FIPS-197 */
