@@ -3,7 +3,7 @@
  * the same recipe); the trained model exports to ONNX that onnx.checker accepts and that
  * re-imports to bit-identical outputs; fine-tuning a PyTorch-exported LeNet-5
  * (tests/fixtures/lenet5.onnx) improves its accuracy on a held-out split.
- * ctest-label: slow */
+ * ctest-label: slow heavy (11 minutes under ASan) */
 #include <sys/stat.h>
 #include <unistd.h>
 #include "tutil.h"

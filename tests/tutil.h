@@ -1,7 +1,8 @@
 /* tests/tutil.h - tiny assertion helpers for nnguard tests.
  * Each test_*.c is one CTest case; it prints one line per check that fails and
  * a closing "N passed, N failed" line, and exits non-zero on any failure.
- * Add `ctest-label: slow` in a comment to keep a test out of the sanitizer run. */
+ * Add `ctest-label: slow` in a comment for a long test, `ctest-label: heavy` to keep it out of
+ * the sanitizer run (.ci/run: -LE heavy) when a shorter test covers its code paths. */
 #ifndef NG_TUTIL_H
 #define NG_TUTIL_H
 #include <math.h>
