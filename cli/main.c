@@ -18,6 +18,8 @@ static const ng_cmd ng_cmds[] = {
     {"keygen",   ng_cmd_keygen,   "Deep-Lock: make a random key file (0600)"},
     {"lock",     ng_cmd_lock,     "Deep-Lock: lock every parameter with the AES S-box under a key stream"},
     {"unlock",   ng_cmd_unlock,   "Deep-Lock: check the key and restore the original parameters"},
+    {"serve",    ng_cmd_serve,    "prediction HTTP API (batched, clients, metrics), optionally DynaMarks-watermarked"},
+    {"wm",       ng_cmd_wm,       "DynaMarks: wm verify SUSPECT - is it a surrogate of your watermarked API?"},
 };
 
 static void usage(FILE *f)
