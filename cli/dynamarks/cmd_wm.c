@@ -27,6 +27,8 @@ static const char wm_help[] =
     "                          (default " NG_DEFAULT_DATA_DIR ")\n"
     "  --limit N               soft: first N verification images (default all)\n"
     "  --log DB --client NAME  label: the API's request log and the suspected client\n"
+    "  --wm-strength A         soft: the API's strength (A or AMIN,AMAX; default 0.3,0.6): the owner's\n"
+    "                          probabilities are scaled by 1 - (AMIN+AMAX)/2 before the residual\n"
     "  --threshold P           (default 1e-6)\n"
     "  --threads T  --json\n"
     "key options (for a locked --owner) and architecture options (for safetensors weights):\n"
@@ -137,7 +139,7 @@ json_t *ng_wm_cli_json(const ng_wm_result *r)
 
 static int verify(int argc, char **argv)
 {
-    enum { O_SECRET = 0x5200, O_MODE, O_OWNER, O_DATA, O_LIMIT, O_LOG, O_CLIENT, O_THRESH, O_THREADS, O_JSON };
+    enum { O_SECRET = 0x5200, O_MODE, O_OWNER, O_DATA, O_LIMIT, O_LOG, O_CLIENT, O_THRESH, O_THREADS, O_JSON, O_STRENGTH };
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},
         {"wm-secret", required_argument, NULL, O_SECRET}, {"mode", required_argument, NULL, O_MODE},
@@ -145,6 +147,7 @@ static int verify(int argc, char **argv)
         {"limit", required_argument, NULL, O_LIMIT}, {"log", required_argument, NULL, O_LOG},
         {"client", required_argument, NULL, O_CLIENT}, {"threshold", required_argument, NULL, O_THRESH},
         {"threads", required_argument, NULL, O_THREADS}, {"json", no_argument, NULL, O_JSON},
+        {"wm-strength", required_argument, NULL, O_STRENGTH},
         NG_CLI_KEY_LONGOPTS, NG_CLI_ARCH_LONGOPTS,
         {0, 0, 0, 0}};
     const char *cmd = "wm verify", *secret = NULL, *owner_path = NULL, *data = NG_DEFAULT_DATA_DIR;
@@ -152,6 +155,7 @@ static int verify(int argc, char **argv)
     int mode = NG_WM_SOFT, json = 0, threads = 0;
     long long v, limit = 0;
     double threshold = NG_WM_DEFAULT_THRESHOLD;
+    ng_wm_options wo = ng_wm_options_default();
     ng_cli_keys keys = ng_cli_keys_default();
     int c;
     optind = 1;
@@ -172,6 +176,10 @@ static int verify(int argc, char **argv)
         case O_THRESH: if (ng_cli_double(cmd, "--threshold", optarg, 0, 1, &threshold)) return NG_EXIT_USAGE; break;
         case O_THREADS: if (ng_cli_int(cmd, "--threads", optarg, 0, 256, &v)) return NG_EXIT_USAGE; threads = (int)v; break;
         case O_JSON: json = 1; break;
+        case O_STRENGTH:
+            if (ng_wm_parse_strength(optarg, &wo.a_min, &wo.a_max))
+                return ng_cli_usage(cmd, "--wm-strength expects A or AMIN,AMAX with 0 <= AMIN <= AMAX < 1, not '%s'", optarg);
+            break;
         default: return ng_cli_usage(cmd, "unknown option or missing value in '%s'", argv[optind - 1]);
         }
     }
@@ -197,7 +205,6 @@ static int verify(int argc, char **argv)
     } else {
         ng_key k;
         if ((st = ng_key_load(secret, NULL, 0, &k)) != NG_OK) goto done;
-        ng_wm_options wo = ng_wm_options_default();
         st = ng_wm_new(&k, ng_model_num_classes(sus), &wo, &wm);
         ng_key_wipe(&k);
         if (st != NG_OK) goto done;

@@ -20,8 +20,8 @@ typedef struct jp {
     const char *p, *end;
     float   *v;
     size_t   n, cap, max;
-    int64_t  dims[MAX_DEPTH];
-    int      depth_seen;       /* levels whose size is known (leaf depth + 1 once a number is seen) */
+    int64_t  dims[MAX_DEPTH];  /* size of each level, 0 until its first array closes */
+    int      depth_seen;       /* levels in the shape (leaf depth + 1) */
     int      leaf_depth;       /* depth holding numbers (-1 until known) */
     ng_status st;
 } jp;
@@ -121,12 +121,10 @@ static int array(jp *j, int depth)
         if (*j->p == ']') { j->p++; break; }
         return fail(j, NG_E_FORMAT, "malformed JSON: expected ',' or ']' in an array");
     }
-    if (depth < j->depth_seen) {
-        if (j->dims[depth] != count) return fail(j, NG_E_SHAPE, "inputs are not rectangular (rows of different lengths)");
-    } else {
-        j->dims[depth] = count;
-        j->depth_seen = depth + 1;
-    }
+    if (j->dims[depth] && j->dims[depth] != count)
+        return fail(j, NG_E_SHAPE, "inputs are not rectangular (rows of different lengths)");
+    j->dims[depth] = count;
+    if (depth + 1 > j->depth_seen) j->depth_seen = depth + 1;
     return 0;
 }
 
