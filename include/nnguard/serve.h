@@ -60,6 +60,10 @@ ng_status ng_req_parse_f32(const void *body, size_t len, const ng_req_shape *s, 
 /* The 200 answer for n rows of C probabilities and n labels (malloc'ed string, *len bytes). */
 char *ng_req_format_answer(const float *probs, const int32_t *labels, int64_t n, int classes, size_t *len);
 
+/* The token of an "Authorization: Bearer TOKEN" header value (trailing blanks dropped): 0 and
+ * *tok, *len pointing into h; -1 when h is not a bearer credential of 1..256 bytes. */
+int ng_req_bearer(const char *h, const char **tok, size_t *len);
+
 /* ---- clients ---- */
 #define NG_CLIENTS_MAX 10000
 typedef struct ng_clients ng_clients;

@@ -232,3 +232,16 @@ char *ng_req_format_answer(const float *probs, const int32_t *labels, int64_t n,
     *len = (size_t)(p - s);
     return s;
 }
+
+int ng_req_bearer(const char *h, const char **tok, size_t *len)
+{
+    if (!h || strncmp(h, "Bearer ", 7) != 0) return -1;
+    const char *t = h + 7;
+    while (*t == ' ') t++;
+    size_t n = strlen(t);
+    while (n && (t[n - 1] == ' ' || t[n - 1] == '\t')) n--;
+    if (n == 0 || n > 256) return -1;
+    *tok = t;
+    *len = n;
+    return 0;
+}

@@ -104,12 +104,9 @@ static int status_code(ng_status st)
 /* Bearer token -> client index; -1 missing/unknown. */
 static int authenticate(ng_server *s, struct MHD_Connection *c)
 {
-    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!h || strncmp(h, "Bearer ", 7) != 0) return -1;
-    const char *t = h + 7;
-    size_t n = strlen(t);
-    while (n && (t[n - 1] == ' ' || t[n - 1] == '\t')) n--;
-    if (n == 0 || n > 256) return -1;
+    const char *t;
+    size_t n;
+    if (ng_req_bearer(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION), &t, &n)) return -1;
     return ng_clients_find(s->o.clients, t, n);
 }
 
