@@ -276,6 +276,38 @@ static void test_parser(void)
     free(ans);
 }
 
+/* Every number the JSON reader accepts equals strtof bit for bit: random floats printed at
+ * several precisions, random decimals and exponents, and values next to float midpoints. */
+static void test_numbers(void)
+{
+    ng_req_shape one = {1, 1, 1};
+    ng_rng r;
+    ng_rng_seed(&r, 5);
+    int bad = 0, tried = 0;
+    static const char *fmts[] = {"%.9g", "%.6g", "%.17g", "%.3e", "%.12f", "%.0f"};
+    for (int i = 0; i < 300000; i++) {
+        char num[80], body[128];
+        uint32_t u = (uint32_t)ng_rng_u64(&r);
+        float f;
+        if (i % 3 == 0) { memcpy(&f, &u, 4); if (!isfinite(f)) continue; snprintf(num, sizeof num, fmts[i % 6], (double)f); }
+        else if (i % 3 == 1) snprintf(num, sizeof num, "%s%u.%u", i & 8 ? "-" : "", u % 1000, (uint32_t)ng_rng_u64(&r));
+        else {   /* midpoints of two neighbouring floats, printed exactly enough to matter */
+            f = (float)(ng_rng_uniform(&r) * 2.0);
+            float g = nextafterf(f, 2.0f);
+            snprintf(num, sizeof num, "%.20g", ((double)f + (double)g) / 2 + (i & 16 ? 1e-30 : 0));
+        }
+        snprintf(body, sizeof body, "{\"inputs\": [%s]}", num);
+        float *x;
+        int64_t n;
+        tried++;
+        if (ng_req_parse_json(body, strlen(body), &one, 1, &x, &n) != NG_OK) { bad++; continue; }
+        float want = strtof(num, NULL);
+        if (memcmp(&want, x, 4) != 0) { if (bad < 5) fprintf(stderr, "%s -> %.9g, strtof %.9g\n", num, (double)x[0], (double)want); bad++; }
+        free(x);
+    }
+    CHECKF(bad == 0, "%d of %d numbers differ from strtof", bad, tried);
+}
+
 static void test_clients(void)
 {
     const char *good = "# token name quota rps\n\nabcdefghijklmnop0123 alice 10 0\r\n"
@@ -311,6 +343,7 @@ int main(int argc, char **argv)
     test_statistics();
     test_parser();
     test_clients();
+    test_numbers();
     test_on_model();
     return tu_done();
 }

@@ -34,9 +34,16 @@ static int fail(jp *j, ng_status st, const char *msg)
     return -1;
 }
 
-static const float pow10f_tab[11] = {1e0f, 1e1f, 1e2f, 1e3f, 1e4f, 1e5f, 1e6f, 1e7f, 1e8f, 1e9f, 1e10f};
 
-/* One JSON number -> float (correctly rounded: exact fast path or strtof). */
+static const double pow10_tab[23] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+                                     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* One JSON number -> float, correctly rounded (as strtof). Fast path: at most 19 significant
+ * digits with mantissa < 2^53 and a decimal exponent within +-22: mantissa and power of ten are
+ * exact doubles, so one multiplication or division rounds correctly to double; rounding that
+ * double to float is then correct too unless it sits exactly on a midpoint between two floats
+ * (float midpoints are doubles, so the first rounding can only cross one by landing on it) or
+ * in the subnormal range: those, and everything else, go to strtof. */
 static int number(jp *j, float *out)
 {
     const char *s = j->p, *q = s;
@@ -44,38 +51,49 @@ static int number(jp *j, float *out)
     if (q < j->end && *q == '-') { neg = 1; q++; }
     if (q >= j->end || *q < '0' || *q > '9') return fail(j, NG_E_FORMAT, "malformed JSON: expected a number");
     uint64_t mant = 0;
-    int digits = 0, exp10 = 0;
+    int digits = 0, exp10 = 0, exact = 1;
     if (*q == '0') { q++; }
-    else while (q < j->end && *q >= '0' && *q <= '9') { if (digits < 19) { mant = mant * 10 + (uint64_t)(*q - '0'); digits += mant != 0; } else exp10++; q++; }
+    else while (q < j->end && *q >= '0' && *q <= '9') {
+        if (digits < 19) { mant = mant * 10 + (uint64_t)(*q - '0'); digits += mant != 0; }
+        else { exp10++; exact &= *q == '0'; }
+        q++;
+    }
     if (q < j->end && *q == '.') {
         q++;
         if (q >= j->end || *q < '0' || *q > '9') return fail(j, NG_E_FORMAT, "malformed JSON: digits expected after '.'");
         while (q < j->end && *q >= '0' && *q <= '9') {
             if (digits < 19) { mant = mant * 10 + (uint64_t)(*q - '0'); digits += mant != 0; exp10--; }
+            else exact &= *q == '0';
             q++;
         }
     }
-    int has_exp = 0;
     if (q < j->end && (*q == 'e' || *q == 'E')) {
-        has_exp = 1;
         q++;
-        if (q < j->end && (*q == '+' || *q == '-')) q++;
+        int eneg = 0, e = 0;
+        if (q < j->end && (*q == '+' || *q == '-')) eneg = *q++ == '-';
         if (q >= j->end || *q < '0' || *q > '9') return fail(j, NG_E_FORMAT, "malformed JSON: digits expected in the exponent");
-        while (q < j->end && *q >= '0' && *q <= '9') q++;
+        while (q < j->end && *q >= '0' && *q <= '9') { if (e < 100000) e = e * 10 + (*q - '0'); q++; }
+        exp10 += eneg ? -e : e;
     }
     size_t len = (size_t)(q - s);
-    if (!has_exp && mant <= (1u << 24) && exp10 >= -10 && exp10 <= 0 && digits < 19) {
-        float f = (float)mant / pow10f_tab[-exp10];   /* both exact: one correctly rounded division */
-        *out = neg ? -f : f;
-    } else {
+    int fast = 0;
+    if (exact && mant < ((uint64_t)1 << 53) && exp10 >= -22 && exp10 <= 22) {
+        double d = exp10 < 0 ? (double)mant / pow10_tab[-exp10] : (double)mant * pow10_tab[exp10];
+        uint64_t bits;
+        memcpy(&bits, &d, 8);
+        if (d == 0 || (d >= 0x1p-125 && d <= 0x1.fffffep127 && (bits & 0x1fffffff) != 0x10000000)) {
+            *out = (float)(neg ? -d : d);
+            fast = 1;
+        }
+    }
+    if (!fast) {
         char buf[72];
         if (len >= sizeof buf) return fail(j, NG_E_FORMAT, "a number in the request is longer than 71 characters");
         memcpy(buf, s, len);
         buf[len] = 0;
-        errno = 0;
         *out = strtof(buf, NULL);
-        if (!isfinite(*out)) return fail(j, NG_E_INVALID, "an input value is not finite (out of float range)");
     }
+    if (!isfinite(*out)) return fail(j, NG_E_INVALID, "an input value is not finite (out of float range)");
     j->p = q;
     return 0;
 }

@@ -128,6 +128,9 @@ void ng_wm_digest(const float *x, size_t n, uint8_t out[32])
 {
     crypto_generichash_state st;
     crypto_generichash_init(&st, NULL, 0, 32);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    crypto_generichash_update(&st, (const uint8_t *)x, n * 4);   /* already little-endian bytes */
+#else
     uint8_t buf[1024];
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -137,6 +140,7 @@ void ng_wm_digest(const float *x, size_t n, uint8_t out[32])
         k += 4;
         if (k == sizeof buf || i + 1 == n) { crypto_generichash_update(&st, buf, k); k = 0; }
     }
+#endif
     crypto_generichash_final(&st, out, 32);
 }
 

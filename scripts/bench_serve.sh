@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Load test of `nnguard serve` with wrk on loopback: single-image LeNet-5 JSON requests (a real
+# Fashion-MNIST test image, 784 numbers), 32 connections, bounded in time. In the same run, the two
+# halves of this machine's limit: libmicrohttpd answering a static answer of the same size to the
+# same POST (bench_serve static) and in-process LeNet-5 inference at batch 256 (bench_serve infer);
+# limit = 1 / (1/static + 1/inference). Each configuration runs ROUNDS times, alternating; the
+# medians are reported. Targets: serve >= 0.7x the limit, p99 < 5 ms, watermark cost < 3%, 0 errors.
+# usage: scripts/bench_serve.sh [SECONDS per run, default 8] [ROUNDS, default 3]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+D=${1:-8}; ROUNDS=${2:-3}
+command -v wrk >/dev/null || bash scripts/install-deps.sh --peers
+B=${BUILD_DIR:-build}
+[ -x "$B/nnguard" ] && [ -x "$B/bench_serve" ] || bash scripts/build.sh >/dev/null
+NG=$B/nnguard; BS=$B/bench_serve
+MODEL=tests/fixtures/lenet5.onnx
+DATA=${DATA:-/usr/share/datasets/fashion-mnist}
+T=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$T"; }
+trap cleanup EXIT
+"$NG" keygen -o "$T/wm.key" >/dev/null
+
+/usr/bin/python3 - "$DATA" "$T" <<'EOF'
+import gzip, sys
+raw = gzip.open(sys.argv[1] + "/t10k-images-idx3-ubyte.gz").read()
+px = raw[16:16 + 784]
+open(sys.argv[2] + "/body.json", "w").write('{"inputs": [' + ",".join("%.9g" % (b / 255.0) for b in px) + "]}")
+EOF
+cat > "$T/post.lua" <<EOF
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = io.open("$T/body.json", "r"); wrk.body = f:read("*a"); f:close()
+EOF
+
+start() {   # start NAME CMD...: sets PORT
+  local name=$1; shift
+  "$@" >"$T/$name.out" 2>"$T/$name.err" &
+  PIDS+=($!); LAST=$!
+  for _ in $(seq 100); do grep -q listening "$T/$name.out" 2>/dev/null && break; sleep 0.1; done
+  PORT=$(grep -o '127\.0\.0\.1:[0-9]*' "$T/$name.out" | cut -d: -f2)
+}
+stop() { kill -TERM "$LAST"; wait "$LAST" || true; }
+# run_wrk LABEL: prints "rps p99_ms errors"
+run_wrk() {
+  wrk -t2 -c32 -d"${D}s" --timeout 2s --latency -s "$T/post.lua" "http://127.0.0.1:$PORT/v1/predict" > "$T/wrk.txt"
+  /usr/bin/python3 - "$T/wrk.txt" <<'EOF'
+import re, sys
+t = open(sys.argv[1]).read()
+rps = float(re.search(r"Requests/sec:\s*([\d.]+)", t).group(1))
+m = re.search(r"99%\s+([\d.]+)(us|ms|s)", t)
+p99 = float(m.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3}[m.group(2)]
+err = 0
+m = re.search(r"Non-2xx or 3xx responses: (\d+)", t); err += int(m.group(1)) if m else 0
+m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", t)
+err += sum(int(x) for x in m.groups()) if m else 0
+print(rps, p99, err)
+EOF
+}
+
+# the static answer: what nnguard serve answers for this body
+start probe "$NG" serve "$MODEL" --port 0
+curl -s -X POST -H 'Content-Type: application/json' --data-binary @"$T/body.json" "http://127.0.0.1:$PORT/v1/predict" > "$T/answer.json"
+stop
+echo "bench_serve: ${D}s per run, ${ROUNDS} rounds, wrk -t2 -c32, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "body $(wc -c < "$T/body.json") bytes, answer $(wc -c < "$T/answer.json") bytes"
+: > "$T/results"
+for r in $(seq "$ROUNDS"); do
+  start static "$BS" static "$T/answer.json"; echo "static $(run_wrk)" >> "$T/results"; stop
+  echo "infer $("$BS" infer "$MODEL" 256 "$D" | awk '{print $2}') 0 0" >> "$T/results"
+  start plain "$NG" serve "$MODEL" --port 0; echo "serve $(run_wrk)" >> "$T/results"; stop
+  start wm "$NG" serve "$MODEL" --port 0 --wm-secret "$T/wm.key"; echo "serve_wm $(run_wrk)" >> "$T/results"; stop
+  echo "round $r: $(tail -4 "$T/results" | tr '\n' ' ')" >&2
+done
+/usr/bin/python3 - "$T/results" <<'EOF'
+import sys, statistics as st
+rows = [l.split() for l in open(sys.argv[1])]
+def med(k, i): return st.median(float(r[i]) for r in rows if r[0] == k)
+def tot(k): return sum(int(float(r[3])) for r in rows if r[0] == k)
+static, infer = med("static", 1), med("infer", 1)
+limit = 1 / (1 / static + 1 / infer)
+serve, wm = med("serve", 1), med("serve_wm", 1)
+print(f"static libmicrohttpd answer : {static:9.0f} requests/s (p99 {med('static', 2):.2f} ms)")
+print(f"in-process inference b=256  : {infer:9.0f} images/s")
+print(f"limit 1/(1/static+1/infer)  : {limit:9.0f} requests/s")
+print(f"nnguard serve               : {serve:9.0f} requests/s = {serve / limit:.2f}x the limit, p99 {med('serve', 2):.2f} ms, errors {tot('serve')}")
+print(f"nnguard serve + soft wm     : {wm:9.0f} requests/s = {wm / limit:.2f}x the limit, p99 {med('serve_wm', 2):.2f} ms, errors {tot('serve_wm')}")
+print(f"watermark cost              : {100 * (1 - wm / serve):.1f}% of throughput")
+EOF
