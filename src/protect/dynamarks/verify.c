@@ -88,7 +88,7 @@ ng_status ng_wm_soft_verify(const ng_wm *w, const float *suspect, const float *o
     double M = (double)m * (m - 1) / 2, keep = ng_wm_owner_scale(w);
     for (int c = 0; c < C; c++) {
         if (!cnt[c]) continue;
-        int order[NG_WM_MAX_CLASSES], ref[NG_WM_MAX_CLASSES], id_of[NG_WM_MAX_CLASSES];
+        int order[NG_WM_MAX_CLASSES], ref[NG_WM_MAX_CLASSES], id_of[NG_WM_MAX_CLASSES] = {0};
         double score[NG_WM_MAX_CLASSES];
         int k = 0;
         for (int j = 0; j < C; j++) {   /* compact ids 0..m-1 for the other classes */

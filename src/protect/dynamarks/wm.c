@@ -98,7 +98,7 @@ ng_status ng_wm_new(const ng_key *key, int classes, const ng_wm_options *o, ng_w
     crypto_kdf_derive_from_key(w->k_sel, 32, SUB_SEL, wm_ctx, key->k);
     crypto_kdf_derive_from_key(w->k_lab, 32, SUB_LAB, wm_ctx, key->k);
     for (int c = 0; c < classes; c++) {
-        scored s[NG_WM_MAX_CLASSES];
+        scored s[NG_WM_MAX_CLASSES] = {{0, 0}};
         int m = 0;
         for (int j = 0; j < classes; j++) {
             if (j == c) continue;
