@@ -1,9 +1,10 @@
 /* serve/batch.c - the inference workers: requests waiting together share one forward pass.
  *
- * Each worker owns one ng_exec (one thread) on the shared read-only model. A worker takes the
- * oldest waiting images; when fewer than max_batch wait it waits up to max_delay_us after the
- * oldest one arrived for more (dynamic batching, as serving systems do), then runs them as one
- * batch, turns logits into probabilities, applies the watermark, records the marked answers of
+ * Each worker owns one ng_exec (one thread) on the shared read-only model. One worker at a time
+ * gathers the next batch: when fewer than max_batch images wait it waits up to max_delay_us after
+ * the oldest one arrived for more (dynamic batching, as serving systems do) while the others run
+ * their batches or sleep; only the empty -> non-empty and the batch-full transitions wake anyone.
+ * The batch then runs as one forward pass, turns logits into probabilities, applies the watermark, records the marked answers of
  * label mode, and resumes the connections of the requests it completed. */
 #include <math.h>
 #include <stdlib.h>
@@ -30,8 +31,10 @@ int ng_batch_submit(ng_server *s, ng_job *j)
     j->next = NULL;
     if (s->tail) s->tail->next = j; else s->head = j;
     s->tail = j;
+    int was_empty = s->queued == 0;
     s->queued += j->n;
-    pthread_cond_signal(&s->nonempty);
+    if (s->collecting) { if (s->queued >= s->o.max_batch) pthread_cond_signal(&s->full); }
+    else if (was_empty) pthread_cond_signal(&s->nonempty);
     pthread_mutex_unlock(&s->mu);
     return 0;
 }
@@ -87,15 +90,17 @@ static void *worker(void *arg)
     ng_job **done = malloc((size_t)mb * sizeof *done);
     pthread_mutex_lock(&s->mu);
     for (;;) {
-        while (!s->head && !s->stop_workers) pthread_cond_wait(&s->nonempty, &s->mu);
+        while ((!s->head || s->collecting) && !s->stop_workers) pthread_cond_wait(&s->nonempty, &s->mu);
         if (!s->head) break;   /* stopping and nothing left */
+        if (s->collecting) { pthread_cond_wait(&s->nonempty, &s->mu); continue; }   /* stopping */
+        s->collecting = 1;
         double deadline = s->head->t_enq + s->o.max_delay_us * 1e-6;
-        while (s->queued < mb && !s->stop_workers && s->head && ng_now() < deadline) {
+        while (s->queued < mb && !s->stop_workers && ng_now() < deadline) {
             struct timespec ts;
             deadline_ts(deadline, &ts);
-            pthread_cond_timedwait(&s->nonempty, &s->mu, &ts);
+            pthread_cond_timedwait(&s->full, &s->mu, &ts);
         }
-        if (!s->head) continue;   /* another worker took them */
+        s->collecting = 0;
         int ns = 0;
         int64_t tot = 0;
         while (s->head && tot < mb) {
@@ -108,7 +113,8 @@ static void *worker(void *arg)
             s->queued -= k;
             if (j->taken == j->n) { s->head = j->next; if (!s->head) s->tail = NULL; }
         }
-        if (s->head) pthread_cond_signal(&s->nonempty);   /* more left for another worker */
+        if (s->stop_workers) pthread_cond_broadcast(&s->nonempty);
+        else if (s->head) pthread_cond_signal(&s->nonempty);   /* more left: another worker gathers it */
         pthread_mutex_unlock(&s->mu);
 
         const float *logits = NULL;
@@ -157,6 +163,7 @@ ng_status ng_batch_start(ng_server *s)
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->nonempty, &ca);
+    pthread_cond_init(&s->full, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&s->mu, NULL);
     s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);
@@ -176,6 +183,7 @@ void ng_batch_stop(ng_server *s)
     pthread_mutex_lock(&s->mu);
     s->stop_workers = 1;
     pthread_cond_broadcast(&s->nonempty);
+    pthread_cond_broadcast(&s->full);
     pthread_mutex_unlock(&s->mu);
     for (int i = 0; i < s->workers_started; i++) pthread_join(s->workers[i], NULL);
     s->workers_started = 0;

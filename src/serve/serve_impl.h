@@ -48,7 +48,9 @@ struct ng_server {
     ng_metrics metrics;
     /* batching queue */
     pthread_mutex_t mu;
-    pthread_cond_t  nonempty;
+    pthread_cond_t  nonempty;     /* idle workers wait here for work */
+    pthread_cond_t  full;         /* the collecting worker waits here for a full batch or its deadline */
+    int     collecting;           /* a worker is gathering the next batch */
     ng_job *head, *tail;
     int64_t queued;               /* images not yet taken */
     int     stop_workers;

@@ -315,6 +315,7 @@ void ng_server_stop(ng_server *s, double drain_s)
     if (ls != MHD_INVALID_SOCKET) close(ls);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->nonempty);
+    pthread_cond_destroy(&s->full);
     free(s->workers);
     free(s);
 }
