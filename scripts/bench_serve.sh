@@ -41,7 +41,9 @@ start() {   # start NAME CMD...: sets PORT
   PORT=$(grep -o '127\.0\.0\.1:[0-9]*' "$T/$name.out" | cut -d: -f2)
 }
 stop() { kill -TERM "$LAST"; wait "$LAST" || true; }
-# run_wrk LABEL: prints "rps p99_ms errors"
+# CPU seconds (user + system) the process LAST has used so far
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$LAST/stat"; }
+# run_wrk: prints "rps p99_ms errors requests"
 run_wrk() {
   wrk -t2 -c32 -d"${D}s" --timeout 2s --latency -s "$T/post.lua" "http://127.0.0.1:$PORT/v1/predict" > "$T/wrk.txt"
   /usr/bin/python3 - "$T/wrk.txt" <<'EOF'
@@ -54,8 +56,14 @@ err = 0
 m = re.search(r"Non-2xx or 3xx responses: (\d+)", t); err += int(m.group(1)) if m else 0
 m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", t)
 err += sum(int(x) for x in m.groups()) if m else 0
-print(rps, p99, err)
+n = int(re.search(r"(\d+) requests in", t).group(1))
+print(rps, p99, err, n)
 EOF
+}
+# with_cpu: run_wrk with the server's own CPU microseconds per request instead of the count
+with_cpu() {
+  local c0 c1 line; c0=$(cpu_s); line=$(run_wrk); c1=$(cpu_s)
+  echo "$line" | awk -v c0="$c0" -v c1="$c1" '{printf "%s %s %s %.2f\n", $1, $2, $3, 1e6 * (c1 - c0) / $4}'
 }
 
 # the static answer: what nnguard serve answers for this body
@@ -66,10 +74,10 @@ echo "bench_serve: ${D}s per run, ${ROUNDS} rounds, wrk -t2 -c32, $(nproc) cores
 echo "body $(wc -c < "$T/body.json") bytes, answer $(wc -c < "$T/answer.json") bytes"
 : > "$T/results"
 for r in $(seq "$ROUNDS"); do
-  start static "$BS" static "$T/answer.json"; echo "static $(run_wrk)" >> "$T/results"; stop
-  echo "infer $("$BS" infer "$MODEL" 256 "$D" | awk '{print $2}') 0 0" >> "$T/results"
-  start plain "$NG" serve "$MODEL" --port 0; echo "serve $(run_wrk)" >> "$T/results"; stop
-  start wm "$NG" serve "$MODEL" --port 0 --wm-secret "$T/wm.key"; echo "serve_wm $(run_wrk)" >> "$T/results"; stop
+  start static "$BS" static "$T/answer.json"; echo "static $(with_cpu)" >> "$T/results"; stop
+  echo "infer $("$BS" infer "$MODEL" 256 "$D" | awk '{print $2, 0, 0, $4}')" >> "$T/results"
+  start plain "$NG" serve "$MODEL" --port 0; echo "serve $(with_cpu)" >> "$T/results"; stop
+  start wm "$NG" serve "$MODEL" --port 0 --wm-secret "$T/wm.key"; echo "serve_wm $(with_cpu)" >> "$T/results"; stop
   echo "round $r: $(tail -4 "$T/results" | tr '\n' ' ')" >&2
 done
 /usr/bin/python3 - "$T/results" <<'EOF'
@@ -86,4 +94,9 @@ print(f"limit 1/(1/static+1/infer)  : {limit:9.0f} requests/s")
 print(f"nnguard serve               : {serve:9.0f} requests/s = {serve / limit:.2f}x the limit, p99 {med('serve', 2):.2f} ms, errors {tot('serve')}")
 print(f"nnguard serve + soft wm     : {wm:9.0f} requests/s = {wm / limit:.2f}x the limit, p99 {med('serve_wm', 2):.2f} ms, errors {tot('serve_wm')}")
 print(f"watermark cost              : {100 * (1 - wm / serve):.1f}% of throughput")
+# CPU time per request: steadier than throughput on a machine shared with other work
+cs, ci, cv, cw = med("static", 4), med("infer", 4), med("serve", 4), med("serve_wm", 4)
+print(f"CPU per request (server only): static {cs:.1f} us + inference {ci:.1f} us/image = limit {cs + ci:.1f} us;"
+      f" nnguard serve {cv:.1f} us ({(cs + ci) / cv:.2f}x the limit's efficiency), with soft wm {cw:.1f} us"
+      f" (watermark +{100 * (cw / cv - 1):.1f}%)")
 EOF

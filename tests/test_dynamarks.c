@@ -1,6 +1,6 @@
 /* test_dynamarks: the DynaMarks watermark and its statistics on exact numbers.
- * - key derivation, rankings, strength and label selection against known answers computed
- *   independently with Python's hashlib.blake2b (the derivations of nnguard/dynamarks.h);
+ * - key derivation, rankings, digest, strength and label selection against known answers computed
+ *   independently with Python's hashlib (blake2b, sha256; the derivations of nnguard/dynamarks.h);
  * - Mahonian null, Kendall inversions and binomial tail against hand/closed-form values;
  * - soft mode on the whole Fashion-MNIST test set: every label identical; label mode alters
  *   about r; the watermarked answers themselves verify as stolen, independent keys do not;
@@ -33,15 +33,15 @@ static void test_known_answers(void)
     for (int i = 0; i < 784; i++) x[i] = (float)((double)i / 784.0);
     uint8_t d[32];
     ng_wm_digest(x, 784, d);
-    static const uint8_t dref[32] = {0x8a,0xd5,0xac,0x5d,0x35,0x2b,0x51,0xc9,0xf9,0xc1,0x2c,0xa4,0x36,0xe6,0x63,0xec,
-                                     0x2b,0xb3,0xe0,0x36,0x2a,0x28,0x38,0x66,0x18,0xbc,0x08,0x76,0x52,0xba,0xb7,0x51};
+    static const uint8_t dref[32] = {0x63,0x84,0xf3,0x6c,0x76,0xcf,0x43,0xad,0x4e,0x17,0x47,0xc4,0x08,0x31,0x4a,0xad,
+                                     0x5c,0x56,0xad,0x86,0x32,0xef,0xf1,0xce,0x10,0x3a,0xe2,0xe3,0x05,0x05,0xc9,0x28};
     CHECK(!memcmp(d, dref, 32));
-    /* a confident answer: the strength is not bounded, so it is the keyed draw 0.448387486551773 */
+    /* a confident answer: the strength is not bounded, so it is the keyed draw 0.538169897498371 */
     float p[10] = {0.91f, 0.01f, 0.01f, 0.01f, 0.01f, 0.01f, 0.01f, 0.01f, 0.01f, 0.01f};
     ng_wm_answer a;
     ng_wm_apply(w, x, 784, p, &a);
     CHECK(a.marked && a.label == 0 && a.label_true == 0);
-    CHECK_NEAR(a.strength, 0.448387486551773, 1e-12);
+    CHECK_NEAR(a.strength, 0.538169897498371, 1e-12);
     /* p'_j = (1-a) 0.01 + a 0.09 q_r with q_r = 2(9-r)/90: the class ranked first gets the most */
     CHECK_NEAR(p[2], (1 - a.strength) * 0.01 + a.strength * 0.09 * 18.0 / 90, 1e-7);
     CHECK_NEAR(p[7], (1 - a.strength) * 0.01 + a.strength * 0.09 * 2.0 / 90, 1e-7);
@@ -50,16 +50,16 @@ static void test_known_answers(void)
     for (int j = 0; j < 10; j++) sum += p[j];
     CHECK_NEAR(sum, 1.0, 1e-6);
     ng_wm_free(w);
-    /* label mode: selection draw 0.7083 (selected iff r > 0.7083), wrong label offset 3 */
+    /* label mode: selection draw 0.6565 (selected iff r > 0.6565), wrong label offset 5 */
     ng_wm_options lo = ng_wm_options_default();
     lo.mode = NG_WM_LABEL;
     lo.rate = 0.71;
     CHECK_OK(ng_wm_new(&k, 10, &lo, &w));
     float q[10] = {0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.5f, 0.0f, 0.0f, 0.0f};
     ng_wm_apply(w, x, 784, q, &a);
-    CHECK(a.marked && a.label_true == 6 && a.label == (6 + 1 + 3) % 10 && q[a.label] == 1.0f);
+    CHECK(a.marked && a.label_true == 6 && a.label == (6 + 1 + 5) % 10 && q[a.label] == 1.0f);
     ng_wm_free(w);
-    lo.rate = 0.70;
+    lo.rate = 0.65;
     CHECK_OK(ng_wm_new(&k, 10, &lo, &w));
     float q2[10] = {0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.5f, 0.0f, 0.0f, 0.0f};
     ng_wm_apply(w, x, 784, q2, &a);

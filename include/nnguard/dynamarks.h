@@ -18,7 +18,7 @@
  * Subkeys        K_x = crypto_kdf_derive_from_key(32 bytes, id, "ngdynmk1", K) (BLAKE2b-256 keyed
  *                  with K, salt = id as LE u64, personal = context): id 1 ranking (K_rank),
  *                  2 strength (K_str), 3 label selection (K_sel), 4 wrong label (K_lab).
- * Input digest   d(x) = BLAKE2b-256 (unkeyed) of the n float32 input values as little-endian bytes.
+ * Input digest   d(x) = SHA-256 of the n float32 input values as little-endian bytes (OpenSSL: SHA-NI).
  * unit(u)        = (u >> 11) * 2^-53, a double in [0, 1).
  * Ranking        for predicted class c, every other class j gets s_j = PRF(K_rank, LE32(c) | LE32(j));
  *                the secret ranking lists the other classes by s_j ascending (ties: smaller j first);
@@ -91,7 +91,7 @@ ng_wm_mode ng_wm_mode_of(const ng_wm *w);
 /* 1 - (a_min + a_max) / 2: the share of the natural probabilities a soft answer keeps on average. */
 double    ng_wm_owner_scale(const ng_wm *w);
 
-/* BLAKE2b-256 of n float32 values as little-endian bytes. */
+/* SHA-256 of n float32 values as little-endian bytes. */
 void ng_wm_digest(const float *x, size_t n, uint8_t out[32]);
 
 /* The secret ranking of the other classes for predicted class c: order[0..C-2], most favoured first. */

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/sha.h>
 #include <sodium.h>
 #include "nnguard/dynamarks.h"
 #include "core/core.h"
@@ -126,11 +127,12 @@ ng_wm_mode ng_wm_mode_of(const ng_wm *w) { return w->o.mode; }
 
 void ng_wm_digest(const float *x, size_t n, uint8_t out[32])
 {
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, NULL, 0, 32);
+    /* SHA-256 through OpenSSL (SHA-NI): the input digest is the watermark's largest cost per answer */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    crypto_generichash_update(&st, (const uint8_t *)x, n * 4);   /* already little-endian bytes */
+    SHA256((const unsigned char *)x, n * 4, out);   /* already little-endian bytes */
 #else
+    SHA256_CTX c;
+    SHA256_Init(&c);
     uint8_t buf[1024];
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -138,10 +140,10 @@ void ng_wm_digest(const float *x, size_t n, uint8_t out[32])
         memcpy(&b, &x[i], 4);
         ng_put_le32(buf + k, b);
         k += 4;
-        if (k == sizeof buf || i + 1 == n) { crypto_generichash_update(&st, buf, k); k = 0; }
+        if (k == sizeof buf || i + 1 == n) { SHA256_Update(&c, buf, k); k = 0; }
     }
+    SHA256_Final(out, &c);
 #endif
-    crypto_generichash_final(&st, out, 32);
 }
 
 void ng_wm_ranking(const ng_wm *w, int c, int *order)
