@@ -88,6 +88,11 @@ check "$(jget v_wm.json p_value) < 1e-6 and '$(jget v_wm.json verdict)' == 'stol
 check "$(jget v_plain.json p_value) > 1e-6 and '$(jget v_plain.json verdict)' == 'not detected'" "plain-API surrogate not detected (p = $(jget v_plain.json p_value))"
 check "$(jget v_indep.json p_value) > 1e-6" "independent model not detected (p = $(jget v_indep.json p_value))"
 check "$(jget v_wm.json n) == 5000" "verification used the 5000 held-out images"
+"$NG" wm verify sur_wm.onnx --wm-secret wm.key --owner locked.onnx --key dl.key --data "$DATA" --limit 5000 --json > v_locked.json \
+    || fail "verify with the locked owner model and its key"
+check "$(jget v_locked.json p_value) == $(jget v_wm.json p_value)" "a locked owner model with its key verifies like the plain one"
+rc=0; "$NG" wm verify sur_wm.onnx --wm-secret wm.key --owner locked.onnx --data "$DATA" --limit 100 2>/dev/null || rc=$?
+[ $rc -eq 3 ] && ok "a locked owner model without its key is refused" || fail "locked owner without key: exit $rc"
 curl -s "http://127.0.0.1:$SOFT/metrics" > soft.metrics
 check "$(grep '^nnguard_watermarked_total' soft.metrics | cut -d' ' -f2) >= 2000" "metrics count the watermarked answers"
 

@@ -2,6 +2,7 @@
  * (SCHEMES.md section 4) on a suspect model file. */
 #include <getopt.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
@@ -97,6 +98,10 @@ ng_status ng_wm_cli_verify_soft(ng_model *suspect, ng_model *owner, const ng_wm 
     ng_status st = ps && po ? NG_OK : ng_fail(NG_E_NOMEM, "out of memory");
     if (st == NG_OK) st = ng_model_predict_proba(suspect, ver->x, ver->n, threads, ps);
     if (st == NG_OK) st = ng_model_predict_proba(owner, ver->x, ver->n, threads, po);
+    for (int64_t i = 0; st == NG_OK && i < ver->n * C; i++)
+        if (!isfinite(po[i]) || !isfinite(ps[i]))
+            st = ng_fail(NG_E_STATE, "the %s model gives non-finite outputs: is it locked? (pass the owner's --key)",
+                         isfinite(po[i]) ? "suspect" : "owner's");
     if (st == NG_OK) st = ng_wm_soft_verify(wm, ps, po, ver->n, threshold, r);
     free(ps);
     free(po);
