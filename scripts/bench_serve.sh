@@ -80,20 +80,29 @@ for r in $(seq "$ROUNDS"); do
   start wm "$NG" serve "$MODEL" --port 0 --wm-secret "$T/wm.key"; echo "serve_wm $(with_cpu)" >> "$T/results"; stop
   echo "round $r: $(tail -4 "$T/results" | tr '\n' ' ')" >&2
 done
-/usr/bin/python3 - "$T/results" <<'EOF'
+/usr/bin/python3 - "$T/results" "$ROUNDS" <<'EOF'
 import sys, statistics as st
 rows = [l.split() for l in open(sys.argv[1])]
-def med(k, i): return st.median(float(r[i]) for r in rows if r[0] == k)
+R = int(sys.argv[2])
+def col(k, i): return [float(r[i]) for r in rows if r[0] == k]
+def med(k, i): return st.median(col(k, i))
 def tot(k): return sum(int(float(r[3])) for r in rows if r[0] == k)
-static, infer = med("static", 1), med("infer", 1)
-limit = 1 / (1 / static + 1 / infer)
-serve, wm = med("serve", 1), med("serve_wm", 1)
-print(f"static libmicrohttpd answer : {static:9.0f} requests/s (p99 {med('static', 2):.2f} ms)")
-print(f"in-process inference b=256  : {infer:9.0f} images/s")
-print(f"limit 1/(1/static+1/infer)  : {limit:9.0f} requests/s")
-print(f"nnguard serve               : {serve:9.0f} requests/s = {serve / limit:.2f}x the limit, p99 {med('serve', 2):.2f} ms, errors {tot('serve')}")
-print(f"nnguard serve + soft wm     : {wm:9.0f} requests/s = {wm / limit:.2f}x the limit, p99 {med('serve_wm', 2):.2f} ms, errors {tot('serve_wm')}")
-print(f"watermark cost              : {100 * (1 - wm / serve):.1f}% of throughput")
+static, infer, serve, wm = col("static", 1), col("infer", 1), col("serve", 1), col("serve_wm", 1)
+# the machine may be shared: each round's ratios use the limit measured in that round
+limit = [1 / (1 / a + 1 / b) for a, b in zip(static, infer)]
+r_serve = [s / l for s, l in zip(serve, limit)]
+r_wm = [w / l for w, l in zip(wm, limit)]
+cost = [1 - w / s for s, w in zip(serve, wm)]
+print(f"per round: limit {' '.join('%.0f' % l for l in limit)} req/s; serve/limit {' '.join('%.2f' % r for r in r_serve)}; "
+      f"serve_wm/limit {' '.join('%.2f' % r for r in r_wm)}")
+print(f"static libmicrohttpd answer : {st.median(static):9.0f} requests/s (median of {R}; p99 {med('static', 2):.2f} ms)")
+print(f"in-process inference b=256  : {st.median(infer):9.0f} images/s")
+print(f"limit 1/(1/static+1/infer)  : {st.median(limit):9.0f} requests/s")
+print(f"nnguard serve               : {st.median(serve):9.0f} requests/s; median ratio to the round's limit {st.median(r_serve):.2f}x, "
+      f"p99 {med('serve', 2):.2f} ms, errors {tot('serve')} (static: {tot('static')})")
+print(f"nnguard serve + soft wm     : {st.median(wm):9.0f} requests/s; median ratio {st.median(r_wm):.2f}x, p99 {med('serve_wm', 2):.2f} ms, "
+      f"errors {tot('serve_wm')}")
+print(f"watermark cost              : {100 * st.median(cost):.1f}% of throughput (median of the rounds' differences)")
 # CPU time per request: steadier than throughput on a machine shared with other work
 cs, ci, cv, cw = med("static", 4), med("infer", 4), med("serve", 4), med("serve_wm", 4)
 print(f"CPU per request (server only): static {cs:.1f} us + inference {ci:.1f} us/image = limit {cs + ci:.1f} us;"

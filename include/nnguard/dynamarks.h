@@ -108,6 +108,8 @@ typedef struct ng_wm_answer {
 /* Watermark one answer: x (dim floats) is the input, probs (C floats, a probability vector) is
  * rewritten in place as the API's answer. */
 void ng_wm_apply(const ng_wm *w, const float *x, size_t dim, float *probs, ng_wm_answer *a);
+/* The same with the input digest d(x) computed beforehand (ng_wm_digest), e.g. on another thread. */
+void ng_wm_apply_digest(const ng_wm *w, const uint8_t digest[32], float *probs, ng_wm_answer *a);
 
 typedef struct ng_wm_result {
     ng_wm_mode mode;

@@ -20,6 +20,7 @@ void ng_job_free(ng_job *j)
     free(j->x);
     free(j->probs);
     free(j->labels);
+    free(j->digests);
     free(j);
 }
 
@@ -61,7 +62,7 @@ static void answer_row(ng_server *s, ng_job *j, int64_t r, const float *logits, 
         return;
     }
     ng_wm_answer a;
-    ng_wm_apply(s->o.wm, x, (size_t)s->dim, p, &a);
+    ng_wm_apply_digest(s->o.wm, j->digests + r * 32, p, &a);
     j->labels[r] = a.label;
     if (!a.marked) return;
     (*marked)++;

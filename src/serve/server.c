@@ -149,8 +149,10 @@ static enum MHD_Result finish_predict(ng_server *s, struct MHD_Connection *c, co
     if (j) {
         j->probs = malloc((size_t)n * (size_t)s->classes * sizeof *j->probs);
         j->labels = malloc((size_t)n * sizeof *j->labels);
+        if (s->o.wm && (j->digests = malloc((size_t)n * 32)) != NULL)   /* here, off the batch's critical path */
+            for (int64_t i = 0; i < n; i++) ng_wm_digest(in + i * s->dim, (size_t)s->dim, j->digests + i * 32);
     }
-    if (!j || !j->probs || !j->labels) { free(in); ng_job_free(j); return reply_error(s, c, x, 507, NULL, "out of memory"); }
+    if (!j || !j->probs || !j->labels || (s->o.wm && !j->digests)) { free(in); ng_job_free(j); return reply_error(s, c, x, 507, NULL, "out of memory"); }
     j->x = in;
     j->n = n;
     j->conn = c;

@@ -190,9 +190,16 @@ static void apply_soft(const ng_wm *w, float *p, int t, ng_wm_answer *a)
 
 void ng_wm_apply(const ng_wm *w, const float *x, size_t dim, float *probs, ng_wm_answer *a)
 {
+    uint8_t d[32];
+    ng_wm_digest(x, dim, d);
+    ng_wm_apply_digest(w, d, probs, a);
+}
+
+void ng_wm_apply_digest(const ng_wm *w, const uint8_t digest[32], float *probs, ng_wm_answer *a)
+{
     int C = w->classes;
     memset(a, 0, sizeof *a);
-    ng_wm_digest(x, dim, a->digest);
+    memcpy(a->digest, digest, 32);
     int t = argmax_f(probs, C);
     a->label_true = a->label = t;
     if (w->o.mode == NG_WM_SOFT) {
