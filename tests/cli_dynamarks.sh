@@ -27,7 +27,7 @@ start_server() {
     "$NG" serve "$@" --port 0 --threads 2 >"$name.out" 2>"$name.err" &
     PIDS+=($!)
     LASTPID=$!
-    for _ in $(seq 100); do grep -q listening "$name.out" 2>/dev/null && break; sleep 0.1; done
+    for _ in $(seq 300); do grep -q listening "$name.out" 2>/dev/null && break; sleep 0.1; done
     PORT=$(grep -o '127\.0\.0\.1:[0-9]*' "$name.out" | cut -d: -f2)
     [ -n "$PORT" ] || { fail "$name did not start: $(cat "$name.err")"; exit 1; }
 }
@@ -63,8 +63,7 @@ for i, row in enumerate(ans["probabilities"]):
 EOF
 kill -TERM "$LASTPID"; wait "$LASTPID"; rc=$?
 [ $rc -eq 0 ] && grep -q draining locked.err && ok "SIGTERM drains and exits 0" || fail "SIGTERM: exit $rc"
-plain_port_check=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthz" || true)
-[ "$plain_port_check" = "000" ] && ok "the port is closed after exit" || fail "server still answers after SIGTERM"
+kill -0 "$LASTPID" 2>/dev/null && fail "server still running after SIGTERM" || ok "the server is gone after SIGTERM"
 
 # ---- soft watermark: a short extraction is detected; plain API and independent model are not ----
 "$NG" keygen -o wm.key >/dev/null
