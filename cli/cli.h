@@ -41,5 +41,7 @@ int ng_cmd_advparams(int argc, char **argv);
 int ng_cmd_keygen(int argc, char **argv);
 int ng_cmd_lock(int argc, char **argv);
 int ng_cmd_unlock(int argc, char **argv);
+int ng_cmd_serve(int argc, char **argv);
+int ng_cmd_wm(int argc, char **argv);
 
 #endif

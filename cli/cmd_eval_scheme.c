@@ -11,7 +11,7 @@
 #include "nnguard/deeplock.h"
 
 static const char help[] =
-    "usage: nnguard eval-scheme deeplock|advparams [options]\n\n"
+    "usage: nnguard eval-scheme deeplock|advparams|dynamarks [options]\n\n"
     "Measure a protection scheme on a model trained on the data (or on --model): accuracy of the\n"
     "original, protected and restored model, and the attacks (Deep-Lock: random wrong keys and\n"
     "fine-tuning; AdvParams: fine-tuning, pruning, the adaptive attack), each fine-tuning compared\n"
@@ -29,6 +29,14 @@ static const char help[] =
     "  --rates LIST          advparams pruning rates (default 0.1,0.3,0.5,0.7,0.9)\n"
     "  --prune-epochs N      advparams: fine-tune after pruning (default 1)\n"
     "  --limit N             test images used (default all)\n"
+    "  --budgets LIST        dynamarks: extraction query budgets (default 1000,5000,20000); the\n"
+    "                        surrogate trains for 200000/budget epochs, clamped to 20..60\n"
+    "  --surrogate-arch A    dynamarks: the attacker's architecture (default mlp)\n"
+    "  --independent N       dynamarks: independently trained models for false positives (default 12)\n"
+    "  --wm-rate R           dynamarks: label-mode rate (default 0.005)\n"
+    "DynaMarks: the owner's LeNet-5 served over HTTP on loopback (soft, plain, label+log), surrogates\n"
+    "extracted through it, verified on the test split, independent models, removal attacks\n"
+    "(fine-tuning on 10%, pruning 30/50%, re-distillation); --attack-epochs is the fine-tune's epochs.\n"
     "  --workdir DIR         where base and protected models are written (default ./nnguard-eval)\n"
     "  -o, --output FILE     JSON report (written atomically)\n"
     "  --seed S --threads T\n";
@@ -117,7 +125,7 @@ ng_status ng_es_finetune(ng_es_ctx *c, const ng_model *victim, json_t **out)
 int ng_cmd_eval_scheme(int argc, char **argv)
 {
     enum { O_DATA = 0x5000, O_MODEL, O_ARCH, O_TEPOCHS, O_FRACS, O_AEPOCHS, O_TRIALS, O_KS, O_BUDGET,
-           O_RATES, O_PEPOCHS, O_LIMIT, O_WORKDIR, O_SEED, O_THREADS };
+           O_RATES, O_PEPOCHS, O_LIMIT, O_WORKDIR, O_SEED, O_THREADS, O_BUDGETS, O_SARCH, O_INDEP, O_WMRATE };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA}, {"model", required_argument, 0, O_MODEL},
         {"arch", required_argument, 0, O_ARCH}, {"train-epochs", required_argument, 0, O_TEPOCHS},
@@ -127,14 +135,17 @@ int ng_cmd_eval_scheme(int argc, char **argv)
         {"prune-epochs", required_argument, 0, O_PEPOCHS}, {"limit", required_argument, 0, O_LIMIT},
         {"workdir", required_argument, 0, O_WORKDIR}, {"output", required_argument, 0, 'o'},
         {"seed", required_argument, 0, O_SEED}, {"threads", required_argument, 0, O_THREADS},
+        {"budgets", required_argument, 0, O_BUDGETS}, {"surrogate-arch", required_argument, 0, O_SARCH},
+        {"independent", required_argument, 0, O_INDEP}, {"wm-rate", required_argument, 0, O_WMRATE},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(help, argc < 2 ? stderr : stdout);
         return argc < 2 ? NG_EXIT_USAGE : NG_EXIT_OK;
     }
     const char *scheme = argv[1];
-    int is_dl = !strcmp(scheme, "deeplock"), is_adv = !strcmp(scheme, "advparams");
-    if (!is_dl && !is_adv) return ng_cli_usage("eval-scheme", "unknown scheme '%s' (deeplock, advparams)", scheme);
+    int is_dl = !strcmp(scheme, "deeplock"), is_adv = !strcmp(scheme, "advparams"), is_dm = !strcmp(scheme, "dynamarks");
+    if (!is_dl && !is_adv && !is_dm)
+        return ng_cli_usage("eval-scheme", "unknown scheme '%s' (deeplock, advparams, dynamarks)", scheme);
     ng_es_ctx c;
     memset(&c, 0, sizeof c);
     c.data = NG_DEFAULT_DATA_DIR;
@@ -144,6 +155,9 @@ int ng_cmd_eval_scheme(int argc, char **argv)
     for (int i = 0; i < 5; i++) c.rates[i] = 0.1 + 0.2 * i;
     c.n_rates = 5;
     c.archs[0] = "lenet5"; c.n_archs = 1;
+    c.budgets[0] = 1000; c.budgets[1] = 5000; c.budgets[2] = 20000; c.n_budgets = 3;
+    c.independent = 12; c.surrogate_arch = "mlp"; c.wm_rate = 0.005;
+    if (is_dm) c.attack_epochs = 2;
     if (is_adv) { c.archs[1] = "vgg-small"; c.n_archs = 2; }
     long long v;
     int ch;
@@ -175,6 +189,10 @@ int ng_cmd_eval_scheme(int argc, char **argv)
                 return ng_cli_usage("eval-scheme", "--keystream is ctr or expand, not '%s'", optarg);
             break;
         case O_WORKDIR: c.workdir = optarg; break;
+        case O_BUDGETS: if (parse_list("--budgets", optarg, c.budgets, &c.n_budgets, 1, 1e8)) return NG_EXIT_USAGE; break;
+        case O_SARCH: c.surrogate_arch = optarg; break;
+        case O_INDEP: if (ng_cli_int("eval-scheme", "--independent", optarg, 0, 1000, &v)) return NG_EXIT_USAGE; c.independent = (int)v; break;
+        case O_WMRATE: if (ng_cli_double("eval-scheme", "--wm-rate", optarg, 0, 1, &c.wm_rate)) return NG_EXIT_USAGE; break;
         case 'o': c.report = optarg; break;
         case 'h': fputs(help, stdout); return NG_EXIT_OK;
         default: return ng_cli_usage("eval-scheme", "unknown option");
@@ -198,7 +216,7 @@ int ng_cmd_eval_scheme(int argc, char **argv)
     json_object_set_new(report, "seed", json_integer((json_int_t)c.seed));
     json_object_set_new(report, "test_images", json_integer(c.test.n));
     json_object_set_new(report, "train_images", json_integer(c.train.n));
-    if (st == NG_OK) st = is_dl ? ng_es_deeplock(&c, report) : ng_es_advparams(&c, report);
+    if (st == NG_OK) st = is_dl ? ng_es_deeplock(&c, report) : is_adv ? ng_es_advparams(&c, report) : ng_es_dynamarks(&c, report);
     int rc = NG_EXIT_OK;
     if (st != NG_OK) rc = ng_cli_fail("eval-scheme", st);
     else if (c.report) {

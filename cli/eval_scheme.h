@@ -16,6 +16,11 @@ typedef struct ng_es_ctx {
     int64_t limit;            /* test images used (0 = all) */
     uint64_t seed;
     ng_dataset train, test;
+    /* dynamarks */
+    double budgets[NG_ES_MAX_LIST]; int n_budgets;
+    int independent;            /* independently trained models for false positives */
+    const char *surrogate_arch;
+    double wm_rate;             /* label mode */
 } ng_es_ctx;
 
 /* The model to protect: --model, or arch trained for train_epochs and saved in workdir.
@@ -26,4 +31,5 @@ ng_status ng_es_finetune(ng_es_ctx *c, const ng_model *victim, json_t **out);
 
 ng_status ng_es_deeplock(ng_es_ctx *c, json_t *report);
 ng_status ng_es_advparams(ng_es_ctx *c, json_t *report);
+ng_status ng_es_dynamarks(ng_es_ctx *c, json_t *report);
 #endif

@@ -12,12 +12,14 @@ static const ng_cmd ng_cmds[] = {
     {"convert",  ng_cmd_convert,  "convert weights between ONNX and safetensors"},
     {"train",    ng_cmd_train,    "train a built-in architecture or fine-tune a model on an image dataset"},
     {"attack",   ng_cmd_attack,   "attacks: finetune, prune, keyguess (Deep-Lock), adaptive (AdvParams)"},
-    {"eval-scheme", ng_cmd_eval_scheme, "measure a scheme end to end under attack: deeplock, advparams (JSON + table)"},
+    {"eval-scheme", ng_cmd_eval_scheme, "measure a scheme end to end under attack: deeplock, advparams, dynamarks (JSON + table)"},
     {"demo",     ng_cmd_demo,     "the end-to-end demo on Fashion-MNIST"},
     {"advparams", ng_cmd_advparams, "AdvParams: encrypt a model by perturbing a few parameters, or decrypt it"},
     {"keygen",   ng_cmd_keygen,   "Deep-Lock: make a random key file (0600)"},
     {"lock",     ng_cmd_lock,     "Deep-Lock: lock every parameter with the AES S-box under a key stream"},
     {"unlock",   ng_cmd_unlock,   "Deep-Lock: check the key and restore the original parameters"},
+    {"serve",    ng_cmd_serve,    "prediction HTTP API (batched, clients, metrics), optionally DynaMarks-watermarked"},
+    {"wm",       ng_cmd_wm,       "DynaMarks: wm verify SUSPECT - is it a surrogate of your watermarked API?"},
 };
 
 static void usage(FILE *f)

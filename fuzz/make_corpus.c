@@ -252,6 +252,35 @@ static void model_seeds(const char *tmp)
     unlink(path);
 }
 
+/* nnguard serve: request bodies (selector byte first, see ng_fuzz_http_req), clients files, wm options. */
+static void serve_seeds(void)
+{
+    static const struct { const char *name; int sel; const char *body; } req[] = {
+        {"json_small", 0, "{\"inputs\": [0.5, 1, -2e-3, 0.0039215689]}"},
+        {"json_batch", 0, "{\"inputs\": [[[[0,1],[2,3]]], [[[4,5],[6.25,7]]]]}"},
+        {"json_hw", 0, "{ \"inputs\" : [[1,2],[3,4]] }"},
+        {"json_bad", 0, "{\"inputs\": [[1,2],[3]]}"},
+        {"bearer", 3, "Bearer abcdefghijklmnop0123"},
+        {"bearer_bad", 3, "Basic abc"}};
+    for (size_t i = 0; i < sizeof req / sizeof req[0]; i++) {
+        char b[256];
+        b[0] = (char)req[i].sel;
+        size_t n = strlen(req[i].body);
+        memcpy(b + 1, req[i].body, n);
+        put("http_req", req[i].name, b, n + 1, -1);
+    }
+    uint8_t f32[1 + 32];
+    f32[0] = 2;
+    for (int i = 0; i < 8; i++) { float v = 0.125f * (float)i; memcpy(f32 + 1 + 4 * i, &v, 4); }
+    put("http_req", "f32_two", f32, sizeof f32, -1);
+    const char *cl = "# token name quota rps\nabcdefghijklmnop0123 alice 100 5\nqrstuvwxyzABCDEF4567 bob 0 0.5\n";
+    put("clients", "two", cl, strlen(cl), -1);
+    put("clients", "bad_fields", "abcdefghijklmnop0123 alice\n", 27, -1);
+    put("wm_opts", "one", "0.6", 3, -1);
+    put("wm_opts", "range", "0.3,0.6", 7, -1);
+    put("wm_opts", "mode", "label", 5, -1);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) { fprintf(stderr, "usage: make_corpus SOURCE_DIR OUT_DIR\n"); return 2; }
@@ -264,6 +293,7 @@ int main(int argc, char **argv)
     keys(tmp);
     advkeys();
     model_seeds(tmp);
+    serve_seeds();
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
     return system(cmd) == 0 ? 0 : 1;

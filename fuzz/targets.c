@@ -17,6 +17,8 @@
 #include "nnguard/keys.h"
 #include "nnguard/deeplock.h"
 #include "nnguard/advparams.h"
+#include "nnguard/dynamarks.h"
+#include "nnguard/serve.h"
 #include "protect/advparams/advparams_impl.h"
 #include "idx_images.h"
 #include "cli.h"
@@ -354,6 +356,76 @@ int ng_fuzz_info(const uint8_t *data, size_t size)
     return 0;
 }
 
+/* First byte selects: 0 JSON body for 1x2x2 images, 1 JSON for 1x28x28, 2 float32 body for 1x2x2,
+ * 3 an Authorization header value looked up in a fixed clients list. The rest is the input. */
+int ng_fuzz_http_req(const uint8_t *data, size_t size)
+{
+    if (size < 1) return 0;
+    int sel = data[0] % 4;
+    const uint8_t *b = data + 1;
+    size_t n = size - 1;
+    static const ng_req_shape small = {1, 2, 2}, mnist = {1, 28, 28};
+    float *x = NULL;
+    int64_t k = 0;
+    if (sel == 0 || sel == 1) {
+        if (ng_req_parse_json((const char *)b, n, sel ? &mnist : &small, 8, &x, &k) == NG_OK) {
+            int32_t lab[8] = {0};
+            size_t len;
+            /* answer rows of 4 "probabilities": the parsed inputs themselves */
+            char *ans = sel == 0 ? ng_req_format_answer(x, lab, k, 4, &len) : NULL;
+            free(ans);
+        }
+    } else if (sel == 2) {
+        ng_req_parse_f32(b, n, &small, 8, &x, &k);
+    } else {
+        char *h = malloc(n + 1);
+        if (!h) return 0;
+        memcpy(h, b, n);
+        h[n] = 0;
+        const char *tok;
+        size_t tl;
+        static const char list[] = "abcdefghijklmnop0123 alice 0 0\nqrstuvwxyzABCDEF4567 bob 3 1\n";
+        ng_clients *c;
+        if (ng_req_bearer(h, &tok, &tl) == 0 && ng_clients_parse(list, sizeof list - 1, "fuzz", &c) == NG_OK) {
+            ng_clients_find(c, tok, tl);
+            ng_clients_free(c);
+        }
+        free(h);
+    }
+    free(x);
+    ng_clear_error();
+    return 0;
+}
+
+int ng_fuzz_clients(const uint8_t *data, size_t size)
+{
+    ng_clients *c;
+    if (ng_clients_parse((const char *)data, size, "fuzz", &c) == NG_OK) {
+        double retry;
+        for (size_t i = 0; i < ng_clients_count(c); i++) {
+            ng_clients_admit(c, (int)i, 1, 0.0, &retry);
+            ng_clients_admit(c, (int)i, 1000, 0.5, &retry);
+            (void)ng_clients_name(c, i);
+        }
+        ng_clients_find(c, (const char *)data, size < 256 ? size : 256);
+        ng_clients_free(c);
+    }
+    ng_clear_error();
+    return 0;
+}
+
+int ng_fuzz_wm_opts(const uint8_t *data, size_t size)
+{
+    char s[256];
+    size_t n = size < sizeof s - 1 ? size : sizeof s - 1;
+    memcpy(s, data, n);
+    s[n] = 0;
+    double a, b;
+    if (ng_wm_parse_strength(s, &a, &b) == 0 && !(a >= 0 && a <= b && b < 1)) abort();   /* contract */
+    (void)ng_wm_mode_parse(s);
+    return 0;
+}
+
 const ng_fuzz_target ng_fuzz_targets[] = {
     {"onnx", ng_fuzz_onnx},
     {"safetensors", ng_fuzz_safetensors},
@@ -366,5 +438,8 @@ const ng_fuzz_target ng_fuzz_targets[] = {
     {"advkey", ng_fuzz_advkey},
     {"locked", ng_fuzz_locked},
     {"info", ng_fuzz_info},
+    {"http_req", ng_fuzz_http_req},
+    {"clients", ng_fuzz_clients},
+    {"wm_opts", ng_fuzz_wm_opts},
 };
 const int ng_fuzz_ntargets = (int)(sizeof ng_fuzz_targets / sizeof ng_fuzz_targets[0]);

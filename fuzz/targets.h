@@ -35,6 +35,9 @@ int ng_fuzz_key(const uint8_t *data, size_t size);         /* Deep-Lock key file
 int ng_fuzz_advkey(const uint8_t *data, size_t size);      /* AdvParams key files, plain + sealed */
 int ng_fuzz_locked(const uint8_t *data, size_t size);      /* locked models: unlock/decrypt with fixed keys */
 int ng_fuzz_info(const uint8_t *data, size_t size);        /* `nnguard info` (its own ONNX scanner) */
+int ng_fuzz_http_req(const uint8_t *data, size_t size);    /* /v1/predict: JSON / float32 bodies, bearer header */
+int ng_fuzz_clients(const uint8_t *data, size_t size);     /* serve's clients file, token lookup, admission */
+int ng_fuzz_wm_opts(const uint8_t *data, size_t size);     /* watermark options: --wm-strength, --wm-mode */
 
 #define NG_FUZZ_HARNESS(fn) \
     int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size); \

@@ -5,11 +5,12 @@ set -euo pipefail
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 BUILD_PKGS="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libonnx-dev
-  libopenblas-dev libsodium-dev libjansson-dev zlib1g-dev libmicrohttpd-dev libssl-dev"
+  libopenblas-dev libsodium-dev libjansson-dev zlib1g-dev libmicrohttpd-dev libssl-dev
+  libsqlite3-dev libcurl4-openssl-dev"
 DATA_PKGS="dataset-fashion-mnist"
-TEST_PKGS="clang libclang-rt-14-dev valgrind cppcheck python3 python3-numpy python3-onnx"
+TEST_PKGS="clang libclang-rt-14-dev valgrind cppcheck python3 python3-numpy python3-onnx curl"
 # PyTorch/ONNX are test-time peers only (fixture generation, benchmarks), never needed by the product.
-PEER_PKGS="python3-torch python3-onnx"
+PEER_PKGS="python3-torch python3-onnx wrk"
 want="$BUILD_PKGS $DATA_PKGS"
 case "${1:-}" in
   --test) want="$want $TEST_PKGS" ;;

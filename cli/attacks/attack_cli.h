@@ -18,4 +18,6 @@ int ng_attack_run_finetune(const ng_attack_args *a);
 int ng_attack_run_prune(const ng_attack_args *a);
 int ng_attack_run_keyguess(const ng_attack_args *a);
 int ng_attack_run_adaptive(const ng_attack_args *a);
+/* `attack extract` parses its own options (argv[0] = "extract"). */
+int ng_attack_run_extract(int argc, char **argv);
 #endif

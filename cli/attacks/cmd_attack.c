@@ -15,6 +15,7 @@ static const char *const attack_help =
     "  prune     magnitude pruning of every weight tensor at each rate, optional fine-tune\n"
     "  keyguess  Deep-Lock: accuracy of a locked MODEL unlocked with N random wrong keys\n"
     "  adaptive  AdvParams: the adaptive attacker (knows the method) resets suspect parameters\n"
+    "  extract   model extraction through a prediction API (own options: attack extract --help)\n"
     "options (all kinds):\n"
     "  --data DIR         dataset folder (default " NG_DEFAULT_DATA_DIR ")\n"
     "  --fraction F       fraction of the training set the attacker has (default 0.05)\n"
@@ -121,6 +122,7 @@ int ng_cmd_attack(int argc, char **argv)
         return argc < 2 ? NG_EXIT_USAGE : NG_EXIT_OK;
     }
     const char *kind = argv[1];
+    if (!strcmp(kind, "extract")) return ng_attack_run_extract(argc - 1, argv + 1);
     ng_attack_args a;
     int r = ng_attack_parse(&a, argc - 1, argv + 1);
     if (r) return r > 0 ? NG_EXIT_OK : NG_EXIT_USAGE;
@@ -128,5 +130,5 @@ int ng_cmd_attack(int argc, char **argv)
     if (!strcmp(kind, "prune")) return ng_attack_run_prune(&a);
     if (!strcmp(kind, "keyguess")) return ng_attack_run_keyguess(&a);
     if (!strcmp(kind, "adaptive")) return ng_attack_run_adaptive(&a);
-    return ng_cli_usage("attack", "unknown attack '%s' (finetune, prune, keyguess, adaptive)", kind);
+    return ng_cli_usage("attack", "unknown attack '%s' (finetune, prune, keyguess, adaptive, extract)", kind);
 }

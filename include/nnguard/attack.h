@@ -53,6 +53,11 @@ typedef struct ng_finetune_result {
 ng_status ng_attack_finetune(const ng_model *m, const ng_dataset *train, const ng_dataset *test,
                              const ng_finetune_options *o, ng_finetune_result *r);
 
+/* The same, and *tuned (may be NULL) receives the fine-tuned model (the caller frees it): the
+ * watermark removal attacks verify the tuned model afterwards. */
+ng_status ng_attack_finetune_keep(const ng_model *m, const ng_dataset *train, const ng_dataset *test,
+                                  const ng_finetune_options *o, ng_finetune_result *r, ng_model **tuned);
+
 /* Reset to 0 every parameter that is not finite or has |w| > limit; returns how many. */
 int64_t ng_sanitize_params(ng_model *m, float limit);
 
@@ -101,5 +106,41 @@ typedef struct ng_position { const char *tensor; uint64_t index; } ng_position;
 ng_status ng_attack_adaptive(const ng_model *m, const ng_dataset *train, const ng_dataset *test,
                              const ng_finetune_options *o, double z, const ng_position *truth,
                              size_t n_truth, ng_adaptive_result *r);
+
+/* ---- model extraction through a prediction API (DynaMarks, nnguard serve) ----
+ * The attacker holds a pool of unlabelled inputs (never the owner's verification set), sends
+ * `budget` of them to the API, trains a surrogate of its own architecture on the answers
+ * (soft probabilities, or one-hot labels for a label-only API) with ng_train_soft, and measures
+ * fidelity (agreement with the API's labels) on `fidelity` further pool inputs. */
+typedef struct ng_api_client ng_api_client;
+/* url: http(s)://host:port[/v1/predict]; token: bearer token or NULL. */
+ng_status ng_api_client_new(const char *url, const char *token, ng_api_client **out);
+void      ng_api_client_free(ng_api_client *c);
+int64_t   ng_api_client_requests(const ng_api_client *c);
+/* One POST of n inputs (n x dim floats, sent as float32): probs (n x classes) and labels, either may be NULL. */
+ng_status ng_api_query(ng_api_client *c, const float *x, int64_t n, int64_t dim, int classes, float *probs,
+                       int32_t *labels);
+
+typedef struct ng_extract_options {
+    int64_t budget;            /* images sent for training the surrogate (default 5000) */
+    int64_t fidelity;          /* further images sent to measure fidelity (default 1000) */
+    int     batch;             /* images per request (default 100) */
+    int     use_labels;        /* train on the labels only */
+    uint64_t seed;             /* which pool images */
+    ng_train_options train;    /* surrogate training (default 20 epochs, Adam 1e-3, batch 64) */
+} ng_extract_options;
+ng_extract_options ng_extract_options_default(void);
+typedef struct ng_extract_result {
+    int64_t queries, requests, fidelity_n;
+    double  query_seconds, accuracy, fidelity;
+} ng_extract_result;
+/* Query the API, train surrogate (fresh weights of the attacker's architecture) in place. */
+ng_status ng_attack_extract(ng_api_client *api, const ng_dataset *pool, ng_model *surrogate,
+                            const ng_dataset *test, const ng_extract_options *o, ng_extract_result *r);
+
+/* Re-distillation without the API: train student on teacher's probabilities for the first n
+ * images of x (n x C x H x W), the removal attack that changes the architecture. */
+ng_status ng_attack_distill(ng_model *teacher, const float *x, int64_t n, ng_model *student,
+                            const ng_train_options *o);
 
 #endif

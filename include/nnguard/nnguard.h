@@ -17,6 +17,8 @@
 #include "train.h"
 #include "keys.h"
 #include "deeplock.h"
+#include "dynamarks.h"
+#include "serve.h"
 
 /* Initialise the library (libsodium, OpenBLAS threading). Thread-safe, idempotent. */
 ng_status ng_init(void);

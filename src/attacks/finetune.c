@@ -106,6 +106,13 @@ static ng_status train_epochs(ng_model *m, const ng_dataset *tr, const ng_datase
 ng_status ng_attack_finetune(const ng_model *m, const ng_dataset *train, const ng_dataset *test,
                              const ng_finetune_options *o, ng_finetune_result *r)
 {
+    return ng_attack_finetune_keep(m, train, test, o, r, NULL);
+}
+
+ng_status ng_attack_finetune_keep(const ng_model *m, const ng_dataset *train, const ng_dataset *test,
+                                  const ng_finetune_options *o, ng_finetune_result *r, ng_model **tuned)
+{
+    if (tuned) *tuned = NULL;
     if (o->epochs < 1 || o->epochs > NG_ATTACK_MAX_EPOCHS)
         return ng_fail(NG_E_INVALID, "fine-tuning attack: epochs must be 1..%d", NG_ATTACK_MAX_EPOCHS);
     memset(r, 0, sizeof *r);
@@ -131,6 +138,7 @@ ng_status ng_attack_finetune(const ng_model *m, const ng_dataset *train, const n
             fprintf(o->log, "  epoch %d: attacked %.2f%%  scratch %.2f%%\n", e + 1,
                     100 * r->acc_attacked[e], o->scratch ? 100 * r->acc_scratch[e] : -1.0);
 out:
+    if (tuned && st == NG_OK) { *tuned = a; a = NULL; }
     ng_model_free(a);
     ng_model_free(s);
     ng_dataset_free(&sub);

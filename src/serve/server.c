@@ -1,0 +1,323 @@
+/* serve/server.c - the HTTP side of `nnguard serve` on libmicrohttpd (see nnguard/serve.h).
+ *
+ * libmicrohttpd runs a pool of epoll threads (one per core by default). A /v1/predict body is
+ * read into the connection's context (never more than max_body bytes), parsed, checked against
+ * the client's quota and rate, then handed to the batching workers (batch.c) while the
+ * connection is suspended; the worker that answers it resumes it and the answer is sent from
+ * the connection's own thread. Memory per connection is bounded by max_body, the number of
+ * connections by max_connections, the waiting images by max_queue; slow clients time out. */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <microhttpd.h>
+#include "serve_impl.h"
+#include "core/core.h"
+#include "core/pool.h"
+
+typedef struct conn_ctx {
+    double  t0;
+    int     kind;          /* 0 predict, 1 other */
+    int     ctype;         /* 0 JSON, 1 float32 */
+    int     client;
+    char   *body;
+    size_t  len, cap;
+    int     too_big;
+    ng_job *job;
+    int     counted;       /* inflight incremented */
+    int     responded;     /* an answer is queued: ignore the rest of the body */
+} conn_ctx;
+
+ng_serve_options ng_serve_options_default(void)
+{
+    ng_serve_options o;
+    memset(&o, 0, sizeof o);
+    o.bind = "127.0.0.1";
+    o.port = 8080;
+    o.max_batch = 64;
+    o.max_delay_us = 500;
+    o.max_body = (size_t)4 << 20;
+    o.max_images = 1024;
+    o.max_queue = 8192;
+    o.max_connections = 512;
+    o.timeout_s = 10;
+    return o;
+}
+
+static enum MHD_Result reply(ng_server *s, struct MHD_Connection *c, conn_ctx *x, int code, char *body,
+                             size_t len, const char *ctype, const char *retry_after)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!r) { free(body); return MHD_NO; }
+    MHD_add_response_header(r, "Content-Type", ctype);
+    if (retry_after) MHD_add_response_header(r, "Retry-After", retry_after);
+    enum MHD_Result ok = MHD_queue_response(c, (unsigned)code, r);
+    MHD_destroy_response(r);
+    if (x) x->responded = 1;
+    if (x && x->kind == 0) ng_metrics_request(&s->metrics, code, ng_now() - x->t0);
+    else ng_metrics_request(&s->metrics, code, -1);
+    return ok;
+}
+
+/* {"error": msg} with msg JSON-escaped. */
+static enum MHD_Result reply_error(ng_server *s, struct MHD_Connection *c, conn_ctx *x, int code,
+                                   const char *retry_after, const char *fmt, ...)
+{
+    char msg[512], esc[1100];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    size_t k = 0;
+    for (const char *p = msg; *p && k < sizeof esc - 8; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '"' || ch == '\\') { esc[k++] = '\\'; esc[k++] = (char)ch; }
+        else if (ch < 0x20) k += (size_t)snprintf(esc + k, sizeof esc - k, "\\u%04x", ch);
+        else esc[k++] = (char)ch;
+    }
+    esc[k] = 0;
+    size_t n = k + 32;
+    char *body = malloc(n);
+    if (!body) return MHD_NO;
+    int len = snprintf(body, n, "{\"error\":\"%s\"}\n", esc);
+    return reply(s, c, x, code, body, (size_t)len, "application/json", retry_after);
+}
+
+static enum MHD_Result reply_text(ng_server *s, struct MHD_Connection *c, int code, const char *text, const char *ctype)
+{
+    char *b = ng_strdup(text);
+    return b ? reply(s, c, NULL, code, b, strlen(b), ctype, NULL) : MHD_NO;
+}
+
+static int status_code(ng_status st)
+{
+    switch (st) {
+    case NG_E_FORMAT: case NG_E_SHAPE: case NG_E_INVALID: return 400;
+    case NG_E_NOMEM: return 507;
+    default: return 500;
+    }
+}
+
+/* Bearer token -> client index; -1 missing/unknown. */
+static int authenticate(ng_server *s, struct MHD_Connection *c)
+{
+    const char *t;
+    size_t n;
+    if (ng_req_bearer(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION), &t, &n)) return -1;
+    return ng_clients_find(s->o.clients, t, n);
+}
+
+static enum MHD_Result finish_predict(ng_server *s, struct MHD_Connection *c, conn_ctx *x)
+{
+    ng_job *j = x->job;
+    if (j) {   /* resumed: the workers answered */
+        atomic_fetch_sub(&s->inflight, 1);
+        x->counted = 0;
+        if (j->st != NG_OK) return reply_error(s, c, x, 500, NULL, "inference failed: %s", ng_status_str(j->st));
+        size_t len;
+        char *body = ng_req_format_answer(j->probs, j->labels, j->n, s->classes, &len);
+        if (!body) return reply_error(s, c, x, 507, NULL, "out of memory");
+        atomic_fetch_add(&s->metrics.images, (uint64_t)j->n);
+        return reply(s, c, x, 200, body, len, "application/json", NULL);
+    }
+    if (x->too_big) return reply_error(s, c, x, 413, NULL, "request body over %zu bytes", s->o.max_body);
+    if (atomic_load(&s->stopping)) return reply_error(s, c, x, 503, "1", "the server is shutting down");
+    float *in;
+    int64_t n;
+    ng_status st = x->ctype == 1 ? ng_req_parse_f32(x->body, x->len, &s->shape, s->o.max_images, &in, &n)
+                                 : ng_req_parse_json(x->body ? x->body : "", x->len, &s->shape, s->o.max_images, &in, &n);
+    free(x->body);
+    x->body = NULL;
+    if (st != NG_OK) return reply_error(s, c, x, status_code(st), NULL, "%s", ng_last_error());
+    if (x->client >= 0) {
+        double retry = 0;
+        int a = ng_clients_admit(s->o.clients, x->client, n, ng_now(), &retry);
+        if (a) {
+            free(in);
+            char ra[32];
+            snprintf(ra, sizeof ra, "%d", a == 2 ? (int)(retry + 0.999) : 3600);
+            if (a == 1) return reply_error(s, c, x, 429, ra, "query quota of client '%s' used up",
+                                           ng_clients_name(s->o.clients, (size_t)x->client));
+            return reply_error(s, c, x, 429, ra, "rate limit of client '%s' exceeded",
+                               ng_clients_name(s->o.clients, (size_t)x->client));
+        }
+    }
+    j = calloc(1, sizeof *j);
+    if (j) {
+        j->probs = malloc((size_t)n * (size_t)s->classes * sizeof *j->probs);
+        j->labels = malloc((size_t)n * sizeof *j->labels);
+        if (s->o.wm && (j->digests = malloc((size_t)n * 32)) != NULL)   /* here, off the batch's critical path */
+            for (int64_t i = 0; i < n; i++) ng_wm_digest(in + i * s->dim, (size_t)s->dim, j->digests + i * 32);
+    }
+    if (!j || !j->probs || !j->labels || (s->o.wm && !j->digests)) { free(in); ng_job_free(j); return reply_error(s, c, x, 507, NULL, "out of memory"); }
+    j->x = in;
+    j->n = n;
+    j->conn = c;
+    j->client = x->client;
+    x->job = j;
+    atomic_fetch_add(&s->inflight, 1);
+    x->counted = 1;
+    MHD_suspend_connection(c);   /* before the job is visible: a worker may resume it at once */
+    if (ng_batch_submit(s, j) != 0) {
+        MHD_resume_connection(c);
+        x->job = NULL;
+        ng_job_free(j);
+        atomic_fetch_sub(&s->inflight, 1);
+        x->counted = 0;
+        return reply_error(s, c, x, 503, "1", "the server is overloaded (inference queue full)");
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                               const char *version, const char *upload, size_t *upload_size, void **ctxp)
+{
+    ng_server *s = cls;
+    conn_ctx *x = *ctxp;
+    if (!x) {
+        x = calloc(1, sizeof *x);
+        if (!x) return MHD_NO;
+        x->t0 = ng_now();
+        x->client = -1;
+        *ctxp = x;
+        int is_post = !strcmp(method, MHD_HTTP_METHOD_POST), is_get = !strcmp(method, MHD_HTTP_METHOD_GET);
+        if (!strcmp(url, "/v1/predict")) {
+            if (!is_post) { x->kind = 1; return reply_error(s, c, x, 405, NULL, "use POST for /v1/predict"); }
+            const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+            if (!ct || !strncmp(ct, "application/json", 16)) x->ctype = 0;
+            else if (!strncmp(ct, "application/octet-stream", 24)) x->ctype = 1;
+            else return reply_error(s, c, x, 415, NULL, "Content-Type must be application/json or application/octet-stream");
+            if (s->o.clients && (x->client = authenticate(s, c)) < 0)
+                return reply_error(s, c, x, 401, NULL, "missing or unknown bearer token (Authorization: Bearer TOKEN)");
+            const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+            if (cl && strtoull(cl, NULL, 10) > s->o.max_body)
+                return reply_error(s, c, x, 413, NULL, "request body over %zu bytes", s->o.max_body);
+            return MHD_YES;
+        }
+        x->kind = 1;
+        if (!strcmp(url, "/healthz") && is_get) return reply_text(s, c, 200, "{\"status\":\"ok\"}\n", "application/json");
+        if (!strcmp(url, "/metrics") && is_get) {
+            size_t len;
+            char *m = ng_server_metrics(s, &len);
+            if (!m) return MHD_NO;
+            return reply(s, c, NULL, 200, m, len, "text/plain; version=0.0.4", NULL);
+        }
+        if (!strcmp(url, "/healthz") || !strcmp(url, "/metrics"))
+            return reply_error(s, c, x, 405, NULL, "use GET for %s", url);
+        return reply_error(s, c, x, 404, NULL, "no such endpoint (POST /v1/predict, GET /healthz, GET /metrics)");
+    }
+    if (x->kind != 0 || x->responded) { *upload_size = 0; return MHD_YES; }
+    if (*upload_size) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        if (x->too_big || x->len + n > s->o.max_body) { x->too_big = 1; free(x->body); x->body = NULL; return MHD_YES; }
+        if (x->len + n + 1 > x->cap) {
+            size_t nc = x->cap ? 2 * x->cap : 16384;
+            while (nc < x->len + n + 1) nc *= 2;
+            if (nc > s->o.max_body + 1) nc = s->o.max_body + 1;
+            char *nb = realloc(x->body, nc);
+            if (!nb) { x->too_big = 1; free(x->body); x->body = NULL; return MHD_YES; }
+            x->body = nb;
+            x->cap = nc;
+        }
+        memcpy(x->body + x->len, upload, n);
+        x->len += n;
+        x->body[x->len] = 0;
+        return MHD_YES;
+    }
+    return finish_predict(s, c, x);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **ctxp, enum MHD_RequestTerminationCode toe)
+{
+    ng_server *s = cls;
+    conn_ctx *x = *ctxp;
+    if (!x) return;
+    if (x->job && !x->job->finished) {
+        /* cannot happen: a suspended connection is never terminated before it is resumed */
+        return;
+    }
+    if (x->counted) atomic_fetch_sub(&s->inflight, 1);
+    ng_job_free(x->job);
+    free(x->body);
+    free(x);
+    *ctxp = NULL;
+}
+
+ng_status ng_server_start(ng_model *m, const ng_serve_options *o, ng_server **out)
+{
+    *out = NULL;
+    ng_shape is;
+    ng_model_input_shape(m, &is);
+    if (is.ndim != 4 || is.d[1] < 1 || is.d[2] < 1 || is.d[3] < 1)
+        return ng_fail(NG_E_SHAPE, "serve: the model's input is not N x C x H x W images");
+    if (o->max_batch < 1 || o->max_delay_us < 0 || o->max_body < 16 || o->max_images < 1 || o->max_queue < 1)
+        return ng_fail(NG_E_INVALID, "serve: max-batch, max-images and max-queue must be >= 1, max-body >= 16");
+    ng_server *s = calloc(1, sizeof *s);
+    if (!s) return ng_fail(NG_E_NOMEM, "out of memory");
+    s->model = m;
+    s->o = *o;
+    if (s->o.max_queue < s->o.max_images) s->o.max_queue = s->o.max_images;
+    s->shape = (ng_req_shape){ (int)is.d[1], (int)is.d[2], (int)is.d[3] };
+    s->dim = s->shape.c * s->shape.h * s->shape.w;
+    s->classes = ng_model_num_classes(m);
+    if (o->wm && ng_wm_classes(o->wm) != s->classes) {
+        int mc = s->classes;
+        free(s);
+        return ng_fail(NG_E_INVALID, "serve: the watermark was made for %d classes, the model has %d",
+                       ng_wm_classes(o->wm), mc);
+    }
+    int threads = o->threads > 0 ? o->threads : ng_ncpu();
+    s->nworkers = threads;
+    ng_status st = ng_batch_start(s);
+    if (st != NG_OK) { free(s->workers); free(s); return st; }
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)o->port);
+    if (inet_pton(AF_INET, o->bind ? o->bind : "127.0.0.1", &sa.sin_addr) != 1) {
+        ng_batch_stop(s); free(s->workers); free(s);
+        return ng_fail(NG_E_INVALID, "serve: --bind %s is not an IPv4 address", o->bind);
+    }
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
+    struct MHD_OptionItem opts[] = {
+        { MHD_OPTION_THREAD_POOL_SIZE, threads, NULL },
+        { MHD_OPTION_CONNECTION_LIMIT, o->max_connections > 0 ? o->max_connections : 512, NULL },
+        { MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s > 0 ? o->timeout_s : 10, NULL },
+        { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, s },
+        { MHD_OPTION_SOCK_ADDR, 0, &sa },
+        { MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL },
+        { MHD_OPTION_END, 0, NULL } };
+    s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, handler, s, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    if (!s->d) {
+        ng_batch_stop(s); free(s->workers); free(s);
+        return ng_fail(NG_E_IO, "serve: cannot listen on %s:%d (in use, or not allowed)", o->bind ? o->bind : "127.0.0.1", o->port);
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : o->port;
+    *out = s;
+    return NG_OK;
+}
+
+int ng_server_port(const ng_server *s) { return s->port; }
+
+void ng_server_stop(ng_server *s, double drain_s)
+{
+    if (!s) return;
+    atomic_store(&s->stopping, 1);
+    MHD_socket ls = MHD_quiesce_daemon(s->d);   /* no new connections */
+    double t_end = ng_now() + drain_s;
+    while (atomic_load(&s->inflight) > 0 && ng_now() < t_end) usleep(2000);
+    ng_batch_stop(s);
+    usleep(20000);   /* let the last resumed connections send their answers */
+    MHD_stop_daemon(s->d);
+    if (ls != MHD_INVALID_SOCKET) close(ls);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->nonempty);
+    pthread_cond_destroy(&s->full);
+    free(s->workers);
+    free(s);
+}
