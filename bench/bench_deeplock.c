@@ -47,7 +47,7 @@ static int make_file(const char *path, size_t total, const uint8_t *buf)
     ng_st_header_free(h);
     if (st != NG_OK) return -1;
     ng_awriter w;
-    st = ng_awrite_open(&w, path, 0644);
+    st = ng_awrite_open(&w, path, NG_MODE_PUBLIC);
     if (st == NG_OK) st = ng_awrite(&w, hdr, hlen);
     if (st == NG_OK) st = ng_awrite(&w, buf, total);
     if (st == NG_OK) st = ng_awrite_commit(&w);
@@ -62,7 +62,7 @@ static double copy_file(const char *in, const char *out, size_t chunk)
     int fd = open(in, O_RDONLY);
     uint8_t *b = malloc(chunk);
     ng_awriter w;
-    if (fd < 0 || !b || ng_awrite_open(&w, out, 0644) != NG_OK) { free(b); if (fd >= 0) close(fd); return 1e9; }
+    if (fd < 0 || !b || ng_awrite_open(&w, out, NG_MODE_PUBLIC) != NG_OK) { free(b); if (fd >= 0) close(fd); return 1e9; }
     ssize_t r;
     uint64_t off = 0;
     while ((r = pread(fd, b, chunk, (off_t)off)) > 0) { ng_awrite_pwrite(&w, b, (size_t)r, off); off += (uint64_t)r; }

@@ -71,7 +71,7 @@ static ng_status write_safetensors(const ng_weights *w, const char *out)
     ng_st_header_free(h);
     if (st != NG_OK) return ng_fail_ctx(st, out);
     ng_awriter aw;
-    if ((st = ng_awrite_open(&aw, out, 0644)) == NG_OK) {
+    if ((st = ng_awrite_open(&aw, out, NG_MODE_PUBLIC)) == NG_OK) {
         st = ng_awrite(&aw, hdr, hlen);
         for (size_t i = 0; i < ng_weights_count(w) && st == NG_OK; i++) {
             const ng_param *p = ng_weights_param_c(w, i);

@@ -203,7 +203,7 @@ int ng_cmd_eval_scheme(int argc, char **argv)
     if (st != NG_OK) rc = ng_cli_fail("eval-scheme", st);
     else if (c.report) {
         char *s = json_dumps(report, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
-        st = s ? ng_write_file_atomic(c.report, s, strlen(s), 0644) : NG_E_NOMEM;
+        st = s ? ng_write_file_atomic(c.report, s, strlen(s), NG_MODE_PUBLIC) : NG_E_NOMEM;
         free(s);
         if (st != NG_OK) rc = ng_cli_fail("eval-scheme", st);
         else printf("report written to %s\n", c.report);

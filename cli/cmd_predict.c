@@ -41,7 +41,7 @@ static int same_file(const char *a, const char *b)
 /* Open the writer and write the logits; the caller commits. */
 static ng_status write_logits(ng_awriter *aw, const char *path, const float *logits, size_t count)
 {
-    ng_status st = ng_awrite_open(aw, path, 0644);
+    ng_status st = ng_awrite_open(aw, path, NG_MODE_PUBLIC);
     if (st != NG_OK) return st;
     uint8_t buf[4096];
     size_t k = 0;
@@ -60,7 +60,7 @@ static ng_status write_logits(ng_awriter *aw, const char *path, const float *log
 
 static ng_status write_labels(ng_awriter *aw, const char *path, const float *logits, int64_t n, int c)
 {
-    ng_status st = ng_awrite_open(aw, path, 0644);
+    ng_status st = ng_awrite_open(aw, path, NG_MODE_PUBLIC);
     if (st != NG_OK) return st;
     char buf[4096];
     size_t k = 0;

@@ -196,7 +196,7 @@ static int decrypt_cmd(int argc, char **argv)
         const char *s = ng_weights_meta_get(w, "nnguard.scheme");
         if (s && !strcmp(s, "advparams")) st = ng_weights_meta_set(w, "nnguard.scheme", NULL);
     }
-    if (st == NG_OK) st = ng_weights_save(w, out);
+    if (st == NG_OK) st = ng_weights_save_mode(w, out, 0600);   /* plaintext of a protected model */
     if (st == NG_OK) printf("restored %zu parameters; %s written\n", ng_adv_key_count(key), out);
     if (pass) ng_passphrase_free(pass, plen);
     ng_adv_key_free(key);

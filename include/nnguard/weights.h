@@ -64,8 +64,12 @@ ng_status   ng_weights_meta_set(ng_weights *w, const char *key, const char *valu
 size_t      ng_weights_meta_count(const ng_weights *w);
 void        ng_weights_meta_at(const ng_weights *w, size_t i, const char **key, const char **value);
 
-/* Write to path in the same format, atomically (temp file, fsync, rename). */
+/* Write to path in the same format, atomically (temp file created 0600, fsync, rename); the file
+ * gets mode 0666 minus the umask (0644 under umask 022). */
 ng_status ng_weights_save(const ng_weights *w, const char *path);
+/* The same with a final mode (minus the umask): 0600 for files that hold plaintext of a
+ * protected model (unlock, AdvParams decrypt). */
+ng_status ng_weights_save_mode(const ng_weights *w, const char *path, unsigned mode);
 
 /* Model id over a list of parameters / over a file's parameters (see above). */
 void ng_params_id(const ng_param *p, size_t n, uint8_t id[32]);

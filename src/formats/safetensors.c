@@ -27,7 +27,7 @@ static void st_free(struct ng_weights *w)
 
 /* Header with meta, then every tensor in data order: parameters from their (possibly
  * changed) bytes, the others from the mapping. */
-static ng_status st_save(const struct ng_weights *w, const char *path)
+static ng_status st_save(const struct ng_weights *w, const char *path, unsigned mode)
 {
     const st_impl *s = w->impl;
     uint8_t *hdr;
@@ -35,7 +35,7 @@ static ng_status st_save(const struct ng_weights *w, const char *path)
     ng_status st = ng_st_serialize_with(s->h, &w->meta, &hdr, &hlen);
     if (st != NG_OK) return ng_fail_ctx(st, path);
     ng_awriter aw;
-    if ((st = ng_awrite_open(&aw, path, 0644)) != NG_OK) { free(hdr); return st; }
+    if ((st = ng_awrite_open(&aw, path, mode)) != NG_OK) { free(hdr); return st; }
     st = ng_awrite(&aw, hdr, hlen);
     free(hdr);
     size_t pi = 0;
@@ -114,7 +114,7 @@ ng_status ng_model_save_safetensors(const ng_model *m, const char *path)
     ng_st_header_free(h);
     if (st != NG_OK) return ng_fail_ctx(st, path);
     ng_awriter aw;
-    if ((st = ng_awrite_open(&aw, path, 0644)) != NG_OK) { free(hdr); return st; }
+    if ((st = ng_awrite_open(&aw, path, NG_MODE_PUBLIC)) != NG_OK) { free(hdr); return st; }
     st = ng_awrite(&aw, hdr, hlen);
     free(hdr);
     for (size_t i = 0; i < nt && st == NG_OK; i++) {

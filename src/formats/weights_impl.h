@@ -15,8 +15,9 @@
 
 struct ng_weights;
 typedef struct ng_weights_vtbl {
-    /* Serialise w (its params' current bytes and meta) to path atomically. */
-    ng_status (*save)(const struct ng_weights *w, const char *path);
+    /* Serialise w (its params' current bytes and meta) to path atomically, final mode `mode`
+     * (NG_MODE_PUBLIC / NG_MODE_PRIVATE, minus the umask). */
+    ng_status (*save)(const struct ng_weights *w, const char *path, unsigned mode);
     void      (*free_impl)(struct ng_weights *w);
 } ng_weights_vtbl;
 

@@ -159,7 +159,7 @@ ng_status ng_deeplock_unlock_file(const char *in, const char *out, const ng_deep
     ng_weights *w;
     ng_status st = ng_weights_open(in, &w);
     if (st != NG_OK) return st;
-    if ((st = ng_deeplock_unlock(w, s, o)) == NG_OK) st = ng_weights_save(w, out);
+    if ((st = ng_deeplock_unlock(w, s, o)) == NG_OK) st = ng_weights_save_mode(w, out, NG_MODE_PRIVATE);
     ng_weights_free(w);
     return st;
 }

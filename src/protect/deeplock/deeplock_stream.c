@@ -284,7 +284,7 @@ ng_status ng_deeplock_lock_stream(const char *in, const char *out, const ng_deep
     size_t hlen = header_len(h);
     ng_awriter aw;
     if (!hlen) { st = NG_E_NOMEM; goto done; }
-    if ((st = ng_awrite_open(&aw, out, 0644)) != NG_OK) goto done;
+    if ((st = ng_awrite_open(&aw, out, NG_MODE_PUBLIC)) != NG_OK) goto done;
     sctx x = {.fd = fd, .in_name = in, .aw = &aw, .out_data_start = hlen, .key = &key, .ks = o->keystream, .unlock = 0};
     st = run_stream(&x, h, only, o, before, after);
     if (st == NG_OK) {
@@ -326,7 +326,7 @@ ng_status ng_deeplock_unlock_stream(const char *in, const char *out, const ng_de
     size_t hlen = header_len(h);
     ng_awriter aw;
     if (!hlen) { st = NG_E_NOMEM; goto done; }
-    if ((st = ng_awrite_open(&aw, out, 0644)) != NG_OK) goto done;
+    if ((st = ng_awrite_open(&aw, out, NG_MODE_PRIVATE)) != NG_OK) goto done;
     sctx x = {.fd = fd, .in_name = in, .aw = &aw, .out_data_start = hlen, .key = &key, .ks = ds.ks, .unlock = 1,
               .skip_out_id = o->no_check};
     st = run_stream(&x, h, ds.only, o, id_in, id_out);
