@@ -31,6 +31,7 @@ static const char help[] =
     "  --limit N             test images used (default all)\n"
     "  --workdir DIR         where base and protected models are written (default ./nnguard-eval)\n"
     "  -o, --output FILE     JSON report (written atomically)\n"
+    "  --force               replace an existing report\n"
     "  --seed S --threads T\n";
 
 static int parse_list(const char *opt, const char *s, double *v, int *n, double lo, double hi)
@@ -127,7 +128,7 @@ int ng_cmd_eval_scheme(int argc, char **argv)
         {"prune-epochs", required_argument, 0, O_PEPOCHS}, {"limit", required_argument, 0, O_LIMIT},
         {"workdir", required_argument, 0, O_WORKDIR}, {"output", required_argument, 0, 'o'},
         {"seed", required_argument, 0, O_SEED}, {"threads", required_argument, 0, O_THREADS},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        NG_CLI_FORCE_LONGOPT, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(help, argc < 2 ? stderr : stdout);
         return argc < 2 ? NG_EXIT_USAGE : NG_EXIT_OK;
@@ -146,7 +147,7 @@ int ng_cmd_eval_scheme(int argc, char **argv)
     c.archs[0] = "lenet5"; c.n_archs = 1;
     if (is_adv) { c.archs[1] = "vgg-small"; c.n_archs = 2; }
     long long v;
-    int ch;
+    int ch, force = 0;
     static char archbuf[256];
     optind = 1;
     while ((ch = getopt_long(argc - 1, argv + 1, "ho:", opts, NULL)) != -1) {
@@ -176,17 +177,19 @@ int ng_cmd_eval_scheme(int argc, char **argv)
             break;
         case O_WORKDIR: c.workdir = optarg; break;
         case 'o': c.report = optarg; break;
+        case NG_CLI_OPT_FORCE: force = 1; break;
         case 'h': fputs(help, stdout); return NG_EXIT_OK;
         default: return ng_cli_usage("eval-scheme", "unknown option");
         }
     }
     if (optind + 1 < argc) return ng_cli_usage("eval-scheme", "unexpected argument '%s'", argv[optind + 1]);
     if (c.model) c.n_archs = 1;
+    ng_status st = ng_cli_check_outputs(&c.report, 1, &c.model, 1, force);
+    if (st != NG_OK) return ng_cli_fail("eval-scheme", st);
     if (mkdir(c.workdir, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "nnguard eval-scheme: cannot create %s\n", c.workdir);
         return NG_EXIT_FAIL;
     }
-    ng_status st;
     ng_dataset full;
     if ((st = ng_dataset_load_dir(c.data, NG_SPLIT_TRAIN, &c.train)) != NG_OK) return ng_cli_fail("eval-scheme", st);
     if ((st = ng_dataset_load_dir(c.data, NG_SPLIT_TEST, &full)) != NG_OK) { ng_dataset_free(&c.train); return ng_cli_fail("eval-scheme", st); }

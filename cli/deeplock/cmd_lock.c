@@ -10,7 +10,7 @@
 static int usage_lock(FILE *f)
 {
     fprintf(f, "usage: nnguard lock MODEL -o OUT (--key KEY | --passphrase-file FILE) [--keystream ctr|expand]\n"
-               "                    [--only PATTERN] [--threads N] [--in-memory]\n\n"
+               "                    [--only PATTERN] [--threads N] [--in-memory] [--force]\n\n"
                "Deep-Lock (SCHEMES.md section 1): every parameter byte b becomes S(b XOR k), S the AES S-box,\n"
                "k from the key stream. OUT is a valid ONNX/safetensors file that computes garbage without\n"
                "the key; its nnguard.* metadata holds the key check value and the model ids.\n\n"
@@ -24,6 +24,7 @@ static int usage_lock(FILE *f)
                "  --only PATTERN          lock only tensors whose names match (fnmatch; comma-separated list)\n"
                "  --threads N             workers (default: all cores)\n"
                "  --in-memory             read the whole file instead of streaming safetensors\n"
+               NG_CLI_FORCE_HELP
                "  -h, --help              this help\n");
     return f == stdout ? NG_EXIT_OK : NG_EXIT_USAGE;
 }
@@ -35,10 +36,10 @@ int ng_cmd_lock(int argc, char **argv)
         {"output", required_argument, NULL, 'o'}, {"key", required_argument, NULL, OPT_KEY},
         {"passphrase-file", required_argument, NULL, OPT_PASS}, {"keystream", required_argument, NULL, OPT_KS},
         {"only", required_argument, NULL, OPT_ONLY}, {"threads", required_argument, NULL, OPT_THREADS},
-        {"in-memory", no_argument, NULL, OPT_INMEM}, {"help", no_argument, NULL, 'h'}, {0}};
+        {"in-memory", no_argument, NULL, OPT_INMEM}, NG_CLI_FORCE_LONGOPT, {"help", no_argument, NULL, 'h'}, {0}};
     const char *out = NULL, *key_file = NULL, *pass_file = NULL;
     ng_deeplock_options o = ng_deeplock_options_default();
-    int in_memory = 0, c;
+    int in_memory = 0, force = 0, c;
     long long v;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
@@ -56,6 +57,7 @@ int ng_cmd_lock(int argc, char **argv)
             o.threads = (int)v;
             break;
         case OPT_INMEM: in_memory = 1; break;
+        case NG_CLI_OPT_FORCE: force = 1; break;
         case 'h': return usage_lock(stdout);
         default: return usage_lock(stderr);
         }
@@ -64,10 +66,11 @@ int ng_cmd_lock(int argc, char **argv)
     if (!out) return ng_cli_usage("lock", "give the output file with -o OUT");
     if (!key_file && !pass_file) return ng_cli_usage("lock", "give --key KEY or --passphrase-file FILE");
     const char *in = argv[optind];
-    if (strcmp(in, out) == 0) return ng_cli_usage("lock", "OUT must differ from MODEL");
-    ng_cli_secret sec;
-    ng_status st = ng_cli_secret_load(key_file, pass_file, &sec);
+    const char *ins[] = {in, key_file, pass_file && strcmp(pass_file, "-") ? pass_file : NULL};
+    ng_status st = ng_cli_check_outputs(&out, 1, ins, 3, force);
     if (st != NG_OK) return ng_cli_fail("lock", st);
+    ng_cli_secret sec;
+    if ((st = ng_cli_secret_load(key_file, pass_file, &sec)) != NG_OK) return ng_cli_fail("lock", st);
     int stream = !in_memory && ng_format_detect(in) == NG_FMT_SAFETENSORS;
     double t0 = ng_now();
     st = stream ? ng_deeplock_lock_stream(in, out, &sec.s, &o) : ng_deeplock_lock_file(in, out, &sec.s, &o);

@@ -10,7 +10,7 @@
 static int usage_unlock(FILE *f)
 {
     fprintf(f, "usage: nnguard unlock LOCKED -o OUT (--key KEY | --passphrase-file FILE) [--no-check]\n"
-               "                      [--threads N] [--in-memory]\n\n"
+               "                      [--threads N] [--in-memory] [--force]\n\n"
                "Undo Deep-Lock. The key is checked against the model's key check value before anything is\n"
                "written (exit code 3: the key does not match this model); the result must have the model id\n"
                "recorded before locking. Plaintext goes only to OUT.\n\n"
@@ -21,6 +21,7 @@ static int usage_unlock(FILE *f)
                "                          gives a useless model; for experiments)\n"
                "  --threads N             workers (default: all cores)\n"
                "  --in-memory             read the whole file instead of streaming safetensors\n"
+               NG_CLI_FORCE_HELP
                "  -h, --help              this help\n");
     return f == stdout ? NG_EXIT_OK : NG_EXIT_USAGE;
 }
@@ -32,10 +33,10 @@ int ng_cmd_unlock(int argc, char **argv)
         {"output", required_argument, NULL, 'o'}, {"key", required_argument, NULL, OPT_KEY},
         {"passphrase-file", required_argument, NULL, OPT_PASS}, {"no-check", no_argument, NULL, OPT_NOCHECK},
         {"threads", required_argument, NULL, OPT_THREADS}, {"in-memory", no_argument, NULL, OPT_INMEM},
-        {"help", no_argument, NULL, 'h'}, {0}};
+        NG_CLI_FORCE_LONGOPT, {"help", no_argument, NULL, 'h'}, {0}};
     const char *out = NULL, *key_file = NULL, *pass_file = NULL;
     ng_deeplock_options o = ng_deeplock_options_default();
-    int in_memory = 0, c;
+    int in_memory = 0, force = 0, c;
     long long v;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
@@ -49,6 +50,7 @@ int ng_cmd_unlock(int argc, char **argv)
             o.threads = (int)v;
             break;
         case OPT_INMEM: in_memory = 1; break;
+        case NG_CLI_OPT_FORCE: force = 1; break;
         case 'h': return usage_unlock(stdout);
         default: return usage_unlock(stderr);
         }
@@ -57,10 +59,11 @@ int ng_cmd_unlock(int argc, char **argv)
     if (!out) return ng_cli_usage("unlock", "give the output file with -o OUT");
     if (!key_file && !pass_file) return ng_cli_usage("unlock", "give --key KEY or --passphrase-file FILE");
     const char *in = argv[optind];
-    if (strcmp(in, out) == 0) return ng_cli_usage("unlock", "OUT must differ from LOCKED");
-    ng_cli_secret sec;
-    ng_status st = ng_cli_secret_load(key_file, pass_file, &sec);
+    const char *ins[] = {in, key_file, pass_file && strcmp(pass_file, "-") ? pass_file : NULL};
+    ng_status st = ng_cli_check_outputs(&out, 1, ins, 3, force);
     if (st != NG_OK) return ng_cli_fail("unlock", st);
+    ng_cli_secret sec;
+    if ((st = ng_cli_secret_load(key_file, pass_file, &sec)) != NG_OK) return ng_cli_fail("unlock", st);
     int stream = !in_memory && ng_format_detect(in) == NG_FMT_SAFETENSORS;
     double t0 = ng_now();
     st = stream ? ng_deeplock_unlock_stream(in, out, &sec.s, &o) : ng_deeplock_unlock_file(in, out, &sec.s, &o);
