@@ -58,6 +58,20 @@ static ng_status st_save(const struct ng_weights *w, const char *path, unsigned 
 
 static const ng_weights_vtbl st_vtbl = {st_save, st_free};
 
+static ng_status map_read(void *ctx, uint64_t off, void *buf, size_t n)
+{
+    const st_impl *s = ctx;
+    if (off > s->map.len || n > s->map.len - off) return ng_fail(NG_E_INTERNAL, "read past the mapping");
+    memcpy(buf, (const uint8_t *)s->map.data + off, n);
+    return NG_OK;
+}
+
+ng_status ng_st_weights_graph_digest(const struct ng_weights *w, uint8_t out[32])
+{
+    st_impl *s = w->impl;
+    return ng_st_graph_digest_with(s->h, map_read, s, w->path, out);
+}
+
 ng_status ng_st_weights_open_map(ng_map *map, const char *name, struct ng_weights *w)
 {
     st_impl *s = calloc(1, sizeof *s);
