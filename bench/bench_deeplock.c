@@ -87,9 +87,12 @@ static void bench_memory(uint8_t *a, uint8_t *b, size_t total, const ng_key *k25
         memcpy(b, a, total);
         for (int rep = 0; rep < reps; rep++) {
             double t0 = ng_now();
-            ng_status st = ng_deeplock_lock_params(p, NT, key, (ng_keystream)ks, NULL, 0);
+            ng_deeplock_options o = ng_deeplock_options_default();
+            o.keystream = (ng_keystream)ks;
+            uint8_t salt[32] = {1};
+            ng_status st = ng_deeplock_lock_params(p, NT, key, salt, &o);
             double t1 = ng_now();
-            if (st == NG_OK) st = ng_deeplock_unlock_params(p, NT, key, (ng_keystream)ks, NULL, 0);
+            if (st == NG_OK) st = ng_deeplock_unlock_params(p, NT, key, salt, &o);
             double t2 = ng_now();
             if (st != NG_OK) { fprintf(stderr, "in-memory lock failed: %s\n", ng_last_error()); exit(1); }
             if (t1 - t0 < tl) tl = t1 - t0;

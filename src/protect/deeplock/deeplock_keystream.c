@@ -174,14 +174,12 @@ void ng_expand_stream(ng_expand_cursor *c, uint64_t off, uint8_t *out, size_t n)
 
 /* ---- ctr ---- */
 
-static const char ng_ctr_label[] = "nnguard.deeplock.ctr.v2";
-
-void ng_ctr_derive(const uint8_t master[32], const char *name, ng_ctr_tensor *t)
+void ng_ctr_derive(const uint8_t key[32], const char *label, const char *name, ng_ctr_tensor *t)
 {
     uint8_t out[40];
     crypto_generichash_state st;
-    crypto_generichash_init(&st, master, 32, sizeof out);
-    crypto_generichash_update(&st, (const uint8_t *)ng_ctr_label, sizeof ng_ctr_label); /* with its NUL */
+    crypto_generichash_init(&st, key, 32, sizeof out);
+    crypto_generichash_update(&st, (const uint8_t *)label, strlen(label) + 1); /* with its NUL */
     crypto_generichash_update(&st, (const uint8_t *)name, strlen(name));
     crypto_generichash_final(&st, out, sizeof out);
     memcpy(t->key, out, 32);

@@ -4,9 +4,9 @@
  *   GF(2^8) mod 0x11b). Stream byte o = byte o%16 of round key 1 + o/16. A cursor holds
  *   one round key; copies of a cursor are checkpoints, so any offset is reached by
  *   stepping forward from the nearest earlier checkpoint.
- * ctr: per tensor, BLAKE2b-320 keyed with the 256-bit master key over
- *   "nnguard.deeplock.ctr.v2" NUL name gives a 32-byte subkey and an 8-byte nonce;
- *   the stream is AES-256-CTR(subkey) with the 16-byte counter block
+ * ctr: per tensor, BLAKE2b-320 keyed with a 256-bit key over label NUL name gives a 32-byte
+ *   subkey and an 8-byte nonce (format 3: the per-lock key L and "nnguard.deeplock.v3.ctr";
+ *   formats 1-2: the master key and "nnguard.deeplock.ctr.v2"); the stream is AES-256-CTR(subkey) with the 16-byte counter block
  *   nonce || big-endian 64-bit block number, block 0 at byte 0 of the tensor. Byte o is
  *   byte o%16 of block o/16, so a context opened at any offset starts there (OpenSSL EVP,
  *   AES-NI/VAES inside; one EVP context per worker, freed and wiped by ng_ctr_close).
@@ -49,8 +49,10 @@ typedef struct ng_ctr_ctx {
     EVP_CIPHER_CTX *evp;
 } ng_ctr_ctx;
 
-/* Derive the tensor's subkey and nonce from the master key and the tensor name. */
-void ng_ctr_derive(const uint8_t master[32], const char *name, ng_ctr_tensor *t);
+#define NG_CTR_LABEL_V3 "nnguard.deeplock.v3.ctr"   /* keyed with the per-lock key L */
+#define NG_CTR_LABEL_V2 "nnguard.deeplock.ctr.v2"   /* formats 1-2: keyed with the master key */
+/* Derive the tensor's subkey and nonce: BLAKE2b-320(key = key, label NUL name). */
+void ng_ctr_derive(const uint8_t key[32], const char *label, const char *name, ng_ctr_tensor *t);
 /* Open a context at stream byte off (NG_E_NOMEM / NG_E_INTERNAL when OpenSSL fails; c is then
  * closed). The context holds its own key schedule, t may be wiped after this. */
 ng_status ng_ctr_open(ng_ctr_ctx *c, const ng_ctr_tensor *t, uint64_t off);
