@@ -84,6 +84,49 @@ static inline void ref_ctr(const uint8_t key[32], const char *label, const char 
     free(blk); free(enc);
 }
 
+/* params_mac of deeplock.h over plaintext parameters p[0..n), written out byte by byte. */
+static inline void ref_params_mac(const uint8_t M[32], const ng_param *p, size_t n, uint8_t out[32])
+{
+    static const char tl[] = "nnguard.deeplock.v3.tensor", pl[] = "nnguard.deeplock.v3.params";
+    uint8_t *root = malloc(sizeof pl + 8 + 32 * n), *r = root;
+    memcpy(r, pl, sizeof pl); r += sizeof pl;
+    ng_put_le64(r, n); r += 8;
+    for (size_t i = 0; i < n; i++) {
+        size_t nl = (p[i].nbytes + (1u << 20) - 1) >> 20;
+        const char *dt = ng_dtype_name(p[i].dtype);
+        uint8_t *t = malloc(sizeof tl + 256 + 16 * nl), *q = t;
+        memcpy(q, tl, sizeof tl); q += sizeof tl;
+        ng_put_le32(q, (uint32_t)strlen(p[i].name)); q += 4;
+        memcpy(q, p[i].name, strlen(p[i].name)); q += strlen(p[i].name);
+        ng_put_le32(q, (uint32_t)strlen(dt)); q += 4;
+        memcpy(q, dt, strlen(dt)); q += strlen(dt);
+        ng_put_le32(q, (uint32_t)p[i].shape.ndim); q += 4;
+        for (int d = 0; d < p[i].shape.ndim; d++) { ng_put_le64(q, (uint64_t)p[i].shape.d[d]); q += 8; }
+        ng_put_le64(q, p[i].nbytes); q += 8;
+        ng_put_le64(q, nl); q += 8;
+        uint8_t g[32];
+        ref_keyed(M, 32, "nnguard.deeplock.v3.gmac", NULL, 0, g, 32);
+        for (size_t l = 0; l < nl; l++) {   /* GMAC: AES-256-GCM, the leaf as AAD only */
+            uint8_t iv[12];
+            ng_put_le64(iv, i);
+            ng_put_le32(iv + 8, (uint32_t)l);
+            size_t off = l << 20, len = p[i].nbytes - off < (1u << 20) ? p[i].nbytes - off : (1u << 20);
+            EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+            int ol = 0;
+            CHECK(c && EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, g, iv) == 1 &&   /* 12-byte IV: the default */
+                  EVP_EncryptUpdate(c, NULL, &ol, p[i].data + off, (int)len) == 1 && EVP_EncryptFinal_ex(c, NULL, &ol) == 1 &&
+                  EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, q) == 1);
+            EVP_CIPHER_CTX_free(c);
+            q += 16;
+        }
+        crypto_generichash(r, 32, t, (size_t)(q - t), M, 32);
+        r += 32;
+        free(t);
+    }
+    crypto_generichash(out, 32, root, (size_t)(r - root), M, 32);
+    free(root);
+}
+
 /* Metadata value as 32 bytes (0 on malformed). */
 static inline int meta32(const ng_weights *w, const char *key, uint8_t out[32])
 {

@@ -76,7 +76,7 @@ void ng_params_id(const ng_param *p, size_t n, uint8_t id[32]);
 void ng_weights_id(const ng_weights *w, uint8_t id[32]);
 void ng_id_hex(const uint8_t id[32], char hex[65]);
 
-/* ---- Digests a protection scheme binds to its key (Deep-Lock format 3, seal) ----
+/* ---- Digests a protection scheme binds to its key (Deep-Lock's graph_mac, seal) ----
  *
  * Parameter digest: the model id's content as a tree, so that it is computed in parallel and
  * while a file streams through in any order. Every parameter's bytes are cut into leaves of
@@ -86,8 +86,10 @@ void ng_id_hex(const uint8_t id[32], char hex[65]);
  *                      u32le len(dtype) | dtype name ("F32") | u32le ndim | ndim x u64le dim |
  *                      u64le nbytes | u64le nleaves | leaf_0 | ... | leaf_{nleaves-1})
  *     digest = SHA-256("nnguard.digest.params.v1" NUL | u64le n | tensor_0 | ... | tensor_{n-1})
- * over the parameters in order (as above). Like the model id it identifies the plaintext: a
- * protected file must never carry the digest of its plaintext in clear, only a keyed MAC of it.
+ * over the parameters in order (as above): an unkeyed, parallel stand-in for the model id (Deep-Lock
+ * itself MACs its plaintext with a keyed tree of the same shape, see nnguard/deeplock.h). Like the
+ * model id it identifies the plaintext: a protected file must never carry the digest of its
+ * plaintext in clear, only a keyed MAC of it.
  *
  * Graph digest: everything in the file a runtime computes with, except the parameters' bytes
  * and the metadata: SHA-256("nnguard.digest.graph.v1" NUL | u8 kind | records), each record

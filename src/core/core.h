@@ -59,6 +59,10 @@ ng_status ng_awrite_open_excl(ng_awriter *w, const char *path, unsigned mode);
 ng_status ng_awrite(ng_awriter *w, const void *buf, size_t n);
 /* Write at an offset (any order, from several threads at once). */
 ng_status ng_awrite_pwrite(ng_awriter *w, const void *buf, size_t n, uint64_t off);
+/* Start writing bytes [off, off + len) to the device now (sync_file_range), so that commit's fsync
+ * has less left to wait for: large streamed outputs overlap disk I/O with their computation.
+ * A hint: errors are ignored here (commit's fsync reports them). */
+void      ng_awrite_start_writeback(ng_awriter *w, uint64_t off, uint64_t len);
 ng_status ng_awrite_commit(ng_awriter *w);
 void      ng_awrite_abort(ng_awriter *w);
 /* Whole buffer to a file atomically. */

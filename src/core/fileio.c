@@ -334,6 +334,11 @@ static ng_status awrite_at(ng_awriter *w, const void *buf, size_t n, uint64_t of
 ng_status ng_awrite(ng_awriter *w, const void *buf, size_t n) { return awrite_at(w, buf, n, 0, 0); }
 ng_status ng_awrite_pwrite(ng_awriter *w, const void *buf, size_t n, uint64_t off) { return awrite_at(w, buf, n, off, 1); }
 
+void ng_awrite_start_writeback(ng_awriter *w, uint64_t off, uint64_t len)
+{
+    if (w->fd >= 0 && !w->failed) sync_file_range(w->fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
+}
+
 void ng_awrite_abort(ng_awriter *w)
 {
     if (w->fd >= 0) close(w->fd);

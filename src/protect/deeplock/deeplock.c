@@ -30,20 +30,24 @@ static void run_body(void *arg, int64_t i0, int64_t i1, int worker)
 }
 
 ng_status ng_dl_xform_params(ng_param *p, size_t n, const ng_dl_stream *s, const char *only, int threads,
-                             int unlock, uint8_t (*leaf_out)[32])
+                             int unlock, const uint8_t *M, uint8_t mac[32])
 {
     size_t npc = 0;
-    for (size_t i = 0; i < n; i++)
-        if (leaf_out || ng_dl_selected(only, p[i].name)) npc += ng_digest_nleaves(p[i].nbytes);
-    if (npc == 0) return NG_OK;
-    ng_dl_piece *pc = ng_calloc(npc, sizeof *pc);
-    if (!pc) return NG_E_NOMEM;
+    uint64_t ntags = 0;
+    for (size_t i = 0; i < n; i++) {
+        ntags += ng_dl_nleaves(p[i].nbytes);
+        if (M || ng_dl_selected(only, p[i].name)) npc += ng_dl_nleaves(p[i].nbytes);
+    }
+    uint8_t (*tags)[16] = M ? ng_calloc(ntags + 1, 16) : NULL, gk[32];
+    if (M) ng_dl_gmac_key(M, gk);
+    ng_dl_piece *pc = npc ? ng_calloc(npc, sizeof *pc) : NULL;
+    if ((M && !tags) || (npc && !pc)) { free(tags); free(pc); return NG_E_NOMEM; }
     uint64_t stream = 0, leaf = 0;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         int sel = ng_dl_selected(only, p[i].name);
-        uint64_t nl = ng_digest_nleaves(p[i].nbytes);
-        if (sel || leaf_out)
+        uint64_t nl = ng_dl_nleaves(p[i].nbytes);
+        if (sel || M)
             for (uint64_t l = 0; l < nl; l++) {
                 size_t off = (size_t)l * NG_DL_PIECE;
                 ng_dl_piece *q = &pc[k++];
@@ -53,35 +57,27 @@ ng_status ng_dl_xform_params(ng_param *p, size_t n, const ng_dl_stream *s, const
                 q->src = q->dst = p[i].data + off;
                 q->n = p[i].nbytes - off < NG_DL_PIECE ? p[i].nbytes - off : NG_DL_PIECE;
                 q->locked = sel;
-                q->leaf = leaf_out ? leaf_out[leaf + l] : NULL;
+                q->gmac_key = gk;
+                q->param = i;
+                q->leaf = l;
+                q->tag = M ? tags[leaf + l] : NULL;
             }
         leaf += nl;
         if (sel) stream += p[i].nbytes;
     }
     run_ctx c = {pc, s, unlock, 0};
     ng_pool *pool = npc > 1 ? ng_pool_new(threads) : NULL;
-    ng_pool_for(pool, (int64_t)npc, run_body, &c);
+    if (npc) ng_pool_for(pool, (int64_t)npc, run_body, &c);
     ng_pool_free(pool);
-    sodium_memzero(pc, npc * sizeof *pc);
+    if (npc) sodium_memzero(pc, npc * sizeof *pc);
     free(pc);
+    if (M && !atomic_load(&c.failed)) ng_dl_params_mac(M, p, n, (const uint8_t (*)[16])tags, mac);
+    free(tags);
+    sodium_memzero(gk, sizeof gk);
     if (atomic_load(&c.failed))   /* only OpenSSL running out of memory; the tensors are now garbage */
-        return ng_fail(NG_E_NOMEM, "Deep-Lock: the AES-256-CTR key stream or SHA-256 failed (out of memory); the "
+        return ng_fail(NG_E_NOMEM, "Deep-Lock: the AES-256-CTR key stream or GMAC failed (out of memory); the "
                        "parameters are partly transformed and must be discarded");
     return NG_OK;
-}
-
-void ng_dl_params_root(const ng_param *p, size_t n, const uint8_t (*leaf)[32], uint8_t out[32])
-{
-    uint8_t (*t)[32] = ng_calloc(n + 1, 32);
-    uint64_t k = 0;
-    for (size_t i = 0; t && i < n; i++) {
-        uint64_t nl = ng_digest_nleaves(p[i].nbytes);
-        ng_digest_tensor(p[i].name, p[i].dtype, &p[i].shape, p[i].nbytes, leaf + k, nl, t[i]);
-        k += nl;
-    }
-    if (t) ng_digest_params_root((const uint8_t (*)[32])t, n, out);
-    else memset(out, 0, 32);   /* out of memory: a digest no MAC matches */
-    free(t);
 }
 
 static ng_status params_xform(ng_param *p, size_t n, const ng_key *key, const uint8_t *salt, const ng_deeplock_options *o,
@@ -93,7 +89,7 @@ static ng_status params_xform(ng_param *p, size_t n, const ng_key *key, const ui
     if (st != NG_OK) return st;
     ng_dl_stream s;
     ng_dl_stream_init(&s, key, salt, o->keystream, o->paper_exact);
-    st = ng_dl_xform_params(p, n, &s, o->only, o->threads, unlock, NULL);
+    st = ng_dl_xform_params(p, n, &s, o->only, o->threads, unlock, NULL, NULL);
     ng_dl_stream_wipe(&s);
     return st;
 }
@@ -130,14 +126,6 @@ ng_status ng_deeplock_stream_of(const ng_weights *w, ng_deeplock_options *o, uin
     return NG_OK;
 }
 
-/* Leaf digests for every parameter of w (ng_dl_xform_params layout). */
-static uint8_t (*leaves_for(const ng_weights *w))[32]
-{
-    uint64_t nl = 0;
-    for (size_t i = 0; i < w->n_params; i++) nl += ng_digest_nleaves(w->params[i].nbytes);
-    return ng_calloc(nl + 1, 32);
-}
-
 ng_status ng_deeplock_lock(ng_weights *w, const ng_deeplock_secret *s, const ng_deeplock_options *o)
 {
     ng_deeplock_options def = ng_deeplock_options_default();
@@ -154,24 +142,21 @@ ng_status ng_deeplock_lock(ng_weights *w, const ng_deeplock_secret *s, const ng_
     ng_kdf_params kdf;
     int has_kdf;
     ng_key key;
-    uint8_t salt[32], graph[32], params[32];
+    uint8_t salt[32], graph[32], M[32], mac[32];
     ng_dl_lock_kdf(s, o, &kdf, &has_kdf);
     if ((st = ng_dl_resolve_key(s, o->keystream, has_kdf ? &kdf : NULL, &key)) != NG_OK) return ng_fail_ctx(st, name);
     if (o->paper_exact) ng_dl_warn_paper(o, name);
     ng_dl_new_salt(o, salt);
-    uint8_t (*leaf)[32] = leaves_for(w);
-    st = leaf ? ng_weights_graph_digest(w, graph) : NG_E_NOMEM;
+    ng_dl_mac_key(&key, salt, M);
+    st = ng_weights_graph_digest(w, graph);
     if (st == NG_OK) {
         ng_dl_stream ds;
         ng_dl_stream_init(&ds, &key, salt, o->keystream, o->paper_exact);
-        st = ng_dl_xform_params(w->params, w->n_params, &ds, only, o->threads, 0, leaf);
+        st = ng_dl_xform_params(w->params, w->n_params, &ds, only, o->threads, 0, M, mac);
         ng_dl_stream_wipe(&ds);
     }
-    if (st == NG_OK) {
-        ng_dl_params_root(w->params, w->n_params, (const uint8_t (*)[32])leaf, params);
-        st = ng_dl_write_meta(w, wset, o, only, &key, salt, graph, params, has_kdf ? &kdf : NULL);
-    }
-    free(leaf);
+    if (st == NG_OK) st = ng_dl_write_meta(w, wset, o, only, &key, salt, graph, mac, has_kdf ? &kdf : NULL);
+    sodium_memzero(M, sizeof M);
     ng_key_wipe(&key);
     return st;
 }
@@ -187,23 +172,19 @@ ng_status ng_deeplock_unlock(ng_weights *w, const ng_deeplock_secret *s, const n
     if (st != NG_OK) return st;
     if (ds.version < 3) return ng_dl_legacy_unlock(w, &ds, s, o);
     ng_key key;
-    uint8_t graph[32], params[32];
+    uint8_t graph[32], M[32], mac[32];
     if ((st = ng_dl_resolve_key(s, ds.ks, ds.has_kdf ? &ds.kdf : NULL, &key)) != NG_OK) return ng_fail_ctx(st, name);
+    ng_dl_mac_key(&key, ds.salt, M);
     if (!o->no_check && (st = ng_weights_graph_digest(w, graph)) == NG_OK)
         st = ng_dl_check_key_graph(&ds, &key, graph, name);
-    uint8_t (*leaf)[32] = NULL;
-    if (st == NG_OK && !o->no_check && !(leaf = leaves_for(w))) st = NG_E_NOMEM;
     if (st == NG_OK) {
         ng_dl_stream dst;
         ng_dl_stream_init(&dst, &key, ds.salt, ds.ks, ds.paper);
-        st = ng_dl_xform_params(w->params, w->n_params, &dst, ds.only, o->threads, 1, leaf);
+        st = ng_dl_xform_params(w->params, w->n_params, &dst, ds.only, o->threads, 1, o->no_check ? NULL : M, mac);
         ng_dl_stream_wipe(&dst);
     }
-    if (st == NG_OK && leaf) {
-        ng_dl_params_root(w->params, w->n_params, (const uint8_t (*)[32])leaf, params);
-        st = ng_dl_check_params(&ds, &key, params, name);
-    }
-    free(leaf);
+    if (st == NG_OK && !o->no_check) st = ng_dl_check_params(&ds, mac, name);
+    sodium_memzero(M, sizeof M);
     ng_key_wipe(&key);
     return st == NG_OK ? ng_dl_clear_meta(w, wset) : st;
 }

@@ -7,7 +7,7 @@
 #include "protect/deeplock/deeplock_keystream.h"
 
 #define NG_DL_VERSION "3"               /* 3: salted streams, keyed MACs (2: unsalted AES-256-CTR; 1: XChaCha20) */
-#define NG_DL_PIECE NG_DIGEST_LEAF      /* work unit: one parameter-digest leaf (1 MiB) */
+#define NG_DL_PIECE ((size_t)1 << 20)   /* work unit: one leaf of the params_mac tree (1 MiB) */
 #define NG_DL_CHUNK (4u << 20)          /* streaming work item */
 #define NG_DL_BLOCK (32u << 10)         /* fused pass: key stream XOR, S-box and hash over 32 KiB (L1/L2) */
 
@@ -32,9 +32,9 @@ void ng_dl_mac_key(const ng_key *key, const uint8_t salt[32], uint8_t M[32]);
 
 /* A byte range of one tensor: dst[i] = lock/unlock(src[i]) for tensor bytes [tensor_off,
  * tensor_off + n) (src == dst allowed; copied as is when !locked). stream_off is the expand
- * stream offset of src[0]; cur an expand cursor at or before round 1 + stream_off/16. leaf: when
- * not NULL, receives SHA-256 of the piece's plaintext (lock: src, unlock: dst); the piece must
- * then be one whole digest leaf. */
+ * stream offset of src[0]; cur an expand cursor at or before round 1 + stream_off/16. tag: when
+ * not NULL, receives the piece's GMAC tag over its plaintext (lock: src, unlock: dst) under
+ * gmac_key with the nonce of (param, leaf); the piece must then be one whole leaf of the tree. */
 typedef struct ng_dl_piece {
     const char    *name;
     uint64_t       tensor_off, stream_off;
@@ -43,7 +43,9 @@ typedef struct ng_dl_piece {
     size_t         n;
     int            locked;
     ng_expand_cursor cur;
-    uint8_t       *leaf;
+    const uint8_t *gmac_key;       /* 32 bytes, with tag */
+    uint64_t       param, leaf;    /* parameter ordinal, leaf number in it */
+    uint8_t       *tag;            /* 16 bytes out, or NULL */
 } ng_dl_piece;
 
 /* NG_OK, or an OpenSSL failure (out of memory): dst is then partly transformed. expand: p->cur is
@@ -84,17 +86,23 @@ void ng_dl_new_salt(const ng_deeplock_options *o, uint8_t salt[32]);
 /* Format 3 MACs (deeplock.h) under the MAC key M. */
 void ng_dl_kcv(const uint8_t M[32], const uint8_t salt[32], ng_keystream ks, int paper, const char *only, uint8_t out[32]);
 void ng_dl_graph_mac(const uint8_t M[32], const uint8_t graph[32], uint8_t out[32]);
-void ng_dl_params_mac(const uint8_t M[32], const uint8_t params[32], uint8_t out[32]);
+/* The GMAC key of the leaves, and the nonce of leaf `leaf` of parameter `param`. */
+void ng_dl_gmac_key(const uint8_t M[32], uint8_t k[32]);
+void ng_dl_leaf_iv(uint64_t param, uint64_t leaf, uint8_t iv[12]);
+/* params_mac from every parameter's leaf tags (parameters in order, ceil(nbytes / 1 MiB) each). */
+void ng_dl_params_mac(const uint8_t M[32], const ng_param *p, size_t n, const uint8_t (*tag)[16], uint8_t out[32]);
+/* Leaves of a parameter of nbytes. */
+static inline uint64_t ng_dl_nleaves(uint64_t nbytes) { return (nbytes + NG_DL_PIECE - 1) / NG_DL_PIECE; }
 /* kcv then graph_mac of a format-3 state against key (NG_E_KEY / NG_E_AUTH naming the file). */
 ng_status ng_dl_check_key_graph(const ng_dl_state *ds, const ng_key *key, const uint8_t graph[32], const char *name);
-/* params_mac of a format-3 state against the digest of the unlocked parameters (NG_E_AUTH). */
-ng_status ng_dl_check_params(const ng_dl_state *ds, const ng_key *key, const uint8_t params[32], const char *name);
+/* params_mac of a format-3 state against the one computed over the unlocked parameters (NG_E_AUTH). */
+ng_status ng_dl_check_params(const ng_dl_state *ds, const uint8_t mac[32], const char *name);
 
-/* Write the format-3 lock metadata in a fixed order (params placeholder of the final length when
- * params is NULL). */
+/* Write the format-3 lock metadata in a fixed order (a params_mac placeholder of the final length
+ * when params_mac is NULL). */
 ng_status ng_dl_write_meta(void *obj, ng_dl_meta_set set, const ng_deeplock_options *o, const char *only,
                            const ng_key *key, const uint8_t salt[32], const uint8_t graph[32],
-                           const uint8_t *params, const ng_kdf_params *kdf);
+                           const uint8_t *params_mac, const ng_kdf_params *kdf);
 /* Remove every key a lock of any format wrote. */
 ng_status ng_dl_clear_meta(void *obj, ng_dl_meta_set set);
 /* The warning for formats 1-2 (on o->log when set). */
@@ -105,11 +113,9 @@ void ng_dl_warn_paper(const ng_deeplock_options *o, const char *name);
 ng_status ng_dl_legacy_unlock(ng_weights *w, const ng_dl_state *ds, const ng_deeplock_secret *s,
                               const ng_deeplock_options *o);
 
-/* (Un)lock parameters in place on o->threads workers; leaf_out (may be NULL): every parameter's
- * plaintext leaf digests, parameters in order, ng_digest_nleaves(nbytes) each. */
+/* (Un)lock parameters in place on `threads` workers; with M, also params_mac over the plaintext
+ * into mac (M NULL: no MAC, unselected parameters are not touched). */
 ng_status ng_dl_xform_params(ng_param *p, size_t n, const ng_dl_stream *s, const char *only, int threads,
-                             int unlock, uint8_t (*leaf_out)[32]);
-/* The parameter digest from every parameter's leaf digests (as ng_dl_xform_params writes them). */
-void ng_dl_params_root(const ng_param *p, size_t n, const uint8_t (*leaf)[32], uint8_t out[32]);
+                             int unlock, const uint8_t *M, uint8_t mac[32]);
 
 #endif

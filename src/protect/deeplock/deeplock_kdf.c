@@ -1,6 +1,7 @@
 /* protect/deeplock_kdf.c - Deep-Lock format 3 key derivation and MACs (nnguard/deeplock.h):
- * per-lock key L and MAC key M from (K, salt), the stream keys, kcv / graph_mac / params_mac,
- * all keyed BLAKE2b (libsodium crypto_generichash), compared in constant time. */
+ * per-lock key L and MAC key M from (K, salt), the stream keys, kcv / graph_mac / params_mac
+ * (keyed BLAKE2b: libsodium crypto_generichash; the params_mac leaves are GMAC, in
+ * deeplock_keystream.c), compared in constant time. */
 #include <string.h>
 #include <sodium.h>
 #include "protect/deeplock/deeplock_impl.h"
@@ -76,9 +77,60 @@ void ng_dl_graph_mac(const uint8_t M[32], const uint8_t graph[32], uint8_t out[3
     keyed(M, 32, "nnguard.deeplock.v3.graph", graph, 32, NULL, 0, out, 32);
 }
 
-void ng_dl_params_mac(const uint8_t M[32], const uint8_t params[32], uint8_t out[32])
+void ng_dl_gmac_key(const uint8_t M[32], uint8_t k[32])
 {
-    keyed(M, 32, "nnguard.deeplock.v3.params", params, 32, NULL, 0, out, 32);
+    keyed(M, 32, "nnguard.deeplock.v3.gmac", NULL, 0, NULL, 0, k, 32);
+}
+
+void ng_dl_leaf_iv(uint64_t param, uint64_t leaf, uint8_t iv[12])
+{
+    for (int i = 0; i < 8; i++) iv[i] = (uint8_t)(param >> (8 * i));
+    for (int i = 0; i < 4; i++) iv[8 + i] = (uint8_t)(leaf >> (8 * i));
+}
+
+static void put_u32(crypto_generichash_state *h, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    crypto_generichash_update(h, b, 4);
+}
+
+static void put_u64(crypto_generichash_state *h, uint64_t v)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++) b[i] = (uint8_t)(v >> (8 * i));
+    crypto_generichash_update(h, b, 8);
+}
+
+void ng_dl_params_mac(const uint8_t M[32], const ng_param *p, size_t n, const uint8_t (*tag)[16], uint8_t out[32])
+{
+    static const char tl[] = "nnguard.deeplock.v3.tensor", pl[] = "nnguard.deeplock.v3.params";
+    crypto_generichash_state root, t;
+    crypto_generichash_init(&root, M, 32, 32);
+    crypto_generichash_update(&root, (const uint8_t *)pl, sizeof pl);
+    put_u64(&root, n);
+    uint64_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t ti[32];
+        uint64_t nl = ng_dl_nleaves(p[i].nbytes);
+        const char *name = p[i].name ? p[i].name : "", *dt = ng_dtype_name(p[i].dtype);
+        crypto_generichash_init(&t, M, 32, 32);
+        crypto_generichash_update(&t, (const uint8_t *)tl, sizeof tl);
+        put_u32(&t, (uint32_t)strlen(name));
+        crypto_generichash_update(&t, (const uint8_t *)name, strlen(name));
+        put_u32(&t, (uint32_t)strlen(dt));
+        crypto_generichash_update(&t, (const uint8_t *)dt, strlen(dt));
+        put_u32(&t, (uint32_t)p[i].shape.ndim);
+        for (int d = 0; d < p[i].shape.ndim; d++) put_u64(&t, (uint64_t)p[i].shape.d[d]);
+        put_u64(&t, p[i].nbytes);
+        put_u64(&t, nl);
+        if (nl) crypto_generichash_update(&t, tag[k], (size_t)nl * 16);
+        crypto_generichash_final(&t, ti, 32);
+        crypto_generichash_update(&root, ti, 32);
+        k += nl;
+    }
+    crypto_generichash_final(&root, out, 32);
+    sodium_memzero(&root, sizeof root);
+    sodium_memzero(&t, sizeof t);
 }
 
 ng_status ng_dl_check_key_graph(const ng_dl_state *ds, const ng_key *key, const uint8_t graph[32], const char *name)
@@ -98,13 +150,9 @@ ng_status ng_dl_check_key_graph(const ng_dl_state *ds, const ng_key *key, const 
     return NG_OK;
 }
 
-ng_status ng_dl_check_params(const ng_dl_state *ds, const ng_key *key, const uint8_t params[32], const char *name)
+ng_status ng_dl_check_params(const ng_dl_state *ds, const uint8_t mac[32], const char *name)
 {
-    uint8_t M[32], pm[32];
-    ng_dl_mac_key(key, ds->salt, M);
-    ng_dl_params_mac(M, params, pm);
-    sodium_memzero(M, sizeof M);
-    if (sodium_memcmp(pm, ds->params_mac, 32) != 0)
+    if (sodium_memcmp(mac, ds->params_mac, 32) != 0)
         return ng_fail(NG_E_AUTH, "%s: the locked parameters were modified or truncated: the unlocked parameters do "
                        "not match nnguard.params_mac; nothing was written", name);
     return NG_OK;

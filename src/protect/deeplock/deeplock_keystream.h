@@ -64,4 +64,13 @@ void ng_ctr_close(ng_ctr_ctx *c);
 /* Write the stream bytes [off, off+n) to out. */
 ng_status ng_ctr_stream(const ng_ctr_tensor *t, uint64_t off, uint8_t *out, size_t n);
 
+/* GMAC (AES-256-GCM over associated data only, OpenSSL EVP: PCLMULQDQ/VPCLMULQDQ): the bulk MAC
+ * of the params_mac tree's leaves. key: 32 bytes, iv: 12 bytes, used once per key. */
+typedef struct ng_gmac_ctx { EVP_CIPHER_CTX *evp; } ng_gmac_ctx;
+ng_status ng_gmac_open(ng_gmac_ctx *c, const uint8_t key[32], const uint8_t iv[12]);
+ng_status ng_gmac_update(ng_gmac_ctx *c, const uint8_t *d, size_t n);
+/* Write the 16-byte tag and close the context (also on failure). */
+ng_status ng_gmac_final(ng_gmac_ctx *c, uint8_t tag[16]);
+void      ng_gmac_close(ng_gmac_ctx *c);
+
 #endif

@@ -51,7 +51,7 @@ ng_status ng_dl_legacy_unlock(ng_weights *w, const ng_dl_state *ds, const ng_dee
     }
     ng_dl_stream dst;
     ng_dl_stream_init(&dst, &key, NULL, ds->ks, 0);
-    st = ng_dl_xform_params(w->params, w->n_params, &dst, ds->only, o->threads, 1, NULL);
+    st = ng_dl_xform_params(w->params, w->n_params, &dst, ds->only, o->threads, 1, NULL, NULL);
     ng_dl_stream_wipe(&dst);
     ng_key_wipe(&key);
     if (st != NG_OK) return st;

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
-#include "formats/weights_impl.h"
 #include "protect/deeplock/aes_sbox.h"
 #include "protect/deeplock/deeplock_impl.h"
 
@@ -46,16 +45,21 @@ int ng_dl_selected(const char *only, const char *name)
     return 0;
 }
 
-/* One fused pass per NG_DL_BLOCK: the block is hashed (plaintext), XORed with the key stream and
- * run through the S-box while it is still in cache (unlock: inverse S-box, XOR, then the hash). */
+/* One fused pass per NG_DL_BLOCK: the block's plaintext goes into the leaf's GMAC, and the block
+ * is XORed with the key stream and run through the S-box while it is still in cache (unlock:
+ * inverse S-box, XOR, then the MAC). */
 ng_status ng_dl_piece_run(ng_dl_piece *p, const ng_dl_stream *s, int unlock)
 {
     ng_status st = NG_OK;
-    ng_id_hash h;
+    ng_gmac_ctx h = {NULL};
     ng_ctr_ctx c = {NULL};
     uint8_t ebuf[4096];
-    if (p->leaf) ng_id_hash_init(&h);
-    if (p->locked && s->ks == NG_KS_CTR) {
+    if (p->tag) {
+        uint8_t iv[12];
+        ng_dl_leaf_iv(p->param, p->leaf, iv);
+        st = ng_gmac_open(&h, p->gmac_key, iv);
+    }
+    if (st == NG_OK && p->locked && s->ks == NG_KS_CTR) {
         ng_ctr_tensor t;
         ng_ctr_derive(s->lock_key, s->legacy ? NG_CTR_LABEL_V2 : NG_CTR_LABEL_V3, p->name, &t);
         st = ng_ctr_open(&c, &t, p->tensor_off);
@@ -66,7 +70,7 @@ ng_status ng_dl_piece_run(ng_dl_piece *p, const ng_dl_stream *s, int unlock)
         size_t m = p->n - done < blk ? p->n - done : blk;
         uint8_t *d = p->dst + done;
         const uint8_t *src = p->src + done;
-        if (p->leaf && !unlock) ng_id_hash_bytes(&h, src, m);
+        if (p->tag && !unlock && (st = ng_gmac_update(&h, src, m)) != NG_OK) break;
         if (!p->locked) {
             if (d != src) memcpy(d, src, m);
         } else if (s->ks == NG_KS_CTR) {
@@ -82,12 +86,12 @@ ng_status ng_dl_piece_run(ng_dl_piece *p, const ng_dl_stream *s, int unlock)
             if (unlock) ng_aes_inv_sub_xor(d, src, ebuf, m, NG_AES_AUTO);
             else ng_aes_sub_xor(d, src, ebuf, m, NG_AES_AUTO);
         }
-        if (p->leaf && unlock) ng_id_hash_bytes(&h, d, m);
+        if (p->tag && unlock && st == NG_OK) st = ng_gmac_update(&h, d, m);
     }
     if (c.evp) ng_ctr_close(&c);
     sodium_memzero(ebuf, sizeof ebuf);
-    if (p->leaf && !ng_id_hash_final(&h, p->leaf) && st == NG_OK)
-        st = ng_fail(NG_E_NOMEM, "Deep-Lock: OpenSSL SHA-256 failed (out of memory)");
+    if (h.evp && st == NG_OK) st = ng_gmac_final(&h, p->tag);
+    ng_gmac_close(&h);
     return st;   /* expand: p->cur is left at the piece's last round for the caller to carry on or wipe */
 }
 
@@ -212,7 +216,7 @@ ng_status ng_dl_resolve_key(const ng_deeplock_secret *s, ng_keystream ks, const 
 
 ng_status ng_dl_write_meta(void *obj, ng_dl_meta_set set, const ng_deeplock_options *o, const char *only,
                            const ng_key *key, const uint8_t salt[32], const uint8_t graph[32],
-                           const uint8_t *params, const ng_kdf_params *kdf)
+                           const uint8_t *params_mac, const ng_kdf_params *kdf)
 {
     uint8_t M[32], kcv[32], gm[32], pm[32] = {0};
     char salt_hex[65], kcv_hex[65], gm_hex[65], pm_hex[65], ksalt[33], ops[24], mem[24];
@@ -220,7 +224,7 @@ ng_status ng_dl_write_meta(void *obj, ng_dl_meta_set set, const ng_deeplock_opti
     ng_dl_mac_key(key, salt, M);
     ng_dl_kcv(M, salt, o->keystream, paper, only, kcv);
     ng_dl_graph_mac(M, graph, gm);
-    if (params) ng_dl_params_mac(M, params, pm);
+    if (params_mac) memcpy(pm, params_mac, 32);
     sodium_memzero(M, sizeof M);
     sodium_bin2hex(salt_hex, sizeof salt_hex, salt, 32);
     sodium_bin2hex(kcv_hex, sizeof kcv_hex, kcv, 32);

@@ -1,19 +1,22 @@
 /* protect/deeplock_stream.c - Deep-Lock of safetensors files of any size with bounded memory.
  *
- * The data section is cut into pieces: every tensor into parameter-digest leaves (1 MiB, the last
- * shorter), and consecutive pieces are grouped into work items of about chunk_bytes, each one
- * contiguous range of the file. Every worker takes the next item (an atomic counter, so items go
- * out in file order), reads it with one pread into its own buffer, and per piece hashes the
- * plaintext leaf, (un)locks it in place in one pass over 32 KiB blocks while they are in cache
- * (ng_dl_piece_run), then writes the item with one pwrite at its place in the output (the atomic
- * writer's temporary file). While one worker waits in pread/pwrite the others compute, so reading,
- * the cipher and writing overlap on all cores; each byte of the data section is read once (the
+ * The data section is cut into pieces: every tensor into the leaves of the params_mac tree (1 MiB,
+ * the last shorter), and consecutive pieces are grouped into work items of about chunk_bytes, each
+ * one contiguous range of the file. A pipeline over 2 x workers + 1 buffers: every worker (one
+ * per core) takes a free buffer and the next item (an atomic counter, so items go out in file
+ * order), reads it with one pread, and per piece MACs the plaintext leaf (GMAC) and (un)locks it
+ * in place in one pass over 32 KiB blocks while they are in cache (ng_dl_piece_run), then hands
+ * the buffer to the writer thread, which writes it with one pwrite at its place in the output
+ * (the atomic writer's temporary file), starts its writeback to disk, and frees the buffer. One
+ * writer: the threads never wait for each other on the output's inode lock. Reading, the cipher
+ * and writing overlap on all cores; each byte of the data section is read once (the
  * non-float tensors twice: once more for the graph digest, before the data streams). The output
  * header is serialized first with a params_mac placeholder of the final length and written over
- * at the end. Memory: chunk_bytes per worker.
+ * at the end. Memory: (2 x workers + 1) x chunk_bytes.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,15 +32,16 @@ typedef struct piece {
     const ng_st_tensor *t;
     uint64_t toff;          /* offset in the tensor */
     uint32_t n;
-    uint8_t  param, locked;
+    uint8_t  is_param, locked;
     uint64_t stream_off;    /* expand */
-    uint64_t leaf;          /* global leaf index (parameters) */
+    uint64_t param, leaf;   /* parameter ordinal, leaf number in it (parameters) */
+    uint64_t tag;           /* global leaf index: its tag's slot */
 } piece;
 
 typedef struct item { size_t p0, p1; uint64_t begin, len; } item;   /* pieces [p0, p1), data-section bytes */
 
+/* One thread's failure (the message is thread-local: copied here). */
 typedef struct worker {
-    uint8_t  *buf;
     ng_status st;
     char      msg[256];
 } worker;
@@ -52,18 +56,31 @@ typedef struct sctx {
     int        unlock;
     piece     *pc;
     item      *it;
-    size_t     npc, nit, maxlen;   /* maxlen: the largest item (each worker's buffer) */
-    uint8_t  (*leaf)[32];          /* NULL: no digest (unlock --no-check) */
-    worker    *wk;
-    atomic_size_t next;
-    atomic_int failed;
+    size_t     npc, nit, maxlen;   /* maxlen: the largest item (a buffer) */
+    const uint8_t *M;              /* MAC key; NULL: no params_mac (unlock --no-check) */
+    uint8_t    gk[32];             /* the leaves' GMAC key */
+    uint8_t  (*tags)[16];
+    worker    *wk;                 /* [0] the writer, [1..] the workers */
+    atomic_size_t next;            /* next item to take */
+    /* buffers: the free ones, and the filled ones waiting for the writer (item in item_of) */
+    uint8_t  **buf;
+    size_t    *item_of;
+    int       *freeq, *readyq;
+    int        nbuf, nfree, nready;
+    int        failed;
+    pthread_mutex_t mu;
+    pthread_cond_t  cv_free, cv_ready;
 } sctx;
 
-static void worker_fail(sctx *x, worker *w, ng_status st)
+static void fail_all(sctx *x, worker *w, ng_status st)
 {
     w->st = st;
     snprintf(w->msg, sizeof w->msg, "%s", ng_last_error());
-    atomic_store(&x->failed, 1);
+    pthread_mutex_lock(&x->mu);
+    x->failed = 1;
+    pthread_cond_broadcast(&x->cv_free);
+    pthread_cond_broadcast(&x->cv_ready);
+    pthread_mutex_unlock(&x->mu);
 }
 
 static ng_status read_at(int fd, const char *name, uint8_t *b, size_t n, uint64_t off)
@@ -78,37 +95,85 @@ static ng_status read_at(int fd, const char *name, uint8_t *b, size_t n, uint64_
     return NG_OK;
 }
 
-static void worker_body(void *arg, int64_t w0, int64_t w1, int unused)
+/* Read item i into b, then MAC and (un)lock its pieces in place. */
+static ng_status fill(sctx *x, size_t i, uint8_t *b, ng_expand_cursor *cur)
+{
+    const item *it = &x->it[i];
+    ng_status st = read_at(x->fd, x->in_name, b, (size_t)it->len, x->in_data + it->begin);
+    for (size_t k = it->p0; k < it->p1 && st == NG_OK; k++) {
+        const piece *q = &x->pc[k];
+        if (!q->is_param) continue;   /* non-float bytes pass through as they are */
+        if (!q->locked && !x->M) continue;
+        uint8_t *d = b + (q->t->begin + q->toff - it->begin);
+        ng_dl_piece p = {q->t->name, q->toff, q->stream_off, d, d, q->n, q->locked, {{0}, 0, 0},
+                         x->gk, q->param, q->leaf, x->M ? x->tags[q->tag] : NULL};
+        int ex = q->locked && x->s->ks == NG_KS_EXPAND;
+        if (ex) p.cur = *cur;   /* a worker's items come in file order: the cursor only moves forward */
+        st = ng_dl_piece_run(&p, x->s, x->unlock);
+        if (ex) *cur = p.cur;
+        sodium_memzero(&p.cur, sizeof p.cur);
+    }
+    return st;
+}
+
+/* A worker: take a free buffer and the next item, fill it, hand it to the writer. */
+static void work(sctx *x, worker *w)
+{
+    ng_expand_cursor cur;
+    if (x->s->ks == NG_KS_EXPAND) ng_expand_init(&cur, x->s->sched);
+    for (;;) {
+        pthread_mutex_lock(&x->mu);
+        while (!x->nfree && !x->failed) pthread_cond_wait(&x->cv_free, &x->mu);
+        int b = x->failed ? -1 : x->freeq[--x->nfree];
+        pthread_mutex_unlock(&x->mu);
+        if (b < 0) break;
+        size_t i = atomic_fetch_add(&x->next, 1);
+        ng_status st = i < x->nit ? fill(x, i, x->buf[b], &cur) : NG_OK;
+        pthread_mutex_lock(&x->mu);
+        if (i < x->nit && st == NG_OK) {
+            x->item_of[b] = i;
+            x->readyq[x->nready++] = b;
+            pthread_cond_signal(&x->cv_ready);
+        } else {
+            x->freeq[x->nfree++] = b;
+            pthread_cond_signal(&x->cv_free);
+        }
+        pthread_mutex_unlock(&x->mu);
+        if (st != NG_OK) { fail_all(x, w, st); break; }
+        if (i >= x->nit) break;
+    }
+    sodium_memzero(&cur, sizeof cur);
+}
+
+/* The writer: one thread writes every filled buffer at its place (no two threads contend for the
+ * output's inode lock), starts its writeback, and frees the buffer. */
+static void write_all(sctx *x, worker *w)
+{
+    for (size_t done = 0; done < x->nit; done++) {
+        pthread_mutex_lock(&x->mu);
+        while (!x->nready && !x->failed) pthread_cond_wait(&x->cv_ready, &x->mu);
+        int b = x->failed ? -1 : x->readyq[--x->nready];
+        pthread_mutex_unlock(&x->mu);
+        if (b < 0) break;
+        const item *it = &x->it[x->item_of[b]];
+        ng_status st = ng_awrite_pwrite(x->aw, x->buf[b], (size_t)it->len, x->out_data + it->begin);
+        if (st != NG_OK) { fail_all(x, w, st); break; }
+        ng_awrite_start_writeback(x->aw, x->out_data + it->begin, it->len);
+        pthread_mutex_lock(&x->mu);
+        x->freeq[x->nfree++] = b;
+        pthread_cond_signal(&x->cv_free);
+        pthread_mutex_unlock(&x->mu);
+    }
+}
+
+/* Task 0 writes, tasks 1.. fill. */
+static void stream_body(void *arg, int64_t t0, int64_t t1, int unused)
 {
     (void)unused;
     sctx *x = arg;
-    for (int64_t wi = w0; wi < w1; wi++) {
-        worker *w = &x->wk[wi];
-        ng_expand_cursor cur;
-        if (x->s->ks == NG_KS_EXPAND) ng_expand_init(&cur, x->s->sched);
-        for (;;) {
-            size_t i = atomic_fetch_add(&x->next, 1);
-            if (i >= x->nit || atomic_load(&x->failed)) break;
-            const item *it = &x->it[i];
-            ng_status st = read_at(x->fd, x->in_name, w->buf, (size_t)it->len, x->in_data + it->begin);
-            if (st != NG_OK) { worker_fail(x, w, st); break; }
-            for (size_t k = it->p0; k < it->p1 && st == NG_OK; k++) {
-                const piece *q = &x->pc[k];
-                if (!q->param) continue;   /* non-float bytes pass through as they are */
-                if (!q->locked && !x->leaf) continue;
-                uint8_t *b = w->buf + (q->t->begin + q->toff - it->begin);
-                ng_dl_piece p = {q->t->name, q->toff, q->stream_off, b, b, q->n, q->locked, {{0}, 0, 0},
-                                 x->leaf ? x->leaf[q->leaf] : NULL};
-                int ex = q->locked && x->s->ks == NG_KS_EXPAND;
-                if (ex) p.cur = cur;   /* items come in file order: the cursor only moves forward */
-                st = ng_dl_piece_run(&p, x->s, x->unlock);
-                if (ex) cur = p.cur;
-                sodium_memzero(&p.cur, sizeof p.cur);
-            }
-            if (st == NG_OK) st = ng_awrite_pwrite(x->aw, w->buf, (size_t)it->len, x->out_data + it->begin);
-            if (st != NG_OK) { worker_fail(x, w, st); break; }
-        }
-        sodium_memzero(&cur, sizeof cur);
+    for (int64_t t = t0; t < t1; t++) {
+        if (t == 0) write_all(x, &x->wk[0]);
+        else work(x, &x->wk[t]);
     }
 }
 
@@ -116,11 +181,11 @@ static void worker_body(void *arg, int64_t w0, int64_t w1, int unused)
 static ng_status plan(sctx *x, const ng_st_header *h, const char *only, size_t chunk)
 {
     size_t nt = ng_st_header_count(h), npc = 0;
-    for (size_t i = 0; i < nt; i++) npc += (size_t)ng_digest_nleaves(ng_st_header_tensor(h, i)->nbytes);
+    for (size_t i = 0; i < nt; i++) npc += (size_t)ng_dl_nleaves(ng_st_header_tensor(h, i)->nbytes);
     x->pc = ng_calloc(npc + 1, sizeof *x->pc);
     x->it = ng_calloc(npc + 1, sizeof *x->it);
     if (!x->pc || !x->it) return ng_fail(NG_E_NOMEM, "%s: out of memory for the stream plan", x->in_name);
-    uint64_t stream = 0, leaf = 0;
+    uint64_t stream = 0, tag = 0, pi = 0;
     size_t k = 0;
     for (size_t i = 0; i < nt; i++) {
         const ng_st_tensor *t = ng_st_header_tensor(h, i);
@@ -130,11 +195,14 @@ static ng_status plan(sctx *x, const ng_st_header *h, const char *only, size_t c
             q->t = t;
             q->toff = off;
             q->n = (uint32_t)(t->nbytes - off < NG_DL_PIECE ? t->nbytes - off : NG_DL_PIECE);
-            q->param = (uint8_t)param;
+            q->is_param = (uint8_t)param;
             q->locked = (uint8_t)locked;
             q->stream_off = stream + off;
-            q->leaf = param ? leaf++ : 0;
+            q->param = pi;
+            q->leaf = off / NG_DL_PIECE;
+            q->tag = param ? tag++ : 0;
         }
+        pi += param;
         if (locked) stream += t->nbytes;
     }
     x->npc = k;
@@ -153,9 +221,9 @@ static ng_status plan(sctx *x, const ng_st_header *h, const char *only, size_t c
     return NG_OK;
 }
 
-/* Stream the data section through the workers; *params: the plaintext parameter digest. */
+/* Stream the data section through the workers; with x->M, params_mac of the plaintext into mac. */
 static ng_status run_stream(sctx *x, const ng_st_header *h, const char *only, const ng_deeplock_options *o,
-                            int want_digest, uint8_t params[32])
+                            uint8_t mac[32])
 {
     size_t chunk = o->chunk_bytes ? o->chunk_bytes : NG_DL_CHUNK;
     if (chunk > ((size_t)1 << 30))
@@ -164,26 +232,41 @@ static ng_status run_stream(sctx *x, const ng_st_header *h, const char *only, co
     uint64_t nleaves = 0;
     size_t nt = ng_st_header_count(h), np = 0;
     for (size_t i = 0; i < nt; i++)
-        if (ng_dtype_is_float(ng_st_header_tensor(h, i)->dtype)) { nleaves += ng_digest_nleaves(ng_st_header_tensor(h, i)->nbytes); np++; }
-    if (st == NG_OK && want_digest && !(x->leaf = ng_calloc(nleaves + 1, 32))) st = NG_E_NOMEM;
-    ng_pool *pool = st == NG_OK ? ng_pool_new(o->threads) : NULL;
-    if (st == NG_OK && !pool) st = ng_fail(NG_E_NOMEM, "%s: cannot start the stream workers", x->in_name);
-    int nw = pool ? ng_pool_size(pool) : 0;
+        if (ng_dtype_is_float(ng_st_header_tensor(h, i)->dtype)) { nleaves += ng_dl_nleaves(ng_st_header_tensor(h, i)->nbytes); np++; }
+    if (st == NG_OK && x->M && !(x->tags = ng_calloc(nleaves + 1, 16))) st = NG_E_NOMEM;
+    if (x->M) ng_dl_gmac_key(x->M, x->gk);
+    int nw = o->threads > 0 ? o->threads : ng_ncpu();   /* workers, plus the writer */
+    ng_pool *pool = st == NG_OK ? ng_pool_new(nw + 1) : NULL;
+    if (st == NG_OK && (!pool || ng_pool_size(pool) < 2)) st = ng_fail(NG_E_NOMEM, "%s: cannot start the stream threads", x->in_name);
+    nw = pool ? ng_pool_size(pool) - 1 : 0;
     uint8_t *mem = NULL;
     size_t blen = (x->maxlen + 63) & ~(size_t)63;
-    if (st == NG_OK && (!(x->wk = ng_calloc((size_t)nw, sizeof *x->wk)) || !(mem = ng_alloc_aligned((size_t)nw * blen + 64))))
+    x->nbuf = 2 * nw + 1;
+    if (st == NG_OK && (!(x->wk = ng_calloc((size_t)nw + 1, sizeof *x->wk)) || !(x->buf = ng_calloc((size_t)x->nbuf, sizeof *x->buf)) ||
+                        !(x->item_of = ng_calloc((size_t)x->nbuf, sizeof *x->item_of)) ||
+                        !(x->freeq = ng_calloc((size_t)x->nbuf, sizeof *x->freeq)) ||
+                        !(x->readyq = ng_calloc((size_t)x->nbuf, sizeof *x->readyq)) ||
+                        !(mem = ng_alloc_aligned((size_t)x->nbuf * blen + 64))))
         st = ng_fail(NG_E_NOMEM, "%s: cannot allocate %zu MiB of stream buffers (lower the chunk size)", x->in_name,
-                     ((size_t)nw * blen) >> 20);
+                     ((size_t)x->nbuf * blen) >> 20);
     if (st == NG_OK) {
-        for (int i = 0; i < nw; i++) x->wk[i].buf = mem + (size_t)i * blen;
+        for (int i = 0; i < x->nbuf; i++) { x->buf[i] = mem + (size_t)i * blen; x->freeq[i] = i; }
+        x->nfree = x->nbuf;
+        x->nready = 0;
+        x->failed = 0;
+        pthread_mutex_init(&x->mu, NULL);
+        pthread_cond_init(&x->cv_free, NULL);
+        pthread_cond_init(&x->cv_ready, NULL);
         posix_fadvise(x->fd, (off_t)x->in_data, 0, POSIX_FADV_SEQUENTIAL);
         atomic_store(&x->next, 0);
-        atomic_store(&x->failed, 0);
-        ng_pool_for(pool, nw, worker_body, x);
-        for (int i = 0; i < nw && st == NG_OK; i++)
+        ng_pool_for(pool, nw + 1, stream_body, x);
+        for (int i = 0; i <= nw && st == NG_OK; i++)
             if (x->wk[i].st != NG_OK) st = ng_fail(x->wk[i].st, "%s", x->wk[i].msg);
+        pthread_mutex_destroy(&x->mu);
+        pthread_cond_destroy(&x->cv_free);
+        pthread_cond_destroy(&x->cv_ready);
     }
-    if (st == NG_OK && x->leaf) {   /* the tree: tensors in data order = parameter order */
+    if (st == NG_OK && x->M) {   /* the tree: tensors in data order = parameter order */
         ng_param *pp = ng_calloc(np + 1, sizeof *pp);
         if (!pp) st = NG_E_NOMEM;
         for (size_t i = 0, k = 0; pp && i < nt; i++) {
@@ -191,13 +274,14 @@ static ng_status run_stream(sctx *x, const ng_st_header *h, const char *only, co
             if (ng_dtype_is_float(t->dtype))
                 pp[k++] = (ng_param){.name = t->name, .dtype = t->dtype, .shape = t->shape, .nbytes = (size_t)t->nbytes};
         }
-        if (pp) ng_dl_params_root(pp, np, (const uint8_t (*)[32])x->leaf, params);
+        if (pp) ng_dl_params_mac(x->M, pp, np, (const uint8_t (*)[16])x->tags, mac);
         free(pp);
     }
-    if (mem) { sodium_memzero(mem, (size_t)nw * blen); ng_free_aligned(mem); }
+    if (mem) { sodium_memzero(mem, (size_t)x->nbuf * blen); ng_free_aligned(mem); }
     ng_pool_free(pool);
-    free(x->wk); free(x->pc); free(x->it); free(x->leaf);
-    x->wk = NULL; x->pc = NULL; x->it = NULL; x->leaf = NULL;
+    sodium_memzero(x->gk, sizeof x->gk);
+    free(x->wk); free(x->pc); free(x->it); free(x->tags); free(x->buf); free(x->item_of); free(x->freeq); free(x->readyq);
+    x->wk = NULL; x->pc = NULL; x->it = NULL; x->tags = NULL; x->buf = NULL; x->item_of = NULL; x->freeq = x->readyq = NULL;
     return st;
 }
 
@@ -254,7 +338,7 @@ ng_status ng_deeplock_lock_stream(const char *in, const char *out, const ng_deep
     ng_key key = {{0}, 0};
     ng_dl_stream ds;
     memset(&ds, 0, sizeof ds);
-    uint8_t salt[32], graph[32], params[32];
+    uint8_t salt[32], graph[32], M[32] = {0}, mac[32];
     ng_dl_lock_kdf(s, o, &kdf, &has_kdf);
     if ((st = ng_dl_check_plain(h, hget, in)) != NG_OK) goto done;
     if (nsel == 0) { st = ng_fail(NG_E_INVALID, "%s: --only '%s' matches no parameter tensor", in, only); goto done; }
@@ -273,13 +357,15 @@ ng_status ng_deeplock_lock_stream(const char *in, const char *out, const ng_deep
     if (!hlen) { st = NG_E_NOMEM; goto done; }
     if ((st = ng_awrite_open(&aw, out, NG_MODE_PUBLIC)) != NG_OK) goto done;
     ng_dl_stream_init(&ds, &key, salt, o->keystream, o->paper_exact);
-    sctx x = {.fd = fd, .in_name = in, .in_data = ng_st_header_data_start(h), .aw = &aw, .out_data = hlen, .s = &ds};
-    st = run_stream(&x, h, only, o, 1, params);
-    if (st == NG_OK) st = ng_dl_write_meta(h, hset, o, only, &key, salt, graph, params, has_kdf ? &kdf : NULL);
+    ng_dl_mac_key(&key, salt, M);
+    sctx x = {.fd = fd, .in_name = in, .in_data = ng_st_header_data_start(h), .aw = &aw, .out_data = hlen, .s = &ds, .M = M};
+    st = run_stream(&x, h, only, o, mac);
+    if (st == NG_OK) st = ng_dl_write_meta(h, hset, o, only, &key, salt, graph, mac, has_kdf ? &kdf : NULL);
     if (st == NG_OK) st = write_header(&aw, h, hlen);
     if (st == NG_OK) st = ng_awrite_commit(&aw);
     else ng_awrite_abort(&aw);
 done:
+    sodium_memzero(M, sizeof M);
     ng_dl_stream_wipe(&ds);
     ng_key_wipe(&key);
     ng_st_header_free(h);
@@ -300,7 +386,7 @@ ng_status ng_deeplock_unlock_stream(const char *in, const char *out, const ng_de
     ng_dl_stream dst;
     memset(&dst, 0, sizeof dst);
     ng_key key = {{0}, 0};
-    uint8_t graph[32], params[32];
+    uint8_t graph[32], M[32] = {0}, mac[32];
     if ((st = ng_dl_read_state(h, hget, in, &ds)) != NG_OK) goto done;
     if (ds.version < 3) {   /* formats 1-2: their own checks, in memory */
         ng_st_header_free(h);
@@ -318,14 +404,16 @@ ng_status ng_deeplock_unlock_stream(const char *in, const char *out, const ng_de
     if (!hlen) { st = NG_E_NOMEM; goto done; }
     if ((st = ng_awrite_open(&aw, out, NG_MODE_PRIVATE)) != NG_OK) goto done;
     ng_dl_stream_init(&dst, &key, ds.salt, ds.ks, ds.paper);
+    ng_dl_mac_key(&key, ds.salt, M);
     sctx x = {.fd = fd, .in_name = in, .in_data = ng_st_header_data_start(h), .aw = &aw, .out_data = hlen, .s = &dst,
-              .unlock = 1};
-    st = run_stream(&x, h, ds.only, o, !o->no_check, params);
-    if (st == NG_OK && !o->no_check) st = ng_dl_check_params(&ds, &key, params, in);
+              .unlock = 1, .M = o->no_check ? NULL : M};
+    st = run_stream(&x, h, ds.only, o, mac);
+    if (st == NG_OK && !o->no_check) st = ng_dl_check_params(&ds, mac, in);
     if (st == NG_OK) st = write_header(&aw, h, hlen);
     if (st == NG_OK) st = ng_awrite_commit(&aw);
     else ng_awrite_abort(&aw);
 done:
+    sodium_memzero(M, sizeof M);
     ng_dl_stream_wipe(&dst);
     ng_key_wipe(&key);
     ng_st_header_free(h);
