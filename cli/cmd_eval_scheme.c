@@ -84,31 +84,42 @@ fail:
 ng_status ng_es_finetune(ng_es_ctx *c, const ng_model *victim, json_t **out)
 {
     *out = json_array();
-    printf("  fine-tuning attack (%d epochs): accuracy after each epoch, attacked model vs from scratch\n",
-           c->attack_epochs);
+    printf("  fine-tuning attack (%d epochs; out-of-distribution parameters re-initialised as a fresh layer would be): "
+           "accuracy, attacked model vs from scratch%s\n", c->attack_epochs,
+           c->ft_sanity ? " vs the same attack on an all-fresh model (sanity)" : "");
     for (int f = 0; f < c->n_fractions; f++) {
         ng_finetune_options o = ng_finetune_options_default();
         o.fraction = c->fractions[f];
         o.epochs = c->attack_epochs;
         o.seed = c->seed + 1000 + (uint64_t)f;
         o.threads = c->threads;
+        o.sanity = c->ft_sanity;
         ng_finetune_result *r = calloc(1, sizeof *r);
         if (!r) return NG_E_NOMEM;
         ng_status st = ng_attack_finetune(victim, &c->train, &c->test, &o, r);
         if (st != NG_OK) { free(r); return st; }
-        json_t *row = json_object(), *att = json_array(), *scr = json_array();
+        json_t *row = json_object(), *att = json_array(), *scr = json_array(), *san = json_array(), *loss = json_array();
         printf("    %5.1f%% of the data (%6lld images):", 100 * c->fractions[f], (long long)r->n_train);
         for (int e = 0; e < r->epochs; e++) {
             json_array_append_new(att, json_real(r->acc_attacked[e]));
             json_array_append_new(scr, json_real(r->acc_scratch[e]));
+            json_array_append_new(san, json_real(r->acc_sanity[e]));
+            json_array_append_new(loss, json_real(r->loss_attacked[e]));
         }
-        printf(" attacked %6.2f%%  scratch %6.2f%%  (last epoch)\n", 100 * r->acc_attacked[r->epochs - 1],
-               100 * r->acc_scratch[r->epochs - 1]);
+        int L = r->epochs - 1;
+        printf(" attacked %6.2f%% (loss %.2f -> %.2f)  scratch %6.2f%%", 100 * r->acc_attacked[L], r->loss_before,
+               r->loss_attacked[L], 100 * r->acc_scratch[L]);
+        if (c->ft_sanity) printf("  sanity %6.2f%%", 100 * r->acc_sanity[L]);
+        printf("  (last epoch)\n");
         json_object_set_new(row, "fraction", json_real(c->fractions[f]));
         json_object_set_new(row, "train_examples", json_integer(r->n_train));
-        json_object_set_new(row, "params_reset", json_integer(r->n_sanitized));
+        json_object_set_new(row, "params_reinitialised", json_integer(r->n_sanitized));
+        json_object_set_new(row, "loss_before", json_real(r->loss_before));
+        json_object_set_new(row, "loss_attacked", loss);
         json_object_set_new(row, "accuracy_attacked", att);
         json_object_set_new(row, "accuracy_scratch", scr);
+        if (c->ft_sanity) json_object_set_new(row, "accuracy_sanity", san);
+        else json_decref(san);
         json_array_append_new(*out, row);
         free(r);
     }

@@ -96,6 +96,7 @@ ng_status ng_es_deeplock(ng_es_ctx *c, json_t *report)
            exact ? "equal" : "DIFFER FROM");
     fflush(stdout);
     json_t *ft;
+    c->ft_sanity = 1;
     if ((st = ng_es_finetune(c, locked, &ft)) != NG_OK) goto out;
     json_t *tp = json_object();
     st = throughput(ks, &key, c->threads, tp);
