@@ -124,7 +124,7 @@ typedef struct ng_deeplock_options {
     const char  *only;            /* lock: tensor name pattern(s); NULL = "*" */
     int          no_check;        /* unlock: skip kcv, graph_mac and params_mac */
     int          threads;         /* streaming / in-memory workers; 0 = all cores */
-    size_t       chunk_bytes;     /* streaming: bytes per work item (rounded to 1 MiB leaves); 0 = 4 MiB */
+    size_t       chunk_bytes;     /* streaming: bytes per work item (whole 1 MiB leaves); 0 = 2 MiB */
     const ng_kdf_params *kdf;     /* lock with a passphrase: use these salt/costs (tests); NULL = fresh */
     const uint8_t *salt;          /* lock: use these 32 bytes as the salt (tests only!); NULL = fresh */
     FILE        *log;             /* warnings (old format, --paper-exact), or NULL */
@@ -150,7 +150,9 @@ int       ng_deeplock_selected(const char *only, const char *name);
 int       ng_deeplock_is_locked(const ng_weights *w);
 /* Lock w in memory and write the metadata (NG_E_STATE if already protected). */
 ng_status ng_deeplock_lock(ng_weights *w, const ng_deeplock_secret *s, const ng_deeplock_options *o);
-/* Check and unlock w in memory, removing the metadata (see the checks above). */
+/* Check and unlock w in memory, removing the metadata (see the checks above). A params_mac failure
+ * (NG_E_AUTH) comes after the parameters were unlocked in place: discard w then (the open
+ * functions below wipe it). */
 ng_status ng_deeplock_unlock(ng_weights *w, const ng_deeplock_secret *s, const ng_deeplock_options *o);
 
 /* Whole files, in memory (any format): read in, (un)lock, write out atomically (an existing out is

@@ -8,7 +8,7 @@
 
 #define NG_DL_VERSION "3"               /* 3: salted streams, keyed MACs (2: unsalted AES-256-CTR; 1: XChaCha20) */
 #define NG_DL_PIECE ((size_t)1 << 20)   /* work unit: one leaf of the params_mac tree (1 MiB) */
-#define NG_DL_CHUNK (4u << 20)          /* streaming work item */
+#define NG_DL_CHUNK (2u << 20)          /* streaming work item: 2 leaves, stays in L2/L3 between read, cipher and write */
 #define NG_DL_BLOCK (32u << 10)         /* fused pass: key stream XOR, S-box and hash over 32 KiB (L1/L2) */
 
 /* 1 when name matches the pattern list `only` (comma-separated fnmatch patterns; NULL = all). */
