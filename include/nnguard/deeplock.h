@@ -123,7 +123,7 @@ typedef struct ng_deeplock_options {
     int          paper_exact;     /* lock, expand: the schedule runs on the master key (warning on log) */
     const char  *only;            /* lock: tensor name pattern(s); NULL = "*" */
     int          no_check;        /* unlock: skip kcv, graph_mac and params_mac */
-    int          threads;         /* streaming / in-memory workers; 0 = all cores */
+    int          threads;         /* workers (0 = one per core); streaming adds one writer thread */
     size_t       chunk_bytes;     /* streaming: bytes per work item (whole 1 MiB leaves); 0 = 2 MiB */
     const ng_kdf_params *kdf;     /* lock with a passphrase: use these salt/costs (tests); NULL = fresh */
     const uint8_t *salt;          /* lock: use these 32 bytes as the salt (tests only!); NULL = fresh */
