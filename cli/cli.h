@@ -1,7 +1,8 @@
 /* cli/cli.h - the nnguard command-line tool: one file per subcommand (cmd_<name>.c),
  * dispatched by the table in main.c. Each subcommand parses its own options with
  * getopt_long, answers --help, and returns an exit code:
- *   0 ok, 1 failure (message on stderr), 2 usage error, 3 wrong key / state refused. */
+ *   0 ok, 1 failure (message on stderr), 2 usage error, 3 refused (wrong key, wrong state,
+ *   existing output without --force, output = input, insecure key file). */
 #ifndef NG_CLI_H
 #define NG_CLI_H
 #include <stdio.h>
@@ -25,6 +26,16 @@ int ng_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(pr
 /* Parse helpers: return 0 and set *out, or print a usage error naming opt and return -1. */
 int ng_cli_int(const char *cmd, const char *opt, const char *s, long long lo, long long hi, long long *out);
 int ng_cli_double(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
+/* The check every command that writes files runs before doing any work, on its outputs outs[0..no)
+ * and the files it reads ins[0..ni) (NULL entries are skipped). Refuses, naming the files:
+ * an output that is an input (same device and inode, whatever the paths say: ./m.onnx, hard
+ * links, symlinks) with NG_E_EXISTS even with force; two outputs that are one file and an output
+ * that is a folder (NG_E_INVALID); an existing output unless force (NG_E_EXISTS: exit 3). The
+ * atomic writer then replaces a forced output only when the command succeeds. */
+ng_status ng_cli_check_outputs(const char *const *outs, size_t no, const char *const *ins, size_t ni, int force);
+#define NG_CLI_OPT_FORCE 0x4e80   /* outside the ranges of load_model.h (0x4e00..) and the commands (0x100.., 0x4f00.., 0x5000..) */
+#define NG_CLI_FORCE_LONGOPT {"force", no_argument, NULL, NG_CLI_OPT_FORCE}
+#define NG_CLI_FORCE_HELP "  --force                 replace an existing output (never an input)\n"
 /* True when stderr is a terminal (progress bars). */
 int ng_cli_tty(void);
 

@@ -20,21 +20,15 @@
 
 static int usage_convert(FILE *f)
 {
-    fprintf(f, "usage: nnguard convert IN -o OUT [--arch NAME [--input-shape C,H,W] [--classes N]]\n\n"
+    fprintf(f, "usage: nnguard convert IN -o OUT [--force] [--arch NAME [--input-shape C,H,W] [--classes N]]\n\n"
                "Convert a model between ONNX and safetensors; OUT's extension (.onnx, .safetensors)\n"
                "picks the format. safetensors holds no graph: converting it to ONNX needs --arch\n"
                "(input shape default 1,28,28). Weights are copied bit for bit, metadata kept.\n\n"
                "  -o, --output FILE       the file to write (atomically; never IN itself)\n"
                NG_CLI_ARCH_HELP
+               NG_CLI_FORCE_HELP
                "  -h, --help              this help\n");
     return f == stdout ? NG_EXIT_OK : NG_EXIT_USAGE;
-}
-
-static int same_file(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    if (strcmp(a, b) == 0) return 1;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 /* Copy the file's metadata into m where m lacks the key. */
@@ -71,7 +65,7 @@ static ng_status write_safetensors(const ng_weights *w, const char *out)
     ng_st_header_free(h);
     if (st != NG_OK) return ng_fail_ctx(st, out);
     ng_awriter aw;
-    if ((st = ng_awrite_open(&aw, out, 0644)) == NG_OK) {
+    if ((st = ng_awrite_open(&aw, out, NG_MODE_PUBLIC)) == NG_OK) {
         st = ng_awrite(&aw, hdr, hlen);
         for (size_t i = 0; i < ng_weights_count(w) && st == NG_OK; i++) {
             const ng_param *p = ng_weights_param_c(w, i);
@@ -113,11 +107,11 @@ int ng_cmd_convert(int argc, char **argv)
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},
         {"output", required_argument, NULL, 'o'},
-        NG_CLI_ARCH_LONGOPTS,
+        NG_CLI_ARCH_LONGOPTS, NG_CLI_FORCE_LONGOPT,
         {0, 0, 0, 0}};
     ng_cli_keys keys = ng_cli_keys_default();
     const char *out = NULL;
-    int c;
+    int c, force = 0;
     optind = 1;
     opterr = 0;   /* our own message names the command */
     while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
@@ -127,6 +121,7 @@ int ng_cmd_convert(int argc, char **argv)
         switch (c) {
         case 'h': return usage_convert(stdout);
         case 'o': out = optarg; break;
+        case NG_CLI_OPT_FORCE: force = 1; break;
         default: return ng_cli_usage("convert", "unknown option or missing value in '%s'", argv[optind - 1]);
         }
     }
@@ -137,11 +132,8 @@ int ng_cmd_convert(int argc, char **argv)
     ng_format ofmt = ng_format_from_ext(out);
     if (ofmt == NG_FMT_UNKNOWN)
         return ng_cli_usage("convert", "%s: name the output .onnx or .safetensors to choose its format", out);
-    if (same_file(in, out)) {
-        ng_fail(NG_E_EXISTS, "%s: refusing to write the output over the input file; choose another -o", out);
-        return ng_cli_fail("convert", NG_E_EXISTS);
-    }
-    ng_status st = convert(in, out, ofmt, &keys);
+    ng_status st = ng_cli_check_outputs(&out, 1, &in, 1, force);
+    if (st == NG_OK) st = convert(in, out, ofmt, &keys);
     if (st != NG_OK) return ng_cli_fail("convert", st);
     fprintf(stderr, "nnguard convert: %s -> %s (%s)\n", in, out, ng_format_name(ofmt));
     return NG_EXIT_OK;

@@ -39,6 +39,7 @@ static const char help[] =
     "(fine-tuning on 10%, pruning 30/50%, re-distillation); --attack-epochs is the fine-tune's epochs.\n"
     "  --workdir DIR         where base and protected models are written (default ./nnguard-eval)\n"
     "  -o, --output FILE     JSON report (written atomically)\n"
+    "  --force               replace an existing report\n"
     "  --seed S --threads T\n";
 
 static int parse_list(const char *opt, const char *s, double *v, int *n, double lo, double hi)
@@ -91,31 +92,42 @@ fail:
 ng_status ng_es_finetune(ng_es_ctx *c, const ng_model *victim, json_t **out)
 {
     *out = json_array();
-    printf("  fine-tuning attack (%d epochs): accuracy after each epoch, attacked model vs from scratch\n",
-           c->attack_epochs);
+    printf("  fine-tuning attack (%d epochs; out-of-distribution parameters re-initialised as a fresh layer would be): "
+           "accuracy, attacked model vs from scratch%s\n", c->attack_epochs,
+           c->ft_sanity ? " vs the same attack on an all-fresh model (sanity)" : "");
     for (int f = 0; f < c->n_fractions; f++) {
         ng_finetune_options o = ng_finetune_options_default();
         o.fraction = c->fractions[f];
         o.epochs = c->attack_epochs;
         o.seed = c->seed + 1000 + (uint64_t)f;
         o.threads = c->threads;
+        o.sanity = c->ft_sanity;
         ng_finetune_result *r = calloc(1, sizeof *r);
         if (!r) return NG_E_NOMEM;
         ng_status st = ng_attack_finetune(victim, &c->train, &c->test, &o, r);
         if (st != NG_OK) { free(r); return st; }
-        json_t *row = json_object(), *att = json_array(), *scr = json_array();
+        json_t *row = json_object(), *att = json_array(), *scr = json_array(), *san = json_array(), *loss = json_array();
         printf("    %5.1f%% of the data (%6lld images):", 100 * c->fractions[f], (long long)r->n_train);
         for (int e = 0; e < r->epochs; e++) {
             json_array_append_new(att, json_real(r->acc_attacked[e]));
             json_array_append_new(scr, json_real(r->acc_scratch[e]));
+            json_array_append_new(san, json_real(r->acc_sanity[e]));
+            json_array_append_new(loss, json_real(r->loss_attacked[e]));
         }
-        printf(" attacked %6.2f%%  scratch %6.2f%%  (last epoch)\n", 100 * r->acc_attacked[r->epochs - 1],
-               100 * r->acc_scratch[r->epochs - 1]);
+        int L = r->epochs - 1;
+        printf(" attacked %6.2f%% (loss %.2f -> %.2f)  scratch %6.2f%%", 100 * r->acc_attacked[L], r->loss_before,
+               r->loss_attacked[L], 100 * r->acc_scratch[L]);
+        if (c->ft_sanity) printf("  sanity %6.2f%%", 100 * r->acc_sanity[L]);
+        printf("  (last epoch)\n");
         json_object_set_new(row, "fraction", json_real(c->fractions[f]));
         json_object_set_new(row, "train_examples", json_integer(r->n_train));
-        json_object_set_new(row, "params_reset", json_integer(r->n_sanitized));
+        json_object_set_new(row, "params_reinitialised", json_integer(r->n_sanitized));
+        json_object_set_new(row, "loss_before", json_real(r->loss_before));
+        json_object_set_new(row, "loss_attacked", loss);
         json_object_set_new(row, "accuracy_attacked", att);
         json_object_set_new(row, "accuracy_scratch", scr);
+        if (c->ft_sanity) json_object_set_new(row, "accuracy_sanity", san);
+        else json_decref(san);
         json_array_append_new(*out, row);
         free(r);
     }
@@ -137,7 +149,7 @@ int ng_cmd_eval_scheme(int argc, char **argv)
         {"seed", required_argument, 0, O_SEED}, {"threads", required_argument, 0, O_THREADS},
         {"budgets", required_argument, 0, O_BUDGETS}, {"surrogate-arch", required_argument, 0, O_SARCH},
         {"independent", required_argument, 0, O_INDEP}, {"wm-rate", required_argument, 0, O_WMRATE},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        NG_CLI_FORCE_LONGOPT, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(help, argc < 2 ? stderr : stdout);
         return argc < 2 ? NG_EXIT_USAGE : NG_EXIT_OK;
@@ -160,7 +172,7 @@ int ng_cmd_eval_scheme(int argc, char **argv)
     if (is_dm) c.attack_epochs = 2;
     if (is_adv) { c.archs[1] = "vgg-small"; c.n_archs = 2; }
     long long v;
-    int ch;
+    int ch, force = 0;
     static char archbuf[256];
     optind = 1;
     while ((ch = getopt_long(argc - 1, argv + 1, "ho:", opts, NULL)) != -1) {
@@ -194,17 +206,19 @@ int ng_cmd_eval_scheme(int argc, char **argv)
         case O_INDEP: if (ng_cli_int("eval-scheme", "--independent", optarg, 0, 1000, &v)) return NG_EXIT_USAGE; c.independent = (int)v; break;
         case O_WMRATE: if (ng_cli_double("eval-scheme", "--wm-rate", optarg, 0, 1, &c.wm_rate)) return NG_EXIT_USAGE; break;
         case 'o': c.report = optarg; break;
+        case NG_CLI_OPT_FORCE: force = 1; break;
         case 'h': fputs(help, stdout); return NG_EXIT_OK;
         default: return ng_cli_usage("eval-scheme", "unknown option");
         }
     }
     if (optind + 1 < argc) return ng_cli_usage("eval-scheme", "unexpected argument '%s'", argv[optind + 1]);
     if (c.model) c.n_archs = 1;
+    ng_status st = ng_cli_check_outputs(&c.report, 1, &c.model, 1, force);
+    if (st != NG_OK) return ng_cli_fail("eval-scheme", st);
     if (mkdir(c.workdir, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "nnguard eval-scheme: cannot create %s\n", c.workdir);
         return NG_EXIT_FAIL;
     }
-    ng_status st;
     ng_dataset full;
     if ((st = ng_dataset_load_dir(c.data, NG_SPLIT_TRAIN, &c.train)) != NG_OK) return ng_cli_fail("eval-scheme", st);
     if ((st = ng_dataset_load_dir(c.data, NG_SPLIT_TEST, &full)) != NG_OK) { ng_dataset_free(&c.train); return ng_cli_fail("eval-scheme", st); }
@@ -221,7 +235,7 @@ int ng_cmd_eval_scheme(int argc, char **argv)
     if (st != NG_OK) rc = ng_cli_fail("eval-scheme", st);
     else if (c.report) {
         char *s = json_dumps(report, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
-        st = s ? ng_write_file_atomic(c.report, s, strlen(s), 0644) : NG_E_NOMEM;
+        st = s ? ng_write_file_atomic(c.report, s, strlen(s), NG_MODE_PUBLIC) : NG_E_NOMEM;
         free(s);
         if (st != NG_OK) rc = ng_cli_fail("eval-scheme", st);
         else printf("report written to %s\n", c.report);

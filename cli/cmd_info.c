@@ -155,6 +155,45 @@ static void shape_text(const ng_shape *s, char *buf, size_t cap)
     }
 }
 
+/* What a Deep-Lock file's metadata says, in a sentence (NULL when not Deep-Locked). */
+static const char *deeplock_summary(const ng_weights *w, char *buf, size_t cap, json_t *o)
+{
+    if (!ng_deeplock_is_locked(w)) return NULL;
+    ng_deeplock_options so = ng_deeplock_options_default();
+    uint8_t salt[32];
+    int has_salt = 0;
+    if (ng_deeplock_stream_of(w, &so, salt, &has_salt) != NG_OK) {
+        snprintf(buf, cap, "unreadable Deep-Lock metadata: %s", ng_last_error());
+        if (o) json_object_set_new(o, "error", json_string(ng_last_error()));
+        return buf;
+    }
+    const char *ver = ng_weights_meta_get(w, "nnguard.version"), *only = so.only ? so.only : "*";
+    size_t locked = 0;
+    for (size_t i = 0; i < ng_weights_count(w); i++) {
+        const char *n = ng_weights_param_c(w, i)->name;
+        locked += ng_deeplock_selected(only, n);
+    }
+    const char *expand = so.keystream != NG_KS_EXPAND ? "" : so.paper_exact ? " (paper-exact: on the key itself)" : " (salted)";
+    if (has_salt)
+        snprintf(buf, cap, "format %s, key stream %s%s from the key and this file's salt; %zu of %zu parameter tensors "
+                 "locked; key check value and keyed MACs of the graph and of the plaintext parameters (no plaintext id "
+                 "in clear)%s", ver, ng_keystream_name(so.keystream), expand, locked, ng_weights_count(w),
+                 ng_weights_meta_get(w, "nnguard.kdf") ? "; key from a passphrase (Argon2id)" : "");
+    else
+        snprintf(buf, cap, "format %s (old): key stream %s from the key alone, shared by every model locked with it, "
+                 "and the plaintext model id in clear (model_id_before); unlock and lock again to get format 3; %zu of "
+                 "%zu parameter tensors locked", ver, ng_keystream_name(so.keystream), locked, ng_weights_count(w));
+    if (o) {
+        json_object_set_new(o, "format", json_string(ver));
+        json_object_set_new(o, "keystream", json_string(ng_keystream_name(so.keystream)));
+        if (so.keystream == NG_KS_EXPAND) json_object_set_new(o, "expand_key", json_string(so.paper_exact ? "paper" : "salted"));
+        json_object_set_new(o, "salted", json_boolean(has_salt));
+        json_object_set_new(o, "locked_tensors", json_integer((json_int_t)locked));
+        json_object_set_new(o, "summary", json_string(buf));
+    }
+    return buf;
+}
+
 static int print_json(const info *in)
 {
     json_t *o = json_object();
@@ -209,6 +248,10 @@ static int print_json(const info *in)
         json_object_set_new(strncmp(k, "nnguard.", 8) == 0 ? prot : meta, k, json_string(v));
     }
     const char *scheme = ng_weights_meta_get(in->w, "nnguard.scheme");
+    char dl[1024];
+    json_t *dj = json_object();
+    if (deeplock_summary(in->w, dl, sizeof dl, dj)) json_object_set_new(o, "deeplock", dj);
+    else json_decref(dj);
     json_object_set_new(o, "protection", prot);
     json_object_set_new(o, "protected", scheme ? json_string(scheme) : json_false());
     json_object_set_new(o, "metadata", meta);
@@ -266,9 +309,12 @@ static int print_text(const info *in, int list_tensors)
             shape_text(&p->shape, buf, sizeof buf);
             printf("  %-32s %-5s %s\n", p->name, ng_dtype_name(p->dtype), buf);
         }
-    printf("model id:    %s\n", in->id);
+    char dl[1024];
+    const char *sum = deeplock_summary(in->w, dl, sizeof dl, NULL);
+    printf("model id:    %s%s\n", in->id, sum ? " (of the locked parameters as they are in the file)" : "");
     const char *scheme = ng_weights_meta_get(in->w, "nnguard.scheme");
     printf("protection:  %s\n", scheme ? scheme : "none");
+    if (sum) printf("  %s\n", sum);
     for (size_t i = 0; i < ng_weights_meta_count(in->w); i++) {
         const char *k, *v;
         ng_weights_meta_at(in->w, i, &k, &v);

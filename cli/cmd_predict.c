@@ -16,7 +16,7 @@
 static int usage_predict(FILE *f)
 {
     fprintf(f, "usage: nnguard predict MODEL --images IDX_FILE [--logits OUT.f32] [--labels OUT.txt]\n"
-               "                            [--limit N] [--batch B] [--threads T] [key options] [--arch NAME]\n\n"
+               "                            [--limit N] [--batch B] [--threads T] [key options] [--arch NAME] [--force]\n\n"
                "Run MODEL on the images of an MNIST IDX images file (gzip or plain; no labels needed)\n"
                "and write the logits and/or the predicted labels. At least one output is required.\n\n"
                "  --images FILE           IDX images file (magic 2051)\n"
@@ -25,23 +25,15 @@ static int usage_predict(FILE *f)
                "  --limit N               only the first N images\n"
                "  --batch B               images per forward pass (default 256)\n"
                "  --threads T             worker threads (default 0: all cores)\n"
-               NG_CLI_KEY_HELP NG_CLI_ARCH_HELP
+               NG_CLI_KEY_HELP NG_CLI_ARCH_HELP NG_CLI_FORCE_HELP
                "  -h, --help              this help\n");
     return f == stdout ? NG_EXIT_OK : NG_EXIT_USAGE;
-}
-
-/* True when a and b name the same existing file. */
-static int same_file(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    if (strcmp(a, b) == 0) return 1;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 /* Open the writer and write the logits; the caller commits. */
 static ng_status write_logits(ng_awriter *aw, const char *path, const float *logits, size_t count)
 {
-    ng_status st = ng_awrite_open(aw, path, 0644);
+    ng_status st = ng_awrite_open(aw, path, NG_MODE_PUBLIC);
     if (st != NG_OK) return st;
     uint8_t buf[4096];
     size_t k = 0;
@@ -60,7 +52,7 @@ static ng_status write_logits(ng_awriter *aw, const char *path, const float *log
 
 static ng_status write_labels(ng_awriter *aw, const char *path, const float *logits, int64_t n, int c)
 {
-    ng_status st = ng_awrite_open(aw, path, 0644);
+    ng_status st = ng_awrite_open(aw, path, NG_MODE_PUBLIC);
     if (st != NG_OK) return st;
     char buf[4096];
     size_t k = 0;
@@ -107,12 +99,12 @@ int ng_cmd_predict(int argc, char **argv)
         {"limit", required_argument, NULL, 'n'},
         {"batch", required_argument, NULL, 'b'},
         {"threads", required_argument, NULL, 't'},
-        NG_CLI_KEY_LONGOPTS, NG_CLI_ARCH_LONGOPTS,
+        NG_CLI_KEY_LONGOPTS, NG_CLI_ARCH_LONGOPTS, NG_CLI_FORCE_LONGOPT,
         {0, 0, 0, 0}};
     ng_cli_keys keys = ng_cli_keys_default();
     const char *images = NULL, *logits_path = NULL, *labels_path = NULL;
     long long limit = 0, batch = 256, threads = 0;
-    int c;
+    int c, force = 0;
     optind = 1;
     opterr = 0;   /* our own message names the command */
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -121,6 +113,7 @@ int ng_cmd_predict(int argc, char **argv)
         if (r > 0) continue;
         switch (c) {
         case 'h': return usage_predict(stdout);
+        case NG_CLI_OPT_FORCE: force = 1; break;
         case 'i': images = optarg; break;
         case 'o': logits_path = optarg; break;
         case 'l': labels_path = optarg; break;
@@ -136,17 +129,12 @@ int ng_cmd_predict(int argc, char **argv)
     if (!logits_path && !labels_path) return ng_cli_usage("predict", "give --logits FILE and/or --labels FILE");
     const char *model = argv[optind];
     const char *outs[2] = {logits_path, labels_path};
-    for (int i = 0; i < 2; i++) {
-        if (!outs[i]) continue;
-        if (same_file(outs[i], model) || same_file(outs[i], images))
-            return ng_cli_usage("predict", "refusing to write %s over an input file", outs[i]);
-    }
-    if (logits_path && labels_path && same_file(logits_path, labels_path))
-        return ng_cli_usage("predict", "--logits and --labels name the same file %s", logits_path);
+    const char *ins[5] = {model, images, keys.key_file, keys.passphrase_file, keys.advparams_key};
+    ng_status st = ng_cli_check_outputs(outs, 2, ins, 5, force);
+    if (st != NG_OK) return ng_cli_fail("predict", st);
 
     ng_idx_images im;
-    ng_status st = ng_idx_images_load(images, limit, &im);
-    if (st != NG_OK) return ng_cli_fail("predict", st);
+    if ((st = ng_idx_images_load(images, limit, &im)) != NG_OK) return ng_cli_fail("predict", st);
     ng_cli_keys_set_shape(&keys, im.c, im.h, im.w);
     ng_model *m;
     if ((st = ng_cli_open_model("predict", model, &keys, &m)) != NG_OK) {

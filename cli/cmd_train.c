@@ -32,6 +32,7 @@ static void help(FILE *f)
         "  --checkpoint PATH      save model + PATH.state after every epoch\n"
         "  --resume               continue from --checkpoint if it exists\n"
         "  -o, --output OUT       output model (.onnx or .safetensors)\n"
+        "  --force                replace an existing OUT or --checkpoint (never --init)\n"
         "  -q, --quiet            no progress\n"
         "  -h, --help\n", NG_DEFAULT_DATA_DIR);
 }
@@ -52,12 +53,12 @@ int ng_cmd_train(int argc, char **argv)
         {"seed", required_argument, NULL, O_SEED}, {"threads", required_argument, NULL, O_THREADS},
         {"checkpoint", required_argument, NULL, O_CKPT}, {"resume", no_argument, NULL, O_RESUME},
         {"output", required_argument, NULL, 'o'}, {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'}, {0}};
+        NG_CLI_FORCE_LONGOPT, {"help", no_argument, NULL, 'h'}, {0}};
     const char *cmd = "train", *arch = NULL, *init = NULL, *data = NG_DEFAULT_DATA_DIR, *out = NULL;
     double fraction = 1, val = 0, lr = -1, mom = 0, wd = 0;
     long long count = 0, v;
     ng_train_options o = ng_train_options_default();
-    int c;
+    int c, force = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "ho:q", opts, NULL)) != -1) {
         switch (c) {
@@ -91,6 +92,7 @@ int ng_cmd_train(int argc, char **argv)
         case O_THREADS: if (ng_cli_int(cmd, "--threads", optarg, 0, 1024, &v)) return NG_EXIT_USAGE; o.threads = (int)v; break;
         case O_CKPT: o.checkpoint = optarg; break;
         case O_RESUME: o.resume = 1; break;
+        case NG_CLI_OPT_FORCE: force = 1; break;
         default: return ng_cli_usage(cmd, "unknown option");
         }
     }
@@ -98,6 +100,10 @@ int ng_cmd_train(int argc, char **argv)
     if (!arch && !init) return ng_cli_usage(cmd, "give --arch NAME (new model) or --init MODEL");
     if (!out) return ng_cli_usage(cmd, "give the output file with -o OUT.onnx");
     if (o.resume && !o.checkpoint) return ng_cli_usage(cmd, "--resume needs --checkpoint PATH");
+    /* the checkpoint is an input with --resume, an output (replaced after every epoch) without */
+    const char *outs[] = {out, o.resume ? NULL : o.checkpoint}, *ins[] = {init, o.resume ? o.checkpoint : NULL};
+    ng_status cst = ng_cli_check_outputs(outs, 2, ins, 2, force);
+    if (cst != NG_OK) return ng_cli_fail(cmd, cst);
     if (lr >= 0) o.optim.lr = (float)lr;
     o.optim.momentum = (float)mom;
     o.optim.weight_decay = (float)wd;

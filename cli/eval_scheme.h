@@ -13,6 +13,7 @@ typedef struct ng_es_ctx {
     double rates[NG_ES_MAX_LIST]; int n_rates;
     int train_epochs, attack_epochs, prune_epochs, trials, budget, threads;
     int keystream;            /* Deep-Lock: NG_KS_CTR / NG_KS_EXPAND */
+    int ft_sanity;            /* fine-tuning: also the sanity run (the attack on an all-fresh model) */
     int64_t limit;            /* test images used (0 = all) */
     uint64_t seed;
     ng_dataset train, test;

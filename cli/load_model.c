@@ -134,6 +134,7 @@ static ng_status unlock_deeplock(const char *path, ng_weights *w, const char *sc
     if (st != NG_OK) return st;
     ng_deeplock_options o = ng_deeplock_options_default();
     o.no_check = keys->no_check;
+    o.log = stderr;
     st = ng_deeplock_unlock(w, &sec.s, &o);
     ng_cli_secret_free(&sec);
     return st;

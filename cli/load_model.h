@@ -69,7 +69,7 @@ enum {
     "  --key FILE              Deep-Lock key file: unlock a locked model in memory\n" \
     "  --passphrase-file FILE  Deep-Lock passphrase (first line of FILE) instead of --key\n" \
     "  --advparams-key FILE    AdvParams key file: decrypt the model in memory\n" \
-    "  --no-check              do not verify the key check value (experiments only)\n"
+    "  --no-check              do not verify the key, the graph or the parameters (experiments only)\n"
 #define NG_CLI_ARCH_HELP \
     "  --arch NAME             architecture of safetensors weights (mlp, lenet5, vgg-small, resnet-small)\n" \
     "  --input-shape C,H,W     input shape for --arch (default: the data's shape)\n" \

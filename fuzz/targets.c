@@ -20,6 +20,7 @@
 #include "nnguard/dynamarks.h"
 #include "nnguard/serve.h"
 #include "protect/advparams/advparams_impl.h"
+#include "protect/deeplock/deeplock_impl.h"
 #include "idx_images.h"
 #include "cli.h"
 #include <fcntl.h>
@@ -279,10 +280,13 @@ int ng_fuzz_advkey(const uint8_t *data, size_t size)
     return 0;
 }
 
-/* Locked models (nnguard.* metadata). The last byte picks: bit 0 safetensors/ONNX, bit 1 fix
- * nnguard.model_id_after to the file's real id (so unlock gets past the tamper check), bit 2
- * no_check. Unlock with the fixed key must refuse or succeed, never crash; then an AdvParams
+/* Locked models (nnguard.* metadata). The last byte picks: bit 0 safetensors/ONNX, bit 1 make
+ * the checks pass for the fixed key so that unlock goes deeper (format 3: recompute nnguard.kcv
+ * and graph_mac from the file's own salt, fields and graph; formats 1-2: set model_id_after to
+ * the file's real id), bit 2 no_check. Unlock with the fixed key must refuse or succeed, never crash; then an AdvParams
  * key with positions taken from the input is tried on the same weights. */
+static const char *fuzz_meta_get(const void *w, const char *k) { return ng_weights_meta_get(w, k); }
+
 int ng_fuzz_locked(const uint8_t *data, size_t size)
 {
     ng_init();
@@ -293,14 +297,29 @@ int ng_fuzz_locked(const uint8_t *data, size_t size)
     if (ng_weights_open_buffer(data, size - 1, fmt, "fuzz.locked", &w) != NG_OK) return 0;
     uint8_t id[32];
     char hex[65];
-    if (mode & 2) {
-        ng_weights_id(w, id);
-        ng_id_hex(id, hex);
-        if (ng_weights_meta_set(w, "nnguard.model_id_after", hex) != NG_OK) { ng_weights_free(w); return 0; }
-    }
     const char *ks = ng_weights_meta_get(w, "nnguard.keystream");
     ng_key k;
     fixed_key(&k, ks && strcmp(ks, "expand") == 0 ? 16 : 32);
+    if (mode & 2) {
+        const char *ver = ng_weights_meta_get(w, "nnguard.version");
+        ng_dl_state ds;
+        uint8_t graph[32], M[32], mac[32];
+        if (ver && !strcmp(ver, "3")) {
+            if (ng_dl_read_state(w, fuzz_meta_get, "fuzz", &ds) == NG_OK && ng_weights_graph_digest(w, graph) == NG_OK) {
+                ng_dl_mac_key(&k, ds.salt, M);
+                ng_dl_kcv(M, ds.salt, ds.ks, ds.paper, ds.only, mac);
+                ng_id_hex(mac, hex);
+                ng_weights_meta_set(w, "nnguard.kcv", hex);
+                ng_dl_graph_mac(M, graph, mac);
+                ng_id_hex(mac, hex);
+                ng_weights_meta_set(w, "nnguard.graph_mac", hex);
+            }
+        } else {
+            ng_weights_id(w, id);
+            ng_id_hex(id, hex);
+            if (ng_weights_meta_set(w, "nnguard.model_id_after", hex) != NG_OK) { ng_weights_free(w); return 0; }
+        }
+    }
     ng_deeplock_secret s = {.key = &k};
     ng_deeplock_options o = ng_deeplock_options_default();
     o.threads = 1;

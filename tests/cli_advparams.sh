@@ -2,7 +2,8 @@
 # cli_advparams: `nnguard advparams encrypt|decrypt` and `eval --advparams-key` end to end on the
 # LeNet-5 fixture: encrypt/decrypt round trip (re-encrypting the decrypted file reproduces the
 # encrypted file byte for byte), no marker unless --mark, refusals exit 3 with nothing written
-# (existing key file, another model's key, group-readable key, sealed key without passphrase).
+# (existing key file, another model's key, group-readable key, sealed key without passphrase); a
+# missed target accuracy exits 1 with nothing written unless --allow-miss; decrypt writes 0600.
 # ctest-label: slow (each encrypt loads the Fashion-MNIST training set)
 set -u
 NG=$1; SRC=$2; DATA=$3
@@ -19,7 +20,22 @@ ok grep -q -- "--target-acc" "$T/out"
 code 0 "$NG" advparams decrypt --help
 code 2 "$NG" advparams encrypt "$M" --data "$DATA"
 
-code 0 "$NG" advparams encrypt "$M" --data "$DATA" -o "$T/enc.onnx" --key-out "$T/k.key"
+# a missed target (accuracy < 0 is never reached) exits 1 and writes nothing, unless --allow-miss
+code 1 "$NG" advparams encrypt "$M" --data "$DATA" -o "$T/miss.onnx" --key-out "$T/miss.key" --budget 2 --target-acc 0
+ok grep -q "target missed" "$T/err"
+ok test ! -e "$T/miss.onnx" -a ! -e "$T/miss.key"
+code 0 "$NG" advparams encrypt "$M" --data "$DATA" -o "$T/miss.onnx" --key-out "$T/miss.key" --budget 2 --target-acc 0 --allow-miss
+ok grep -q "writing the files anyway" "$T/err"
+ok test -s "$T/miss.onnx" -a -s "$T/miss.key"
+# an existing OUT is refused (exit 3) unless --force; an existing KEY even with --force
+code 3 "$NG" advparams encrypt "$M" --data "$DATA" -o "$T/miss.onnx" --key-out "$T/miss2.key" --budget 2 --target-acc 0 --allow-miss
+ok grep -q -- "--force" "$T/err"
+code 3 "$NG" advparams encrypt "$M" --data "$DATA" -o "$T/miss.onnx" --key-out "$T/miss.key" --budget 2 --force --allow-miss
+ok grep -q "never overwritten" "$T/err"
+code 3 "$NG" advparams encrypt "$M" --data "$DATA" -o "$M" --key-out "$T/miss3.key" --force
+ok grep -q "same device and inode" "$T/err"
+
+code 0 "$NG" advparams encrypt "$M" --data "$DATA" -o "$T/enc.onnx" --key-out "$T/k.key" --allow-miss
 ok grep -q "advparams: step  1" "$T/err"
 ok test "$(stat -c %a "$T/k.key")" = 600
 ok test -s "$T/enc.onnx"
@@ -31,7 +47,8 @@ code 3 "$NG" advparams encrypt "$M" --data "$DATA" -o "$T/enc2.onnx" --key-out "
 ok test ! -e "$T/enc2.onnx"
 
 code 0 "$NG" advparams decrypt "$T/enc.onnx" --key "$T/k.key" -o "$T/dec.onnx"
-code 0 "$NG" advparams encrypt "$T/dec.onnx" --data "$DATA" -o "$T/enc3.onnx" --key-out "$T/k3.key"
+ok test "$(stat -c %a "$T/dec.onnx")" = 600   # plaintext of a protected model
+code 0 "$NG" advparams encrypt "$T/dec.onnx" --data "$DATA" -o "$T/enc3.onnx" --key-out "$T/k3.key" --allow-miss
 ok cmp -s "$T/enc.onnx" "$T/enc3.onnx"
 
 # eval with the key in memory equals eval of the decrypted file
@@ -41,7 +58,7 @@ ok test -s "$T/eval_plain"
 ok bash -c "grep -o '[0-9.]*%' '$T/eval_plain' | head -1 > '$T/a1'; grep -o '[0-9.]*%' '$T/eval_key' | head -1 > '$T/a2'; cmp -s '$T/a1' '$T/a2'"
 
 # another model's key (different encryption set) refused, nothing written
-code 0 "$NG" advparams encrypt "$M" --data "$DATA" -o "$T/encB.onnx" --key-out "$T/kB.key" --seed 5 --budget 3 --mark
+code 0 "$NG" advparams encrypt "$M" --data "$DATA" -o "$T/encB.onnx" --key-out "$T/kB.key" --seed 5 --budget 3 --mark --allow-miss
 ok grep -aq "nnguard.scheme" "$T/encB.onnx"
 code 3 "$NG" advparams decrypt "$T/enc.onnx" --key "$T/kB.key" -o "$T/bad.onnx"
 ok grep -q "belongs to another model" "$T/err"
@@ -55,7 +72,7 @@ ok test ! -e "$T/bad.onnx"
 
 # sealed key
 printf 'a passphrase\n' > "$T/pw"; chmod 600 "$T/pw"
-code 0 "$NG" advparams encrypt "$M" --data "$DATA" -o "$T/encS.onnx" --key-out "$T/kS.key" --budget 5 --passphrase-file "$T/pw"
+code 0 "$NG" advparams encrypt "$M" --data "$DATA" -o "$T/encS.onnx" --key-out "$T/kS.key" --budget 5 --passphrase-file "$T/pw" --allow-miss
 code 3 "$NG" advparams decrypt "$T/encS.onnx" --key "$T/kS.key" -o "$T/bad.onnx"
 ok test ! -e "$T/bad.onnx"
 printf 'wrong\n' > "$T/pw2"; chmod 600 "$T/pw2"
@@ -65,7 +82,7 @@ ok cmp -s "$T/decS.onnx" "$T/dec.onnx"
 
 # safetensors (graph from --arch): the decrypted file is the plain file byte for byte
 code 0 "$NG" convert "$M" -o "$T/m.safetensors"
-code 0 "$NG" advparams encrypt "$T/m.safetensors" --arch lenet5 --data "$DATA" -o "$T/e.safetensors" --key-out "$T/kst.key" --budget 4 --target-acc 0 --rule gain
+code 0 "$NG" advparams encrypt "$T/m.safetensors" --arch lenet5 --data "$DATA" -o "$T/e.safetensors" --key-out "$T/kst.key" --budget 4 --target-acc 0 --rule gain --allow-miss
 ok bash -c "! cmp -s '$T/e.safetensors' '$T/m.safetensors'"
 code 0 "$NG" advparams decrypt "$T/e.safetensors" --key "$T/kst.key" -o "$T/d.safetensors"
 ok cmp -s "$T/d.safetensors" "$T/m.safetensors"

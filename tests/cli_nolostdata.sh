@@ -69,27 +69,27 @@ IMAGES=$DATA/t10k-images-idx3-ubyte.gz
 "$NG" lock "$T/model.safetensors" -o "$T/locked.safetensors" --key "$T/k.key" >/dev/null || fail "lock st"
 # a key file must never be overwritten, and an exclusive write that fails leaves nothing
 faulty "keygen" "$W/new.key" 1 "" "$NG" keygen -o "$W/new.key"
-faulty "convert onnx->safetensors" "$W/out.safetensors" 0 "$MODEL" "$NG" convert "$MODEL" -o "$W/out.safetensors"
+faulty "convert onnx->safetensors" "$W/out.safetensors" 0 "$MODEL" "$NG" convert "$MODEL" -o "$W/out.safetensors" --force
 faulty "convert safetensors->onnx" "$W/out.onnx" 0 "$T/model.safetensors" \
-    "$NG" convert "$T/model.safetensors" -o "$W/out.onnx" --arch lenet5
-faulty "lock (ONNX, in memory)" "$W/l.onnx" 0 "$MODEL $T/k.key" "$NG" lock "$MODEL" -o "$W/l.onnx" --key "$T/k.key"
+    "$NG" convert "$T/model.safetensors" -o "$W/out.onnx" --arch lenet5 --force
+faulty "lock (ONNX, in memory)" "$W/l.onnx" 0 "$MODEL $T/k.key" "$NG" lock "$MODEL" -o "$W/l.onnx" --key "$T/k.key" --force
 faulty "lock (safetensors, streaming)" "$W/l.safetensors" 0 "$T/model.safetensors $T/k.key" \
-    "$NG" lock "$T/model.safetensors" -o "$W/l.safetensors" --key "$T/k.key"
+    "$NG" lock "$T/model.safetensors" -o "$W/l.safetensors" --key "$T/k.key" --force
 faulty "lock (safetensors, --in-memory)" "$W/l.safetensors" 0 "$T/model.safetensors $T/k.key" \
-    "$NG" lock "$T/model.safetensors" -o "$W/l.safetensors" --key "$T/k.key" --in-memory
-faulty "unlock (ONNX)" "$W/u.onnx" 0 "$T/locked.onnx $T/k.key" "$NG" unlock "$T/locked.onnx" -o "$W/u.onnx" --key "$T/k.key"
+    "$NG" lock "$T/model.safetensors" -o "$W/l.safetensors" --key "$T/k.key" --in-memory --force
+faulty "unlock (ONNX)" "$W/u.onnx" 0 "$T/locked.onnx $T/k.key" "$NG" unlock "$T/locked.onnx" -o "$W/u.onnx" --key "$T/k.key" --force
 faulty "unlock (safetensors, streaming)" "$W/u.safetensors" 0 "$T/locked.safetensors $T/k.key" \
-    "$NG" unlock "$T/locked.safetensors" -o "$W/u.safetensors" --key "$T/k.key"
+    "$NG" unlock "$T/locked.safetensors" -o "$W/u.safetensors" --key "$T/k.key" --force
 faulty "predict --logits" "$W/logits.f32" 0 "$MODEL $IMAGES" \
-    "$NG" predict "$MODEL" --images "$IMAGES" --limit 50 --logits "$W/logits.f32"
+    "$NG" predict "$MODEL" --images "$IMAGES" --limit 50 --logits "$W/logits.f32" --force
 faulty "predict --labels" "$W/labels.txt" 0 "$MODEL $IMAGES" \
-    "$NG" predict "$MODEL" --images "$IMAGES" --limit 200 --labels "$W/labels.txt"
+    "$NG" predict "$MODEL" --images "$IMAGES" --limit 200 --labels "$W/labels.txt" --force
 FAULTS="0 20000" faulty "train -o (mlp, 64 images, 1 epoch)" "$W/t.onnx" 0 "" \
-    "$NG" train --arch mlp --data "$DATA" --count 64 --epochs 1 --threads 1 -o "$W/t.onnx"
+    "$NG" train --arch mlp --data "$DATA" --count 64 --epochs 1 --threads 1 -o "$W/t.onnx" --force
 # AdvParams: encrypt writes the key (exclusive) and the model; a failure must leave neither
 # a new key nor a changed model.
 advenc() { rm -f "$W/a.key"; "$NG" advparams encrypt "$MODEL" --data "$DATA" -o "$W/a.onnx" --key-out "$W/a.key" \
-    --budget 2 --encryption-set 32 --threads 1 "$@"; }
+    --budget 2 --encryption-set 32 --threads 1 --allow-miss --force "$@"; }
 # (a budget of 20000 bytes lets the ~200-byte key through and fails the model: the key must go)
 FAULTS="0 20000" faulty "advparams encrypt (model output)" "$W/a.onnx" 0 "$MODEL" advenc
 for n in 20000; do
@@ -100,7 +100,7 @@ done
 advenc >/dev/null 2>&1 || fail "advparams encrypt"
 cp "$W/a.onnx" "$T/enc.onnx"; cp -p "$W/a.key" "$T/a.key"
 faulty "advparams decrypt" "$W/d.onnx" 0 "$T/enc.onnx $T/a.key" \
-    "$NG" advparams decrypt "$T/enc.onnx" --key "$T/a.key" -o "$W/d.onnx"
+    "$NG" advparams decrypt "$T/enc.onnx" --key "$T/a.key" -o "$W/d.onnx" --force
 
 # ---- a real full disk ----
 if [ "$(id -u)" != 0 ]; then
@@ -113,9 +113,9 @@ else
     echo "$ORIG" > "$MNT/out.safetensors"
     # leave ~100 KiB free: lenet5 (250 KB) cannot fit
     head -c $((900 * 1024)) /dev/zero > "$MNT/filler" 2>/dev/null
-    for cmd in "convert $MODEL -o $MNT/out.safetensors" "lock $MODEL -o $MNT/out.onnx --key $T/k.key" \
-               "lock $T/model.safetensors -o $MNT/out.safetensors --key $T/k.key" \
-               "unlock $T/locked.onnx -o $MNT/out.onnx --key $T/k.key"; do
+    for cmd in "convert $MODEL -o $MNT/out.safetensors --force" "lock $MODEL -o $MNT/out.onnx --key $T/k.key --force" \
+               "lock $T/model.safetensors -o $MNT/out.safetensors --key $T/k.key --force" \
+               "unlock $T/locked.onnx -o $MNT/out.onnx --key $T/k.key --force"; do
         out=$(echo "$cmd" | sed 's/.* -o \([^ ]*\).*/\1/')
         rc=0; $NG $cmd >/dev/null 2>"$T/err.log" || rc=$?
         if [ "$rc" -eq 0 ]; then fail "full disk: '$cmd' reported success"; continue; fi
@@ -124,7 +124,7 @@ else
         grep -q "No space left" "$T/err.log" || fail "full disk: '$cmd' did not say the disk is full: $(cat "$T/err.log")"
     done
     rm -f "$MNT/filler"
-    "$NG" lock "$MODEL" -o "$MNT/out.onnx" --key "$T/k.key" >/dev/null || fail "lock after freeing the disk"
+    "$NG" lock "$MODEL" -o "$MNT/out.onnx" --key "$T/k.key" --force >/dev/null || fail "lock after freeing the disk"
     [ "$(temps "$MNT/out.onnx")" -eq 0 ] || fail "full disk: temp file left"
     ok "real full disk (1 MiB tmpfs): outputs intact, no temp files, message says so"
 fi

@@ -231,8 +231,8 @@ int main(void)
     uint8_t master[32];
     for (int i = 0; i < 32; i++) master[i] = (uint8_t)i;
     ng_ctr_tensor t1, t2;
-    ng_ctr_derive(master, "conv1.weight", &t1);
-    ng_ctr_derive(master, "conv1.bias", &t2);
+    ng_ctr_derive(master, NG_CTR_LABEL_V2, "conv1.weight", &t1);
+    ng_ctr_derive(master, NG_CTR_LABEL_V2, "conv1.bias", &t2);
     CHECK(memcmp(t1.key, t2.key, 32) != 0 && memcmp(t1.nonce, t2.nonce, 8) != 0);
     /* derivation as documented: BLAKE2b-320 keyed with the master key over label NUL name */
     {

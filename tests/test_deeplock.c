@@ -1,77 +1,23 @@
-/* test_deeplock: Deep-Lock on safetensors (F32 with NaN/Inf/denormal locked patterns, F16, BF16,
- * F64, a non-float tensor, an empty tensor) and ONNX (lenet5 fixture; deeplock_dtypes.onnx with
- * FLOAT16/BFLOAT16/DOUBLE and float_data initializers): locked bytes equal the
- * spec's formula computed independently here; bit-exact round trips for ctr and expand; the
- * streaming path gives the same bytes as the in-memory path; wrong key refused with nothing
- * written; --no-check gives a different model; corrupted/truncated locked files, double lock,
- * unlock of a plain model refused; --only; key files (perms, corruption, overwrite, sealed);
- * passphrase keys; unlock while loading. */
-#include <openssl/evp.h>
-#include <sodium.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include "tutil.h"
-#include "core/core.h"
+/* test_deeplock: Deep-Lock format 3 on safetensors (F32 with NaN/Inf/denormal locked patterns, F16,
+ * BF16, F64, a non-float tensor, an empty tensor) and ONNX (lenet5 fixture; deeplock_dtypes.onnx
+ * with FLOAT16/BFLOAT16/DOUBLE and float_data initializers): locked bytes equal the spec's formula
+ * computed independently here (tests/dl_tutil.h) for the lock's salt; bit-exact round trips for
+ * ctr and expand; the streaming path gives the same bytes as the in-memory path for many work
+ * item sizes and worker counts; --only; passphrase keys; unlock while loading; a full disk;
+ * key files (perms, corruption, overwrite, sealed); the parameter API against the reference
+ * streams on 1-3 workers. Checks against altered files, key-stream reuse, formats 1-2 and
+ * --paper-exact: test_deeplock_v3.c. */
+#include "dl_tutil.h"
 #include "nnguard/safetensors.h"
 #include "protect/deeplock/aes_sbox.h"
 #include "protect/deeplock/deeplock_keystream.h"
 
-static char path_buf[64][512];   /* every tmp() name stays valid for the whole test */
-static int path_i;
-static const char *tmp(const char *name)
-{
-    char *p = path_buf[path_i++ % 64];
-    snprintf(p, 512, "%s/%s", tu_tmpdir(), name);
-    return p;
-}
-
-static int exists(const char *p) { return access(p, F_OK) == 0; }
-
-static uint8_t *slurp(const char *p, size_t *n)
-{
-    uint8_t *d = NULL;
-    *n = 0;
-    if (ng_read_file(p, (size_t)1 << 30, &d, n) != NG_OK) return NULL;
-    return d;
-}
-
-static int same_file(const char *a, const char *b)
-{
-    size_t na, nb;
-    uint8_t *da = slurp(a, &na), *db = slurp(b, &nb);
-    int same = da && db && na == nb && memcmp(da, db, na) == 0;
-    free(da); free(db);
-    return same;
-}
-
-/* The independent ctr key stream of SCHEMES.md / deeplock.h for one tensor: subkey | nonce =
- * BLAKE2b-320(key = master, label NUL name); block b = AES-256(subkey, nonce || be64(b)),
- * computed block by block with OpenSSL's ECB mode (no counter mode involved). */
-static void ctr_ref(const uint8_t master[32], const char *name, uint8_t *ks, size_t n)
-{
-    static const char label[] = "nnguard.deeplock.ctr.v2";
-    uint8_t msg[256], out[40];
-    size_t ln = sizeof label, nn = strlen(name), nb = (n + 15) / 16;
-    memcpy(msg, label, ln);
-    memcpy(msg + ln, name, nn);
-    crypto_generichash(out, sizeof out, msg, ln + nn, master, 32);
-    uint8_t *blk = calloc(nb + 1, 16), *enc = calloc(nb + 1, 16);
-    for (size_t b = 0; b < nb; b++) {
-        memcpy(blk + 16 * b, out + 32, 8);
-        for (int j = 0; j < 8; j++) blk[16 * b + 8 + j] = (uint8_t)((uint64_t)b >> (56 - 8 * j));
-    }
-    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-    int len = 0;
-    CHECK(c && EVP_EncryptInit_ex(c, EVP_aes_256_ecb(), NULL, out, NULL) == 1 && EVP_CIPHER_CTX_set_padding(c, 0) == 1 &&
-          EVP_EncryptUpdate(c, enc, &len, blk, (int)(16 * nb)) == 1 && len == (int)(16 * nb));
-    EVP_CIPHER_CTX_free(c);
-    memcpy(ks, enc, n);
-    free(blk); free(enc);
-}
-
 #define NA 64
-/* A safetensors fixture; a.weight's first values are chosen so that under `master` (ctr) they
- * lock to a NaN with payload, +Inf, a denormal, -0 and a signalling NaN. */
+static const uint8_t salt0[32] = {0x5a, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                                  16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
+
+/* A safetensors fixture; a.weight's first values are chosen so that under `master` (ctr, salt0)
+ * they lock to a NaN with payload, +Inf, a denormal, -0 and a signalling NaN. */
 static void make_fixture(const char *path, const uint8_t master[32])
 {
     ng_st_header *h;
@@ -97,26 +43,21 @@ static void make_fixture(const char *path, const uint8_t master[32])
     static const uint32_t plain_pat[] = {0x7fc00123u, 0xff800000u, 0x00000003u, 0x80000000u};
     memcpy(&a[8], plain_pat, sizeof plain_pat);
     static const uint32_t locked_pat[] = {0x7fc0beefu, 0x7f800000u, 0x00000001u, 0x80000000u, 0x7f800001u};
-    uint8_t ks[NA * 4];
-    ctr_ref(master, "a.weight", ks, sizeof ks);
+    uint8_t ks[NA * 4], L[32];
+    ref_L(master, 32, salt0, L);
+    ref_ctr(L, "nnguard.deeplock.v3.ctr", "a.weight", ks, sizeof ks);
     uint8_t *ab = data;
     for (size_t i = 0; i < sizeof locked_pat / 4 * 4; i++) {
         uint8_t want = (uint8_t)(locked_pat[i / 4] >> (8 * (i % 4)));
         ab[i] = ng_aes_inv_sbox[want] ^ ks[i];
     }
     ng_awriter w;
-    ng_awrite_open(&w, path, 0644);
+    ng_awrite_open(&w, path, NG_MODE_PUBLIC);
     ng_awrite(&w, hdr, hlen);
     ng_awrite(&w, data, dn);
     ng_awrite_commit(&w);
     free(hdr); free(data);
     ng_st_header_free(h);
-}
-
-static ng_param *param(ng_weights *w, const char *name)
-{
-    long i = ng_weights_find(w, name);
-    return i < 0 ? NULL : ng_weights_param(w, (size_t)i);
 }
 
 static void write_secret(const char *p, const char *text, unsigned mode)
@@ -138,7 +79,9 @@ int main(void)
     k128.len = 16;
     ng_deeplock_secret s = {.key = &k}, s2 = {.key = &k2}, s128 = {.key = &k128};
     ng_deeplock_options o = ng_deeplock_options_default(), oe = ng_deeplock_options_default();
+    o.salt = salt0;   /* fixed salt: the in-memory and streamed files can be compared byte for byte */
     oe.keystream = NG_KS_EXPAND;
+    oe.salt = salt0;
 
     const char *orig = tmp("orig.safetensors");
     make_fixture(orig, k.k);
@@ -153,17 +96,16 @@ int main(void)
     CHECK(ng_deeplock_is_locked(wl) && !ng_deeplock_is_locked(wo));
     CHECK(strcmp(ng_weights_meta_get(wl, "nnguard.keystream"), "ctr") == 0);
     CHECK(strcmp(ng_weights_meta_get(wl, "nnguard.only"), "*") == 0);
-    uint8_t id[32];
-    char hex[65];
-    ng_weights_id(wo, id); ng_id_hex(id, hex);
-    CHECK(strcmp(ng_weights_meta_get(wl, "nnguard.model_id_before"), hex) == 0);
-    ng_weights_id(wl, id); ng_id_hex(id, hex);
-    CHECK(strcmp(ng_weights_meta_get(wl, "nnguard.model_id_after"), hex) == 0);
+    CHECK(strcmp(ng_weights_meta_get(wl, "nnguard.version"), "3") == 0);
+    uint8_t got_salt[32], L[32];
+    CHECK(meta32(wl, "nnguard.salt", got_salt) && memcmp(got_salt, salt0, 32) == 0);
+    CHECK(!ng_weights_meta_get(wl, "nnguard.model_id_before") && !ng_weights_meta_get(wl, "nnguard.expand_key"));
+    ref_L(k.k, 32, salt0, L);
     int formula = 1;
     for (size_t i = 0; i < ng_weights_count(wo); i++) {
         ng_param *po = ng_weights_param(wo, i), *pl = param(wl, po->name);
         uint8_t *ks = malloc(po->nbytes + 1);
-        ctr_ref(k.k, po->name, ks, po->nbytes);
+        ref_ctr(L, "nnguard.deeplock.v3.ctr", po->name, ks, po->nbytes);
         for (size_t j = 0; j < po->nbytes; j++) formula &= pl->data[j] == ng_aes_sbox[po->data[j] ^ ks[j]];
         free(ks);
     }
@@ -173,6 +115,7 @@ int main(void)
     ng_weights_free(wl);
     CHECK_OK(ng_deeplock_unlock_file(lk, un, &s, &o));
     CHECK(same_file(un, orig));   /* bytes, metadata and all: bit-exact incl. NaN/Inf/denormals */
+    CHECKF(file_mode(un) == 0600, "unlocked file mode %o", (unsigned)file_mode(un));
 
     /* ---- streaming == in memory (small chunks across tensor boundaries, 2 threads) ---- */
     ng_deeplock_options os = o;
@@ -182,8 +125,9 @@ int main(void)
     CHECK(same_file(lks, lk));
     CHECK_OK(ng_deeplock_unlock_stream(lk, uns, &s, &os));
     CHECK(same_file(uns, orig));
-    /* other slot sizes and worker counts: a slot packing several whole tensors (and parts of the
-     * next), one worker (transform and both ids in turn), three workers; --no-check unlock */
+    CHECKF(file_mode(uns) == 0600, "streamed unlocked file mode %o", (unsigned)file_mode(uns));
+    /* other item sizes and worker counts: an item packing several whole tensors (and parts of the
+     * next), one worker, three workers; --no-check unlock */
     static const struct { size_t chunk; int threads; } sv[] = {{300, 2}, {1u << 20, 2}, {64, 1}, {1u << 20, 1}, {24, 3}, {0, 0}};
     for (size_t i = 0; i < sizeof sv / sizeof sv[0]; i++) {
         ng_deeplock_options ov = o;
@@ -195,7 +139,8 @@ int main(void)
         CHECKF(same_file(uns, orig), "stream unlock, chunk %zu, %d threads", sv[i].chunk, sv[i].threads);
     }
 
-    /* ---- expand: the paper's stream; first locked bytes = S(round key 1 XOR plaintext) ---- */
+    /* ---- expand (salted): the schedule runs on BLAKE2b-128(L, label); --paper-exact on the key
+     * itself, so that the first locked bytes are S(round key 1 XOR plaintext) (FIPS-197) ---- */
     const char *le = tmp("le.safetensors"), *les = tmp("les.safetensors");
     CHECK_ST(ng_deeplock_lock_file(orig, le, &s, &oe), NG_E_KEY);   /* 256-bit key, expand wants 128 */
     CHECK(!exists(le));
@@ -206,10 +151,21 @@ int main(void)
     CHECK(same_file(le, les));
     CHECK_OK(ng_weights_open(le, &wl));
     static const uint8_t rk1[16] = {0xa0, 0xfa, 0xfe, 0x17, 0x88, 0x54, 0x2c, 0xb1, 0x23, 0xa3, 0x39, 0x39, 0x2a, 0x6c, 0x76, 0x05};
-    int ok = 1;
-    const uint8_t *pa = param(wo, "a.weight")->data, *la = param(wl, "a.weight")->data;
-    for (int j = 0; j < 16; j++) ok &= la[j] == ng_aes_sbox[pa[j] ^ rk1[j]];
-    CHECK(ok);
+    const uint8_t *pa = param(wo, "a.weight")->data;
+    {
+        uint8_t L128[32], sched[16], eks[64];
+        ref_L(fips, 16, salt0, L128);
+        ref_keyed(L128, 32, "nnguard.deeplock.v3.expand", NULL, 0, sched, 16);
+        ng_expand_cursor ec;
+        ng_expand_init(&ec, sched);
+        ng_expand_stream_with(&ec, 0, eks, sizeof eks, NG_AES_PORTABLE);
+        const uint8_t *la = param(wl, "a.weight")->data;
+        int salted = 1, paper = 1;
+        for (int j = 0; j < 64; j++) salted &= la[j] == ng_aes_sbox[pa[j] ^ eks[j]];
+        for (int j = 0; j < 16; j++) paper &= la[j] == ng_aes_sbox[pa[j] ^ rk1[j]];
+        CHECK(salted && !paper);
+        CHECK(strcmp(ng_weights_meta_get(wl, "nnguard.expand_key"), "salted") == 0);
+    }
     ng_weights_free(wl);
     CHECK_OK(ng_deeplock_unlock_stream(le, uns, &s128, &oes));
     CHECK(same_file(uns, orig));
@@ -223,29 +179,37 @@ int main(void)
         CHECK_OK(ng_deeplock_unlock_stream(le, uns, &s128, &ov));
         CHECKF(same_file(uns, orig), "expand stream unlock %d", i);
     }
-    /* version 1 (ctr was XChaCha20): its ctr files are refused, its expand files still unlock */
+    /* --paper-exact: round keys 1, 10, 11, 12 of FIPS-197 / SCHEMES.md in the locked bytes */
     {
-        const char *v1 = tmp("v1.safetensors"), *bv1 = tmp("bad_v1.safetensors");
-        ng_weights *wv;
-        CHECK_OK(ng_weights_open(lk, &wv));
-        CHECK_OK(ng_weights_meta_set(wv, "nnguard.version", "1"));
-        CHECK_OK(ng_weights_save(wv, v1));
-        ng_weights_free(wv);
-        CHECK_ST(ng_deeplock_unlock_file(v1, bv1, &s, &o), NG_E_UNSUPPORTED);
-        CHECK_ST(ng_deeplock_unlock_stream(v1, bv1, &s, &o), NG_E_UNSUPPORTED);
-        CHECK(!exists(bv1));
-        CHECK_OK(ng_weights_open(le, &wv));
-        CHECK_OK(ng_weights_meta_set(wv, "nnguard.version", "1"));
-        CHECK_OK(ng_weights_save(wv, v1));
-        ng_weights_free(wv);
-        CHECK_OK(ng_deeplock_unlock_stream(v1, uns, &s128, &o));
+        const char *lp = tmp("lpaper.safetensors"), *lps = tmp("lpapers.safetensors");
+        ng_deeplock_options op = oe;
+        op.paper_exact = 1;
+        CHECK_OK(ng_deeplock_lock_file(orig, lp, &s128, &op));
+        op.chunk_bytes = 40; op.threads = 2;
+        CHECK_OK(ng_deeplock_lock_stream(orig, lps, &s128, &op));
+        CHECK(same_file(lp, lps));
+        static const char *kat[][2] = {{"1", "a0fafe1788542cb123a339392a6c7605"}, {"10", "d014f9a8c9ee2589e13f0cc8b6630ca6"},
+                                       {"11", "47eadde68e04f86f6f3bf4a7d958f801"}, {"12", "f5aba1d37baf59bc1494ad1bcdcc551a"}};
+        CHECK_OK(ng_weights_open(lp, &wl));
+        const uint8_t *la = param(wl, "a.weight")->data;
+        for (size_t i = 0; i < 4; i++) {
+            uint8_t rk[16];
+            size_t got = 0, off = 16 * (size_t)(atoi(kat[i][0]) - 1);
+            sodium_hex2bin(rk, 16, kat[i][1], 32, NULL, &got, NULL);
+            int ok = 1;
+            for (int j = 0; j < 16; j++) ok &= la[off + (size_t)j] == ng_aes_sbox[pa[off + (size_t)j] ^ rk[j]];
+            CHECKF(ok, "--paper-exact: round key %s", kat[i][0]);
+        }
+        CHECK(strcmp(ng_weights_meta_get(wl, "nnguard.expand_key"), "paper") == 0);
+        ng_weights_free(wl);
+        CHECK_OK(ng_deeplock_unlock_stream(lp, uns, &s128, &o));
         CHECK(same_file(uns, orig));
     }
 
     /* ---- wrong key: refused, nothing written; --no-check gives a different model ---- */
     const char *bad = tmp("bad.safetensors");
     CHECK_ST(ng_deeplock_unlock_file(lk, bad, &s2, &o), NG_E_KEY);
-    CHECK(strstr(ng_last_error(), "does not match this model") != NULL);
+    CHECK(strstr(ng_last_error(), "wrong key or altered file") != NULL);
     CHECK(!exists(bad));
     CHECK_ST(ng_deeplock_unlock_stream(lk, bad, &s2, &os), NG_E_KEY);
     CHECK(!exists(bad));
@@ -265,12 +229,13 @@ int main(void)
     uint8_t *d = slurp(lk, &n);   /* reused below */
     d[n - 3] ^= 1;   /* a byte of c.scale */
     const char *cor = tmp("cor.safetensors"), *tru = tmp("tru.safetensors");
-    ng_write_file_atomic(cor, d, n, 0644);
-    ng_write_file_atomic(tru, d, n - 8, 0644);
+    ng_write_file_atomic(cor, d, n, NG_MODE_PUBLIC);
+    ng_write_file_atomic(tru, d, n - 8, NG_MODE_PUBLIC);
     free(d);
-    CHECK_ST(ng_deeplock_unlock_file(cor, bad, &s, &o), NG_E_FORMAT);
+    CHECK_ST(ng_deeplock_unlock_file(cor, bad, &s, &o), NG_E_AUTH);
     CHECK(strstr(ng_last_error(), "modified or truncated") != NULL);
-    CHECK_ST(ng_deeplock_unlock_stream(cor, bad, &s, &os), NG_E_FORMAT);
+    CHECK_ST(ng_deeplock_unlock_stream(cor, bad, &s, &os), NG_E_AUTH);
+    CHECK(strstr(ng_last_error(), "modified or truncated") != NULL);
     CHECK(ng_deeplock_unlock_file(tru, bad, &s, &o) != NG_OK);
     CHECK(ng_deeplock_unlock_stream(tru, bad, &s, &os) != NG_OK);
     CHECK(!exists(bad));
@@ -468,9 +433,10 @@ int main(void)
     CHECK_ST(ng_passphrase_read(pf, "", &pass, &plen), NG_E_PERM);
 
     ng_key_wipe(&k); ng_key_wipe(&k2); ng_key_wipe(&got);
-    /* ---- in memory, tensors of several 1 MiB pieces on 1-3 workers: every locked byte equals
-     * S(b XOR k) with k from the reference streams (ctr: ECB reference per tensor; expand: the
-     * portable schedule run from round 0 over the tensors in order) ---- */
+    /* ---- the parameter API, tensors of several 1 MiB pieces on 1-3 workers: every locked byte
+     * equals S(b XOR k) with k from the reference streams (ctr: ECB reference per tensor; expand:
+     * the portable schedule run from round 0 over the tensors in order), for a salt (format 3)
+     * and for no salt (the unsalted stream of formats 1-2) ---- */
     {
         static const size_t sizes[] = {(3u << 20) + 12, 20, (1u << 20) + 4};   /* bytes, F32 */
         enum { NP = 3 };
@@ -485,36 +451,49 @@ int main(void)
             pp[i] = (ng_param){.name = pn[i], .dtype = NG_DT_F32, .data = malloc(sizes[i]), .nbytes = sizes[i]};
             sum += sizes[i];
         }
-        uint8_t *eks = malloc(sum);
+        uint8_t *eks[2] = {malloc(sum), malloc(sum)};
         ng_key kb, kb128;   /* the test's keys are wiped by now */
         CHECK_OK(ng_key_generate(256, &kb));
         CHECK_OK(ng_key_generate(128, &kb128));
-        ng_expand_cursor ec;
-        ng_expand_init(&ec, kb128.k);
-        ng_expand_stream_with(&ec, 0, eks, sum, NG_AES_PORTABLE);
+        uint8_t Lb[32], L128[32], sched[16];
+        ref_L(kb.k, 32, salt0, Lb);
+        ref_L(kb128.k, 16, salt0, L128);
+        ref_keyed(L128, 32, "nnguard.deeplock.v3.expand", NULL, 0, sched, 16);
+        for (int legacy = 0; legacy < 2; legacy++) {
+            ng_expand_cursor ec;
+            ng_expand_init(&ec, legacy ? kb128.k : sched);
+            ng_expand_stream_with(&ec, 0, eks[legacy], sum, NG_AES_PORTABLE);
+        }
+        for (int legacy = 0; legacy < 2; legacy++)
         for (int ks = 0; ks < 2; ks++)
             for (int th = 1; th <= 3; th++) {
                 for (int i = 0; i < NP; i++) memcpy(pp[i].data, plain[i], sizes[i]);
                 const ng_key *key = ks ? &kb128 : &kb;
-                CHECK_OK(ng_deeplock_lock_params(pp, NP, key, (ng_keystream)ks, NULL, th));
+                ng_deeplock_options po = ng_deeplock_options_default();
+                po.keystream = (ng_keystream)ks;
+                po.threads = th;
+                const uint8_t *salt = legacy ? NULL : salt0;
+                CHECK_OK(ng_deeplock_lock_params(pp, NP, key, salt, &po));
                 int exact = 1;
                 size_t so = 0;
                 for (int i = 0; i < NP; i++) {
                     uint8_t *kst = malloc(sizes[i]);
-                    if (ks) memcpy(kst, eks + so, sizes[i]);
-                    else ctr_ref(kb.k, pn[i], kst, sizes[i]);
+                    if (ks) memcpy(kst, eks[legacy] + so, sizes[i]);
+                    else if (legacy) ref_ctr(kb.k, "nnguard.deeplock.ctr.v2", pn[i], kst, sizes[i]);
+                    else ref_ctr(Lb, "nnguard.deeplock.v3.ctr", pn[i], kst, sizes[i]);
                     for (size_t j = 0; j < sizes[i]; j++) exact &= pp[i].data[j] == ng_aes_sbox[plain[i][j] ^ kst[j]];
                     so += sizes[i];
                     free(kst);
                 }
-                CHECKF(exact, "%s lock in memory, %d workers, equals the reference", ks ? "expand" : "ctr", th);
-                CHECK_OK(ng_deeplock_unlock_params(pp, NP, key, (ng_keystream)ks, NULL, th));
+                CHECKF(exact, "%s%s lock in memory, %d workers, equals the reference", legacy ? "unsalted " : "",
+                       ks ? "expand" : "ctr", th);
+                CHECK_OK(ng_deeplock_unlock_params(pp, NP, key, salt, &po));
                 int back = 1;
                 for (int i = 0; i < NP; i++) back &= memcmp(pp[i].data, plain[i], sizes[i]) == 0;
                 CHECKF(back, "%s round trip, %d workers", ks ? "expand" : "ctr", th);
             }
         for (int i = 0; i < NP; i++) { free(plain[i]); free(pp[i].data); }
-        free(eks);
+        free(eks[0]); free(eks[1]);
         ng_key_wipe(&kb);
         ng_key_wipe(&kb128);
     }

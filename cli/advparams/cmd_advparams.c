@@ -17,8 +17,12 @@ static const char enc_help[] =
     "usage: nnguard advparams encrypt MODEL -o OUT --key-out KEY [--data DIR] [options]\n\n"
     "Encrypt MODEL (ONNX or safetensors) by moving a few parameters to their tensor's min or max,\n"
     "chosen greedily by the gradient of the cross-entropy on an encryption set drawn (stratified)\n"
-    "from the training images in DIR. OUT is a valid model file of the same format with no trace of\n"
-    "which parameters moved; KEY (created 0600, never overwritten) holds the positions and values.\n\n"
+    "from the training images in DIR. OUT is a valid model file of the same format; no metadata\n"
+    "names the moved parameters, but their values betray them: each sits exactly on its tensor's\n"
+    "min or max, where an attacker who knows the method looks first (nnguard attack adaptive).\n"
+    "KEY (created 0600, never overwritten, even with --force) holds the positions and values.\n"
+    "When the budget runs out before the target accuracy is reached, nothing is written and the\n"
+    "exit code is 1, unless --allow-miss.\n\n"
     "  --data DIR              training data (MNIST IDX or CIFAR-10 folder;\n"
     "                          default /usr/share/datasets/fashion-mnist)\n"
     "  -o, --output OUT        encrypted model file\n"
@@ -33,6 +37,8 @@ static const char enc_help[] =
     "  --seed S                seed of the encryption-set draw (default 0; recorded in the key)\n"
     "  --passphrase-file F     seal the key file with the passphrase in F (Argon2id + XChaCha20-Poly1305)\n"
     "  --mark                  write nnguard.scheme=advparams into the file's metadata\n"
+    "  --allow-miss            write OUT and KEY even when the target accuracy was not reached\n"
+    "  --force                 replace an existing OUT (never an existing KEY, nor an input)\n"
     "  --threads N             worker threads (default: all cores)\n"
     NG_CLI_ARCH_HELP
     "Progress (one line per changed parameter) goes to stderr.\n";
@@ -43,14 +49,16 @@ static const char dec_help[] =
     "nothing written) when the key belongs to another model or does not fit the file.\n\n"
     "  --key KEY               AdvParams key file (from advparams encrypt)\n"
     "  -o, --output OUT        decrypted model file\n"
-    "  --passphrase-file F     passphrase of a sealed key file\n";
+    "  --passphrase-file F     passphrase of a sealed key file\n"
+    "  --force                 replace an existing OUT (never an input)\n"
+    "OUT holds the plaintext model: it is created 0600.\n";
 
 static const char top_help[] =
     "usage: nnguard advparams encrypt|decrypt ... (nnguard advparams encrypt --help)\n\n"
     "AdvParams: a handful of parameters adversarially perturbed; positions and values are the key.\n";
 
 enum { OPT_DATA = 0x4f00, OPT_KEY_OUT, OPT_BUDGET, OPT_TARGET, OPT_TENSORS, OPT_SET, OPT_SEED,
-       OPT_PASS, OPT_MARK, OPT_THREADS, OPT_KEY, OPT_RULE };
+       OPT_PASS, OPT_MARK, OPT_THREADS, OPT_KEY, OPT_RULE, OPT_ALLOW_MISS };
 
 /* Passphrase from a file (keys.h helper: first line, file must be 0600), or none. */
 static ng_status read_pass(const char *file, char **pass, size_t *len)
@@ -68,10 +76,10 @@ static int encrypt_cmd(int argc, char **argv)
         {"tensors", required_argument, NULL, OPT_TENSORS}, {"encryption-set", required_argument, NULL, OPT_SET},
         {"seed", required_argument, NULL, OPT_SEED}, {"passphrase-file", required_argument, NULL, OPT_PASS},
         {"mark", no_argument, NULL, OPT_MARK}, {"rule", required_argument, NULL, OPT_RULE},
-        {"threads", required_argument, NULL, OPT_THREADS},
-        NG_CLI_ARCH_LONGOPTS, {0, 0, 0, 0}};
+        {"threads", required_argument, NULL, OPT_THREADS}, {"allow-miss", no_argument, NULL, OPT_ALLOW_MISS},
+        NG_CLI_ARCH_LONGOPTS, NG_CLI_FORCE_LONGOPT, {0, 0, 0, 0}};
     const char *cmd = "advparams encrypt", *data = NULL, *out = NULL, *key_out = NULL, *pass_file = NULL;
-    int mark = 0, c;
+    int mark = 0, allow_miss = 0, force = 0, missed = 0, c;
     long long v;
     double d;
     ng_adv_options o = ng_adv_options_default();
@@ -93,6 +101,8 @@ static int encrypt_cmd(int argc, char **argv)
         case OPT_SEED: if (ng_cli_int(cmd, "--seed", optarg, 0, INT64_MAX, &v)) return NG_EXIT_USAGE; o.seed = (uint64_t)v; break;
         case OPT_PASS: pass_file = optarg; break;
         case OPT_MARK: mark = 1; break;
+        case OPT_ALLOW_MISS: allow_miss = 1; break;
+        case NG_CLI_OPT_FORCE: force = 1; break;
         case OPT_RULE:
             if (ng_adv_rule_parse(optarg) < 0) return ng_cli_usage(cmd, "--rule expects grad or gain, not '%s'", optarg);
             o.rule = (ng_adv_rule)ng_adv_rule_parse(optarg);
@@ -105,12 +115,11 @@ static int encrypt_cmd(int argc, char **argv)
     if (!out || !key_out) return ng_cli_usage(cmd, "-o and --key-out are required");
     if (!data) data = NG_DEFAULT_DATA_DIR;
     const char *model = argv[optind];
-    if (!strcmp(out, key_out) || !strcmp(model, key_out))
-        return ng_cli_usage(cmd, "the key file must not be the model or the output");
-    if (access(key_out, F_OK) == 0) {
-        fprintf(stderr, "nnguard %s: %s already exists; refusing to overwrite a key file\n", cmd, key_out);
-        return NG_EXIT_REFUSED;
-    }
+    const char *outs[] = {out, key_out}, *ins[] = {model, pass_file};
+    ng_status cst = ng_cli_check_outputs(outs, 2, ins, 2, force);
+    if (cst == NG_OK && access(key_out, F_OK) == 0)
+        cst = ng_fail(NG_E_EXISTS, "%s: already exists; a key file is never overwritten, even with --force", key_out);
+    if (cst != NG_OK) return ng_cli_fail(cmd, cst);
 
     char *pass = NULL;
     size_t plen = 0;
@@ -146,18 +155,27 @@ static int encrypt_cmd(int argc, char **argv)
             printf("changed %zu of %zu parameters (%.6f%%); encryption-set accuracy %.2f%% -> %.2f%%; %.2f s\n"
                    "encrypted model id %s\n", n, total, 100.0 * (double)n / (double)total, 100 * before,
                    100 * after, ng_now() - t0, hex);
+            if (!(after < o.target_acc)) {
+                missed = 1;
+                fprintf(stderr, "nnguard %s: target missed: encryption-set accuracy %.2f%% is not below --target-acc "
+                        "%.2f%% after %zu changes (--budget %d); %s\n", cmd, 100 * after, 100 * o.target_acc, n, o.budget,
+                        allow_miss ? "writing the files anyway (--allow-miss)"
+                                   : "nothing written: raise --budget or --target-acc, or accept it with --allow-miss");
+            }
         }
     }
-    if (st == NG_OK && mark) st = ng_weights_meta_set(w, "nnguard.scheme", "advparams");
+    int write = st == NG_OK && (!missed || allow_miss);
+    if (write && mark) st = ng_weights_meta_set(w, "nnguard.scheme", "advparams");
     /* The key first (exclusive); if the model cannot be written the new key is removed again. */
-    if (st == NG_OK) st = ng_adv_key_save(key, key_out, pass, plen);
-    if (st == NG_OK && (st = ng_weights_save(w, out)) != NG_OK) unlink(key_out);
+    if (write && st == NG_OK) st = ng_adv_key_save(key, key_out, pass, plen);
+    if (write && st == NG_OK && (st = ng_weights_save(w, out)) != NG_OK) unlink(key_out);
     if (pass) ng_passphrase_free(pass, plen);
     ng_adv_key_free(key);
     ng_model_free(m);
     ng_weights_free(w);
     ng_dataset_free(&train);
-    return st == NG_OK ? NG_EXIT_OK : ng_cli_fail(cmd, st);
+    if (st != NG_OK) return ng_cli_fail(cmd, st);
+    return missed && !allow_miss ? NG_EXIT_FAIL : NG_EXIT_OK;
 }
 
 static int decrypt_cmd(int argc, char **argv)
@@ -165,9 +183,9 @@ static int decrypt_cmd(int argc, char **argv)
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'}, {"output", required_argument, NULL, 'o'},
         {"key", required_argument, NULL, OPT_KEY}, {"passphrase-file", required_argument, NULL, OPT_PASS},
-        {0, 0, 0, 0}};
+        NG_CLI_FORCE_LONGOPT, {0, 0, 0, 0}};
     const char *cmd = "advparams decrypt", *out = NULL, *keyf = NULL, *pass_file = NULL;
-    int c;
+    int c, force = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
         switch (c) {
@@ -175,6 +193,7 @@ static int decrypt_cmd(int argc, char **argv)
         case 'o': out = optarg; break;
         case OPT_KEY: keyf = optarg; break;
         case OPT_PASS: pass_file = optarg; break;
+        case NG_CLI_OPT_FORCE: force = 1; break;
         default: return ng_cli_usage(cmd, "unknown option");
         }
     }
@@ -185,7 +204,8 @@ static int decrypt_cmd(int argc, char **argv)
     size_t plen = 0;
     ng_weights *w = NULL;
     ng_adv_key *key = NULL;
-    ng_status st = NG_OK;
+    const char *ins[] = {model, keyf, pass_file};
+    ng_status st = ng_cli_check_outputs(&out, 1, ins, 3, force);
     if (ng_adv_key_file_sealed(keyf) == 1 && !pass_file)
         st = ng_fail(NG_E_KEY, "%s: key file is sealed; give its passphrase with --passphrase-file", keyf);
     if (st == NG_OK) st = read_pass(pass_file, &pass, &plen);
@@ -196,7 +216,7 @@ static int decrypt_cmd(int argc, char **argv)
         const char *s = ng_weights_meta_get(w, "nnguard.scheme");
         if (s && !strcmp(s, "advparams")) st = ng_weights_meta_set(w, "nnguard.scheme", NULL);
     }
-    if (st == NG_OK) st = ng_weights_save(w, out);
+    if (st == NG_OK) st = ng_weights_save_mode(w, out, NG_MODE_PRIVATE);   /* plaintext of a protected model */
     if (st == NG_OK) printf("restored %zu parameters; %s written\n", ng_adv_key_count(key), out);
     if (pass) ng_passphrase_free(pass, plen);
     ng_adv_key_free(key);

@@ -26,6 +26,7 @@ static const char extract_help[] =
     "  --query-batch B         images per HTTP request (default 100)\n"
     "  --fidelity N            further images queried to measure fidelity (default 1000; 0: none)\n"
     "  --data DIR              test split for the surrogate's accuracy (default: the pool's)\n"
+    NG_CLI_FORCE_HELP
     "  --seed S --threads T --json\n";
 
 int ng_attack_run_extract(int argc, char **argv)
@@ -42,10 +43,10 @@ int ng_attack_run_extract(int argc, char **argv)
         {"query-batch", required_argument, NULL, O_QBATCH}, {"fidelity", required_argument, NULL, O_FID},
         {"data", required_argument, NULL, O_DATA}, {"seed", required_argument, NULL, O_SEED},
         {"threads", required_argument, NULL, O_THREADS}, {"json", no_argument, NULL, O_JSON},
-        {0, 0, 0, 0}};
+        NG_CLI_FORCE_LONGOPT, {0, 0, 0, 0}};
     const char *cmd = "attack extract", *api = NULL, *token = NULL, *tokfile = NULL, *pool_dir = NG_DEFAULT_DATA_DIR;
     const char *arch = NULL, *out = NULL, *data = NULL;
-    int json = 0;
+    int json = 0, force = 0;
     long long v;
     double d;
     ng_extract_options o = ng_extract_options_default();
@@ -72,6 +73,7 @@ int ng_attack_run_extract(int argc, char **argv)
         case O_SEED: if (ng_cli_int(cmd, "--seed", optarg, 0, (long long)1 << 62, &v)) return NG_EXIT_USAGE; o.seed = (uint64_t)v; break;
         case O_THREADS: if (ng_cli_int(cmd, "--threads", optarg, 0, 256, &v)) return NG_EXIT_USAGE; o.train.threads = (int)v; break;
         case O_JSON: json = 1; break;
+        case NG_CLI_OPT_FORCE: force = 1; break;
         default: return ng_cli_usage(cmd, "unknown option or missing value in '%s'", argv[optind - 1]);
         }
     }
@@ -81,7 +83,10 @@ int ng_attack_run_extract(int argc, char **argv)
     o.train.seed = o.seed;
     char *tokbuf = NULL;
     size_t toklen = 0;
-    ng_status st = NG_OK;
+    /* checked before hours of querying and training, not at the end */
+    const char *ins[] = {tokfile, pool_dir, data};
+    ng_status st = ng_cli_check_outputs(&out, 1, ins, 3, force);
+    if (st != NG_OK) return ng_cli_fail(cmd, st);
     if (tokfile && (st = ng_passphrase_read(tokfile, NULL, &tokbuf, &toklen)) != NG_OK) return ng_cli_fail(cmd, st);
     if (tokbuf) token = tokbuf;
     ng_dataset pool = {0}, full = {0};

@@ -40,20 +40,25 @@ static int print_json(json_t *o)
     return NG_EXIT_OK;
 }
 
-static json_t *finetune_json(const ng_finetune_result *r, int scratch)
+static json_t *series(const double *v, int n)
 {
-    json_t *o = json_object(), *att = json_array(), *scr = json_array();
-    for (int e = 0; e < r->epochs; e++) {
-        json_array_append_new(att, json_real(r->acc_attacked[e]));
-        if (scratch) json_array_append_new(scr, json_real(r->acc_scratch[e]));
-    }
-    json_object_set_new(o, "train_examples", json_integer(r->n_train));
-    json_object_set_new(o, "params_reset", json_integer(r->n_sanitized));
-    json_object_set_new(o, "accuracy_before", json_real(r->acc_before));
-    json_object_set_new(o, "accuracy_attacked", att);
-    if (scratch) json_object_set_new(o, "accuracy_scratch", scr);
-    else json_decref(scr);
-    return o;
+    json_t *a = json_array();
+    for (int e = 0; e < n; e++) json_array_append_new(a, json_real(v[e]));
+    return a;
+}
+
+static json_t *finetune_json(const ng_finetune_result *r, const ng_finetune_options *o)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "train_examples", json_integer(r->n_train));
+    json_object_set_new(j, "params_reinitialised", json_integer(r->n_sanitized));
+    json_object_set_new(j, "accuracy_before", json_real(r->acc_before));
+    json_object_set_new(j, "loss_before", json_real(r->loss_before));
+    json_object_set_new(j, "accuracy_attacked", series(r->acc_attacked, r->epochs));
+    json_object_set_new(j, "loss_attacked", series(r->loss_attacked, r->epochs));
+    if (o->scratch) json_object_set_new(j, "accuracy_scratch", series(r->acc_scratch, r->epochs));
+    if (o->sanity) json_object_set_new(j, "accuracy_sanity", series(r->acc_sanity, r->epochs));
+    return j;
 }
 
 int ng_attack_run_finetune(const ng_attack_args *a)
@@ -65,16 +70,18 @@ int ng_attack_run_finetune(const ng_attack_args *a)
     ng_finetune_result *r = calloc(1, sizeof *r);
     ng_status st = r ? ng_attack_finetune(m, &tr, &te, &a->tune, r) : NG_E_NOMEM;
     if (st != NG_OK) rc = ng_cli_fail("attack finetune", st);
-    else if (a->json) rc = print_json(finetune_json(r, a->tune.scratch));
+    else if (a->json) rc = print_json(finetune_json(r, &a->tune));
     else {
         printf("fine-tuning attack on %s: %lld training examples, %d epochs\n", a->model,
                (long long)r->n_train, r->epochs);
-        printf("accuracy as given: %.2f%% (%lld non-finite or huge parameters reset to 0)\n",
-               100 * r->acc_before, (long long)r->n_sanitized);
-        printf("%-6s %12s %12s\n", "epoch", "attacked", a->tune.scratch ? "scratch" : "");
+        printf("%lld out-of-distribution parameters re-initialised as a fresh layer would be; accuracy then %.2f%%, "
+               "training loss %.3f\n", (long long)r->n_sanitized, 100 * r->acc_before, r->loss_before);
+        printf("%-6s %12s %8s %12s %12s\n", "epoch", "attacked", "loss", a->tune.scratch ? "scratch" : "",
+               a->tune.sanity ? "sanity" : "");
         for (int e = 0; e < r->epochs; e++) {
-            printf("%-6d %11.2f%%", e + 1, 100 * r->acc_attacked[e]);
+            printf("%-6d %11.2f%% %8.3f", e + 1, 100 * r->acc_attacked[e], r->loss_attacked[e]);
             if (a->tune.scratch) printf(" %11.2f%%", 100 * r->acc_scratch[e]);
+            if (a->tune.sanity) printf(" %11.2f%%", 100 * r->acc_sanity[e]);
             putchar('\n');
         }
     }

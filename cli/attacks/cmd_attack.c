@@ -10,8 +10,10 @@
 static const char *const attack_help =
     "usage: nnguard attack <kind> MODEL [options]\n"
     "kinds:\n"
-    "  finetune  fine-tune MODEL on a fraction of the training data; compare with training\n"
-    "            the same architecture from a fresh random init on the same data and epochs\n"
+    "  finetune  re-initialise MODEL's out-of-distribution parameters (not finite, or beyond 8 x\n"
+    "            their tensor's fresh-init scale) as a fresh layer would, keep the rest, fine-tune on a\n"
+    "            fraction of the training data; compare with training the same architecture from a\n"
+    "            fresh random init on the same data and epochs\n"
     "  prune     magnitude pruning of every weight tensor at each rate, optional fine-tune\n"
     "  keyguess  Deep-Lock: accuracy of a locked MODEL unlocked with N random wrong keys\n"
     "  adaptive  AdvParams: the adaptive attacker (knows the method) resets suspect parameters\n"
@@ -27,13 +29,15 @@ static const char *const attack_help =
     "  --advparams-key K  adaptive: the key, only to score how many perturbed parameters were found\n"
     "  --limit N          evaluate on the first N test images (default all)\n"
     "  --seed S --threads T --json\n"
-    "  --no-scratch       finetune: skip the from-scratch baseline\n";
+    "  --no-scratch       finetune: skip the from-scratch baseline\n"
+    "  --sanity           finetune: also run the attack on MODEL with every weight fresh (it must\n"
+    "                     reach the scratch accuracy, or the attack is too weak to mean anything)\n";
 
 
 int ng_attack_parse(ng_attack_args *a, int argc, char **argv)
 {
     enum { O_DATA = 1000, O_FRACTION, O_COUNT, O_EPOCHS, O_BATCH, O_LR, O_RATES, O_TRIALS,
-           O_SEED, O_THREADS, O_JSON, O_NOSCRATCH, O_LIMIT, O_ADVKEY, O_HELP };
+           O_SEED, O_THREADS, O_JSON, O_NOSCRATCH, O_LIMIT, O_ADVKEY, O_HELP, O_SANITY };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA}, {"fraction", required_argument, 0, O_FRACTION},
         {"count", required_argument, 0, O_COUNT}, {"epochs", required_argument, 0, O_EPOCHS},
@@ -41,6 +45,7 @@ int ng_attack_parse(ng_attack_args *a, int argc, char **argv)
         {"rates", required_argument, 0, O_RATES}, {"trials", required_argument, 0, O_TRIALS},
         {"seed", required_argument, 0, O_SEED}, {"threads", required_argument, 0, O_THREADS},
         {"json", no_argument, 0, O_JSON}, {"no-scratch", no_argument, 0, O_NOSCRATCH},
+        {"sanity", no_argument, 0, O_SANITY},
         {"limit", required_argument, 0, O_LIMIT}, {"advparams-key", required_argument, 0, O_ADVKEY},
         {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
     long long v;
@@ -103,6 +108,7 @@ int ng_attack_parse(ng_attack_args *a, int argc, char **argv)
         case O_ADVKEY: a->advparams_key = optarg; break;
         case O_JSON: a->json = 1; break;
         case O_NOSCRATCH: a->tune.scratch = 0; break;
+        case O_SANITY: a->tune.sanity = 1; break;
         case O_HELP: fputs(attack_help, stdout); return 1;
         default: ng_cli_usage("attack", "unknown option"); return -1;
         }

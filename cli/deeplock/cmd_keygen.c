@@ -9,7 +9,8 @@ static int usage_keygen(FILE *f)
 {
     fprintf(f, "usage: nnguard keygen -o KEY [--bits 128|256] [--passphrase-file FILE]\n\n"
                "Make a random key (OS CSPRNG) and write it to the key file KEY, mode 0600.\n"
-               "An existing KEY is never overwritten. Keys are never printed.\n\n"
+               "An existing KEY is never overwritten, not even with --force: the models locked with it\n"
+               "could not be unlocked any more. Remove it yourself first. Keys are never printed.\n\n"
                "  -o, --output KEY        the key file to create\n"
                "  --bits N                256 (default; Deep-Lock --keystream ctr) or 128 (--keystream expand)\n"
                "  --passphrase-file FILE  seal the key file with the passphrase on FILE's first line\n"
@@ -20,10 +21,11 @@ static int usage_keygen(FILE *f)
 
 int ng_cmd_keygen(int argc, char **argv)
 {
-    enum { OPT_BITS = 0x100, OPT_PASS };
+    enum { OPT_BITS = 0x100, OPT_PASS, OPT_FORCE };
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'}, {"bits", required_argument, NULL, OPT_BITS},
-        {"passphrase-file", required_argument, NULL, OPT_PASS}, {"help", no_argument, NULL, 'h'}, {0}};
+        {"passphrase-file", required_argument, NULL, OPT_PASS}, {"force", no_argument, NULL, OPT_FORCE},
+        {"help", no_argument, NULL, 'h'}, {0}};
     const char *out = NULL, *pass_file = NULL;
     long long bits = 256;
     int c;
@@ -36,6 +38,9 @@ int ng_cmd_keygen(int argc, char **argv)
             if (bits != 128 && bits != 256) return ng_cli_usage("keygen", "--bits must be 128 or 256");
             break;
         case OPT_PASS: pass_file = optarg; break;
+        case OPT_FORCE:
+            return ng_cli_usage("keygen", "--force: keygen never overwrites a key file (models locked with it could "
+                                "not be unlocked any more); remove the old key yourself if you mean it");
         case 'h': return usage_keygen(stdout);
         default: return usage_keygen(stderr);
         }

@@ -6,8 +6,11 @@
  * move changes it (score |gradient| for the spec's GRAD rule, |gradient x move| for GAIN); set it to its tensor's ORIGINAL max if the gradient is > 0, to the
  * original min if < 0 (the loss rises, no value leaves its tensor's range); re-evaluate } until
  * the accuracy on the encryption set is < target or the budget is spent. The gradient is
- * recomputed after every step. The positions and values are the key; the encrypted file
- * carries no hint of them (unless asked for an nnguard.scheme=advparams marker).
+ * recomputed after every step. The positions and values are the key. The encrypted file has no
+ * metadata about them (unless asked for an nnguard.scheme=advparams marker), but its values do
+ * betray them: every perturbed value sits exactly on its tensor's min or max, where an attacker
+ * who knows the method looks first (SCHEMES.md section 2, "measured weakness"; the adaptive
+ * attack in nnguard/attack.h finds them).
  *
  *     ng_adv_options o = ng_adv_options_default();   // budget 25, target 0.10, GAIN, set 512, seed 0
  *     ng_adv_key *k;

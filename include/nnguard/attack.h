@@ -1,12 +1,17 @@
 /* nnguard/attack.h - the attacks every protection scheme is judged by, the same way.
  *
  * Fine-tuning: the attacker holds the protected model and a fraction of the
- * training data. It fine-tunes the model for some epochs and, as the baseline
- * the papers compare with, trains the same architecture from a fresh random
- * initialisation on the same data for the same epochs. Protected parameters
- * that are not finite or absurdly large (Deep-Lock's locked bits) are first
- * reset to 0 - the best an attacker can do without the key, and what keeps the
- * attack from being a NaN-propagation artefact.
+ * training data. First it re-initialises every parameter that is out of
+ * distribution, the way a fresh layer would be (ng_reinit_ood: not finite, or
+ * |w| more than ood_factor x the fresh-init scale of its tensor, or a BatchNorm
+ * variance <= 0 -> a fresh draw: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights
+ * and biases, the BatchNorm defaults), and keeps the rest; then it fine-tunes for
+ * some epochs. The baseline the papers compare with trains the same architecture
+ * from a fresh initialisation on the same data for the same epochs. The sanity
+ * run makes the attack itself accountable: the same preparation and fine-tuning
+ * on the model with every weight fresh must reach the scratch accuracy, and the
+ * training loss must fall (loss_before -> loss_attacked), so that "attacked <=
+ * scratch" cannot hold merely because the attack did nothing.
  *
  * Pruning: magnitude pruning of every weight tensor (ndim >= 2) at a rate,
  * per tensor, optionally followed by a short fine-tune.
@@ -34,7 +39,9 @@ typedef struct ng_finetune_options {
     uint64_t seed;
     int      threads;
     int      scratch;      /* 1: also train from a fresh init as the baseline */
-    float    sanitize_abs; /* params with |w| > this or not finite are reset to 0 (0 = off) */
+    float    sanitize_abs; /* |w| above this is out of distribution whatever the tensor (0 = no re-init at all) */
+    float    ood_factor;   /* ... and above this x the tensor's fresh-init scale (default 8; 0 = only sanitize_abs) */
+    int      sanity;       /* 1: also run the attack on the model with all weights fresh (acc_sanity) */
     FILE    *log;          /* progress lines, or NULL */
 } ng_finetune_options;
 ng_finetune_options ng_finetune_options_default(void);
@@ -42,10 +49,15 @@ ng_finetune_options ng_finetune_options_default(void);
 typedef struct ng_finetune_result {
     int     epochs;
     int64_t n_train;
-    int64_t n_sanitized;                       /* parameters reset before fine-tuning */
-    double  acc_before;                        /* test accuracy of the attacked model as given */
+    int64_t n_sanitized;                       /* parameters re-initialised before fine-tuning */
+    double  acc_before;                        /* test accuracy of the attacked model after the re-init */
+    double  loss_before;                       /* its mean training loss on the attacker's data, before any step */
     double  acc_attacked[NG_ATTACK_MAX_EPOCHS];/* after each epoch of fine-tuning the model */
+    double  loss_attacked[NG_ATTACK_MAX_EPOCHS];/* mean training loss of each epoch */
     double  acc_scratch[NG_ATTACK_MAX_EPOCHS]; /* after each epoch of training a fresh init */
+    double  loss_scratch[NG_ATTACK_MAX_EPOCHS];
+    double  acc_sanity[NG_ATTACK_MAX_EPOCHS];  /* the attack on the all-fresh model (options.sanity) */
+    double  loss_sanity[NG_ATTACK_MAX_EPOCHS];
 } ng_finetune_result;
 
 /* Fine-tune a copy of m (m is not changed). arch: built-in architecture of the same shape
@@ -58,12 +70,11 @@ ng_status ng_attack_finetune(const ng_model *m, const ng_dataset *train, const n
 ng_status ng_attack_finetune_keep(const ng_model *m, const ng_dataset *train, const ng_dataset *test,
                                   const ng_finetune_options *o, ng_finetune_result *r, ng_model **tuned);
 
-/* Reset to 0 every parameter that is not finite or has |w| > limit; returns how many. */
-int64_t ng_sanitize_params(ng_model *m, float limit);
-
-/* Re-initialise all parameters of m as a fresh model (PyTorch-default uniform for weights and
- * biases from fan-in, BN scale 1 / shift 0 / mean 0 / var 1), from seed. */
-void ng_model_reinit(ng_model *m, uint64_t seed);
+/* Re-initialise, as a fresh layer would be (nnguard/model.h ng_model_init_rule), every parameter
+ * that is not finite, or has |w| > abs_limit, or |w| > factor x its tensor's fresh-init scale
+ * (factor 0: not used), or is a BatchNorm variance <= 0; the rest stay. Returns how many. */
+int64_t ng_reinit_ood(ng_model *m, float abs_limit, float factor, uint64_t seed);
+/* (ng_model_reinit, the all-fresh model of the scratch baseline, is in nnguard/model.h.) */
 
 /* Magnitude pruning: in each weight tensor (ndim >= 2) zero the rate fraction of smallest |w|.
  * Returns the number of parameters zeroed. */

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "status.h"
+#include "rng.h"
 #include "tensor.h"
 #include "weights.h"
 
@@ -66,6 +67,21 @@ const char *ng_model_meta_get(const ng_model *m, const char *key);
 ng_status   ng_model_meta_set(ng_model *m, const char *key, const char *value);
 size_t      ng_model_meta_count(const ng_model *m);
 void        ng_model_meta_at(const ng_model *m, size_t i, const char **key, const char **value);
+
+/* ---- fresh initialisation (PyTorch's defaults, by the role the consuming node gives a tensor) ----
+ * NG_INIT_UNIFORM: U(-scale, scale), scale = 1/sqrt(fan_in), for the weight and the bias of Conv
+ * (fan_in = in_channels/group x kh x kw), Gemm and MatMul (the contracted dim); NG_INIT_CONST:
+ * the value `scale`, for BatchNorm (scale 1, shift 0, running mean 0, running var 1: variance set);
+ * NG_INIT_NONE: no node gives the tensor such a role. */
+typedef enum ng_init_kind { NG_INIT_NONE = 0, NG_INIT_UNIFORM, NG_INIT_CONST } ng_init_kind;
+typedef struct ng_init_rule { ng_init_kind kind; float scale; int variance; } ng_init_rule;
+ng_init_rule ng_model_init_rule(const ng_model *m, size_t tensor);
+/* One value drawn by a rule (0 for NG_INIT_NONE). */
+float    ng_model_init_draw(const ng_init_rule *r, ng_rng *rng);
+/* Draw parameter tensor `tensor` afresh by its rule (left as it is for NG_INIT_NONE). */
+void     ng_model_init_tensor(ng_model *m, size_t tensor, ng_rng *rng);
+/* Every parameter tensor afresh, from seed: the model as a fresh one would start. */
+void     ng_model_reinit(ng_model *m, uint64_t seed);
 
 /* ---- execution ---- */
 typedef struct ng_exec_options {

@@ -23,6 +23,11 @@
 /* Initialise the library (libsodium, OpenBLAS threading). Thread-safe, idempotent. */
 ng_status ng_init(void);
 
+/* Remove the temporary files of every atomic write in progress (async-signal-safe). nnguard
+ * installs a SIGINT/SIGTERM/SIGHUP handler that does this when the signal's action was the
+ * default; a program with its own handler for these signals calls it from there. */
+void ng_tempfiles_cleanup(void);
+
 /* The OpenBLAS kernel set ("SkylakeX", "Haswell", ...) this CPU could run when the loaded
  * OpenBLAS has fallen back to older, slower kernels (it did not recognise the CPU model, as on
  * some virtual machines), else NULL. OpenBLAS chooses when it loads, so the only remedy is to

@@ -81,6 +81,10 @@ ng_status   ng_st_header_meta_set(ng_st_header *h, const char *key, const char *
 size_t      ng_st_header_meta_count(const ng_st_header *h);
 void        ng_st_header_meta_at(const ng_st_header *h, size_t i, const char **key, const char **value);
 
+/* The graph digest (nnguard/weights.h) of the file h was read from, open as fd: the same value
+ * ng_weights_graph_digest gives for it; reads the non-float tensors' bytes (pread). */
+ng_status ng_st_header_graph_digest(const ng_st_header *h, int fd, const char *name, uint8_t out[32]);
+
 /* Bytes of a header for h (u64 N + JSON padded with spaces to a multiple of 8): tensors in
  * order of begin, same data_offsets, "__metadata__" first when not empty. *out is malloc'ed;
  * the data section of the new file starts at *len. */

@@ -64,12 +64,61 @@ ng_status   ng_weights_meta_set(ng_weights *w, const char *key, const char *valu
 size_t      ng_weights_meta_count(const ng_weights *w);
 void        ng_weights_meta_at(const ng_weights *w, size_t i, const char **key, const char **value);
 
-/* Write to path in the same format, atomically (temp file, fsync, rename). */
+/* Write to path in the same format, atomically (temp file created 0600, fsync, rename); the file
+ * gets mode 0666 minus the umask (0644 under umask 022). */
 ng_status ng_weights_save(const ng_weights *w, const char *path);
+/* The same with a final mode (minus the umask): 0600 for files that hold plaintext of a
+ * protected model (unlock, AdvParams decrypt). */
+ng_status ng_weights_save_mode(const ng_weights *w, const char *path, unsigned mode);
 
 /* Model id over a list of parameters / over a file's parameters (see above). */
 void ng_params_id(const ng_param *p, size_t n, uint8_t id[32]);
 void ng_weights_id(const ng_weights *w, uint8_t id[32]);
 void ng_id_hex(const uint8_t id[32], char hex[65]);
+
+/* ---- Digests a protection scheme binds to its key (Deep-Lock's graph_mac, seal) ----
+ *
+ * Parameter digest: the model id's content as a tree, so that it is computed in parallel and
+ * while a file streams through in any order. Every parameter's bytes are cut into leaves of
+ * NG_DIGEST_LEAF bytes (the last one shorter; an empty tensor has none);
+ *     leaf   = SHA-256(leaf bytes)
+ *     tensor = SHA-256("nnguard.digest.tensor.v1" NUL | u32le len(name) | name |
+ *                      u32le len(dtype) | dtype name ("F32") | u32le ndim | ndim x u64le dim |
+ *                      u64le nbytes | u64le nleaves | leaf_0 | ... | leaf_{nleaves-1})
+ *     digest = SHA-256("nnguard.digest.params.v1" NUL | u64le n | tensor_0 | ... | tensor_{n-1})
+ * over the parameters in order (as above): an unkeyed, parallel stand-in for the model id (Deep-Lock
+ * itself MACs its plaintext with a keyed tree of the same shape, see nnguard/deeplock.h). Like the
+ * model id it identifies the plaintext: a protected file must never carry the digest of its
+ * plaintext in clear, only a keyed MAC of it.
+ *
+ * Graph digest: everything in the file a runtime computes with, except the parameters' bytes
+ * and the metadata: SHA-256("nnguard.digest.graph.v1" NUL | u8 kind | records), each record
+ * u8 tag | u64le length | bytes:
+ *   ONNX (kind 1): 'V' ir_version (u64le); 'S' each opset_import, 'F' each model-local function,
+ *     'N' each graph node (attributes and subgraphs inside), 'I' each graph input, 'O' each graph
+ *     output, each serialised as protobuf (fields in field-number order, as protobuf-c and
+ *     Python's SerializeToString write them); then graph.initializer in order: 'P' for a
+ *     parameter, holding SHA-256(framing: u32le len(name) | name | u32le len(dtype) | dtype |
+ *     u32le ndim | ndim x u64le dim | u64le nbytes), 'T' for any other initializer, serialised
+ *     whole (with its data); 'Z' each sparse initializer. value_info, doc strings of the graph
+ *     and model, and metadata_props are not included.
+ *   safetensors (kind 2): 'C' the tensor count (u64le), then every tensor in data order: 'P' for a
+ *     parameter, SHA-256(framing | u64le begin), 'T' for any other tensor, SHA-256(framing |
+ *     u64le begin | SHA-256(its bytes)).
+ * Editing a node, an attribute, an input/output, a non-float tensor or a parameter's name, dtype
+ * or shape changes it; changing parameter values or metadata does not. */
+#define NG_DIGEST_LEAF ((size_t)1 << 20)
+/* Parameter digest of a list of parameters, the leaves on `threads` workers (0 = all cores). */
+ng_status ng_params_digest(const ng_param *p, size_t n, int threads, uint8_t out[32]);
+ng_status ng_weights_params_digest(const ng_weights *w, int threads, uint8_t out[32]);
+/* The pieces, for callers that see the bytes in another order (streaming): leaves of a tensor,
+ * a leaf's digest, a tensor's digest from its leaves, the digest from the tensors' digests. */
+uint64_t ng_digest_nleaves(uint64_t nbytes);
+void     ng_digest_leaf(const void *data, size_t n, uint8_t out[32]);
+void     ng_digest_tensor(const char *name, ng_dtype dtype, const ng_shape *shape, uint64_t nbytes,
+                          const uint8_t (*leaf)[32], uint64_t nleaves, uint8_t out[32]);
+void     ng_digest_params_root(const uint8_t (*tensor)[32], size_t n, uint8_t out[32]);
+/* Graph digest of an opened file (for streamed safetensors files: ng_st_header_graph_digest). */
+ng_status ng_weights_graph_digest(const ng_weights *w, uint8_t out[32]);
 
 #endif

@@ -13,14 +13,18 @@ ng_status ng_attack_keyguess(const ng_model *locked, const ng_weights *w, int tr
     memset(r, 0, sizeof *r);
     if (!ng_deeplock_is_locked(w))
         return ng_fail(NG_E_STATE, "%s: not a Deep-Locked model; key guessing needs one", ng_weights_path(w));
-    const char *ks_name = ng_weights_meta_get(w, "nnguard.keystream");
-    int ks = ks_name ? ng_keystream_parse(ks_name) : -1;
-    if (ks < 0) return ng_fail(NG_E_FORMAT, "%s: unknown nnguard.keystream", ng_weights_path(w));
-    const char *only = ng_weights_meta_get(w, "nnguard.only");
+    /* the attacker knows everything but the key: key stream, pattern, salt (all in the metadata) */
+    ng_deeplock_options o = ng_deeplock_options_default();
+    uint8_t salt[32];
+    int has_salt;
+    ng_status st = ng_deeplock_stream_of(w, &o, salt, &has_salt);
+    if (st != NG_OK) return st;
+    o.threads = threads;
+    ng_keystream ks = o.keystream;
     if (trials < 1) return ng_fail(NG_E_INVALID, "key guessing: trials must be >= 1");
 
     ng_model *m = NULL;
-    ng_status st = ng_model_clone(locked, &m);
+    st = ng_model_clone(locked, &m);
     if (st != NG_OK) return st;
     size_t np = ng_model_nparams(m), nt = ng_model_ntensors(m);
     float *orig = ng_alloc_aligned(np * sizeof(float));
@@ -42,7 +46,7 @@ ng_status ng_attack_keyguess(const ng_model *locked, const ng_weights *w, int tr
             memcpy(k.k + b, &v, 8);
         }
         memcpy(ng_model_params(m), orig, np * sizeof(float));
-        st = ng_deeplock_unlock_params(views, nt, &k, (ng_keystream)ks, only, threads);
+        st = ng_deeplock_unlock_params(views, nt, &k, has_salt ? salt : NULL, &o);
         sodium_memzero(&k, sizeof k);
         if (st != NG_OK) goto out;
         if ((st = ng_evaluate(m, test, 0, 256, threads, &r->acc[i], NULL, NULL)) != NG_OK) goto out;

@@ -25,19 +25,30 @@ typedef struct ng_map { void *data; size_t len; } ng_map;
 ng_status ng_map_file(const char *path, ng_map *m);
 void      ng_unmap(ng_map *m);
 
-/* Atomic file writer: data goes to a temp file in the same folder; commit fsyncs it,
- * renames it over path and fsyncs the folder. abort (or a failed write) removes the
- * temp file and leaves any existing file at path untouched.
+/* Atomic file writer: data goes to a temporary file in the same folder, mode 0600 from its
+ * creation (unnamed with O_TMPFILE where the file system has it, else ".<name>.tmp-XXXXXX",
+ * removed on SIGINT/SIGTERM/SIGHUP); commit sets the final mode, fsyncs it, renames it over
+ * path and fsyncs the folder. abort (or a failed write) removes the temp file and leaves any
+ * existing file at path untouched.
+ *
+ * mode is the final mode as open(2) takes it: the process umask is taken off. Outputs that hold
+ * secrets or plaintext of a protected model pass NG_MODE_PRIVATE (0600); ordinary outputs pass
+ * NG_MODE_PUBLIC (0666, i.e. 0644 under the usual umask 022).
  *
  *     ng_awriter w;
- *     if ((st = ng_awrite_open(&w, path, 0644)) != NG_OK) return st;
+ *     if ((st = ng_awrite_open(&w, path, NG_MODE_PUBLIC)) != NG_OK) return st;
  *     if ((st = ng_awrite(&w, buf, n)) != NG_OK) { ng_awrite_abort(&w); return st; }
  *     return ng_awrite_commit(&w);
  */
+#define NG_MODE_PRIVATE 0600u
+#define NG_MODE_PUBLIC  0666u
 typedef struct ng_awriter {
     int   fd;
     char *path;
-    char *tmp;
+    char *tmp;      /* temp file name (for an unnamed file: the name it gets at commit) */
+    int   unnamed;  /* O_TMPFILE: no name until commit */
+    int   slot;     /* entry in the signal handler's list of temp names, -1 when none */
+    unsigned mode;  /* final mode before the umask */
     int   failed;   /* errno of the first failed write (commit refuses), 0 if none */
     int   excl;     /* refuse to replace an existing file */
     uint64_t written;
@@ -46,7 +57,12 @@ ng_status ng_awrite_open(ng_awriter *w, const char *path, unsigned mode);
 /* Like open, but refuses (NG_E_EXISTS) if path already exists (checked again at commit via link()). */
 ng_status ng_awrite_open_excl(ng_awriter *w, const char *path, unsigned mode);
 ng_status ng_awrite(ng_awriter *w, const void *buf, size_t n);
+/* Write at an offset (any order, from several threads at once). */
 ng_status ng_awrite_pwrite(ng_awriter *w, const void *buf, size_t n, uint64_t off);
+/* Start writing bytes [off, off + len) to the device now (sync_file_range), so that commit's fsync
+ * has less left to wait for: large streamed outputs overlap disk I/O with their computation.
+ * A hint: errors are ignored here (commit's fsync reports them). */
+void      ng_awrite_start_writeback(ng_awriter *w, uint64_t off, uint64_t len);
 ng_status ng_awrite_commit(ng_awriter *w);
 void      ng_awrite_abort(ng_awriter *w);
 /* Whole buffer to a file atomically. */

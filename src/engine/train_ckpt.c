@@ -60,7 +60,7 @@ ng_status ng_ckpt_write(const char *path, const ng_model *m, const ng_ckpt *c, n
     crypto_generichash(buf + len - CK_HASH, CK_HASH, buf, len - CK_HASH, NULL, 0);
 
     ng_awriter w;
-    if ((st = ng_awrite_open(&w, spath, 0644)) != NG_OK) goto out;
+    if ((st = ng_awrite_open(&w, spath, NG_MODE_PUBLIC)) != NG_OK) goto out;
     if ((st = ng_awrite(&w, buf, len)) != NG_OK) { ng_awrite_abort(&w); goto out; }
     if ((st = ng_model_save_onnx(m, path)) != NG_OK) { ng_awrite_abort(&w); goto out; }
     st = ng_awrite_commit(&w);

@@ -357,7 +357,7 @@ ng_status ng_model_save_onnx(const ng_model *m, const char *path)
         buf = malloc(n ? n : 1);
         if (!buf) st = ng_fail(NG_E_NOMEM, "%s: out of memory (%zu bytes)", path, n);
         else if (onnx__model_proto__pack(&mp, buf) != n) st = ng_fail(NG_E_INTERNAL, "%s: protobuf pack size mismatch", path);
-        else st = ng_write_file_atomic(path, buf, n, 0644);
+        else st = ng_write_file_atomic(path, buf, n, NG_MODE_PUBLIC);
     }
     free(buf);
     afree(&E.A);

@@ -251,7 +251,7 @@ static ng_status put_meta(Onnx__ModelProto *mp, const ng_meta *meta, const char 
     return NG_OK;
 }
 
-static ng_status onnx_save(const ng_weights *w, const char *path)
+static ng_status onnx_save(const ng_weights *w, const char *path, unsigned mode)
 {
     onnx_state *s = w->impl;
     ng_status st = put_meta(s->mp, &w->meta, path);
@@ -260,7 +260,7 @@ static ng_status onnx_save(const ng_weights *w, const char *path)
     uint8_t *buf = malloc(n ? n : 1);
     if (!buf) return ng_fail(NG_E_NOMEM, "%s: out of memory (%zu bytes)", path, n);
     size_t got = onnx__model_proto__pack(s->mp, buf);
-    st = got == n ? ng_write_file_atomic(path, buf, n, 0644)
+    st = got == n ? ng_write_file_atomic(path, buf, n, mode)
                   : ng_fail(NG_E_INTERNAL, "%s: protobuf packed %zu bytes, expected %zu", path, got, n);
     free(buf);
     return st;

@@ -27,7 +27,7 @@ static void st_free(struct ng_weights *w)
 
 /* Header with meta, then every tensor in data order: parameters from their (possibly
  * changed) bytes, the others from the mapping. */
-static ng_status st_save(const struct ng_weights *w, const char *path)
+static ng_status st_save(const struct ng_weights *w, const char *path, unsigned mode)
 {
     const st_impl *s = w->impl;
     uint8_t *hdr;
@@ -35,7 +35,7 @@ static ng_status st_save(const struct ng_weights *w, const char *path)
     ng_status st = ng_st_serialize_with(s->h, &w->meta, &hdr, &hlen);
     if (st != NG_OK) return ng_fail_ctx(st, path);
     ng_awriter aw;
-    if ((st = ng_awrite_open(&aw, path, 0644)) != NG_OK) { free(hdr); return st; }
+    if ((st = ng_awrite_open(&aw, path, mode)) != NG_OK) { free(hdr); return st; }
     st = ng_awrite(&aw, hdr, hlen);
     free(hdr);
     size_t pi = 0;
@@ -57,6 +57,20 @@ static ng_status st_save(const struct ng_weights *w, const char *path)
 }
 
 static const ng_weights_vtbl st_vtbl = {st_save, st_free};
+
+static ng_status map_read(void *ctx, uint64_t off, void *buf, size_t n)
+{
+    const st_impl *s = ctx;
+    if (off > s->map.len || n > s->map.len - off) return ng_fail(NG_E_INTERNAL, "read past the mapping");
+    memcpy(buf, (const uint8_t *)s->map.data + off, n);
+    return NG_OK;
+}
+
+ng_status ng_st_weights_graph_digest(const struct ng_weights *w, uint8_t out[32])
+{
+    st_impl *s = w->impl;
+    return ng_st_graph_digest_with(s->h, map_read, s, w->path, out);
+}
 
 ng_status ng_st_weights_open_map(ng_map *map, const char *name, struct ng_weights *w)
 {
@@ -114,7 +128,7 @@ ng_status ng_model_save_safetensors(const ng_model *m, const char *path)
     ng_st_header_free(h);
     if (st != NG_OK) return ng_fail_ctx(st, path);
     ng_awriter aw;
-    if ((st = ng_awrite_open(&aw, path, 0644)) != NG_OK) { free(hdr); return st; }
+    if ((st = ng_awrite_open(&aw, path, NG_MODE_PUBLIC)) != NG_OK) { free(hdr); return st; }
     st = ng_awrite(&aw, hdr, hlen);
     free(hdr);
     for (size_t i = 0; i < nt && st == NG_OK; i++) {

@@ -12,6 +12,12 @@ struct ng_st_header {
     uint64_t      data_size;    /* sum of nbytes */
 };
 
+/* Read n bytes at absolute file offset off into buf. */
+typedef ng_status (*ng_st_reader)(void *ctx, uint64_t off, void *buf, size_t n);
+/* The graph digest (nnguard/weights.h) of a safetensors file, its non-float bytes read with read. */
+ng_status ng_st_graph_digest_with(const ng_st_header *h, ng_st_reader read, void *ctx, const char *name,
+                                  uint8_t out[32]);
+
 /* Serialize h's tensors with the metadata list meta (instead of h's own). */
 ng_status ng_st_serialize_with(const ng_st_header *h, const ng_meta *meta, uint8_t **out, size_t *len);
 

@@ -176,11 +176,13 @@ void ng_weights_meta_at(const ng_weights *w, size_t i, const char **key, const c
     *value = i < w->meta.n ? w->meta.kv[i].value : NULL;
 }
 
-ng_status ng_weights_save(const ng_weights *w, const char *path)
+ng_status ng_weights_save_mode(const ng_weights *w, const char *path, unsigned mode)
 {
     if (!w->vt || !w->vt->save) return ng_fail(NG_E_INTERNAL, "%s: this file's format cannot be saved", w->path);
-    return w->vt->save(w, path);
+    return w->vt->save(w, path, mode);
 }
+
+ng_status ng_weights_save(const ng_weights *w, const char *path) { return ng_weights_save_mode(w, path, NG_MODE_PUBLIC); }
 
 /* The model id is SHA-256 through OpenSSL's EVP (SHA-NI when the CPU has it), or libsodium's
  * portable SHA-256 (the same digest) when OpenSSL cannot make a context. */

@@ -15,8 +15,9 @@
 
 struct ng_weights;
 typedef struct ng_weights_vtbl {
-    /* Serialise w (its params' current bytes and meta) to path atomically. */
-    ng_status (*save)(const struct ng_weights *w, const char *path);
+    /* Serialise w (its params' current bytes and meta) to path atomically, final mode `mode`
+     * (NG_MODE_PUBLIC / NG_MODE_PRIVATE, minus the umask). */
+    ng_status (*save)(const struct ng_weights *w, const char *path, unsigned mode);
     void      (*free_impl)(struct ng_weights *w);
 } ng_weights_vtbl;
 
@@ -36,6 +37,8 @@ const void *ng_onnx_weights_proto(const struct ng_weights *w);
 
 /* safetensors (safetensors.c): from a private mapping (takes ownership of map) or a buffer copy. */
 ng_status ng_st_weights_open_map(ng_map *map, const char *name, struct ng_weights *w);
+/* The graph digest of a safetensors ng_weights (non-float bytes from the mapping). */
+ng_status ng_st_weights_graph_digest(const struct ng_weights *w, uint8_t out[32]);
 
 /* The model id (ng_params_id) piece by piece, for callers that never hold all parameters at once
  * (streaming Deep-Lock): init; for each parameter in order, ng_id_hash_param (its framing) then

@@ -101,7 +101,7 @@ ng_status ng_key_save(const ng_key *k, const char *path, const char *pass, size_
     }
     sodium_memzero(hex, sizeof hex);
     ng_awriter w;
-    ng_status st = ng_awrite_open_excl(&w, path, 0600);
+    ng_status st = ng_awrite_open_excl(&w, path, NG_MODE_PRIVATE);
     if (st == NG_OK && (st = ng_awrite(&w, text, (size_t)n)) != NG_OK) ng_awrite_abort(&w);
     else if (st == NG_OK) st = ng_awrite_commit(&w);
     sodium_memzero(text, sizeof text);

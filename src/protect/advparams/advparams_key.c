@@ -288,7 +288,7 @@ ng_status ng_adv_key_save(const ng_adv_key *k, const char *path, const char *pas
     ng_status st = ng_adv_key_encode(k, passphrase, passlen, &buf, &len);
     if (st != NG_OK) return ng_fail_ctx(st, path);
     ng_awriter w;
-    if ((st = ng_awrite_open_excl(&w, path, 0600)) == NG_OK) {
+    if ((st = ng_awrite_open_excl(&w, path, NG_MODE_PRIVATE)) == NG_OK) {
         if ((st = ng_awrite(&w, buf, len)) != NG_OK) ng_awrite_abort(&w);
         else st = ng_awrite_commit(&w);
     }

@@ -174,14 +174,12 @@ void ng_expand_stream(ng_expand_cursor *c, uint64_t off, uint8_t *out, size_t n)
 
 /* ---- ctr ---- */
 
-static const char ng_ctr_label[] = "nnguard.deeplock.ctr.v2";
-
-void ng_ctr_derive(const uint8_t master[32], const char *name, ng_ctr_tensor *t)
+void ng_ctr_derive(const uint8_t key[32], const char *label, const char *name, ng_ctr_tensor *t)
 {
     uint8_t out[40];
     crypto_generichash_state st;
-    crypto_generichash_init(&st, master, 32, sizeof out);
-    crypto_generichash_update(&st, (const uint8_t *)ng_ctr_label, sizeof ng_ctr_label); /* with its NUL */
+    crypto_generichash_init(&st, key, 32, sizeof out);
+    crypto_generichash_update(&st, (const uint8_t *)label, strlen(label) + 1); /* with its NUL */
     crypto_generichash_update(&st, (const uint8_t *)name, strlen(name));
     crypto_generichash_final(&st, out, sizeof out);
     memcpy(t->key, out, 32);
@@ -235,5 +233,47 @@ ng_status ng_ctr_stream(const ng_ctr_tensor *t, uint64_t off, uint8_t *out, size
     if (st != NG_OK) return st;
     st = ng_ctr_xor(&c, out, out, n);
     ng_ctr_close(&c);
+    return st;
+}
+
+/* ---- GMAC ---- */
+
+void ng_gmac_close(ng_gmac_ctx *c)
+{
+    EVP_CIPHER_CTX_free(c->evp);
+    c->evp = NULL;
+}
+
+ng_status ng_gmac_open(ng_gmac_ctx *c, const uint8_t key[32], const uint8_t iv[12])
+{
+    c->evp = EVP_CIPHER_CTX_new();
+    if (!c->evp) return ng_fail(NG_E_NOMEM, "GMAC: out of memory for an OpenSSL cipher context");
+    if (EVP_EncryptInit_ex(c->evp, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
+        EVP_CIPHER_CTX_ctrl(c->evp, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) != 1 ||
+        EVP_EncryptInit_ex(c->evp, NULL, NULL, key, iv) != 1) {
+        ng_gmac_close(c);
+        return ng_fail(NG_E_INTERNAL, "GMAC: OpenSSL EVP_EncryptInit failed (libcrypto without AES-256-GCM?)");
+    }
+    return NG_OK;
+}
+
+ng_status ng_gmac_update(ng_gmac_ctx *c, const uint8_t *d, size_t n)
+{
+    while (n > 0) {
+        int take = n > (1u << 30) ? 1 << 30 : (int)n, len = 0;
+        if (EVP_EncryptUpdate(c->evp, NULL, &len, d, take) != 1)
+            return ng_fail(NG_E_INTERNAL, "GMAC: OpenSSL EVP_EncryptUpdate failed");
+        d += take; n -= (size_t)take;
+    }
+    return NG_OK;
+}
+
+ng_status ng_gmac_final(ng_gmac_ctx *c, uint8_t tag[16])
+{
+    int len = 0;
+    ng_status st = NG_OK;
+    if (EVP_EncryptFinal_ex(c->evp, NULL, &len) != 1 || EVP_CIPHER_CTX_ctrl(c->evp, EVP_CTRL_GCM_GET_TAG, 16, tag) != 1)
+        st = ng_fail(NG_E_INTERNAL, "GMAC: OpenSSL EVP_EncryptFinal failed");
+    ng_gmac_close(c);
     return st;
 }

@@ -4,9 +4,9 @@
  *   GF(2^8) mod 0x11b). Stream byte o = byte o%16 of round key 1 + o/16. A cursor holds
  *   one round key; copies of a cursor are checkpoints, so any offset is reached by
  *   stepping forward from the nearest earlier checkpoint.
- * ctr: per tensor, BLAKE2b-320 keyed with the 256-bit master key over
- *   "nnguard.deeplock.ctr.v2" NUL name gives a 32-byte subkey and an 8-byte nonce;
- *   the stream is AES-256-CTR(subkey) with the 16-byte counter block
+ * ctr: per tensor, BLAKE2b-320 keyed with a 256-bit key over label NUL name gives a 32-byte
+ *   subkey and an 8-byte nonce (format 3: the per-lock key L and "nnguard.deeplock.v3.ctr";
+ *   formats 1-2: the master key and "nnguard.deeplock.ctr.v2"); the stream is AES-256-CTR(subkey) with the 16-byte counter block
  *   nonce || big-endian 64-bit block number, block 0 at byte 0 of the tensor. Byte o is
  *   byte o%16 of block o/16, so a context opened at any offset starts there (OpenSSL EVP,
  *   AES-NI/VAES inside; one EVP context per worker, freed and wiped by ng_ctr_close).
@@ -49,8 +49,10 @@ typedef struct ng_ctr_ctx {
     EVP_CIPHER_CTX *evp;
 } ng_ctr_ctx;
 
-/* Derive the tensor's subkey and nonce from the master key and the tensor name. */
-void ng_ctr_derive(const uint8_t master[32], const char *name, ng_ctr_tensor *t);
+#define NG_CTR_LABEL_V3 "nnguard.deeplock.v3.ctr"   /* keyed with the per-lock key L */
+#define NG_CTR_LABEL_V2 "nnguard.deeplock.ctr.v2"   /* formats 1-2: keyed with the master key */
+/* Derive the tensor's subkey and nonce: BLAKE2b-320(key = key, label NUL name). */
+void ng_ctr_derive(const uint8_t key[32], const char *label, const char *name, ng_ctr_tensor *t);
 /* Open a context at stream byte off (NG_E_NOMEM / NG_E_INTERNAL when OpenSSL fails; c is then
  * closed). The context holds its own key schedule, t may be wiped after this. */
 ng_status ng_ctr_open(ng_ctr_ctx *c, const ng_ctr_tensor *t, uint64_t off);
@@ -61,5 +63,14 @@ ng_status ng_ctr_xor(ng_ctr_ctx *c, uint8_t *dst, const uint8_t *src, size_t n);
 void ng_ctr_close(ng_ctr_ctx *c);
 /* Write the stream bytes [off, off+n) to out. */
 ng_status ng_ctr_stream(const ng_ctr_tensor *t, uint64_t off, uint8_t *out, size_t n);
+
+/* GMAC (AES-256-GCM over associated data only, OpenSSL EVP: PCLMULQDQ/VPCLMULQDQ): the bulk MAC
+ * of the params_mac tree's leaves. key: 32 bytes, iv: 12 bytes, used once per key. */
+typedef struct ng_gmac_ctx { EVP_CIPHER_CTX *evp; } ng_gmac_ctx;
+ng_status ng_gmac_open(ng_gmac_ctx *c, const uint8_t key[32], const uint8_t iv[12]);
+ng_status ng_gmac_update(ng_gmac_ctx *c, const uint8_t *d, size_t n);
+/* Write the 16-byte tag and close the context (also on failure). */
+ng_status ng_gmac_final(ng_gmac_ctx *c, uint8_t tag[16]);
+void      ng_gmac_close(ng_gmac_ctx *c);
 
 #endif

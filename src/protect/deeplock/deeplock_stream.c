@@ -1,17 +1,23 @@
 /* protect/deeplock_stream.c - Deep-Lock of safetensors files of any size with bounded memory.
  *
- * The data section is cut into pieces of tensors that fill one slot of chunk_bytes per worker
- * (a slot holds several small tensors, or part of a large one). A batch is one slot per
- * worker. Two batches alternate: while the workers read (pread), (un)lock and write (pwrite
- * into the atomic writer's temp file, at the tensor's offset in the new file) batch k, the
- * SHA-256 model ids of the input and the output (ng_id_hash: the ng_params_id digest)
- * run over batch k-1, one id per worker, so all cores stay busy. Memory: 4 x chunk_bytes per
- * worker. The output header is serialized once with placeholder ids of the final length, data
- * follows it, and the real header is written over it at the end; the bytes equal
- * ng_deeplock_lock_file / unlock_file on the same input and key.
+ * The data section is cut into pieces: every tensor into the leaves of the params_mac tree (1 MiB,
+ * the last shorter), and consecutive pieces are grouped into work items of about chunk_bytes, each
+ * one contiguous range of the file. A pipeline over 2 x workers + 1 buffers: every worker (one
+ * per core) takes a free buffer and the next item (an atomic counter, so items go out in file
+ * order), reads it with one pread, and per piece MACs the plaintext leaf (GMAC) and (un)locks it
+ * in place in one pass over 32 KiB blocks while they are in cache (ng_dl_piece_run), then hands
+ * the buffer to the writer thread, which writes it with one pwrite at its place in the output
+ * (the atomic writer's temporary file), starts its writeback to disk, and frees the buffer. One
+ * writer: the threads never wait for each other on the output's inode lock. Reading, the cipher
+ * and writing overlap on all cores; each byte of the data section is read once (the
+ * non-float tensors twice: once more for the graph digest, before the data streams). The output
+ * header is serialized first with a params_mac placeholder of the final length and written over
+ * at the end. Memory: (2 x workers + 1) x chunk_bytes.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,209 +28,265 @@
 #include "formats/weights_impl.h"
 #include "protect/deeplock/deeplock_impl.h"
 
-#define NG_DL_SLOT_PIECES 256     /* most tensor pieces in one slot (many tiny tensors) */
-
-typedef struct chunk {
+typedef struct piece {
     const ng_st_tensor *t;
     uint64_t toff;          /* offset in the tensor */
-    size_t   n;
-    int      param;         /* float tensor: part of the model id */
-    int      locked;        /* (un)locked, else copied */
-    uint64_t stream_off;
-    ng_expand_cursor cur;
-    uint8_t *in, *out;      /* inside the slot's buffers */
-} chunk;
+    uint32_t n;
+    uint8_t  is_param, locked;
+    uint64_t stream_off;    /* expand */
+    uint64_t param, leaf;   /* parameter ordinal, leaf number in it (parameters) */
+    uint64_t tag;           /* global leaf index: its tag's slot */
+} piece;
 
-/* One worker's share of a batch: pieces c[0..n) packed into in/out (chunk_bytes each). */
-typedef struct slot {
-    chunk    c[NG_DL_SLOT_PIECES];
-    int      n;
-    uint8_t *in, *out;
+typedef struct item { size_t p0, p1; uint64_t begin, len; } item;   /* pieces [p0, p1), data-section bytes */
+
+/* One thread's failure (the message is thread-local: copied here). */
+typedef struct worker {
     ng_status st;
-    char     msg[256];
-} slot;
+    char      msg[256];
+} worker;
 
 typedef struct sctx {
-    int       fd;
+    int        fd;
     const char *in_name;
+    uint64_t   in_data;            /* data section offset in the input and the output */
     ng_awriter *aw;
-    uint64_t  out_data_start;
-    const ng_key *key;
-    ng_keystream ks;
-    int       unlock;
-    int       skip_out_id;  /* unlock --no-check: the output's id is not needed */
-    int       nw;
-    slot     *cur, *prev;   /* batch being transformed, batch being hashed (nw slots each) */
-    ng_id_hash h_in, h_out;
+    uint64_t   out_data;
+    const ng_dl_stream *s;
+    int        unlock;
+    piece     *pc;
+    item      *it;
+    size_t     npc, nit, maxlen;   /* maxlen: the largest item (a buffer) */
+    const uint8_t *M;              /* MAC key; NULL: no params_mac (unlock --no-check) */
+    uint8_t    gk[32];             /* the leaves' GMAC key */
+    uint8_t  (*tags)[16];
+    worker    *wk;                 /* [0] the writer, [1..] the workers */
+    atomic_size_t next;            /* next item to take */
+    /* buffers: the free ones, and the filled ones waiting for the writer (item in item_of) */
+    uint8_t  **buf;
+    size_t    *item_of;
+    int       *freeq, *readyq;
+    int        nbuf, nfree, nready;
+    int        failed;
+    pthread_mutex_t mu;
+    pthread_cond_t  cv_free, cv_ready;
 } sctx;
 
-static void slot_fail(slot *s, ng_status st)
+static void fail_all(sctx *x, worker *w, ng_status st)
 {
-    s->st = st;
-    snprintf(s->msg, sizeof s->msg, "%s", ng_last_error());
+    w->st = st;
+    snprintf(w->msg, sizeof w->msg, "%s", ng_last_error());
+    pthread_mutex_lock(&x->mu);
+    x->failed = 1;
+    pthread_cond_broadcast(&x->cv_free);
+    pthread_cond_broadcast(&x->cv_ready);
+    pthread_mutex_unlock(&x->mu);
 }
 
-/* Pieces i..j-1 of a slot that are back to back both in the file and in the buffer. */
-static int run_end(const slot *s, int i)
+static ng_status read_at(int fd, const char *name, uint8_t *b, size_t n, uint64_t off)
 {
-    int j = i + 1;
-    while (j < s->n && s->c[j].t->offset + s->c[j].toff == s->c[j - 1].t->offset + s->c[j - 1].toff + s->c[j - 1].n)
-        j++;
-    return j;
-}
-
-static void slot_io_xform(sctx *x, slot *s)
-{
-    s->st = NG_OK;
-    for (int i = 0; i < s->n && s->st == NG_OK; ) {   /* read */
-        int j = run_end(s, i);
-        const chunk *a = &s->c[i], *z = &s->c[j - 1];
-        size_t want = (size_t)(z->in + z->n - a->in), got = 0;
-        while (got < want) {
-            ssize_t r = pread(x->fd, a->in + got, want - got, (off_t)(a->t->offset + a->toff + got));
-            if (r < 0 && errno == EINTR) continue;
-            if (r <= 0) {
-                slot_fail(s, ng_fail(NG_E_IO, "%s: read failed in tensor %s: %s", x->in_name, a->t->name,
-                                     r < 0 ? strerror(errno) : "file shrank"));
-                break;
-            }
-            got += (size_t)r;
-        }
-        i = j;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, b + got, n - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return ng_fail(NG_E_IO, "%s: read failed: %s", name, r < 0 ? strerror(errno) : "file shrank");
+        got += (size_t)r;
     }
-    for (int i = 0; i < s->n && s->st == NG_OK; i++) {   /* transform (unselected pieces are copied) */
-        chunk *c = &s->c[i];
-        ng_dl_piece p = {c->t->name, c->toff, c->stream_off, c->in, c->out, c->n, c->cur};
-        ng_status st = c->locked ? ng_dl_piece_run(&p, x->key, x->ks, x->unlock) : NG_OK;
-        if (!c->locked) memcpy(c->out, c->in, c->n);
+    return NG_OK;
+}
+
+/* Read item i into b, then MAC and (un)lock its pieces in place. */
+static ng_status fill(sctx *x, size_t i, uint8_t *b, ng_expand_cursor *cur)
+{
+    const item *it = &x->it[i];
+    ng_status st = read_at(x->fd, x->in_name, b, (size_t)it->len, x->in_data + it->begin);
+    for (size_t k = it->p0; k < it->p1 && st == NG_OK; k++) {
+        const piece *q = &x->pc[k];
+        if (!q->is_param) continue;   /* non-float bytes pass through as they are */
+        if (!q->locked && !x->M) continue;
+        uint8_t *d = b + (q->t->begin + q->toff - it->begin);
+        ng_dl_piece p = {q->t->name, q->toff, q->stream_off, d, d, q->n, q->locked, {{0}, 0, 0},
+                         x->gk, q->param, q->leaf, x->M ? x->tags[q->tag] : NULL};
+        int ex = q->locked && x->s->ks == NG_KS_EXPAND;
+        if (ex) p.cur = *cur;   /* a worker's items come in file order: the cursor only moves forward */
+        st = ng_dl_piece_run(&p, x->s, x->unlock);
+        if (ex) *cur = p.cur;
         sodium_memzero(&p.cur, sizeof p.cur);
-        sodium_memzero(&c->cur, sizeof c->cur);
-        if (st != NG_OK) slot_fail(s, st);
     }
-    for (int i = 0; i < s->n && s->st == NG_OK; ) {   /* write, same runs (the output keeps the layout) */
-        int j = run_end(s, i);
-        const chunk *a = &s->c[i], *z = &s->c[j - 1];
-        size_t len = (size_t)(z->out + z->n - a->out);
-        ng_status st = len ? ng_awrite_pwrite(x->aw, a->out, len, x->out_data_start + a->t->begin + a->toff) : NG_OK;
-        if (st != NG_OK) slot_fail(s, st);
-        i = j;
-    }
+    return st;
 }
 
-/* Add one batch's bytes to an id, in order. */
-static void hash_batch(sctx *x, int which)
+/* A worker: take a free buffer and the next item, fill it, hand it to the writer. */
+static void work(sctx *x, worker *w)
 {
-    ng_id_hash *h = which == 0 ? &x->h_in : &x->h_out;
-    if (which == 1 && x->skip_out_id) return;
-    for (int w = 0; w < x->nw; w++)
-        for (int i = 0; i < x->prev[w].n; i++) {
-            const chunk *c = &x->prev[w].c[i];
-            if (!c->param) continue;
-            if (c->toff == 0) ng_id_hash_param(h, c->t->name, c->t->dtype, &c->t->shape, c->t->nbytes);
-            if (c->n) ng_id_hash_bytes(h, which == 1 ? c->out : c->in, c->n);
+    ng_expand_cursor cur;
+    if (x->s->ks == NG_KS_EXPAND) ng_expand_init(&cur, x->s->sched);
+    for (;;) {
+        pthread_mutex_lock(&x->mu);
+        while (!x->nfree && !x->failed) pthread_cond_wait(&x->cv_free, &x->mu);
+        int b = x->failed ? -1 : x->freeq[--x->nfree];
+        pthread_mutex_unlock(&x->mu);
+        if (b < 0) break;
+        size_t i = atomic_fetch_add(&x->next, 1);
+        ng_status st = i < x->nit ? fill(x, i, x->buf[b], &cur) : NG_OK;
+        pthread_mutex_lock(&x->mu);
+        if (i < x->nit && st == NG_OK) {
+            x->item_of[b] = i;
+            x->readyq[x->nready++] = b;
+            pthread_cond_signal(&x->cv_ready);
+        } else {
+            x->freeq[x->nfree++] = b;
+            pthread_cond_signal(&x->cv_free);
         }
+        pthread_mutex_unlock(&x->mu);
+        if (st != NG_OK) { fail_all(x, w, st); break; }
+        if (i >= x->nit) break;
+    }
+    sodium_memzero(&cur, sizeof cur);
 }
 
-/* Task 2w: worker w transforms its slot of the current batch; task 2w+1: it hashes the previous
- * batch into the input id (w = 0) or the output id (w = 1); one worker does both. */
-static void step_body(void *arg, int64_t i0, int64_t i1, int worker)
+/* The writer: one thread writes every filled buffer at its place (no two threads contend for the
+ * output's inode lock), starts its writeback, and frees the buffer. */
+static void write_all(sctx *x, worker *w)
 {
-    sctx *x = arg;
-    for (int64_t i = i0; i < i1; i++) {
-        int w = (int)(i / 2);
-        if (i % 2 == 0) slot_io_xform(x, &x->cur[w]);
-        else for (int which = w; which < 2; which += x->nw) hash_batch(x, which);
+    for (size_t done = 0; done < x->nit; done++) {
+        pthread_mutex_lock(&x->mu);
+        while (!x->nready && !x->failed) pthread_cond_wait(&x->cv_ready, &x->mu);
+        int b = x->failed ? -1 : x->readyq[--x->nready];
+        pthread_mutex_unlock(&x->mu);
+        if (b < 0) break;
+        const item *it = &x->it[x->item_of[b]];
+        ng_status st = ng_awrite_pwrite(x->aw, x->buf[b], (size_t)it->len, x->out_data + it->begin);
+        if (st != NG_OK) { fail_all(x, w, st); break; }
+        ng_awrite_start_writeback(x->aw, x->out_data + it->begin, it->len);
+        pthread_mutex_lock(&x->mu);
+        x->freeq[x->nfree++] = b;
+        pthread_cond_signal(&x->cv_free);
+        pthread_mutex_unlock(&x->mu);
     }
+}
+
+/* Task 0 writes, tasks 1.. fill. */
+static void stream_body(void *arg, int64_t t0, int64_t t1, int unused)
+{
+    (void)unused;
+    sctx *x = arg;
+    for (int64_t t = t0; t < t1; t++) {
+        if (t == 0) write_all(x, &x->wk[0]);
+        else work(x, &x->wk[t]);
+    }
+}
+
+/* Cut the data section into pieces and items (chunk bytes each, at least one piece). */
+static ng_status plan(sctx *x, const ng_st_header *h, const char *only, size_t chunk)
+{
+    size_t nt = ng_st_header_count(h), npc = 0;
+    for (size_t i = 0; i < nt; i++) npc += (size_t)ng_dl_nleaves(ng_st_header_tensor(h, i)->nbytes);
+    x->pc = ng_calloc(npc + 1, sizeof *x->pc);
+    x->it = ng_calloc(npc + 1, sizeof *x->it);
+    if (!x->pc || !x->it) return ng_fail(NG_E_NOMEM, "%s: out of memory for the stream plan", x->in_name);
+    uint64_t stream = 0, tag = 0, pi = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < nt; i++) {
+        const ng_st_tensor *t = ng_st_header_tensor(h, i);
+        int param = ng_dtype_is_float(t->dtype), locked = param && ng_dl_selected(only, t->name);
+        for (uint64_t off = 0; off < t->nbytes; off += NG_DL_PIECE) {
+            piece *q = &x->pc[k++];
+            q->t = t;
+            q->toff = off;
+            q->n = (uint32_t)(t->nbytes - off < NG_DL_PIECE ? t->nbytes - off : NG_DL_PIECE);
+            q->is_param = (uint8_t)param;
+            q->locked = (uint8_t)locked;
+            q->stream_off = stream + off;
+            q->param = pi;
+            q->leaf = off / NG_DL_PIECE;
+            q->tag = param ? tag++ : 0;
+        }
+        pi += param;
+        if (locked) stream += t->nbytes;
+    }
+    x->npc = k;
+    size_t n = 0;
+    for (size_t p = 0; p < k; ) {
+        item *it = &x->it[n++];
+        it->p0 = p;
+        it->begin = x->pc[p].t->begin + x->pc[p].toff;
+        uint64_t len = 0;
+        do { len += x->pc[p].n; p++; } while (p < k && len + x->pc[p].n <= chunk);
+        it->p1 = p;
+        it->len = len;
+        if (len > x->maxlen) x->maxlen = (size_t)len;
+    }
+    x->nit = n;
+    return NG_OK;
+}
+
+/* Stream the data section through the workers; with x->M, params_mac of the plaintext into mac. */
+static ng_status run_stream(sctx *x, const ng_st_header *h, const char *only, const ng_deeplock_options *o,
+                            uint8_t mac[32])
+{
+    size_t chunk = o->chunk_bytes ? o->chunk_bytes : NG_DL_CHUNK;
+    if (chunk > ((size_t)1 << 30))
+        return ng_fail(NG_E_INVALID, "%s: stream chunk of %zu bytes is too large (at most 1 GiB)", x->in_name, chunk);
+    ng_status st = plan(x, h, only, chunk);   /* items of one piece (<= 1 MiB) when chunk is smaller */
+    uint64_t nleaves = 0;
+    size_t nt = ng_st_header_count(h), np = 0;
+    for (size_t i = 0; i < nt; i++)
+        if (ng_dtype_is_float(ng_st_header_tensor(h, i)->dtype)) { nleaves += ng_dl_nleaves(ng_st_header_tensor(h, i)->nbytes); np++; }
+    if (st == NG_OK && x->M && !(x->tags = ng_calloc(nleaves + 1, 16))) st = NG_E_NOMEM;
+    if (x->M) ng_dl_gmac_key(x->M, x->gk);
+    int nw = o->threads > 0 ? o->threads : ng_ncpu();   /* workers, plus the writer */
+    ng_pool *pool = st == NG_OK ? ng_pool_new(nw + 1) : NULL;
+    if (st == NG_OK && (!pool || ng_pool_size(pool) < 2)) st = ng_fail(NG_E_NOMEM, "%s: cannot start the stream threads", x->in_name);
+    nw = pool ? ng_pool_size(pool) - 1 : 0;
+    uint8_t *mem = NULL;
+    size_t blen = (x->maxlen + 63) & ~(size_t)63;
+    x->nbuf = 2 * nw + 1;
+    if (st == NG_OK && (!(x->wk = ng_calloc((size_t)nw + 1, sizeof *x->wk)) || !(x->buf = ng_calloc((size_t)x->nbuf, sizeof *x->buf)) ||
+                        !(x->item_of = ng_calloc((size_t)x->nbuf, sizeof *x->item_of)) ||
+                        !(x->freeq = ng_calloc((size_t)x->nbuf, sizeof *x->freeq)) ||
+                        !(x->readyq = ng_calloc((size_t)x->nbuf, sizeof *x->readyq)) ||
+                        !(mem = ng_alloc_aligned((size_t)x->nbuf * blen + 64))))
+        st = ng_fail(NG_E_NOMEM, "%s: cannot allocate %zu MiB of stream buffers (lower the chunk size)", x->in_name,
+                     ((size_t)x->nbuf * blen) >> 20);
+    if (st == NG_OK) {
+        for (int i = 0; i < x->nbuf; i++) { x->buf[i] = mem + (size_t)i * blen; x->freeq[i] = i; }
+        x->nfree = x->nbuf;
+        x->nready = 0;
+        x->failed = 0;
+        pthread_mutex_init(&x->mu, NULL);
+        pthread_cond_init(&x->cv_free, NULL);
+        pthread_cond_init(&x->cv_ready, NULL);
+        posix_fadvise(x->fd, (off_t)x->in_data, 0, POSIX_FADV_SEQUENTIAL);
+        atomic_store(&x->next, 0);
+        ng_pool_for(pool, nw + 1, stream_body, x);
+        for (int i = 0; i <= nw && st == NG_OK; i++)
+            if (x->wk[i].st != NG_OK) st = ng_fail(x->wk[i].st, "%s", x->wk[i].msg);
+        pthread_mutex_destroy(&x->mu);
+        pthread_cond_destroy(&x->cv_free);
+        pthread_cond_destroy(&x->cv_ready);
+    }
+    if (st == NG_OK && x->M) {   /* the tree: tensors in data order = parameter order */
+        ng_param *pp = ng_calloc(np + 1, sizeof *pp);
+        if (!pp) st = NG_E_NOMEM;
+        for (size_t i = 0, k = 0; pp && i < nt; i++) {
+            const ng_st_tensor *t = ng_st_header_tensor(h, i);
+            if (ng_dtype_is_float(t->dtype))
+                pp[k++] = (ng_param){.name = t->name, .dtype = t->dtype, .shape = t->shape, .nbytes = (size_t)t->nbytes};
+        }
+        if (pp) ng_dl_params_mac(x->M, pp, np, (const uint8_t (*)[16])x->tags, mac);
+        free(pp);
+    }
+    if (mem) { sodium_memzero(mem, (size_t)x->nbuf * blen); ng_free_aligned(mem); }
+    ng_pool_free(pool);
+    sodium_memzero(x->gk, sizeof x->gk);
+    free(x->wk); free(x->pc); free(x->it); free(x->tags); free(x->buf); free(x->item_of); free(x->freeq); free(x->readyq);
+    x->wk = NULL; x->pc = NULL; x->it = NULL; x->tags = NULL; x->buf = NULL; x->item_of = NULL; x->freeq = x->readyq = NULL;
+    return st;
 }
 
 static const char *hget(const void *h, const char *k) { return ng_st_header_meta_get(h, k); }
 static ng_status hset(void *h, const char *k, const char *v) { return ng_st_header_meta_set(h, k, v); }
-
-typedef struct cursor { size_t ti; uint64_t toff, stream; ng_expand_cursor ex; } cursor;
-
-/* Pack the next pieces of the data section into the current batch; 0 when nothing is left. */
-static int fill_batch(sctx *x, const ng_st_header *h, const char *only, size_t csize, cursor *cu)
-{
-    int any = 0;
-    size_t nt = ng_st_header_count(h);
-    for (int w = 0; w < x->nw; w++) {
-        slot *s = &x->cur[w];
-        size_t used = 0;
-        s->n = 0;
-        while (cu->ti < nt && used < csize && s->n < NG_DL_SLOT_PIECES) {
-            const ng_st_tensor *t = ng_st_header_tensor(h, cu->ti);
-            chunk *c = &s->c[s->n++];
-            c->t = t;
-            c->toff = cu->toff;
-            c->n = t->nbytes - cu->toff < csize - used ? (size_t)(t->nbytes - cu->toff) : csize - used;
-            c->param = ng_dtype_is_float(t->dtype);
-            c->locked = c->param && ng_dl_selected(only, t->name);
-            c->stream_off = cu->stream + cu->toff;
-            c->in = s->in + used;
-            c->out = s->out + used;
-            if (c->locked && x->ks == NG_KS_EXPAND) {   /* checkpoint for this piece */
-                ng_expand_advance(&cu->ex, 1 + c->stream_off / 16);
-                c->cur = cu->ex;
-            }
-            used += c->n;
-            cu->toff += c->n;
-            if (cu->toff >= t->nbytes) { if (c->locked) cu->stream += t->nbytes; cu->ti++; cu->toff = 0; }
-        }
-        any |= s->n > 0;
-    }
-    return any;
-}
-
-/* Copy the data section through the workers, transforming the selected tensors; the ids of the
- * input and the output go to id_in / id_out. */
-static ng_status run_stream(sctx *x, const ng_st_header *h, const char *only, const ng_deeplock_options *o,
-                            uint8_t id_in[32], uint8_t id_out[32])
-{
-    size_t csize = o->chunk_bytes ? o->chunk_bytes : NG_DL_CHUNK;
-    if (csize > ((size_t)1 << 30))
-        return ng_fail(NG_E_INVALID, "%s: stream chunk of %zu bytes is too large (at most 1 GiB)", x->in_name, csize);
-    ng_pool *pool = ng_pool_new(o->threads);
-    if (!pool) return ng_fail(NG_E_NOMEM, "%s: cannot start the stream workers", x->in_name);
-    int nw = x->nw = ng_pool_size(pool);
-    slot *slots = ng_calloc(2 * (size_t)nw, sizeof *slots);
-    size_t memlen = 4 * (size_t)nw * csize;
-    uint8_t *mem = slots ? ng_alloc_aligned(memlen) : NULL;
-    if (!mem) {
-        free(slots);
-        ng_pool_free(pool);
-        return ng_fail(NG_E_NOMEM, "%s: cannot allocate %zu MiB of stream buffers (lower the chunk size)", x->in_name, memlen >> 20);
-    }
-    for (int i = 0; i < 2 * nw; i++) { slots[i].in = mem + 2 * (size_t)i * csize; slots[i].out = slots[i].in + csize; }
-    x->cur = slots;
-    x->prev = slots + nw;
-    cursor cu = {0};
-    if (x->ks == NG_KS_EXPAND) ng_expand_init(&cu.ex, x->key->k);
-    ng_id_hash_init(&x->h_in);
-    ng_id_hash_init(&x->h_out);
-    ng_status st = NG_OK;
-    for (;;) {
-        int more = fill_batch(x, h, only, csize, &cu);
-        int pending = 0;
-        for (int w = 0; w < nw; w++) pending |= x->prev[w].n > 0;
-        if (!more && !pending) break;
-        ng_pool_for(pool, 2 * (int64_t)nw, step_body, x);
-        for (int w = 0; w < nw && st == NG_OK; w++)
-            if (x->cur[w].st != NG_OK) st = ng_fail(x->cur[w].st, "%s", x->cur[w].msg);
-        if (st != NG_OK) break;
-        slot *t = x->prev; x->prev = x->cur; x->cur = t;
-        for (int w = 0; w < nw; w++) x->cur[w].n = 0;
-    }
-    int ok_in = ng_id_hash_final(&x->h_in, id_in), ok_out = ng_id_hash_final(&x->h_out, id_out);
-    if (st == NG_OK && !(ok_in && ok_out))
-        st = ng_fail(NG_E_NOMEM, "%s: OpenSSL SHA-256 of the model id failed (out of memory)", x->in_name);
-    sodium_memzero(&cu, sizeof cu);
-    sodium_memzero(mem, memlen);
-    sodium_memzero(slots, 2 * (size_t)nw * sizeof *slots);
-    ng_free_aligned(mem);
-    free(slots);
-    ng_pool_free(pool);
-    return st;
-}
 
 static ng_status write_header(ng_awriter *aw, const ng_st_header *h, size_t want_len)
 {
@@ -274,26 +336,37 @@ ng_status ng_deeplock_lock_stream(const char *in, const char *out, const ng_deep
     ng_kdf_params kdf;
     int has_kdf;
     ng_key key = {{0}, 0};
-    uint8_t zero[32] = {0}, before[32], after[32];
+    ng_dl_stream ds;
+    memset(&ds, 0, sizeof ds);
+    uint8_t salt[32], graph[32], M[32] = {0}, mac[32];
     ng_dl_lock_kdf(s, o, &kdf, &has_kdf);
     if ((st = ng_dl_check_plain(h, hget, in)) != NG_OK) goto done;
     if (nsel == 0) { st = ng_fail(NG_E_INVALID, "%s: --only '%s' matches no parameter tensor", in, only); goto done; }
+    if (o->paper_exact && o->keystream != NG_KS_EXPAND) {
+        st = ng_fail(NG_E_INVALID, "%s: --paper-exact applies to --keystream expand only", in);
+        goto done;
+    }
     if ((st = ng_dl_resolve_key(s, o->keystream, has_kdf ? &kdf : NULL, &key)) != NG_OK) { ng_fail_ctx(st, in); goto done; }
-    /* placeholder metadata of the final length, to place the data section */
-    if ((st = ng_dl_write_meta(h, hset, o->keystream, only, &key, zero, zero, has_kdf ? &kdf : NULL)) != NG_OK) goto done;
+    if (o->paper_exact) ng_dl_warn_paper(o, in);
+    ng_dl_new_salt(o, salt);
+    if ((st = ng_st_header_graph_digest(h, fd, in, graph)) != NG_OK) goto done;
+    /* placeholder params_mac of the final length, to place the data section */
+    if ((st = ng_dl_write_meta(h, hset, o, only, &key, salt, graph, NULL, has_kdf ? &kdf : NULL)) != NG_OK) goto done;
     size_t hlen = header_len(h);
     ng_awriter aw;
     if (!hlen) { st = NG_E_NOMEM; goto done; }
-    if ((st = ng_awrite_open(&aw, out, 0644)) != NG_OK) goto done;
-    sctx x = {.fd = fd, .in_name = in, .aw = &aw, .out_data_start = hlen, .key = &key, .ks = o->keystream, .unlock = 0};
-    st = run_stream(&x, h, only, o, before, after);
-    if (st == NG_OK) {
-        st = ng_dl_write_meta(h, hset, o->keystream, only, &key, before, after, has_kdf ? &kdf : NULL);
-    }
+    if ((st = ng_awrite_open(&aw, out, NG_MODE_PUBLIC)) != NG_OK) goto done;
+    ng_dl_stream_init(&ds, &key, salt, o->keystream, o->paper_exact);
+    ng_dl_mac_key(&key, salt, M);
+    sctx x = {.fd = fd, .in_name = in, .in_data = ng_st_header_data_start(h), .aw = &aw, .out_data = hlen, .s = &ds, .M = M};
+    st = run_stream(&x, h, only, o, mac);
+    if (st == NG_OK) st = ng_dl_write_meta(h, hset, o, only, &key, salt, graph, mac, has_kdf ? &kdf : NULL);
     if (st == NG_OK) st = write_header(&aw, h, hlen);
     if (st == NG_OK) st = ng_awrite_commit(&aw);
     else ng_awrite_abort(&aw);
 done:
+    sodium_memzero(M, sizeof M);
+    ng_dl_stream_wipe(&ds);
     ng_key_wipe(&key);
     ng_st_header_free(h);
     close(fd);
@@ -310,36 +383,38 @@ ng_status ng_deeplock_unlock_stream(const char *in, const char *out, const ng_de
     ng_st_header *h;
     if ((st = open_in(in, &fd, &h)) != NG_OK) return st;
     ng_dl_state ds;
+    ng_dl_stream dst;
+    memset(&dst, 0, sizeof dst);
     ng_key key = {{0}, 0};
-    uint8_t id_in[32], id_out[32];
+    uint8_t graph[32], M[32] = {0}, mac[32];
     if ((st = ng_dl_read_state(h, hget, in, &ds)) != NG_OK) goto done;
+    if (ds.version < 3) {   /* formats 1-2: their own checks, in memory */
+        ng_st_header_free(h);
+        close(fd);
+        return ng_deeplock_unlock_file(in, out, s, o);
+    }
     if ((st = ng_dl_resolve_key(s, ds.ks, ds.has_kdf ? &ds.kdf : NULL, &key)) != NG_OK) { ng_fail_ctx(st, in); goto done; }
     if (!o->no_check) {
-        uint8_t kcv[32];
-        ng_dl_kcv(&key, ds.id_before, kcv);
-        if (sodium_memcmp(kcv, ds.kcv, 32) != 0) {
-            st = ng_fail(NG_E_KEY, "%s: the key does not match this model (key check value differs); nothing was written", in);
-            goto done;
-        }
+        if ((st = ng_st_header_graph_digest(h, fd, in, graph)) != NG_OK) goto done;
+        if ((st = ng_dl_check_key_graph(&ds, &key, graph, in)) != NG_OK) goto done;
     }
     if ((st = ng_dl_clear_meta(h, hset)) != NG_OK) goto done;
     size_t hlen = header_len(h);
     ng_awriter aw;
     if (!hlen) { st = NG_E_NOMEM; goto done; }
-    if ((st = ng_awrite_open(&aw, out, 0644)) != NG_OK) goto done;
-    sctx x = {.fd = fd, .in_name = in, .aw = &aw, .out_data_start = hlen, .key = &key, .ks = ds.ks, .unlock = 1,
-              .skip_out_id = o->no_check};
-    st = run_stream(&x, h, ds.only, o, id_in, id_out);
-    if (st == NG_OK) {
-        if (sodium_memcmp(id_in, ds.id_after, 32) != 0)
-            st = ng_fail(NG_E_FORMAT, "%s: locked data was modified or truncated (its model id is not nnguard.model_id_after)", in);
-        else if (!o->no_check && sodium_memcmp(id_out, ds.id_before, 32) != 0)
-            st = ng_fail(NG_E_FORMAT, "%s: unlocked model id differs from nnguard.model_id_before (the file's metadata was altered)", in);
-    }
+    if ((st = ng_awrite_open(&aw, out, NG_MODE_PRIVATE)) != NG_OK) goto done;
+    ng_dl_stream_init(&dst, &key, ds.salt, ds.ks, ds.paper);
+    ng_dl_mac_key(&key, ds.salt, M);
+    sctx x = {.fd = fd, .in_name = in, .in_data = ng_st_header_data_start(h), .aw = &aw, .out_data = hlen, .s = &dst,
+              .unlock = 1, .M = o->no_check ? NULL : M};
+    st = run_stream(&x, h, ds.only, o, mac);
+    if (st == NG_OK && !o->no_check) st = ng_dl_check_params(&ds, mac, in);
     if (st == NG_OK) st = write_header(&aw, h, hlen);
     if (st == NG_OK) st = ng_awrite_commit(&aw);
     else ng_awrite_abort(&aw);
 done:
+    sodium_memzero(M, sizeof M);
+    ng_dl_stream_wipe(&dst);
     ng_key_wipe(&key);
     ng_st_header_free(h);
     close(fd);
