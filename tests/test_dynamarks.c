@@ -6,6 +6,7 @@
  *   about r; the watermarked answers themselves verify as stolen, independent keys do not;
  * - the /v1/predict body parser and the clients file on good and bad inputs.
  * ctest-label: slow */
+#include <float.h>
 #include <jansson.h>
 #include "tutil.h"
 #include "nnguard/dynamarks.h"
@@ -308,6 +309,49 @@ static void test_numbers(void)
     CHECKF(bad == 0, "%d of %d numbers differ from strtof", bad, tried);
 }
 
+/* The answer's numbers: every float (random bit patterns, probabilities, subnormals, powers of
+ * ten and their neighbours) reads back bit for bit, and the text is printf's "%.9g" except where
+ * the exact value sits within 1e-7 of a 9-digit rounding tie (a handful in a million). */
+static void test_answer_numbers(void)
+{
+    enum { K = 1000 };
+    ng_rng r;
+    ng_rng_seed(&r, 11);
+    float v[K];
+    int32_t lab = 0;
+    int wrong = 0, differ = 0, total = 0;
+    for (int round = 0; round < 300; round++) {
+        for (int i = 0; i < K; i++) {
+            uint32_t u = (uint32_t)ng_rng_u64(&r);
+            switch ((round + i) % 4) {
+            case 0: memcpy(&v[i], &u, 4); if (!isfinite(v[i])) v[i] = 0.5f; break;
+            case 1: v[i] = (float)ng_rng_uniform(&r); break;
+            case 2: v[i] = (float)(ng_rng_uniform(&r) * 1e-6); break;
+            default: { float p = (float)pow(10.0, (int)(u % 80) - 44);
+                       v[i] = u & 1 ? nextafterf(p, 0) : u & 2 ? nextafterf(p, INFINITY) : p; }
+            }
+        }
+        if (round == 0) { v[0] = 0.0f; v[1] = -0.0f; v[2] = 1.0f; v[3] = 1e-45f; v[4] = FLT_MAX; v[5] = -FLT_MIN; v[6] = 123456789.0f; v[7] = 1e9f; }
+        size_t len;
+        char *a = ng_req_format_answer(v, &lab, 1, K, &len);
+        CHECK(a && !strncmp(a, "{\"probabilities\":[[", 19));
+        if (!a) return;
+        const char *p = a + 19;
+        for (int i = 0; i < K; i++, total++) {
+            char *end;
+            float back = strtof(p, &end);
+            char want[32];
+            snprintf(want, sizeof want, "%.9g", (double)v[i]);
+            if (memcmp(&back, &v[i], 4)) { if (wrong++ < 5) fprintf(stderr, "%.9g written as %.*s\n", (double)v[i], (int)(end - p), p); }
+            else if (strlen(want) != (size_t)(end - p) || strncmp(want, p, (size_t)(end - p))) { if (differ++ < 8) fprintf(stderr, "%s vs %.*s\n", want, (int)(end - p), p); }
+            p = end + 1;
+        }
+        free(a);
+    }
+    CHECKF(wrong == 0, "%d of %d floats do not read back", wrong, total);
+    CHECKF(differ <= total / 10000, "%d of %d numbers differ from %%.9g", differ, total);
+}
+
 static void test_clients(void)
 {
     const char *good = "# token name quota rps\n\nabcdefghijklmnop0123 alice 10 0\r\n"
@@ -344,6 +388,7 @@ int main(int argc, char **argv)
     test_parser();
     test_clients();
     test_numbers();
+    test_answer_numbers();
     test_on_model();
     return tu_done();
 }

@@ -232,6 +232,67 @@ ng_status ng_req_parse_f32(const void *body, size_t len, const ng_req_shape *s, 
     return NG_OK;
 }
 
+/* 10^k for k = -46..54 as the nearest doubles (the compiler rounds each literal correctly). */
+static const double pow10_all[101] = {
+    1e-46, 1e-45, 1e-44, 1e-43, 1e-42, 1e-41, 1e-40, 1e-39, 1e-38, 1e-37, 1e-36, 1e-35, 1e-34,
+    1e-33, 1e-32, 1e-31, 1e-30, 1e-29, 1e-28, 1e-27, 1e-26, 1e-25, 1e-24, 1e-23, 1e-22, 1e-21,
+    1e-20, 1e-19, 1e-18, 1e-17, 1e-16, 1e-15, 1e-14, 1e-13, 1e-12, 1e-11, 1e-10, 1e-9, 1e-8, 1e-7,
+    1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+    1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26,
+    1e27, 1e28, 1e29, 1e30, 1e31, 1e32, 1e33, 1e34, 1e35, 1e36, 1e37, 1e38, 1e39, 1e40, 1e41, 1e42,
+    1e43, 1e44, 1e45, 1e46, 1e47, 1e48, 1e49, 1e50, 1e51, 1e52, 1e53, 1e54
+};
+static double pow10_of(int k) { return pow10_all[k + 46]; }
+
+/* A float as JSON with 9 significant digits, the way "%.9g" writes it (fixed notation for
+ * decimal exponents -5..8, else d.ddde[+-]XX; trailing zeros dropped), without printf's
+ * arbitrary-precision arithmetic (a fifth of an answer's cost). The 9-digit decimal comes from
+ * one double multiplication or division: its error (< 1e-15 relative) can move a result that sits
+ * within 1e-7 of a rounding tie to the other neighbour, which still reads back as the same float
+ * (9 digits resolve 1e-8 relative, a float needs 6e-8): strtof(output) == v always (tested).
+ * Returns the length; out needs 16 bytes. v must be finite. */
+static int fmt_float(float v, char *out)
+{
+    char *o = out;
+    if (signbit(v)) { *o++ = '-'; v = -v; }
+    if (v == 0) { *o++ = '0'; return (int)(o - out); }
+    double d = v;
+    int e2;
+    frexp(d, &e2);
+    int e10 = (int)floor((e2 - 1) * 0.30102999566398120);
+    if (d >= pow10_of(e10 + 1)) e10++;
+    else if (d < pow10_of(e10)) e10--;
+    int sc = 8 - e10;   /* -30 .. 53 for floats */
+    double x = sc <= 22 && sc >= -22 ? (sc >= 0 ? d * pow10_tab[sc] : d / pow10_tab[-sc])
+                                     : d * pow10_of(sc);
+    uint64_t m = (uint64_t)llrint(x);   /* ties to even, as printf */
+    if (m >= 1000000000u) { m /= 10; e10++; }
+    char dg[9];
+    for (int i = 8; i >= 0; i--) { dg[i] = (char)('0' + m % 10); m /= 10; }
+    int nd = 9;
+    while (nd > 1 && dg[nd - 1] == '0') nd--;
+    if (e10 < -4 || e10 >= 9) {
+        *o++ = dg[0];
+        if (nd > 1) { *o++ = '.'; memcpy(o, dg + 1, (size_t)nd - 1); o += nd - 1; }
+        int e = e10 < 0 ? -e10 : e10;
+        *o++ = 'e';
+        *o++ = e10 < 0 ? '-' : '+';
+        if (e >= 10) *o++ = (char)('0' + e / 10);
+        else *o++ = '0';
+        *o++ = (char)('0' + e % 10);
+    } else if (e10 >= 0) {
+        for (int i = 0; i <= e10; i++) *o++ = i < nd ? dg[i] : '0';
+        if (nd > e10 + 1) { *o++ = '.'; memcpy(o, dg + e10 + 1, (size_t)(nd - e10 - 1)); o += nd - e10 - 1; }
+    } else {
+        *o++ = '0';
+        *o++ = '.';
+        for (int i = 0; i < -e10 - 1; i++) *o++ = '0';
+        memcpy(o, dg, (size_t)nd);
+        o += nd;
+    }
+    return (int)(o - out);
+}
+
 char *ng_req_format_answer(const float *probs, const int32_t *labels, int64_t n, int classes, size_t *len)
 {
     size_t cap = 64 + (size_t)n * ((size_t)classes * 18 + 16);
@@ -241,7 +302,10 @@ char *ng_req_format_answer(const float *probs, const int32_t *labels, int64_t n,
     for (int64_t i = 0; i < n; i++) {
         *p++ = i ? ',' : '[';
         if (i) *p++ = '[';
-        for (int j = 0; j < classes; j++) p += sprintf(p, j ? ",%.9g" : "%.9g", (double)probs[i * classes + j]);
+        for (int j = 0; j < classes; j++) {
+            if (j) *p++ = ',';
+            p += fmt_float(probs[i * classes + j], p);
+        }
         *p++ = ']';
     }
     p += sprintf(p, "],\"labels\":[");
