@@ -190,8 +190,9 @@ static ng_status api_accuracy(dm_env *v, json_t *report)
         memcpy(a, p + i * C, (size_t)C * sizeof *a);
         memcpy(b, p + i * C, (size_t)C * sizeof *b);
         ng_wm_answer sa, la;
-        ng_wm_apply(v->soft, c->test.x + i * dim, (size_t)dim, a, &sa);
-        ng_wm_apply(v->label, c->test.x + i * dim, (size_t)dim, b, &la);
+        st = ng_wm_apply(v->soft, c->test.x + i * dim, (size_t)dim, a, &sa);
+        if (st == NG_OK) st = ng_wm_apply(v->label, c->test.x + i * dim, (size_t)dim, b, &la);
+        if (st != NG_OK) break;
         ok0 += sa.label_true == c->test.y[i];
         ok_soft += sa.label == c->test.y[i];
         ok_lab += la.label == c->test.y[i];

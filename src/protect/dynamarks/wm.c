@@ -3,18 +3,18 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/sha.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 #include "nnguard/dynamarks.h"
 #include "core/core.h"
 
-enum { SUB_RANK = 1, SUB_STR = 2, SUB_SEL = 3, SUB_LAB = 4 };
+enum { SUB_RANK = 1, SUB_STR = 2, SUB_SEL = 3, SUB_LAB = 4, SUB_DIG = 5, SUB_FIN = 6 };
 static const char wm_ctx[crypto_kdf_CONTEXTBYTES] = {'n', 'g', 'd', 'y', 'n', 'm', 'k', '1'};
 
 struct ng_wm {
     ng_wm_options o;
     int     classes;
-    uint8_t k_str[32], k_sel[32], k_lab[32];
+    uint8_t k_str[32], k_sel[32], k_lab[32], k_dig[32], k_fin[32];
     int     order[NG_WM_MAX_CLASSES][NG_WM_MAX_CLASSES];  /* per predicted class: other classes, favoured first */
     int     pos[NG_WM_MAX_CLASSES][NG_WM_MAX_CLASSES];    /* per predicted class: ranking position of class j */
 };
@@ -98,6 +98,8 @@ ng_status ng_wm_new(const ng_key *key, int classes, const ng_wm_options *o, ng_w
     crypto_kdf_derive_from_key(w->k_str, 32, SUB_STR, wm_ctx, key->k);
     crypto_kdf_derive_from_key(w->k_sel, 32, SUB_SEL, wm_ctx, key->k);
     crypto_kdf_derive_from_key(w->k_lab, 32, SUB_LAB, wm_ctx, key->k);
+    crypto_kdf_derive_from_key(w->k_dig, 32, SUB_DIG, wm_ctx, key->k);
+    crypto_kdf_derive_from_key(w->k_fin, 32, SUB_FIN, wm_ctx, key->k);
     for (int c = 0; c < classes; c++) {
         scored s[NG_WM_MAX_CLASSES] = {{0, 0}};
         int m = 0;
@@ -125,25 +127,71 @@ int ng_wm_classes(const ng_wm *w) { return w->classes; }
 double ng_wm_owner_scale(const ng_wm *w) { return 1.0 - 0.5 * (w->o.a_min + w->o.a_max); }
 ng_wm_mode ng_wm_mode_of(const ng_wm *w) { return w->o.mode; }
 
-void ng_wm_digest(const float *x, size_t n, uint8_t out[32])
+struct ng_wm_hasher {
+    EVP_CIPHER_CTX *c;     /* AES-256-GCM keyed with k_dig: GHASH with the AES-NI/PCLMULQDQ kernels */
+    uint8_t k_fin[32];
+};
+
+ng_status ng_wm_hasher_new(const ng_wm *w, ng_wm_hasher **out)
 {
-    /* SHA-256 through OpenSSL (SHA-NI): the input digest is the watermark's largest cost per answer */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    SHA256((const unsigned char *)x, n * 4, out);   /* already little-endian bytes */
-#else
-    SHA256_CTX c;
-    SHA256_Init(&c);
-    uint8_t buf[1024];
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t b;
-        memcpy(&b, &x[i], 4);
-        ng_put_le32(buf + k, b);
-        k += 4;
-        if (k == sizeof buf || i + 1 == n) { SHA256_Update(&c, buf, k); k = 0; }
+    *out = NULL;
+    ng_wm_hasher *h = sodium_malloc(sizeof *h);
+    if (!h) return ng_fail(NG_E_NOMEM, "out of memory for the watermark's input hasher");
+    h->c = EVP_CIPHER_CTX_new();
+    if (!h->c || EVP_EncryptInit_ex(h->c, EVP_aes_256_gcm(), NULL, w->k_dig, NULL) != 1) {
+        EVP_CIPHER_CTX_free(h->c);
+        sodium_free(h);
+        return ng_fail(NG_E_INTERNAL, "watermark: OpenSSL cannot set up AES-256-GCM");
     }
-    SHA256_Final(out, &c);
+    memcpy(h->k_fin, w->k_fin, 32);
+    *out = h;
+    return NG_OK;
+}
+
+void ng_wm_hasher_free(ng_wm_hasher *h)
+{
+    if (!h) return;
+    EVP_CIPHER_CTX_free(h->c);   /* OpenSSL wipes the key schedule and GHASH table */
+    sodium_free(h);              /* wipes k_fin */
+}
+
+ng_status ng_wm_hash(ng_wm_hasher *h, const float *x, size_t n, uint8_t out[32])
+{
+    static const uint8_t iv[12] = {'n', 'g', 'd', 'y', 'n', 'm', 'k', '-', 'd', 'i', 'g', '1'};
+    int len, ok = EVP_EncryptInit_ex(h->c, NULL, NULL, NULL, iv) == 1;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const unsigned char *b = (const unsigned char *)x;   /* already little-endian bytes */
+    for (size_t left = n * 4; ok && left; ) {
+        int k = left > ((size_t)1 << 30) ? 1 << 30 : (int)left;
+        ok = EVP_EncryptUpdate(h->c, NULL, &len, b, k) == 1;
+        b += k;
+        left -= (size_t)k;
+    }
+#else
+    uint8_t buf[1024];
+    for (size_t i = 0, k = 0; ok && i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], 4);
+        ng_put_le32(buf + k, u);
+        k += 4;
+        if (k == sizeof buf || i + 1 == n) { ok = EVP_EncryptUpdate(h->c, NULL, &len, buf, (int)k) == 1; k = 0; }
+    }
 #endif
+    uint8_t fin[24];
+    ok = ok && EVP_EncryptFinal_ex(h->c, fin, &len) == 1 && EVP_CIPHER_CTX_ctrl(h->c, EVP_CTRL_GCM_GET_TAG, 16, fin) == 1;
+    if (!ok) return ng_fail(NG_E_INTERNAL, "watermark: OpenSSL GMAC failed on an input");
+    ng_put_le64(fin + 16, (uint64_t)n);
+    crypto_generichash(out, 32, fin, sizeof fin, h->k_fin, 32);
+    return NG_OK;
+}
+
+ng_status ng_wm_digest(const ng_wm *w, const float *x, size_t n, uint8_t out[32])
+{
+    ng_wm_hasher *h;
+    ng_status st = ng_wm_hasher_new(w, &h);
+    if (st == NG_OK) st = ng_wm_hash(h, x, n, out);
+    ng_wm_hasher_free(h);
+    return st;
 }
 
 void ng_wm_ranking(const ng_wm *w, int c, int *order)
@@ -188,11 +236,13 @@ static void apply_soft(const ng_wm *w, float *p, int t, ng_wm_answer *a)
     a->strength = alpha;
 }
 
-void ng_wm_apply(const ng_wm *w, const float *x, size_t dim, float *probs, ng_wm_answer *a)
+ng_status ng_wm_apply(const ng_wm *w, const float *x, size_t dim, float *probs, ng_wm_answer *a)
 {
     uint8_t d[32];
-    ng_wm_digest(x, dim, d);
+    ng_status st = ng_wm_digest(w, x, dim, d);
+    if (st != NG_OK) return st;
     ng_wm_apply_digest(w, d, probs, a);
+    return NG_OK;
 }
 
 void ng_wm_apply_digest(const ng_wm *w, const uint8_t digest[32], float *probs, ng_wm_answer *a)
