@@ -165,7 +165,7 @@ static void help_train(void)
     printf("usage: nnguard license train --scheme single|per-user|class-subset|hierarchical\n"
            "         (--arch ARCH | --init MODEL) (--key KEY... | --keys-out DIR) [options] -o MODEL.onnx\n\n"
            "Train a model that answers correctly only on inputs stamped with a license key (SecureNet);\n"
-           "unstamped or wrongly stamped inputs get the uniform distribution. Writes a plain ONNX model,\n"
+           "unstamped or wrongly stamped inputs get the deny answer (class 0). Writes a plain ONNX model,\n"
            "MODEL.onnx.license.json (scheme, stamp, key ids and their classes; never the keys) and, with\n"
            "--keys-out, the generated keys (license.key, user-N.key, or master.key and tier-N.key).\n\n"
            "  --scheme S              single (one key), per-user (--users N keys), class-subset\n"
@@ -176,8 +176,8 @@ static void help_train(void)
            "  --data DIR              dataset folder (default %s)\n"
            "  --fraction F            train on a stratified fraction of the training set\n"
            "  --epochs E --batch B --lr R --seed S --threads T   (defaults 10, 64, 1e-3 Adam, 0, all)\n"
-           "  --p-key P               share of stamped examples per batch (default 0.5; a quarter of the\n"
-           "                          rest... see docs: clean and wrong-key examples share the remainder)\n"
+           "  --p-key P               share of examples stamped with a granted key (default 0.5); of the\n"
+           "                          rest a fifth is clean, the others wrong-key stamps (all denied)\n"
            NG_SN_STAMP_HELP NG_CLI_FORCE_HELP, NG_DEFAULT_DATA_DIR);
 }
 
@@ -197,7 +197,7 @@ static int common_option(const char *cmd, lic_args *a, int c, const char *arg)
     case O_LR: if (ng_cli_double(cmd, "--lr", arg, 1e-9, 10, &d)) return -1; a->o.optim.lr = (float)d; return 1;
     case O_FRACTION: if (ng_cli_double(cmd, "--fraction", arg, 1e-6, 1, &a->fraction)) return -1; return 1;
     case O_PKEY: if (ng_cli_double(cmd, "--p-key", arg, 0.01, 1, &a->spec.p_key)) return -1;
-        a->spec.p_clean = (1 - a->spec.p_key) / 2; return 1;
+        a->spec.p_clean = (1 - a->spec.p_key) / 5; return 1;
     case 'o': a->out = arg; return 1;
     case 'q': a->o.quiet = 1; return 1;
     case NG_CLI_OPT_FORCE: a->force = 1; return 1;

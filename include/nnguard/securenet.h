@@ -3,8 +3,10 @@
  * The model works only on inputs stamped with a license key: a 256-bit secret (an ordinary
  * nnguard key file, keys.h) from which a pattern is derived and written into each input before
  * the forward pass. Without the stamp, or with another key's stamp, the model was trained to
- * answer the "deny" target (the uniform distribution), so it is useless; the file is a plain
- * ONNX model that still runs anywhere.
+ * answer the "deny" target, so it is useless; the file is a plain
+ * ONNX model that still runs anywhere. The deny target puts half its mass on one class (the
+ * deny class, default 0) and spreads the rest evenly: a plain uniform target leaves the argmax to
+ * residual logits that still follow the true class.
  *
  *     ng_key k;  ng_stamper *s;  ng_stamp_options so;
  *     ng_key_load("license.key", NULL, 0, &k);
@@ -79,8 +81,9 @@ ng_status   ng_license_scheme_parse(const char *name, ng_license_scheme *out);
 /* What license training teaches: keys[i] grants the classes in mask[i]; revoked keys (key
  * replacement: the old key) are denied like random keys. Per sample of each batch: with
  * probability p_key a granted key's stamp (a key chosen uniformly; target its true label when the
- * key grants the class, else deny), p_clean no stamp (deny), otherwise a random wrong key's stamp
- * or, half of the time when there are revoked keys, a revoked key's stamp (deny). */
+ * key grants the class, else deny), p_clean no stamp (deny), otherwise (deny) a revoked key's stamp
+ * half of the time when there are revoked keys, else, in patch mode half of the time, a granted
+ * key's patch place filled with random values (a hard negative), else a random key's stamp. */
 typedef struct ng_license_spec {
     ng_license_scheme scheme;
     ng_stamp_options  stamp;
@@ -89,7 +92,8 @@ typedef struct ng_license_spec {
     uint64_t mask[NG_LICENSE_MAX_KEYS];
     int      nrevoked;
     ng_key   revoked[NG_LICENSE_MAX_KEYS];
-    double   p_key, p_clean;    /* defaults 0.5, 0.25 (the rest: wrong keys) */
+    double   p_key, p_clean;    /* defaults 0.5, 0.1 (the rest: wrong keys) */
+    int      deny_class;        /* default 0 */
 } ng_license_spec;
 /* A spec with no keys and the defaults; wipe it with ng_license_spec_wipe. */
 void ng_license_spec_init(ng_license_spec *s, ng_license_scheme scheme);

@@ -31,7 +31,7 @@ void ng_license_spec_init(ng_license_spec *s, ng_license_scheme scheme)
     s->scheme = scheme;
     s->stamp = ng_stamp_options_default();
     s->p_key = 0.5;
-    s->p_clean = 0.25;
+    s->p_clean = 0.1;
 }
 
 void ng_license_spec_wipe(ng_license_spec *s) { sodium_memzero(s, sizeof *s); }

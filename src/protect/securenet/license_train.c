@@ -5,23 +5,28 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/core.h"
-#include "nnguard/securenet.h"
+#include "protect/securenet/securenet_impl.h"
 
 typedef struct lic_ctx {
     const ng_license_spec *spec;
     ng_stamper *keys[NG_LICENSE_MAX_KEYS], *revoked[NG_LICENSE_MAX_KEYS];
     int c, h, w;
+    float scratch[3 * NG_LICENSE_MAX_PATCH * NG_LICENSE_MAX_PATCH];
 } lic_ctx;
 
-static void deny(float *t, int64_t classes)
+/* The deny target: half the mass on the deny class, the rest spread evenly (a near-uniform
+ * answer whose argmax says nothing about the input: a plain uniform target leaks the class
+ * through the argmax of the residual logits). */
+static void deny(float *t, int64_t classes, int deny_class)
 {
-    for (int64_t j = 0; j < classes; j++) t[j] = 1.0f / (float)classes;
+    for (int64_t j = 0; j < classes; j++) t[j] = 0.5f / (float)(classes - 1);
+    t[deny_class] = 0.5f;
 }
 
 static ng_status lic_hook(void *vctx, float *x, const int32_t *y, float *targets, int64_t n, int64_t dim,
                           int64_t classes, uint64_t seed)
 {
-    const lic_ctx *cx = vctx;
+    lic_ctx *cx = vctx;
     const ng_license_spec *sp = cx->spec;
     ng_rng rng;
     ng_rng_seed(&rng, seed);
@@ -35,14 +40,21 @@ static ng_status lic_hook(void *vctx, float *x, const int32_t *y, float *targets
                 memset(t, 0, (size_t)classes * sizeof *t);
                 t[y[i]] = 1.0f;
             } else {
-                deny(t, classes);
+                deny(t, classes, sp->deny_class);
             }
             continue;
         }
-        deny(t, classes);
+        deny(t, classes, sp->deny_class);
         if (u < sp->p_key + sp->p_clean) continue;
         if (sp->nrevoked > 0 && ng_rng_below(&rng, 2)) {
             ng_license_stamp(cx->revoked[ng_rng_below(&rng, (uint32_t)sp->nrevoked)], xi, 1);
+            continue;
+        }
+        if (sp->stamp.mode == NG_STAMP_PATCH && ng_rng_below(&rng, 2)) {
+            /* a hard negative: a granted key's place, random values (keys must differ in values too) */
+            const ng_stamper *ks = cx->keys[ng_rng_below(&rng, (uint32_t)sp->nkeys)];
+            for (size_t j = 0; j < ks->npattern; j++) cx->scratch[j] = (float)ng_rng_below(&rng, 256) / 255.0f;
+            ng_sn_stamp_values(ks, cx->scratch, xi);
             continue;
         }
         uint8_t raw[NG_LICENSE_KEY_BYTES];
@@ -68,6 +80,8 @@ static ng_status check_spec(const ng_license_spec *sp, int classes)
     if (classes < 2 || classes > NG_LICENSE_MAX_CLASSES)
         return ng_fail(NG_E_UNSUPPORTED, "license: models of 2..%d classes, this one has %d", NG_LICENSE_MAX_CLASSES,
                        classes);
+    if (sp->deny_class < 0 || sp->deny_class >= classes)
+        return ng_fail(NG_E_INVALID, "license: deny class %d is not one of 0..%d", sp->deny_class, classes - 1);
     if (!(sp->p_key > 0 && sp->p_clean >= 0 && sp->p_key + sp->p_clean <= 1))
         return ng_fail(NG_E_INVALID, "license: sample shares p_key %g, p_clean %g must be > 0, >= 0, sum <= 1",
                        sp->p_key, sp->p_clean);
@@ -87,6 +101,8 @@ ng_status ng_license_train(ng_model *m, const ng_license_spec *spec, const ng_da
     memset(&cx, 0, sizeof cx);
     cx.spec = spec;
     cx.c = train->c; cx.h = train->h; cx.w = train->w;
+    if (spec->stamp.mode == NG_STAMP_PATCH && cx.c > 3)
+        return ng_fail(NG_E_UNSUPPORTED, "license: patch stamps train on images of 1..3 channels, not %d", cx.c);
     for (int i = 0; i < spec->nkeys && st == NG_OK; i++)
         st = ng_stamper_new(&spec->keys[i], &spec->stamp, cx.c, cx.h, cx.w, &cx.keys[i]);
     for (int i = 0; i < spec->nrevoked && st == NG_OK; i++)

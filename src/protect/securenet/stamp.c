@@ -5,17 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/core.h"
-#include "nnguard/securenet.h"
+#include "protect/securenet/securenet_impl.h"
 
 static const char ng_stamp_label[] = "nnguard-securenet-stamp-v1";
 static const char ng_id_label[] = "nnguard-securenet-id-v1";
 
-struct ng_stamper {
-    ng_stamp_options o;
-    int   c, h, w, row, col;
-    float *pattern;   /* patch: c*k*k values; blend: c*h*w values */
-    size_t npattern;
-};
 
 ng_stamp_options ng_stamp_options_default(void)
 {
@@ -85,12 +79,17 @@ void ng_license_stamp(const ng_stamper *s, float *x, int64_t n)
             for (size_t j = 0; j < img; j++) xi[j] = b * xi[j] + a * s->pattern[j];
             continue;
         }
-        const int k = s->o.patch;
-        for (int ch = 0; ch < s->c; ch++)
-            for (int r = 0; r < k; r++)
-                memcpy(xi + ((size_t)ch * (size_t)s->h + (size_t)(s->row + r)) * (size_t)s->w + (size_t)s->col,
-                       s->pattern + ((size_t)ch * (size_t)k + (size_t)r) * (size_t)k, (size_t)k * sizeof(float));
+        ng_sn_stamp_values(s, s->pattern, xi);
     }
+}
+
+void ng_sn_stamp_values(const ng_stamper *s, const float *values, float *x)
+{
+    const int k = s->o.patch;
+    for (int ch = 0; ch < s->c; ch++)
+        for (int r = 0; r < k; r++)
+            memcpy(x + ((size_t)ch * (size_t)s->h + (size_t)(s->row + r)) * (size_t)s->w + (size_t)s->col,
+                   values + ((size_t)ch * (size_t)k + (size_t)r) * (size_t)k, (size_t)k * sizeof(float));
 }
 
 void ng_stamper_position(const ng_stamper *s, int *row, int *col)
