@@ -93,6 +93,17 @@ static void test_meta(void)
     const char *bad[] = {"patch 0", "patch 65", "patch 4x", "patch -1", "blend 0", "blend 1.5", "blend x", "blend nan",
                          "patchy", "", "blend ", "patch 99999999999999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) CHECK_ST(ng_license_stamp_parse(bad[i], "m", &o), NG_E_FORMAT);
+    uint64_t mk = 0;
+    const char *keys = "0123456789abcdef:3ff,fedcba9876543210:1f";
+    CHECK_OK(ng_license_keys_find(keys, "fedcba9876543210", &mk));
+    CHECK(mk == 0x1f);
+    CHECK_OK(ng_license_keys_find(keys, "0123456789abcdef", &mk));
+    CHECK(mk == 0x3ff);
+    CHECK_ST(ng_license_keys_find(keys, "0000000000000000", &mk), NG_E_KEY);
+    const char *badk[] = {"0123:1", "0123456789abcdef:", "0123456789abcdef:g", "0123456789abcdef:11111111111111111",
+                          "0123456789abcdef:3ff;", "0123456789abcdef"};
+    for (size_t i = 0; i < sizeof badk / sizeof badk[0]; i++)
+        CHECK_ST(ng_license_keys_find(badk[i], "0000000000000000", &mk), NG_E_FORMAT);
     ng_license_scheme sc;
     CHECK_OK(ng_license_scheme_parse("hierarchical", &sc));
     CHECK(sc == NG_LICENSE_HIERARCHICAL);

@@ -78,7 +78,7 @@ ng_status ng_cli_license_stamp(const char *cmd, const char *path, const ng_model
 {
     ng_stamp_options so;
     ng_status st = ng_license_stamp_options(m, &so);
-    if (st != NG_OK) return ng_fail(st, "%s: %s; --license-key %s does not apply", path, ng_last_error(), key_file);
+    if (st != NG_OK) return ng_fail_ctx(st, path);
     ng_key k;
     if ((st = ng_sn_load_key(key_file, &k)) != NG_OK) return st;
     uint64_t mask;
@@ -89,7 +89,7 @@ ng_status ng_cli_license_stamp(const char *cmd, const char *path, const ng_model
     ng_stamper *s;
     st = ng_stamper_new(&k, &so, c, h, w, &s);
     ng_key_wipe(&k);
-    if (st != NG_OK) return ng_fail(st, "%s: %s", path, ng_last_error());
+    if (st != NG_OK) return ng_fail_ctx(st, path);
     ng_license_stamp(s, x, n);
     ng_stamper_free(s);
     return NG_OK;
@@ -189,7 +189,7 @@ int ng_cmd_license_stamp(int argc, char **argv)
         if ((st = ng_model_load(model, &m)) != NG_OK) return ng_cli_fail(cmd, st);
         st = ng_license_stamp_options(m, &so);
         ng_model_free(m);
-        if (st != NG_OK) return ng_cli_fail(cmd, ng_fail(st, "%s: %s", model, ng_last_error()));
+        if (st != NG_OK) return ng_cli_fail(cmd, ng_fail_ctx(st, model));
     }
     ng_idx_images im;
     if ((st = ng_idx_images_load(in, 0, &im)) != NG_OK) return ng_cli_fail(cmd, st);
@@ -198,7 +198,7 @@ int ng_cmd_license_stamp(int argc, char **argv)
     if ((st = ng_sn_load_key(key_file, &k)) == NG_OK) {
         st = ng_stamper_new(&k, &so, im.c, im.h, im.w, &s);
         ng_key_wipe(&k);
-        if (st != NG_OK) st = ng_fail(st, "%s: %s", in, ng_last_error());
+        if (st != NG_OK) st = ng_fail_ctx(st, in);
     }
     if (st == NG_OK) {
         ng_license_stamp(s, im.x, im.n);
@@ -225,7 +225,7 @@ int ng_cmd_license_info(int argc, char **argv)
     if (st != NG_OK) return ng_cli_fail(cmd, st);
     ng_stamp_options so;
     if ((st = ng_license_stamp_options(m, &so)) != NG_OK) {
-        ng_fail(st, "%s: %s", argv[1], ng_last_error());
+        ng_fail_ctx(st, argv[1]);
         ng_model_free(m);
         return ng_cli_fail(cmd, st);
     }

@@ -374,14 +374,14 @@ int ng_cmd_license_replace(int argc, char **argv)
     ng_status st = ng_cli_check_outputs(outs, 2, ins, 3, a->force);
     if (st == NG_OK && (st = ng_model_load(model, &m)) == NG_OK) {
         const char *sch = ng_model_meta_get(m, "nnguard.license.scheme");
-        if ((st = ng_license_stamp_options(m, &a->spec.stamp)) != NG_OK) st = ng_fail(st, "%s: %s", model, ng_last_error());
+        if ((st = ng_license_stamp_options(m, &a->spec.stamp)) != NG_OK) st = ng_fail_ctx(st, model);
         else if (ng_license_scheme_parse(sch, &a->spec.scheme) != NG_OK)
             st = ng_fail(NG_E_FORMAT, "%s: nnguard.license.scheme is not a known scheme", model);
     }
     if (st == NG_OK && (st = ng_sn_load_key(old_key, &a->spec.revoked[0])) == NG_OK) {
         a->spec.nrevoked = 1;
         if ((st = ng_license_key_classes(m, &a->spec.revoked[0], &mask)) != NG_OK)
-            st = ng_fail(st, "--old-key %s: %s", old_key, ng_last_error());
+            st = ng_fail_ctx(st, old_key);
     }
     if (st == NG_OK && (st = ng_sn_load_key(new_key, &a->spec.keys[0])) == NG_OK) {
         a->spec.nkeys = 1;

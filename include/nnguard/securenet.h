@@ -114,6 +114,9 @@ ng_status ng_license_stamp_parse(const char *value, const char *name, ng_stamp_o
 /* The classes m's metadata grants key (by its id): NG_E_KEY when the model does not know the key. */
 ng_status ng_license_key_classes(const ng_model *m, const ng_key *key, uint64_t *mask);
 
+/* Look id up in a nnguard.license.keys value: NG_E_KEY when absent, NG_E_FORMAT when malformed. */
+ng_status ng_license_keys_find(const char *value, const char id[17], uint64_t *mask);
+
 /* Accuracy of m on the first limit (0: all) examples of d stamped with key (NULL: unstamped) or
  * with raw key bytes (raw != NULL, key NULL); per_class (d->classes doubles) may be NULL. */
 ng_status ng_license_evaluate(ng_model *m, const ng_stamp_options *so, const ng_key *key, const uint8_t *raw,

@@ -82,25 +82,35 @@ ng_status ng_license_stamp_options(const ng_model *m, ng_stamp_options *out)
     return ng_license_stamp_parse(v, "model", out);
 }
 
+ng_status ng_license_keys_find(const char *value, const char id[17], uint64_t *mask)
+{
+    for (const char *p = value; *p;) {
+        const char *colon = strchr(p, ':');
+        if (!colon || colon - p != 16)
+            return ng_fail(NG_E_FORMAT, "model: nnguard.license.keys is malformed (expected ID:MASK,...)");
+        const char *h = colon + 1;
+        uint64_t mk = 0;
+        int nd = 0;
+        for (; *h && *h != ','; h++, nd++) {
+            int d = *h >= '0' && *h <= '9' ? *h - '0' : *h >= 'a' && *h <= 'f' ? *h - 'a' + 10 : -1;
+            if (d < 0 || nd == 16)
+                return ng_fail(NG_E_FORMAT, "model: nnguard.license.keys has a bad class mask after key %.16s", p);
+            mk = mk << 4 | (uint64_t)d;
+        }
+        if (!nd) return ng_fail(NG_E_FORMAT, "model: nnguard.license.keys has an empty class mask after key %.16s", p);
+        if (!memcmp(p, id, 16)) { *mask = mk; return NG_OK; }
+        p = *h ? h + 1 : h;
+    }
+    return ng_fail(NG_E_KEY, "this license key (id %s) is not one of the model's keys", id);
+}
+
 ng_status ng_license_key_classes(const ng_model *m, const ng_key *key, uint64_t *mask)
 {
     const char *v = ng_model_meta_get(m, "nnguard.license.keys");
     if (!v) return ng_fail(NG_E_STATE, "the model has no SecureNet license metadata (nnguard.license.keys)");
     char id[17];
     ng_license_key_id(key, id);
-    for (const char *p = v; *p;) {
-        const char *colon = strchr(p, ':');
-        if (!colon || colon - p != 16)
-            return ng_fail(NG_E_FORMAT, "model: nnguard.license.keys is malformed (expected ID:MASK,...)");
-        char *end;
-        errno = 0;
-        unsigned long long mk = strtoull(colon + 1, &end, 16);
-        if (end == colon + 1 || errno || (*end && *end != ','))
-            return ng_fail(NG_E_FORMAT, "model: nnguard.license.keys has a bad class mask after key %.16s", p);
-        if (!memcmp(p, id, 16)) { *mask = (uint64_t)mk; return NG_OK; }
-        p = *end ? end + 1 : end;
-    }
-    return ng_fail(NG_E_KEY, "this license key (id %s) is not one of the model's keys", id);
+    return ng_license_keys_find(v, id, mask);
 }
 
 ng_status ng_license_evaluate(ng_model *m, const ng_stamp_options *so, const ng_key *key, const uint8_t *raw,
