@@ -70,6 +70,12 @@ ok test "$(wc -l < p1.txt)" = 20
 code 0 "$NG" eval m.onnx --data "$DATA" --limit 100 --license-key k2
 ok grep -q "not one of" "$T/err"
 
+# attacks: random keys fail; reverse-trigger runs on licensed models only
+code 0 "$NG" attack keyguess m.onnx --data "$DATA" --trials 3 --limit 1000 --json
+ok ge 0.20 "$(/usr/bin/python3 -c "import json; print(json.load(open('$T/out'))['accuracy_max'])")"
+code 3 "$NG" attack reverse-trigger "$M" --data "$DATA"
+ok grep -q "no SecureNet license metadata" "$T/err"
+
 # bad input to train / eval: message names the option or file, nothing written
 code 2 "$NG" license train --scheme double --arch lenet5 --key k1 --data "$DATA" -o x.onnx
 ok grep -q "unknown license scheme 'double'" "$T/err"

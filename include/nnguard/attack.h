@@ -154,6 +154,12 @@ ng_status ng_attack_extract(ng_api_client *api, const ng_dataset *pool, ng_model
 ng_status ng_attack_distill(ng_model *teacher, const float *x, int64_t n, ng_model *student,
                             const ng_train_options *o);
 
+/* Key guessing against a licensed model (SecureNet): accuracy on test with `trials` random
+ * 256-bit keys drawn from seed (mean, min, max in r; r->acc malloc'ed). The model's stamping
+ * options come from its metadata (NG_E_STATE when it has none). */
+ng_status ng_attack_license_keyguess(ng_model *m, int trials, uint64_t seed, const ng_dataset *test, int threads,
+                                     ng_keyguess_result *r);
+
 /* Trigger reverse-engineering against a licensed model (SecureNet), Neural-Cleanse style: the
  * attacker, holding labelled images but no key, optimises an input stamp by gradient descent on
  * the input so that the model answers correctly. Stamp x' = (1 - m) x + m P with P = sigmoid(p)
