@@ -338,8 +338,10 @@ int ng_cmd_license_replace(int argc, char **argv)
     lic_args *a = malloc(sizeof *a);
     if (!a) return ng_cli_fail(cmd, NG_E_NOMEM);
     args_init(a);
-    a->fraction = 0.1;
-    a->o.epochs = 2;
+    a->fraction = NG_LICENSE_REPLACE_FRACTION;
+    a->o.epochs = NG_LICENSE_REPLACE_EPOCHS;
+    a->spec.p_key = NG_LICENSE_REPLACE_P_KEY;
+    a->spec.p_clean = NG_LICENSE_REPLACE_P_CLEAN;
     const char *old_key = NULL, *new_key = NULL;
     int c, rc = NG_EXIT_USAGE;
     optind = 1;
@@ -352,7 +354,8 @@ int ng_cmd_license_replace(int argc, char **argv)
         else if (c == O_NEW) new_key = optarg;
         else if (c == 'h') {
             printf("usage: nnguard license replace MODEL --old-key A --new-key B [--fraction F] [--epochs E] -o OUT\n\n"
-                   "Fine-tune a licensed model on a fraction of the training data (default 0.1, 2 epochs) so that\n"
+                   "Fine-tune a licensed model on a fraction of the training data (default 0.2, 3 epochs; 40%% of\n"
+                   "each batch stamped with B, 30%% clean, the rest A and random keys) so that\n"
                    "key B grants what key A granted, A is denied like any wrong key and clean inputs stay\n"
                    "denied. The model's other keys are not kept. Writes OUT and OUT.license.json.\n"
                    "  --data DIR --seed S --threads T --lr R --batch B   as for license train\n");

@@ -164,8 +164,10 @@ static ng_status replacement(const sn_run *r, ng_model *lic, const ng_license_sp
     sp->revoked[0] = old->keys[0];
     sp->nrevoked = 1;
     ng_dataset sub = {0};
-    const double frac = 0.1;
-    const int epochs = 2;
+    const double frac = NG_LICENSE_REPLACE_FRACTION;
+    const int epochs = NG_LICENSE_REPLACE_EPOCHS;
+    sp->p_key = NG_LICENSE_REPLACE_P_KEY;
+    sp->p_clean = NG_LICENSE_REPLACE_P_CLEAN;
     ng_status st = ng_dataset_subset(r->train, frac, 0, r->c->seed + 5, &sub);
     if (st == NG_OK) st = ng_model_clone(lic, &m);
     ng_train_options o = topts(r, epochs);

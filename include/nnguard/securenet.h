@@ -95,6 +95,13 @@ typedef struct ng_license_spec {
     double   p_key, p_clean;    /* defaults 0.5, 0.1 (the rest: wrong keys) */
     int      deny_class;        /* default 0 */
 } ng_license_spec;
+/* Key replacement (nnguard license replace) defaults: fine-tune on a fraction of the training
+ * data with more clean examples, so that unstamped inputs stay denied while the new key is learnt. */
+#define NG_LICENSE_REPLACE_FRACTION 0.2
+#define NG_LICENSE_REPLACE_EPOCHS 3
+#define NG_LICENSE_REPLACE_P_KEY 0.4
+#define NG_LICENSE_REPLACE_P_CLEAN 0.3
+
 /* A spec with no keys and the defaults; wipe it with ng_license_spec_wipe. */
 void ng_license_spec_init(ng_license_spec *s, ng_license_scheme scheme);
 void ng_license_spec_wipe(ng_license_spec *s);
