@@ -354,7 +354,7 @@ int ng_cmd_license_replace(int argc, char **argv)
         else if (c == O_NEW) new_key = optarg;
         else if (c == 'h') {
             printf("usage: nnguard license replace MODEL --old-key A --new-key B [--fraction F] [--epochs E] -o OUT\n\n"
-                   "Fine-tune a licensed model on a fraction of the training data (default 0.2, 3 epochs; 40%% of\n"
+                   "Fine-tune a licensed model on a fraction of the training data (default 0.2, 5 epochs; 40%% of\n"
                    "each batch stamped with B, 30%% clean, the rest A and random keys) so that\n"
                    "key B grants what key A granted, A is denied like any wrong key and clean inputs stay\n"
                    "denied. The model's other keys are not kept. Writes OUT and OUT.license.json.\n"

@@ -98,7 +98,7 @@ typedef struct ng_license_spec {
 /* Key replacement (nnguard license replace) defaults: fine-tune on a fraction of the training
  * data with more clean examples, so that unstamped inputs stay denied while the new key is learnt. */
 #define NG_LICENSE_REPLACE_FRACTION 0.2
-#define NG_LICENSE_REPLACE_EPOCHS 3
+#define NG_LICENSE_REPLACE_EPOCHS 5
 #define NG_LICENSE_REPLACE_P_KEY 0.4
 #define NG_LICENSE_REPLACE_P_CLEAN 0.3
 
