@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # cli_securenet: `nnguard license keygen|stamp|train|replace|info` and `eval|predict --license-key`
-# end to end: a short single-key license training of LeNet-5 (12000 images, 4 epochs) works with its key (>= 65% on 2000
-# test images) and not without (<= 20%) or with another key (<= 20%); stamping is deterministic;
+# end to end on tiny budgets (accuracy bounds: cli_securenet_train); stamping is deterministic;
 # per-user/hierarchical write their keys and description; replacement hands the model to a new key.
 # Bad input exits non-zero with a message naming the file or option, and writes nothing.
 # ctest-label: slow
@@ -13,8 +12,6 @@ fail=0; pass=0
 ok()   { if "$@"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAILED: $*" >&2; fi; }
 code() { local want=$1; shift; "$@" >"$T/out" 2>"$T/err"; local got=$?
          if [ "$got" = "$want" ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAILED (exit $got, wanted $want): $*" >&2; cat "$T/err" >&2; fi; }
-acc() { "$NG" eval "$@" --data "$DATA" --limit 2000 --json 2>/dev/null | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['accuracy'])"; }
-ge() { /usr/bin/python3 -c "import sys; sys.exit(0 if float('$1') >= float('$2') else 1)"; }
 M=$SRC/tests/fixtures/lenet5.onnx
 cd "$T"
 
@@ -52,7 +49,7 @@ ok grep -q "kbad" "$T/err"
 ok test ! -e bad.idx
 
 # license training (single key)
-code 0 "$NG" license train --scheme single --arch lenet5 --key k1 --data "$DATA" --fraction 0.2 --epochs 4 --seed 3 -q -o m.onnx
+code 0 "$NG" license train --scheme single --arch lenet5 --key k1 --data "$DATA" --fraction 0.01 --epochs 1 --seed 3 -q -o m.onnx
 ok test -s m.onnx -a -s m.onnx.license.json
 ok grep -q '"scheme": "single"' m.onnx.license.json
 KEYHEX=$(sed -n 's/^key: //p' k1)
@@ -60,19 +57,16 @@ ok test -n "$KEYHEX"
 ok test "$(grep -c "$KEYHEX" m.onnx.license.json m.onnx | grep -v ':0' | wc -l)" = 0   # never the key
 code 0 "$NG" license info m.onnx
 ok grep -q "scheme single, stamp patch 4x4" "$T/out"
-a_key=$(acc m.onnx --license-key k1); a_none=$(acc m.onnx); a_k2=$(acc m.onnx --license-key k2)
-echo "single: key $a_key, no key $a_none, other key $a_k2"
-ok ge "$a_key" 0.65
-ok ge 0.20 "$a_none"
-ok ge 0.20 "$a_k2"
 code 0 "$NG" predict m.onnx --images in.idx --license-key k1 --labels p1.txt
 ok test "$(wc -l < p1.txt)" = 20
 code 0 "$NG" eval m.onnx --data "$DATA" --limit 100 --license-key k2
 ok grep -q "not one of" "$T/err"
 
 # attacks: random keys fail; reverse-trigger runs on licensed models only
-code 0 "$NG" attack keyguess m.onnx --data "$DATA" --trials 3 --limit 1000 --json
-ok ge 0.20 "$(/usr/bin/python3 -c "import json; print(json.load(open('$T/out'))['accuracy_max'])")"
+code 0 "$NG" attack keyguess m.onnx --data "$DATA" --trials 2 --limit 200 --json
+ok grep -q '"trials": 2' "$T/out"
+code 0 "$NG" attack reverse-trigger m.onnx --data "$DATA" --count 200 --epochs 1 --limit 200 --json
+ok grep -q '"mode": "patch"' "$T/out"
 code 3 "$NG" attack reverse-trigger "$M" --data "$DATA"
 ok grep -q "no SecureNet license metadata" "$T/err"
 
@@ -111,7 +105,7 @@ ok test ! -e h2.onnx
 code 3 "$NG" license replace m.onnx --old-key k2 --new-key k1 --data "$DATA" -o r.onnx
 ok grep -q "k2: this license key" "$T/err"
 ok test ! -e r.onnx
-code 0 "$NG" license replace m.onnx --old-key k1 --new-key k2 --data "$DATA" --fraction 0.1 --epochs 1 -q -o r.onnx
+code 0 "$NG" license replace m.onnx --old-key k1 --new-key k2 --data "$DATA" --fraction 0.01 --epochs 1 -q -o r.onnx
 ID2=$("$NG" license info r.onnx | sed -n 's/^keys (id:granted class mask): \([0-9a-f]*\):.*/\1/p')
 ok test -n "$ID2"
 ok grep -q "\"id\": \"$ID2\"" r.onnx.license.json
