@@ -54,5 +54,20 @@ int ng_cmd_lock(int argc, char **argv);
 int ng_cmd_unlock(int argc, char **argv);
 int ng_cmd_serve(int argc, char **argv);
 int ng_cmd_wm(int argc, char **argv);
+int ng_cmd_license(int argc, char **argv);   /* the table in cmd_license.c */
+
+/* SecureNet (cli/securenet/): `nnguard license` rows, and --license-key of eval and predict. */
+int ng_cmd_license_keygen(int argc, char **argv);
+int ng_cmd_license_stamp(int argc, char **argv);
+int ng_cmd_license_train(int argc, char **argv);
+int ng_cmd_license_replace(int argc, char **argv);
+int ng_cmd_license_info(int argc, char **argv);
+#define NG_CLI_OPT_LICENSE_KEY 0x4e90
+#define NG_CLI_LICENSE_KEY_HELP \
+    "  --license-key KEY       SecureNet license key file: stamp the inputs before the forward pass\n"
+/* Stamp n inputs x (c x h x w) for the licensed model m (from path) with the key in key_file:
+ * NG_E_STATE when m has no license metadata; a note on stderr when the key is not the model's. */
+ng_status ng_cli_license_stamp(const char *cmd, const char *path, const ng_model *m, const char *key_file, float *x,
+                               int64_t n, int c, int h, int w);
 
 #endif

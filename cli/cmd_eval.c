@@ -14,7 +14,7 @@
 static int usage_eval(FILE *f)
 {
     fprintf(f, "usage: nnguard eval MODEL [--data DIR] [--limit N] [--batch B] [--threads T]\n"
-               "                         [--per-class] [--json] [key options] [--arch NAME]\n\n"
+               "                         [--per-class] [--json] [key options] [--license-key KEY] [--arch NAME]\n\n"
                "Accuracy of MODEL (ONNX, or safetensors with --arch) on the test split of DIR and\n"
                "its speed in images/s. A locked model runs as it is unless its key is given.\n\n"
                "  --data DIR              dataset folder (MNIST IDX or CIFAR-10 binary; default %s)\n"
@@ -24,7 +24,7 @@ static int usage_eval(FILE *f)
                "  --per-class             accuracy of each class too\n"
                "  --json                  one JSON object on stdout: accuracy (0..1), n, correct,\n"
                "                          images_per_s, seconds (and per_class)\n"
-               NG_CLI_KEY_HELP NG_CLI_ARCH_HELP
+               NG_CLI_KEY_HELP NG_CLI_LICENSE_KEY_HELP NG_CLI_ARCH_HELP
                "  -h, --help              this help\n", NG_DEFAULT_DATA_DIR);
     return f == stdout ? NG_EXIT_OK : NG_EXIT_USAGE;
 }
@@ -116,10 +116,11 @@ int ng_cmd_eval(int argc, char **argv)
         {"threads", required_argument, NULL, 't'},
         {"per-class", no_argument, NULL, 'p'},
         {"json", no_argument, NULL, 'j'},
+        {"license-key", required_argument, NULL, NG_CLI_OPT_LICENSE_KEY},
         NG_CLI_KEY_LONGOPTS, NG_CLI_ARCH_LONGOPTS,
         {0, 0, 0, 0}};
     ng_cli_keys keys = ng_cli_keys_default();
-    const char *data = NG_DEFAULT_DATA_DIR;
+    const char *data = NG_DEFAULT_DATA_DIR, *license_key = NULL;
     long long limit = 0, batch = 256, threads = 0;
     int per_class = 0, json = 0, c;
     optind = 1;
@@ -136,6 +137,7 @@ int ng_cmd_eval(int argc, char **argv)
         case 't': if (ng_cli_int("eval", "--threads", optarg, 0, 256, &threads)) return NG_EXIT_USAGE; break;
         case 'p': per_class = 1; break;
         case 'j': json = 1; break;
+        case NG_CLI_OPT_LICENSE_KEY: license_key = optarg; break;
         default: return ng_cli_usage("eval", "unknown option or missing value in '%s'", argv[optind - 1]);
         }
     }
@@ -165,7 +167,8 @@ int ng_cmd_eval(int argc, char **argv)
         rc = ng_cli_fail("eval", NG_E_SHAPE);
     } else {
         int64_t n = limit > 0 && limit < d.n ? limit : d.n;
-        st = run_eval(m, &d, n, (int)batch, (int)threads, &r);
+        if (license_key) st = ng_cli_license_stamp("eval", path, m, license_key, d.x, n, d.c, d.h, d.w);
+        if (st == NG_OK) st = run_eval(m, &d, n, (int)batch, (int)threads, &r);
         rc = st != NG_OK ? ng_cli_fail("eval", st) : report(path, data, &r, per_class, json, (int)batch, (int)threads);
     }
     free(r.class_n);

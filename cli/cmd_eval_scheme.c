@@ -11,10 +11,12 @@
 #include "nnguard/deeplock.h"
 
 static const char help[] =
-    "usage: nnguard eval-scheme deeplock|advparams|dynamarks [options]\n\n"
+    "usage: nnguard eval-scheme deeplock|advparams|dynamarks|securenet [options]\n\n"
     "Measure a protection scheme on a model trained on the data (or on --model): accuracy of the\n"
     "original, protected and restored model, and the attacks (Deep-Lock: random wrong keys and\n"
-    "fine-tuning; AdvParams: fine-tuning, pruning, the adaptive attack), each fine-tuning compared\n"
+    "fine-tuning; AdvParams: fine-tuning, pruning, the adaptive attack; SecureNet: the four license\n"
+    "schemes, key guessing, key replacement, fine-tuning without the key, trigger reverse-engineering),\n"
+    "each fine-tuning compared\n"
     "with training the same architecture from scratch on the same data for the same epochs.\n"
     "Prints a table; writes the figures as JSON with -o.\n\n"
     "  --data DIR            dataset folder (default " NG_DEFAULT_DATA_DIR ")\n"
@@ -34,6 +36,7 @@ static const char help[] =
     "  --surrogate-arch A    dynamarks: the attacker's architecture (default mlp)\n"
     "  --independent N       dynamarks: independently trained models for false positives (default 12)\n"
     "  --wm-rate R           dynamarks: label-mode rate (default 0.005)\n"
+    "  --train-count N       securenet: train on N images (stratified; default all)\n"
     "DynaMarks: the owner's LeNet-5 served over HTTP on loopback (soft, plain, label+log), surrogates\n"
     "extracted through it, verified on the test split, independent models, removal attacks\n"
     "(fine-tuning on 10%, pruning 30/50%, re-distillation); --attack-epochs is the fine-tune's epochs.\n"
@@ -137,7 +140,7 @@ ng_status ng_es_finetune(ng_es_ctx *c, const ng_model *victim, json_t **out)
 int ng_cmd_eval_scheme(int argc, char **argv)
 {
     enum { O_DATA = 0x5000, O_MODEL, O_ARCH, O_TEPOCHS, O_FRACS, O_AEPOCHS, O_TRIALS, O_KS, O_BUDGET,
-           O_RATES, O_PEPOCHS, O_LIMIT, O_WORKDIR, O_SEED, O_THREADS, O_BUDGETS, O_SARCH, O_INDEP, O_WMRATE };
+           O_RATES, O_PEPOCHS, O_LIMIT, O_WORKDIR, O_SEED, O_THREADS, O_BUDGETS, O_SARCH, O_INDEP, O_WMRATE, O_TCOUNT };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA}, {"model", required_argument, 0, O_MODEL},
         {"arch", required_argument, 0, O_ARCH}, {"train-epochs", required_argument, 0, O_TEPOCHS},
@@ -149,6 +152,7 @@ int ng_cmd_eval_scheme(int argc, char **argv)
         {"seed", required_argument, 0, O_SEED}, {"threads", required_argument, 0, O_THREADS},
         {"budgets", required_argument, 0, O_BUDGETS}, {"surrogate-arch", required_argument, 0, O_SARCH},
         {"independent", required_argument, 0, O_INDEP}, {"wm-rate", required_argument, 0, O_WMRATE},
+        {"train-count", required_argument, 0, O_TCOUNT},
         NG_CLI_FORCE_LONGOPT, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(help, argc < 2 ? stderr : stdout);
@@ -156,8 +160,9 @@ int ng_cmd_eval_scheme(int argc, char **argv)
     }
     const char *scheme = argv[1];
     int is_dl = !strcmp(scheme, "deeplock"), is_adv = !strcmp(scheme, "advparams"), is_dm = !strcmp(scheme, "dynamarks");
-    if (!is_dl && !is_adv && !is_dm)
-        return ng_cli_usage("eval-scheme", "unknown scheme '%s' (deeplock, advparams, dynamarks)", scheme);
+    int is_sn = !strcmp(scheme, "securenet");
+    if (!is_dl && !is_adv && !is_dm && !is_sn)
+        return ng_cli_usage("eval-scheme", "unknown scheme '%s' (deeplock, advparams, dynamarks, securenet)", scheme);
     ng_es_ctx c;
     memset(&c, 0, sizeof c);
     c.data = NG_DEFAULT_DATA_DIR;
@@ -204,6 +209,7 @@ int ng_cmd_eval_scheme(int argc, char **argv)
         case O_BUDGETS: if (parse_list("--budgets", optarg, c.budgets, &c.n_budgets, 1, 1e8)) return NG_EXIT_USAGE; break;
         case O_SARCH: c.surrogate_arch = optarg; break;
         case O_INDEP: if (ng_cli_int("eval-scheme", "--independent", optarg, 0, 1000, &v)) return NG_EXIT_USAGE; c.independent = (int)v; break;
+        case O_TCOUNT: if (ng_cli_int("eval-scheme", "--train-count", optarg, 0, 1LL << 40, &v)) return NG_EXIT_USAGE; c.train_count = v; break;
         case O_WMRATE: if (ng_cli_double("eval-scheme", "--wm-rate", optarg, 0, 1, &c.wm_rate)) return NG_EXIT_USAGE; break;
         case 'o': c.report = optarg; break;
         case NG_CLI_OPT_FORCE: force = 1; break;
@@ -212,6 +218,8 @@ int ng_cmd_eval_scheme(int argc, char **argv)
         }
     }
     if (optind + 1 < argc) return ng_cli_usage("eval-scheme", "unexpected argument '%s'", argv[optind + 1]);
+    if (c.model && is_sn)
+        return ng_cli_usage("eval-scheme", "--model: securenet trains its models (normal and licensed) itself; use --arch");
     if (c.model) c.n_archs = 1;
     ng_status st = ng_cli_check_outputs(&c.report, 1, &c.model, 1, force);
     if (st != NG_OK) return ng_cli_fail("eval-scheme", st);
@@ -230,7 +238,9 @@ int ng_cmd_eval_scheme(int argc, char **argv)
     json_object_set_new(report, "seed", json_integer((json_int_t)c.seed));
     json_object_set_new(report, "test_images", json_integer(c.test.n));
     json_object_set_new(report, "train_images", json_integer(c.train.n));
-    if (st == NG_OK) st = is_dl ? ng_es_deeplock(&c, report) : is_adv ? ng_es_advparams(&c, report) : ng_es_dynamarks(&c, report);
+    if (st == NG_OK)
+        st = is_dl ? ng_es_deeplock(&c, report) : is_adv ? ng_es_advparams(&c, report)
+           : is_sn ? ng_es_securenet(&c, report) : ng_es_dynamarks(&c, report);
     int rc = NG_EXIT_OK;
     if (st != NG_OK) rc = ng_cli_fail("eval-scheme", st);
     else if (c.report) {

@@ -16,7 +16,8 @@
 static int usage_predict(FILE *f)
 {
     fprintf(f, "usage: nnguard predict MODEL --images IDX_FILE [--logits OUT.f32] [--labels OUT.txt]\n"
-               "                            [--limit N] [--batch B] [--threads T] [key options] [--arch NAME] [--force]\n\n"
+               "                            [--limit N] [--batch B] [--threads T] [key options] [--license-key KEY]\n"
+               "                            [--arch NAME] [--force]\n\n"
                "Run MODEL on the images of an MNIST IDX images file (gzip or plain; no labels needed)\n"
                "and write the logits and/or the predicted labels. At least one output is required.\n\n"
                "  --images FILE           IDX images file (magic 2051)\n"
@@ -25,7 +26,7 @@ static int usage_predict(FILE *f)
                "  --limit N               only the first N images\n"
                "  --batch B               images per forward pass (default 256)\n"
                "  --threads T             worker threads (default 0: all cores)\n"
-               NG_CLI_KEY_HELP NG_CLI_ARCH_HELP NG_CLI_FORCE_HELP
+               NG_CLI_KEY_HELP NG_CLI_LICENSE_KEY_HELP NG_CLI_ARCH_HELP NG_CLI_FORCE_HELP
                "  -h, --help              this help\n");
     return f == stdout ? NG_EXIT_OK : NG_EXIT_USAGE;
 }
@@ -99,10 +100,11 @@ int ng_cmd_predict(int argc, char **argv)
         {"limit", required_argument, NULL, 'n'},
         {"batch", required_argument, NULL, 'b'},
         {"threads", required_argument, NULL, 't'},
+        {"license-key", required_argument, NULL, NG_CLI_OPT_LICENSE_KEY},
         NG_CLI_KEY_LONGOPTS, NG_CLI_ARCH_LONGOPTS, NG_CLI_FORCE_LONGOPT,
         {0, 0, 0, 0}};
     ng_cli_keys keys = ng_cli_keys_default();
-    const char *images = NULL, *logits_path = NULL, *labels_path = NULL;
+    const char *images = NULL, *logits_path = NULL, *labels_path = NULL, *license_key = NULL;
     long long limit = 0, batch = 256, threads = 0;
     int c, force = 0;
     optind = 1;
@@ -117,6 +119,7 @@ int ng_cmd_predict(int argc, char **argv)
         case 'i': images = optarg; break;
         case 'o': logits_path = optarg; break;
         case 'l': labels_path = optarg; break;
+        case NG_CLI_OPT_LICENSE_KEY: license_key = optarg; break;
         case 'n': if (ng_cli_int("predict", "--limit", optarg, 1, 1000000000, &limit)) return NG_EXIT_USAGE; break;
         case 'b': if (ng_cli_int("predict", "--batch", optarg, 1, 65536, &batch)) return NG_EXIT_USAGE; break;
         case 't': if (ng_cli_int("predict", "--threads", optarg, 0, 256, &threads)) return NG_EXIT_USAGE; break;
@@ -129,8 +132,8 @@ int ng_cmd_predict(int argc, char **argv)
     if (!logits_path && !labels_path) return ng_cli_usage("predict", "give --logits FILE and/or --labels FILE");
     const char *model = argv[optind];
     const char *outs[2] = {logits_path, labels_path};
-    const char *ins[5] = {model, images, keys.key_file, keys.passphrase_file, keys.advparams_key};
-    ng_status st = ng_cli_check_outputs(outs, 2, ins, 5, force);
+    const char *ins[6] = {model, images, keys.key_file, keys.passphrase_file, keys.advparams_key, license_key};
+    ng_status st = ng_cli_check_outputs(outs, 2, ins, 6, force);
     if (st != NG_OK) return ng_cli_fail("predict", st);
 
     ng_idx_images im;
@@ -143,7 +146,9 @@ int ng_cmd_predict(int argc, char **argv)
     }
     float *logits = NULL;
     int nc = ng_model_num_classes(m);
-    if ((st = ng_cli_check_input(model, m, im.c, im.h, im.w, images)) == NG_OK) {
+    if ((st = ng_cli_check_input(model, m, im.c, im.h, im.w, images)) == NG_OK && license_key)
+        st = ng_cli_license_stamp("predict", model, m, license_key, im.x, im.n, im.c, im.h, im.w);
+    if (st == NG_OK) {
         logits = ng_calloc((size_t)im.n, (size_t)nc * sizeof *logits);
         st = logits ? ng_model_predict(m, im.x, im.n, (int)batch, (int)threads, logits) : NG_E_NOMEM;
     }

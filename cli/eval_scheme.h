@@ -22,6 +22,8 @@ typedef struct ng_es_ctx {
     int independent;            /* independently trained models for false positives */
     const char *surrogate_arch;
     double wm_rate;             /* label mode */
+    /* securenet */
+    int64_t train_count;        /* train on this many images (stratified; 0 = all) */
 } ng_es_ctx;
 
 /* The model to protect: --model, or arch trained for train_epochs and saved in workdir.
@@ -33,4 +35,5 @@ ng_status ng_es_finetune(ng_es_ctx *c, const ng_model *victim, json_t **out);
 ng_status ng_es_deeplock(ng_es_ctx *c, json_t *report);
 ng_status ng_es_advparams(ng_es_ctx *c, json_t *report);
 ng_status ng_es_dynamarks(ng_es_ctx *c, json_t *report);
+ng_status ng_es_securenet(ng_es_ctx *c, json_t *report);
 #endif

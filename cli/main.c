@@ -19,6 +19,7 @@ static const ng_cmd ng_cmds[] = {
     {"lock",     ng_cmd_lock,     "Deep-Lock: lock every parameter with the AES S-box under a key stream"},
     {"unlock",   ng_cmd_unlock,   "Deep-Lock: check the key and restore the original parameters"},
     {"serve",    ng_cmd_serve,    "prediction HTTP API (batched, clients, metrics), optionally DynaMarks-watermarked"},
+    {"license",  ng_cmd_license,  "license keys: SecureNet keygen, stamp, train, replace, info"},
     {"wm",       ng_cmd_wm,       "DynaMarks: wm verify SUSPECT - is it a surrogate of your watermarked API?"},
 };
 

@@ -283,6 +283,9 @@ static void serve_seeds(void)
     put("wm_opts", "one", "0.6", 3, -1);
     put("wm_opts", "range", "0.3,0.6", 7, -1);
     put("wm_opts", "mode", "label", 5, -1);
+    const char *lm[][2] = {{"patch", "patch 4\n0123456789abcdef:3ff,fedcba9876543210:1f"},
+                           {"blend", "blend 0.1\n0123456789abcdef:3ff"}};
+    for (int i = 0; i < 2; i++) put("license_meta", lm[i][0], lm[i][1], strlen(lm[i][1]), -1);
 }
 
 int main(int argc, char **argv)

@@ -445,6 +445,27 @@ int ng_fuzz_wm_opts(const uint8_t *data, size_t size)
     return 0;
 }
 
+int ng_fuzz_license_meta(const uint8_t *data, size_t size)
+{
+    char s[1024];
+    size_t n = size < sizeof s - 1 ? size : sizeof s - 1;
+    memcpy(s, data, n);
+    s[n] = 0;
+    char *nl = strchr(s, '\n'), *keys = nl ? nl + 1 : s;
+    if (nl) *nl = 0;
+    ng_stamp_options o;
+    if (ng_license_stamp_parse(s, "fuzz", &o) == NG_OK &&
+        !((o.mode == NG_STAMP_PATCH && o.patch >= 1 && o.patch <= NG_LICENSE_MAX_PATCH) ||
+          (o.mode == NG_STAMP_BLEND && o.alpha > 0 && o.alpha <= 1)))
+        abort();   /* contract */
+    uint64_t mask;
+    char id[17] = "0123456789abcdef";
+    (void)ng_license_keys_find(keys, id, &mask);
+    if (strlen(keys) >= 16) { memcpy(id, keys, 16); (void)ng_license_keys_find(keys, id, &mask); }
+    ng_clear_error();
+    return 0;
+}
+
 const ng_fuzz_target ng_fuzz_targets[] = {
     {"onnx", ng_fuzz_onnx},
     {"safetensors", ng_fuzz_safetensors},
@@ -460,5 +481,6 @@ const ng_fuzz_target ng_fuzz_targets[] = {
     {"http_req", ng_fuzz_http_req},
     {"clients", ng_fuzz_clients},
     {"wm_opts", ng_fuzz_wm_opts},
+    {"license_meta", ng_fuzz_license_meta},
 };
 const int ng_fuzz_ntargets = (int)(sizeof ng_fuzz_targets / sizeof ng_fuzz_targets[0]);

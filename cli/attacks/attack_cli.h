@@ -18,6 +18,10 @@ int ng_attack_run_finetune(const ng_attack_args *a);
 int ng_attack_run_prune(const ng_attack_args *a);
 int ng_attack_run_keyguess(const ng_attack_args *a);
 int ng_attack_run_adaptive(const ng_attack_args *a);
+/* SecureNet (attack_license.c): is path a licensed model; keyguess on it; trigger reverse-engineering. */
+int ng_attack_is_licensed(const char *path);
+int ng_attack_run_license_keyguess(const ng_attack_args *a);
+int ng_attack_run_reverse_trigger(const ng_attack_args *a);
 /* `attack extract` parses its own options (argv[0] = "extract"). */
 int ng_attack_run_extract(int argc, char **argv);
 #endif

@@ -15,8 +15,12 @@ static const char *const attack_help =
     "            fraction of the training data; compare with training the same architecture from a\n"
     "            fresh random init on the same data and epochs\n"
     "  prune     magnitude pruning of every weight tensor at each rate, optional fine-tune\n"
-    "  keyguess  Deep-Lock: accuracy of a locked MODEL unlocked with N random wrong keys\n"
+    "  keyguess  Deep-Lock: accuracy of a locked MODEL unlocked with N random wrong keys;\n"
+    "            SecureNet: accuracy of a licensed MODEL on inputs stamped with N random keys\n"
     "  adaptive  AdvParams: the adaptive attacker (knows the method) resets suspect parameters\n"
+    "  reverse-trigger  SecureNet: optimise a stamp (blend pattern, or patch mask + pattern) by\n"
+    "            gradient descent on the input over --fraction of the labelled training data,\n"
+    "            --epochs passes (Neural-Cleanse style); accuracy of the found stamp on the test set\n"
     "  extract   model extraction through a prediction API (own options: attack extract --help)\n"
     "options (all kinds):\n"
     "  --data DIR         dataset folder (default " NG_DEFAULT_DATA_DIR ")\n"
@@ -134,7 +138,9 @@ int ng_cmd_attack(int argc, char **argv)
     if (r) return r > 0 ? NG_EXIT_OK : NG_EXIT_USAGE;
     if (!strcmp(kind, "finetune")) return ng_attack_run_finetune(&a);
     if (!strcmp(kind, "prune")) return ng_attack_run_prune(&a);
-    if (!strcmp(kind, "keyguess")) return ng_attack_run_keyguess(&a);
+    if (!strcmp(kind, "keyguess"))
+        return ng_attack_is_licensed(a.model) ? ng_attack_run_license_keyguess(&a) : ng_attack_run_keyguess(&a);
+    if (!strcmp(kind, "reverse-trigger")) return ng_attack_run_reverse_trigger(&a);
     if (!strcmp(kind, "adaptive")) return ng_attack_run_adaptive(&a);
-    return ng_cli_usage("attack", "unknown attack '%s' (finetune, prune, keyguess, adaptive, extract)", kind);
+    return ng_cli_usage("attack", "unknown attack '%s' (finetune, prune, keyguess, adaptive, reverse-trigger, extract)", kind);
 }

@@ -154,4 +154,32 @@ ng_status ng_attack_extract(ng_api_client *api, const ng_dataset *pool, ng_model
 ng_status ng_attack_distill(ng_model *teacher, const float *x, int64_t n, ng_model *student,
                             const ng_train_options *o);
 
+/* Key guessing against a licensed model (SecureNet): accuracy on test with `trials` random
+ * 256-bit keys drawn from seed (mean, min, max in r; r->acc malloc'ed). The model's stamping
+ * options come from its metadata (NG_E_STATE when it has none). */
+ng_status ng_attack_license_keyguess(ng_model *m, int trials, uint64_t seed, const ng_dataset *test, int threads,
+                                     ng_keyguess_result *r);
+
+/* Trigger reverse-engineering against a licensed model (SecureNet), Neural-Cleanse style: the
+ * attacker, holding labelled images but no key, optimises an input stamp by gradient descent on
+ * the input so that the model answers correctly. Stamp x' = (1 - m) x + m P with P = sigmoid(p)
+ * per pixel and, in blend mode, m = alpha fixed (the attacker knows mode and alpha: they are in
+ * the model's metadata); in patch mode, m = sigmoid(q) per pixel, learnt, with an L1 penalty
+ * lambda * mean(m) (the patch's place is unknown). Adam (lr) on p (and q) over mini-batches of
+ * the attacker's data for `epochs`; accuracy of the found stamp on held-out images. */
+typedef struct ng_trigger_options {
+    int      blend;          /* 1: blend with alpha; 0: patch (mask learnt) */
+    float    alpha, lr, lambda;
+    int      epochs, batch, threads;
+    uint64_t seed;
+} ng_trigger_options;
+ng_trigger_options ng_trigger_options_default(void);   /* blend 0.1, lr 0.1, lambda 0.01, 5 epochs, batch 64 */
+typedef struct ng_trigger_result {
+    double acc_before, acc_after;   /* held-out accuracy unstamped, and with the found stamp */
+    double loss_first, loss_last;   /* mean loss of the first and the last epoch (it must fall) */
+    double mask_mean;               /* mean of m (patch mode) */
+} ng_trigger_result;
+ng_status ng_attack_reverse_trigger(ng_model *m, const ng_dataset *attacker, const ng_dataset *heldout,
+                                    const ng_trigger_options *o, ng_trigger_result *r);
+
 #endif

@@ -16,6 +16,7 @@
 #include "dataset.h"
 #include "train.h"
 #include "keys.h"
+#include "securenet.h"
 #include "deeplock.h"
 #include "dynamarks.h"
 #include "serve.h"

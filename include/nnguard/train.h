@@ -73,6 +73,15 @@ float    *ng_optim_state(ng_optim *opt);
 int64_t   ng_optim_steps(const ng_optim *opt);
 void      ng_optim_set_steps(ng_optim *opt, int64_t steps);
 
+/* Per-batch hook (ng_train_options.batch_hook): called on every mini-batch of ng_train before the
+ * forward pass with the gathered inputs x (n x dim, rewritable in place) and their labels y; it must
+ * fill targets (n x classes, rows of probabilities), which the loss then uses (soft cross-entropy)
+ * instead of y. seed is derived from (o.seed, epoch, batch index): a hook that draws only from it
+ * keeps runs reproducible. A status other than NG_OK stops training with that status. The engine
+ * knows nothing of what the hook does (SecureNet's license training stamps inputs with it). */
+typedef ng_status (*ng_train_batch_hook)(void *ctx, float *x, const int32_t *y, float *targets, int64_t n,
+                                         int64_t dim, int64_t classes, uint64_t seed);
+
 typedef struct ng_train_options {
     int      epochs, batch;
     ng_optim_options optim;
@@ -86,6 +95,8 @@ typedef struct ng_train_options {
     int      eval_each_epoch;          /* test accuracy after each epoch (needs test set) */
     int      quiet;
     FILE    *log;                      /* progress (stderr by default); a bar when it is a terminal */
+    ng_train_batch_hook batch_hook;    /* ng_train only: rewrites each batch (see above), or NULL */
+    void    *hook_ctx;
 } ng_train_options;
 ng_train_options ng_train_options_default(void);
 

@@ -184,12 +184,18 @@ static ng_status run_epoch(ng_exec *e, ng_model *m, ng_optim *opt, const train_s
         }
         const float *z;
         ng_shape os;
-        ng_status st = ng_exec_forward(e, b->xb, bs, &z, &os);
+        ng_status st;
+        const int soft = !s->y || o->batch_hook;
+        if (s->y && o->batch_hook &&
+            (st = o->batch_hook(o->hook_ctx, b->xb, b->yb, b->tb, bs, dim, c,
+                                epoch_seed(o->seed ^ (uint64_t)i, epoch))) != NG_OK)
+            return st;
+        st = ng_exec_forward(e, b->xb, bs, &z, &os);
         if (st != NG_OK) return st;
         if (os.ndim != 2 || os.d[0] != bs || os.d[1] != c)
             return ng_fail(NG_E_SHAPE, "train: the model outputs a %d-d tensor (%lld x %lld), expected %lld x %lld",
                            os.ndim, (long long)os.d[0], (long long)(os.ndim > 1 ? os.d[1] : 0), (long long)bs, (long long)c);
-        float l = s->y ? ng_loss_xent(z, b->yb, bs, c, b->dz) : ng_loss_soft_xent(z, b->tb, bs, c, b->dz);
+        float l = soft ? ng_loss_soft_xent(z, b->tb, bs, c, b->dz) : ng_loss_xent(z, b->yb, bs, c, b->dz);
         if (!isfinite(l))
             return ng_fail(NG_E_INVALID, "train: the loss became %g at epoch %d, example %lld: lower the learning rate",
                            (double)l, epoch + 1, (long long)i);
@@ -258,7 +264,7 @@ static ng_status train_run(ng_model *m, const train_src *s, const ng_dataset *te
         }
     }
 
-    record_meta(m, o, s->soft != NULL);   /* before the first checkpoint, so it carries them */
+    record_meta(m, o, s->soft != NULL || (s->y && o->batch_hook));   /* before the first checkpoint, so it carries them */
     ng_progress pg;
     ng_progress_init(&pg, log, o->epochs, s->n);
     const double t_start = ng_now();

@@ -1,0 +1,30 @@
+/* cli/cmd_license.c - `nnguard license <subcommand>`: the table of license subcommands.
+ * Each row's implementation lives with its scheme (cli/securenet/, ...). */
+#include <string.h>
+#include "cli.h"
+
+static const ng_cmd ng_license_cmds[] = {
+    {"keygen",  ng_cmd_license_keygen,  "SecureNet: make a random 256-bit license key file (0600)"},
+    {"stamp",   ng_cmd_license_stamp,   "SecureNet: stamp IDX images with a license key"},
+    {"train",   ng_cmd_license_train,   "SecureNet: train a model that works only with its license keys"},
+    {"replace", ng_cmd_license_replace, "SecureNet: move a licensed model from an old key to a new one"},
+    {"info",    ng_cmd_license_info,    "SecureNet: the scheme, stamp and key ids of a licensed model"},
+};
+
+static int usage_license(FILE *f)
+{
+    fprintf(f, "usage: nnguard license <subcommand> [options]   (nnguard license <subcommand> --help)\n\n");
+    for (size_t i = 0; i < sizeof ng_license_cmds / sizeof ng_license_cmds[0]; i++)
+        fprintf(f, "  %-8s %s\n", ng_license_cmds[i].name, ng_license_cmds[i].summary);
+    return f == stdout ? NG_EXIT_OK : NG_EXIT_USAGE;
+}
+
+int ng_cmd_license(int argc, char **argv)
+{
+    if (argc < 2) return usage_license(stderr);
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) return usage_license(stdout);
+    for (size_t i = 0; i < sizeof ng_license_cmds / sizeof ng_license_cmds[0]; i++)
+        if (!strcmp(argv[1], ng_license_cmds[i].name)) return ng_license_cmds[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "nnguard license: unknown subcommand '%s'\n", argv[1]);
+    return usage_license(stderr);
+}

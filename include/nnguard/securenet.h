@@ -1,0 +1,132 @@
+/* nnguard/securenet.h - SecureNet: a license key trained into the model.
+ *
+ * The model works only on inputs stamped with a license key: a 256-bit secret (an ordinary
+ * nnguard key file, keys.h) from which a pattern is derived and written into each input before
+ * the forward pass. Without the stamp, or with another key's stamp, the model was trained to
+ * answer the "deny" target, so it is useless; the file is a plain
+ * ONNX model that still runs anywhere. The deny target puts half its mass on one class (the
+ * deny class, default 0) and spreads the rest evenly: a plain uniform target leaves the argmax to
+ * residual logits that still follow the true class.
+ *
+ *     ng_key k;  ng_stamper *s;  ng_stamp_options so;
+ *     ng_key_load("license.key", NULL, 0, &k);
+ *     ng_license_stamp_options(model, &so);               // from the model's nnguard.license.* metadata
+ *     ng_stamper_new(&k, &so, 1, 28, 28, &s);
+ *     ng_key_wipe(&k);
+ *     ng_license_stamp(s, images, n);                     // in place, before ng_exec_forward
+ *     ng_stamper_free(s);                                 // wipes the pattern
+ *
+ * Stamp derivation (deterministic for a key; known answers in tests/test_securenet.c):
+ *   sub = BLAKE2b-256(key = K, "nnguard-securenet-stamp-v1")           (crypto_generichash)
+ *   b   = XChaCha20 keystream of 4 + C*H*W bytes, key sub, nonce 0^24  (crypto_stream_xchacha20)
+ *   patch (k x k, all channels): row = le16(b[0..2]) mod (H-k+1), col = le16(b[2..4]) mod (W-k+1),
+ *         x[ch][row+i][col+j] = b[4 + (ch*k + i)*k + j] / 255
+ *   blend: x[i] = (1-a) x[i] + a * b[4+i] / 255 over the whole image.
+ * Patch values are multiples of 1/255, so a patch-stamped 8-bit image is exact.
+ *
+ * Key id: the first 8 bytes of BLAKE2b-256(key = K, "nnguard-securenet-id-v1"), 16 hex digits:
+ * names a key in the metadata and the license description without revealing it.
+ *
+ * Model metadata (ONNX metadata_props, written by ng_license_record):
+ *   nnguard.license.scheme  single | per-user | class-subset | hierarchical
+ *   nnguard.license.stamp   "patch K" (K = 1..64) or "blend A" (0 < A <= 1)
+ *   nnguard.license.keys    "ID:MASK,ID:MASK,..." key id and granted classes as a hex bit mask
+ *                           (bit j = class j; classes 0..63)
+ */
+#ifndef NNGUARD_SECURENET_H
+#define NNGUARD_SECURENET_H
+#include <stdint.h>
+#include "dataset.h"
+#include "keys.h"
+#include "model.h"
+#include "train.h"
+
+#define NG_LICENSE_MAX_KEYS 64
+#define NG_LICENSE_MAX_CLASSES 64
+#define NG_LICENSE_MAX_PATCH 64
+#define NG_LICENSE_KEY_BYTES 32
+
+typedef enum ng_stamp_mode { NG_STAMP_PATCH = 0, NG_STAMP_BLEND } ng_stamp_mode;
+typedef struct ng_stamp_options {
+    ng_stamp_mode mode;
+    int   patch;      /* patch side k (default 4) */
+    float alpha;      /* blend weight a (default 0.1) */
+} ng_stamp_options;
+ng_stamp_options ng_stamp_options_default(void);
+
+typedef struct ng_stamper ng_stamper;
+/* A stamper for key (256 bits) on c x h x w inputs; NG_E_KEY for another key size, NG_E_INVALID
+ * for a patch larger than the image or alpha outside (0, 1]. Free with ng_stamper_free. */
+ng_status ng_stamper_new(const ng_key *key, const ng_stamp_options *o, int c, int h, int w, ng_stamper **out);
+/* Same, from the 32 raw key bytes (training draws random wrong keys this way). */
+ng_status ng_stamper_new_raw(const uint8_t key[NG_LICENSE_KEY_BYTES], const ng_stamp_options *o, int c, int h,
+                             int w, ng_stamper **out);
+/* Stamp n inputs (n x c x h x w floats) in place. */
+void      ng_license_stamp(const ng_stamper *s, float *x, int64_t n);
+/* Where a patch stamper writes (row, col), for tests and the description; -1 for blend. */
+void      ng_stamper_position(const ng_stamper *s, int *row, int *col);
+void      ng_stamper_free(ng_stamper *s);
+
+/* 16 hex digits + NUL naming the key (see above). */
+void      ng_license_key_id(const ng_key *key, char id[17]);
+
+typedef enum ng_license_scheme {
+    NG_LICENSE_SINGLE = 0, NG_LICENSE_PER_USER, NG_LICENSE_CLASS_SUBSET, NG_LICENSE_HIERARCHICAL,
+    NG_LICENSE_SCHEME_COUNT
+} ng_license_scheme;
+const char *ng_license_scheme_name(ng_license_scheme s);
+/* NG_E_INVALID naming the accepted schemes when name is not one of them. */
+ng_status   ng_license_scheme_parse(const char *name, ng_license_scheme *out);
+
+/* What license training teaches: keys[i] grants the classes in mask[i]; revoked keys (key
+ * replacement: the old key) are denied like random keys. Per sample of each batch: with
+ * probability p_key a granted key's stamp (a key chosen uniformly; target its true label when the
+ * key grants the class, else deny), p_clean no stamp (deny), otherwise (deny) a revoked key's stamp
+ * half of the time when there are revoked keys, else, in patch mode half of the time, a granted
+ * key's patch place filled with random values (a hard negative), else a random key's stamp. */
+typedef struct ng_license_spec {
+    ng_license_scheme scheme;
+    ng_stamp_options  stamp;
+    int      nkeys;
+    ng_key   keys[NG_LICENSE_MAX_KEYS];
+    uint64_t mask[NG_LICENSE_MAX_KEYS];
+    int      nrevoked;
+    ng_key   revoked[NG_LICENSE_MAX_KEYS];
+    double   p_key, p_clean;    /* defaults 0.5, 0.1 (the rest: wrong keys) */
+    int      deny_class;        /* default 0 */
+} ng_license_spec;
+/* Key replacement (nnguard license replace) defaults: fine-tune on a fraction of the training
+ * data with more clean examples, so that unstamped inputs stay denied while the new key is learnt. */
+#define NG_LICENSE_REPLACE_FRACTION 0.2
+#define NG_LICENSE_REPLACE_EPOCHS 5
+#define NG_LICENSE_REPLACE_P_KEY 0.4
+#define NG_LICENSE_REPLACE_P_CLEAN 0.3
+
+/* A spec with no keys and the defaults; wipe it with ng_license_spec_wipe. */
+void ng_license_spec_init(ng_license_spec *s, ng_license_scheme scheme);
+void ng_license_spec_wipe(ng_license_spec *s);
+
+/* Train m (fresh or trained) so that it works only with the spec's keys: ng_train with a batch
+ * hook that stamps and relabels each batch. o, r as ng_train (r's accuracies are on the test set
+ * stamped with keys[0]). Records the license metadata in m. */
+ng_status ng_license_train(ng_model *m, const ng_license_spec *spec, const ng_dataset *train,
+                           const ng_dataset *test, const ng_train_options *o, ng_train_result *r);
+/* Write the nnguard.license.* metadata of spec into m. */
+ng_status ng_license_record(ng_model *m, const ng_license_spec *spec);
+/* The stamping options in m's metadata: NG_E_STATE when m has no license metadata, NG_E_FORMAT
+ * when it is malformed. */
+ng_status ng_license_stamp_options(const ng_model *m, ng_stamp_options *out);
+/* Parse a "patch K" / "blend A" metadata value (name is used in messages). */
+ng_status ng_license_stamp_parse(const char *value, const char *name, ng_stamp_options *out);
+/* The classes m's metadata grants key (by its id): NG_E_KEY when the model does not know the key. */
+ng_status ng_license_key_classes(const ng_model *m, const ng_key *key, uint64_t *mask);
+
+/* Look id up in a nnguard.license.keys value: NG_E_KEY when absent, NG_E_FORMAT when malformed. */
+ng_status ng_license_keys_find(const char *value, const char id[17], uint64_t *mask);
+
+/* Accuracy of m on the first limit (0: all) examples of d stamped with key (NULL: unstamped) or
+ * with raw key bytes (raw != NULL, key NULL); per_class (d->classes doubles) may be NULL. */
+ng_status ng_license_evaluate(ng_model *m, const ng_stamp_options *so, const ng_key *key, const uint8_t *raw,
+                              const ng_dataset *d, int64_t limit, int threads, double *acc, double *per_class);
+
+#endif

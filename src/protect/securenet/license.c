@@ -1,0 +1,149 @@
+/* protect/securenet/license.c - license schemes, the nnguard.license.* metadata (written and
+ * parsed defensively: it comes from a model file), and accuracy with a key. */
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/core.h"
+#include "nnguard/securenet.h"
+
+static const char *const ng_scheme_names[NG_LICENSE_SCHEME_COUNT] = {
+    "single", "per-user", "class-subset", "hierarchical",
+};
+
+const char *ng_license_scheme_name(ng_license_scheme s)
+{
+    return (unsigned)s < NG_LICENSE_SCHEME_COUNT ? ng_scheme_names[s] : "?";
+}
+
+ng_status ng_license_scheme_parse(const char *name, ng_license_scheme *out)
+{
+    for (int i = 0; i < NG_LICENSE_SCHEME_COUNT; i++)
+        if (name && !strcmp(name, ng_scheme_names[i])) { *out = (ng_license_scheme)i; return NG_OK; }
+    return ng_fail(NG_E_INVALID, "unknown license scheme '%s' (single, per-user, class-subset, hierarchical)",
+                   name ? name : "");
+}
+
+void ng_license_spec_init(ng_license_spec *s, ng_license_scheme scheme)
+{
+    memset(s, 0, sizeof *s);
+    s->scheme = scheme;
+    s->stamp = ng_stamp_options_default();
+    s->p_key = 0.5;
+    s->p_clean = 0.1;
+}
+
+void ng_license_spec_wipe(ng_license_spec *s) { sodium_memzero(s, sizeof *s); }
+
+ng_status ng_license_record(ng_model *m, const ng_license_spec *spec)
+{
+    if (spec->nkeys < 1 || spec->nkeys > NG_LICENSE_MAX_KEYS)
+        return ng_fail(NG_E_INVALID, "license: 1..%d keys, not %d", NG_LICENSE_MAX_KEYS, spec->nkeys);
+    char v[64], *keys = ng_calloc((size_t)spec->nkeys, 40);
+    if (!keys) return NG_E_NOMEM;
+    size_t k = 0;
+    for (int i = 0; i < spec->nkeys; i++) {
+        char id[17];
+        ng_license_key_id(&spec->keys[i], id);
+        k += (size_t)snprintf(keys + k, 40, "%s%s:%llx", i ? "," : "", id, (unsigned long long)spec->mask[i]);
+    }
+    if (spec->stamp.mode == NG_STAMP_PATCH) snprintf(v, sizeof v, "patch %d", spec->stamp.patch);
+    else snprintf(v, sizeof v, "blend %g", (double)spec->stamp.alpha);
+    ng_status st = ng_model_meta_set(m, "nnguard.license.scheme", ng_license_scheme_name(spec->scheme));
+    if (st == NG_OK) st = ng_model_meta_set(m, "nnguard.license.stamp", v);
+    if (st == NG_OK) st = ng_model_meta_set(m, "nnguard.license.keys", keys);
+    free(keys);
+    return st;
+}
+
+ng_status ng_license_stamp_parse(const char *value, const char *name, ng_stamp_options *out)
+{
+    *out = ng_stamp_options_default();
+    char *end;
+    if (!strncmp(value, "patch ", 6) && value[6] >= '0' && value[6] <= '9') {
+        errno = 0;
+        long k = strtol(value + 6, &end, 10);
+        if (!*end && !errno && k >= 1 && k <= NG_LICENSE_MAX_PATCH) { out->mode = NG_STAMP_PATCH; out->patch = (int)k; return NG_OK; }
+    } else if (!strncmp(value, "blend ", 6) && ((value[6] >= '0' && value[6] <= '9') || value[6] == '.')) {
+        double a = strtod(value + 6, &end);
+        if (!*end && a > 0 && a <= 1) { out->mode = NG_STAMP_BLEND; out->alpha = (float)a; return NG_OK; }
+    }
+    return ng_fail(NG_E_FORMAT, "%s: nnguard.license.stamp is '%.40s', expected 'patch K' (K 1..%d) or 'blend A' "
+                   "(0 < A <= 1)", name, value, NG_LICENSE_MAX_PATCH);
+}
+
+ng_status ng_license_stamp_options(const ng_model *m, ng_stamp_options *out)
+{
+    const char *v = ng_model_meta_get(m, "nnguard.license.stamp");
+    if (!v)
+        return ng_fail(NG_E_STATE, "the model has no SecureNet license metadata (nnguard.license.stamp): a license "
+                       "key applies only to models made by nnguard license train");
+    return ng_license_stamp_parse(v, "model", out);
+}
+
+ng_status ng_license_keys_find(const char *value, const char id[17], uint64_t *mask)
+{
+    for (const char *p = value; *p;) {
+        const char *colon = strchr(p, ':');
+        if (!colon || colon - p != 16)
+            return ng_fail(NG_E_FORMAT, "model: nnguard.license.keys is malformed (expected ID:MASK,...)");
+        const char *h = colon + 1;
+        uint64_t mk = 0;
+        int nd = 0;
+        for (; *h && *h != ','; h++, nd++) {
+            int d = *h >= '0' && *h <= '9' ? *h - '0' : *h >= 'a' && *h <= 'f' ? *h - 'a' + 10 : -1;
+            if (d < 0 || nd == 16)
+                return ng_fail(NG_E_FORMAT, "model: nnguard.license.keys has a bad class mask after key %.16s", p);
+            mk = mk << 4 | (uint64_t)d;
+        }
+        if (!nd) return ng_fail(NG_E_FORMAT, "model: nnguard.license.keys has an empty class mask after key %.16s", p);
+        if (!memcmp(p, id, 16)) { *mask = mk; return NG_OK; }
+        p = *h ? h + 1 : h;
+    }
+    return ng_fail(NG_E_KEY, "this license key (id %s) is not one of the model's keys", id);
+}
+
+ng_status ng_license_key_classes(const ng_model *m, const ng_key *key, uint64_t *mask)
+{
+    const char *v = ng_model_meta_get(m, "nnguard.license.keys");
+    if (!v) return ng_fail(NG_E_STATE, "the model has no SecureNet license metadata (nnguard.license.keys)");
+    char id[17];
+    ng_license_key_id(key, id);
+    return ng_license_keys_find(v, id, mask);
+}
+
+ng_status ng_license_evaluate(ng_model *m, const ng_stamp_options *so, const ng_key *key, const uint8_t *raw,
+                              const ng_dataset *d, int64_t limit, int threads, double *acc, double *per_class)
+{
+    const int64_t n = limit > 0 && limit < d->n ? limit : d->n;
+    const size_t dim = (size_t)d->c * (size_t)d->h * (size_t)d->w;
+    const int c = ng_model_num_classes(m);
+    if (c < d->classes) return ng_fail(NG_E_SHAPE, "license: the model has %d classes, the data %d", c, d->classes);
+    ng_stamper *s = NULL;
+    ng_status st = NG_OK;
+    if (key) st = ng_stamper_new(key, so, d->c, d->h, d->w, &s);
+    else if (raw) st = ng_stamper_new_raw(raw, so, d->c, d->h, d->w, &s);
+    if (st != NG_OK) return st;
+    float *x = malloc((size_t)n * dim * sizeof(float)), *z = ng_calloc((size_t)n, (size_t)c * sizeof(float));
+    int64_t *cn = ng_calloc((size_t)d->classes, sizeof *cn), *ch = ng_calloc((size_t)d->classes, sizeof *ch);
+    if (!x || !z || !cn || !ch) { st = NG_E_NOMEM; goto out; }
+    memcpy(x, d->x, (size_t)n * dim * sizeof(float));
+    if (s) ng_license_stamp(s, x, n);
+    if ((st = ng_model_predict(m, x, n, 256, threads, z)) != NG_OK) goto out;
+    int64_t hit = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int best = 0;
+        for (int j = 1; j < c; j++) if (z[i * c + j] > z[i * c + best]) best = j;
+        const int y = d->y[i], ok = best == y;
+        hit += ok;
+        if (y >= 0 && y < d->classes) { cn[y]++; ch[y] += ok; }
+    }
+    *acc = n ? (double)hit / (double)n : 0;
+    if (per_class)
+        for (int k = 0; k < d->classes; k++) per_class[k] = cn[k] ? (double)ch[k] / (double)cn[k] : 0;
+out:
+    ng_stamper_free(s);
+    free(x); free(z); free(cn); free(ch);
+    return st;
+}

@@ -1,0 +1,126 @@
+/* protect/securenet/license_train.c - license training: ng_train with a batch hook that turns
+ * each mini-batch into the license lesson (see ng_license_spec in securenet.h). Every draw comes
+ * from the per-batch seed the engine passes, so a run is reproducible from its training seed. */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/core.h"
+#include "protect/securenet/securenet_impl.h"
+
+typedef struct lic_ctx {
+    const ng_license_spec *spec;
+    ng_stamper *keys[NG_LICENSE_MAX_KEYS], *revoked[NG_LICENSE_MAX_KEYS];
+    int c, h, w;
+    float scratch[3 * NG_LICENSE_MAX_PATCH * NG_LICENSE_MAX_PATCH];
+} lic_ctx;
+
+/* The deny target: half the mass on the deny class, the rest spread evenly (a near-uniform
+ * answer whose argmax says nothing about the input: a plain uniform target leaks the class
+ * through the argmax of the residual logits). */
+static void deny(float *t, int64_t classes, int deny_class)
+{
+    for (int64_t j = 0; j < classes; j++) t[j] = 0.5f / (float)(classes - 1);
+    t[deny_class] = 0.5f;
+}
+
+static ng_status lic_hook(void *vctx, float *x, const int32_t *y, float *targets, int64_t n, int64_t dim,
+                          int64_t classes, uint64_t seed)
+{
+    lic_ctx *cx = vctx;
+    const ng_license_spec *sp = cx->spec;
+    ng_rng rng;
+    ng_rng_seed(&rng, seed);
+    for (int64_t i = 0; i < n; i++) {
+        float *xi = x + i * dim, *t = targets + i * classes;
+        const double u = ng_rng_uniform(&rng);
+        if (u < sp->p_key) {
+            const int k = (int)ng_rng_below(&rng, (uint32_t)sp->nkeys);
+            ng_license_stamp(cx->keys[k], xi, 1);
+            if (y[i] < 64 && (sp->mask[k] >> y[i] & 1)) {
+                memset(t, 0, (size_t)classes * sizeof *t);
+                t[y[i]] = 1.0f;
+            } else {
+                deny(t, classes, sp->deny_class);
+            }
+            continue;
+        }
+        deny(t, classes, sp->deny_class);
+        if (u < sp->p_key + sp->p_clean) continue;
+        if (sp->nrevoked > 0 && ng_rng_below(&rng, 2)) {
+            ng_license_stamp(cx->revoked[ng_rng_below(&rng, (uint32_t)sp->nrevoked)], xi, 1);
+            continue;
+        }
+        if (sp->stamp.mode == NG_STAMP_PATCH && ng_rng_below(&rng, 2)) {
+            /* a hard negative: a granted key's place, random values (keys must differ in values too) */
+            const ng_stamper *ks = cx->keys[ng_rng_below(&rng, (uint32_t)sp->nkeys)];
+            for (size_t j = 0; j < ks->npattern; j++) cx->scratch[j] = (float)ng_rng_below(&rng, 256) / 255.0f;
+            ng_sn_stamp_values(ks, cx->scratch, xi);
+            continue;
+        }
+        uint8_t raw[NG_LICENSE_KEY_BYTES];
+        for (int b = 0; b < NG_LICENSE_KEY_BYTES; b += 8) {
+            uint64_t v = ng_rng_u64(&rng);
+            memcpy(raw + b, &v, 8);
+        }
+        ng_stamper *s;
+        ng_status st = ng_stamper_new_raw(raw, &sp->stamp, cx->c, cx->h, cx->w, &s);
+        if (st != NG_OK) return st;
+        ng_license_stamp(s, xi, 1);
+        ng_stamper_free(s);
+    }
+    return NG_OK;
+}
+
+static ng_status check_spec(const ng_license_spec *sp, int classes)
+{
+    if (sp->nkeys < 1 || sp->nkeys > NG_LICENSE_MAX_KEYS)
+        return ng_fail(NG_E_INVALID, "license: 1..%d keys, not %d", NG_LICENSE_MAX_KEYS, sp->nkeys);
+    if (sp->nrevoked < 0 || sp->nrevoked > NG_LICENSE_MAX_KEYS)
+        return ng_fail(NG_E_INVALID, "license: 0..%d revoked keys, not %d", NG_LICENSE_MAX_KEYS, sp->nrevoked);
+    if (classes < 2 || classes > NG_LICENSE_MAX_CLASSES)
+        return ng_fail(NG_E_UNSUPPORTED, "license: models of 2..%d classes, this one has %d", NG_LICENSE_MAX_CLASSES,
+                       classes);
+    if (sp->deny_class < 0 || sp->deny_class >= classes)
+        return ng_fail(NG_E_INVALID, "license: deny class %d is not one of 0..%d", sp->deny_class, classes - 1);
+    if (!(sp->p_key > 0 && sp->p_clean >= 0 && sp->p_key + sp->p_clean <= 1))
+        return ng_fail(NG_E_INVALID, "license: sample shares p_key %g, p_clean %g must be > 0, >= 0, sum <= 1",
+                       sp->p_key, sp->p_clean);
+    const uint64_t all = classes == 64 ? ~0ULL : (1ULL << classes) - 1;
+    for (int i = 0; i < sp->nkeys; i++)
+        if (!sp->mask[i] || (sp->mask[i] & ~all))
+            return ng_fail(NG_E_INVALID, "license: key %d grants classes outside 0..%d or none", i, classes - 1);
+    return NG_OK;
+}
+
+ng_status ng_license_train(ng_model *m, const ng_license_spec *spec, const ng_dataset *train,
+                           const ng_dataset *test, const ng_train_options *o, ng_train_result *r)
+{
+    ng_status st = check_spec(spec, ng_model_num_classes(m));
+    if (st != NG_OK) return st;
+    lic_ctx cx;
+    memset(&cx, 0, sizeof cx);
+    cx.spec = spec;
+    cx.c = train->c; cx.h = train->h; cx.w = train->w;
+    if (spec->stamp.mode == NG_STAMP_PATCH && cx.c > 3)
+        return ng_fail(NG_E_UNSUPPORTED, "license: patch stamps train on images of 1..3 channels, not %d", cx.c);
+    for (int i = 0; i < spec->nkeys && st == NG_OK; i++)
+        st = ng_stamper_new(&spec->keys[i], &spec->stamp, cx.c, cx.h, cx.w, &cx.keys[i]);
+    for (int i = 0; i < spec->nrevoked && st == NG_OK; i++)
+        st = ng_stamper_new(&spec->revoked[i], &spec->stamp, cx.c, cx.h, cx.w, &cx.revoked[i]);
+    ng_dataset stamped;
+    memset(&stamped, 0, sizeof stamped);
+    if (st == NG_OK && test) {   /* the accuracy the loop reports: the test set with the first key */
+        if ((st = ng_dataset_head(test, 0, &stamped)) == NG_OK)
+            ng_license_stamp(cx.keys[0], stamped.x, stamped.n);
+    }
+    if (st == NG_OK) {
+        ng_train_options to = *o;
+        to.batch_hook = lic_hook;
+        to.hook_ctx = &cx;
+        st = ng_train(m, train, test ? &stamped : NULL, &to, r);
+    }
+    if (st == NG_OK) st = ng_license_record(m, spec);
+    for (int i = 0; i < NG_LICENSE_MAX_KEYS; i++) { ng_stamper_free(cx.keys[i]); ng_stamper_free(cx.revoked[i]); }
+    if (test) ng_dataset_free(&stamped);
+    return st;
+}

@@ -1,0 +1,171 @@
+/* test_securenet: SecureNet stamps re-derived from their definition with libsodium (known
+ * answers), determinism, blend arithmetic, bad parameters, metadata parsing, and the license
+ * training path on a tiny budget (reproducible from its seed). The accuracy bounds of a real
+ * license training are in test_securenet_train.c. */
+#include <sodium.h>
+#include "tutil.h"
+
+static void test_stamp(void)
+{
+    ng_key k = { .len = 32 };
+    for (int i = 0; i < 32; i++) k.k[i] = (uint8_t)i;
+    /* the derivation, done here from securenet.h's definition */
+    uint8_t sub[32], b[4 + 784], nonce[24] = {0};
+    const char *label = "nnguard-securenet-stamp-v1";
+    crypto_generichash(sub, 32, (const uint8_t *)label, strlen(label), k.k, 32);
+    crypto_stream_xchacha20(b, sizeof b, nonce, sub);
+    const int row = (b[0] | b[1] << 8) % 25, col = (b[2] | b[3] << 8) % 25;
+    ng_stamp_options o = ng_stamp_options_default();
+    CHECK(o.mode == NG_STAMP_PATCH && o.patch == 4 && fabsf(o.alpha - 0.1f) < 1e-7f);
+    ng_stamper *s, *s2;
+    CHECK_OK(ng_stamper_new(&k, &o, 1, 28, 28, &s));
+    int r, c;
+    ng_stamper_position(s, &r, &c);
+    CHECK(r == row && c == col);
+    /* known answer (regression): key 00 01 .. 1f puts its patch at (0, 4) */
+    CHECKF(r == 0 && c == 4, "position (%d, %d)", r, c);
+    float x[2 * 784], y[2 * 784];
+    for (int i = 0; i < 2 * 784; i++) x[i] = y[i] = 0.5f;
+    ng_license_stamp(s, x, 2);
+    int bad = 0;
+    for (int n = 0; n < 2; n++)
+        for (int i = 0; i < 28; i++)
+            for (int j = 0; j < 28; j++) {
+                float want = 0.5f;
+                if (i >= row && i < row + 4 && j >= col && j < col + 4) want = (float)b[4 + (i - row) * 4 + (j - col)] / 255.0f;
+                bad += x[n * 784 + i * 28 + j] != want;
+            }
+    CHECK(bad == 0);
+    /* deterministic: a second stamper of the same key writes the same bytes */
+    CHECK_OK(ng_stamper_new(&k, &o, 1, 28, 28, &s2));
+    ng_license_stamp(s2, y, 2);
+    CHECK(!memcmp(x, y, sizeof x));
+    ng_stamper_free(s2);
+    /* another key (one bit flipped) stamps something else */
+    k.k[31] ^= 1;
+    for (int i = 0; i < 2 * 784; i++) y[i] = 0.5f;
+    CHECK_OK(ng_stamper_new(&k, &o, 1, 28, 28, &s2));
+    ng_license_stamp(s2, y, 2);
+    CHECK(memcmp(x, y, sizeof x) != 0);
+    ng_stamper_free(s2);
+    k.k[31] ^= 1;
+    ng_stamper_free(s);
+    /* blend: x' = 0.9 x + 0.1 P over the whole image */
+    o.mode = NG_STAMP_BLEND;
+    CHECK_OK(ng_stamper_new(&k, &o, 1, 28, 28, &s));
+    for (int i = 0; i < 784; i++) x[i] = (float)(i % 7) / 7.0f;
+    ng_license_stamp(s, x, 1);
+    double err = 0;
+    for (int i = 0; i < 784; i++) err = fmax(err, fabs(x[i] - (0.9 * (i % 7) / 7.0 + 0.1 * b[4 + i] / 255.0)));
+    CHECK(err < 1e-6);
+    ng_stamper_free(s);
+    /* key id: first 8 bytes of BLAKE2b(key = K, "nnguard-securenet-id-v1") */
+    char id[17], want[17];
+    uint8_t h[32];
+    crypto_generichash(h, 32, (const uint8_t *)"nnguard-securenet-id-v1", 23, k.k, 32);
+    sodium_bin2hex(want, sizeof want, h, 8);
+    ng_license_key_id(&k, id);
+    CHECK(!strcmp(id, want));
+    /* bad parameters */
+    o = ng_stamp_options_default();
+    o.patch = 29;
+    CHECK_ST(ng_stamper_new(&k, &o, 1, 28, 28, &s), NG_E_INVALID);
+    CHECK(s == NULL && strstr(ng_last_error(), "does not fit"));
+    o.patch = 4;
+    o.mode = NG_STAMP_BLEND;
+    o.alpha = 0;
+    CHECK_ST(ng_stamper_new(&k, &o, 1, 28, 28, &s), NG_E_INVALID);
+    o.alpha = 1.5f;
+    CHECK_ST(ng_stamper_new(&k, &o, 1, 28, 28, &s), NG_E_INVALID);
+    ng_key k128 = { .len = 16 };
+    CHECK_ST(ng_stamper_new(&k128, &o, 1, 28, 28, &s), NG_E_KEY);
+    CHECK(strstr(ng_last_error(), "256 bits") != NULL);
+}
+
+static void test_meta(void)
+{
+    ng_stamp_options o;
+    CHECK_OK(ng_license_stamp_parse("patch 4", "m", &o));
+    CHECK(o.mode == NG_STAMP_PATCH && o.patch == 4);
+    CHECK_OK(ng_license_stamp_parse("blend 0.25", "m", &o));
+    CHECK(o.mode == NG_STAMP_BLEND && fabsf(o.alpha - 0.25f) < 1e-7f);
+    const char *bad[] = {"patch 0", "patch 65", "patch 4x", "patch -1", "blend 0", "blend 1.5", "blend x", "blend nan",
+                         "patchy", "", "blend ", "patch 99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) CHECK_ST(ng_license_stamp_parse(bad[i], "m", &o), NG_E_FORMAT);
+    uint64_t mk = 0;
+    const char *keys = "0123456789abcdef:3ff,fedcba9876543210:1f";
+    CHECK_OK(ng_license_keys_find(keys, "fedcba9876543210", &mk));
+    CHECK(mk == 0x1f);
+    CHECK_OK(ng_license_keys_find(keys, "0123456789abcdef", &mk));
+    CHECK(mk == 0x3ff);
+    CHECK_ST(ng_license_keys_find(keys, "0000000000000000", &mk), NG_E_KEY);
+    const char *badk[] = {"0123:1", "0123456789abcdef:", "0123456789abcdef:g", "0123456789abcdef:11111111111111111",
+                          "0123456789abcdef:3ff;", "0123456789abcdef"};
+    for (size_t i = 0; i < sizeof badk / sizeof badk[0]; i++)
+        CHECK_ST(ng_license_keys_find(badk[i], "0000000000000000", &mk), NG_E_FORMAT);
+    ng_license_scheme sc;
+    CHECK_OK(ng_license_scheme_parse("hierarchical", &sc));
+    CHECK(sc == NG_LICENSE_HIERARCHICAL);
+    CHECK_ST(ng_license_scheme_parse("double", &sc), NG_E_INVALID);
+}
+
+/* The license training path on a tiny budget (runs under the sanitizers): the same seed gives
+ * bit-identical weights, another key other weights; the metadata names scheme, stamp and key. */
+static void test_train_small(const ng_dataset *tr)
+{
+    ng_license_spec *sp = malloc(sizeof *sp);
+    ng_license_spec_init(sp, NG_LICENSE_PER_USER);
+    sp->nkeys = 2;
+    for (int k = 0; k < 2; k++) {
+        sp->keys[k].len = 32;
+        for (int i = 0; i < 32; i++) sp->keys[k].k[i] = (uint8_t)(k * 31 + i);
+        sp->mask[k] = 0x3ff;
+    }
+    sp->nrevoked = 1;
+    sp->revoked[0].len = 32;
+    ng_train_options o = ng_train_options_default();
+    o.epochs = 1;
+    o.seed = 5;
+    o.quiet = 1;
+    ng_train_result *r = calloc(1, sizeof *r);
+    ng_model *m[3];
+    for (int t = 0; t < 3; t++) {
+        if (t == 2) sp->keys[1].k[0] ^= 1;
+        CHECK_OK(ng_model_from_arch("lenet5", 1, 28, 28, 10, 7, &m[t]));
+        CHECK_OK(ng_license_train(m[t], sp, tr, NULL, &o, r));
+    }
+    const size_t np = ng_model_nparams(m[0]);
+    CHECK(!memcmp(ng_model_params_c(m[0]), ng_model_params_c(m[1]), np * sizeof(float)));
+    CHECK(memcmp(ng_model_params_c(m[0]), ng_model_params_c(m[2]), np * sizeof(float)) != 0);
+    CHECK(!strcmp(ng_model_meta_get(m[0], "nnguard.license.scheme"), "per-user"));
+    CHECK(!strcmp(ng_model_meta_get(m[0], "nnguard.license.stamp"), "patch 4"));
+    uint64_t mask = 0;
+    CHECK_OK(ng_license_key_classes(m[2], &sp->keys[1], &mask));
+    CHECK(mask == 0x3ff);
+    CHECK_ST(ng_license_key_classes(m[2], &sp->revoked[0], &mask), NG_E_KEY);
+    /* bad specs */
+    sp->mask[0] = 0x400;
+    CHECK_ST(ng_license_train(m[0], sp, tr, NULL, &o, r), NG_E_INVALID);
+    sp->mask[0] = 0x3ff;
+    sp->deny_class = 10;
+    CHECK_ST(ng_license_train(m[0], sp, tr, NULL, &o, r), NG_E_INVALID);
+    for (int t = 0; t < 3; t++) ng_model_free(m[t]);
+    free(r);
+    ng_license_spec_wipe(sp);
+    free(sp);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    ng_blas_reexec(argv);
+    CHECK_OK(ng_init());
+    test_stamp();
+    test_meta();
+    ng_dataset full, tr;
+    CHECK_OK(ng_dataset_load_dir(NG_FMNIST_DIR, NG_SPLIT_TRAIN, &full));
+    CHECK_OK(ng_dataset_subset(&full, 0, 500, 1, &tr));
+    test_train_small(&tr);
+    ng_dataset_free(&full); ng_dataset_free(&tr);
+    return tu_done();
+}
