@@ -17,6 +17,8 @@
 #include "train.h"
 #include "keys.h"
 #include "deeplock.h"
+#include "seal.h"
+#include "license.h"
 #include "dynamarks.h"
 #include "serve.h"
 
