@@ -54,5 +54,9 @@ int ng_cmd_lock(int argc, char **argv);
 int ng_cmd_unlock(int argc, char **argv);
 int ng_cmd_serve(int argc, char **argv);
 int ng_cmd_wm(int argc, char **argv);
+int ng_cmd_seal(int argc, char **argv);
+int ng_cmd_unseal(int argc, char **argv);
+int ng_cmd_identity(int argc, char **argv);
+int ng_cmd_license(int argc, char **argv);
 
 #endif

@@ -18,6 +18,10 @@ static const ng_cmd ng_cmds[] = {
     {"keygen",   ng_cmd_keygen,   "Deep-Lock: make a random key file (0600)"},
     {"lock",     ng_cmd_lock,     "Deep-Lock: lock every parameter with the AES S-box under a key stream"},
     {"unlock",   ng_cmd_unlock,   "Deep-Lock: check the key and restore the original parameters"},
+    {"seal",     ng_cmd_seal,     "seal a model: every tensor encrypted and authenticated (AEAD), opened in memory"},
+    {"unseal",   ng_cmd_unseal,   "check and decrypt a sealed model (key, passphrase or license)"},
+    {"identity", ng_cmd_identity, "identity new: an Ed25519 + X25519 identity for issuing or receiving licenses"},
+    {"license",  ng_cmd_license,  "license issue|verify: signed licenses that open sealed models"},
     {"serve",    ng_cmd_serve,    "prediction HTTP API (batched, clients, metrics), optionally DynaMarks-watermarked"},
     {"wm",       ng_cmd_wm,       "DynaMarks: wm verify SUSPECT - is it a surrogate of your watermarked API?"},
 };

@@ -79,6 +79,9 @@ typedef struct ng_license {
     uint8_t sig[64];
 } ng_license;
 
+/* Unix seconds at which a license expiring on date (YYYY-MM-DD) stops being valid: the following
+ * midnight UTC; -1 when date is not a valid date from 1970 on. */
+int64_t   ng_license_expiry(const char *date);
 /* Issue a license: sign with issuer, wrap key to licensee. expires "YYYY-MM-DD". *text is
  * malloc'ed (free it). */
 ng_status ng_license_issue(const ng_identity *issuer, const ng_identity_pub *licensee, const uint8_t model[32],

@@ -94,6 +94,9 @@ ng_seal_options ng_seal_options_default(void);
 int       ng_seal_is_sealed(const ng_weights *w);
 /* The sealed model's id (nnguard.seal.id): NG_E_STATE when not sealed, NG_E_FORMAT when malformed. */
 ng_status ng_seal_id(const ng_weights *w, uint8_t id[32]);
+/* The 256-bit key of sealed model w for secret s (the key, or Argon2id of the passphrase with
+ * the model's kdf fields), checked against nnguard.seal.kcv (NG_E_KEY): the key a license carries. */
+ng_status ng_seal_key(const ng_weights *w, const ng_deeplock_secret *s, ng_key *out);
 /* Seal w in memory (the secret's key must have 256 bits). */
 ng_status ng_seal(ng_weights *w, const ng_deeplock_secret *s, const ng_seal_options *o);
 /* Check and decrypt w in memory, removing the nnguard.seal.* metadata; on failure the parameters

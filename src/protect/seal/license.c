@@ -146,7 +146,7 @@ ng_status ng_identity_pub_load(const char *path, ng_identity_pub *out)
 }
 
 /* YYYY-MM-DD -> unix seconds of the following midnight UTC; -1 when malformed. */
-static int64_t parse_date(const char *s)
+int64_t ng_license_expiry(const char *s)
 {
     int y, m, d, n = -1;
     if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10 || s[4] != '-' || s[7] != '-') return -1;
@@ -181,7 +181,7 @@ ng_status ng_license_issue(const ng_identity *issuer, const ng_identity_pub *lic
     *text = NULL;
     memset(&l, 0, sizeof l);
     if (key->len != 32) return ng_fail(NG_E_KEY, "a license carries a 256-bit model key; this key has %zu bits", key->len * 8);
-    if ((l.expires_at = parse_date(expires)) < 0)
+    if ((l.expires_at = ng_license_expiry(expires)) < 0)
         return ng_fail(NG_E_INVALID, "--expires expects a date YYYY-MM-DD (e.g. 2027-12-31), not '%.40s'", expires);
     memcpy(l.issuer, issuer->pub.sign, 32);
     l.licensee = *licensee;
@@ -214,7 +214,7 @@ ng_status ng_license_parse(const void *buf, size_t len, const char *name, ng_lic
     if ((size_t)(end - p) < 20 || memcmp(p, "expires: ", 9) != 0 || p[19] != '\n')
         return ng_fail(NG_E_FORMAT, "%s: corrupted license: bad 'expires: ' line", name);
     memcpy(out->expires, p + 9, 10);
-    if ((out->expires_at = parse_date(out->expires)) < 0)
+    if ((out->expires_at = ng_license_expiry(out->expires)) < 0)
         return ng_fail(NG_E_FORMAT, "%s: corrupted license: 'expires:' is not a date YYYY-MM-DD", name);
     p += 20;
     LINE("key: ", out->wrapped, 80);

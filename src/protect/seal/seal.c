@@ -139,16 +139,22 @@ static void wipe_params(ng_weights *w)
     for (size_t i = 0; i < w->n_params; i++) sodium_memzero(w->params[i].data, w->params[i].nbytes);
 }
 
-/* Key check, fields, tags count: everything before decrypting. */
-static ng_status check_header(ng_weights *w, const ng_seal_state *ss, const ng_seal_keys *k, uint8_t (**tags)[NG_SEAL_TAG])
+static ng_status check_kcv(const ng_weights *w, const ng_seal_state *ss, const ng_seal_keys *k)
 {
-    const char *name = ng_weights_path(w);
     uint8_t kcv[32];
     ng_seal_kcv(k, ss->salt, ss->aead, ss->id, kcv);
     if (sodium_memcmp(kcv, ss->kcv, 32) != 0)
         return ng_fail(NG_E_KEY, "%s: wrong key for this sealed model (or its nnguard.seal.salt / aead / id / kcv was "
-                       "edited)", name);
-    ng_status st = ng_seal_check_fields(w, ss, k);
+                       "edited)", ng_weights_path(w));
+    return NG_OK;
+}
+
+/* Key check, fields, tags count: everything before decrypting. */
+static ng_status check_header(ng_weights *w, const ng_seal_state *ss, const ng_seal_keys *k, uint8_t (**tags)[NG_SEAL_TAG])
+{
+    const char *name = ng_weights_path(w);
+    ng_status st = check_kcv(w, ss, k);
+    if (st == NG_OK) st = ng_seal_check_fields(w, ss, k);
     if (st != NG_OK) return st;
     uint64_t need = total_chunks(w), have = strlen(ss->tags) / (2 * NG_SEAL_TAG);
     if (strlen(ss->tags) % (2 * NG_SEAL_TAG) || have != need)
@@ -162,6 +168,20 @@ static ng_status check_header(ng_weights *w, const ng_seal_state *ss, const ng_s
                  got != need * NG_SEAL_TAG))
         return ng_fail(NG_E_AUTH, "%s: field nnguard.seal.tags is not hex (edited after sealing)", name);
     return NG_OK;
+}
+
+ng_status ng_seal_key(const ng_weights *w, const ng_deeplock_secret *s, ng_key *out)
+{
+    ng_seal_state ss;
+    ng_seal_keys k;
+    ng_status st = ng_seal_read_state(w, &ss);
+    if (st == NG_OK) st = resolve_key(s, ss.has_kdf ? &ss.kdf : NULL, ng_weights_path(w), out);
+    if (st != NG_OK) return st;
+    ng_seal_keys_init(&k, out, ss.salt);
+    st = check_kcv(w, &ss, &k);
+    ng_seal_keys_wipe(&k);
+    if (st != NG_OK) ng_key_wipe(out);
+    return st;
 }
 
 ng_status ng_unseal(ng_weights *w, const ng_deeplock_secret *s, const ng_seal_options *o)

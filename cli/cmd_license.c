@@ -1,0 +1,28 @@
+/* cli/cmd_license.c - `nnguard license <subcommand>`: the license group, a table of subcommands
+ * {name, run, summary}; each implementation lives with its scheme (cli/seal/ for sealed models). */
+#include <string.h>
+#include "cli.h"
+#include "seal/seal_cli.h"
+
+static const ng_cmd ng_license_cmds[] = {
+    {"issue",  ng_cmd_license_issue,  "sign a license for a sealed model, its key wrapped to the licensee"},
+    {"verify", ng_cmd_license_verify, "check a sealed model's license offline (issuer, signature, expiry)"},
+};
+
+static int usage(FILE *f)
+{
+    fprintf(f, "usage: nnguard license <subcommand> [options]   (nnguard license <subcommand> --help)\n\nsubcommands:\n");
+    for (size_t i = 0; i < sizeof ng_license_cmds / sizeof ng_license_cmds[0]; i++)
+        fprintf(f, "  %-10s %s\n", ng_license_cmds[i].name, ng_license_cmds[i].summary);
+    return f == stdout ? NG_EXIT_OK : NG_EXIT_USAGE;
+}
+
+int ng_cmd_license(int argc, char **argv)
+{
+    if (argc < 2) return usage(stderr);
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) return usage(stdout);
+    for (size_t i = 0; i < sizeof ng_license_cmds / sizeof ng_license_cmds[0]; i++)
+        if (!strcmp(argv[1], ng_license_cmds[i].name)) return ng_license_cmds[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "nnguard license: unknown subcommand '%s'\n", argv[1]);
+    return usage(stderr);
+}
