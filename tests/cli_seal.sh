@@ -5,6 +5,7 @@
 # exactly what the original scores; every refusal exits 3 (1 for a malformed file) with a message
 # naming the tensor / field / license problem and writes no output: wrong key, flipped byte, truncated
 # file, edited field, wrong / expired / forged / other-model / other-identity / other-issuer license.
+# Also runs examples/run_sealed (the C API embedded in a program: path or buffer, key or license).
 # usage: bash tests/cli_seal.sh NNGUARD_BIN SOURCE_DIR FMNIST_DIR
 set -uo pipefail
 
@@ -107,6 +108,15 @@ expect 3 "forged" "license verify (forged)" "$NG" license verify "$T/lic_forged"
 expect 3 "another model" "license verify (other model)" "$NG" license verify "$T/lic_sx" --issuer-pub "$T/iss.pub" --model "$T/s.onnx"
 expect 2 "all three" "license without identity" "$NG" unseal "$T/s.onnx" -o "$T/x6.onnx" --license "$T/lic"
 expect 3 "not sealed" "license on a plain model" "$NG" eval "$MODEL" --license "$T/lic" "${L[@]}" --data "$DATA" --limit 10
+
+# ---- examples/run_sealed.c: the C API embedded in a program (path or memory buffer, key or license) ----
+EX=$(dirname "$NG")/example_run_sealed
+expect 0 "" "example: sealed file + key" "$EX" "$T/s.onnx" --key "$T/k.key" --compare "$MODEL"
+grep -q "identical to" "$T/out" && ok "example: logits identical (key, path)" || fail "example (key): $(cat "$T/out")"
+expect 0 "" "example: buffer + license, locked then sealed" "$EX" "$T/ls.onnx" --buffer --license "$T/lic_ls" "${L[@]}" --compare "$MODEL"
+grep -q "identical to" "$T/out" && ok "example: logits identical (license, buffer)" || fail "example (license): $(cat "$T/out")"
+expect 1 "expired" "example: expired license refused" "$EX" "$T/s.onnx" --buffer --license "$T/lic_old" "${L[@]}"
+expect 1 "fails authentication" "example: flipped byte refused" "$EX" "$T/flip.onnx" --buffer --key "$T/k.key"
 
 # ---- eval / predict open sealed models in memory ----
 if [ -f "$DATA/t10k-images-idx3-ubyte.gz" ] || [ -f "$DATA/t10k-images-idx3-ubyte" ]; then
