@@ -87,6 +87,7 @@ typedef struct ng_seal_options {
     int            threads;    /* workers (0 = one per core) */
     const ng_kdf_params *kdf;  /* seal with a passphrase: these salt/costs (tests); NULL = fresh */
     const uint8_t *salt;       /* seal: these 32 bytes as the salt (tests only!); NULL = fresh */
+    const uint8_t *id;         /* seal: these 32 bytes as nnguard.seal.id (tests, fuzz seeds); NULL = fresh */
 } ng_seal_options;
 ng_seal_options ng_seal_options_default(void);
 

@@ -119,7 +119,7 @@ ng_status ng_seal(ng_weights *w, const ng_deeplock_secret *s, const ng_seal_opti
     if (st != NG_OK) return st;
     uint8_t salt[32], id[32], graph[32];
     if (o->salt) memcpy(salt, o->salt, 32); else randombytes_buf(salt, 32);
-    randombytes_buf(id, 32);
+    if (o->id) memcpy(id, o->id, 32); else randombytes_buf(id, 32);
     ng_seal_keys k;
     ng_seal_keys_init(&k, &key, salt);
     ng_key_wipe(&key);
