@@ -5,7 +5,8 @@
 # exactly what the original scores; every refusal exits 3 (1 for a malformed file) with a message
 # naming the tensor / field / license problem and writes no output: wrong key, flipped byte, truncated
 # file, edited field, wrong / expired / forged / other-model / other-identity / other-issuer license.
-# Also runs examples/run_sealed (the C API embedded in a program: path or buffer, key or license).
+# Also runs examples/run_sealed (the C API embedded in a program: path or buffer, key or license)
+# and nnguard serve with a license (answers = predict on the plain model; an expired license refused).
 # usage: bash tests/cli_seal.sh NNGUARD_BIN SOURCE_DIR FMNIST_DIR
 set -uo pipefail
 
@@ -138,6 +139,22 @@ if [ -f "$DATA/t10k-images-idx3-ubyte.gz" ] || [ -f "$DATA/t10k-images-idx3-ubyt
     same "$T/p0.txt" "$T/p1.txt" "predict: same labels as the original"
     expect 3 "another identity" "predict with another identity's license" "$NG" predict "$T/s.onnx" --images "$IMG" --labels "$T/p2.txt" --license "$T/lic_other" "${L[@]}"
     absent "$T/p2.txt" "predict refused"
+    # serve: a sealed model opened with a license answers what predict computes on the plain model
+    /usr/bin/python3 -c "import sys,array; px=open(sys.argv[1],'rb').read()[16:]; open(sys.argv[2],'wb').write(array.array('f',[b/255.0 for b in px]).tobytes())" "$IMG" "$T/img.f32"
+    "$NG" serve "$T/s.onnx" --license "$T/lic" "${L[@]}" --port 0 --threads 2 >"$T/serve.out" 2>"$T/serve.err" &
+    SPID=$!
+    for _ in $(seq 300); do grep -q listening "$T/serve.out" 2>/dev/null && break; sleep 0.1; done
+    PORT=$(grep -o '127\.0\.0\.1:[0-9]*' "$T/serve.out" | cut -d: -f2)
+    if [ -n "$PORT" ]; then
+        curl -s -X POST -H 'Content-Type: application/octet-stream' --data-binary @"$T/img.f32" \
+             "http://127.0.0.1:$PORT/v1/predict" >"$T/serve.json"
+        /usr/bin/python3 -c "import json,sys; a=json.load(open(sys.argv[1]))['labels']; b=[int(l) for l in open(sys.argv[2])]; sys.exit(a!=b)" \
+            "$T/serve.json" "$T/p0.txt" && ok "serve with a license: same labels as the plain model" || fail "serve with a license: $(head -c 300 "$T/serve.json")"
+    else
+        fail "serve with a license did not start: $(cat "$T/serve.err")"
+    fi
+    kill -TERM "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null
+    expect 3 "expired" "serve with an expired license" "$NG" serve "$T/s.onnx" --license "$T/lic_old" "${L[@]}" --port 0
 else
     echo "skip: eval/predict (no Fashion-MNIST at $DATA)"
 fi
