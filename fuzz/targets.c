@@ -460,7 +460,8 @@ int ng_fuzz_sealed(const uint8_t *data, size_t size)
     ng_key k;
     fixed_key(&k, 32);
     ng_seal_state ss;
-    if ((mode & 2) && ng_seal_read_state(w, &ss) == NG_OK) {
+    ng_seal_meta sm = ng_seal_meta_of_weights(w);
+    if ((mode & 2) && ng_seal_read_state(&sm, &ss) == NG_OK) {
         ng_seal_keys sk;
         uint8_t kcv[32];
         char hex[65];
@@ -469,7 +470,7 @@ int ng_fuzz_sealed(const uint8_t *data, size_t size)
         ng_id_hex(kcv, hex);
         if (ng_weights_meta_set(w, "nnguard.seal.kcv", hex) == NG_OK &&
             ng_weights_meta_set(w, "nnguard.seal.fields", NULL) == NG_OK)
-            ng_seal_write_fields(w, &sk);
+            ng_seal_write_fields(&sm, &sk);
         ng_seal_keys_wipe(&sk);
     }
     ng_deeplock_secret s = {.key = &k};

@@ -104,6 +104,13 @@ expect 3 "another model" "other-model license" "$NG" unseal "$T/s.onnx" -o "$T/x
 expect 3 "another identity" "other-identity license" "$NG" unseal "$T/s.onnx" -o "$T/x5.onnx" --license "$T/lic_other" "${L[@]}"
 expect 3 "not issued by this issuer" "other issuer" "$NG" unseal "$T/s.onnx" -o "$T/x5.onnx" --license "$T/lic" --identity "$T/me" --issuer-pub "$T/other.pub"
 absent "$T/x5.onnx" "refused licenses"
+expect 0 "" "license issue (safetensors)" "$NG" license issue --issuer "$T/iss" --to "$T/me.pub" --model "$T/s.safetensors" --key "$T/k.key" --expires 2099-12-31 -o "$T/lic_st"
+expect 0 "streamed" "streamed unseal with a license" "$NG" unseal "$T/s.safetensors" -o "$T/ul.safetensors" --license "$T/lic_st" "${L[@]}"
+same "$T/m.safetensors" "$T/ul.safetensors" "streamed license round trip"
+expect 3 "another model" "streamed unseal, other-model license" "$NG" unseal "$T/s.safetensors" -o "$T/x7.safetensors" --license "$T/lic" "${L[@]}"
+absent "$T/x7.safetensors" "streamed, other-model license"
+expect 0 "" "unseal safetensors in memory" "$NG" unseal "$T/s.safetensors" -o "$T/um.safetensors" --key "$T/k.key" --in-memory
+same "$T/m.safetensors" "$T/um.safetensors" "in-memory unseal of a streamed seal"
 expect 3 "expired" "license verify (expired)" "$NG" license verify "$T/lic_old" --issuer-pub "$T/iss.pub"
 expect 3 "forged" "license verify (forged)" "$NG" license verify "$T/lic_forged" --issuer-pub "$T/iss.pub"
 expect 3 "another model" "license verify (other model)" "$NG" license verify "$T/lic_sx" --issuer-pub "$T/iss.pub" --model "$T/s.onnx"

@@ -296,6 +296,39 @@ int main(void)
         ng_weights_free(w);
     }
 
+    /* ---- streaming (safetensors, bounded memory): byte-identical to in memory, same checks ---- */
+    {
+        static const uint8_t salt[32] = {9}, id[32] = {8};
+        size_t big[] = {17 * (1u << 20) + 20, 4096, 0, 2 * (1u << 20)};   /* > one 16 MiB batch */
+        const char *bst = tmp("big.safetensors");
+        make_st(bst, big, 4, 11);
+        for (int a = 1; a <= 2; a++) {
+            ng_seal_options o = ng_seal_options_default();
+            o.aead = (ng_aead)a; o.salt = salt; o.id = id; o.threads = a;
+            CHECK_OK(ng_seal_file(bst, tmp(a == 1 ? "bm1.st" : "bm2.st"), &s, &o));
+            CHECK_OK(ng_seal_stream(bst, tmp(a == 1 ? "bs1.st" : "bs2.st"), &s, &o));
+            CHECK(same_file(tmp(a == 1 ? "bm1.st" : "bm2.st"), tmp(a == 1 ? "bs1.st" : "bs2.st")));
+            CHECK_OK(ng_unseal_stream(tmp(a == 1 ? "bs1.st" : "bs2.st"), tmp(a == 1 ? "bu1.st" : "bu2.st"), &s, &o));
+            CHECK(same_file(bst, tmp(a == 1 ? "bu1.st" : "bu2.st")));
+        }
+        CHECK_ST(ng_unseal_stream(tmp("bs1.st"), tmp("bx.st"), &s2, NULL), NG_E_KEY);
+        CHECK(!exists(tmp("bx.st")));
+        CHECK_ST(ng_seal_stream(tmp("bs1.st"), tmp("bx.st"), &s, NULL), NG_E_STATE);
+        CHECK(!exists(tmp("bx.st")));
+        size_t n;
+        uint8_t *b = slurp(tmp("bs1.st"), &n);
+        b[n - 5] ^= 4;   /* in t3.weight, the last tensor */
+        FILE *f = fopen(tmp("bflip.st"), "wb");
+        fwrite(b, 1, n, f);
+        fclose(f);
+        free(b);
+        CHECK_ST(ng_unseal_stream(tmp("bflip.st"), tmp("bx.st"), &s, NULL), NG_E_AUTH);
+        CHECKF(has("tensor 't3.weight'") && !exists(tmp("bx.st")), "%s", ng_last_error());
+        set_meta(tmp("bs1.st"), tmp("bmeta.st"), "nnguard.seal.extra", "1");
+        CHECK_ST(ng_unseal_stream(tmp("bmeta.st"), tmp("bx.st"), &s, NULL), NG_E_AUTH);
+        CHECKF(has("field nnguard.seal.extra was added") && !exists(tmp("bx.st")), "%s", ng_last_error());
+    }
+
     /* ---- licenses ---- */
     {
         ng_identity iss, me, other;

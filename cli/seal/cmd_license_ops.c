@@ -73,7 +73,7 @@ int ng_cmd_license_issue(int argc, char **argv)
     if (st == NG_OK) st = ng_identity_pub_load(to, &lic);
     if (st == NG_OK) st = ng_weights_open(model, &w);
     if (st == NG_OK) st = ng_seal_id(w, id);
-    if (st == NG_OK && (st = ng_cli_seal_secret(&src, w, &sec)) == NG_OK) {
+    if (st == NG_OK && (st = ng_cli_seal_secret(&src, w, model, &sec)) == NG_OK) {
         st = ng_seal_key(w, &sec.s, &key);
         ng_cli_secret_free(&sec);
     }

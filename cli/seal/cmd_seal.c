@@ -1,6 +1,6 @@
 /* cli/seal/cmd_seal.c - `nnguard seal MODEL -o OUT (--key KEY | --passphrase-file F) [--aead A]` and
  * `nnguard unseal SEALED -o OUT (--key KEY | --passphrase-file F | --license L --identity ME
- * --issuer-pub P)`: sealed models (nnguard/seal.h), in memory. */
+ * --issuer-pub P)`: sealed models (nnguard/seal.h); safetensors streamed, ONNX in memory. */
 #include <getopt.h>
 #include <string.h>
 #include <sodium.h>
@@ -17,7 +17,8 @@ static int usage_seal(FILE *f, int unseal)
                    "tensor's name, dtype, shape, position and the sealed model's id as associated data; the nnguard.*\n"
                    "metadata and the graph are bound by keyed MACs. OUT is still a valid ONNX/safetensors file; it\n"
                    "opens only with the key (nnguard eval/predict/serve --key, or a license: nnguard license issue).\n"
-                   "A Deep-Locked model can be sealed (lock, then seal; use one key file for both).\n\n"
+                   "A Deep-Locked model can be sealed (lock, then seal; use one key file for both). safetensors\n"
+                   "files of any size are streamed with bounded memory; ONNX files are sealed in memory.\n\n"
                    "  -o, --output OUT        the sealed file to write (atomically)\n"
                    "  --key KEY               256-bit key file (nnguard keygen)\n"
                    "  --passphrase-file FILE  derive the key from a passphrase (Argon2id; salt stored in OUT);\n"
@@ -25,6 +26,7 @@ static int usage_seal(FILE *f, int unseal)
                    "  --aead A                auto (default: aes256gcm when the CPU has AES-NI, else\n"
                    "                          xchacha20poly1305), aes256gcm or xchacha20poly1305\n"
                    "  --threads N             workers (default: all cores)\n"
+                   "  --in-memory             read the whole file instead of streaming safetensors\n"
                    NG_CLI_FORCE_HELP
                    "  -h, --help              this help\n");
     else
@@ -41,6 +43,7 @@ static int usage_seal(FILE *f, int unseal)
                    "  --identity ME           ... issued to this identity (nnguard identity new) ...\n"
                    "  --issuer-pub P          ... and signed by this issuer (its public identity file)\n"
                    "  --threads N             workers (default: all cores)\n"
+                   "  --in-memory             read the whole file instead of streaming safetensors\n"
                    NG_CLI_FORCE_HELP
                    "  -h, --help              this help\n");
     return f == stdout ? NG_EXIT_OK : NG_EXIT_USAGE;
@@ -49,17 +52,17 @@ static int usage_seal(FILE *f, int unseal)
 static int run(int argc, char **argv, int unseal)
 {
     const char *cmd = unseal ? "unseal" : "seal";
-    enum { OPT_KEY = 0x100, OPT_PASS, OPT_AEAD, OPT_THREADS, OPT_LIC, OPT_ID, OPT_ISS };
+    enum { OPT_KEY = 0x100, OPT_PASS, OPT_AEAD, OPT_THREADS, OPT_LIC, OPT_ID, OPT_ISS, OPT_INMEM };
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'}, {"key", required_argument, NULL, OPT_KEY},
         {"passphrase-file", required_argument, NULL, OPT_PASS}, {"aead", required_argument, NULL, OPT_AEAD},
         {"threads", required_argument, NULL, OPT_THREADS}, {"license", required_argument, NULL, OPT_LIC},
         {"identity", required_argument, NULL, OPT_ID}, {"issuer-pub", required_argument, NULL, OPT_ISS},
-        NG_CLI_FORCE_LONGOPT, {"help", no_argument, NULL, 'h'}, {0}};
+        {"in-memory", no_argument, NULL, OPT_INMEM}, NG_CLI_FORCE_LONGOPT, {"help", no_argument, NULL, 'h'}, {0}};
     const char *out = NULL;
     ng_cli_seal_src src = {0};
     ng_seal_options o = ng_seal_options_default();
-    int force = 0, c;
+    int force = 0, in_memory = 0, c;
     long long v;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
@@ -81,6 +84,7 @@ static int run(int argc, char **argv, int unseal)
             if (!unseal) return ng_cli_usage(cmd, "licenses open sealed models; seal takes --key or --passphrase-file");
             *(c == OPT_LIC ? &src.license : c == OPT_ID ? &src.identity : &src.issuer_pub) = optarg;
             break;
+        case OPT_INMEM: in_memory = 1; break;
         case NG_CLI_OPT_FORCE: force = 1; break;
         case 'h': return usage_seal(stdout, unseal);
         default: return usage_seal(stderr, unseal);
@@ -96,11 +100,20 @@ static int run(int argc, char **argv, int unseal)
                          src.license, src.identity, src.issuer_pub};
     ng_status st = ng_cli_check_outputs(&out, 1, ins, 6, force);
     if (st != NG_OK) return ng_cli_fail(cmd, st);
-    ng_weights *w;
-    if ((st = ng_weights_open(in, &w)) != NG_OK) return ng_cli_fail(cmd, st);
     ng_cli_secret sec;
     double t0 = ng_now();
-    if ((st = ng_cli_seal_secret(&src, w, &sec)) == NG_OK) {
+    if (!in_memory && ng_format_detect(in) == NG_FMT_SAFETENSORS) {   /* any size, bounded memory */
+        if ((st = ng_cli_seal_secret(&src, NULL, in, &sec)) == NG_OK) {
+            st = unseal ? ng_unseal_stream(in, out, &sec.s, &o) : ng_seal_stream(in, out, &sec.s, &o);
+            ng_cli_secret_free(&sec);
+        }
+        if (st != NG_OK) return ng_cli_fail(cmd, st);
+        printf("%s %s -> %s (streamed, %.2f s)\n", unseal ? "unsealed" : "sealed", in, out, ng_now() - t0);
+        return NG_EXIT_OK;
+    }
+    ng_weights *w;
+    if ((st = ng_weights_open(in, &w)) != NG_OK) return ng_cli_fail(cmd, st);
+    if ((st = ng_cli_seal_secret(&src, w, in, &sec)) == NG_OK) {
         st = unseal ? ng_unseal(w, &sec.s, &o) : ng_seal(w, &sec.s, &o);
         ng_cli_secret_free(&sec);
     }

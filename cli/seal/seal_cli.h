@@ -11,9 +11,10 @@ typedef struct ng_cli_seal_src {
     const char *license, *identity, *issuer_pub;   /* --license, --identity, --issuer-pub */
 } ng_cli_seal_src;
 
-/* The secret for sealed model w: a key file / passphrase, or the key a license carries (checked:
- * issuer, signature, expiry, model id, licensee). Usage errors (NG_E_INVALID) name the option. */
-ng_status ng_cli_seal_secret(const ng_cli_seal_src *src, const ng_weights *w, ng_cli_secret *out);
+/* The secret for sealed model w (or the streamed file path when w is NULL): a key file /
+ * passphrase, or the key a license carries (checked: issuer, signature, expiry, model id,
+ * licensee). Usage errors (NG_E_INVALID) name the option. */
+ng_status ng_cli_seal_secret(const ng_cli_seal_src *src, const ng_weights *w, const char *path, ng_cli_secret *out);
 /* Unseal w in memory (and unlock it when it is Deep-Locked too and the key came from a license).
  * *unlocked = 1 when the Deep-Lock unlock was done here. */
 ng_status ng_cli_unseal(const ng_cli_seal_src *src, ng_weights *w, int *unlocked);

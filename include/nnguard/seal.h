@@ -109,6 +109,11 @@ ng_status ng_unseal(ng_weights *w, const ng_deeplock_secret *s, const ng_seal_op
 ng_status ng_seal_file(const char *in, const char *out, const ng_deeplock_secret *s, const ng_seal_options *o);
 ng_status ng_unseal_file(const char *in, const char *out, const ng_deeplock_secret *s, const ng_seal_options *o);
 
+/* safetensors files of any size with bounded memory (16 MiB) on all cores: the same output and
+ * the same checks as the functions above; the output gets its name only when every check passed. */
+ng_status ng_seal_stream(const char *in, const char *out, const ng_deeplock_secret *s, const ng_seal_options *o);
+ng_status ng_unseal_stream(const char *in, const char *out, const ng_deeplock_secret *s, const ng_seal_options *o);
+
 /* Open a model file or buffer for use: unseal it in memory when sealed, then unlock it when
  * Deep-Locked (same secret); a plain file is returned as it is. Plaintext never touches disk; on
  * failure nothing is returned and decrypted bytes are wiped. Free with ng_weights_free. */

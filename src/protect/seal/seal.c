@@ -49,49 +49,53 @@ static uint64_t total_chunks(const ng_weights *w)
     return n;
 }
 
-static ng_status set_hex(ng_weights *w, const char *key, const uint8_t *b, size_t n)
+static ng_status set_hex(const ng_seal_meta *m, const char *key, const uint8_t *b, size_t n)
 {
     char h[65];
     sodium_bin2hex(h, sizeof h, b, n);
-    return ng_weights_meta_set(w, key, h);
+    return m->set(m->obj, key, h);
 }
 
-static ng_status write_meta(ng_weights *w, const ng_seal_keys *k, ng_aead aead, const uint8_t id[32],
-                            const uint8_t salt[32], const uint8_t graph[32], const uint8_t (*tags)[NG_SEAL_TAG],
-                            uint64_t ntags, const ng_kdf_params *kdf)
+ng_status ng_seal_set_tags(const ng_seal_meta *w, const uint8_t (*tags)[NG_SEAL_TAG], uint64_t ntags)
+{
+    char *hex = malloc(ntags * 2 * NG_SEAL_TAG + 1);
+    if (!hex) return ng_fail(NG_E_NOMEM, "out of memory");
+    hex[0] = 0;
+    for (uint64_t i = 0; i < ntags; i++) sodium_bin2hex(hex + 2 * NG_SEAL_TAG * i, 2 * NG_SEAL_TAG + 1, tags[i], NG_SEAL_TAG);
+    ng_status st = w->set(w->obj, "nnguard.seal.tags", hex);
+    free(hex);
+    return st;
+}
+
+ng_status ng_seal_write_meta(const ng_seal_meta *w, const ng_seal_keys *k, ng_aead aead, const uint8_t id[32],
+                             const uint8_t salt[32], const uint8_t graph[32], const uint8_t (*tags)[NG_SEAL_TAG],
+                             uint64_t ntags, const ng_kdf_params *kdf)
 {
     uint8_t kcv[32], gm[32];
     ng_seal_kcv(k, salt, aead, id, kcv);
     ng_seal_graph_mac(k, graph, gm);
-    ng_status st = ng_weights_meta_set(w, "nnguard.seal.version", NG_SEAL_VERSION);
-    if (st == NG_OK) st = ng_weights_meta_set(w, "nnguard.seal.aead", ng_aead_name(aead));
+    ng_status st = w->set(w->obj, "nnguard.seal.version", NG_SEAL_VERSION);
+    if (st == NG_OK) st = w->set(w->obj, "nnguard.seal.aead", ng_aead_name(aead));
     if (st == NG_OK) st = set_hex(w, "nnguard.seal.id", id, 32);
     if (st == NG_OK) st = set_hex(w, "nnguard.seal.salt", salt, 32);
     if (st == NG_OK) st = set_hex(w, "nnguard.seal.kcv", kcv, 32);
     if (st == NG_OK) st = set_hex(w, "nnguard.seal.graph_mac", gm, 32);
     if (st == NG_OK && kdf) {
         char num[24];
-        st = ng_weights_meta_set(w, "nnguard.seal.kdf", "argon2id");
+        st = w->set(w->obj, "nnguard.seal.kdf", "argon2id");
         if (st == NG_OK) st = set_hex(w, "nnguard.seal.kdf_salt", kdf->salt, 16);
         snprintf(num, sizeof num, "%" PRIu64, kdf->opslimit);
-        if (st == NG_OK) st = ng_weights_meta_set(w, "nnguard.seal.kdf_opslimit", num);
+        if (st == NG_OK) st = w->set(w->obj, "nnguard.seal.kdf_opslimit", num);
         snprintf(num, sizeof num, "%" PRIu64, kdf->memlimit);
-        if (st == NG_OK) st = ng_weights_meta_set(w, "nnguard.seal.kdf_memlimit", num);
+        if (st == NG_OK) st = w->set(w->obj, "nnguard.seal.kdf_memlimit", num);
     }
-    char *hex = st == NG_OK ? malloc(ntags * 2 * NG_SEAL_TAG + 1) : NULL;
-    if (st == NG_OK && !hex) st = ng_fail(NG_E_NOMEM, "out of memory");
-    if (st == NG_OK) {
-        hex[0] = 0;
-        for (uint64_t i = 0; i < ntags; i++) sodium_bin2hex(hex + 2 * NG_SEAL_TAG * i, 2 * NG_SEAL_TAG + 1, tags[i], NG_SEAL_TAG);
-        st = ng_weights_meta_set(w, "nnguard.seal.tags", hex);
-    }
-    free(hex);
+    if (st == NG_OK) st = ng_seal_set_tags(w, tags, ntags);
     if (st == NG_OK) st = ng_seal_write_fields(w, k);
     return st;
 }
 
 /* The 256-bit key of a secret: the key itself or Argon2id of the passphrase. */
-static ng_status resolve_key(const ng_deeplock_secret *s, const ng_kdf_params *kdf, const char *name, ng_key *key)
+ng_status ng_seal_resolve_key(const ng_deeplock_secret *s, const ng_kdf_params *kdf, const char *name, ng_key *key)
 {
     ng_status st = ng_dl_check_secret(s);
     if (st == NG_OK && s->key && s->key->len != 32)
@@ -115,7 +119,7 @@ ng_status ng_seal(ng_weights *w, const ng_deeplock_secret *s, const ng_seal_opti
     int has_kdf = s && s->pass;
     if (has_kdf) { if (o->kdf) kdf = *o->kdf; else ng_kdf_params_new(&kdf); }
     ng_key key;
-    ng_status st = resolve_key(s, has_kdf ? &kdf : NULL, name, &key);
+    ng_status st = ng_seal_resolve_key(s, has_kdf ? &kdf : NULL, name, &key);
     if (st != NG_OK) return st;
     uint8_t salt[32], id[32], graph[32];
     if (o->salt) memcpy(salt, o->salt, 32); else randombytes_buf(salt, 32);
@@ -127,8 +131,9 @@ ng_status ng_seal(ng_weights *w, const ng_deeplock_secret *s, const ng_seal_opti
     uint8_t (*tags)[NG_SEAL_TAG] = ng_calloc(ntags + 1, NG_SEAL_TAG);
     st = tags ? ng_weights_graph_digest(w, graph) : NG_E_NOMEM;
     if (st == NG_OK) st = ng_seal_crypt(w, &k, aead, id, tags, o->threads, 0);
-    if (st == NG_OK) st = write_meta(w, &k, aead, id, salt, graph, (const uint8_t (*)[NG_SEAL_TAG])tags, ntags,
-                                     has_kdf ? &kdf : NULL);
+    ng_seal_meta m = ng_seal_meta_of_weights(w);
+    if (st == NG_OK) st = ng_seal_write_meta(&m, &k, aead, id, salt, graph, (const uint8_t (*)[NG_SEAL_TAG])tags, ntags,
+                                             has_kdf ? &kdf : NULL);
     ng_seal_keys_wipe(&k);
     free(tags);
     return st;
@@ -139,24 +144,25 @@ static void wipe_params(ng_weights *w)
     for (size_t i = 0; i < w->n_params; i++) sodium_memzero(w->params[i].data, w->params[i].nbytes);
 }
 
-static ng_status check_kcv(const ng_weights *w, const ng_seal_state *ss, const ng_seal_keys *k)
+ng_status ng_seal_check_kcv(const char *name, const ng_seal_state *ss, const ng_seal_keys *k)
 {
     uint8_t kcv[32];
     ng_seal_kcv(k, ss->salt, ss->aead, ss->id, kcv);
     if (sodium_memcmp(kcv, ss->kcv, 32) != 0)
         return ng_fail(NG_E_KEY, "%s: wrong key for this sealed model (or its nnguard.seal.salt / aead / id / kcv was "
-                       "edited)", ng_weights_path(w));
+                       "edited)", name);
     return NG_OK;
 }
 
 /* Key check, fields, tags count: everything before decrypting. */
-static ng_status check_header(ng_weights *w, const ng_seal_state *ss, const ng_seal_keys *k, uint8_t (**tags)[NG_SEAL_TAG])
+ng_status ng_seal_check_header(const ng_seal_meta *m, const ng_seal_state *ss, const ng_seal_keys *k, uint64_t need,
+                               uint8_t (**tags)[NG_SEAL_TAG])
 {
-    const char *name = ng_weights_path(w);
-    ng_status st = check_kcv(w, ss, k);
-    if (st == NG_OK) st = ng_seal_check_fields(w, ss, k);
+    const char *name = m->name;
+    ng_status st = ng_seal_check_kcv(name, ss, k);
+    if (st == NG_OK) st = ng_seal_check_fields(m, ss, k);
     if (st != NG_OK) return st;
-    uint64_t need = total_chunks(w), have = strlen(ss->tags) / (2 * NG_SEAL_TAG);
+    uint64_t have = strlen(ss->tags) / (2 * NG_SEAL_TAG);
     if (strlen(ss->tags) % (2 * NG_SEAL_TAG) || have != need)
         return ng_fail(NG_E_AUTH, "%s: field nnguard.seal.tags holds %llu tags but the tensors have %llu chunks (a tensor "
                        "was resized or truncated, or the field edited)", name, (unsigned long long)have,
@@ -174,11 +180,12 @@ ng_status ng_seal_key(const ng_weights *w, const ng_deeplock_secret *s, ng_key *
 {
     ng_seal_state ss;
     ng_seal_keys k;
-    ng_status st = ng_seal_read_state(w, &ss);
-    if (st == NG_OK) st = resolve_key(s, ss.has_kdf ? &ss.kdf : NULL, ng_weights_path(w), out);
+    ng_seal_meta m = ng_seal_meta_of_weights((ng_weights *)w);
+    ng_status st = ng_seal_read_state(&m, &ss);
+    if (st == NG_OK) st = ng_seal_resolve_key(s, ss.has_kdf ? &ss.kdf : NULL, ng_weights_path(w), out);
     if (st != NG_OK) return st;
     ng_seal_keys_init(&k, out, ss.salt);
-    st = check_kcv(w, &ss, &k);
+    st = ng_seal_check_kcv(ng_weights_path(w), &ss, &k);
     ng_seal_keys_wipe(&k);
     if (st != NG_OK) ng_key_wipe(out);
     return st;
@@ -190,15 +197,16 @@ ng_status ng_unseal(ng_weights *w, const ng_deeplock_secret *s, const ng_seal_op
     if (!o) o = &def;
     const char *name = ng_weights_path(w);
     ng_seal_state ss;
-    ng_status st = ng_seal_read_state(w, &ss);
+    ng_seal_meta m = ng_seal_meta_of_weights(w);
+    ng_status st = ng_seal_read_state(&m, &ss);
     if (st != NG_OK) return st;
     ng_key key;
-    if ((st = resolve_key(s, ss.has_kdf ? &ss.kdf : NULL, name, &key)) != NG_OK) return st;
+    if ((st = ng_seal_resolve_key(s, ss.has_kdf ? &ss.kdf : NULL, name, &key)) != NG_OK) return st;
     ng_seal_keys k;
     ng_seal_keys_init(&k, &key, ss.salt);
     ng_key_wipe(&key);
     uint8_t (*tags)[NG_SEAL_TAG] = NULL, graph[32], gm[32];
-    st = check_header(w, &ss, &k, &tags);
+    st = ng_seal_check_header(&m, &ss, &k, total_chunks(w), &tags);
     if (st == NG_OK) st = ng_seal_crypt(w, &k, ss.aead, ss.id, tags, o->threads, 1);
     if (st == NG_OK && (st = ng_weights_graph_digest(w, graph)) == NG_OK) {
         ng_seal_graph_mac(&k, graph, gm);
@@ -208,7 +216,7 @@ ng_status ng_unseal(ng_weights *w, const ng_deeplock_secret *s, const ng_seal_op
     }
     ng_seal_keys_wipe(&k);
     free(tags);
-    if (st == NG_OK) st = ng_seal_clear_meta(w);
+    if (st == NG_OK) st = ng_seal_clear_meta(&m);
     if (st != NG_OK) wipe_params(w);
     return st;
 }

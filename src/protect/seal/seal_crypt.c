@@ -11,18 +11,11 @@
 #include "formats/weights_impl.h"
 #include "protect/seal/seal_impl.h"
 
-typedef struct chunk {
-    uint32_t param;
-    uint64_t index;
-    uint8_t *data;
-    size_t   n;
-    int      final;
-} chunk;
+typedef ng_seal_chunk chunk;
 
 typedef struct crypt_ctx {
     chunk *ch;
-    uint8_t (*key)[32], (*ad)[32];
-    uint8_t (*tags)[NG_SEAL_TAG];
+    const uint8_t (*key)[32], (*ad)[32];
     ng_aead aead;
     int open;
     atomic_int evp_failed;
@@ -61,12 +54,12 @@ static void body(void *arg, int64_t i0, int64_t i1, int worker)
         ng_put_le64(nonce, ch->index);
         int ok;
         if (e) {
-            ok = gcm(e, c->key[ch->param], nonce, ad, sizeof ad, ch->data, ch->n, c->tags[i], c->open);
+            ok = gcm(e, c->key[ch->param], nonce, ad, sizeof ad, ch->data, ch->n, ch->tag, c->open);
         } else if (c->open) {
-            ok = crypto_aead_xchacha20poly1305_ietf_decrypt_detached(ch->data, NULL, ch->data, ch->n, c->tags[i], ad,
+            ok = crypto_aead_xchacha20poly1305_ietf_decrypt_detached(ch->data, NULL, ch->data, ch->n, ch->tag, ad,
                                                                      sizeof ad, nonce, c->key[ch->param]) == 0;
         } else {
-            crypto_aead_xchacha20poly1305_ietf_encrypt_detached(ch->data, c->tags[i], NULL, ch->data, ch->n, ad, sizeof ad,
+            crypto_aead_xchacha20poly1305_ietf_encrypt_detached(ch->data, ch->tag, NULL, ch->data, ch->n, ad, sizeof ad,
                                                                 NULL, nonce, c->key[ch->param]);
             ok = 1;
         }
@@ -77,6 +70,23 @@ static void body(void *arg, int64_t i0, int64_t i1, int worker)
         }
     }
     EVP_CIPHER_CTX_free(e);
+}
+
+ng_status ng_seal_crypt_chunks(ng_seal_chunk *ch, size_t n, const uint8_t (*key)[32], const uint8_t (*ad)[32],
+                               ng_aead aead, int open, ng_pool *pool, size_t *bad)
+{
+    crypt_ctx c = {ch, key, ad, aead, open, 0, UINT64_MAX};
+    if (n) ng_pool_for(pool, (int64_t)n, body, &c);
+    *bad = (size_t)atomic_load(&c.first_bad);
+    if (atomic_load(&c.evp_failed)) return ng_fail(NG_E_NOMEM, "AES-256-GCM failed (OpenSSL out of memory)");
+    return *bad != (size_t)UINT64_MAX ? NG_E_AUTH : NG_OK;
+}
+
+ng_status ng_seal_auth_error(const char *file, const char *tensor, uint64_t param, uint64_t chunk)
+{
+    return ng_fail(NG_E_AUTH, "%s: tensor '%s' (parameter %llu) fails authentication at chunk %llu: its bytes, name, "
+                   "dtype, shape or position were changed after sealing (or it was swapped with another tensor, or its "
+                   "tag in nnguard.seal.tags edited)", file, tensor, (unsigned long long)param, (unsigned long long)chunk);
 }
 
 ng_status ng_seal_crypt(ng_weights *w, const ng_seal_keys *k, ng_aead aead, const uint8_t id[32],
@@ -105,22 +115,16 @@ ng_status ng_seal_crypt(ng_weights *w, const ng_seal_keys *k, ng_aead aead, cons
             ch[j].data = p->data + c * NG_SEAL_CHUNK;
             ch[j].n = c + 1 < nc ? NG_SEAL_CHUNK : p->nbytes - c * NG_SEAL_CHUNK;
             ch[j].final = c + 1 == nc;
+            ch[j].tag = tags[j];
         }
     }
-    crypt_ctx c = {ch, key, ad, tags, aead, open, 0, UINT64_MAX};
     ng_pool *pool = nch > 1 ? ng_pool_new(threads) : NULL;
-    if (nch) ng_pool_for(pool, (int64_t)nch, body, &c);
+    size_t bad;
+    ng_status st = ng_seal_crypt_chunks(ch, nch, (const uint8_t (*)[32])key, (const uint8_t (*)[32])ad, aead, open, pool, &bad);
     ng_pool_free(pool);
     sodium_free(key);
-    ng_status st = NG_OK;
-    uint64_t bad = atomic_load(&c.first_bad);
-    if (atomic_load(&c.evp_failed))
-        st = ng_fail(NG_E_NOMEM, "%s: AES-256-GCM failed (OpenSSL out of memory)", ng_weights_path(w));
-    else if (bad != UINT64_MAX)
-        st = ng_fail(NG_E_AUTH, "%s: tensor '%s' (parameter %u) fails authentication at chunk %llu: its bytes, name, "
-                     "dtype, shape or position were changed after sealing (or it was swapped with another tensor, or its "
-                     "tag in nnguard.seal.tags edited)", ng_weights_path(w), w->params[ch[bad].param].name,
-                     ch[bad].param, (unsigned long long)ch[bad].index);
+    if (st == NG_E_AUTH) ng_seal_auth_error(ng_weights_path(w), w->params[ch[bad].param].name, ch[bad].param, ch[bad].index);
+    else if (st != NG_OK) ng_fail_ctx(st, ng_weights_path(w));
     free(ch);
     free(ad);
     return st;

@@ -6,6 +6,7 @@
 #include <sodium.h>
 #include "core/core.h"
 #include "formats/weights_impl.h"
+#include "nnguard/safetensors.h"
 #include "protect/seal/seal_impl.h"
 
 static void put_lp(crypto_generichash_state *h, const char *s)
@@ -117,11 +118,30 @@ static int parse_u64(const char *s, uint64_t *v)
     return 1;
 }
 
-#define GET(k) ng_weights_meta_get(w, k)
+#define GET(k) m->get(m->obj, k)
 
-ng_status ng_seal_read_state(const ng_weights *w, ng_seal_state *st)
+static const char *w_get(const void *o, const char *k) { return ng_weights_meta_get(o, k); }
+static ng_status w_set(void *o, const char *k, const char *v) { return ng_weights_meta_set(o, k, v); }
+static size_t w_count(const void *o) { return ng_weights_meta_count(o); }
+static void w_at(const void *o, size_t i, const char **k, const char **v) { ng_weights_meta_at(o, i, k, v); }
+static const char *h_get(const void *o, const char *k) { return ng_st_header_meta_get(o, k); }
+static ng_status h_set(void *o, const char *k, const char *v) { return ng_st_header_meta_set(o, k, v); }
+static size_t h_count(const void *o) { return ng_st_header_meta_count(o); }
+static void h_at(const void *o, size_t i, const char **k, const char **v) { ng_st_header_meta_at(o, i, k, v); }
+
+ng_seal_meta ng_seal_meta_of_weights(ng_weights *w)
 {
-    const char *name = ng_weights_path(w), *ver = GET("nnguard.seal.version"), *aead = GET("nnguard.seal.aead");
+    return (ng_seal_meta){w, ng_weights_path(w), w_get, w_set, w_count, w_at};
+}
+
+ng_seal_meta ng_seal_meta_of_header(ng_st_header *h, const char *name)
+{
+    return (ng_seal_meta){h, name, h_get, h_set, h_count, h_at};
+}
+
+ng_status ng_seal_read_state(const ng_seal_meta *m, ng_seal_state *st)
+{
+    const char *name = m->name, *ver = GET("nnguard.seal.version"), *aead = GET("nnguard.seal.aead");
     memset(st, 0, sizeof *st);
     if (!ver) return ng_fail(NG_E_STATE, "%s: the model is not sealed; nothing to unseal", name);
     if (strcmp(ver, NG_SEAL_VERSION) != 0)
@@ -175,9 +195,9 @@ static int listed(const char *list, const char *key)
     return 0;
 }
 
-ng_status ng_seal_check_fields(const ng_weights *w, const ng_seal_state *st, const ng_seal_keys *k)
+ng_status ng_seal_check_fields(const ng_seal_meta *m, const ng_seal_state *st, const ng_seal_keys *k)
 {
-    const char *name = ng_weights_path(w), *p = st->fields, *mm = st->meta_mac;
+    const char *name = m->name, *p = st->fields, *mm = st->meta_mac;
     size_t nf = 0, mlen = strlen(mm);
     for (const char *q = p; *q; q++) nf += *q == ' ';
     nf += *p != 0;
@@ -204,28 +224,28 @@ ng_status ng_seal_check_fields(const ng_weights *w, const ng_seal_state *st, con
         if (!e) break;
         p = e + 1;
     }
-    for (size_t i = 0; i < ng_weights_meta_count(w); i++) {
+    for (size_t i = 0; i < m->count(m->obj); i++) {
         const char *kk, *v;
-        ng_weights_meta_at(w, i, &kk, &v);
+        m->at(m->obj, i, &kk, &v);
         if (bound(kk) && !listed(st->fields, kk))
             return ng_fail(NG_E_AUTH, "%s: field %.200s was added after sealing", name, kk);
     }
     return NG_OK;
 }
 
-ng_status ng_seal_write_fields(ng_weights *w, const ng_seal_keys *k)
+ng_status ng_seal_write_fields(const ng_seal_meta *m, const ng_seal_keys *k)
 {
-    size_t n = 0, len = 0, cap = ng_weights_meta_count(w) + 1;
+    size_t n = 0, len = 0, cap = m->count(m->obj) + 1;
     const char **keys = ng_calloc(cap, sizeof *keys);
     if (!keys) return NG_E_NOMEM;
-    for (size_t i = 0; i < ng_weights_meta_count(w); i++) {
+    for (size_t i = 0; i < m->count(m->obj); i++) {
         const char *kk, *v;
-        ng_weights_meta_at(w, i, &kk, &v);
+        m->at(m->obj, i, &kk, &v);
         if (!bound(kk) || strcmp(kk, "nnguard.seal.fields") == 0) continue;
         if (strchr(kk, ' ') || strlen(kk) >= 256) {
             free(keys);
             return ng_fail(NG_E_FORMAT, "%s: metadata key '%.200s' has a space or is over 255 bytes; it cannot be sealed",
-                           ng_weights_path(w), kk);
+                           m->name, kk);
         }
         keys[n++] = kk;
     }
@@ -238,24 +258,24 @@ ng_status ng_seal_write_fields(ng_weights *w, const ng_seal_keys *k)
     if (st == NG_OK) {
         list[0] = 0;
         for (size_t i = 0; i < n; i++) { if (i) strcat(list, " "); strcat(list, keys[i]); }
-        st = ng_weights_meta_set(w, "nnguard.seal.fields", list);
+        st = m->set(m->obj, "nnguard.seal.fields", list);
     }
     if (st == NG_OK) {
-        const char *p = ng_weights_meta_get(w, "nnguard.seal.fields");
+        const char *p = GET("nnguard.seal.fields");
         char key[256];
         size_t i = 0;
         while (*p) {
             const char *e = strchr(p, ' ');
             size_t kl = e ? (size_t)(e - p) : strlen(p);
-            uint8_t m[16];
+            uint8_t fm[16];
             memcpy(key, p, kl);
             key[kl] = 0;
-            ng_seal_field_mac(k, key, ng_weights_meta_get(w, key), m);
-            sodium_bin2hex(mac + 32 * i++, 33, m, 16);
+            ng_seal_field_mac(k, key, GET(key), fm);
+            sodium_bin2hex(mac + 32 * i++, 33, fm, 16);
             if (!e) break;
             p = e + 1;
         }
-        st = ng_weights_meta_set(w, "nnguard.seal.meta_mac", mac);
+        st = m->set(m->obj, "nnguard.seal.meta_mac", mac);
     }
     free(list);
     free(mac);
@@ -263,16 +283,16 @@ ng_status ng_seal_write_fields(ng_weights *w, const ng_seal_keys *k)
     return st;
 }
 
-ng_status ng_seal_clear_meta(ng_weights *w)
+ng_status ng_seal_clear_meta(const ng_seal_meta *m)
 {
     size_t i = 0;
-    while (i < ng_weights_meta_count(w)) {
+    while (i < m->count(m->obj)) {
         const char *k, *v;
-        ng_weights_meta_at(w, i, &k, &v);
+        m->at(m->obj, i, &k, &v);
         if (strncmp(k, "nnguard.seal.", 13) == 0) {
             char *copy = ng_strdup(k);
             if (!copy) return NG_E_NOMEM;
-            ng_status st = ng_weights_meta_set(w, copy, NULL);
+            ng_status st = m->set(m->obj, copy, NULL);
             free(copy);
             if (st != NG_OK) return st;
         } else {
