@@ -5,8 +5,8 @@
  *   memory  ng_seal / ng_unseal of the weights in memory on all cores (AES-256-GCM, then
  *           XChaCha20-Poly1305; the weights' pages made present first, untimed) against memcpy of
  *           the same bytes on one core (target: unseal >= 0.6x memcpy on 2 cores);
- *   files   ng_seal_file / ng_unseal_file of a safetensors file (read, AEAD, write, fsync,
- *           rename) against `cp` of the same file as a child process (input in the page cache for
+ *   files   ng_seal_stream / ng_unseal_stream of a safetensors file (what `nnguard seal` runs:
+ *           read, AEAD, write, fsync, rename) against `cp` of the same file as a child process (input in the page cache for
  *           both; target >= 0.8x cp), on NG_BENCH_DIR (default /tmp);
  *   load    opening a sealed model with its key (ng_seal_open_weights: read, check, decrypt in
  *           memory) against opening the plain file (ng_weights_open), and the same for the lenet5
@@ -94,13 +94,13 @@ static void bench_files(const char *dir, const char *plain, size_t total, int re
         unlink(sealed); unlink(un); unlink(cp);
         double c1 = run_cp(plain, cp, 0);
         double t0 = ng_now();
-        ng_status st = ng_seal_file(plain, sealed, &s, NULL);
+        ng_status st = ng_seal_stream(plain, sealed, &s, NULL);
         double t1 = ng_now();
         unlink(cp);
         warm(sealed);
         double c2 = run_cp(sealed, cp, 0);
         double t2 = ng_now();
-        if (st == NG_OK) st = ng_unseal_file(sealed, un, &s, NULL);
+        if (st == NG_OK) st = ng_unseal_stream(sealed, un, &s, NULL);
         double t3 = ng_now();
         if (st != NG_OK || c1 < 0 || c2 < 0) { fprintf(stderr, "files: %s\n", st ? ng_last_error() : "cp failed"); exit(1); }
         if (rep == 0) exact = same_bytes(un, plain);
