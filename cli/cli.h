@@ -70,4 +70,9 @@ int ng_cmd_license_info(int argc, char **argv);
 ng_status ng_cli_license_stamp(const char *cmd, const char *path, const ng_model *m, const char *key_file, float *x,
                                int64_t n, int c, int h, int w);
 
+/* Sealed models and signed licenses (cli/seal/). */
+int ng_cmd_seal(int argc, char **argv);
+int ng_cmd_unseal(int argc, char **argv);
+int ng_cmd_identity(int argc, char **argv);
+
 #endif

@@ -253,7 +253,9 @@ static int print_json(const info *in)
     if (deeplock_summary(in->w, dl, sizeof dl, dj)) json_object_set_new(o, "deeplock", dj);
     else json_decref(dj);
     json_object_set_new(o, "protection", prot);
-    json_object_set_new(o, "protected", scheme ? json_string(scheme) : json_false());
+    int sealed = ng_seal_is_sealed(in->w);
+    json_object_set_new(o, "protected", scheme ? json_string(scheme) : sealed ? json_string("seal") : json_false());
+    json_object_set_new(o, "sealed", json_boolean(sealed));
     json_object_set_new(o, "metadata", meta);
     char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(o);
@@ -313,7 +315,8 @@ static int print_text(const info *in, int list_tensors)
     const char *sum = deeplock_summary(in->w, dl, sizeof dl, NULL);
     printf("model id:    %s%s\n", in->id, sum ? " (of the locked parameters as they are in the file)" : "");
     const char *scheme = ng_weights_meta_get(in->w, "nnguard.scheme");
-    printf("protection:  %s\n", scheme ? scheme : "none");
+    int sealed = ng_seal_is_sealed(in->w);
+    printf("protection:  %s%s\n", scheme ? scheme : sealed ? "" : "none", sealed ? (scheme ? " then seal" : "seal") : "");
     if (sum) printf("  %s\n", sum);
     for (size_t i = 0; i < ng_weights_meta_count(in->w); i++) {
         const char *k, *v;

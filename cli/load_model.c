@@ -13,6 +13,7 @@
 #include "nnguard/advparams.h"   /* decrypt_advparams */
 #include "nnguard/keys.h"
 #include "deeplock/dl_secret.h"
+#include "seal/seal_cli.h"
 
 ng_cli_keys ng_cli_keys_default(void)
 {
@@ -47,6 +48,9 @@ int ng_cli_keys_option(const char *cmd, ng_cli_keys *k, int opt, const char *arg
     case NG_CLI_OPT_ADVPARAMS_KEY:   k->advparams_key = arg; return 1;
     case NG_CLI_OPT_NO_CHECK:        k->no_check = 1; return 1;
     case NG_CLI_OPT_ARCH:            k->arch = arg; return 1;
+    case NG_CLI_OPT_LICENSE:         k->license = arg; return 1;
+    case NG_CLI_OPT_IDENTITY:        k->identity = arg; return 1;
+    case NG_CLI_OPT_ISSUER_PUB:      k->issuer_pub = arg; return 1;
     case NG_CLI_OPT_INPUT_SHAPE:
         if (ng_cli_parse_shape(arg, &k->c, &k->h, &k->w) != 0) {
             ng_cli_usage(cmd, "--input-shape expects C,H,W (three whole numbers from 1 to 65536), not '%s'", arg);
@@ -162,19 +166,34 @@ static ng_status decrypt_advparams(const char *path, ng_weights *w, const ng_cli
     if (st != NG_OK && !strstr(ng_last_error(), path)) ng_fail_ctx(st, path);
     return st;
 }
+/* ---- SEAL: unseal in memory with a key, a passphrase or a license (cli/seal/) ---- */
+static ng_status unseal(const char *path, ng_weights *w, const ng_cli_keys *keys, int *unlocked)
+{
+    ng_cli_seal_src src = {keys->key_file, keys->passphrase_file, keys->license, keys->identity, keys->issuer_pub};
+    ng_status st = ng_cli_unseal(&src, w, unlocked);
+    if (st != NG_OK && !strstr(ng_last_error(), path)) ng_fail_ctx(st, path);
+    return st;
+}
 /* ==== end of protection hooks ============================================================== */
 
 /* Run the hooks that the key options ask for; note on stderr when a protected model runs as it is. */
 static ng_status unprotect(const char *cmd, const char *path, ng_weights *w, const ng_cli_keys *keys)
 {
-    const char *scheme = ng_weights_meta_get(w, "nnguard.scheme");
-    int deeplock_key = keys->key_file || keys->passphrase_file;
+    int deeplock_key = keys->key_file || keys->passphrase_file, sealed = ng_seal_is_sealed(w), unlocked = 0;
+    int license = keys->license || keys->identity || keys->issuer_pub;
     ng_status st;
-    if (deeplock_key && (st = unlock_deeplock(path, w, scheme, keys)) != NG_OK) return st;
+    if (license && !sealed)
+        return ng_fail(NG_E_STATE, "%s: --license given but the model is not sealed (licenses open sealed models)", path);
+    if (sealed && (deeplock_key || license) && (st = unseal(path, w, keys, &unlocked)) != NG_OK) return st;
+    const char *scheme = ng_weights_meta_get(w, "nnguard.scheme");
+    if (sealed && !deeplock_key && !license) scheme = "seal";
+    if (deeplock_key && !unlocked && (!sealed || scheme) && (st = unlock_deeplock(path, w, scheme, keys)) != NG_OK)
+        return st;
     if (keys->advparams_key && (st = decrypt_advparams(path, w, keys)) != NG_OK) return st;
-    if (scheme && !deeplock_key && !keys->advparams_key) {
+    if (scheme && !deeplock_key && !license && !keys->advparams_key) {
         const char *verb = strcmp(cmd, "eval") == 0 ? "evaluating" : "running";
-        const char *opt = strcmp(scheme, "advparams") == 0 ? "--advparams-key FILE" : "--key KEY";
+        const char *opt = strcmp(scheme, "advparams") == 0 ? "--advparams-key FILE"
+                        : strcmp(scheme, "seal") == 0 ? "--key KEY or --license LICENSE" : "--key KEY";
         fprintf(stderr, "nnguard %s: %s is locked (%s); %s it as it is \xe2\x80\x94 pass %s to unlock in memory\n",
                 cmd, path, scheme, verb, opt);
     }

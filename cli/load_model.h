@@ -6,6 +6,8 @@
  *   safetensors - weights only: the graph comes from --arch (built-in architecture)
  *                 for inputs --input-shape C,H,W (the caller fills in the data's
  *                 shape when the user gave none) and --classes (default 10).
+ * A sealed file (nnguard.seal.*) is unsealed in memory with --key / --passphrase-file or
+ * --license --identity --issuer-pub (then unlocked too when it was Deep-Locked before sealing).
  * A file whose metadata says it is protected (nnguard.scheme) is unlocked in
  * memory when a key is given (plaintext never touches disk); without a key it
  * is run as it is, with a note on stderr.
@@ -39,6 +41,7 @@ typedef struct ng_cli_keys {
     const char *arch;             /* --arch NAME: architecture for safetensors weights */
     int         c, h, w;          /* --input-shape C,H,W (0: not given) */
     int         classes;          /* --classes N (0: not given, 10 is used) */
+    const char *license, *identity, *issuer_pub;   /* --license, --identity, --issuer-pub: sealed models */
 } ng_cli_keys;
 
 /* getopt_long codes of the shared options (outside the range of short options). */
@@ -50,6 +53,9 @@ enum {
     NG_CLI_OPT_ARCH,
     NG_CLI_OPT_INPUT_SHAPE,
     NG_CLI_OPT_CLASSES,
+    NG_CLI_OPT_LICENSE,
+    NG_CLI_OPT_IDENTITY,
+    NG_CLI_OPT_ISSUER_PUB,
 };
 
 /* Key options, for commands that run a possibly protected model. */
@@ -57,7 +63,10 @@ enum {
     {"key", required_argument, NULL, NG_CLI_OPT_KEY}, \
     {"passphrase-file", required_argument, NULL, NG_CLI_OPT_PASSPHRASE_FILE}, \
     {"advparams-key", required_argument, NULL, NG_CLI_OPT_ADVPARAMS_KEY}, \
-    {"no-check", no_argument, NULL, NG_CLI_OPT_NO_CHECK}
+    {"no-check", no_argument, NULL, NG_CLI_OPT_NO_CHECK}, \
+    {"license", required_argument, NULL, NG_CLI_OPT_LICENSE}, \
+    {"identity", required_argument, NULL, NG_CLI_OPT_IDENTITY}, \
+    {"issuer-pub", required_argument, NULL, NG_CLI_OPT_ISSUER_PUB}
 /* Architecture options, for commands that accept safetensors weights. */
 #define NG_CLI_ARCH_LONGOPTS \
     {"arch", required_argument, NULL, NG_CLI_OPT_ARCH}, \
@@ -66,8 +75,11 @@ enum {
 
 /* Help text lines for the options above. */
 #define NG_CLI_KEY_HELP \
-    "  --key FILE              Deep-Lock key file: unlock a locked model in memory\n" \
-    "  --passphrase-file FILE  Deep-Lock passphrase (first line of FILE) instead of --key\n" \
+    "  --key FILE              Deep-Lock / seal key file: unlock or unseal the model in memory\n" \
+    "  --passphrase-file FILE  Deep-Lock / seal passphrase (first line of FILE) instead of --key\n" \
+    "  --license LICENSE       sealed model: open it with a license (with --identity, --issuer-pub)\n" \
+    "  --identity ME           your identity file, the license's licensee\n" \
+    "  --issuer-pub P          the license issuer's public identity file\n" \
     "  --advparams-key FILE    AdvParams key file: decrypt the model in memory\n" \
     "  --no-check              do not verify the key, the graph or the parameters (experiments only)\n"
 #define NG_CLI_ARCH_HELP \

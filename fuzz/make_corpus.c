@@ -253,7 +253,65 @@ static void model_seeds(const char *tmp)
             unlink(lo);
         }
     }
+    /* sealed: resbn ONNX and safetensors sealed with the fixed key (both AEADs; fixed salt and id) */
+    for (int f = 0; f < 2; f++) {
+        for (int a = 0; a < 2; a++) {
+            ng_key k;
+            fixed_key(&k, 32);
+            ng_deeplock_secret s = {.key = &k};
+            ng_seal_options o = ng_seal_options_default();
+            static const uint8_t salt[32] = {0x44}, id[32] = {0x55};
+            o.aead = a ? NG_AEAD_XCHACHA20POLY1305 : NG_AEAD_AES256GCM;
+            o.salt = salt;
+            o.id = id;
+            char in[1200], so[1200];
+            snprintf(in, sizeof in, f ? "%s/resbn.safetensors" : "%s/tests/fixtures/resbn.onnx", f ? tmp : src);
+            snprintf(so, sizeof so, "%s/sealed_%d_%d.%s", tmp, f, a, ext[f]);
+            unlink(so);
+            if (ng_seal_file(in, so, &s, &o) != NG_OK) die("seal");
+            uint8_t *b = slurp(so, &n);
+            snprintf(name, sizeof name, "resbn_%s_%s", ext[f], ng_aead_name(o.aead));
+            put("sealed", name, b, n, f | (a ? 2 : 0));
+            free(b);
+            unlink(so);
+        }
+    }
     unlink(path);
+}
+
+/* Licenses and identity files of the fixed identities (targets.h), selector byte first. */
+static void license_seeds(const char *tmp)
+{
+    ng_identity iss, me;
+    ng_fuzz_identity(0x11, &iss);
+    ng_fuzz_identity(0x22, &me);
+    ng_key k;
+    fixed_key(&k, 32);
+    uint8_t model[32], buf[NG_LICENSE_FILE_MAX + 1];
+    memset(model, 0x5a, sizeof model);
+    char *text;
+    size_t n;
+    if (ng_license_issue(&iss, &me.pub, model, "2099-12-31", &k, &text, &n) != NG_OK) die("license");
+    buf[0] = 0;
+    memcpy(buf + 1, text, n);
+    put("license", "license", buf, n + 1, -1);
+    free(text);
+    char path[1200], pub[1300];
+    snprintf(path, sizeof path, "%s/me", tmp);
+    snprintf(pub, sizeof pub, "%s/me.pub", tmp);
+    unlink(path); unlink(pub);
+    if (ng_identity_save(&me, path) != NG_OK) die("identity");
+    const char *files[] = {path, pub};
+    for (int i = 0; i < 2; i++) {
+        uint8_t *b = slurp(files[i], &n);
+        buf[0] = (uint8_t)(i + 1);
+        memcpy(buf + 1, b, n);
+        put("license", i ? "identity_pub" : "identity", buf, n + 1, -1);
+        free(b);
+        unlink(files[i]);
+    }
+    ng_identity_wipe(&iss);
+    ng_identity_wipe(&me);
 }
 
 /* nnguard serve: request bodies (selector byte first, see ng_fuzz_http_req), clients files, wm options. */
@@ -301,6 +359,7 @@ int main(int argc, char **argv)
     advkeys();
     model_seeds(tmp);
     serve_seeds();
+    license_seeds(tmp);
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
     return system(cmd) == 0 ? 0 : 1;

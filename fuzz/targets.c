@@ -21,6 +21,7 @@
 #include "nnguard/serve.h"
 #include "protect/advparams/advparams_impl.h"
 #include "protect/deeplock/deeplock_impl.h"
+#include "protect/seal/seal_impl.h"
 #include "idx_images.h"
 #include "cli.h"
 #include <fcntl.h>
@@ -466,6 +467,76 @@ int ng_fuzz_license_meta(const uint8_t *data, size_t size)
     return 0;
 }
 
+/* Sealed model bytes, then a mode byte: bit 0 safetensors (else ONNX); bit 1 recompute kcv and
+ * the field MACs under the fixed key (so edited metadata gets past them to the tags, the chunks
+ * and the graph check). Then unseal with the fixed key. */
+int ng_fuzz_sealed(const uint8_t *data, size_t size)
+{
+    ng_init();
+    if (size < 1) return 0;
+    uint8_t mode = data[size - 1];
+    ng_format fmt = (mode & 1) ? NG_FMT_SAFETENSORS : NG_FMT_ONNX;
+    ng_weights *w;
+    if (ng_weights_open_buffer(data, size - 1, fmt, "fuzz.sealed", &w) != NG_OK) return 0;
+    ng_key k;
+    fixed_key(&k, 32);
+    ng_seal_state ss;
+    ng_seal_meta sm = ng_seal_meta_of_weights(w);
+    if ((mode & 2) && ng_seal_read_state(&sm, &ss) == NG_OK) {
+        ng_seal_keys sk;
+        uint8_t kcv[32];
+        char hex[65];
+        ng_seal_keys_init(&sk, &k, ss.salt);
+        ng_seal_kcv(&sk, ss.salt, ss.aead, ss.id, kcv);
+        ng_id_hex(kcv, hex);
+        if (ng_weights_meta_set(w, "nnguard.seal.kcv", hex) == NG_OK &&
+            ng_weights_meta_set(w, "nnguard.seal.fields", NULL) == NG_OK)
+            ng_seal_write_fields(&sm, &sk);
+        ng_seal_keys_wipe(&sk);
+    }
+    ng_deeplock_secret s = {.key = &k};
+    ng_seal_options o = ng_seal_options_default();
+    o.threads = 1;
+    if (ng_unseal(w, &s, &o) == NG_OK && fmt == NG_FMT_ONNX) {
+        ng_model *m;
+        if (ng_model_from_weights(w, &m) == NG_OK) ng_model_free(m);
+    }
+    ng_weights_free(w);
+    return 0;
+}
+
+/* First byte selects: 0 a license (parse, verify with the fixed issuer, open with the fixed
+ * licensee for the model id of all 0x5a bytes), 1 a secret identity file, 2 a public one. */
+int ng_fuzz_license(const uint8_t *data, size_t size)
+{
+    ng_init();
+    if (size < 1) return 0;
+    const uint8_t *b = data + 1;
+    size_t n = size - 1;
+    if (data[0] == 0) {
+        ng_license l;
+        ng_identity iss, me;
+        ng_key k;
+        uint8_t model[32];
+        memset(model, 0x5a, sizeof model);
+        ng_fuzz_identity(0x11, &iss);
+        ng_fuzz_identity(0x22, &me);
+        if (ng_license_parse(b, n, "fuzz.license", &l) == NG_OK) {
+            ng_license_verify(&l, "fuzz.license", &iss.pub, 0);
+            if (ng_license_open(&l, "fuzz.license", &iss.pub, &me, model, 0, &k) == NG_OK) ng_key_wipe(&k);
+        }
+        ng_identity_wipe(&iss);
+        ng_identity_wipe(&me);
+    } else if (data[0] == 1) {
+        ng_identity id;
+        if (ng_identity_parse(b, n, "fuzz.identity", &id) == NG_OK) ng_identity_wipe(&id);
+    } else {
+        ng_identity_pub p;
+        ng_identity_pub_parse(b, n, "fuzz.pub", &p);
+    }
+    return 0;
+}
+
 const ng_fuzz_target ng_fuzz_targets[] = {
     {"onnx", ng_fuzz_onnx},
     {"safetensors", ng_fuzz_safetensors},
@@ -482,5 +553,7 @@ const ng_fuzz_target ng_fuzz_targets[] = {
     {"clients", ng_fuzz_clients},
     {"wm_opts", ng_fuzz_wm_opts},
     {"license_meta", ng_fuzz_license_meta},
+    {"sealed", ng_fuzz_sealed},
+    {"license", ng_fuzz_license},
 };
 const int ng_fuzz_ntargets = (int)(sizeof ng_fuzz_targets / sizeof ng_fuzz_targets[0]);

@@ -10,12 +10,18 @@
  *
  * Fixed secrets the targets use (the seeds are made with the same ones, see make_corpus.c):
  *   Deep-Lock key: bytes 0x00..0x1f (ctr, 256 bits) or 0x00..0x0f (expand, 128 bits);
- *   passphrase "fuzz-pass" for sealed key files, sealed with cheap Argon2id costs.
+ *   passphrase "fuzz-pass" for sealed key files, sealed with cheap Argon2id costs;
+ *   seal key: the 256-bit Deep-Lock key above; identities (licenses): Ed25519 and X25519 key pairs
+ *   from crypto_sign_seed_keypair / crypto_box_seed_keypair with seed bytes all 0x11 (issuer) or
+ *   0x22 (licensee) (ng_fuzz_identity).
  */
 #ifndef NG_FUZZ_TARGETS_H
 #define NG_FUZZ_TARGETS_H
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+#include <sodium.h>
+#include "nnguard/license.h"
 
 typedef int (*ng_fuzz_fn)(const uint8_t *data, size_t size);
 typedef struct ng_fuzz_target { const char *name; ng_fuzz_fn fn; } ng_fuzz_target;
@@ -39,6 +45,17 @@ int ng_fuzz_http_req(const uint8_t *data, size_t size);    /* /v1/predict: JSON 
 int ng_fuzz_clients(const uint8_t *data, size_t size);     /* serve's clients file, token lookup, admission */
 int ng_fuzz_wm_opts(const uint8_t *data, size_t size);     /* watermark options: --wm-strength, --wm-mode */
 int ng_fuzz_license_meta(const uint8_t *data, size_t size);/* SecureNet metadata: stamp line, then the keys list */
+int ng_fuzz_sealed(const uint8_t *data, size_t size);      /* sealed models: metadata, fields, tags, unseal */
+int ng_fuzz_license(const uint8_t *data, size_t size);     /* license files, identity files (secret, public) */
+
+/* The fixed identity of seed byte b (0x11 issuer, 0x22 licensee). */
+static inline void ng_fuzz_identity(uint8_t b, ng_identity *out)
+{
+    uint8_t seed[32];
+    memset(seed, b, sizeof seed);
+    crypto_sign_seed_keypair(out->pub.sign, out->sign_sk, seed);
+    crypto_box_seed_keypair(out->pub.box, out->box_sk, seed);
+}
 
 #define NG_FUZZ_HARNESS(fn) \
     int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size); \

@@ -18,6 +18,8 @@
 #include "keys.h"
 #include "securenet.h"
 #include "deeplock.h"
+#include "seal.h"
+#include "license.h"
 #include "dynamarks.h"
 #include "serve.h"
 

@@ -25,6 +25,12 @@ typedef struct ng_map { void *data; size_t len; } ng_map;
 ng_status ng_map_file(const char *path, ng_map *m);
 void      ng_unmap(ng_map *m);
 
+/* Make the pages of [p, p + n) present and writable now (madvise MADV_POPULATE_WRITE), before
+ * they are read: a private file mapping (ng_map_file) changed in place is then copied once per
+ * page by the kernel, instead of a read fault and a copy-on-write fault that flushes the TLBs of
+ * every core running the process. A hint: does nothing where the kernel lacks it. */
+void ng_prefault_write(void *p, size_t n);
+
 /* Atomic file writer: data goes to a temporary file in the same folder, mode 0600 from its
  * creation (unnamed with O_TMPFILE where the file system has it, else ".<name>.tmp-XXXXXX",
  * removed on SIGINT/SIGTERM/SIGHUP); commit sets the final mode, fsyncs it, renames it over

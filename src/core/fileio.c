@@ -79,6 +79,17 @@ ng_status ng_map_file(const char *path, ng_map *m)
     return NG_OK;
 }
 
+void ng_prefault_write(void *p, size_t n)
+{
+#ifdef MADV_POPULATE_WRITE
+    if (!n) return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), a = (uintptr_t)p & ~(page - 1), e = (uintptr_t)p + n;
+    (void)madvise((void *)a, e - a, MADV_POPULATE_WRITE);
+#else
+    (void)p; (void)n;
+#endif
+}
+
 void ng_unmap(ng_map *m)
 {
     if (m->data) munmap(m->data, m->len);

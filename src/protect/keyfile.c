@@ -12,6 +12,7 @@
 #include <sodium.h>
 #include "nnguard/keys.h"
 #include "core/core.h"
+#include "protect/keyfile.h"
 
 static const char ng_key_magic[] = "nnguard-key v1\n";
 static const char ng_key_check_label[] = "nnguard-key-check-v1";
@@ -182,8 +183,8 @@ ng_status ng_key_parse(const void *buf, size_t len, const char *name, const char
     return st;
 }
 
-/* Open a secret file for reading, refusing group/other access. */
-static ng_status open_secret(const char *path, uint8_t **data, size_t *len)
+/* A secret file (keyfile.h). */
+ng_status ng_secret_file_read(const char *path, uint8_t **data, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return ng_fail(NG_E_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -215,7 +216,7 @@ ng_status ng_key_load(const char *path, const char *pass, size_t pass_len, ng_ke
 {
     uint8_t *buf; size_t len;
     memset(out, 0, sizeof *out);
-    ng_status st = open_secret(path, &buf, &len);
+    ng_status st = ng_secret_file_read(path, &buf, &len);
     if (st != NG_OK) return st;
     st = ng_key_parse(buf, len, path, pass, pass_len, out);
     sodium_free(buf);   /* wipes */
@@ -230,7 +231,7 @@ ng_status ng_passphrase_read(const char *file, const char *prompt, char **out, s
     size_t n = 0;
     if (file) {
         uint8_t *buf; size_t blen;
-        ng_status st = open_secret(file, &buf, &blen);
+        ng_status st = ng_secret_file_read(file, &buf, &blen);
         if (st != NG_OK) { free(p); return st; }
         while (n < blen && buf[n] != '\n') n++;
         memcpy(p, buf, n);

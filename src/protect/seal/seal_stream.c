@@ -1,0 +1,243 @@
+/* protect/seal/seal_stream.c - sealing and unsealing safetensors files of any size with bounded
+ * memory (format: nnguard/seal.h; the output is byte for byte what the in-memory functions write).
+ *
+ * The header is read and checked first (unseal: kcv, fields, tag count); the output header is
+ * serialised (seal: with placeholder tags of the final length) and written; then the data section
+ * streams through one reused buffer in batches of whole 1 MiB chunks (at most NG_SEAL_BATCH bytes):
+ * one pread, the chunks sealed / opened on all cores (ng_seal_crypt_chunks), one pwrite at the
+ * same place in the output (the atomic writer's temporary file), non-float tensors copied as they
+ * are. At the end seal writes the header again with the real tags (same length); unseal checks
+ * graph_mac. The output gets its name only when everything passed. Memory: one batch. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sodium.h>
+#include "nnguard/safetensors.h"
+#include "core/core.h"
+#include "core/pool.h"
+#include "protect/seal/seal_impl.h"
+
+#define NG_SEAL_BATCH ((size_t)16 << 20)
+
+typedef struct piece { const ng_st_tensor *t; long param; uint64_t off, n, index; int final; } piece;
+
+typedef struct sstate {
+    int fd;
+    const char *in;
+    ng_st_header *h;
+    ng_seal_meta m;
+    size_t np;                     /* parameters */
+    ng_param *p;                   /* their framing (no data) */
+    uint8_t (*key)[32], (*ad)[32];
+    uint8_t (*tags)[NG_SEAL_TAG];
+    uint64_t ntags;
+} sstate;
+
+static ng_status read_at(int fd, const char *name, uint8_t *b, size_t n, uint64_t off)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, b + got, n - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return ng_fail(NG_E_IO, "%s: read failed: %s", name, r < 0 ? strerror(errno) : "file shrank");
+        got += (size_t)r;
+    }
+    return NG_OK;
+}
+
+/* The parameters (float tensors in data order) and every piece of the data section. */
+static ng_status layout(sstate *x, piece **out, size_t *npc)
+{
+    size_t nt = ng_st_header_count(x->h), n = 0;
+    uint64_t total = 0;
+    for (size_t i = 0; i < nt; i++) {
+        const ng_st_tensor *t = ng_st_header_tensor(x->h, i);
+        x->np += ng_dtype_is_float(t->dtype) != 0;
+        n += ng_seal_nchunks(t->nbytes);
+    }
+    x->p = ng_calloc(x->np + 1, sizeof *x->p);
+    *out = ng_calloc(n + 1, sizeof **out);
+    if (!x->p || !*out) return NG_E_NOMEM;
+    size_t k = 0, j = 0;
+    for (size_t i = 0; i < nt; i++) {
+        const ng_st_tensor *t = ng_st_header_tensor(x->h, i);
+        long param = -1;
+        if (ng_dtype_is_float(t->dtype)) {
+            param = (long)j;
+            x->p[j++] = (ng_param){.name = t->name, .dtype = t->dtype, .shape = t->shape, .nbytes = t->nbytes};
+        }
+        uint64_t nc = ng_seal_nchunks(t->nbytes);
+        for (uint64_t c = 0; c < nc; c++)
+            (*out)[k++] = (piece){t, param, c * NG_SEAL_CHUNK, c + 1 < nc ? NG_SEAL_CHUNK : t->nbytes - c * NG_SEAL_CHUNK,
+                                  c, c + 1 == nc};
+        if (param >= 0) total += nc;
+    }
+    *npc = k;
+    x->ntags = total;
+    return NG_OK;
+}
+
+static void keys_ads(sstate *x, const ng_seal_keys *k, const uint8_t id[32])
+{
+    uint64_t off = 0;
+    for (size_t i = 0; i < x->np; i++) {
+        ng_seal_tensor_key(k, i, x->key[i]);
+        ng_seal_tensor_ad(id, i, x->np, &x->p[i], off, x->ad[i]);
+        off += x->p[i].nbytes;
+    }
+}
+
+/* Stream the data section through buf, sealing or opening every parameter chunk. */
+static ng_status stream(sstate *x, const piece *pc, size_t npc, ng_aead aead, int open, ng_awriter *aw, uint64_t out_data,
+                        int threads)
+{
+    uint8_t *buf = ng_alloc_aligned(NG_SEAL_BATCH);
+    ng_seal_chunk *ch = ng_calloc(NG_SEAL_BATCH / NG_SEAL_CHUNK + 1, sizeof *ch);
+    ng_pool *pool = ng_pool_new(threads);
+    ng_status st = buf && ch && pool ? NG_OK : NG_E_NOMEM;
+    uint64_t in_data = ng_st_header_data_start(x->h), tag = 0;
+    for (size_t i = 0; i < npc && st == NG_OK;) {
+        uint64_t b0 = pc[i].t->begin + pc[i].off, b1 = b0;
+        size_t j = i, nch = 0;
+        while (j < npc && pc[j].t->begin + pc[j].off + pc[j].n - b0 <= NG_SEAL_BATCH) {
+            b1 = pc[j].t->begin + pc[j].off + pc[j].n;
+            j++;
+        }
+        if (j == i) { b1 = b0 + pc[i].n; j = i + 1; }   /* cannot happen: pieces are at most one chunk */
+        st = read_at(x->fd, x->in, buf, (size_t)(b1 - b0), in_data + b0);
+        for (size_t q = i; q < j && st == NG_OK; q++)
+            if (pc[q].param >= 0)
+                ch[nch++] = (ng_seal_chunk){(uint32_t)pc[q].param, pc[q].index, buf + (pc[q].t->begin + pc[q].off - b0),
+                                            (size_t)pc[q].n, pc[q].final, x->tags[tag++]};
+        size_t bad;
+        if (st == NG_OK) {
+            st = ng_seal_crypt_chunks(ch, nch, (const uint8_t (*)[32])x->key, (const uint8_t (*)[32])x->ad, aead, open,
+                                      pool, &bad);
+            if (st == NG_E_AUTH)
+                ng_seal_auth_error(x->in, x->p[ch[bad].param].name, ch[bad].param, ch[bad].index);
+        }
+        if (st == NG_OK) st = ng_awrite_pwrite(aw, buf, (size_t)(b1 - b0), out_data + b0);
+        if (st == NG_OK) ng_awrite_start_writeback(aw, out_data + b0, b1 - b0);
+        i = j;
+    }
+    ng_pool_free(pool);
+    if (buf) { sodium_memzero(buf, NG_SEAL_BATCH); ng_free_aligned(buf); }
+    free(ch);
+    return st;
+}
+
+static ng_status write_header(ng_awriter *aw, const ng_st_header *h, size_t want, size_t *len)
+{
+    uint8_t *hdr;
+    ng_status st = ng_st_header_serialize(h, &hdr, len);
+    if (st != NG_OK) return st;
+    if (want && *len != want) st = ng_fail(NG_E_INTERNAL, "sealed header changed length (%zu, then %zu)", want, *len);
+    if (st == NG_OK) st = ng_awrite_pwrite(aw, hdr, *len, 0);
+    free(hdr);
+    return st;
+}
+
+static ng_status run(const char *in, const char *out, const ng_deeplock_secret *s, const ng_seal_options *o, int unseal)
+{
+    ng_seal_options def = ng_seal_options_default();
+    if (!o) o = &def;
+    sstate x = {.in = in};
+    piece *pc = NULL;
+    size_t npc = 0, hlen = 0;
+    ng_seal_state ss;
+    ng_seal_keys k;
+    ng_key key;
+    ng_kdf_params kdf;
+    uint8_t salt[32], id[32], graph[32], gm[32];
+    int has_kdf = 0, have_keys = 0;
+    ng_aead aead = NG_AEAD_AUTO;
+    memset(&k, 0, sizeof k);
+    x.fd = open(in, O_RDONLY | O_CLOEXEC);
+    ng_status st = x.fd < 0 ? ng_fail(NG_E_IO, "%s: cannot open: %s", in, strerror(errno)) : NG_OK;
+    if (st == NG_OK) st = ng_st_header_read_fd(x.fd, in, &x.h);
+    if (st == NG_OK) {
+        x.m = ng_seal_meta_of_header(x.h, in);
+        st = layout(&x, &pc, &npc);
+    }
+    if (st == NG_OK) {
+        x.key = sodium_allocarray(x.np + 1, 32);
+        x.ad = ng_calloc(x.np + 1, 32);
+        if (!x.key || !x.ad) st = NG_E_NOMEM;
+    }
+    if (st == NG_OK && !unseal) {
+        if (x.m.get(x.h, "nnguard.seal.version"))
+            st = ng_fail(NG_E_STATE, "%s: the model is already sealed; refusing to seal it twice", in);
+        aead = o->aead != NG_AEAD_AUTO ? o->aead : crypto_aead_aes256gcm_is_available() ? NG_AEAD_AES256GCM
+                                                                                        : NG_AEAD_XCHACHA20POLY1305;
+        has_kdf = s && s->pass;
+        if (has_kdf) { if (o->kdf) kdf = *o->kdf; else ng_kdf_params_new(&kdf); }
+        if (st == NG_OK) st = ng_seal_resolve_key(s, has_kdf ? &kdf : NULL, in, &key);
+        if (st == NG_OK) {
+            if (o->salt) memcpy(salt, o->salt, 32); else randombytes_buf(salt, 32);
+            if (o->id) memcpy(id, o->id, 32); else randombytes_buf(id, 32);
+            ng_seal_keys_init(&k, &key, salt);
+            ng_key_wipe(&key);
+            have_keys = 1;
+            x.tags = ng_calloc(x.ntags + 1, NG_SEAL_TAG);
+            st = x.tags ? ng_st_header_graph_digest(x.h, x.fd, in, graph) : NG_E_NOMEM;
+        }
+        if (st == NG_OK) st = ng_seal_write_meta(&x.m, &k, aead, id, salt, graph, (const uint8_t (*)[NG_SEAL_TAG])x.tags,
+                                                 x.ntags, has_kdf ? &kdf : NULL);
+    } else if (st == NG_OK) {
+        st = ng_seal_read_state(&x.m, &ss);
+        if (st == NG_OK) st = ng_seal_resolve_key(s, ss.has_kdf ? &ss.kdf : NULL, in, &key);
+        if (st == NG_OK) {
+            ng_seal_keys_init(&k, &key, ss.salt);
+            ng_key_wipe(&key);
+            have_keys = 1;
+            aead = ss.aead;
+            memcpy(id, ss.id, 32);
+            st = ng_seal_check_header(&x.m, &ss, &k, x.ntags, &x.tags);
+        }
+        if (st == NG_OK) st = ng_st_header_graph_digest(x.h, x.fd, in, graph);
+        memcpy(gm, ss.graph_mac, 32);
+        if (st == NG_OK) st = ng_seal_clear_meta(&x.m);
+    }
+    ng_awriter aw;
+    int aw_open = 0;
+    if (st == NG_OK && (st = ng_awrite_open(&aw, out, unseal ? NG_MODE_PRIVATE : NG_MODE_PUBLIC)) == NG_OK) aw_open = 1;
+    if (st == NG_OK) st = write_header(&aw, x.h, 0, &hlen);
+    if (st == NG_OK) {
+        keys_ads(&x, &k, id);
+        st = stream(&x, pc, npc, aead, unseal, &aw, hlen, o->threads);
+    }
+    if (st == NG_OK && !unseal) {
+        size_t len2;
+        st = ng_seal_set_tags(&x.m, (const uint8_t (*)[NG_SEAL_TAG])x.tags, x.ntags);
+        if (st == NG_OK) st = write_header(&aw, x.h, hlen, &len2);
+    }
+    if (st == NG_OK && unseal) {
+        uint8_t mac[32];
+        ng_seal_graph_mac(&k, graph, mac);
+        if (sodium_memcmp(mac, gm, 32) != 0)
+            st = ng_fail(NG_E_AUTH, "%s: field nnguard.seal.graph_mac does not match: the graph (nodes, attributes, "
+                         "inputs/outputs or non-float tensors) was edited after sealing", in);
+    }
+    if (aw_open) {
+        if (st == NG_OK) st = ng_awrite_commit(&aw);
+        else ng_awrite_abort(&aw);
+    }
+    if (have_keys) ng_seal_keys_wipe(&k);
+    if (x.key) sodium_free(x.key);
+    free(x.ad); free(x.tags); free(x.p); free(pc);
+    ng_st_header_free(x.h);
+    if (x.fd >= 0) close(x.fd);
+    return st;
+}
+
+ng_status ng_seal_stream(const char *in, const char *out, const ng_deeplock_secret *s, const ng_seal_options *o)
+{
+    return run(in, out, s, o, 0);
+}
+
+ng_status ng_unseal_stream(const char *in, const char *out, const ng_deeplock_secret *s, const ng_seal_options *o)
+{
+    return run(in, out, s, o, 1);
+}
