@@ -22,11 +22,11 @@
  *     ng_adv_key_load("model.advkey", NULL, 0, &k);
  *     ng_adv_decrypt(w2, k);                          // bit-exact original parameters
  *
- * Key file format (all integers little-endian; version 1):
+ * Key file format (all integers little-endian; version 2, version 1 still read):
  *
  *   offset  size  field
  *   0       8     magic "NGADVKEY"
- *   8       4     u32 version = 1
+ *   8       4     u32 version = 2 (1: as 2 without the form field, i.e. paper form)
  *   12      4     u32 flags: bit 0 = sealed with a passphrase (other bits must be 0)
  *   16      8     u64 body length B (<= 64 MiB)
  *   24      B     body: the payload (plain) or, when sealed,
@@ -40,6 +40,7 @@
  *     32  model id after encryption (file's parameters, SCHEMES.md section 0)
  *     32  model id before encryption (the id decrypt must produce)
  *     u64 seed | u32 budget | u32 encryption-set size | u32 rule (0 grad, 1 gain) |
+ *     u32 form (0 paper, 1 hardened; absent in version 1) |
  *     f64 target accuracy (IEEE bits)
  *     f64 accuracy before | f64 accuracy after (on the encryption set, IEEE bits)
  *     u32 pattern length P (<= 4096) | P bytes eligible-tensor pattern ("" = default rule)
@@ -63,6 +64,8 @@
 #include "weights.h"
 
 #define NG_ADV_MAX_BUDGET (1 << 20)
+/* Default budget of the hardened form (see docs/results/advparams-curve-*.txt for the search). */
+#define NG_ADV_HARDEN_BUDGET 2000
 
 /* How the next parameter is picked. GRAD is SCHEMES.md's rule (largest |gradient|). GAIN (ours,
  * not the paper's) picks the largest first-order loss increase |gradient x (target - value)|,
@@ -97,7 +100,8 @@ typedef struct ng_adv_options {
     double      target_acc;   /* stop when encryption-set accuracy < this (0.10; the spec says 0.15) */
     int64_t     set_size;     /* encryption set: images drawn stratified from the data (512) */
     uint64_t    seed;         /* encryption-set draw (0) */
-    ng_adv_rule rule;         /* NG_ADV_RULE_GAIN (the spec's rule is NG_ADV_RULE_GRAD) */
+    ng_adv_rule rule;         /* NG_ADV_RULE_GAIN (the spec's rule is NG_ADV_RULE_GRAD); paper form only */
+    int         harden;       /* hardened form (see above): in-bulk values, the whole budget spent */
     const char *tensors;      /* comma-separated fnmatch patterns of eligible tensors; NULL = every
                                  trainable "*.weight" tensor with ndim >= 2 */
     int         batch;        /* forward/backward batch (256) */
@@ -106,7 +110,10 @@ typedef struct ng_adv_options {
     void       *user;
     FILE       *log;          /* one line per step, may be NULL */
 } ng_adv_options;
+/* Defaults: the hardened form, NG_ADV_HARDEN_BUDGET, GAIN scoring, target 0.10, set 512, seed 0. */
 ng_adv_options ng_adv_options_default(void);
+/* The paper's form as SCHEMES.md states it: GRAD rule, target 0.15, budget 25, not hardened. */
+ng_adv_options ng_adv_options_paper(void);
 
 typedef struct ng_adv_key ng_adv_key;
 
@@ -146,6 +153,7 @@ void   ng_adv_key_id_before(const ng_adv_key *k, uint8_t id[32]);
 void   ng_adv_key_info(const ng_adv_key *k, uint64_t *seed, int *budget, int64_t *set_size,
                        double *target_acc, double *acc_before, double *acc_after, const char **pattern);
 ng_adv_rule ng_adv_key_rule(const ng_adv_key *k);
+int         ng_adv_key_hardened(const ng_adv_key *k);   /* 1: hardened form, 0: paper form */
 /* "grad" / "gain"; parse returns -1 for an unknown name. */
 const char *ng_adv_rule_name(ng_adv_rule r);
 int         ng_adv_rule_parse(const char *s);

@@ -67,6 +67,10 @@ ng_status ng_attack_adaptive(const ng_model *m, const ng_dataset *train, const n
     if (!g || !flag) { st = NG_E_NOMEM; goto out; }
     if ((st = mean_gradient(a, &sub, o->threads, g)) != NG_OK) goto out;
 
+    if (truth && n_truth) {
+        r->topk = 10 * (int64_t)n_truth;
+        if ((st = ng_attack_detect(a, g, truth, n_truth, r->topk, r->det_found, &r->candidates)) != NG_OK) goto out;
+    }
     size_t nt = ng_model_ntensors(a);
     float *params = ng_model_params(a);
     for (size_t t = 0; t < nt; t++) {
