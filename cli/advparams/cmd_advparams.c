@@ -49,6 +49,8 @@ static const char enc_help[] =
     "                          from inside its tensor's 1st..99th percentile (never its min or max),\n"
     "                          positions at random among the best-scoring ones, and the WHOLE budget\n"
     "                          is spent (the count is what leaves fine-tuning no head start)\n"
+    "  --spread S              hardened: each round's positions drawn at random among the S x as many\n"
+    "                          best-scoring candidates (default 4; larger: harder to single out, more needed)\n"
     "  --allow-miss            write OUT and KEY even when the target accuracy was not reached\n"
     "  --force                 replace an existing OUT (never an existing KEY, nor an input)\n"
     "  --threads N             worker threads (default: all cores)\n"
@@ -70,7 +72,7 @@ static const char top_help[] =
     "AdvParams: a handful of parameters adversarially perturbed; positions and values are the key.\n";
 
 enum { OPT_DATA = 0x4f00, OPT_KEY_OUT, OPT_BUDGET, OPT_TARGET, OPT_TENSORS, OPT_SET, OPT_SEED,
-       OPT_PASS, OPT_MARK, OPT_THREADS, OPT_KEY, OPT_RULE, OPT_ALLOW_MISS, OPT_HARDEN };
+       OPT_PASS, OPT_MARK, OPT_THREADS, OPT_KEY, OPT_RULE, OPT_ALLOW_MISS, OPT_HARDEN, OPT_SPREAD };
 
 /* Passphrase from a file (keys.h helper: first line, file must be 0600), or none. */
 static ng_status read_pass(const char *file, char **pass, size_t *len)
@@ -89,7 +91,7 @@ static int encrypt_cmd(int argc, char **argv)
         {"seed", required_argument, NULL, OPT_SEED}, {"passphrase-file", required_argument, NULL, OPT_PASS},
         {"mark", no_argument, NULL, OPT_MARK}, {"rule", required_argument, NULL, OPT_RULE},
         {"threads", required_argument, NULL, OPT_THREADS}, {"allow-miss", no_argument, NULL, OPT_ALLOW_MISS},
-        {"harden", no_argument, NULL, OPT_HARDEN}, NG_CLI_ARCH_LONGOPTS, NG_CLI_FORCE_LONGOPT, {0, 0, 0, 0}};
+        {"harden", no_argument, NULL, OPT_HARDEN}, {"spread", required_argument, NULL, OPT_SPREAD}, NG_CLI_ARCH_LONGOPTS, NG_CLI_FORCE_LONGOPT, {0, 0, 0, 0}};
     const char *cmd = "advparams encrypt", *data = NULL, *out = NULL, *key_out = NULL, *pass_file = NULL;
     int mark = 0, allow_miss = 0, force = 0, missed = 0, c, harden = -1, budget = 0;
     long long v;
@@ -115,6 +117,7 @@ static int encrypt_cmd(int argc, char **argv)
         case OPT_MARK: mark = 1; break;
         case OPT_ALLOW_MISS: allow_miss = 1; break;
         case OPT_HARDEN: harden = 1; break;
+        case OPT_SPREAD: if (ng_cli_int(cmd, "--spread", optarg, 1, 1000, &v)) return NG_EXIT_USAGE; o.spread = (int)v; break;
         case NG_CLI_OPT_FORCE: force = 1; break;
         case OPT_RULE:
             if (ng_adv_rule_parse(optarg) < 0) return ng_cli_usage(cmd, "--rule expects grad or gain, not '%s'", optarg);

@@ -190,6 +190,14 @@ json_t *ng_attack_detector_table(const ng_adaptive_result *r, const char *indent
                                              (json_int_t)r->det_found[d], "top_k", (json_int_t)r->topk, "perturbed",
                                              (json_int_t)r->perturbed, "random_expected", rnd));
     }
+    if (print && r->best >= 0)
+        printf("%s  best detector's top %lld reset to the tensor mean: accuracy %.2f%%%s", indent, (long long)r->topk,
+               100 * r->acc_best_reset, r->acc_best_tuned >= 0 ? ", then fine-tuned " : "\n");
+    if (print && r->best >= 0 && r->acc_best_tuned >= 0) printf("%.2f%%\n", 100 * r->acc_best_tuned);
+    if (r->best >= 0)
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:f,s:f}", "detector", "best: top k reset", "which",
+                                             ng_detector_name(r->best), "accuracy_reset", r->acc_best_reset,
+                                             "accuracy_tuned", r->acc_best_tuned));
     return arr;
 }
 

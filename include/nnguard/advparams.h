@@ -102,6 +102,8 @@ typedef struct ng_adv_options {
     uint64_t    seed;         /* encryption-set draw (0) */
     ng_adv_rule rule;         /* NG_ADV_RULE_GAIN (the spec's rule is NG_ADV_RULE_GRAD); paper form only */
     int         harden;       /* hardened form (see above): in-bulk values, the whole budget spent */
+    int         spread;       /* hardened: each round's positions drawn at random among the spread x
+                                 best-scoring candidates (4; 1 = the best) */
     const char *tensors;      /* comma-separated fnmatch patterns of eligible tensors; NULL = every
                                  trainable "*.weight" tensor with ndim >= 2 */
     int         batch;        /* forward/backward batch (256) */

@@ -72,7 +72,7 @@ static void score_tensor(const float *w, const float *g, const ng_shape *sh, int
         int64_t last = a;
         while (last + 1 < n && sorted[last + 1] == v) last++;
         int64_t beyond = a < n - 1 - last ? a : n - 1 - last;   /* values further out than this one */
-        sc[0 * stride + i] = -(float)beyond;
+        sc[0 * stride + i] = -(float)beyond / (float)n;   /* as a share of the tensor: sizes compare */
         sc[1 * stride + i] = last > a ? 1.0f + (float)(last - a) / (float)n : 0.0f;
         sc[2 * stride + i] = sd > 0 ? (float)(fabs(v - mean) / sd) : 0.0f;
         int64_t g0 = i / grp * grp;
@@ -95,6 +95,13 @@ static void score_tensor(const float *w, const float *g, const ng_shape *sh, int
 
 ng_status ng_attack_detect(const ng_model *m, const float *grad, const ng_position *truth, size_t n_truth,
                            int64_t k, int64_t found[NG_DETECTORS], int64_t *candidates)
+{
+    return ng_attack_detect_mask(m, grad, truth, n_truth, k, found, candidates, -1, NULL);
+}
+
+ng_status ng_attack_detect_mask(const ng_model *m, const float *grad, const ng_position *truth, size_t n_truth,
+                                int64_t k, int64_t found[NG_DETECTORS], int64_t *candidates, int mask_det,
+                                uint8_t *mask)
 {
     memset(found, 0, NG_DETECTORS * sizeof *found);
     size_t nt = ng_model_ntensors(m), total = 0, maxn = 1;
@@ -137,7 +144,10 @@ ng_status ng_attack_detect(const ng_model *m, const float *grad, const ng_positi
             e[i] = (ent){isnan(s) ? 0.0f : s, mix(pos[i]), pos[i]};
         }
         qsort(e, ne, sizeof *e, cmp_ent);
-        for (size_t i = 0; i < ne && (int64_t)i < k; i++) found[d] += is_true[e[i].at];
+        for (size_t i = 0; i < ne && (int64_t)i < k; i++) {
+            found[d] += is_true[e[i].at];
+            if (d == mask_det && mask) mask[e[i].at] = 1;
+        }
     }
 out:
     free(e); free(sc); free(sorted); free(is_true); free(pos);

@@ -19,6 +19,7 @@ ng_adv_options ng_adv_options_default(void)
     o.target_acc = 0.10;
     o.rule = NG_ADV_RULE_GAIN;
     o.harden = 1;
+    o.spread = 4;
     o.set_size = 512;
     o.seed = 0;
     o.batch = 256;
@@ -195,6 +196,8 @@ static ng_status check_inputs(ng_model *m, const ng_dataset *d, const ng_adv_opt
     if (o->set_size < 1 || o->set_size > UINT32_MAX || o->batch < 1)
         return ng_fail(NG_E_INVALID, "advparams: encryption-set size %lld and batch %d must be positive",
                        (long long)o->set_size, o->batch);
+    if (o->harden && (o->spread < 1 || o->spread > 1000))
+        return ng_fail(NG_E_INVALID, "advparams: spread %d is outside 1..1000", o->spread);
     if (o->rule != NG_ADV_RULE_GRAD && o->rule != NG_ADV_RULE_GAIN)
         return ng_fail(NG_E_INVALID, "advparams: unknown selection rule %d", (int)o->rule);
     if (o->tensors && strlen(o->tensors) > NG_ADV_PATTERN_MAX)
@@ -278,7 +281,7 @@ ng_status ng_adv_encrypt(ng_model *m, ng_weights *w, const ng_dataset *data, con
             size_t want = (k->n + 3) / 4, left = (size_t)o->budget - k->n;
             if (want < 1) want = 1;
             if (want > left) want = left;
-            nm = ng_adv_harden_pick(r.gacc, params, t, nt, chosen, want, &rng, moves);
+            nm = ng_adv_harden_pick(r.gacc, params, t, nt, chosen, want, o->spread, &rng, moves);
         } else {
             size_t ti = 0, ei = 0;
             if (pick(&r, o->rule, params, t, nt, chosen, &ti, &ei)) {

@@ -73,7 +73,7 @@ static int cmp_cand(const void *a, const void *b)
 }
 
 size_t ng_adv_harden_pick(const float *grad, const float *params, const ng_adv_tensor *t, size_t nt,
-                          uint8_t *chosen, size_t want, ng_rng *rng, ng_adv_move *out)
+                          uint8_t *chosen, size_t want, int spread, ng_rng *rng, ng_adv_move *out)
 {
     size_t total = 0, nc = 0, done = 0;
     for (size_t a = 0; a < nt; a++) total += t[a].numel;
@@ -95,7 +95,7 @@ size_t ng_adv_harden_pick(const float *grad, const float *params, const ng_adv_t
         }
     }
     qsort(c, nc, sizeof *c, cmp_cand);
-    size_t pool = 4 * want < nc ? 4 * want : nc;
+    size_t pool = (size_t)spread * want < nc ? (size_t)spread * want : nc;
     for (size_t i = 0; i < pool && done < want; i++) {
         size_t r = i + ng_rng_below(rng, (uint32_t)(pool - i));   /* partial Fisher-Yates */
         cand x = c[r]; c[r] = c[i]; c[i] = x;

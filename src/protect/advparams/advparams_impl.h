@@ -27,11 +27,11 @@ typedef struct ng_adv_move { size_t ti, ei; float to; } ng_adv_move;
 /* Hardened form: sort each tensor's values and set its bulk (advparams_harden.c). */
 ng_status ng_adv_harden_prepare(ng_adv_tensor *t, size_t nt, const float *params);
 /* Pick up to `want` not-yet-chosen parameters: score |g| x the expected in-bulk move on the side
- * that raises the loss, keep the top 4 x want, draw `want` of them at random, and draw each new
+ * that raises the loss, keep the top spread x want, draw `want` of them at random, and draw each new
  * value from the tensor's own sorted values between the current one and the bulk's edge
  * (interpolated between neighbours). Marks them chosen; returns how many moves were written. */
 size_t ng_adv_harden_pick(const float *grad, const float *params, const ng_adv_tensor *t, size_t nt,
-                          uint8_t *chosen, size_t want, ng_rng *rng, ng_adv_move *out);
+                          uint8_t *chosen, size_t want, int spread, ng_rng *rng, ng_adv_move *out);
 
 typedef struct ng_adv_pos {
     char    *name;
