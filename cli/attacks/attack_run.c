@@ -190,14 +190,22 @@ json_t *ng_attack_detector_table(const ng_adaptive_result *r, const char *indent
                                              (json_int_t)r->det_found[d], "top_k", (json_int_t)r->topk, "perturbed",
                                              (json_int_t)r->perturbed, "random_expected", rnd));
     }
-    if (print && r->best >= 0)
-        printf("%s  best detector's top %lld reset to the tensor mean: accuracy %.2f%%%s", indent, (long long)r->topk,
-               100 * r->acc_best_reset, r->acc_best_tuned >= 0 ? ", then fine-tuned " : "\n");
-    if (print && r->best >= 0 && r->acc_best_tuned >= 0) printf("%.2f%%\n", 100 * r->acc_best_tuned);
+    if (print && r->best >= 0) {
+        printf("%s  the best detector's top %lld reset to the tensor mean: accuracy %.2f%%", indent, (long long)r->topk,
+               100 * r->acc_best_reset);
+        if (r->acc_best_tuned >= 0) printf(", then fine-tuned %.2f%%", 100 * r->acc_best_tuned);
+        printf("\n%s  its top %lld only (%lld perturbed among them): accuracy %.2f%%", indent, (long long)r->perturbed,
+               (long long)r->best1_found, 100 * r->acc_best1_reset);
+        if (r->acc_best1_tuned >= 0) printf(", then fine-tuned %.2f%%", 100 * r->acc_best1_tuned);
+        putchar('\n');
+    }
     if (r->best >= 0)
-        json_array_append_new(arr, json_pack("{s:s,s:s,s:f,s:f}", "detector", "best: top k reset", "which",
-                                             ng_detector_name(r->best), "accuracy_reset", r->acc_best_reset,
-                                             "accuracy_tuned", r->acc_best_tuned));
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:I,s:f,s:f,s:I,s:I,s:f,s:f}", "detector", "best: top k reset",
+                                             "which", ng_detector_name(r->best), "top_k", (json_int_t)r->topk,
+                                             "accuracy_reset", r->acc_best_reset, "accuracy_tuned", r->acc_best_tuned,
+                                             "top_1x", (json_int_t)r->perturbed, "found_1x", (json_int_t)r->best1_found,
+                                             "accuracy_reset_1x", r->acc_best1_reset, "accuracy_tuned_1x",
+                                             r->acc_best1_tuned));
     return arr;
 }
 

@@ -108,7 +108,7 @@ ng_status ng_attack_keyguess(const ng_model *locked, const ng_weights *w, int tr
  * tensor's mean, then fine-tune (o->epochs, may be 0). `truth` (may be NULL) lists the key's
  * (tensor, index) positions, only to score how many the attacker found: with it, also the
  * detector table (ng_attack_detect, k = 10 x truth) and the same reset + fine-tune applied to
- * the top k of the detector that found most. */
+ * the top k of the detector that found most, and to its top 1 x truth. */
 #define NG_DETECTORS 6
 typedef struct ng_adaptive_result {
     int64_t flagged;          /* parameters reset */
@@ -117,6 +117,8 @@ typedef struct ng_adaptive_result {
     int     best;                      /* detector with the most found (-1: no truth) */
     double  acc_best_reset, acc_best_tuned;   /* its top k reset to the tensor mean, then fine-tuned
                                                  (an upper bound: the attacker cannot tell the best) */
+    int64_t best1_found;                      /* the same with its top 1 x truth only: found, */
+    double  acc_best1_reset, acc_best1_tuned; /* accuracy after reset, after fine-tuning */
     int64_t found;            /* of those, positions that were really perturbed */
     int64_t perturbed;        /* positions in truth */
     double  acc_before, acc_reset, acc_tuned;
