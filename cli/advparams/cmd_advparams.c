@@ -1,6 +1,6 @@
 /* cli/cmd_advparams.c - `nnguard advparams encrypt|decrypt`: AdvParams (SCHEMES.md section 2).
- * encrypt perturbs a few parameters of a model chosen greedily by gradient on an encryption set
- * drawn from the training data; the positions and values go to a secret key file. decrypt
+ * encrypt perturbs parameters of a model chosen by gradient on an encryption set drawn from the
+ * training data (hardened form by default, the paper's with --rule); the positions and values go to a secret key file. decrypt
  * restores the original parameters bit for bit. Refusals (wrong key, existing key file, insecure
  * key file, protected input) exit 3 with nothing written. */
 #include <getopt.h>
@@ -69,7 +69,8 @@ static const char dec_help[] =
 
 static const char top_help[] =
     "usage: nnguard advparams encrypt|decrypt ... (nnguard advparams encrypt --help)\n\n"
-    "AdvParams: a handful of parameters adversarially perturbed; positions and values are the key.\n";
+    "AdvParams: parameters adversarially perturbed (hardened form by default, the paper's with --rule);\n"
+    "positions and values are the key.\n";
 
 enum { OPT_DATA = 0x4f00, OPT_KEY_OUT, OPT_BUDGET, OPT_TARGET, OPT_TENSORS, OPT_SET, OPT_SEED,
        OPT_PASS, OPT_MARK, OPT_THREADS, OPT_KEY, OPT_RULE, OPT_ALLOW_MISS, OPT_HARDEN, OPT_SPREAD };
