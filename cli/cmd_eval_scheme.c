@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "core/core.h"
 #include "eval_scheme.h"
+#include "nnguard/advparams.h"
 #include "nnguard/deeplock.h"
 
 static const char help[] =
@@ -27,7 +28,10 @@ static const char help[] =
     "  --attack-epochs N     fine-tuning epochs of the attacks (default 5)\n"
     "  --trials N            deeplock: random wrong keys (default 100)\n"
     "  --keystream ctr|expand  deeplock key stream (default ctr)\n"
-    "  --budget N            advparams: most parameters changed (default 25)\n"
+    "  --budget N            advparams: most parameters changed (default: the form's, see advparams encrypt)\n"
+    "  --form harden|paper   advparams: the hardened form (default) or the paper's (--rule grad, target 0.15)\n"
+    "  --curve LIST          advparams: also the curve parameters changed -> accuracy after reset + fine-tuning\n"
+    "                        on the first --fractions share, both forms, at these budgets (paper form <= 400)\n"
     "  --rates LIST          advparams pruning rates (default 0.1,0.3,0.5,0.7,0.9)\n"
     "  --prune-epochs N      advparams: fine-tune after pruning (default 1)\n"
     "  --limit N             test images used (default all)\n"
@@ -140,7 +144,7 @@ ng_status ng_es_finetune(ng_es_ctx *c, const ng_model *victim, json_t **out)
 int ng_cmd_eval_scheme(int argc, char **argv)
 {
     enum { O_DATA = 0x5000, O_MODEL, O_ARCH, O_TEPOCHS, O_FRACS, O_AEPOCHS, O_TRIALS, O_KS, O_BUDGET,
-           O_RATES, O_PEPOCHS, O_LIMIT, O_WORKDIR, O_SEED, O_THREADS, O_BUDGETS, O_SARCH, O_INDEP, O_WMRATE, O_TCOUNT };
+           O_RATES, O_PEPOCHS, O_LIMIT, O_WORKDIR, O_SEED, O_THREADS, O_BUDGETS, O_SARCH, O_INDEP, O_WMRATE, O_TCOUNT, O_FORM, O_CURVE };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA}, {"model", required_argument, 0, O_MODEL},
         {"arch", required_argument, 0, O_ARCH}, {"train-epochs", required_argument, 0, O_TEPOCHS},
@@ -153,6 +157,7 @@ int ng_cmd_eval_scheme(int argc, char **argv)
         {"budgets", required_argument, 0, O_BUDGETS}, {"surrogate-arch", required_argument, 0, O_SARCH},
         {"independent", required_argument, 0, O_INDEP}, {"wm-rate", required_argument, 0, O_WMRATE},
         {"train-count", required_argument, 0, O_TCOUNT},
+        {"form", required_argument, 0, O_FORM}, {"curve", required_argument, 0, O_CURVE},
         NG_CLI_FORCE_LONGOPT, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(help, argc < 2 ? stderr : stdout);
@@ -167,7 +172,7 @@ int ng_cmd_eval_scheme(int argc, char **argv)
     memset(&c, 0, sizeof c);
     c.data = NG_DEFAULT_DATA_DIR;
     c.workdir = "nnguard-eval";
-    c.train_epochs = 5; c.attack_epochs = 5; c.prune_epochs = 1; c.trials = 100; c.budget = 25;
+    c.train_epochs = 5; c.attack_epochs = 5; c.prune_epochs = 1; c.trials = 100; c.budget = 0;
     c.fractions[0] = 0.01; c.fractions[1] = 0.05; c.fractions[2] = 0.1; c.n_fractions = 3;
     for (int i = 0; i < 5; i++) c.rates[i] = 0.1 + 0.2 * i;
     c.n_rates = 5;
@@ -200,6 +205,12 @@ int ng_cmd_eval_scheme(int argc, char **argv)
         case O_SEED: if (ng_cli_int("eval-scheme", "--seed", optarg, 0, (long long)1 << 62, &v)) return NG_EXIT_USAGE; c.seed = (uint64_t)v; break;
         case O_THREADS: if (ng_cli_int("eval-scheme", "--threads", optarg, 0, 256, &v)) return NG_EXIT_USAGE; c.threads = (int)v; break;
         case O_FRACS: if (parse_list("--fractions", optarg, c.fractions, &c.n_fractions, 1e-6, 1)) return NG_EXIT_USAGE; break;
+        case O_CURVE: if (parse_list("--curve", optarg, c.curve, &c.n_curve, 1, NG_ADV_MAX_BUDGET)) return NG_EXIT_USAGE; break;
+        case O_FORM:
+            if (strcmp(optarg, "harden") && strcmp(optarg, "paper"))
+                return ng_cli_usage("eval-scheme", "--form expects harden or paper, not '%s'", optarg);
+            c.paper = !strcmp(optarg, "paper");
+            break;
         case O_RATES: if (parse_list("--rates", optarg, c.rates, &c.n_rates, 0, 1)) return NG_EXIT_USAGE; break;
         case O_KS:
             if ((c.keystream = ng_keystream_parse(optarg)) < 0)

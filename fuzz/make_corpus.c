@@ -172,6 +172,10 @@ static void advkeys(void)
     b[12] = 1;   /* the target seals the same payload with the fixed passphrase */
     put("advkey", "sealed3_via_target", b, n, -1);
     free(b);
+    k->form = 1;   /* hardened form (version 2); plain3_v1, committed, is the version-1 layout */
+    if (ng_adv_key_encode(k, NULL, 0, &b, &n) != NG_OK) die("encode");
+    put("advkey", "hardened3", b, n, -1);
+    free(b);
     ng_adv_key_free(k);
     ng_model_free(m);
 }

@@ -35,8 +35,10 @@ ok grep -q "never overwritten" "$T/err"
 code 3 "$NG" advparams encrypt "$M" --data "$DATA" -o "$M" --key-out "$T/miss3.key" --force
 ok grep -q "same device and inode" "$T/err"
 
-code 0 "$NG" advparams encrypt "$M" --data "$DATA" -o "$T/enc.onnx" --key-out "$T/k.key" --allow-miss
+# the default (hardened) form, a smaller budget than its default to keep the test short
+code 0 "$NG" advparams encrypt "$M" --data "$DATA" -o "$T/enc.onnx" --key-out "$T/k.key" --budget 300 --allow-miss
 ok grep -q "advparams: step  1" "$T/err"
+ok grep -q "changed 300 of" "$T/out"
 ok test "$(stat -c %a "$T/k.key")" = 600
 ok test -s "$T/enc.onnx"
 ok bash -c "! grep -aq nnguard '$T/enc.onnx'"
@@ -48,7 +50,7 @@ ok test ! -e "$T/enc2.onnx"
 
 code 0 "$NG" advparams decrypt "$T/enc.onnx" --key "$T/k.key" -o "$T/dec.onnx"
 ok test "$(stat -c %a "$T/dec.onnx")" = 600   # plaintext of a protected model
-code 0 "$NG" advparams encrypt "$T/dec.onnx" --data "$DATA" -o "$T/enc3.onnx" --key-out "$T/k3.key" --allow-miss
+code 0 "$NG" advparams encrypt "$T/dec.onnx" --data "$DATA" -o "$T/enc3.onnx" --key-out "$T/k3.key" --budget 300 --allow-miss
 ok cmp -s "$T/enc.onnx" "$T/enc3.onnx"
 
 # eval with the key in memory equals eval of the decrypted file
@@ -86,6 +88,10 @@ code 0 "$NG" advparams encrypt "$T/m.safetensors" --arch lenet5 --data "$DATA" -
 ok bash -c "! cmp -s '$T/e.safetensors' '$T/m.safetensors'"
 code 0 "$NG" advparams decrypt "$T/e.safetensors" --key "$T/kst.key" -o "$T/d.safetensors"
 ok cmp -s "$T/d.safetensors" "$T/m.safetensors"
+# --rule alone selects the paper's form (stops at the target, here within 25 changes)
+code 0 "$NG" advparams encrypt "$M" --data "$DATA" -o "$T/encP.onnx" --key-out "$T/kP.key" --rule grad --target-acc 0.15 --allow-miss
+ok bash -c "grep -q 'changed [0-9]* of' '$T/out' && test \$(grep -o 'changed [0-9]*' '$T/out' | cut -d' ' -f2) -le 25"
+code 2 "$NG" advparams encrypt "$M" --data "$DATA" -o "$T/x" --key-out "$T/x.key" --spread 0
 code 2 "$NG" advparams encrypt "$T/m.safetensors" --arch lenet5 --data "$DATA" -o "$T/x" --key-out "$T/x.key" --rule best
 
 echo "$pass passed, $fail failed"

@@ -40,8 +40,11 @@ check "$(jget dl.json "['throughput']['lock_gb_s']") > 0" "eval-scheme: throughp
 grep -q "random wrong keys" dl.txt
 
 "$NG" eval-scheme advparams --model "$FIX" --attack-epochs 1 --fractions 0.02 --rates 0.5 --prune-epochs 0 \
-      --limit 1000 --workdir wd -o adv.json > adv.txt 2>/dev/null
-check "$(jget adv.json "['models'][0]['changed']") <= 25" "advparams: at most 25 parameters changed"
+      --budget 300 --limit 1000 --workdir wd -o adv.json > adv.txt 2>/dev/null
+check "'$(jget adv.json "['models'][0]['form']")' == 'hardened'" "advparams: the hardened form is the default"
+check "$(jget adv.json "['models'][0]['changed']") == 300" "advparams: the hardened form changes exactly --budget parameters"
+check "$(jget adv.json "['models'][0]['detectors'][0]['top_k']") == 3000" "advparams: detector table, k = 10 x budget"
+check "$(jget adv.json "['models'][0]['detectors'][1]['found']") <= 300 * 0.2" "advparams: hardened values are not duplicates"
 check "'$(jget adv.json "['models'][0]['changed_in_range']")' == 'True'" "advparams: changed values inside their tensor's range"
 check "'$(jget adv.json "['models'][0]['decrypt_bit_exact']")' == 'True'" "advparams: decrypt is bit-exact"
 check "$(jget adv.json "['models'][0]['accuracy_after']") < $(jget adv.json "['models'][0]['accuracy_before']") - 0.3" \

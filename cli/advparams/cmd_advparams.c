@@ -1,6 +1,6 @@
 /* cli/cmd_advparams.c - `nnguard advparams encrypt|decrypt`: AdvParams (SCHEMES.md section 2).
- * encrypt perturbs a few parameters of a model chosen greedily by gradient on an encryption set
- * drawn from the training data; the positions and values go to a secret key file. decrypt
+ * encrypt perturbs parameters of a model chosen by gradient on an encryption set drawn from the
+ * training data (hardened form by default, the paper's with --rule); the positions and values go to a secret key file. decrypt
  * restores the original parameters bit for bit. Refusals (wrong key, existing key file, insecure
  * key file, protected input) exit 3 with nothing written. */
 #include <getopt.h>
@@ -13,13 +13,21 @@
 #include "nnguard/advparams.h"
 #include "nnguard/keys.h"
 
+#define NG_STR2(x) #x
+#define NG_STR(x) NG_STR2(x)
+
 static const char enc_help[] =
     "usage: nnguard advparams encrypt MODEL -o OUT --key-out KEY [--data DIR] [options]\n\n"
-    "Encrypt MODEL (ONNX or safetensors) by moving a few parameters to their tensor's min or max,\n"
-    "chosen greedily by the gradient of the cross-entropy on an encryption set drawn (stratified)\n"
-    "from the training images in DIR. OUT is a valid model file of the same format; no metadata\n"
-    "names the moved parameters, but their values betray them: each sits exactly on its tensor's\n"
-    "min or max, where an attacker who knows the method looks first (nnguard attack adaptive).\n"
+    "Encrypt MODEL (ONNX or safetensors) by adversarially perturbing parameters, chosen by the\n"
+    "gradient of the cross-entropy on an encryption set drawn (stratified) from the training images\n"
+    "in DIR. OUT is a valid model file of the same format; no metadata names the moved parameters.\n"
+    "Two forms (SCHEMES.md section 2):\n"
+    "  hardened (default, --harden): the whole --budget (default " NG_STR(NG_ADV_HARDEN_BUDGET) ") is spent; each new value\n"
+    "    is drawn from inside its tensor's 1st..99th percentile, never its min or max, positions at\n"
+    "    random among the best-scoring ones (see docs/threat-model.md for what an attacker finds);\n"
+    "  the paper's (--rule grad --target-acc 0.15, or --rule gain): one parameter at a time moved to its\n"
+    "    tensor's min or max until the target is met (default budget 25); those values betray\n"
+    "    themselves (nnguard attack adaptive finds them all).\n"
     "KEY (created 0600, never overwritten, even with --force) holds the positions and values.\n"
     "When the budget runs out before the target accuracy is reached, nothing is written and the\n"
     "exit code is 1, unless --allow-miss.\n\n"
@@ -27,9 +35,9 @@ static const char enc_help[] =
     "                          default /usr/share/datasets/fashion-mnist)\n"
     "  -o, --output OUT        encrypted model file\n"
     "  --key-out KEY           key file to create (refused if it exists)\n"
-    "  --budget N              most parameters changed (default 25)\n"
+    "  --budget N              parameters changed (hardened: exactly N; paper: at most N)\n"
     "  --target-acc A          stop when encryption-set accuracy < A (default 0.10; the spec's 0.15)\n"
-    "  --rule gain|grad        pick the largest |gradient x move| (gain, ours, default: fewer changes\n"
+    "  --rule gain|grad        paper form: pick the largest |gradient x move| (gain, ours, default: fewer changes\n"
     "                          for the same drop) or the largest |gradient| (grad, the spec's rule)\n"
     "  --tensors PATTERN       eligible tensors, comma-separated fnmatch patterns\n"
     "                          (default: every *.weight tensor with 2+ dims)\n"
@@ -37,6 +45,12 @@ static const char enc_help[] =
     "  --seed S                seed of the encryption-set draw (default 0; recorded in the key)\n"
     "  --passphrase-file F     seal the key file with the passphrase in F (Argon2id + XChaCha20-Poly1305)\n"
     "  --mark                  write nnguard.scheme=advparams into the file's metadata\n"
+    "  --harden                hardened form (ours, SCHEMES.md section 2): every new value is drawn\n"
+    "                          from inside its tensor's 1st..99th percentile (never its min or max),\n"
+    "                          positions at random among the best-scoring ones, and the WHOLE budget\n"
+    "                          is spent (the count is what leaves fine-tuning no head start)\n"
+    "  --spread S              hardened: each round's positions drawn at random among the S x as many\n"
+    "                          best-scoring candidates (default 4; larger: harder to single out, more needed)\n"
     "  --allow-miss            write OUT and KEY even when the target accuracy was not reached\n"
     "  --force                 replace an existing OUT (never an existing KEY, nor an input)\n"
     "  --threads N             worker threads (default: all cores)\n"
@@ -55,10 +69,11 @@ static const char dec_help[] =
 
 static const char top_help[] =
     "usage: nnguard advparams encrypt|decrypt ... (nnguard advparams encrypt --help)\n\n"
-    "AdvParams: a handful of parameters adversarially perturbed; positions and values are the key.\n";
+    "AdvParams: parameters adversarially perturbed (hardened form by default, the paper's with --rule);\n"
+    "positions and values are the key.\n";
 
 enum { OPT_DATA = 0x4f00, OPT_KEY_OUT, OPT_BUDGET, OPT_TARGET, OPT_TENSORS, OPT_SET, OPT_SEED,
-       OPT_PASS, OPT_MARK, OPT_THREADS, OPT_KEY, OPT_RULE, OPT_ALLOW_MISS };
+       OPT_PASS, OPT_MARK, OPT_THREADS, OPT_KEY, OPT_RULE, OPT_ALLOW_MISS, OPT_HARDEN, OPT_SPREAD };
 
 /* Passphrase from a file (keys.h helper: first line, file must be 0600), or none. */
 static ng_status read_pass(const char *file, char **pass, size_t *len)
@@ -77,9 +92,9 @@ static int encrypt_cmd(int argc, char **argv)
         {"seed", required_argument, NULL, OPT_SEED}, {"passphrase-file", required_argument, NULL, OPT_PASS},
         {"mark", no_argument, NULL, OPT_MARK}, {"rule", required_argument, NULL, OPT_RULE},
         {"threads", required_argument, NULL, OPT_THREADS}, {"allow-miss", no_argument, NULL, OPT_ALLOW_MISS},
-        NG_CLI_ARCH_LONGOPTS, NG_CLI_FORCE_LONGOPT, {0, 0, 0, 0}};
+        {"harden", no_argument, NULL, OPT_HARDEN}, {"spread", required_argument, NULL, OPT_SPREAD}, NG_CLI_ARCH_LONGOPTS, NG_CLI_FORCE_LONGOPT, {0, 0, 0, 0}};
     const char *cmd = "advparams encrypt", *data = NULL, *out = NULL, *key_out = NULL, *pass_file = NULL;
-    int mark = 0, allow_miss = 0, force = 0, missed = 0, c;
+    int mark = 0, allow_miss = 0, force = 0, missed = 0, c, harden = -1, budget = 0;
     long long v;
     double d;
     ng_adv_options o = ng_adv_options_default();
@@ -94,7 +109,7 @@ static int encrypt_cmd(int argc, char **argv)
         case 'o': out = optarg; break;
         case OPT_DATA: data = optarg; break;
         case OPT_KEY_OUT: key_out = optarg; break;
-        case OPT_BUDGET: if (ng_cli_int(cmd, "--budget", optarg, 1, NG_ADV_MAX_BUDGET, &v)) return NG_EXIT_USAGE; o.budget = (int)v; break;
+        case OPT_BUDGET: if (ng_cli_int(cmd, "--budget", optarg, 1, NG_ADV_MAX_BUDGET, &v)) return NG_EXIT_USAGE; budget = (int)v; break;
         case OPT_TARGET: if (ng_cli_double(cmd, "--target-acc", optarg, 0, 1, &d)) return NG_EXIT_USAGE; o.target_acc = d; break;
         case OPT_TENSORS: o.tensors = optarg; break;
         case OPT_SET: if (ng_cli_int(cmd, "--encryption-set", optarg, 1, 1000000, &v)) return NG_EXIT_USAGE; o.set_size = v; break;
@@ -102,16 +117,21 @@ static int encrypt_cmd(int argc, char **argv)
         case OPT_PASS: pass_file = optarg; break;
         case OPT_MARK: mark = 1; break;
         case OPT_ALLOW_MISS: allow_miss = 1; break;
+        case OPT_HARDEN: harden = 1; break;
+        case OPT_SPREAD: if (ng_cli_int(cmd, "--spread", optarg, 1, 1000, &v)) return NG_EXIT_USAGE; o.spread = (int)v; break;
         case NG_CLI_OPT_FORCE: force = 1; break;
         case OPT_RULE:
             if (ng_adv_rule_parse(optarg) < 0) return ng_cli_usage(cmd, "--rule expects grad or gain, not '%s'", optarg);
             o.rule = (ng_adv_rule)ng_adv_rule_parse(optarg);
+            if (harden < 0) harden = 0;   /* --rule alone: the paper's form */
             break;
         case OPT_THREADS: if (ng_cli_int(cmd, "--threads", optarg, 0, 1024, &v)) return NG_EXIT_USAGE; o.threads = (int)v; break;
         default: return ng_cli_usage(cmd, "unknown option");
         }
     }
     if (optind != argc - 1) return ng_cli_usage(cmd, "give exactly one MODEL file");
+    o.harden = harden != 0;
+    o.budget = budget ? budget : o.harden ? NG_ADV_HARDEN_BUDGET : ng_adv_options_paper().budget;
     if (!out || !key_out) return ng_cli_usage(cmd, "-o and --key-out are required");
     if (!data) data = NG_DEFAULT_DATA_DIR;
     const char *model = argv[optind];

@@ -6,6 +6,7 @@
 #include <sodium.h>
 #include "cli.h"
 #include "eval_scheme.h"
+#include "attacks/attack_cli.h"
 #include "core/core.h"
 #include "nnguard/advparams.h"
 
@@ -33,6 +34,67 @@ static int all_in_range(const ng_model *orig, const ng_adv_key *k)
     return 1;
 }
 
+/* One point of the curve: encrypt a copy of base with `budget` (whole budget spent: target 0),
+ * then reset + fine-tune on the first --fractions share. */
+static ng_status curve_point(ng_es_ctx *c, const ng_model *base, int harden, int budget, double *scratch,
+                             json_t *arr)
+{
+    ng_model *enc = NULL;
+    ng_adv_key *k = NULL;
+    ng_finetune_result *fr = calloc(1, sizeof *fr);
+    ng_status st = fr ? ng_model_clone(base, &enc) : NG_E_NOMEM;
+    ng_adv_options o = harden ? ng_adv_options_default() : ng_adv_options_paper();
+    o.budget = budget;
+    o.target_acc = 0;
+    o.seed = c->seed;
+    o.threads = c->threads;
+    double acc = 0;
+    if (st == NG_OK) st = ng_adv_encrypt(enc, NULL, &c->train, &o, &k);
+    if (st == NG_OK) st = ng_evaluate(enc, &c->test, 0, 256, c->threads, &acc, NULL, NULL);
+    ng_finetune_options fo = ng_finetune_options_default();
+    fo.fraction = c->fractions[0];
+    fo.epochs = c->attack_epochs;
+    fo.seed = c->seed + 1000;   /* the same attacker data and order as the main fine-tuning row */
+    fo.threads = c->threads;
+    fo.scratch = *scratch < 0;
+    if (st == NG_OK) st = ng_attack_finetune(enc, &c->train, &c->test, &fo, fr);
+    if (st == NG_OK) {
+        int L = fo.epochs - 1;
+        if (fo.scratch) *scratch = fr->acc_scratch[L];
+        printf("    %-8s %8d  %7.4f%%  %6.2f%%  %6.2f%%  %6.2f%%  ", harden ? "hardened" : "paper", budget,
+               100.0 * (double)budget / (double)ng_model_nparams(base), 100 * acc, 100 * fr->acc_attacked[L], 100 * *scratch);
+        int bar = (int)(50 * fr->acc_attacked[L] + 0.5), sc = (int)(50 * *scratch + 0.5);
+        for (int i = 0; i <= 50 && (i < bar || i <= sc); i++) putchar(i == sc ? '|' : i < bar ? (harden ? '#' : '=') : ' ');
+        putchar('\n');
+        fflush(stdout);
+        json_array_append_new(arr, json_pack("{s:s,s:i,s:f,s:f,s:f,s:I}", "form", harden ? "hardened" : "paper", "changed",
+                                             budget, "accuracy_encrypted", acc, "accuracy_tuned", fr->acc_attacked[L],
+                                             "accuracy_scratch", *scratch, "reinitialised", (json_int_t)fr->n_sanitized));
+    }
+    free(fr);
+    ng_adv_key_free(k);
+    ng_model_free(enc);
+    return st;
+}
+
+/* The curve: parameters changed against accuracy after fine-tuning, both forms. */
+static ng_status curve(ng_es_ctx *c, const ng_model *base, json_t **out)
+{
+    *out = json_array();
+    double scratch = -1;
+    printf("  curve: parameters changed -> test accuracy encrypted, and after %d epochs of fine-tuning on %.0f%% of the "
+           "data (out-of-distribution values re-initialised first); scratch = training anew on the same data\n"
+           "    form       changed  fraction  encrypted  tuned  scratch  (# hardened, = paper, | scratch; 50 cols = 100%%)\n",
+           c->attack_epochs, 100 * c->fractions[0]);
+    ng_status st = NG_OK;
+    for (int i = 0; i < c->n_curve && st == NG_OK; i++) {
+        int b = (int)c->curve[i];
+        if (b <= 400) st = curve_point(c, base, 0, b, &scratch, *out);
+        if (st == NG_OK) st = curve_point(c, base, 1, b, &scratch, *out);
+    }
+    return st;
+}
+
 static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *out)
 {
     ng_model *base = NULL, *enc = NULL;
@@ -48,8 +110,8 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *out)
     if ((st = ng_weights_open(path, &w)) != NG_OK) goto done;
     ng_weights_id(w, id0);
     if ((st = ng_model_clone(base, &enc)) != NG_OK) goto done;
-    ng_adv_options o = ng_adv_options_default();
-    o.budget = c->budget;
+    ng_adv_options o = c->paper ? ng_adv_options_paper() : ng_adv_options_default();
+    if (c->budget > 0) o.budget = c->budget;
     o.seed = c->seed;
     o.threads = c->threads;
     double t0 = ng_now();
@@ -58,7 +120,7 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *out)
     if ((st = ng_evaluate(enc, &c->test, 0, 256, c->threads, &acc_after, NULL, NULL)) != NG_OK) goto done;
     size_t changed = ng_adv_key_count(k), total = ng_model_nparams(base);
     int in_range = all_in_range(base, k);
-    printf("AdvParams on %s (%s, %zu parameters)\n", path, arch, total);
+    printf("AdvParams (%s form) on %s (%s, %zu parameters)\n", o.harden ? "hardened" : "paper's", path, arch, total);
     printf("  accuracy %.2f%% -> %.2f%% (drop %.2f points, %.1f%% relative); %zu parameters changed (%.6f%% of all), "
            "all inside their tensor's range: %s; %.2f s\n", 100 * acc_before, 100 * acc_after,
            100 * (acc_before - acc_after), 100 * (acc_before - acc_after) / acc_before, changed,
@@ -108,14 +170,20 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *out)
     printf("  adaptive attack: %lld parameters reset, %lld of the %lld perturbed found; accuracy %.2f%% after reset, "
            "%.2f%% after %d epochs of fine-tuning on %.0f%% of the data\n", (long long)ar.flagged, (long long)ar.found,
            (long long)ar.perturbed, 100 * ar.acc_reset, 100 * ar.acc_tuned, ao.epochs, 100 * ao.fraction);
+    json_t *dt = ng_attack_detector_table(&ar, "  ", 1);
     /* decrypt: bit-exact? */
     if ((st = ng_adv_decrypt(w, k)) != NG_OK) goto done;
     ng_weights_id(w, id1);
     int exact = sodium_memcmp(id0, id1, 32) == 0;
     printf("  decrypted with the key: parameters %s the original bit for bit\n", exact ? "equal" : "DIFFER FROM");
     fflush(stdout);
+    json_t *cv = NULL;
+    if (c->n_curve > 0 && (st = curve(c, base, &cv)) != NG_OK) goto done;
     json_t *r = json_object();
     json_object_set_new(r, "arch", json_string(arch));
+    if (cv) json_object_set_new(r, "curve", cv);
+    json_object_set_new(r, "form", json_string(o.harden ? "hardened" : "paper"));
+    json_object_set_new(r, "detectors", dt);
     json_object_set_new(r, "model", json_string(path));
     json_object_set_new(r, "parameters", json_integer((json_int_t)total));
     json_object_set_new(r, "accuracy_before", json_real(acc_before));

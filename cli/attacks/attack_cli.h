@@ -22,6 +22,10 @@ int ng_attack_run_adaptive(const ng_attack_args *a);
 int ng_attack_is_licensed(const char *path);
 int ng_attack_run_license_keyguess(const ng_attack_args *a);
 int ng_attack_run_reverse_trigger(const ng_attack_args *a);
+/* The adaptive attack's detector table (r->topk > 0): printed with `indent` to stdout when
+ * print, and returned as a JSON array of {detector, found, top_k, perturbed, random_expected}. */
+struct json_t;
+struct json_t *ng_attack_detector_table(const ng_adaptive_result *r, const char *indent, int print);
 /* `attack extract` parses its own options (argv[0] = "extract"). */
 int ng_attack_run_extract(int argc, char **argv);
 #endif

@@ -174,6 +174,41 @@ fail:
     return ng_cli_fail(cmd, st);
 }
 
+json_t *ng_attack_detector_table(const ng_adaptive_result *r, const char *indent, int print)
+{
+    json_t *arr = json_array();
+    double rnd = r->candidates > 0 ? (double)r->perturbed * (double)r->topk / (double)r->candidates : 0;
+    if (print)
+        printf("%sdetectors: perturbed parameters in each one's top %lld of %lld candidates (%lld perturbed; "
+               "a random ranking finds %.1f)\n", indent, (long long)r->topk, (long long)r->candidates,
+               (long long)r->perturbed, rnd);
+    for (int d = 0; d < NG_DETECTORS && r->topk > 0; d++) {
+        if (print)
+            printf("%s  %-52s %6lld  (%5.1f%%)\n", indent, ng_detector_name(d), (long long)r->det_found[d],
+                   r->perturbed ? 100.0 * (double)r->det_found[d] / (double)r->perturbed : 0.0);
+        json_array_append_new(arr, json_pack("{s:s,s:I,s:I,s:I,s:f}", "detector", ng_detector_name(d), "found",
+                                             (json_int_t)r->det_found[d], "top_k", (json_int_t)r->topk, "perturbed",
+                                             (json_int_t)r->perturbed, "random_expected", rnd));
+    }
+    if (print && r->best >= 0) {
+        printf("%s  the best detector's top %lld reset to the tensor mean: accuracy %.2f%%", indent, (long long)r->topk,
+               100 * r->acc_best_reset);
+        if (r->acc_best_tuned >= 0) printf(", then fine-tuned %.2f%%", 100 * r->acc_best_tuned);
+        printf("\n%s  its top %lld only (%lld perturbed among them): accuracy %.2f%%", indent, (long long)r->perturbed,
+               (long long)r->best1_found, 100 * r->acc_best1_reset);
+        if (r->acc_best1_tuned >= 0) printf(", then fine-tuned %.2f%%", 100 * r->acc_best1_tuned);
+        putchar('\n');
+    }
+    if (r->best >= 0)
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:I,s:f,s:f,s:I,s:I,s:f,s:f}", "detector", "best: top k reset",
+                                             "which", ng_detector_name(r->best), "top_k", (json_int_t)r->topk,
+                                             "accuracy_reset", r->acc_best_reset, "accuracy_tuned", r->acc_best_tuned,
+                                             "top_1x", (json_int_t)r->perturbed, "found_1x", (json_int_t)r->best1_found,
+                                             "accuracy_reset_1x", r->acc_best1_reset, "accuracy_tuned_1x",
+                                             r->acc_best1_tuned));
+    return arr;
+}
+
 int ng_attack_run_adaptive(const ng_attack_args *a)
 {
     const char *cmd = "attack adaptive";
@@ -205,6 +240,7 @@ int ng_attack_run_adaptive(const ng_attack_args *a)
             if (k) {
                 json_object_set_new(o, "perturbed", json_integer(r.perturbed));
                 json_object_set_new(o, "found", json_integer(r.found));
+                json_object_set_new(o, "detectors", ng_attack_detector_table(&r, "", 0));
             }
             json_object_set_new(o, "accuracy_before", json_real(r.acc_before));
             json_object_set_new(o, "accuracy_reset", json_real(r.acc_reset));
@@ -216,6 +252,7 @@ int ng_attack_run_adaptive(const ng_attack_args *a)
             printf("\naccuracy: as given %.2f%%, after reset %.2f%%", 100 * r.acc_before, 100 * r.acc_reset);
             if (r.acc_tuned >= 0) printf(", after fine-tuning %.2f%%", 100 * r.acc_tuned);
             putchar('\n');
+            if (k) json_decref(ng_attack_detector_table(&r, "", 1));
         }
     }
 done:

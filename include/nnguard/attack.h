@@ -106,14 +106,38 @@ ng_status ng_attack_keyguess(const ng_model *locked, const ng_weights *w, int tr
  * flag the parameters sitting exactly at the tensor's min or max and those whose loss
  * gradient on the attacker's data is an outlier (|g - mean| > z * std), reset them to the
  * tensor's mean, then fine-tune (o->epochs, may be 0). `truth` (may be NULL) lists the key's
- * (tensor, index) positions, only to score how many the attacker found. */
+ * (tensor, index) positions, only to score how many the attacker found: with it, also the
+ * detector table (ng_attack_detect, k = 10 x truth) and the same reset + fine-tune applied to
+ * the top k of the detector that found most, and to its top 1 x truth. */
+#define NG_DETECTORS 6
 typedef struct ng_adaptive_result {
     int64_t flagged;          /* parameters reset */
+    int64_t topk, candidates; /* k of the detector table (10 x truth) and the parameters ranked */
+    int64_t det_found[NG_DETECTORS];   /* perturbed positions in each detector's top k (truth only) */
+    int     best;                      /* detector with the most found (-1: no truth) */
+    double  acc_best_reset, acc_best_tuned;   /* its top k reset to the tensor mean, then fine-tuned
+                                                 (an upper bound: the attacker cannot tell the best) */
+    int64_t best1_found;                      /* the same with its top 1 x truth only: found, */
+    double  acc_best1_reset, acc_best1_tuned; /* accuracy after reset, after fine-tuning */
     int64_t found;            /* of those, positions that were really perturbed */
     int64_t perturbed;        /* positions in truth */
     double  acc_before, acc_reset, acc_tuned;
 } ng_adaptive_result;
 typedef struct ng_position { const char *tensor; uint64_t index; } ng_position;
+/* The attacker's detectors (ng_detector_name(d) for d < NG_DETECTORS): extremes (fewest values
+ * of its tensor further out), duplicated values, magnitude z-score, deviation from the other
+ * values of the same conv kernel (kh x kw) or matrix row, gradient z-score on the attacker's
+ * data (grad: mean loss gradient, nparams floats), and a per-tensor distribution test (how
+ * over-full the parameter's histogram bin is against the normal of the tensor's mean and sd).
+ * Each ranks every parameter of the trainable tensors with 2+ dims (*candidates of them);
+ * found[d] = perturbed positions (truth) in detector d's top k. */
+const char *ng_detector_name(int d);
+ng_status   ng_attack_detect(const ng_model *m, const float *grad, const ng_position *truth, size_t n_truth,
+                             int64_t k, int64_t found[NG_DETECTORS], int64_t *candidates);
+/* Same, and sets mask[p] = 1 (nparams bytes) for the top k of detector mask_det. */
+ng_status   ng_attack_detect_mask(const ng_model *m, const float *grad, const ng_position *truth, size_t n_truth,
+                                  int64_t k, int64_t found[NG_DETECTORS], int64_t *candidates, int mask_det,
+                                  uint8_t *mask);
 ng_status ng_attack_adaptive(const ng_model *m, const ng_dataset *train, const ng_dataset *test,
                              const ng_finetune_options *o, double z, const ng_position *truth,
                              size_t n_truth, ng_adaptive_result *r);

@@ -46,13 +46,57 @@ static int is_truth(const ng_position *t, size_t n, const char *name, uint64_t i
     return 0;
 }
 
+/* Set every flagged parameter to the mean of its tensor's unflagged ones; count them and the
+ * truly perturbed among them. */
+static void reset_flagged(ng_model *a, const uint8_t *flag, const ng_position *truth, size_t n_truth,
+                          int64_t *flagged, int64_t *found)
+{
+    *flagged = *found = 0;
+    float *params = ng_model_params(a);
+    for (size_t t = 0; t < ng_model_ntensors(a); t++) {
+        ng_param p;
+        ng_model_tensor(a, t, &p);
+        size_t off = ng_model_tensor_offset(a, t);
+        int64_t n = ng_shape_numel(&p.shape), kept = 0;
+        float *w = params + off;
+        double sum = 0;
+        for (int64_t i = 0; i < n; i++) if (!flag[off + i]) { sum += w[i]; kept++; }
+        float mean = kept ? (float)(sum / (double)kept) : 0.0f;
+        for (int64_t i = 0; i < n; i++) {
+            if (!flag[off + i]) continue;
+            (*flagged)++;
+            if (truth && is_truth(truth, n_truth, p.name, (uint64_t)i)) (*found)++;
+            w[i] = mean;
+        }
+    }
+}
+
+/* Accuracy of the reset model, then after o->epochs of fine-tuning (-1 when none). */
+static ng_status reset_eval_tune(ng_model *a, const ng_dataset *train, const ng_dataset *test,
+                                 const ng_finetune_options *o, double *acc_reset, double *acc_tuned)
+{
+    *acc_tuned = -1;
+    ng_status st = ng_evaluate(a, test, 0, 256, o->threads, acc_reset, NULL, NULL);
+    if (st != NG_OK || o->epochs <= 0) return st;
+    ng_finetune_options fo = *o;
+    ng_finetune_result *fr = ng_calloc(1, sizeof *fr);
+    fo.scratch = 0;
+    fo.sanitize_abs = 0;
+    if (!fr) return NG_E_NOMEM;
+    st = ng_attack_finetune(a, train, test, &fo, fr);
+    if (st == NG_OK) *acc_tuned = fr->acc_attacked[fo.epochs - 1];
+    free(fr);
+    return st;
+}
+
 ng_status ng_attack_adaptive(const ng_model *m, const ng_dataset *train, const ng_dataset *test,
                              const ng_finetune_options *o, double z, const ng_position *truth,
                              size_t n_truth, ng_adaptive_result *r)
 {
     memset(r, 0, sizeof *r);
     r->perturbed = (int64_t)n_truth;
-    r->acc_tuned = -1;
+    r->acc_tuned = r->acc_best_reset = r->acc_best_tuned = r->acc_best1_reset = r->acc_best1_tuned = -1;
+    r->best = -1;
     ng_dataset sub = {0};
     ng_model *a = NULL;
     float *g = NULL;
@@ -67,6 +111,10 @@ ng_status ng_attack_adaptive(const ng_model *m, const ng_dataset *train, const n
     if (!g || !flag) { st = NG_E_NOMEM; goto out; }
     if ((st = mean_gradient(a, &sub, o->threads, g)) != NG_OK) goto out;
 
+    if (truth && n_truth) {
+        r->topk = 10 * (int64_t)n_truth;
+        if ((st = ng_attack_detect(a, g, truth, n_truth, r->topk, r->det_found, &r->candidates)) != NG_OK) goto out;
+    }
     size_t nt = ng_model_ntensors(a);
     float *params = ng_model_params(a);
     for (size_t t = 0; t < nt; t++) {
@@ -85,31 +133,27 @@ ng_status ng_attack_adaptive(const ng_model *m, const ng_dataset *train, const n
         gm /= (double)n;
         for (int64_t i = 0; i < n; i++) gs += (g[off + i] - gm) * (g[off + i] - gm);
         gs = sqrt(gs / (double)n);
-        double sum = 0;
-        int64_t kept = 0;
-        for (int64_t i = 0; i < n; i++) {
-            int suspect = w[i] == mn || w[i] == mx || (gs > 0 && fabs(g[off + i] - gm) > z * gs);
-            flag[off + i] = (uint8_t)suspect;
-            if (!suspect) { sum += w[i]; kept++; }
-        }
-        float mean = kept ? (float)(sum / (double)kept) : 0.0f;
-        for (int64_t i = 0; i < n; i++) {
-            if (!flag[off + i]) continue;
-            r->flagged++;
-            if (truth && is_truth(truth, n_truth, p.name, (uint64_t)i)) r->found++;
-            w[i] = mean;
-        }
+        for (int64_t i = 0; i < n; i++)
+            flag[off + i] = (uint8_t)(w[i] == mn || w[i] == mx || (gs > 0 && fabs(g[off + i] - gm) > z * gs));
     }
-    if ((st = ng_evaluate(a, test, 0, 256, o->threads, &r->acc_reset, NULL, NULL)) != NG_OK) goto out;
-    if (o->epochs > 0) {
-        ng_finetune_options fo = *o;
-        ng_finetune_result *fr = ng_calloc(1, sizeof *fr);
-        fo.scratch = 0;
-        fo.sanitize_abs = 0;
-        if (!fr) { st = NG_E_NOMEM; goto out; }
-        st = ng_attack_finetune(a, train, test, &fo, fr);
-        if (st == NG_OK) r->acc_tuned = fr->acc_attacked[fo.epochs - 1];
-        free(fr);
+    reset_flagged(a, flag, truth, n_truth, &r->flagged, &r->found);
+    if ((st = reset_eval_tune(a, train, test, o, &r->acc_reset, &r->acc_tuned)) != NG_OK) goto out;
+    if (r->topk > 0) {   /* the best detector's top k (chosen with the key: an upper bound for the attacker) */
+        int best = 0;
+        for (int d = 1; d < NG_DETECTORS; d++) if (r->det_found[d] > r->det_found[best]) best = d;
+        r->best = best;
+        for (int pass = 0; pass < 2; pass++) {   /* its top k, then its top 1 x truth */
+            ng_model_free(a);
+            a = NULL;
+            memset(flag, 0, np);
+            int64_t f2[NG_DETECTORS], c2, fl, fo, kk = pass ? (int64_t)n_truth : r->topk;
+            if ((st = ng_model_clone(m, &a)) != NG_OK) goto out;
+            if ((st = ng_attack_detect_mask(a, g, truth, n_truth, kk, f2, &c2, best, flag)) != NG_OK) goto out;
+            reset_flagged(a, flag, truth, n_truth, &fl, &fo);
+            if (pass) r->best1_found = fo;
+            if ((st = reset_eval_tune(a, train, test, o, pass ? &r->acc_best1_reset : &r->acc_best_reset,
+                                      pass ? &r->acc_best1_tuned : &r->acc_best_tuned)) != NG_OK) goto out;
+        }
     }
     if (o->log)
         fprintf(o->log, "adaptive attack: %lld parameters reset (%lld of %lld perturbed found); accuracy %.2f%% -> %.2f%% reset%s\n",

@@ -15,24 +15,31 @@ ng_adv_options ng_adv_options_default(void)
 {
     ng_adv_options o;
     memset(&o, 0, sizeof o);
-    o.budget = 25;
+    o.budget = NG_ADV_HARDEN_BUDGET;
     o.target_acc = 0.10;
     o.rule = NG_ADV_RULE_GAIN;
+    o.harden = 1;
+    o.spread = 4;
     o.set_size = 512;
     o.seed = 0;
     o.batch = 256;
     return o;
 }
 
+ng_adv_options ng_adv_options_paper(void)
+{
+    ng_adv_options o = ng_adv_options_default();
+    o.harden = 0;
+    o.budget = 25;
+    o.target_acc = 0.15;
+    o.rule = NG_ADV_RULE_GRAD;
+    return o;
+}
+
 static uint32_t f2bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 static float bits2f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 
-/* An eligible tensor: where it lives in the model array and its original range. */
-typedef struct adv_tensor {
-    const char *name;       /* owned by the model */
-    size_t off, numel;      /* in floats, in the model's contiguous array */
-    float lo, hi;           /* original min/max (NaNs ignored) */
-} adv_tensor;
+typedef ng_adv_tensor adv_tensor;
 
 /* Does name match the comma-separated fnmatch patterns? */
 static int match_patterns(const char *pat, const char *name)
@@ -189,6 +196,8 @@ static ng_status check_inputs(ng_model *m, const ng_dataset *d, const ng_adv_opt
     if (o->set_size < 1 || o->set_size > UINT32_MAX || o->batch < 1)
         return ng_fail(NG_E_INVALID, "advparams: encryption-set size %lld and batch %d must be positive",
                        (long long)o->set_size, o->batch);
+    if (o->harden && (o->spread < 1 || o->spread > 1000))
+        return ng_fail(NG_E_INVALID, "advparams: spread %d is outside 1..1000", o->spread);
     if (o->rule != NG_ADV_RULE_GRAD && o->rule != NG_ADV_RULE_GAIN)
         return ng_fail(NG_E_INVALID, "advparams: unknown selection rule %d", (int)o->rule);
     if (o->tensors && strlen(o->tensors) > NG_ADV_PATTERN_MAX)
@@ -233,6 +242,8 @@ ng_status ng_adv_encrypt(ng_model *m, ng_weights *w, const ng_dataset *data, con
     float *params = ng_model_params(m);
     ng_adv_key *k = ng_adv_key_new();
     uint8_t *chosen = ng_calloc(r.np, 1);
+    ng_adv_move one[1], *moves = one;
+    ng_rng rng;
     r.grad = ng_calloc(r.np, sizeof(float));
     r.gacc = ng_calloc(r.np, sizeof(float));
     r.dlogits = ng_calloc((size_t)r.batch * (size_t)r.classes, sizeof(float));
@@ -255,16 +266,42 @@ ng_status ng_adv_encrypt(ng_model *m, ng_weights *w, const ng_dataset *data, con
         ng_adv_step s = {0, NULL, 0, 0, 0, 0, loss, acc, ng_now() - t0};
         report(o, &s);
     }
-    for (int step = 1; st == NG_OK && step <= o->budget && !(acc < o->target_acc); step++) {
-        size_t ti = 0, ei = 0;
-        if (!pick(&r, o->rule, params, t, nt, chosen, &ti, &ei)) break;   /* nothing left that moves */
-        size_t at = t[ti].off + ei;
-        float g = r.gacc[at], old = params[at], to = g > 0 ? t[ti].hi : t[ti].lo;
-        if ((st = ng_adv_key_push(k, t[ti].name, ei, f2bits(old), f2bits(to))) != NG_OK) break;
-        params[at] = to;
-        chosen[at] = 1;
-        if ((st = evaluate(&r, step < o->budget, &loss, &acc)) != NG_OK) break;
-        ng_adv_step s = {step, t[ti].name, ei, g, old, to, loss, acc, ng_now() - t0};
+    if (st == NG_OK && o->harden) {
+        st = ng_adv_harden_prepare(t, nt, params);
+        moves = ng_calloc((size_t)o->budget, sizeof *moves);
+        if (st == NG_OK && !moves) st = NG_E_NOMEM;
+        ng_rng_seed(&rng, o->seed ^ 0x68617264656e6564ull);
+    }
+    /* Paper form: one parameter per step until the target is met. Hardened form: the whole
+     * budget is spent (it is what leaves fine-tuning no head start), in rounds that grow by a
+     * quarter of what is already changed, one gradient per round. */
+    while (st == NG_OK && (int)k->n < o->budget && (o->harden || !(acc < o->target_acc))) {
+        size_t nm = 0;
+        if (o->harden) {
+            size_t want = (k->n + 3) / 4, left = (size_t)o->budget - k->n;
+            if (want < 1) want = 1;
+            if (want > left) want = left;
+            nm = ng_adv_harden_pick(r.gacc, params, t, nt, chosen, want, o->spread, &rng, moves);
+        } else {
+            size_t ti = 0, ei = 0;
+            if (pick(&r, o->rule, params, t, nt, chosen, &ti, &ei)) {
+                size_t at = t[ti].off + ei;
+                moves[0] = (ng_adv_move){ti, ei, r.gacc[at] > 0 ? t[ti].hi : t[ti].lo};
+                nm = 1;
+            }
+        }
+        if (nm == 0) break;   /* nothing left that moves */
+        float g = 0, old = 0;
+        for (size_t i = 0; i < nm && st == NG_OK; i++) {
+            size_t at = t[moves[i].ti].off + moves[i].ei;
+            g = r.gacc[at]; old = params[at];
+            st = ng_adv_key_push(k, t[moves[i].ti].name, moves[i].ei, f2bits(old), f2bits(moves[i].to));
+            if (st == NG_OK) { params[at] = moves[i].to; chosen[at] = 1; }
+        }
+        if (st != NG_OK) break;
+        if ((st = evaluate(&r, (int)k->n < o->budget, &loss, &acc)) != NG_OK) break;
+        const ng_adv_move *lm = &moves[nm - 1];
+        ng_adv_step s = {(int)k->n, t[lm->ti].name, lm->ei, g, old, lm->to, loss, acc, ng_now() - t0};
         report(o, &s);
     }
     if (st == NG_OK && k->n == 0)
@@ -282,6 +319,7 @@ ng_status ng_adv_encrypt(ng_model *m, ng_weights *w, const ng_dataset *data, con
         k->budget = (uint32_t)o->budget;
         k->set_size = (uint32_t)set->n;
         k->rule = (uint32_t)o->rule;
+        k->form = o->harden ? 1u : 0u;
         k->target_acc = o->target_acc;
         k->acc_after = acc;
     } else if (k) {
@@ -293,6 +331,8 @@ ng_status ng_adv_encrypt(ng_model *m, ng_weights *w, const ng_dataset *data, con
         }
     }
     ng_exec_free(r.e);
+    for (size_t a = 0; a < nt; a++) free(t[a].sorted);
+    if (moves != one) free(moves);
     free(chosen); free(r.grad); free(r.gacc); free(r.dlogits); free(t);
     if (set == &sub) ng_dataset_free(&sub);
     if (st != NG_OK) { ng_adv_key_free(k); return st; }

@@ -4,9 +4,34 @@
 #define NG_PROTECT_ADVPARAMS_IMPL_H
 #include <stdint.h>
 #include "nnguard/advparams.h"
+#include "nnguard/rng.h"
 
 #define NG_ADV_NAME_MAX 4096
 #define NG_ADV_PATTERN_MAX 4096
+
+/* An eligible tensor: where it lives in the model array, its original range and (hardened form)
+ * its original values sorted, with the bulk [blo, bhi] of sorted indices a perturbed value may
+ * be drawn from (1st..99th percentile, never the extremes). */
+typedef struct ng_adv_tensor {
+    const char *name;       /* owned by the model */
+    size_t off, numel;      /* in floats, in the model's contiguous array */
+    float lo, hi;           /* original min/max (NaNs ignored) */
+    float *sorted;          /* hardened form only (NULL otherwise): ns non-NaN values */
+    size_t ns;
+    size_t blo, bhi;        /* bulk of sorted; blo > bhi when the tensor is too small */
+} ng_adv_tensor;
+
+/* One hardened move: element ei of tensor ti goes to `to`. */
+typedef struct ng_adv_move { size_t ti, ei; float to; } ng_adv_move;
+
+/* Hardened form: sort each tensor's values and set its bulk (advparams_harden.c). */
+ng_status ng_adv_harden_prepare(ng_adv_tensor *t, size_t nt, const float *params);
+/* Pick up to `want` not-yet-chosen parameters: score |g| x the expected in-bulk move on the side
+ * that raises the loss, keep the top spread x want, draw `want` of them at random, and draw each new
+ * value from the tensor's own sorted values between the current one and the bulk's edge
+ * (interpolated between neighbours). Marks them chosen; returns how many moves were written. */
+size_t ng_adv_harden_pick(const float *grad, const float *params, const ng_adv_tensor *t, size_t nt,
+                          uint8_t *chosen, size_t want, int spread, ng_rng *rng, ng_adv_move *out);
 
 typedef struct ng_adv_pos {
     char    *name;
@@ -17,7 +42,7 @@ typedef struct ng_adv_pos {
 struct ng_adv_key {
     uint8_t  id_after[32], id_before[32];
     uint64_t seed;
-    uint32_t budget, set_size, rule;
+    uint32_t budget, set_size, rule, form;   /* form: 0 paper, 1 hardened */
     double   target_acc, acc_before, acc_after;
     char    *pattern;          /* "" for the default rule; never NULL once built */
     ng_adv_pos *pos;

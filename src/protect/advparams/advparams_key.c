@@ -15,7 +15,7 @@
 #include "protect/advparams/advparams_impl.h"
 
 #define ADV_MAGIC "NGADVKEY"
-#define ADV_VERSION 1u
+#define ADV_VERSION 2u   /* version 1 (no form field: paper form) is still read */
 #define ADV_FLAG_SEALED 1u
 #define ADV_HDR 24u
 #define ADV_SUM 32u
@@ -72,6 +72,7 @@ void ng_adv_key_entry(const ng_adv_key *k, size_t i, ng_adv_entry *out)
 void ng_adv_key_id_after(const ng_adv_key *k, uint8_t id[32]) { memcpy(id, k->id_after, 32); }
 void ng_adv_key_id_before(const ng_adv_key *k, uint8_t id[32]) { memcpy(id, k->id_before, 32); }
 ng_adv_rule ng_adv_key_rule(const ng_adv_key *k) { return (ng_adv_rule)k->rule; }
+int ng_adv_key_hardened(const ng_adv_key *k) { return k->form == 1; }
 const char *ng_adv_rule_name(ng_adv_rule r) { return r == NG_ADV_RULE_GAIN ? "gain" : "grad"; }
 int ng_adv_rule_parse(const char *s)
 {
@@ -102,7 +103,7 @@ static void putf64(wbuf *b, double d) { uint64_t u; memcpy(&u, &d, 8); put64(b, 
 
 static size_t payload_size(const ng_adv_key *k)
 {
-    size_t n = 64 + 8 + 4 + 4 + 4 + 8 * 3 + 4 + strlen(k->pattern) + 4;
+    size_t n = 64 + 8 + 4 + 4 + 4 + 4 + 8 * 3 + 4 + strlen(k->pattern) + 4;
     for (size_t i = 0; i < k->n; i++) n += 4 + strlen(k->pos[i].name) + 8 + 4 + 4;
     return n;
 }
@@ -110,7 +111,7 @@ static size_t payload_size(const ng_adv_key *k)
 static void payload_write(const ng_adv_key *k, wbuf *b)
 {
     put(b, k->id_after, 32); put(b, k->id_before, 32);
-    put64(b, k->seed); put32(b, k->budget); put32(b, k->set_size); put32(b, k->rule);
+    put64(b, k->seed); put32(b, k->budget); put32(b, k->set_size); put32(b, k->rule); put32(b, k->form);
     putf64(b, k->target_acc); putf64(b, k->acc_before); putf64(b, k->acc_after);
     put32(b, (uint32_t)strlen(k->pattern)); put(b, k->pattern, strlen(k->pattern));
     put32(b, (uint32_t)k->n);
@@ -145,7 +146,7 @@ static char *take_str(rbuf *r, size_t n)
     return c;
 }
 
-static ng_status payload_read(const uint8_t *p, size_t n, const char *name, ng_adv_key **out)
+static ng_status payload_read(const uint8_t *p, size_t n, uint32_t ver, const char *name, ng_adv_key **out)
 {
     rbuf r = {p, n, 0, 0};
     ng_adv_key *k = ng_adv_key_new();
@@ -153,11 +154,13 @@ static ng_status payload_read(const uint8_t *p, size_t n, const char *name, ng_a
     const uint8_t *ids = take(&r, 64);
     if (ids) { memcpy(k->id_after, ids, 32); memcpy(k->id_before, ids + 32, 32); }
     k->seed = get64(&r); k->budget = get32(&r); k->set_size = get32(&r); k->rule = get32(&r);
+    k->form = ver >= 2 ? get32(&r) : 0;
     k->target_acc = getf64(&r); k->acc_before = getf64(&r); k->acc_after = getf64(&r);
     uint32_t pl = get32(&r);
     ng_status st = NG_OK;
     if (!r.bad && k->rule > NG_ADV_RULE_GAIN) st = ng_fail(NG_E_FORMAT, "%s: unknown selection rule %u", name, k->rule);
-    if (!r.bad && pl > NG_ADV_PATTERN_MAX) st = ng_fail(NG_E_FORMAT, "%s: tensor pattern of %u bytes (limit %d)", name, pl, NG_ADV_PATTERN_MAX);
+    if (st == NG_OK && !r.bad && k->form > 1) st = ng_fail(NG_E_FORMAT, "%s: unknown encryption form %u", name, k->form);
+    if (st == NG_OK && !r.bad && pl > NG_ADV_PATTERN_MAX) st = ng_fail(NG_E_FORMAT, "%s: tensor pattern of %u bytes (limit %d)", name, pl, NG_ADV_PATTERN_MAX);
     char *pat = st == NG_OK ? take_str(&r, pl) : NULL;
     if (pat) { free(k->pattern); k->pattern = pat; }
     uint32_t ne = get32(&r);
@@ -241,7 +244,8 @@ ng_status ng_adv_key_decode(const uint8_t *buf, size_t len, const char *name, co
         return ng_fail(NG_E_KEY, "%s: not an AdvParams key file (no NGADVKEY header)", name);
     uint32_t ver = ng_le32(buf + 8), flags = ng_le32(buf + 12);
     uint64_t body = ng_le64(buf + 16);
-    if (ver != ADV_VERSION) return ng_fail(NG_E_UNSUPPORTED, "%s: key file version %u (this nnguard reads %u)", name, ver, ADV_VERSION);
+    if (ver < 1 || ver > ADV_VERSION)
+        return ng_fail(NG_E_UNSUPPORTED, "%s: key file version %u (this nnguard reads 1..%u)", name, ver, ADV_VERSION);
     if (flags & ~ADV_FLAG_SEALED) return ng_fail(NG_E_FORMAT, "%s: unknown key file flags 0x%x", name, flags);
     if (body > ADV_BODY_MAX || body != len - ADV_HDR - ADV_SUM)
         return ng_fail(NG_E_KEY, "%s: key file is %zu bytes but says its body is %llu: truncated or corrupted",
@@ -251,7 +255,7 @@ ng_status ng_adv_key_decode(const uint8_t *buf, size_t len, const char *name, co
     if (sodium_memcmp(sum, buf + len - ADV_SUM, 32) != 0)
         return ng_fail(NG_E_KEY, "%s: key file checksum does not match: the file is corrupted", name);
     const uint8_t *b = buf + ADV_HDR;
-    if (!(flags & ADV_FLAG_SEALED)) return payload_read(b, (size_t)body, name, out);
+    if (!(flags & ADV_FLAG_SEALED)) return payload_read(b, (size_t)body, ver, name, out);
 
     if (!passphrase) return ng_fail(NG_E_KEY, "%s: key file is sealed; give its passphrase (--passphrase-file)", name);
     if (body < ADV_SEAL_HDR + crypto_aead_xchacha20poly1305_ietf_ABYTES)
@@ -273,7 +277,7 @@ ng_status ng_adv_key_decode(const uint8_t *buf, size_t len, const char *name, co
     if (st == NG_OK && crypto_aead_xchacha20poly1305_ietf_decrypt(plain, NULL, NULL, buf + ad, clen, buf, ad, nonce, key) != 0)
         st = ng_fail(NG_E_KEY, "%s: wrong passphrase (or the sealed key was altered)", name);
     sodium_memzero(key, sizeof key);
-    if (st == NG_OK) st = payload_read(plain, pn, name, out);
+    if (st == NG_OK) st = payload_read(plain, pn, ver, name, out);
     sodium_memzero(plain, pn);
     free(plain);
     return st;
