@@ -479,8 +479,10 @@ static void test_malformed(void)
     }
     /* Opset out of range, no opset. */
     int64_t ov = mp->opset_import[0]->version;
-    mp->opset_import[0]->version = 9;
-    b = pack(mp, &n); expect_fail(b, n, "opset9.onnx", NG_E_UNSUPPORTED, "opset 9"); free(b);
+    mp->opset_import[0]->version = 6;
+    b = pack(mp, &n); expect_fail(b, n, "opset6.onnx", NG_E_UNSUPPORTED, "opset 6"); free(b);
+    mp->opset_import[0]->version = 19;
+    b = pack(mp, &n); expect_fail(b, n, "opset19.onnx", NG_E_UNSUPPORTED, "opset 19"); free(b);
     mp->opset_import[0]->version = ov;
     /* Two outputs. */
     size_t no = g->n_output;

@@ -183,3 +183,34 @@ void ng_par_sgemm(ng_pool *p, int trans_a, int trans_b, int64_t M, int64_t N, in
     if (len < 16 * 2) { j.split_rows = 1; gemm_body(&j, 0, M, 0); return; }
     ng_pool_for(p, len, gemm_body, &j);
 }
+
+void ng_nd_map(const ng_shape *s, const float *src, int64_t sb, const int64_t *sst,
+               float *dst, int64_t db, const int64_t *dst_st, int add)
+{
+    int r = s->ndim;
+    if (ng_shape_numel(s) <= 0) return;
+    if (r == 0) { if (add) dst[db] += src[sb]; else dst[db] = src[sb]; return; }
+    int64_t idx[NG_MAX_DIMS] = {0};
+    int64_t n = s->d[r - 1], ss = sst[r - 1], ds = dst_st[r - 1];
+    for (;;) {
+        const float *a = src + sb;
+        float *b = dst + db;
+        if (add) for (int64_t i = 0; i < n; i++) b[i * ds] += a[i * ss];
+        else if (ss == 1 && ds == 1) memcpy(b, a, (size_t)n * sizeof(float));
+        else for (int64_t i = 0; i < n; i++) b[i * ds] = a[i * ss];
+        int k = r - 2;
+        for (; k >= 0; k--) {
+            sb += sst[k]; db += dst_st[k];
+            if (++idx[k] < s->d[k]) break;
+            sb -= sst[k] * s->d[k]; db -= dst_st[k] * s->d[k];
+            idx[k] = 0;
+        }
+        if (k < 0) return;
+    }
+}
+
+void ng_strides(const ng_shape *s, int64_t *st)
+{
+    int64_t acc = 1;
+    for (int k = s->ndim - 1; k >= 0; k--) { st[k] = acc; acc *= s->d[k]; }
+}
