@@ -455,9 +455,9 @@ static void test_malformed(void)
     /* Unknown op, with node and op named. */
     Onnx__NodeProto *nd = g->node[1];
     char *op = nd->op_type, *nm = nd->name;
-    nd->op_type = "LSTM";
-    nd->name = "my_lstm";
-    b = pack(mp, &n); expect_fail(b, n, "unknownop.onnx", NG_E_UNSUPPORTED, "node 'my_lstm' (op LSTM) is not supported; supported: Conv"); free(b);
+    nd->op_type = "RoiAlign";
+    nd->name = "my_roi";
+    b = pack(mp, &n); expect_fail(b, n, "unknownop.onnx", NG_E_UNSUPPORTED, "node 'my_roi' (op RoiAlign) is not supported; supported: Conv"); free(b);
     nd->op_type = op;
     nd->name = nm;
     /* Missing input. */

@@ -58,6 +58,8 @@ typedef enum ng_op {
     NG_OP_UNSQUEEZE,
     NG_OP_REDUCEMEAN,
     NG_OP_LAYERNORM,
+    NG_OP_LSTM,
+    NG_OP_GRU,
     NG_OP_COUNT
 } ng_op;
 

@@ -5,6 +5,7 @@
 #include "core/core.h"
 
 #define ROW(e, onnx, lo, hi, op) [e] = { onnx, lo, hi, ng_##op##_shape, ng_##op##_fwd, ng_##op##_bwd }
+#define ROW_NOGRAD(e, onnx, lo, hi, op) [e] = { onnx, lo, hi, ng_##op##_shape, ng_##op##_fwd, NULL }
 const ng_op_def ng_ops[NG_OP_COUNT] = {
     ROW(NG_OP_CONV,          "Conv",               2, 3, conv),
     ROW(NG_OP_MAXPOOL,       "MaxPool",            1, 1, maxpool),
@@ -42,8 +43,11 @@ const ng_op_def ng_ops[NG_OP_COUNT] = {
     ROW(NG_OP_UNSQUEEZE,     "Unsqueeze",          1, 1, unsqueeze),  /* axes folded */
     ROW(NG_OP_REDUCEMEAN,    "ReduceMean",         1, 1, reducemean), /* axes folded */
     ROW(NG_OP_LAYERNORM,     "LayerNormalization", 2, 3, layernorm),
+    ROW_NOGRAD(NG_OP_LSTM,   "LSTM",               3, 7, lstm),       /* inference only */
+    ROW_NOGRAD(NG_OP_GRU,    "GRU",                3, 6, gru),
 };
 #undef ROW
+#undef ROW_NOGRAD
 NG_STATIC_ASSERT(NG_ARRAY_LEN(ng_ops) == NG_OP_COUNT, "ng_ops must cover ng_op");
 
 int ng_op_from_name(const char *op_type)

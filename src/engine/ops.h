@@ -6,6 +6,7 @@
  *                identity, dropout, sqrt, erf, gelu, clip
  *   ops_shape.c  flatten, reshape, concat, softmax
  *   ops_layout.c transpose, slice, pad, gather, squeeze, unsqueeze
+ *   ops_rnn.c    lstm, gru (no backward)
  */
 #ifndef NG_ENGINE_OPS_H
 #define NG_ENGINE_OPS_H
@@ -53,6 +54,10 @@ NG_DECLARE_OP(squeeze)
 NG_DECLARE_OP(unsqueeze)
 NG_DECLARE_OP(reducemean)
 NG_DECLARE_OP(layernorm)
+ng_status ng_lstm_shape(const ng_node *n, const ng_shape *const *in, ng_shape *out);
+ng_status ng_lstm_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in, ng_tensor *const *out);
+ng_status ng_gru_shape(const ng_node *n, const ng_shape *const *in, ng_shape *out);
+ng_status ng_gru_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in, ng_tensor *const *out);
 
 /* Scratch memory from the exec, reused across nodes (per worker); valid until the node returns.
  * c must be the context the exec handed to the kernel; NULL (message set) if out of memory. */

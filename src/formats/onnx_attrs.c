@@ -40,6 +40,8 @@ static const char *allowed_attrs(int op)
     case NG_OP_REDUCEMEAN: return ",axes,keepdims,noop_with_empty_axes,";
     case NG_OP_LAYERNORM: return ",axis,epsilon,stash_type,";
     case NG_OP_GELU:      return ",approximate,";
+    case NG_OP_LSTM:      return ",activations,direction,hidden_size,input_forget,layout,";
+    case NG_OP_GRU:       return ",activations,direction,hidden_size,layout,linear_before_reset,";
     default:              return ",";
     }
 }
@@ -251,6 +253,32 @@ static ng_status more_attrs(const actx *x, int op, ng_attrs *a)
     case NG_OP_GELU: {
         static const char *const approx[] = { "none", "tanh" };
         return get_choice(x, "approximate", approx, 2, &a->gelu_tanh);
+    }
+    case NG_OP_LSTM: case NG_OP_GRU: {
+        static const char *const dirs[] = { "forward", "reverse", "bidirectional" };
+        int dir = 0;
+        if (!find(x, "hidden_size")) return bad(x, NG_E_FORMAT, "is required", "hidden_size");
+        if ((st = get_int(x, "hidden_size", 1, 1 << 20, &a->hidden)) != NG_OK) return st;
+        if ((st = get_choice(x, "direction", dirs, 3, &dir)) != NG_OK) return st;
+        a->reverse = dir == 1; a->bidir = dir == 2;
+        v = 0;
+        if ((st = get_int(x, "layout", 0, 0, &v)) != NG_OK) return st;
+        if ((st = get_int(x, "input_forget", 0, 0, &v)) != NG_OK) return st;
+        v = 0;
+        if ((st = get_int(x, "linear_before_reset", 0, 1, &v)) != NG_OK) return st;
+        a->linear_before_reset = (int)v;
+        if ((p = find(x, "activations"))) {   /* only the defaults */
+            static const char *const def[] = { "Sigmoid", "Tanh", "Tanh", "Sigmoid", "Tanh", "Tanh" };
+            size_t per = op == NG_OP_LSTM ? 3 : 2;
+            if (p->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS || p->n_strings != per * (size_t)(a->bidir ? 2 : 1))
+                return bad(x, NG_E_UNSUPPORTED, "must list the default activations", "activations");
+            for (size_t i = 0; i < p->n_strings; i++) {
+                const char *want = op == NG_OP_LSTM ? def[i % 3] : (i % 2 ? "Tanh" : "Sigmoid");
+                if (p->strings[i].len != strlen(want) || memcmp(p->strings[i].data, want, p->strings[i].len) != 0)
+                    return bad(x, NG_E_UNSUPPORTED, "must list the default activations (Sigmoid, Tanh[, Tanh])", "activations");
+            }
+        }
+        return NG_OK;
     }
     default:
         return NG_OK;

@@ -168,8 +168,10 @@ static Onnx__NodeProto *export_more(exp_ctx *E, int i)
     const ng_node *n = &m->nodes[i];
     const ng_attrs *a = &n->a;
     arena *A = &E->A;
-    Onnx__NodeProto *nd = node_new(E, ng_ops[n->op].name, n->name ? n->name : "", (size_t)n->n_in + 4, 1);
-    if (!nd || !(nd->output[0] = vname(A, m, n->out[0]))) return NULL;
+    Onnx__NodeProto *nd = node_new(E, ng_ops[n->op].name, n->name ? n->name : "", (size_t)n->n_in + 4, (size_t)n->n_out);
+    if (!nd) return NULL;
+    for (int j = 0; j < n->n_out; j++)
+        if (!(nd->output[j] = vname(A, m, n->out[j]))) return NULL;
     size_t ni = 0, k = 0;
     for (int j = 0; j < n->n_in; j++)
         if (!(nd->input[ni++] = vname(A, m, n->in[j]))) return NULL;
@@ -207,6 +209,18 @@ static Onnx__NodeProto *export_more(exp_ctx *E, int i)
         ADD_ATTR(nd->attribute, k, attr_i(A, "axis", a->axis));
         ADD_ATTR(nd->attribute, k, attr_f(A, "epsilon", a->epsilon));
         break;
+    case NG_OP_LSTM: case NG_OP_GRU: {
+        Onnx__AttributeProto *d = attr_new(A, "direction", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
+        char *dir = astr(A, a->bidir ? "bidirectional" : a->reverse ? "reverse" : "forward");
+        if (!d || !dir) return NULL;
+        d->has_s = 1;
+        d->s.data = (uint8_t *)dir;
+        d->s.len = strlen(dir);
+        nd->attribute[k++] = d;
+        ADD_ATTR(nd->attribute, k, attr_i(A, "hidden_size", a->hidden));
+        if (n->op == NG_OP_GRU) ADD_ATTR(nd->attribute, k, attr_i(A, "linear_before_reset", a->linear_before_reset));
+        break;
+    }
     default:
         break;
     }

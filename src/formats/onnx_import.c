@@ -199,6 +199,39 @@ static ng_status import_cast(imp *I, const Onnx__NodeProto *nd)
     return NG_OK;
 }
 
+/* LSTM / GRU: initial states that are batch-sized zero constants are absent; every output gets a value. */
+static ng_status import_rnn(imp *I, const Onnx__NodeProto *nd, int op)
+{
+    int ins[8], n_in = (int)nd->n_input, outs[NG_NODE_MAX_OUT], n_out = op == NG_OP_LSTM ? 3 : 2;
+    ng_status st;
+    if (n_in < 3 || n_in > ng_ops[op].max_in || nd->n_output > (size_t)n_out)
+        return NODE_FAIL(I, nd, NG_E_FORMAT, "has %d inputs and %zu outputs", n_in, nd->n_output);
+    if (n_in > 4 && nd->input[4][0]) return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "%s", "sequence_lens is not supported");
+    if (n_in > 7 && nd->input[7][0]) return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "%s", "peepholes (P) are not supported");
+    for (int i = 0; i < n_in; i++) {
+        const zcst *z = nd->input[i][0] ? ng_imp_find_zc(I, ng_imp_resolve(I, nd->input[i])) : NULL;
+        if (i >= 5 && z && z->value == 0.0f) { ins[i] = -1; continue; }   /* zeros: as if absent */
+        if (!nd->input[i][0] || i == 4) { ins[i] = -1; continue; }
+        if ((st = ng_imp_get_value(I, nd, nd->input[i], &ins[i])) != NG_OK) return st;
+    }
+    while (n_in > 3 && ins[n_in - 1] < 0) n_in--;
+    ng_attrs a;
+    if ((st = ng_onnx_node_attrs(&I->c, nd, op, ins, n_in, &a)) != NG_OK) return st;
+    for (int j = 0; j < n_out; j++) {
+        char unused[64];
+        const char *nm = (size_t)j < nd->n_output ? nd->output[j] : "";
+        if (!nm[0]) {   /* an output nobody reads still needs a buffer */
+            snprintf(unused, sizeof unused, "nnguard_unused_%d_%d", I->c.m->n_nodes, j);
+            if ((outs[j] = ng_model_add_value(I->c.m, unused, NG_V_ACT, NULL)) < 0) return ng_fail_ctx(NG_E_NOMEM, I->c.file);
+        } else if ((st = new_output(I, nd, nm, &outs[j])) != NG_OK) {
+            return st;
+        }
+    }
+    if (ng_model_add_node(I->c.m, (ng_op)op, nd->name ? nd->name : "", ins, n_in, outs, n_out, &a) < 0)
+        return ng_fail_ctx(NG_E_FORMAT, I->c.file);
+    return NG_OK;
+}
+
 static ng_status import_node(imp *I, const Onnx__NodeProto *nd)
 {
     if (!nd->op_type || !nd->op_type[0])
@@ -215,6 +248,7 @@ static ng_status import_node(imp *I, const Onnx__NodeProto *nd)
     if (strcmp(nd->op_type, "Cast") == 0 && nd->n_output == 1) return import_cast(I, nd);
     int op = ng_op_from_name(nd->op_type);
     if (op < 0) return unsupported_op(I, nd);
+    if (op == NG_OP_LSTM || op == NG_OP_GRU) return import_rnn(I, nd, op);
     int n_in = (int)nd->n_input;
     if (folds_inputs(op)) n_in = 1;                                          /* the rest are folded */
     while (n_in > 0 && !nd->input[n_in - 1][0]) n_in--;                     /* trailing absent optionals */
