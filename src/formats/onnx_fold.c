@@ -219,8 +219,20 @@ static ng_status fold_constant_of_shape(imp *I, const Onnx__NodeProto *nd, const
     if (a) {
         ng_shape s;
         ng_status st = a->t ? ng_onnx_tensor_shape(a->t, I->c.file, "ConstantOfShape", &s) : NG_E_FORMAT;
-        if (st != NG_OK || ng_shape_numel(&s) != 1 || !ng_dtype_is_float(ng_onnx_dtype(a->t->data_type)))
-            return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "%s", "value must be one float");
+        if (st != NG_OK || ng_shape_numel(&s) != 1)
+            return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "%s", "value must be one number");
+        if (!ng_dtype_is_float(ng_onnx_dtype(a->t->data_type))) {   /* integers: a small 1-D constant */
+            int64_t iv;
+            int one;
+            if ((st = ng_onnx_tensor_ints(a->t, I->c.file, "ConstantOfShape", &iv, 1, &one)) != NG_OK) return st;
+            if (shp->n != 1 || shp->k[0] || shp->v[0] < 0 || shp->v[0] > NG_MAX_DIMS)
+                return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "integer output must be 1-D with at most %d elements", NG_MAX_DIMS);
+            icst *c = ng_imp_new_ic(I, out);
+            c->n = (int)shp->v[0];
+            for (int i = 0; i < c->n; i++) c->v[i] = iv;
+            *done = 1;
+            return NG_OK;
+        }
         if ((st = ng_onnx_tensor_floats(a->t, I->c.file, "ConstantOfShape", 1, &value)) != NG_OK) return st;
     }
     int dep = 0;
@@ -311,8 +323,35 @@ ng_status ng_imp_fold_int_node(imp *I, const Onnx__NodeProto *nd, int *done)
             if (a.k[i]) return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "%s", "a batch-dependent size cast to float");
         return float_param(I, out, &s, 0.0f, a.v);
     }
+    if (strcmp(op, "Reshape") == 0 && nd->n_input == 2) {   /* to 1-D or to 2-D [r, c] */
+        int64_t t[NG_MAX_DIMS];
+        int nt;
+        ng_status st = const_ints(I, nd, 1, t, &nt, NULL);
+        if (st != NG_OK) return st;
+        if (nt == 2 && t[1] == -1 && t[0] > 0 && a.n % t[0] == 0) t[1] = a.n / t[0];
+        if (nt > 2 || (nt == 2 && (t[1] <= 0 || a.n % t[1])))
+            return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "%s", "integer tensors can only be reshaped to 1-D or 2-D");
+        icst *o = ng_imp_new_ic(I, out);
+        a.name = o->name;
+        a.scalar = nt == 0;
+        a.cols = nt == 2 ? (int)t[1] : 0;
+        *o = a;
+        return NG_OK;
+    }
+    if (strcmp(op, "Transpose") == 0 && a.cols > 0) {   /* 2-D integer transpose */
+        icst *o = ng_imp_new_ic(I, out);
+        int rows = a.n / a.cols;
+        *o = a;
+        o->name = out;
+        o->cols = rows;
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < a.cols; c++) { o->v[c * rows + r] = a.v[r * a.cols + c]; o->k[c * rows + r] = a.k[r * a.cols + c]; }
+        return NG_OK;
+    }
     if (strcmp(op, "Unsqueeze") == 0 || strcmp(op, "Squeeze") == 0 || strcmp(op, "Cast") == 0 ||
-        strcmp(op, "Identity") == 0 || strcmp(op, "Reshape") == 0 || strcmp(op, "Flatten") == 0) {
+        strcmp(op, "Identity") == 0 || strcmp(op, "Flatten") == 0) {
+        if (a.cols > 0 && op[0] != 'C' && op[0] != 'I')
+            return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "%s", "only 1-D integer tensors can be (un)squeezed or flattened");
         icst *o = ng_imp_new_ic(I, out);
         a.name = o->name;
         if (op[0] == 'U' || op[0] == 'R' || op[0] == 'F') a.scalar = 0;
@@ -326,6 +365,7 @@ ng_status ng_imp_fold_int_node(imp *I, const Onnx__NodeProto *nd, int *done)
         for (size_t i = 0; i < nd->n_input; i++) {
             const icst *p = ng_imp_find_ic(I, ng_imp_resolve(I, nd->input[i]));
             if (!p) return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "%s", "cannot fold a Concat of integer and float tensors");
+            if (p->cols) return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "%s", "only 1-D integer tensors can be concatenated");
             if (acc.n + p->n > NG_MAX_DIMS) return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "%s", "folded shape has too many dims");
             memcpy(acc.v + acc.n, p->v, (size_t)p->n * sizeof *p->v);
             memcpy(acc.k + acc.n, p->k, (size_t)p->n * sizeof *p->k);
@@ -341,12 +381,18 @@ ng_status ng_imp_fold_int_node(imp *I, const Onnx__NodeProto *nd, int *done)
         int n;
         ng_status r = slice_params(I, nd, st, en, ax, sp, &n);
         if (r != NG_OK) return r;
-        if (n != 1 || (ax[0] != 0 && ax[0] != -1) || a.scalar)
-            return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "%s", "only 1-D integer tensors can be sliced");
-        slice_bounds(a.n, st[0], en[0], sp[0], &start, &len);
+        int w = a.cols > 0 ? a.cols : 1;   /* a 2-D tensor is sliced along its rows */
+        if (n != 1 || (ax[0] != 0 && !(ax[0] == -1 && a.cols == 0)) || a.scalar)
+            return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "%s", "only 1-D integer tensors (or 2-D ones along axis 0) can be sliced");
+        slice_bounds(a.n / w, st[0], en[0], sp[0], &start, &len);
         icst *o = ng_imp_new_ic(I, out);
-        o->n = (int)len;
-        for (int i = 0; i < o->n; i++) { o->v[i] = a.v[start + i * sp[0]]; o->k[i] = a.k[start + i * sp[0]]; }
+        o->n = (int)len * w;
+        o->cols = a.cols;
+        for (int i = 0; i < (int)len; i++)
+            for (int j = 0; j < w; j++) {
+                o->v[i * w + j] = a.v[(start + i * sp[0]) * w + j];
+                o->k[i * w + j] = a.k[(start + i * sp[0]) * w + j];
+            }
         return NG_OK;
     }
     if ((strcmp(op, "Add") == 0 || strcmp(op, "Sub") == 0 || strcmp(op, "Mul") == 0 || strcmp(op, "Div") == 0) &&

@@ -1,19 +1,23 @@
-/* formats/onnx_import.c - an ONNX graph (opsets 11..17) -> engine graph (ng_model).
+/* formats/onnx_import.c - an ONNX graph (opsets 7..18) -> engine graph (ng_model).
  *
  * What is accepted:
  *   - exactly one graph input that is not an initializer (float, batch dim
  *     symbolic or fixed -> any batch, other dims fixed) and exactly one output;
- *   - the ops of ng_ops[] with their ONNX attributes (onnx_attrs.c);
+ *   - the ops of ng_ops[] with their ONNX attributes (onnx_attrs.c), in the
+ *     forms of every opset 7..18 (attributes that later became inputs: Clip's
+ *     min/max, Pad's pads, Slice's starts/ends/axes, Squeeze/Unsqueeze axes,
+ *     ReduceMean axes, Split's sizes; Softmax's axis semantics before 13);
+ *     Split becomes one Slice per output, a float-to-float Cast an alias;
  *   - every float initializer becomes a parameter, in graph.initializer order
  *     (the same list as ng_weights), converted to float32;
- *   - integer tensors (int64/int32/bool initializers and Constant nodes) are
- *     folded at import time, with the integer ops torch emits around them:
- *     Shape -> Gather -> Unsqueeze -> Concat feeding Reshape (x.view(x.size(0), -1))
- *     becomes a constant Reshape shape when every element is either a number
- *     or a dim that does not depend on the batch size (or copies the same dim);
+ *   - integer tensors (int64/int32/bool initializers and Constant nodes) and the
+ *     integer ops torch emits around them (Shape -> Gather -> Div/Mul -> Concat
+ *     feeding Reshape, Slice, Pad, ...) are folded at import time (onnx_fold.c):
+ *     every integer is a linear form in the batch size;
  *   - float Constant nodes become non-trainable parameters after the
  *     initializers; Dropout's ratio/training_mode inputs are folded;
- *     Identity of a parameter is bypassed.
+ *     Identity of a parameter is bypassed; LSTM/GRU initial states that are
+ *     batch-sized zeros (ConstantOfShape of a Shape) count as absent.
  */
 #include <stdlib.h>
 #include <string.h>

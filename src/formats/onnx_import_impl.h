@@ -16,6 +16,7 @@ typedef struct icst {
     const char *name;
     int     n;               /* elements */
     int     scalar;          /* rank 0 (one element) */
+    int     cols;            /* > 0: a 2-D tensor [n / cols, cols] (torch's pads arithmetic); 0: 1-D */
     int64_t v[NG_MAX_DIMS];  /* value at N = 0 */
     int64_t k[NG_MAX_DIMS];  /* coefficient of the batch size N */
 } icst;
