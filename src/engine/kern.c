@@ -214,3 +214,18 @@ void ng_strides(const ng_shape *s, int64_t *st)
     int64_t acc = 1;
     for (int k = s->ndim - 1; k >= 0; k--) { st[k] = acc; acc *= s->d[k]; }
 }
+
+void ng_slice_bounds(int64_t d, int64_t s, int64_t e, int64_t step, int64_t *start, int64_t *len)
+{
+    *start = 0; *len = 0;
+    if (step == 0 || d < 0) return;
+    if (step > d + 1) step = d + 1;           /* same elements; keeps the arithmetic below in range */
+    if (step < -(d + 1)) step = -(d + 1);
+    if (s < 0) s = s < -d ? -1 : s + d;
+    if (e < 0) e = e < -d ? -1 : e + d;
+    if (step > 0) { s = s < 0 ? 0 : s > d ? d : s; e = e < 0 ? 0 : e > d ? d : e; }
+    else { s = s < 0 ? 0 : s > d - 1 ? d - 1 : s; e = e < -1 ? -1 : e > d - 1 ? d - 1 : e; }
+    int64_t mag = step > 0 ? step : -step, span = step > 0 ? e - s : s - e;   /* mag >= 1 */
+    int64_t n = span > 0 ? (span + mag - 1) / mag : 0;
+    if (n > 0) { *start = s; *len = n; }
+}

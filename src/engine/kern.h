@@ -20,6 +20,9 @@
  * dst[db + sum_k i_k dst_st[k]] = (add: +=) src[sb + sum_k i_k sst[k]]. Strides may be 0 or negative. */
 void ng_nd_map(const ng_shape *s, const float *src, int64_t sb, const int64_t *sst,
                float *dst, int64_t db, const int64_t *dst_st, int add);
+/* ONNX Slice on one axis of length d: start s and end e (negative count from the end) clamped
+ * ([0, d] for step > 0, [-1, d-1] for step < 0); *start and *len (>= 0) of the result. */
+void ng_slice_bounds(int64_t d, int64_t s, int64_t e, int64_t step, int64_t *start, int64_t *len);
 /* Row-major element strides of shape s. */
 void ng_strides(const ng_shape *s, int64_t *st);
 
@@ -76,6 +79,9 @@ void ng_par_sgemm(ng_pool *p, int trans_a, int trans_b, int64_t M, int64_t N, in
  * dst[db + sum_k i_k dst_st[k]] = (add: +=) src[sb + sum_k i_k sst[k]]. Strides may be 0 or negative. */
 void ng_nd_map(const ng_shape *s, const float *src, int64_t sb, const int64_t *sst,
                float *dst, int64_t db, const int64_t *dst_st, int add);
+/* ONNX Slice on one axis of length d: start s and end e (negative count from the end) clamped
+ * ([0, d] for step > 0, [-1, d-1] for step < 0); *start and *len (>= 0) of the result. */
+void ng_slice_bounds(int64_t d, int64_t s, int64_t e, int64_t step, int64_t *start, int64_t *len);
 /* Row-major element strides of shape s. */
 void ng_strides(const ng_shape *s, int64_t *st);
 

@@ -97,16 +97,11 @@ static ng_status slice_plan_of(const ng_node *n, const ng_shape *xs, slice_plan 
         int ax;
         if (!norm_ax(a->axes[i], r, &ax) || seen[ax]++)
             return FAIL_SHAPE(n, "Slice", "axis %lld is out of range or repeated for %d dims", NG_NODE_NAME(n), (long long)a->axes[i], r);
-        int64_t d = xs->d[ax], s = a->starts[i], e = a->ends[i], k = a->steps[i];
-        if (k == 0) return FAIL_SHAPE(n, "Slice", "step 0 on axis %d", NG_NODE_NAME(n), ax);
-        if (s < 0) s += d;
-        if (e < 0 && e > INT64_MIN + d) e += d; else if (e < 0) e = -1;
-        if (k > 0) { s = s < 0 ? 0 : s > d ? d : s; e = e < 0 ? 0 : e > d ? d : e; }
-        else { s = s < 0 ? -1 : s > d - 1 ? d - 1 : s; e = e < -1 ? -1 : e > d - 1 ? d - 1 : e; }
-        int64_t len = k > 0 ? (e - s + k - 1) / k : (s - e + (-k) - 1) / (-k);
-        p->ys.d[ax] = len > 0 ? len : 0;
-        start[ax] = p->ys.d[ax] > 0 ? s : 0;
-        step[ax] = k;
+        int64_t len;
+        if (a->steps[i] == 0) return FAIL_SHAPE(n, "Slice", "step 0 on axis %d", NG_NODE_NAME(n), ax);
+        ng_slice_bounds(xs->d[ax], a->starts[i], a->ends[i], a->steps[i], &start[ax], &len);
+        p->ys.d[ax] = len;
+        step[ax] = len > 1 ? a->steps[i] : 1;   /* |step| <= d when more than one element is taken */
     }
     p->base = 0;
     for (int k = 0; k < r; k++) { p->base += start[k] * st[k]; p->xst[k] = st[k] * step[k]; }
@@ -153,6 +148,8 @@ static ng_status pad_plan_of(const ng_node *n, const ng_shape *xs, pad_plan *p)
     int64_t xb[NG_MAX_DIMS], yb[NG_MAX_DIMS];
     for (int k = 0; k < r; k++) {
         int64_t b = n->a.pads[k], e = n->a.pads[r + k];
+        if (b < -(1LL << 40) || b > (1LL << 40) || e < -(1LL << 40) || e > (1LL << 40))
+            return FAIL_SHAPE(n, "Pad", "pad %lld/%lld on axis %d is out of range", NG_NODE_NAME(n), (long long)b, (long long)e, k);
         p->ys.d[k] = xs->d[k] + b + e;
         if (p->ys.d[k] < 0) return FAIL_SHAPE(n, "Pad", "pads crop axis %d below zero", NG_NODE_NAME(n), k);
         xb[k] = b < 0 ? -b : 0;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "formats/onnx_import_impl.h"
+#include "engine/kern.h"
 
 static const Onnx__AttributeProto *attr_of(const Onnx__NodeProto *nd, const char *name)
 {
@@ -97,18 +98,6 @@ static ng_status float_param(imp *I, const char *name, const ng_shape *s, float 
     return id < 0 ? ng_fail_ctx(NG_E_NOMEM, I->c.file) : NG_OK;
 }
 
-/* ONNX Slice bounds for one axis of length d: start index and length. */
-static void slice_bounds(int64_t d, int64_t s, int64_t e, int64_t step, int64_t *start, int64_t *len)
-{
-    if (s < 0) s += d;
-    if (e < 0 && e > INT64_MIN + d) e += d; else if (e < 0) e = -1;
-    if (step > 0) { s = s < 0 ? 0 : s > d ? d : s; e = e < 0 ? 0 : e > d ? d : e; }
-    else { s = s < 0 ? 0 : s > d - 1 ? d - 1 : s; e = e < -1 ? -1 : e > d - 1 ? d - 1 : e; }
-    int64_t n = step > 0 ? (e - s + step - 1) / step : (s - e - step - 1) / (-step);
-    *start = s;
-    *len = n > 0 ? n : 0;
-}
-
 /* Slice parameters from inputs (opset >= 10) or attributes; counts into *n. */
 static ng_status slice_params(imp *I, const Onnx__NodeProto *nd, int64_t *st, int64_t *en, int64_t *ax, int64_t *sp, int *n)
 {
@@ -150,7 +139,7 @@ static ng_status fold_zc(imp *I, const Onnx__NodeProto *nd, const zcst *z, int *
         int64_t a = ax[i] < 0 ? ax[i] + o.n : ax[i], start, len;
         if (a < 0 || a >= o.n || o.k[a])
             return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "%s", "slicing along the batch dim is not supported");
-        slice_bounds(o.v[a], st[i], en[i], sp[i], &start, &len);
+        ng_slice_bounds(o.v[a], st[i], en[i], sp[i], &start, &len);
         o.v[a] = len;
     }
     I->zc[I->n_zc++] = o;
@@ -384,7 +373,7 @@ ng_status ng_imp_fold_int_node(imp *I, const Onnx__NodeProto *nd, int *done)
         int w = a.cols > 0 ? a.cols : 1;   /* a 2-D tensor is sliced along its rows */
         if (n != 1 || (ax[0] != 0 && !(ax[0] == -1 && a.cols == 0)) || a.scalar)
             return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "%s", "only 1-D integer tensors (or 2-D ones along axis 0) can be sliced");
-        slice_bounds(a.n / w, st[0], en[0], sp[0], &start, &len);
+        ng_slice_bounds(a.n / w, st[0], en[0], sp[0], &start, &len);
         icst *o = ng_imp_new_ic(I, out);
         o->n = (int)len * w;
         o->cols = a.cols;
