@@ -45,12 +45,32 @@ static void check_lenet(void)
     ng_model_free(m);
 }
 
+/* A fresh LayerNormalization (ng_model_reinit, the fine-tuning attack) has scale 1 and bias 0, as PyTorch's. */
+static void check_layernorm_init(void)
+{
+    ng_model *m = NULL;
+    CHECK_OK(ng_model_load(tu_path("fixtures/models/transformer17.onnx"), &m));
+    int seen = 0;
+    for (size_t t = 0; m && t < ng_model_ntensors(m); t++) {
+        ng_param p;
+        ng_model_tensor(m, t, &p);
+        if (!strstr(p.name, "norm")) continue;
+        ng_init_rule r = ng_model_init_rule(m, t);
+        int scale = strstr(p.name, "weight") != NULL;
+        CHECKF(r.kind == NG_INIT_CONST && r.scale == (scale ? 1.0f : 0.0f), "%s: init rule %d %g", p.name, (int)r.kind, (double)r.scale);
+        seen++;
+    }
+    CHECK(seen >= 1);   /* torch shares equal initializers: every norm aliases norm1.weight (or a zero bias) */
+    ng_model_free(m);
+}
+
 int main(void)
 {
     int count = check_manifest("fixtures");
     CHECKF(count >= 40, "only %d fixtures in the manifest", count);
     count = check_manifest("fixtures/models");
     CHECKF(count >= 4, "only %d models in fixtures/models/manifest.txt", count);
+    check_layernorm_init();
     check_lenet();
     return tu_done();
 }
