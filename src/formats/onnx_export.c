@@ -139,22 +139,27 @@ static Onnx__NodeProto *node_new(exp_ctx *E, const char *op, const char *name, s
 }
 
 
-/* An extra initializer for node i: int64 (vals, n; n < 0: a scalar) or one float (f). Returns its name. */
+/* An extra input for node i: an int64 initializer (vals, n; n < 0: a scalar), or a Constant node
+ * holding one float (f), which the importer folds without making it a parameter. Returns its name. */
 static char *extra_init(exp_ctx *E, int i, const char *what, const int64_t *vals, int n, const float *f)
 {
     arena *A = &E->A;
     char nm[64];
     snprintf(nm, sizeof nm, "nnguard_%s_%d", what, i);
     int64_t dim = n < 0 ? 1 : n;
-    Onnx__TensorProto *t;
     if (f) {
-        t = tensor_new(A, nm, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, NULL, 0, f, 4);   /* f lives in the model */
-    } else {
-        uint8_t *b = aalloc(A, (size_t)(dim ? dim : 1) * 8);
-        if (!b) return NULL;
-        for (int64_t j = 0; j < dim; j++) ng_put_le64(b + 8 * j, (uint64_t)vals[j]);
-        t = tensor_new(A, nm, ONNX__TENSOR_PROTO__DATA_TYPE__INT64, &dim, n < 0 ? 0 : 1, b, (size_t)dim * 8);
+        Onnx__NodeProto *c = node_new(E, "Constant", nm, 0, 1);
+        Onnx__AttributeProto *v = c ? attr_new(A, "value", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR) : NULL;
+        if (!v || !(c->output[0] = astr(A, nm))) return NULL;
+        if (!(v->t = tensor_new(A, what, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, NULL, 0, f, 4))) return NULL;   /* f lives in the model */
+        c->attribute[c->n_attribute++] = v;
+        E->nodes[E->n_nodes++] = c;
+        return c->output[0];
     }
+    uint8_t *b = aalloc(A, (size_t)(dim ? dim : 1) * 8);
+    if (!b) return NULL;
+    for (int64_t j = 0; j < dim; j++) ng_put_le64(b + 8 * j, (uint64_t)vals[j]);
+    Onnx__TensorProto *t = tensor_new(A, nm, ONNX__TENSOR_PROTO__DATA_TYPE__INT64, &dim, n < 0 ? 0 : 1, b, (size_t)dim * 8);
     if (!t) return NULL;
     E->inits[E->n_inits++] = t;
     return t->name;
@@ -395,7 +400,7 @@ static ng_status build(exp_ctx *E, Onnx__ModelProto *mp, Onnx__GraphProto *g, co
                            ", opset < 13 semantics");
     }
     E->inits = aalloc(A, (size_t)(m->n_ptensors + 4 * m->n_nodes + 1) * sizeof *E->inits);
-    E->nodes = aalloc(A, (size_t)(2 * m->n_nodes + 1) * sizeof *E->nodes);
+    E->nodes = aalloc(A, (size_t)(3 * m->n_nodes + 1) * sizeof *E->nodes);
     if (!E->inits || !E->nodes) return ng_fail(NG_E_NOMEM, "%s: out of memory", path);
     for (int i = 0; i < m->n_ptensors; i++) {
         const ng_value *v = &m->vals[m->ptensors[i]];
