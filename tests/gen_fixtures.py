@@ -18,7 +18,8 @@ together well under 3 MB, committed so the normal test run needs no PyTorch):
 
 Models built by torch.onnx.export where PyTorch emits the op; the rest (asymmetric pads, auto_pad,
 Identity, Dropout, Constant nodes, default attributes, opset < 13 forms of Softmax, Pad, Slice,
-Unsqueeze, negative Slice steps, ConstantOfShape, Gelu of opset 20) are built with onnx.helper and
+Unsqueeze, negative Slice steps, ConstantOfShape, ReduceMean's axes input of opset 18, Gelu of
+opset 20) are built with onnx.helper and
 their outputs computed with torch.nn.functional or numpy. op_float_data has its initializers stored as float_data
 instead of raw_data; op_constants holds Constant nodes (float scale and int64 Reshape shape).
 """
@@ -333,6 +334,9 @@ def new_ops():
         helper.make_node("ConstantOfShape", ["shape"], ["c"], name="cos",
                          value=helper.make_tensor("v", TensorProto.FLOAT, [1], [0.25])),
         helper.make_node("Add", ["input", "c"], ["output"], name="add")], [init("shape", np.int64([3, 6]))], x, y)
+    y = x.mean(axis=2)
+    save_helper("op_reducemean18", [helper.make_node("ReduceMean", ["input", "ax"], ["output"], name="rm", keepdims=0)],
+                [init("ax", np.int64([-1]))], x, y, opset=18, check=False)
     y = F.gelu(t(x), approximate="tanh").numpy()
     save_helper("op_gelu20", [helper.make_node("Gelu", ["input"], ["output"], name="gelu", approximate="tanh")], [], x, y,
                 opset=18, check=False)
