@@ -16,23 +16,23 @@
 #include "formats/onnx_import_impl.h"
 #include "engine/kern.h"
 
-static const Onnx__AttributeProto *attr_of(const Onnx__NodeProto *nd, const char *name)
+const Onnx__AttributeProto *ng_imp_attr(const Onnx__NodeProto *nd, const char *name)
 {
     for (size_t i = 0; i < nd->n_attribute; i++)
         if (nd->attribute[i]->name && strcmp(nd->attribute[i]->name, name) == 0) return nd->attribute[i];
     return NULL;
 }
 
-static int64_t attr_int(const Onnx__NodeProto *nd, const char *name, int64_t def)
+int64_t ng_imp_attr_int(const Onnx__NodeProto *nd, const char *name, int64_t def)
 {
-    const Onnx__AttributeProto *a = attr_of(nd, name);
+    const Onnx__AttributeProto *a = ng_imp_attr(nd, name);
     return a && a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT ? a->i : def;
 }
 
 /* An INTS attribute into v (at most NG_MAX_DIMS); *n = -1 when absent. */
-static ng_status attr_ints(imp *I, const Onnx__NodeProto *nd, const char *name, int64_t *v, int *n)
+ng_status ng_imp_attr_ints(imp *I, const Onnx__NodeProto *nd, const char *name, int64_t *v, int *n)
 {
-    const Onnx__AttributeProto *a = attr_of(nd, name);
+    const Onnx__AttributeProto *a = ng_imp_attr(nd, name);
     *n = -1;
     if (!a) return NG_OK;
     if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS || a->n_ints > NG_MAX_DIMS)
@@ -59,7 +59,7 @@ static ng_status shapes_now(imp *I)
 }
 
 /* The dims of value id as linear forms. */
-static ng_status dim_forms(imp *I, int id, int *n, int64_t *v, int64_t *k)
+ng_status ng_imp_dim_forms(imp *I, int id, int *n, int64_t *v, int64_t *k)
 {
     ng_status st = shapes_now(I);
     if (st != NG_OK) return st;
@@ -70,7 +70,7 @@ static ng_status dim_forms(imp *I, int id, int *n, int64_t *v, int64_t *k)
 }
 
 /* An integer input that must not depend on the batch size; *n elements into v. */
-static ng_status const_ints(imp *I, const Onnx__NodeProto *nd, size_t idx, int64_t *v, int *n, int *scalar)
+ng_status ng_imp_const_ints(imp *I, const Onnx__NodeProto *nd, size_t idx, int64_t *v, int *n, int *scalar)
 {
     const char *name = idx < nd->n_input ? nd->input[idx] : "";
     icst *c = name[0] ? ng_imp_find_ic(I, ng_imp_resolve(I, name)) : NULL;
@@ -83,7 +83,7 @@ static ng_status const_ints(imp *I, const Onnx__NodeProto *nd, size_t idx, int64
     return NG_OK;
 }
 
-static int has_input(const Onnx__NodeProto *nd, size_t i) { return i < nd->n_input && nd->input[i][0]; }
+int ng_imp_has_input(const Onnx__NodeProto *nd, size_t i) { return i < nd->n_input && nd->input[i][0]; }
 
 /* A float constant parameter named `name` holding n values (shape [n], or scalar). */
 static ng_status float_param(imp *I, const char *name, const ng_shape *s, float value, const int64_t *vals)
@@ -99,18 +99,18 @@ static ng_status float_param(imp *I, const char *name, const ng_shape *s, float 
 }
 
 /* Slice parameters from inputs (opset >= 10) or attributes; counts into *n. */
-static ng_status slice_params(imp *I, const Onnx__NodeProto *nd, int64_t *st, int64_t *en, int64_t *ax, int64_t *sp, int *n)
+ng_status ng_imp_slice_params(imp *I, const Onnx__NodeProto *nd, int64_t *st, int64_t *en, int64_t *ax, int64_t *sp, int *n)
 {
     int ns, ne, na = -1, np = -1;
     ng_status r;
     if (I->c.opset < 10) {
-        if ((r = attr_ints(I, nd, "starts", st, &ns)) != NG_OK || (r = attr_ints(I, nd, "ends", en, &ne)) != NG_OK ||
-            (r = attr_ints(I, nd, "axes", ax, &na)) != NG_OK) return r;
+        if ((r = ng_imp_attr_ints(I, nd, "starts", st, &ns)) != NG_OK || (r = ng_imp_attr_ints(I, nd, "ends", en, &ne)) != NG_OK ||
+            (r = ng_imp_attr_ints(I, nd, "axes", ax, &na)) != NG_OK) return r;
         if (ns < 0 || ne < 0) return NODE_FAIL(I, nd, NG_E_FORMAT, "%s", "needs starts and ends");
     } else {
-        if ((r = const_ints(I, nd, 1, st, &ns, NULL)) != NG_OK || (r = const_ints(I, nd, 2, en, &ne, NULL)) != NG_OK) return r;
-        if (has_input(nd, 3) && (r = const_ints(I, nd, 3, ax, &na, NULL)) != NG_OK) return r;
-        if (has_input(nd, 4) && (r = const_ints(I, nd, 4, sp, &np, NULL)) != NG_OK) return r;
+        if ((r = ng_imp_const_ints(I, nd, 1, st, &ns, NULL)) != NG_OK || (r = ng_imp_const_ints(I, nd, 2, en, &ne, NULL)) != NG_OK) return r;
+        if (ng_imp_has_input(nd, 3) && (r = ng_imp_const_ints(I, nd, 3, ax, &na, NULL)) != NG_OK) return r;
+        if (ng_imp_has_input(nd, 4) && (r = ng_imp_const_ints(I, nd, 4, sp, &np, NULL)) != NG_OK) return r;
     }
     if (ne != ns || (na >= 0 && na != ns) || (np >= 0 && np != ns))
         return NODE_FAIL(I, nd, NG_E_FORMAT, "%s", "starts, ends, axes and steps differ in length");
@@ -133,7 +133,7 @@ static ng_status fold_zc(imp *I, const Onnx__NodeProto *nd, const zcst *z, int *
                          "or used as an LSTM/GRU initial state");
     int64_t st[NG_MAX_DIMS], en[NG_MAX_DIMS], ax[NG_MAX_DIMS], sp[NG_MAX_DIMS];
     int n;
-    ng_status r = slice_params(I, nd, st, en, ax, sp, &n);
+    ng_status r = ng_imp_slice_params(I, nd, st, en, ax, sp, &n);
     if (r != NG_OK) return r;
     for (int i = 0; i < n; i++) {
         int64_t a = ax[i] < 0 ? ax[i] + o.n : ax[i], start, len;
@@ -186,9 +186,9 @@ static ng_status fold_shape(imp *I, const Onnx__NodeProto *nd, const char *out, 
     int id, n;
     int64_t v[NG_MAX_DIMS], k[NG_MAX_DIMS];
     ng_status st = ng_imp_get_value(I, nd, nd->input[0], &id);
-    if (st == NG_OK) st = dim_forms(I, id, &n, v, k);
+    if (st == NG_OK) st = ng_imp_dim_forms(I, id, &n, v, k);
     if (st != NG_OK) return st;
-    int64_t s = attr_int(nd, "start", 0), e = attr_int(nd, "end", n);
+    int64_t s = ng_imp_attr_int(nd, "start", 0), e = ng_imp_attr_int(nd, "end", n);
     if (s < 0) s += n;
     if (e < 0) e += n;
     s = s < 0 ? 0 : s > n ? n : s;
@@ -203,7 +203,7 @@ static ng_status fold_shape(imp *I, const Onnx__NodeProto *nd, const char *out, 
 
 static ng_status fold_constant_of_shape(imp *I, const Onnx__NodeProto *nd, const icst *shp, const char *out, int *done)
 {
-    const Onnx__AttributeProto *a = attr_of(nd, "value");
+    const Onnx__AttributeProto *a = ng_imp_attr(nd, "value");
     float value = 0.0f;
     if (a) {
         ng_shape s;
@@ -293,9 +293,9 @@ ng_status ng_imp_fold_int_node(imp *I, const Onnx__NodeProto *nd, int *done)
     if (strcmp(op, "Gather") == 0 && nd->n_input == 2) {
         int64_t idx[NG_MAX_DIMS];
         int n, scalar;
-        ng_status st = const_ints(I, nd, 1, idx, &n, &scalar);
+        ng_status st = ng_imp_const_ints(I, nd, 1, idx, &n, &scalar);
         if (st != NG_OK) return st;
-        if (attr_int(nd, "axis", 0) != 0 || a.scalar)
+        if (ng_imp_attr_int(nd, "axis", 0) != 0 || a.scalar)
             return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "%s", "only Gather along axis 0 of a 1-D integer tensor can be folded");
         icst *o = ng_imp_new_ic(I, out);
         o->n = n; o->scalar = scalar;
@@ -306,7 +306,7 @@ ng_status ng_imp_fold_int_node(imp *I, const Onnx__NodeProto *nd, int *done)
         }
         return NG_OK;
     }
-    if (strcmp(op, "Cast") == 0 && ng_dtype_is_float(ng_onnx_dtype((int32_t)attr_int(nd, "to", 0)))) {
+    if (strcmp(op, "Cast") == 0 && ng_dtype_is_float(ng_onnx_dtype((int32_t)ng_imp_attr_int(nd, "to", 0)))) {
         ng_shape s = { a.scalar ? 0 : 1, { a.n } };
         for (int i = 0; i < a.n; i++)
             if (a.k[i]) return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "%s", "a batch-dependent size cast to float");
@@ -315,7 +315,7 @@ ng_status ng_imp_fold_int_node(imp *I, const Onnx__NodeProto *nd, int *done)
     if (strcmp(op, "Reshape") == 0 && nd->n_input == 2) {   /* to 1-D or to 2-D [r, c] */
         int64_t t[NG_MAX_DIMS];
         int nt;
-        ng_status st = const_ints(I, nd, 1, t, &nt, NULL);
+        ng_status st = ng_imp_const_ints(I, nd, 1, t, &nt, NULL);
         if (st != NG_OK) return st;
         if (nt == 2 && t[1] == -1 && t[0] > 0 && a.n % t[0] == 0) t[1] = a.n / t[0];
         if (nt > 2 || (nt == 2 && (t[1] <= 0 || a.n % t[1])))
@@ -368,7 +368,7 @@ ng_status ng_imp_fold_int_node(imp *I, const Onnx__NodeProto *nd, int *done)
     if (strcmp(op, "Slice") == 0) {
         int64_t st[NG_MAX_DIMS], en[NG_MAX_DIMS], ax[NG_MAX_DIMS], sp[NG_MAX_DIMS], start, len;
         int n;
-        ng_status r = slice_params(I, nd, st, en, ax, sp, &n);
+        ng_status r = ng_imp_slice_params(I, nd, st, en, ax, sp, &n);
         if (r != NG_OK) return r;
         int w = a.cols > 0 ? a.cols : 1;   /* a 2-D tensor is sliced along its rows */
         if (n != 1 || (ax[0] != 0 && !(ax[0] == -1 && a.cols == 0)) || a.scalar)
@@ -394,137 +394,4 @@ ng_status ng_imp_fold_int_node(imp *I, const Onnx__NodeProto *nd, int *done)
     return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "%s", "this op on integer tensors is not supported (integer tensors may only "
                      "be shape arithmetic: Shape, Gather, Unsqueeze, Squeeze, Concat, Slice, Cast, Add, Sub, Mul, Div, "
                      "ConstantOfShape, feeding Reshape, Slice, Pad, Gather, Squeeze, Unsqueeze, ReduceMean)");
-}
-
-/* Reshape's shape input into a->shape: numbers, 0 for "same dim as the data", one -1. */
-static ng_status fold_reshape(imp *I, const Onnx__NodeProto *nd, int data, ng_attrs *a)
-{
-    icst *c = nd->n_input > 1 ? ng_imp_find_ic(I, ng_imp_resolve(I, nd->input[1])) : NULL;
-    if (!c)
-        return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "shape input '%s' must be a constant (or folded shape arithmetic)",
-                         nd->n_input > 1 ? nd->input[1] : "");
-    icst t = *c;
-    int n, free_at = -1;
-    int64_t dv[NG_MAX_DIMS], dk[NG_MAX_DIMS];
-    ng_status st = dim_forms(I, data, &n, dv, dk);
-    if (st != NG_OK) return st;
-    for (int i = 0; i < t.n; i++) if (!t.k[i] && t.v[i] == -1) free_at = i;
-    for (int i = 0; i < t.n; i++) {
-        if (!t.k[i]) { a->shape[i] = t.v[i]; continue; }
-        if (i < n && dv[i] == t.v[i] && dk[i] == t.k[i] && !a->allowzero) { a->shape[i] = 0; continue; }   /* copies dim i */
-        if (free_at >= 0)
-            return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "shape element %d depends on the batch size in a way that cannot be folded", i);
-        free_at = i;
-        a->shape[i] = -1;
-    }
-    a->shape_n = t.n;
-    return NG_OK;
-}
-
-/* axes from input idx (when opset >= from) or the "axes" attribute. */
-static ng_status fold_axes(imp *I, const Onnx__NodeProto *nd, size_t idx, int64_t from, ng_attrs *a)
-{
-    int n = 0;
-    ng_status st = NG_OK;
-    if (I->c.opset >= from) {
-        if (has_input(nd, idx)) st = const_ints(I, nd, idx, a->axes, &n, NULL);
-    } else {
-        st = attr_ints(I, nd, "axes", a->axes, &n);
-        if (n < 0) n = 0;
-    }
-    a->n_axes = n;
-    return st;
-}
-
-ng_status ng_imp_fold_inputs(imp *I, const Onnx__NodeProto *nd, int op, const int *ins, ng_attrs *a)
-{
-    ng_status st = NG_OK;
-    int n, scalar;
-    switch (op) {
-    case NG_OP_RESHAPE: return fold_reshape(I, nd, ins[0], a);
-    case NG_OP_SQUEEZE: case NG_OP_UNSQUEEZE:
-        st = fold_axes(I, nd, 1, 13, a);
-        if (st == NG_OK && op == NG_OP_UNSQUEEZE && a->n_axes == 0)
-            return NODE_FAIL(I, nd, NG_E_FORMAT, "%s", "needs axes");
-        return st;
-    case NG_OP_REDUCEMEAN:
-        st = fold_axes(I, nd, 1, 18, a);
-        if (st == NG_OK && a->n_axes == 0 && attr_int(nd, "noop_with_empty_axes", 0))
-            return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "%s", "noop_with_empty_axes is not supported");
-        return st;
-    case NG_OP_SLICE:
-        if ((st = slice_params(I, nd, a->starts, a->ends, a->axes, a->steps, &n)) != NG_OK) return st;
-        a->n_axes = n;
-        return NG_OK;
-    case NG_OP_GATHER:
-        if ((st = const_ints(I, nd, 1, a->idx, &n, &scalar)) != NG_OK) return st;
-        a->n_idx = n; a->idx_scalar = scalar;
-        return NG_OK;
-    case NG_OP_PAD: {
-        int64_t p[2 * NG_MAX_DIMS], axes[NG_MAX_DIMS];
-        int na = -1, r = 0;
-        if (I->c.opset < 11) {   /* pads attribute; value parsed with the attributes (onnx_attrs.c) */
-            const Onnx__AttributeProto *pa = attr_of(nd, "pads");
-            if (!pa || pa->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS || pa->n_ints > 2 * NG_MAX_DIMS)
-                return NODE_FAIL(I, nd, NG_E_FORMAT, "%s", "needs a pads attribute of at most 16 integers");
-            n = (int)pa->n_ints;
-            memcpy(p, pa->ints, pa->n_ints * sizeof *p);
-        } else {
-            if ((st = const_ints(I, nd, 1, p, &n, NULL)) != NG_OK) return st;
-            if (has_input(nd, 2) && (st = ng_imp_get_scalar(I, nd, nd->input[2], &a->value)) != NG_OK) return st;
-            if (has_input(nd, 3) && (st = const_ints(I, nd, 3, axes, &na, NULL)) != NG_OK) return st;
-        }
-        int64_t dv[NG_MAX_DIMS], dk[NG_MAX_DIMS];
-        if ((st = dim_forms(I, ins[0], &r, dv, dk)) != NG_OK) return st;
-        int cnt = na >= 0 ? na : r;
-        if (n != 2 * cnt) return NODE_FAIL(I, nd, NG_E_FORMAT, "has %d pads for %d axes", n, cnt);
-        memset(a->pads, 0, sizeof a->pads);
-        for (int i = 0; i < cnt; i++) {
-            int64_t ax = na >= 0 ? (axes[i] < 0 ? axes[i] + r : axes[i]) : i;
-            if (ax < 0 || ax >= r) return NODE_FAIL(I, nd, NG_E_FORMAT, "axis %lld out of range", (long long)axes[i]);
-            a->pads[ax] = p[i];
-            a->pads[r + ax] = p[cnt + i];
-        }
-        a->n_axes = r;
-        return NG_OK;
-    }
-    case NG_OP_SOFTMAX: {   /* before opset 13: over the dims from axis on; the same as opset 13 on the last axis */
-        int64_t dv[NG_MAX_DIMS], dk[NG_MAX_DIMS];
-        if (!a->softmax_2d || (st = dim_forms(I, ins[0], &n, dv, dk)) != NG_OK) return st;
-        if (a->axis == n - 1 || a->axis == -1) { a->softmax_2d = 0; a->axis = -1; }
-        return NG_OK;
-    }
-    case NG_OP_CLIP:
-        if (I->c.opset < 11) return NG_OK;
-        if (has_input(nd, 1) && (st = ng_imp_get_scalar(I, nd, nd->input[1], &a->lo)) != NG_OK) return st;
-        if (has_input(nd, 2) && (st = ng_imp_get_scalar(I, nd, nd->input[2], &a->hi)) != NG_OK) return st;
-        return NG_OK;
-    default:
-        return NG_OK;
-    }
-}
-
-ng_status ng_imp_split_sizes(imp *I, const Onnx__NodeProto *nd, int x, int64_t *sizes, int *n, int64_t *axis)
-{
-    int r, ns = -1;
-    int64_t dv[NG_MAX_DIMS], dk[NG_MAX_DIMS];
-    ng_status st = dim_forms(I, x, &r, dv, dk);
-    if (st != NG_OK) return st;
-    *axis = attr_int(nd, "axis", 0);
-    int64_t ax = *axis < 0 ? *axis + r : *axis;
-    if (ax < 0 || ax >= r || dk[ax]) return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "%s", "axis is out of range or the batch dim");
-    if (nd->n_output > NG_MAX_DIMS) return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "more than %d outputs", NG_MAX_DIMS);
-    if (I->c.opset >= 13 && has_input(nd, 1)) st = const_ints(I, nd, 1, sizes, &ns, NULL);
-    else if (I->c.opset < 13) st = attr_ints(I, nd, "split", sizes, &ns);
-    if (st != NG_OK) return st;
-    *n = (int)nd->n_output;
-    if (ns < 0) {
-        if (dv[ax] % *n) return NODE_FAIL(I, nd, NG_E_SHAPE, "cannot split %lld into %d equal parts", (long long)dv[ax], *n);
-        for (int i = 0; i < *n; i++) sizes[i] = dv[ax] / *n;
-        return NG_OK;
-    }
-    int64_t total = 0;
-    for (int i = 0; i < ns; i++) total += sizes[i] < 0 ? -1 : sizes[i];
-    if (ns != *n || total != dv[ax]) return NODE_FAIL(I, nd, NG_E_SHAPE, "%s", "split sizes do not add up to the dim");
-    return NG_OK;
 }

@@ -64,6 +64,19 @@ ng_status ng_imp_fold_int_node(imp *I, const Onnx__NodeProto *nd, int *done);
  * Squeeze/Unsqueeze/ReduceMean axes, Gather's indices. ins[0] is the data value. */
 ng_status ng_imp_fold_inputs(imp *I, const Onnx__NodeProto *nd, int op, const int *ins, ng_attrs *a);
 
+/* Helpers shared by onnx_fold.c and onnx_fold_inputs.c. */
+const Onnx__AttributeProto *ng_imp_attr(const Onnx__NodeProto *nd, const char *name);
+int64_t ng_imp_attr_int(const Onnx__NodeProto *nd, const char *name, int64_t def);
+/* An INTS attribute into v (at most NG_MAX_DIMS); *n = -1 when absent. */
+ng_status ng_imp_attr_ints(imp *I, const Onnx__NodeProto *nd, const char *name, int64_t *v, int *n);
+/* The dims of value id as linear forms in the batch size. */
+ng_status ng_imp_dim_forms(imp *I, int id, int *n, int64_t *v, int64_t *k);
+/* Integer input idx of nd, which must not depend on the batch size; *n elements into v. */
+ng_status ng_imp_const_ints(imp *I, const Onnx__NodeProto *nd, size_t idx, int64_t *v, int *n, int *scalar);
+int ng_imp_has_input(const Onnx__NodeProto *nd, size_t i);
+/* Slice's starts/ends/axes/steps (inputs from opset 10, attributes before); *n axes. */
+ng_status ng_imp_slice_params(imp *I, const Onnx__NodeProto *nd, int64_t *st, int64_t *en, int64_t *ax, int64_t *sp, int *n);
+
 /* Split of value x: output sizes (from the split input or attribute, or equal parts) and axis. */
 ng_status ng_imp_split_sizes(imp *I, const Onnx__NodeProto *nd, int x, int64_t *sizes, int *n, int64_t *axis);
 
