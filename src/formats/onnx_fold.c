@@ -123,7 +123,7 @@ ng_status ng_imp_slice_params(imp *I, const Onnx__NodeProto *nd, int64_t *st, in
     return NG_OK;
 }
 
-/* Slice, Unsqueeze, Squeeze of a zcst. */
+/* Slice of a zcst (the only op allowed on one besides LSTM/GRU initial states). */
 static ng_status fold_zc(imp *I, const Onnx__NodeProto *nd, const zcst *z, int *done)
 {
     zcst o = *z;
