@@ -187,7 +187,8 @@ static void model_seeds(const char *tmp)
         "op_dropout11", "op_add_bcast", "op_reshape", "op_identity_dropout", "op_constants", "op_conv_depthwise",
         "op_conv_rect", "op_batchnorm17", "op_gap", "op_gemm_attrs", "op_conv_groups", "op_conv_stride_dil",
         "op_batchnorm", "op_float_data", "op_matmul", "op_add_act", "op_mixed17", "op_concat", "op_gemm",
-        "op_view_chain11", "resbn"};
+        "op_view_chain11", "op_shuffle", "op_pad_avgpool", "op_lstm_bidir", "op_gru", "op_slice_neg", "op_unsqueeze11",
+        "op_layernorm17", "op_split11", "op_clip9", "op_softmax_2d", "resbn"};
     char path[1200], name[256];
     size_t n;
     for (size_t i = 0; i < sizeof onnx / sizeof onnx[0]; i++) {

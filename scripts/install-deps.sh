@@ -10,7 +10,7 @@ BUILD_PKGS="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-d
 DATA_PKGS="dataset-fashion-mnist"
 TEST_PKGS="clang libclang-rt-14-dev valgrind cppcheck python3 python3-numpy python3-onnx curl"
 # PyTorch/ONNX are test-time peers only (fixture generation, benchmarks), never needed by the product.
-PEER_PKGS="python3-torch python3-onnx wrk"
+PEER_PKGS="python3-torch python3-torchvision python3-onnx wrk"
 want="$BUILD_PKGS $DATA_PKGS"
 case "${1:-}" in
   --test) want="$want $TEST_PKGS" ;;

@@ -17,8 +17,10 @@ together well under 3 MB, committed so the normal test run needs no PyTorch):
                        e.g. "op_conv_groups 13 2x4x9x9 2x6x4x4". Lines starting with # are comments.
 
 Models built by torch.onnx.export where PyTorch emits the op; the rest (asymmetric pads, auto_pad,
-Identity, Dropout, Constant nodes, default attributes) are built with onnx.helper and their outputs
-computed with torch.nn.functional. op_float_data has its initializers stored as float_data
+Identity, Dropout, Constant nodes, default attributes, opset < 13 forms of Softmax, Pad, Slice,
+Unsqueeze, negative Slice steps, ConstantOfShape, ReduceMean's axes input of opset 18, Gelu of
+opset 20) are built with onnx.helper and
+their outputs computed with torch.nn.functional or numpy. op_float_data has its initializers stored as float_data
 instead of raw_data; op_constants holds Constant nodes (float scale and int64 Reshape shape).
 """
 import gzip, io, os, struct, sys, warnings
@@ -75,8 +77,9 @@ def export(name, model, x, opset=13):
     return m
 
 
-def save_helper(name, nodes, inits, x, y, opset=13, out_rank=None):
-    """Build a model with onnx.helper around nodes reading "input" and writing "output"."""
+def save_helper(name, nodes, inits, x, y, opset=13, out_rank=None, check=True):
+    """Build a model with onnx.helper around nodes reading "input" and writing "output"
+    (check=False: an op newer than onnx 1.12 knows, e.g. Gelu of opset 20, declared at opset 18)."""
     in_shape = ["N"] + list(x.shape[1:])
     out_shape = ["N"] + list(y.shape[1:])
     g = helper.make_graph(nodes, name, [helper.make_tensor_value_info("input", TensorProto.FLOAT, in_shape)],
@@ -84,7 +87,8 @@ def save_helper(name, nodes, inits, x, y, opset=13, out_rank=None):
                           initializer=inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], producer_name="gen_fixtures")
     m.ir_version = 8 if opset >= 15 else 7
-    onnx.checker.check_model(m)
+    if check:
+        onnx.checker.check_model(m)
     onnx.save(m, os.path.join(OUT, name + ".onnx"))
     record(name, opset, x, y)
 
@@ -276,6 +280,68 @@ def helper_ops():
         helper.make_node("Reshape", ["m", "shape"], ["output"], name="reshape")], [], x, y)
 
 
+def new_ops():
+    """The ops added for torchvision / transformer / RNN exports (issue 13)."""
+    L, t = Lambda, torch.from_numpy
+    p = nn.ParameterDict({"a": nn.Parameter(torch.randn(3, 1, 1)), "b": nn.Parameter(torch.rand(5) + 0.5),
+                          "w": nn.Parameter(torch.randn(2, 5, 3))})
+    export("op_clip_relu6", nn.ReLU6(), rnd(2, 3, 4, 4) * 5, opset=11)
+    export("op_clip9", nn.Hardtanh(-0.5, 2.0), rnd(2, 3, 4, 4) * 2, opset=9)
+    export("op_pad_avgpool", L(lambda x: F.avg_pool2d(F.pad(x, (1, 2, 0, 1)), 2)), rnd(2, 3, 5, 6))
+    export("op_pad_zero", L(lambda x: F.avg_pool2d(F.pad(x, (0, 0, 0, 0)), 2, ceil_mode=True)), rnd(2, 3, 5, 5))
+    export("op_transpose", L(lambda x: x.permute(0, 2, 3, 1) * 2), rnd(2, 3, 4, 5))
+    export("op_slice", L(lambda x: x[:, 1:, ::2, -3:]), rnd(2, 3, 5, 6))
+    export("op_reducemean", L(lambda x: x.mean((1, 3))), rnd(2, 3, 4, 5))
+    export("op_reducemean_keep", L(lambda x: x.mean(-1, keepdim=True)), rnd(2, 3, 4, 5), opset=11)
+    export("op_arith", L(lambda x, p: torch.sqrt(((x - p["a"]) / p["b"]) ** 2 + 1.0), p), rnd(2, 3, 4, 5))
+    export("op_matmul_batched", L(lambda x, p: torch.matmul(x, p["w"]), p), rnd(3, 2, 4, 5))
+    export("op_matmul_act", L(lambda x: torch.matmul(x, x.transpose(-1, -2)).softmax(-1)), rnd(2, 3, 4, 5))
+    export("op_gather", L(lambda x: x[:, 1] + x[:, -1]), rnd(2, 3, 4))
+    export("op_index_select", L(lambda x: torch.index_select(x, 2, torch.tensor([0, 2, 2, 1]))), rnd(2, 3, 4))
+    export("op_split", L(lambda x: torch.cat(list(reversed(x.chunk(3, 1))), 3)), rnd(2, 6, 2, 2))
+    export("op_split11", L(lambda x: torch.cat(list(reversed(torch.split(x, [1, 3], 1))), 1)), rnd(2, 4, 3, 2), opset=11)
+    export("op_shuffle", L(lambda x: x.view(x.size(0), 2, x.size(1) // 2, x.size(2), x.size(3)).transpose(1, 2)
+                           .reshape(x.size(0), -1, x.size(2), x.size(3))), rnd(2, 6, 3, 3))
+    export("op_layernorm17", nn.LayerNorm(5), rnd(2, 3, 5), opset=17)
+    export("op_layernorm13", nn.LayerNorm([3, 5]), rnd(2, 3, 5))
+    export("op_gelu_erf", nn.GELU(), rnd(2, 3, 5) * 2)
+    export("op_lstm_bidir", L(lambda x, r: r(x)[0], nn.LSTM(4, 3, bidirectional=True, batch_first=True)), rnd(2, 5, 4))
+    export("op_gru", L(lambda x, r: r(x)[1].transpose(0, 1).flatten(1), nn.GRU(4, 3, num_layers=2, batch_first=True)), rnd(2, 5, 4))
+    x = rnd(2, 3, 4)
+    y = torch.softmax(t(x).flatten(1), 1).reshape(2, 3, 4).numpy()
+    save_helper("op_softmax_2d", [helper.make_node("Softmax", ["input"], ["output"], name="sm", axis=1)], [], x, y, opset=11)
+    x = rnd(2, 3, 6)
+    y = np.pad(x[:, :, 1:], ((0, 0), (1, 2), (0, 1)), constant_values=0.5)
+    save_helper("op_pad9", [helper.make_node("Pad", ["input"], ["output"], name="pad", pads=[0, 1, -1, 0, 2, 1],
+                                             value=0.5)], [], x, y, opset=9)
+    y = x[:, ::-1, -2::-2]
+    save_helper("op_slice_neg", [helper.make_node("Slice", ["input", "s", "e", "a", "st"], ["output"], name="slice")],
+                [init("s", np.int64([-1, -2])), init("e", np.int64([-2**63, -100])), init("a", np.int64([1, 2])),
+                 init("st", np.int64([-1, -2]))], x, y)
+    y = x[:, 1:3, :4]
+    save_helper("op_slice9", [helper.make_node("Slice", ["input"], ["output"], name="slice", starts=[1, 0], ends=[3, 4],
+                                               axes=[1, 2])], [], x, y, opset=9)
+    y = x.reshape(2, 1, 3, 6, 1)
+    save_helper("op_unsqueeze11", [helper.make_node("Unsqueeze", ["input"], ["u"], name="u", axes=[1, -1]),
+                                   helper.make_node("Squeeze", ["u"], ["q"], name="q", axes=[4]),
+                                   helper.make_node("Unsqueeze", ["q"], ["output"], name="u2", axes=[4])], [], x, y, opset=11)
+    save_helper("op_unsqueeze13", [helper.make_node("Unsqueeze", ["input", "ax"], ["u"], name="u"),
+                                   helper.make_node("Squeeze", ["u", "ax4"], ["q"], name="q"),
+                                   helper.make_node("Unsqueeze", ["q", "ax4"], ["output"], name="u2")],
+                [init("ax", np.int64([1, -1])), init("ax4", np.int64([4]))], x, y)
+    y = x + 0.25
+    save_helper("op_constantofshape", [
+        helper.make_node("ConstantOfShape", ["shape"], ["c"], name="cos",
+                         value=helper.make_tensor("v", TensorProto.FLOAT, [1], [0.25])),
+        helper.make_node("Add", ["input", "c"], ["output"], name="add")], [init("shape", np.int64([3, 6]))], x, y)
+    y = x.mean(axis=2)
+    save_helper("op_reducemean18", [helper.make_node("ReduceMean", ["input", "ax"], ["output"], name="rm", keepdims=0)],
+                [init("ax", np.int64([-1]))], x, y, opset=18, check=False)
+    y = F.gelu(t(x), approximate="tanh").numpy()
+    save_helper("op_gelu20", [helper.make_node("Gelu", ["input"], ["output"], name="gelu", approximate="tanh")], [], x, y,
+                opset=18, check=False)
+
+
 def float_data_model():
     """op_float_data: the op_batchnorm model with every initializer moved from raw_data to float_data."""
     m = onnx.load(os.path.join(OUT, "op_batchnorm.onnx"))
@@ -300,6 +366,8 @@ def main():
     torch_ops()
     np.random.seed(4321); torch.manual_seed(4321)
     helper_ops()
+    np.random.seed(1313); torch.manual_seed(1313)
+    new_ops()
     float_data_model()
     with open(os.path.join(OUT, "manifest.txt"), "w") as f:
         f.write("# name opset input-dims output-dims (see tests/gen_fixtures.py)\n")

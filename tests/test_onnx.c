@@ -140,18 +140,24 @@ static void test_weights_roundtrip(void)
     ng_weights_free(b);
 }
 
-/* Load a fixture, save it with ng_model_save_onnx, reload: same parameters, same outputs. */
-static void roundtrip_model(const char *name, const char *ins)
+/* Load a fixture, save it with ng_model_save_onnx, reload: same parameters, same outputs.
+ * Returns 0 when the model has ops ONNX 13-17 cannot express (refused with a message saying so). */
+static int roundtrip_model(const char *name, const char *ins)
 {
     char rel[256], out[256];
     snprintf(rel, sizeof rel, "fixtures/%s.onnx", name);
     snprintf(out, sizeof out, "%s.onnx", name);
     ng_model *m = NULL, *r = NULL;
     CHECK_OK(ng_model_load(tu_path(rel), &m));
-    if (!m) return;
+    if (!m) return 0;
     CHECK_OK(ng_model_meta_set(m, "nnguard.test", name));
-    CHECK_OK(ng_model_save_onnx(m, tmp(out)));
-    ng_status st = ng_model_load(tmp(out), &r);
+    ng_status st = ng_model_save_onnx(m, tmp(out));
+    if (st == NG_E_UNSUPPORTED && strstr(ng_last_error(), "no equivalent in ONNX opsets 13-17")) {
+        ng_model_free(m);   /* Gelu (opset 20), opset < 13 Softmax over several axes: refused, said why */
+        return 0;
+    }
+    CHECK_OK(st);
+    st = ng_model_load(tmp(out), &r);
     CHECKF(st == NG_OK, "%s: reload: %s", name, ng_last_error());
     if (r) {
         int same = ng_model_ntensors(r) == ng_model_ntensors(m) && ng_model_nparams(r) == ng_model_nparams(m);
@@ -191,19 +197,20 @@ static void roundtrip_model(const char *name, const char *ins)
     }
     ng_model_free(m);
     ng_model_free(r);
+    return 1;
 }
 
 static void test_model_roundtrip(void)
 {
     FILE *f = fopen(tu_path("fixtures/manifest.txt"), "r");
     CHECK(f != NULL);
-    char line[512], list[8192] = "";
+    char line[512], list[16384] = "";
     size_t k = 0;
     int count = 0;
     while (f && fgets(line, sizeof line, f)) {
         char name[128], ins[128];
         if (line[0] == '#' || sscanf(line, "%127s %*d %127s", name, ins) != 2) continue;
-        roundtrip_model(name, ins);
+        if (!roundtrip_model(name, ins)) continue;
         if (k < sizeof list - 300) k += (size_t)snprintf(list + k, sizeof list - k, " '%s/%s.onnx'", tu_tmpdir(), name);
         count++;
     }
@@ -220,7 +227,7 @@ static void test_model_roundtrip(void)
     ng_model_free(r);
     k += (size_t)snprintf(list + k, sizeof list - k, " '%s'", tmp("lenet5_out.onnx"));
     /* Every exported file passes the ONNX checker (full check, with shape inference). */
-    char cmd[9000];
+    char cmd[17000];
     snprintf(cmd, sizeof cmd, "'%s' -c 'import sys, onnx\n"
              "for p in sys.argv[1:]:\n"
              "    m = onnx.load(p); onnx.checker.check_model(m, full_check=True)\n"
@@ -455,9 +462,9 @@ static void test_malformed(void)
     /* Unknown op, with node and op named. */
     Onnx__NodeProto *nd = g->node[1];
     char *op = nd->op_type, *nm = nd->name;
-    nd->op_type = "LSTM";
-    nd->name = "my_lstm";
-    b = pack(mp, &n); expect_fail(b, n, "unknownop.onnx", NG_E_UNSUPPORTED, "node 'my_lstm' (op LSTM) is not supported; supported: Conv"); free(b);
+    nd->op_type = "RoiAlign";
+    nd->name = "my_roi";
+    b = pack(mp, &n); expect_fail(b, n, "unknownop.onnx", NG_E_UNSUPPORTED, "node 'my_roi' (op RoiAlign) is not supported; supported: Conv"); free(b);
     nd->op_type = op;
     nd->name = nm;
     /* Missing input. */
@@ -479,8 +486,10 @@ static void test_malformed(void)
     }
     /* Opset out of range, no opset. */
     int64_t ov = mp->opset_import[0]->version;
-    mp->opset_import[0]->version = 9;
-    b = pack(mp, &n); expect_fail(b, n, "opset9.onnx", NG_E_UNSUPPORTED, "opset 9"); free(b);
+    mp->opset_import[0]->version = 6;
+    b = pack(mp, &n); expect_fail(b, n, "opset6.onnx", NG_E_UNSUPPORTED, "opset 6"); free(b);
+    mp->opset_import[0]->version = 19;
+    b = pack(mp, &n); expect_fail(b, n, "opset19.onnx", NG_E_UNSUPPORTED, "opset 19"); free(b);
     mp->opset_import[0]->version = ov;
     /* Two outputs. */
     size_t no = g->n_output;

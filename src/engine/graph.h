@@ -3,8 +3,9 @@
  * A model is a list of values (tensors) and a list of nodes in topological
  * order. Values are: the graph input, parameters (views into the one
  * contiguous float array m->params) and activations (computed per run).
- * Integer constants that ONNX passes as tensors (Reshape's shape, ...) are
- * folded into node attributes by the importer, so the engine sees only floats.
+ * Integer constants that ONNX passes as tensors (Reshape's shape, Slice's
+ * starts, Pad's pads, Gather's indices, ...) are folded into node attributes by
+ * the importer, so the engine sees only floats.
  *
  * Operators are an enum plus ONE table (ng_ops[], ops.c) of
  *     { name, shape, forward, backward }
@@ -42,6 +43,23 @@ typedef enum ng_op {
     NG_OP_DROPOUT,
     NG_OP_SOFTMAX,
     NG_OP_CONCAT,
+    NG_OP_SUB,
+    NG_OP_DIV,
+    NG_OP_POW,
+    NG_OP_SQRT,
+    NG_OP_ERF,
+    NG_OP_GELU,
+    NG_OP_CLIP,
+    NG_OP_TRANSPOSE,
+    NG_OP_SLICE,
+    NG_OP_PAD,
+    NG_OP_GATHER,
+    NG_OP_SQUEEZE,
+    NG_OP_UNSQUEEZE,
+    NG_OP_REDUCEMEAN,
+    NG_OP_LAYERNORM,
+    NG_OP_LSTM,
+    NG_OP_GRU,
     NG_OP_COUNT
 } ng_op;
 
@@ -63,6 +81,22 @@ typedef struct ng_attrs {
     int     shape_n;        /* Reshape target shape (ONNX semantics: 0 copies, -1 infers) */
     int64_t shape[NG_MAX_DIMS];
     int     allowzero;
+    int     softmax_2d;     /* Softmax before opset 13: over the input flattened to 2-D at axis */
+    float   lo, hi;         /* Clip bounds (-inf, +inf when absent) */
+    /* Transpose perm (n_axes = 0: reverse); Squeeze/Unsqueeze/ReduceMean/Slice axes (n_axes = 0: all,
+     * none for ReduceMean's noop_with_empty_axes); Slice starts/ends/steps per axis; Gather indices. */
+    int     n_axes;
+    int64_t axes[NG_MAX_DIMS];
+    int64_t starts[NG_MAX_DIMS], ends[NG_MAX_DIMS], steps[NG_MAX_DIMS];
+    int     keepdims;       /* ReduceMean */
+    int64_t pads[2 * NG_MAX_DIMS]; /* Pad (constant mode): begins of every axis, then ends; may be negative */
+    float   value;          /* Pad constant */
+    int     n_idx, idx_scalar; /* Gather: indices (idx_scalar: one index, axis removed) */
+    int64_t idx[NG_MAX_DIMS];
+    int     gelu_tanh;      /* Gelu approximate="tanh" */
+    int64_t hidden;         /* LSTM/GRU hidden_size */
+    int     bidir, reverse; /* LSTM/GRU direction */
+    int     linear_before_reset; /* GRU */
 } ng_attrs;
 void ng_attrs_default(ng_attrs *a);
 
@@ -77,7 +111,7 @@ typedef struct ng_value {
     int       tensor;     /* params: index in m->ptensors (file order) */
 } ng_value;
 
-#define NG_NODE_MAX_OUT 2
+#define NG_NODE_MAX_OUT 3
 typedef struct ng_node {
     ng_op    op;
     char    *name;        /* ONNX node name (may be "") */

@@ -183,3 +183,49 @@ void ng_par_sgemm(ng_pool *p, int trans_a, int trans_b, int64_t M, int64_t N, in
     if (len < 16 * 2) { j.split_rows = 1; gemm_body(&j, 0, M, 0); return; }
     ng_pool_for(p, len, gemm_body, &j);
 }
+
+void ng_nd_map(const ng_shape *s, const float *src, int64_t sb, const int64_t *sst,
+               float *dst, int64_t db, const int64_t *dst_st, int add)
+{
+    int r = s->ndim;
+    if (ng_shape_numel(s) <= 0) return;
+    if (r == 0) { if (add) dst[db] += src[sb]; else dst[db] = src[sb]; return; }
+    int64_t idx[NG_MAX_DIMS] = {0};
+    int64_t n = s->d[r - 1], ss = sst[r - 1], ds = dst_st[r - 1];
+    for (;;) {
+        const float *a = src + sb;
+        float *b = dst + db;
+        if (add) for (int64_t i = 0; i < n; i++) b[i * ds] += a[i * ss];
+        else if (ss == 1 && ds == 1) memcpy(b, a, (size_t)n * sizeof(float));
+        else for (int64_t i = 0; i < n; i++) b[i * ds] = a[i * ss];
+        int k = r - 2;
+        for (; k >= 0; k--) {
+            sb += sst[k]; db += dst_st[k];
+            if (++idx[k] < s->d[k]) break;
+            sb -= sst[k] * s->d[k]; db -= dst_st[k] * s->d[k];
+            idx[k] = 0;
+        }
+        if (k < 0) return;
+    }
+}
+
+void ng_strides(const ng_shape *s, int64_t *st)
+{
+    int64_t acc = 1;
+    for (int k = s->ndim - 1; k >= 0; k--) { st[k] = acc; acc *= s->d[k]; }
+}
+
+void ng_slice_bounds(int64_t d, int64_t s, int64_t e, int64_t step, int64_t *start, int64_t *len)
+{
+    *start = 0; *len = 0;
+    if (step == 0 || d < 0) return;
+    if (step > d + 1) step = d + 1;           /* same elements; keeps the arithmetic below in range */
+    if (step < -(d + 1)) step = -(d + 1);
+    if (s < 0) s = s < -d ? -1 : s + d;
+    if (e < 0) e = e < -d ? -1 : e + d;
+    if (step > 0) { s = s < 0 ? 0 : s > d ? d : s; e = e < 0 ? 0 : e > d ? d : e; }
+    else { s = s < 0 ? 0 : s > d - 1 ? d - 1 : s; e = e < -1 ? -1 : e > d - 1 ? d - 1 : e; }
+    int64_t mag = step > 0 ? step : -step, span = step > 0 ? e - s : s - e;   /* mag >= 1 */
+    int64_t n = span > 0 ? (span + mag - 1) / mag : 0;
+    if (n > 0) { *start = s; *len = n; }
+}

@@ -9,12 +9,23 @@
 #define NG_ENGINE_KERN_H
 #include <stdint.h>
 #include "core/pool.h"
+#include "nnguard/tensor.h"
 
 /* Hot loops are compiled for AVX-512 and AVX2 as well as the baseline, picked at load time. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define NG_KERN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define NG_KERN_CLONES
+/* Strided walk over shape s (row-major, innermost loop on the last dim):
+ * dst[db + sum_k i_k dst_st[k]] = (add: +=) src[sb + sum_k i_k sst[k]]. Strides may be 0 or negative. */
+void ng_nd_map(const ng_shape *s, const float *src, int64_t sb, const int64_t *sst,
+               float *dst, int64_t db, const int64_t *dst_st, int add);
+/* ONNX Slice on one axis of length d: start s and end e (negative count from the end) clamped
+ * ([0, d] for step > 0, [-1, d-1] for step < 0); *start and *len (>= 0) of the result. */
+void ng_slice_bounds(int64_t d, int64_t s, int64_t e, int64_t step, int64_t *start, int64_t *len);
+/* Row-major element strides of shape s. */
+void ng_strides(const ng_shape *s, int64_t *st);
+
 #endif
 
 /* Kernels keep per-worker pointers on the stack: a pool may have at most this many workers. */
@@ -63,5 +74,15 @@ void ng_unpad_planes_add(const float *xpad, int64_t C, int64_t H, int64_t W, int
 void ng_par_sgemm(ng_pool *p, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
                   float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                   float beta, float *C, int64_t ldc);
+
+/* Strided walk over shape s (row-major, innermost loop on the last dim):
+ * dst[db + sum_k i_k dst_st[k]] = (add: +=) src[sb + sum_k i_k sst[k]]. Strides may be 0 or negative. */
+void ng_nd_map(const ng_shape *s, const float *src, int64_t sb, const int64_t *sst,
+               float *dst, int64_t db, const int64_t *dst_st, int add);
+/* ONNX Slice on one axis of length d: start s and end e (negative count from the end) clamped
+ * ([0, d] for step > 0, [-1, d-1] for step < 0); *start and *len (>= 0) of the result. */
+void ng_slice_bounds(int64_t d, int64_t s, int64_t e, int64_t step, int64_t *start, int64_t *len);
+/* Row-major element strides of shape s. */
+void ng_strides(const ng_shape *s, int64_t *st);
 
 #endif

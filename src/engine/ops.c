@@ -1,9 +1,11 @@
 /* engine/ops.c - THE operator table: one row per ng_op. */
+#include <math.h>
 #include <string.h>
 #include "engine/ops.h"
 #include "core/core.h"
 
 #define ROW(e, onnx, lo, hi, op) [e] = { onnx, lo, hi, ng_##op##_shape, ng_##op##_fwd, ng_##op##_bwd }
+#define ROW_NOGRAD(e, onnx, lo, hi, op) [e] = { onnx, lo, hi, ng_##op##_shape, ng_##op##_fwd, NULL }
 const ng_op_def ng_ops[NG_OP_COUNT] = {
     ROW(NG_OP_CONV,          "Conv",               2, 3, conv),
     ROW(NG_OP_MAXPOOL,       "MaxPool",            1, 1, maxpool),
@@ -26,8 +28,26 @@ const ng_op_def ng_ops[NG_OP_COUNT] = {
     ROW(NG_OP_DROPOUT,       "Dropout",            1, 1, dropout),  /* ratio/training_mode folded */
     ROW(NG_OP_SOFTMAX,       "Softmax",            1, 1, softmax),
     ROW(NG_OP_CONCAT,        "Concat",             1, 64, concat),
+    ROW(NG_OP_SUB,           "Sub",                2, 2, sub),
+    ROW(NG_OP_DIV,           "Div",                2, 2, div),
+    ROW(NG_OP_POW,           "Pow",                2, 2, pow),
+    ROW(NG_OP_SQRT,          "Sqrt",               1, 1, sqrt),
+    ROW(NG_OP_ERF,           "Erf",                1, 1, erf),
+    ROW(NG_OP_GELU,          "Gelu",               1, 1, gelu),
+    ROW(NG_OP_CLIP,          "Clip",               1, 1, clip),       /* min/max inputs folded */
+    ROW(NG_OP_TRANSPOSE,     "Transpose",          1, 1, transpose),
+    ROW(NG_OP_SLICE,         "Slice",              1, 1, slice),      /* starts/ends/axes/steps folded */
+    ROW(NG_OP_PAD,           "Pad",                1, 1, pad),        /* pads/constant_value folded */
+    ROW(NG_OP_GATHER,        "Gather",             1, 1, gather),     /* indices folded */
+    ROW(NG_OP_SQUEEZE,       "Squeeze",            1, 1, squeeze),    /* axes folded */
+    ROW(NG_OP_UNSQUEEZE,     "Unsqueeze",          1, 1, unsqueeze),  /* axes folded */
+    ROW(NG_OP_REDUCEMEAN,    "ReduceMean",         1, 1, reducemean), /* axes folded */
+    ROW(NG_OP_LAYERNORM,     "LayerNormalization", 2, 3, layernorm),
+    ROW_NOGRAD(NG_OP_LSTM,   "LSTM",               3, 7, lstm),       /* inference only */
+    ROW_NOGRAD(NG_OP_GRU,    "GRU",                3, 6, gru),
 };
 #undef ROW
+#undef ROW_NOGRAD
 NG_STATIC_ASSERT(NG_ARRAY_LEN(ng_ops) == NG_OP_COUNT, "ng_ops must cover ng_op");
 
 int ng_op_from_name(const char *op_type)
@@ -47,4 +67,7 @@ void ng_attrs_default(ng_attrs *a)
     a->axis = 1;
     a->epsilon = 1e-5f; a->momentum = 0.9f;
     a->ratio = 0.5f;
+    a->lo = -INFINITY; a->hi = INFINITY;
+    a->keepdims = 1;
+    for (int i = 0; i < NG_MAX_DIMS; i++) a->steps[i] = 1;
 }

@@ -1,7 +1,13 @@
 /* engine/ops_eltwise.c - element-wise operators.
  *
- *   Add, Mul      y = a + b, y = a * b with numpy broadcasting; backward sums
- *                 dy over the dims an operand was broadcast along.
+ *   Add, Sub, Mul, Div, Pow   y = a + b, a - b, a * b, a / b, a ^ b with numpy broadcasting;
+ *                 backward sums dy over the dims an operand was broadcast along
+ *                 (Pow: da = dy b a^(b-1), db = dy a^b ln a, taken as 0 where a <= 0).
+ *   Sqrt          y = sqrt x                    dy/dx = 1 / (2 y)
+ *   Erf           y = erf x                     dy/dx = 2 / sqrt(pi) e^(-x^2)
+ *   Gelu          y = x Phi(x) = x (1 + erf(x / sqrt 2)) / 2, or with approximate="tanh"
+ *                 y = x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) / 2
+ *   Clip          y = min(max(x, lo), hi)       dy/dx = 1 on [lo, hi], else 0 (as PyTorch's clamp)
  *   Relu          y = max(0, x)
  *   LeakyRelu     y = x > 0 ? x : alpha * x
  *   Sigmoid       y = 1 / (1 + e^-x)            dy/dx = y (1 - y)
@@ -59,6 +65,17 @@ UNARY_BODY(hsig_b, float v = alpha * x + beta; o[i] += (v > 0.0f && v < 1.0f) ? 
 UNARY_BODY(hswi_f, float r = x + 3.0f; r = r < 0.0f ? 0.0f : r > 6.0f ? 6.0f : r; o[i] = x * r / 6.0f)
 UNARY_BODY(hswi_b, o[i] += x < -3.0f ? 0.0f : x > 3.0f ? dy : dy * (2.0f * x + 3.0f) / 6.0f)
 UNARY_BODY(copy_f, o[i] = x)
+UNARY_BODY(sqrt_f, o[i] = sqrtf(x))
+UNARY_BODY(sqrt_b, o[i] += y > 0.0f ? dy * 0.5f / y : 0.0f)
+UNARY_BODY(erf_f, o[i] = erff(x))
+UNARY_BODY(erf_b, o[i] += dy * 1.1283791670955126f * expf(-x * x))
+UNARY_BODY(gelu_f, o[i] = 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)))
+UNARY_BODY(gelu_b, o[i] += dy * (0.5f * (1.0f + erff(x * 0.70710678118654752f)) + x * 0.3989422804014327f * expf(-0.5f * x * x)))
+UNARY_BODY(gelut_f, o[i] = 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x))))
+UNARY_BODY(gelut_b, float t = tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x));
+           o[i] += dy * (0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * 0.7978845608028654f * (1.0f + 0.134145f * x * x)))
+UNARY_BODY(clip_f, o[i] = x < alpha ? alpha : x > beta ? beta : x)
+UNARY_BODY(clip_b, o[i] += (x >= alpha && x <= beta) ? dy : 0.0f)
 UNARY_BODY(add_b, o[i] += dy)
 UNARY_BODY(mask_b, o[i] += dy * y)
 
@@ -94,6 +111,41 @@ UNARY_OP(tanh, tanh_f, tanh_b)
 UNARY_OP(hardsigmoid, hsig_f, hsig_b)
 UNARY_OP(hardswish, hswi_f, hswi_b)
 UNARY_OP(identity, copy_f, add_b)
+UNARY_OP(sqrt, sqrt_f, sqrt_b)
+UNARY_OP(erf, erf_f, erf_b)
+
+ng_status ng_gelu_shape(const ng_node *n, const ng_shape *const *in, ng_shape *out) { return same_shape(n, in, out); }
+ng_status ng_gelu_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in, ng_tensor *const *out)
+{
+    return unary_fwd(c, n, in, out, n->a.gelu_tanh ? gelut_f : gelu_f);
+}
+ng_status ng_gelu_bwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in, const ng_tensor *const *out,
+                      const ng_tensor *const *dout, ng_tensor *const *din)
+{
+    return unary_bwd(c, n, in, out, dout, din, n->a.gelu_tanh ? gelut_b : gelu_b);
+}
+
+/* Clip: the bounds travel in un_arg's alpha (lo) and beta (hi). */
+ng_status ng_clip_shape(const ng_node *n, const ng_shape *const *in, ng_shape *out)
+{
+    if (n->a.lo > n->a.hi)
+        return ng_fail(NG_E_SHAPE, "node '%s' (Clip): min %g is above max %g", n->name, (double)n->a.lo, (double)n->a.hi);
+    return same_shape(n, in, out);
+}
+ng_status ng_clip_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in, ng_tensor *const *out)
+{
+    un_arg a = { in[0]->data, NULL, NULL, out[0]->data, n->a.lo, n->a.hi };
+    run_unary(c, ng_shape_numel(&in[0]->s), clip_f, &a);
+    return NG_OK;
+}
+ng_status ng_clip_bwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in, const ng_tensor *const *out,
+                      const ng_tensor *const *dout, ng_tensor *const *din)
+{
+    if (!din[0]) return NG_OK;
+    un_arg a = { in[0]->data, out[0]->data, dout[0]->data, din[0]->data, n->a.lo, n->a.hi };
+    run_unary(c, ng_shape_numel(&in[0]->s), clip_b, &a);
+    return NG_OK;
+}
 
 /* ---- Dropout ---- */
 ng_status ng_dropout_shape(const ng_node *n, const ng_shape *const *in, ng_shape *out)
@@ -194,11 +246,43 @@ static void bcast_plan(const ng_shape *a, const ng_shape *b, const ng_shape *o, 
     if (p->nd == 0) { p->nd = 1; p->d[0] = 1; p->sa[0] = p->sb[0] = 1; }
 }
 
-/* mode: 0 y=a+b, 1 y=a*b, 2 da+=dy (reduce), 3 db+=dy, 4 da+=dy*b, 5 db+=dy*a */
+/* mode: 0 y=a+b, 1 y=a*b, 2 da+=dy (reduce), 3 db+=dy, 4 da+=dy*b, 5 db+=dy*a,
+ *       6 y=a-b, 7 y=a/b, 8 y=a^b, 9 db-=dy, 10 da+=dy/b, 11 db-=dy*a/b^2, 12 da+=dy*b*a^(b-1), 13 db+=dy*a^b*ln a */
+enum { BM_ADD, BM_MUL, BM_DA, BM_DB, BM_DA_MUL, BM_DB_MUL, BM_SUB, BM_DIV, BM_POW, BM_DB_SUB, BM_DA_DIV,
+       BM_DB_DIV, BM_DA_POW, BM_DB_POW };
 typedef struct bc_arg {
     const bcast *p; int mode;
     const float *a, *b; const float *dy; float *y; float *g;
 } bc_arg;
+
+/* The less common modes (Sub, Div, Pow and their gradients), one row. */
+static void bc_more(int mode, int64_t inner, const float *a, int64_t ia, const float *b, int64_t ib,
+                    const float *dy, float *y, float *g)
+{
+    switch (mode) {
+    case BM_SUB: for (int64_t i = 0; i < inner; i++) y[i] = a[i * ia] - b[i * ib]; break;
+    case BM_DIV: for (int64_t i = 0; i < inner; i++) y[i] = a[i * ia] / b[i * ib]; break;
+    case BM_POW: for (int64_t i = 0; i < inner; i++) y[i] = powf(a[i * ia], b[i * ib]); break;
+    case BM_DB_SUB: for (int64_t i = 0; i < inner; i++) g[i * ib] -= dy[i]; break;
+    case BM_DA_DIV: for (int64_t i = 0; i < inner; i++) g[i * ia] += dy[i] / b[i * ib]; break;
+    case BM_DB_DIV:
+        for (int64_t i = 0; i < inner; i++) { float bv = b[i * ib]; g[i * ib] -= dy[i] * a[i * ia] / (bv * bv); }
+        break;
+    case BM_DA_POW:
+        for (int64_t i = 0; i < inner; i++) {
+            float av = a[i * ia], bv = b[i * ib];
+            g[i * ia] += bv == 0.0f ? 0.0f : dy[i] * bv * powf(av, bv - 1.0f);
+        }
+        break;
+    case BM_DB_POW:
+        for (int64_t i = 0; i < inner; i++) {
+            float av = a[i * ia];
+            g[i * ib] += av > 0.0f ? dy[i] * powf(av, b[i * ib]) * logf(av) : 0.0f;
+        }
+        break;
+    default: break;
+    }
+}
 
 static void bc_body(void *arg, int64_t r0, int64_t r1, int w)
 {
@@ -238,6 +322,8 @@ static void bc_body(void *arg, int64_t r0, int64_t r1, int w)
         case 3: { float *g = A->g + ob; for (int64_t i = 0; i < inner; i++) g[i * ib_s] += dy[i]; } break;
         case 4: { float *g = A->g + oa; for (int64_t i = 0; i < inner; i++) g[i * ia_s] += dy[i] * b[i * ib_s]; } break;
         case 5: { float *g = A->g + ob; for (int64_t i = 0; i < inner; i++) g[i * ib_s] += dy[i] * a[i * ia_s]; } break;
+        default: bc_more(A->mode, inner, a, ia_s, b, ib_s, dy, y,
+                         !A->g ? NULL : A->g + (A->mode == BM_DA_DIV || A->mode == BM_DA_POW ? oa : ob));
         }
     }
 }
@@ -268,34 +354,32 @@ static ng_status binary_fwd(ng_opctx *c, const ng_tensor *const *in, ng_tensor *
 }
 
 static ng_status binary_bwd(ng_opctx *c, const ng_tensor *const *in, const ng_tensor *const *dout,
-                            ng_tensor *const *din, int mul)
+                            ng_tensor *const *din, int mode_a, int mode_b)
 {
     bcast p;
     bcast_plan(&in[0]->s, &in[1]->s, &dout[0]->s, &p);
     if (din[0]) {
-        bc_arg a = { &p, mul ? 4 : 2, in[0]->data, in[1]->data, dout[0]->data, NULL, din[0]->data };
+        bc_arg a = { &p, mode_a, in[0]->data, in[1]->data, dout[0]->data, NULL, din[0]->data };
         bc_run(c, &p, &a, full(p.sa, &p));
     }
     if (din[1]) {
-        bc_arg a = { &p, mul ? 5 : 3, in[0]->data, in[1]->data, dout[0]->data, NULL, din[1]->data };
+        bc_arg a = { &p, mode_b, in[0]->data, in[1]->data, dout[0]->data, NULL, din[1]->data };
         bc_run(c, &p, &a, full(p.sb, &p));
     }
     return NG_OK;
 }
 
-ng_status ng_add_shape(const ng_node *n, const ng_shape *const *in, ng_shape *out) { return bcast_shape(n, in[0], in[1], &out[0]); }
-ng_status ng_mul_shape(const ng_node *n, const ng_shape *const *in, ng_shape *out) { return bcast_shape(n, in[0], in[1], &out[0]); }
-ng_status ng_add_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in, ng_tensor *const *out) { return binary_fwd(c, in, out, 0); }
-ng_status ng_mul_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in, ng_tensor *const *out) { return binary_fwd(c, in, out, 1); }
+#define BINARY_OP(op, fmode, amode, bmode) \
+    ng_status ng_##op##_shape(const ng_node *n, const ng_shape *const *in, ng_shape *out) \
+    { return bcast_shape(n, in[0], in[1], &out[0]); } \
+    ng_status ng_##op##_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in, ng_tensor *const *out) \
+    { return binary_fwd(c, in, out, fmode); } \
+    ng_status ng_##op##_bwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in, const ng_tensor *const *out, \
+                            const ng_tensor *const *dout, ng_tensor *const *din) \
+    { return binary_bwd(c, in, dout, din, amode, bmode); }
 
-ng_status ng_add_bwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in, const ng_tensor *const *out,
-                     const ng_tensor *const *dout, ng_tensor *const *din)
-{
-    return binary_bwd(c, in, dout, din, 0);
-}
-
-ng_status ng_mul_bwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in, const ng_tensor *const *out,
-                     const ng_tensor *const *dout, ng_tensor *const *din)
-{
-    return binary_bwd(c, in, dout, din, 1);
-}
+BINARY_OP(add, BM_ADD, BM_DA, BM_DB)
+BINARY_OP(sub, BM_SUB, BM_DA, BM_DB_SUB)
+BINARY_OP(mul, BM_MUL, BM_DA_MUL, BM_DB_MUL)
+BINARY_OP(div, BM_DIV, BM_DA_DIV, BM_DB_DIV)
+BINARY_OP(pow, BM_POW, BM_DA_POW, BM_DB_POW)

@@ -1,11 +1,9 @@
-/* engine/ops_gemm.c - Gemm and MatMul: forward and backward with cblas_sgemm.
+/* engine/ops_gemm.c - Gemm: forward and backward with cblas_sgemm (MatMul: ops_matmul.c).
  *
  * Gemm:   Y = alpha * op(A) * op(B) + beta * C,  op(A) M x K, op(B) K x N, C broadcast to M x N
  *         (shapes [], [N], [1,N], [M,1], [M,N], ...).
  *   dA = alpha * dY * op(B)^T (transposed back if trans_a),  dB = alpha * op(A)^T * dY (likewise),
  *   dC = beta * dY summed over C's broadcast axes.
- * MatMul: A [..., M, K] x B [K, N] (A's leading dims are folded into rows), or A [..., M, K] x
- *         B [..., K, N] with the same leading dims (or A 2-D, shared by every batch).
  * Large products are split into row/column blocks over the exec's workers (ng_par_sgemm).
  */
 #include <string.h>
@@ -109,86 +107,6 @@ ng_status ng_gemm_bwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
                 for (int64_t k = 0; k < g.N; k++) dr[k] += beta * r[k];
             }
         }
-    }
-    return NG_OK;
-}
-
-/* ---- MatMul ---- */
-
-typedef struct mm_geom {
-    int64_t M, N, K;
-    int64_t batch;        /* number of separate products (1 when A's leading dims are folded into M) */
-    int64_t a_step, b_step; /* floats between consecutive batches' A and B (0: shared) */
-} mm_geom;
-
-static ng_status mm_check(const ng_node *n, const ng_shape *as, const ng_shape *bs, mm_geom *g, ng_shape *ys)
-{
-    const char *nm = NG_NODE_NAME(n);
-    if (as->ndim < 2 || bs->ndim < 2)
-        return ng_fail(NG_E_UNSUPPORTED, "node '%s' (MatMul): 1-D operands are not supported (A has %d dims, B %d)",
-                       nm, as->ndim, bs->ndim);
-    g->K = as->d[as->ndim - 1];
-    g->N = bs->d[bs->ndim - 1];
-    if (bs->d[bs->ndim - 2] != g->K)
-        return ng_fail(NG_E_SHAPE, "node '%s' (MatMul): inner dimensions differ (%lld vs %lld)", nm,
-                       (long long)g->K, (long long)bs->d[bs->ndim - 2]);
-    if (bs->ndim == 2) {
-        /* fold A's leading dims into rows */
-        g->M = 1;
-        for (int i = 0; i < as->ndim - 1; i++) g->M *= as->d[i];
-        g->batch = 1; g->a_step = g->b_step = 0;
-        *ys = *as;
-        ys->d[ys->ndim - 1] = g->N;
-        return NG_OK;
-    }
-    g->M = as->d[as->ndim - 2];
-    int same = as->ndim == bs->ndim;
-    for (int i = 0; same && i < as->ndim - 2; i++) same = as->d[i] == bs->d[i];
-    if (!same && as->ndim != 2)
-        return ng_fail(NG_E_UNSUPPORTED, "node '%s' (MatMul): batch dims of A and B must be equal "
-                       "(or A 2-D, or B 2-D)", nm);
-    g->batch = 1;
-    for (int i = 0; i < bs->ndim - 2; i++) g->batch *= bs->d[i];
-    g->a_step = as->ndim == 2 ? 0 : g->M * g->K;
-    g->b_step = g->K * g->N;
-    *ys = *bs;
-    ys->d[ys->ndim - 2] = g->M;
-    ys->d[ys->ndim - 1] = g->N;
-    return NG_OK;
-}
-
-ng_status ng_matmul_shape(const ng_node *n, const ng_shape *const *in, ng_shape *out)
-{
-    mm_geom g = {0};
-    return mm_check(n, in[0], in[1], &g, &out[0]);
-}
-
-ng_status ng_matmul_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in, ng_tensor *const *out)
-{
-    mm_geom g = {0};
-    ng_shape ys = {0};
-    ng_status st = mm_check(n, &in[0]->s, &in[1]->s, &g, &ys);
-    if (st != NG_OK) return st;
-    for (int64_t b = 0; b < g.batch; b++)
-        ng_par_sgemm(c->pool, 0, 0, g.M, g.N, g.K, 1.0f, in[0]->data + b * g.a_step, g.K,
-                     in[1]->data + b * g.b_step, g.N, 0.0f, out[0]->data + b * g.M * g.N, g.N);
-    return NG_OK;
-}
-
-ng_status ng_matmul_bwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
-                        const ng_tensor *const *out, const ng_tensor *const *dout, ng_tensor *const *din)
-{
-    mm_geom g = {0};
-    ng_shape ys = {0};
-    ng_status st = mm_check(n, &in[0]->s, &in[1]->s, &g, &ys);
-    if (st != NG_OK) return st;
-    for (int64_t b = 0; b < g.batch; b++) {
-        const float *A = in[0]->data + b * g.a_step, *B = in[1]->data + b * g.b_step;
-        const float *dy = dout[0]->data + b * g.M * g.N;
-        if (din[0]) /* dA (M x K) += dY B^T */
-            ng_par_sgemm(c->pool, 0, 1, g.M, g.K, g.N, 1.0f, dy, g.N, B, g.N, 1.0f, din[0]->data + b * g.a_step, g.K);
-        if (din[1]) /* dB (K x N) += A^T dY */
-            ng_par_sgemm(c->pool, 1, 0, g.K, g.N, g.M, 1.0f, A, g.K, dy, g.N, 1.0f, din[1]->data + b * g.b_step, g.N);
     }
     return NG_OK;
 }

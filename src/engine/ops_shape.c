@@ -3,7 +3,8 @@
  *   Flatten   [d0..dk-1, dk..dn-1] -> [d0*..*dk-1, dk*..*dn-1] at axis k (negative counts from the end)
  *   Reshape   to attrs shape (ONNX: 0 copies the input dim unless allowzero, one -1 is inferred)
  *   Concat    along axis; all other dims equal
- *   Softmax   y = e^(x - max) / sum e^(x - max) along axis (opset 13);
+ *   Softmax   y = e^(x - max) / sum e^(x - max) along axis (opset 13); before opset 13
+ *             (softmax_2d) over the input flattened to 2-D at axis, i.e. over all dims from axis on;
  *             backward dx = y * (dy - sum(dy * y)) along axis
  */
 #include <math.h>
@@ -195,6 +196,7 @@ static void softmax_geom(const ng_node *n, const ng_shape *s, int64_t *outer, in
     *outer = 1; *inner = 1; *len = s->d[ax];
     for (int k = 0; k < ax; k++) *outer *= s->d[k];
     for (int k = ax + 1; k < s->ndim; k++) *inner *= s->d[k];
+    if (n->a.softmax_2d) { *len *= *inner; *inner = 1; }
 }
 
 ng_status ng_softmax_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in, ng_tensor *const *out)

@@ -39,6 +39,11 @@ ng_init_rule ng_model_init_rule(const ng_model *m, size_t i)
                 r.variance = j == 4;
                 return r;
             }
+            if (n->op == NG_OP_LAYERNORM) {   /* X, Scale, B */
+                r.kind = NG_INIT_CONST;
+                r.scale = j == 1 ? 1.0f : 0.0f;
+                return r;
+            }
             if (j <= 2 && is_param(m, n->in[1])) {   /* weight, then bias (Conv B / Gemm C) */
                 int64_t fan_in = weight_fan_in(n, &m->vals[n->in[1]].shape);
                 if (fan_in <= 0) continue;

@@ -28,10 +28,20 @@ static const char *allowed_attrs(int op)
     case NG_OP_GEMM:      return ",alpha,beta,transA,transB,";
     case NG_OP_LEAKYRELU: return ",alpha,";
     case NG_OP_HARDSIGMOID: return ",alpha,beta,";
-    case NG_OP_BATCHNORM: return ",epsilon,momentum,training_mode,";
-    case NG_OP_FLATTEN: case NG_OP_SOFTMAX: case NG_OP_CONCAT: return ",axis,";
+    case NG_OP_BATCHNORM: return ",epsilon,momentum,training_mode,spatial,";
+    case NG_OP_FLATTEN: case NG_OP_SOFTMAX: case NG_OP_CONCAT: case NG_OP_GATHER: return ",axis,";
     case NG_OP_RESHAPE:   return ",allowzero,";
     case NG_OP_DROPOUT:   return ",ratio,seed,";
+    case NG_OP_CLIP:      return ",min,max,";
+    case NG_OP_PAD:       return ",mode,pads,value,";
+    case NG_OP_TRANSPOSE: return ",perm,";
+    case NG_OP_SLICE:     return ",starts,ends,axes,";
+    case NG_OP_SQUEEZE: case NG_OP_UNSQUEEZE: return ",axes,";
+    case NG_OP_REDUCEMEAN: return ",axes,keepdims,noop_with_empty_axes,";
+    case NG_OP_LAYERNORM: return ",axis,epsilon,stash_type,";
+    case NG_OP_GELU:      return ",approximate,";
+    case NG_OP_LSTM:      return ",activations,direction,hidden_size,input_forget,layout,";
+    case NG_OP_GRU:       return ",activations,direction,hidden_size,layout,linear_before_reset,";
     default:              return ",";
     }
 }
@@ -183,26 +193,96 @@ static ng_status pool_attrs(const actx *x, int op, const int *ins, ng_attrs *a)
     return NG_OK;
 }
 
-/* Softmax before opset 13 flattens the input to 2-D at axis: the same as ours only on the last axis. */
-static ng_status softmax_axis(const actx *x, int in, ng_attrs *a)
+/* Softmax before opset 13 flattens the input to 2-D at axis (default 1); from 13 on, one axis (default -1). */
+static ng_status softmax_axis(const actx *x, ng_attrs *a)
 {
     a->axis = x->c->opset >= 13 ? -1 : 1;
-    ng_status st = get_int(x, "axis", -NG_MAX_DIMS, NG_MAX_DIMS - 1, &a->axis);
-    if (st != NG_OK || x->c->opset >= 13) return st;
-    ng_model *m = x->c->m;
-    ng_shape *shapes = ng_calloc((size_t)m->n_vals, sizeof *shapes);
-    if (!shapes) return NG_E_NOMEM;
-    st = ng_model_infer_shapes(m, 1, shapes);
-    int r = shapes[in].ndim;
-    free(shapes);
-    if (st != NG_OK) return ng_fail_ctx(st, x->c->file);
-    int64_t ax = a->axis < 0 ? a->axis + r : a->axis;
-    if (ax != r - 1)
-        return ng_fail(NG_E_UNSUPPORTED, "%s: node '%s' (op Softmax): opset %lld Softmax over axes %lld.. of a %d-D "
-                       "input is not supported (only the last axis); re-export with opset 13",
-                       x->c->file, ng_onnx_node_label(x->nd), (long long)x->c->opset, (long long)ax, r);
-    a->axis = -1;
-    return NG_OK;
+    a->softmax_2d = x->c->opset < 13;
+    return get_int(x, "axis", -NG_MAX_DIMS, NG_MAX_DIMS - 1, &a->axis);
+}
+
+/* A STRING attribute equal to one of names[] (index into *v; absent: unchanged). */
+static ng_status get_choice(const actx *x, const char *name, const char *const *names, int n, int *v)
+{
+    const Onnx__AttributeProto *a = find(x, name);
+    if (!a) return NG_OK;
+    if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING) return bad(x, NG_E_FORMAT, "must be a string", name);
+    for (int i = 0; i < n; i++)
+        if (a->s.len == strlen(names[i]) && memcmp(a->s.data, names[i], a->s.len) == 0) { *v = i; return NG_OK; }
+    return bad(x, NG_E_UNSUPPORTED, "has an unsupported value", name);
+}
+
+/* The attributes of the ops added for torchvision / transformer exports. */
+static ng_status more_attrs(const actx *x, int op, ng_attrs *a)
+{
+    ng_status st = NG_OK;
+    int64_t v;
+    const Onnx__AttributeProto *p;
+    switch (op) {
+    case NG_OP_CLIP:
+        if ((st = get_float(x, "min", &a->lo)) != NG_OK) return st;
+        return get_float(x, "max", &a->hi);
+    case NG_OP_PAD: {
+        static const char *const modes[] = { "constant" };
+        int mode = 0;
+        if ((st = get_choice(x, "mode", modes, 1, &mode)) != NG_OK) return st;
+        return get_float(x, "value", &a->value);
+    }
+    case NG_OP_TRANSPOSE:
+        if (!(p = find(x, "perm"))) return NG_OK;
+        if (p->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS || p->n_ints > NG_MAX_DIMS)
+            return bad(x, NG_E_UNSUPPORTED, "must be a list of at most 8 integers", "perm");
+        a->n_axes = (int)p->n_ints;
+        memcpy(a->axes, p->ints, p->n_ints * sizeof *a->axes);
+        return NG_OK;
+    case NG_OP_GATHER:
+        a->axis = 0;
+        return get_int(x, "axis", -NG_MAX_DIMS, NG_MAX_DIMS - 1, &a->axis);
+    case NG_OP_REDUCEMEAN:
+        v = 1;
+        if ((st = get_int(x, "keepdims", 0, 1, &v)) != NG_OK) return st;
+        a->keepdims = (int)v;
+        v = 0;
+        return get_int(x, "noop_with_empty_axes", 0, 1, &v);
+    case NG_OP_LAYERNORM:
+        a->axis = -1;
+        if ((st = get_int(x, "axis", -NG_MAX_DIMS, NG_MAX_DIMS - 1, &a->axis)) != NG_OK) return st;
+        if ((st = get_float(x, "epsilon", &a->epsilon)) != NG_OK) return st;
+        v = 1;
+        return get_int(x, "stash_type", 1, 1, &v);
+    case NG_OP_GELU: {
+        static const char *const approx[] = { "none", "tanh" };
+        return get_choice(x, "approximate", approx, 2, &a->gelu_tanh);
+    }
+    case NG_OP_LSTM: case NG_OP_GRU: {
+        static const char *const dirs[] = { "forward", "reverse", "bidirectional" };
+        int dir = 0;
+        if (!find(x, "hidden_size")) return bad(x, NG_E_FORMAT, "is required", "hidden_size");
+        if ((st = get_int(x, "hidden_size", 1, 1 << 20, &a->hidden)) != NG_OK) return st;
+        if ((st = get_choice(x, "direction", dirs, 3, &dir)) != NG_OK) return st;
+        a->reverse = dir == 1; a->bidir = dir == 2;
+        v = 0;
+        if ((st = get_int(x, "layout", 0, 0, &v)) != NG_OK) return st;
+        if ((st = get_int(x, "input_forget", 0, 0, &v)) != NG_OK) return st;
+        v = 0;
+        if ((st = get_int(x, "linear_before_reset", 0, 1, &v)) != NG_OK) return st;
+        a->linear_before_reset = (int)v;
+        if ((p = find(x, "activations"))) {   /* only the defaults */
+            static const char *const def[] = { "Sigmoid", "Tanh", "Tanh", "Sigmoid", "Tanh", "Tanh" };
+            size_t per = op == NG_OP_LSTM ? 3 : 2;
+            if (p->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS || p->n_strings != per * (size_t)(a->bidir ? 2 : 1))
+                return bad(x, NG_E_UNSUPPORTED, "must list the default activations", "activations");
+            for (size_t i = 0; i < p->n_strings; i++) {
+                const char *want = op == NG_OP_LSTM ? def[i % 3] : (i % 2 ? "Tanh" : "Sigmoid");
+                if (p->strings[i].len != strlen(want) || memcmp(p->strings[i].data, want, p->strings[i].len) != 0)
+                    return bad(x, NG_E_UNSUPPORTED, "must list the default activations (Sigmoid, Tanh[, Tanh])", "activations");
+            }
+        }
+        return NG_OK;
+    }
+    default:
+        return NG_OK;
+    }
 }
 
 ng_status ng_onnx_node_attrs(const ng_onnx_ctx *c, const Onnx__NodeProto *nd, int op, const int *ins, int n_in,
@@ -243,13 +323,15 @@ ng_status ng_onnx_node_attrs(const ng_onnx_ctx *c, const Onnx__NodeProto *nd, in
         a->epsilon = 1e-5f; a->momentum = 0.9f;
         if ((st = get_float(&x, "epsilon", &a->epsilon)) != NG_OK) return st;
         if ((st = get_float(&x, "momentum", &a->momentum)) != NG_OK) return st;
+        v = 1;
+        if ((st = get_int(&x, "spatial", 1, 1, &v)) != NG_OK) return st;
         v = 0;
         return get_int(&x, "training_mode", 0, 0, &v);
     case NG_OP_FLATTEN:
         a->axis = 1;
         return get_int(&x, "axis", -NG_MAX_DIMS, NG_MAX_DIMS, &a->axis);
     case NG_OP_SOFTMAX:
-        return softmax_axis(&x, ins[0], a);
+        return softmax_axis(&x, a);
     case NG_OP_CONCAT:
         if (!find(&x, "axis")) return bad(&x, NG_E_FORMAT, "is required", "axis");
         return get_int(&x, "axis", -NG_MAX_DIMS, NG_MAX_DIMS - 1, &a->axis);
@@ -262,6 +344,6 @@ ng_status ng_onnx_node_attrs(const ng_onnx_ctx *c, const Onnx__NodeProto *nd, in
         return get_float(&x, "ratio", &a->ratio);
     default:
         (void)n_in;
-        return NG_OK;
+        return more_attrs(&x, op, a);
     }
 }

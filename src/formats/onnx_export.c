@@ -1,13 +1,15 @@
 /* formats/onnx_export.c - engine graph (ng_model) -> ONNX file.
  *
  * Writes ir_version 8, default-domain opset 13 (14 when the graph needs
- * HardSwish or Reshape allowzero), producer "nnguard". Parameters become FLOAT
+ * HardSwish or Reshape allowzero, 17 for LayerNormalization; Gelu and opset < 13
+ * Softmax are refused), producer "nnguard". Parameters become FLOAT
  * initializers (raw_data, little-endian) in parameter order with their names;
  * Reshape's folded shape becomes an int64 initializer; a Dropout ratio other
  * than 0.5 a Constant node. The input's batch dim, and every output dim that
  * follows it, is the symbolic "N". metadata_props hold the model's meta.
  * All protobuf structures live in one arena freed after packing.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "engine/graph.h"
@@ -136,12 +138,110 @@ static Onnx__NodeProto *node_new(exp_ctx *E, const char *op, const char *name, s
     return nd;
 }
 
+
+/* An extra input for node i: an int64 initializer (vals, n; n < 0: a scalar), or a Constant node
+ * holding one float (f), which the importer folds without making it a parameter. Returns its name. */
+static char *extra_init(exp_ctx *E, int i, const char *what, const int64_t *vals, int n, const float *f)
+{
+    arena *A = &E->A;
+    char nm[64];
+    snprintf(nm, sizeof nm, "nnguard_%s_%d", what, i);
+    int64_t dim = n < 0 ? 1 : n;
+    if (f) {
+        Onnx__NodeProto *c = node_new(E, "Constant", nm, 0, 1);
+        Onnx__AttributeProto *v = c ? attr_new(A, "value", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR) : NULL;
+        if (!v || !(c->output[0] = astr(A, nm))) return NULL;
+        if (!(v->t = tensor_new(A, what, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, NULL, 0, f, 4))) return NULL;   /* f lives in the model */
+        c->attribute[c->n_attribute++] = v;
+        E->nodes[E->n_nodes++] = c;
+        return c->output[0];
+    }
+    uint8_t *b = aalloc(A, (size_t)(dim ? dim : 1) * 8);
+    if (!b) return NULL;
+    for (int64_t j = 0; j < dim; j++) ng_put_le64(b + 8 * j, (uint64_t)vals[j]);
+    Onnx__TensorProto *t = tensor_new(A, nm, ONNX__TENSOR_PROTO__DATA_TYPE__INT64, &dim, n < 0 ? 0 : 1, b, (size_t)dim * 8);
+    if (!t) return NULL;
+    E->inits[E->n_inits++] = t;
+    return t->name;
+}
+
+/* Nodes of the ops whose integer inputs were folded into attributes (Slice, Pad, Gather, Squeeze,
+ * Unsqueeze, Clip) and the other ops added for torch exports: inputs and attributes back. */
+static Onnx__NodeProto *export_more(exp_ctx *E, int i)
+{
+    const ng_model *m = E->m;
+    const ng_node *n = &m->nodes[i];
+    const ng_attrs *a = &n->a;
+    arena *A = &E->A;
+    Onnx__NodeProto *nd = node_new(E, ng_ops[n->op].name, n->name ? n->name : "", (size_t)n->n_in + 4, (size_t)n->n_out);
+    if (!nd) return NULL;
+    for (int j = 0; j < n->n_out; j++)
+        if (!(nd->output[j] = vname(A, m, n->out[j]))) return NULL;
+    size_t ni = 0, k = 0;
+    for (int j = 0; j < n->n_in; j++)
+        if (!(nd->input[ni++] = vname(A, m, n->in[j]))) return NULL;
+#define EXTRA(what, vals, cnt, f) do { if (!(nd->input[ni++] = extra_init(E, i, what, vals, cnt, f))) return NULL; } while (0)
+    switch (n->op) {
+    case NG_OP_CLIP:
+        if (isfinite(a->lo)) EXTRA("min", NULL, 0, &a->lo); else nd->input[ni++] = astr(A, "");
+        if (isfinite(a->hi)) EXTRA("max", NULL, 0, &a->hi);
+        break;
+    case NG_OP_SLICE:
+        EXTRA("starts", a->starts, a->n_axes, NULL);
+        EXTRA("ends", a->ends, a->n_axes, NULL);
+        EXTRA("axes", a->axes, a->n_axes, NULL);
+        EXTRA("steps", a->steps, a->n_axes, NULL);
+        break;
+    case NG_OP_PAD:
+        EXTRA("pads", a->pads, 2 * a->n_axes, NULL);
+        EXTRA("value", NULL, 0, &a->value);
+        break;
+    case NG_OP_GATHER:
+        EXTRA("indices", a->idx, a->idx_scalar ? -1 : a->n_idx, NULL);
+        ADD_ATTR(nd->attribute, k, attr_i(A, "axis", a->axis));
+        break;
+    case NG_OP_SQUEEZE: case NG_OP_UNSQUEEZE:
+        if (a->n_axes) EXTRA("axes", a->axes, a->n_axes, NULL);
+        break;
+    case NG_OP_TRANSPOSE:
+        if (a->n_axes) ADD_ATTR(nd->attribute, k, attr_ints(A, "perm", a->axes, (size_t)a->n_axes));
+        break;
+    case NG_OP_REDUCEMEAN:
+        if (a->n_axes) ADD_ATTR(nd->attribute, k, attr_ints(A, "axes", a->axes, (size_t)a->n_axes));
+        ADD_ATTR(nd->attribute, k, attr_i(A, "keepdims", a->keepdims));
+        break;
+    case NG_OP_LAYERNORM:
+        ADD_ATTR(nd->attribute, k, attr_i(A, "axis", a->axis));
+        ADD_ATTR(nd->attribute, k, attr_f(A, "epsilon", a->epsilon));
+        break;
+    case NG_OP_LSTM: case NG_OP_GRU: {
+        Onnx__AttributeProto *d = attr_new(A, "direction", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
+        char *dir = astr(A, a->bidir ? "bidirectional" : a->reverse ? "reverse" : "forward");
+        if (!d || !dir) return NULL;
+        d->has_s = 1;
+        d->s.data = (uint8_t *)dir;
+        d->s.len = strlen(dir);
+        nd->attribute[k++] = d;
+        ADD_ATTR(nd->attribute, k, attr_i(A, "hidden_size", a->hidden));
+        if (n->op == NG_OP_GRU) ADD_ATTR(nd->attribute, k, attr_i(A, "linear_before_reset", a->linear_before_reset));
+        break;
+    }
+    default:
+        break;
+    }
+#undef EXTRA
+    nd->n_input = ni;
+    nd->n_attribute = k;
+    return nd;
+}
+
 static Onnx__NodeProto *export_node(exp_ctx *E, int i)
 {
     const ng_model *m = E->m;
     const ng_node *n = &m->nodes[i];
     const ng_attrs *a = &n->a;
     arena *A = &E->A;
+    if (n->op >= NG_OP_SUB) return export_more(E, i);
     int n_in = n->n_in;
     char extra[64];
     snprintf(extra, sizeof extra, "nnguard_%s_%d", n->op == NG_OP_RESHAPE ? "shape" : "ratio", i);
@@ -290,10 +390,17 @@ static ng_status build(exp_ctx *E, Onnx__ModelProto *mp, Onnx__GraphProto *g, co
     const ng_model *m = E->m;
     arena *A = &E->A;
     int64_t opset = 13;
-    for (int i = 0; i < m->n_nodes; i++)
-        if (m->nodes[i].op == NG_OP_HARDSWISH || (m->nodes[i].op == NG_OP_RESHAPE && m->nodes[i].a.allowzero)) opset = 14;
-    E->inits = aalloc(A, (size_t)(m->n_ptensors + m->n_nodes + 1) * sizeof *E->inits);
-    E->nodes = aalloc(A, (size_t)(2 * m->n_nodes + 1) * sizeof *E->nodes);
+    for (int i = 0; i < m->n_nodes; i++) {
+        const ng_node *n = &m->nodes[i];
+        if ((n->op == NG_OP_HARDSWISH || (n->op == NG_OP_RESHAPE && n->a.allowzero)) && opset < 14) opset = 14;
+        if (n->op == NG_OP_LAYERNORM) opset = 17;
+        if (n->op == NG_OP_GELU || (n->op == NG_OP_SOFTMAX && n->a.softmax_2d))
+            return ng_fail(NG_E_UNSUPPORTED, "%s: node '%s' (%s%s) has no equivalent in ONNX opsets 13-17; keep the "
+                           "original model file", path, n->name, ng_ops[n->op].name, n->op == NG_OP_GELU ? "" :
+                           ", opset < 13 semantics");
+    }
+    E->inits = aalloc(A, (size_t)(m->n_ptensors + 4 * m->n_nodes + 1) * sizeof *E->inits);
+    E->nodes = aalloc(A, (size_t)(3 * m->n_nodes + 1) * sizeof *E->nodes);
     if (!E->inits || !E->nodes) return ng_fail(NG_E_NOMEM, "%s: out of memory", path);
     for (int i = 0; i < m->n_ptensors; i++) {
         const ng_value *v = &m->vals[m->ptensors[i]];

@@ -1,59 +1,38 @@
-/* formats/onnx_import.c - an ONNX graph (opsets 11..17) -> engine graph (ng_model).
+/* formats/onnx_import.c - an ONNX graph (opsets 7..18) -> engine graph (ng_model).
  *
  * What is accepted:
  *   - exactly one graph input that is not an initializer (float, batch dim
  *     symbolic or fixed -> any batch, other dims fixed) and exactly one output;
- *   - the ops of ng_ops[] with their ONNX attributes (onnx_attrs.c);
+ *   - the ops of ng_ops[] with their ONNX attributes (onnx_attrs.c), in the
+ *     forms of every opset 7..18 (attributes that later became inputs: Clip's
+ *     min/max, Pad's pads, Slice's starts/ends/axes, Squeeze/Unsqueeze axes,
+ *     ReduceMean axes, Split's sizes; Softmax's axis semantics before 13);
+ *     Split becomes one Slice per output, a float-to-float Cast an alias;
  *   - every float initializer becomes a parameter, in graph.initializer order
  *     (the same list as ng_weights), converted to float32;
- *   - integer tensors (int64/int32/bool initializers and Constant nodes) are
- *     folded at import time, with the integer ops torch emits around them:
- *     Shape -> Gather -> Unsqueeze -> Concat feeding Reshape (x.view(x.size(0), -1))
- *     becomes a constant Reshape shape when every element is either a number
- *     or a dim that does not depend on the batch size (or copies the same dim);
+ *   - integer tensors (int64/int32/bool initializers and Constant nodes) and the
+ *     integer ops torch emits around them (Shape -> Gather -> Div/Mul -> Concat
+ *     feeding Reshape, Slice, Pad, ...) are folded at import time (onnx_fold.c):
+ *     every integer is a linear form in the batch size;
  *   - float Constant nodes become non-trainable parameters after the
  *     initializers; Dropout's ratio/training_mode inputs are folded;
- *     Identity of a parameter is bypassed.
+ *     Identity of a parameter is bypassed; LSTM/GRU initial states that are
+ *     batch-sized zeros (ConstantOfShape of a Shape) count as absent.
  */
 #include <stdlib.h>
 #include <string.h>
 #include "engine/graph.h"
 #include "formats/weights_impl.h"
-#include "formats/onnx_internal.h"
+#include "formats/onnx_import_impl.h"
 
-/* An integer tensor known at import time: element i is v[i], or dim sym[i] of value of[i]. */
-typedef struct icst {
-    const char *name;
-    int     n;               /* elements; -1: the whole shape of value of[0] (Shape op) */
-    int64_t v[NG_MAX_DIMS];
-    int     of[NG_MAX_DIMS]; /* -1: v[i] is a number */
-    int     sym[NG_MAX_DIMS];
-} icst;
-
-/* A float Constant node, made a parameter on first use. */
-typedef struct fcst { const char *name; const Onnx__NodeProto *nd; } fcst;
-typedef struct alias { const char *from, *to; } alias;
-
-typedef struct imp {
-    ng_onnx_ctx c;
-    const Onnx__GraphProto *g;
-    icst  *ic; int n_ic;
-    fcst  *fc; int n_fc;
-    alias *al; int n_al;
-} imp;
-
-#define NODE_FAIL(I, nd, st, fmt, ...) \
-    ng_fail(st, "%s: node '%s' (op %s): " fmt, (I)->c.file, ng_onnx_node_label(nd), \
-            (nd)->op_type ? (nd)->op_type : "?", __VA_ARGS__)
-
-static const char *resolve(const imp *I, const char *name)
+const char *ng_imp_resolve(const imp *I, const char *name)
 {
     for (int i = I->n_al - 1; i >= 0; i--)
         if (strcmp(I->al[i].from, name) == 0) name = I->al[i].to;
     return name;
 }
 
-static icst *find_ic(imp *I, const char *name)
+icst *ng_imp_find_ic(imp *I, const char *name)
 {
     for (int i = I->n_ic - 1; i >= 0; i--)
         if (strcmp(I->ic[i].name, name) == 0) return &I->ic[i];
@@ -106,21 +85,21 @@ static ng_status add_float_const(imp *I, const fcst *f, int *id)
 }
 
 /* Value id of a float tensor input of node nd. */
-static ng_status get_value(imp *I, const Onnx__NodeProto *nd, const char *name, int *id)
+ng_status ng_imp_get_value(imp *I, const Onnx__NodeProto *nd, const char *name, int *id)
 {
-    name = resolve(I, name);
+    name = ng_imp_resolve(I, name);
     if ((*id = ng_model_find_value(I->c.m, name)) >= 0) return NG_OK;
     const fcst *f = find_fc(I, name);
     if (f) return add_float_const(I, f, id);
-    if (find_ic(I, name))
+    if (ng_imp_find_ic(I, name))
         return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "input '%s' is an integer tensor where a float tensor is needed", name);
     return NODE_FAIL(I, nd, NG_E_FORMAT, "input '%s' is not produced by any earlier node, initializer or graph input", name);
 }
 
 /* The float value of a scalar input (Dropout ratio): a parameter or float Constant. */
-static ng_status get_scalar(imp *I, const Onnx__NodeProto *nd, const char *name, float *v)
+ng_status ng_imp_get_scalar(imp *I, const Onnx__NodeProto *nd, const char *name, float *v)
 {
-    const fcst *f = find_fc(I, resolve(I, name));
+    const fcst *f = find_fc(I, ng_imp_resolve(I, name));
     if (f) {   /* a float Constant: read it without making it a parameter */
         const Onnx__AttributeProto *a = f->nd->attribute[0];
         if (a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT) { *v = a->f; return NG_OK; }
@@ -130,7 +109,7 @@ static ng_status get_scalar(imp *I, const Onnx__NodeProto *nd, const char *name,
         return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "input '%s' must be a constant scalar", name);
     }
     int id;
-    ng_status st = get_value(I, nd, name, &id);
+    ng_status st = ng_imp_get_value(I, nd, name, &id);
     if (st != NG_OK) return st;
     const ng_value *val = &I->c.m->vals[id];
     if (val->kind != NG_V_PARAM || ng_shape_numel(&val->shape) != 1)
@@ -140,150 +119,19 @@ static ng_status get_scalar(imp *I, const Onnx__NodeProto *nd, const char *name,
     return NG_OK;
 }
 
-static icst *new_ic(imp *I, const char *name)
+zcst *ng_imp_find_zc(imp *I, const char *name)
+{
+    for (int i = I->n_zc - 1; i >= 0; i--)
+        if (strcmp(I->zc[i].name, name) == 0) return &I->zc[i];
+    return NULL;
+}
+
+icst *ng_imp_new_ic(imp *I, const char *name)
 {
     icst *c = &I->ic[I->n_ic++];
     memset(c, 0, sizeof *c);
     c->name = name;
-    for (int i = 0; i < NG_MAX_DIMS; i++) c->of[i] = -1;
     return c;
-}
-
-/* Integer-only ops (Constant, Shape, Gather, Unsqueeze, Squeeze, Concat, Cast) folded at import.
- * Returns 1 in *done when nd was handled. */
-static ng_status fold_int_node(imp *I, const Onnx__NodeProto *nd, int *done)
-{
-    const char *op = nd->op_type;
-    *done = 0;
-    if (nd->n_output < 1 || !nd->output[0][0]) return NG_OK;
-    const char *out = nd->output[0];
-    if (strcmp(op, "Constant") == 0) {
-        if (nd->n_attribute != 1 || !nd->attribute[0]->name)
-            return NODE_FAIL(I, nd, NG_E_FORMAT, "%s", "needs exactly one value attribute");
-        const Onnx__AttributeProto *a = nd->attribute[0];
-        const char *an = a->name;
-        *done = 1;
-        if (strcmp(an, "value_float") == 0 || strcmp(an, "value_floats") == 0 ||
-            (strcmp(an, "value") == 0 && a->t && ng_dtype_is_float(ng_onnx_dtype(a->t->data_type)))) {
-            if ((strcmp(an, "value") == 0 && a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR) ||
-                (strcmp(an, "value_float") == 0 && a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT) ||
-                (strcmp(an, "value_floats") == 0 && a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS))
-                return NODE_FAIL(I, nd, NG_E_FORMAT, "attribute '%s' has the wrong type", an);
-            I->fc[I->n_fc].name = out;
-            I->fc[I->n_fc++].nd = nd;
-            return NG_OK;
-        }
-        icst *c = new_ic(I, out);
-        if (strcmp(an, "value") == 0 && a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR && a->t)
-            return ng_onnx_tensor_ints(a->t, I->c.file, "Constant", c->v, NG_MAX_DIMS, &c->n);
-        if (strcmp(an, "value_int") == 0 && a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT) {
-            c->n = 1; c->v[0] = a->i;
-            return NG_OK;
-        }
-        if (strcmp(an, "value_ints") == 0 && a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS && a->n_ints <= NG_MAX_DIMS) {
-            c->n = (int)a->n_ints;
-            memcpy(c->v, a->ints, a->n_ints * sizeof *c->v);
-            return NG_OK;
-        }
-        return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "constant attribute '%s' is not supported", an);
-    }
-    if (strcmp(op, "Shape") == 0 && nd->n_input == 1) {
-        if (nd->n_attribute) return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "%s", "Shape with start/end is not supported");
-        int id;
-        ng_status st = get_value(I, nd, nd->input[0], &id);
-        if (st != NG_OK) return st;
-        icst *c = new_ic(I, out);
-        c->n = -1; c->of[0] = id;
-        *done = 1;
-        return NG_OK;
-    }
-    /* The rest fold only when their inputs are folded integers. */
-    icst *in0 = nd->n_input ? find_ic(I, resolve(I, nd->input[0])) : NULL;
-    if (!in0) return NG_OK;
-    if (strcmp(op, "Gather") == 0 && nd->n_input == 2) {
-        const Onnx__AttributeProto *ax = node_attr(nd, "axis");
-        icst *idx = find_ic(I, resolve(I, nd->input[1]));
-        if ((ax && ax->i != 0) || !idx || idx->n != 1 || idx->of[0] >= 0)
-            return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "%s", "only Gather of one constant index from a shape can be folded");
-        int64_t k = idx->v[0];
-        icst c = *in0;
-        icst *o = new_ic(I, out);
-        o->n = 1;
-        if (c.n < 0) {
-            if (k < 0 || k >= NG_MAX_DIMS)
-                return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "index %lld into a shape is not supported", (long long)k);
-            o->of[0] = c.of[0]; o->sym[0] = (int)k;
-        } else {
-            if (k < 0) k += c.n;
-            if (k < 0 || k >= c.n) return NODE_FAIL(I, nd, NG_E_FORMAT, "index %lld is out of range", (long long)idx->v[0]);
-            o->v[0] = c.v[k]; o->of[0] = c.of[k]; o->sym[0] = c.sym[k];
-        }
-        *done = 1;
-        return NG_OK;
-    }
-    if (strcmp(op, "Unsqueeze") == 0 || strcmp(op, "Squeeze") == 0 || strcmp(op, "Cast") == 0 || strcmp(op, "Identity") == 0) {
-        if (in0->n < 0) return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "%s", "cannot fold this op on a whole shape");
-        icst c = *in0;
-        icst *o = new_ic(I, out);
-        *o = c;
-        o->name = out;
-        *done = 1;
-        return NG_OK;
-    }
-    if (strcmp(op, "Concat") == 0) {
-        icst acc;
-        memset(&acc, 0, sizeof acc);
-        for (size_t i = 0; i < nd->n_input; i++) {
-            icst *p = find_ic(I, resolve(I, nd->input[i]));
-            if (!p || p->n < 0) return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "%s", "cannot fold a Concat of integer and float tensors");
-            if (acc.n + p->n > NG_MAX_DIMS) return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "%s", "folded shape has too many dims");
-            for (int j = 0; j < p->n; j++) {
-                acc.v[acc.n] = p->v[j]; acc.of[acc.n] = p->of[j]; acc.sym[acc.n] = p->sym[j];
-                acc.n++;
-            }
-        }
-        icst *o = new_ic(I, out);
-        *o = acc;
-        o->name = out;
-        *done = 1;
-        return NG_OK;
-    }
-    return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "%s", "integer tensors can only feed Reshape, Dropout and shape arithmetic "
-                     "(Shape, Gather, Unsqueeze, Concat)");
-}
-
-/* Reshape's shape input, folded into a->shape. */
-static ng_status fold_reshape(imp *I, const Onnx__NodeProto *nd, int data, ng_attrs *a)
-{
-    icst *c = find_ic(I, resolve(I, nd->input[1]));
-    if (!c || c->n < 0)
-        return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "shape input '%s' must be a constant (or a folded Shape/Gather/Concat chain)",
-                         nd->input[1]);
-    ng_shape *s1 = NULL, *s2 = NULL;
-    ng_status st = NG_OK;
-    for (int i = 0; i < c->n && st == NG_OK; i++) {
-        if (c->of[i] < 0) { a->shape[i] = c->v[i]; continue; }
-        if (c->of[i] == data && c->sym[i] == i && !a->allowzero) { a->shape[i] = 0; continue; }  /* copies dim i */
-        if (!s1) {   /* a dim of another value: fold it when it does not depend on the batch size */
-            s1 = ng_calloc((size_t)I->c.m->n_vals, sizeof *s1);
-            s2 = ng_calloc((size_t)I->c.m->n_vals, sizeof *s2);
-            if (!s1 || !s2) { st = NG_E_NOMEM; break; }
-            if ((st = ng_model_infer_shapes(I->c.m, 1, s1)) != NG_OK || (st = ng_model_infer_shapes(I->c.m, 2, s2)) != NG_OK) {
-                st = ng_fail_ctx(st, I->c.file);
-                break;
-            }
-        }
-        const ng_shape *x1 = &s1[c->of[i]], *x2 = &s2[c->of[i]];
-        int k = c->sym[i];
-        if (k >= x1->ndim || x1->d[k] != x2->d[k])
-            st = NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "shape element %d depends on the batch size in a way that cannot be folded", i);
-        else
-            a->shape[i] = x1->d[k];
-    }
-    free(s1);
-    free(s2);
-    a->shape_n = c->n;
-    return st;
 }
 
 static ng_status unsupported_op(imp *I, const Onnx__NodeProto *nd)
@@ -297,19 +145,116 @@ static ng_status unsupported_op(imp *I, const Onnx__NodeProto *nd)
                    nd->domain && nd->domain[0] ? "." : "", nd->op_type, list);
 }
 
+/* Ops whose inputs after the first are folded into attributes (integers, constant scalars). */
+static int folds_inputs(int op)
+{
+    return op == NG_OP_RESHAPE || op == NG_OP_DROPOUT || op == NG_OP_CLIP || op == NG_OP_SLICE || op == NG_OP_PAD ||
+           op == NG_OP_GATHER || op == NG_OP_SQUEEZE || op == NG_OP_UNSQUEEZE || op == NG_OP_REDUCEMEAN;
+}
+
+/* A new activation value for output name of nd (refused when the name is taken). */
+static ng_status new_output(imp *I, const Onnx__NodeProto *nd, const char *oname, int *out)
+{
+    if (ng_model_find_value(I->c.m, oname) >= 0 || ng_imp_find_ic(I, oname) || find_fc(I, oname) || ng_imp_find_zc(I, oname))
+        return NODE_FAIL(I, nd, NG_E_FORMAT, "output '%s' is defined twice", oname);
+    if ((*out = ng_model_add_value(I->c.m, oname, NG_V_ACT, NULL)) < 0) return ng_fail_ctx(NG_E_NOMEM, I->c.file);
+    return NG_OK;
+}
+
+/* Split -> one Slice node per output. */
+static ng_status import_split(imp *I, const Onnx__NodeProto *nd)
+{
+    int x, n;
+    int64_t sizes[NG_MAX_DIMS];
+    ng_attrs a;
+    ng_status st = ng_imp_get_value(I, nd, nd->input[0], &x);
+    int64_t axis = 0;
+    if (st == NG_OK) st = ng_imp_split_sizes(I, nd, x, sizes, &n, &axis);
+    if (st != NG_OK) return st;
+    int64_t pos = 0;
+    for (int i = 0; i < n; i++) {
+        int out;
+        ng_attrs_default(&a);
+        a.axis = axis;
+        a.n_axes = 1;
+        a.axes[0] = a.axis;
+        a.starts[0] = pos;
+        a.ends[0] = pos + sizes[i];
+        pos += sizes[i];
+        if (!nd->output[i][0]) continue;
+        if ((st = new_output(I, nd, nd->output[i], &out)) != NG_OK) return st;
+        if (ng_model_add_node(I->c.m, NG_OP_SLICE, nd->name ? nd->name : "", &x, 1, &out, 1, &a) < 0)
+            return ng_fail_ctx(NG_E_FORMAT, I->c.file);
+    }
+    return NG_OK;
+}
+
+/* A float-to-float Cast is the identity: its output names its input. */
+static ng_status import_cast(imp *I, const Onnx__NodeProto *nd)
+{
+    int id;
+    const Onnx__AttributeProto *to = node_attr(nd, "to");
+    if (!to || !ng_dtype_is_float(ng_onnx_dtype((int32_t)to->i)))
+        return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "%s", "a float tensor can only be cast to a float type");
+    ng_status st = ng_imp_get_value(I, nd, nd->input[0], &id);
+    if (st != NG_OK) return st;
+    I->al[I->n_al].from = nd->output[0];
+    I->al[I->n_al++].to = I->c.m->vals[id].name;
+    return NG_OK;
+}
+
+/* LSTM / GRU: initial states that are batch-sized zero constants are absent; every output gets a value. */
+static ng_status import_rnn(imp *I, const Onnx__NodeProto *nd, int op)
+{
+    int ins[8], n_in = (int)nd->n_input, outs[NG_NODE_MAX_OUT], n_out = op == NG_OP_LSTM ? 3 : 2;
+    ng_status st;
+    if (n_in < 3 || n_in > ng_ops[op].max_in || nd->n_output > (size_t)n_out)
+        return NODE_FAIL(I, nd, NG_E_FORMAT, "has %d inputs and %zu outputs", n_in, nd->n_output);
+    if (n_in > 4 && nd->input[4][0]) return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "%s", "sequence_lens is not supported");
+    if (n_in > 7 && nd->input[7][0]) return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "%s", "peepholes (P) are not supported");
+    for (int i = 0; i < n_in; i++) {
+        const zcst *z = nd->input[i][0] ? ng_imp_find_zc(I, ng_imp_resolve(I, nd->input[i])) : NULL;
+        if (i >= 5 && z && z->value == 0.0f) { ins[i] = -1; continue; }   /* zeros: as if absent */
+        if (!nd->input[i][0] || i == 4) { ins[i] = -1; continue; }
+        if ((st = ng_imp_get_value(I, nd, nd->input[i], &ins[i])) != NG_OK) return st;
+    }
+    while (n_in > 3 && ins[n_in - 1] < 0) n_in--;
+    ng_attrs a;
+    if ((st = ng_onnx_node_attrs(&I->c, nd, op, ins, n_in, &a)) != NG_OK) return st;
+    for (int j = 0; j < n_out; j++) {
+        char unused[64];
+        const char *nm = (size_t)j < nd->n_output ? nd->output[j] : "";
+        if (!nm[0]) {   /* an output nobody reads still needs a buffer */
+            snprintf(unused, sizeof unused, "nnguard_unused_%d_%d", I->c.m->n_nodes, j);
+            if ((outs[j] = ng_model_add_value(I->c.m, unused, NG_V_ACT, NULL)) < 0) return ng_fail_ctx(NG_E_NOMEM, I->c.file);
+        } else if ((st = new_output(I, nd, nm, &outs[j])) != NG_OK) {
+            return st;
+        }
+    }
+    if (ng_model_add_node(I->c.m, (ng_op)op, nd->name ? nd->name : "", ins, n_in, outs, n_out, &a) < 0)
+        return ng_fail_ctx(NG_E_FORMAT, I->c.file);
+    return NG_OK;
+}
+
 static ng_status import_node(imp *I, const Onnx__NodeProto *nd)
 {
     if (!nd->op_type || !nd->op_type[0])
         return ng_fail(NG_E_FORMAT, "%s: node '%s' has no op_type", I->c.file, ng_onnx_node_label(nd));
     if (nd->domain && nd->domain[0] && strcmp(nd->domain, "ai.onnx") != 0) return unsupported_op(I, nd);
     int done;
-    ng_status st = fold_int_node(I, nd, &done);
+    ng_status st = ng_imp_fold_int_node(I, nd, &done);
     if (st != NG_OK || done) return st;
+    if (nd->n_output < 1 || !nd->output[0][0] || nd->n_input < 1 || !nd->input[0][0]) {
+        if (ng_op_from_name(nd->op_type) < 0) return unsupported_op(I, nd);
+        return NODE_FAIL(I, nd, NG_E_FORMAT, "%s", "has no input or no output");
+    }
+    if (strcmp(nd->op_type, "Split") == 0) return import_split(I, nd);
+    if (strcmp(nd->op_type, "Cast") == 0 && nd->n_output == 1) return import_cast(I, nd);
     int op = ng_op_from_name(nd->op_type);
     if (op < 0) return unsupported_op(I, nd);
-    if (nd->n_output < 1 || !nd->output[0][0]) return NODE_FAIL(I, nd, NG_E_FORMAT, "%s", "has no output");
+    if (op == NG_OP_LSTM || op == NG_OP_GRU) return import_rnn(I, nd, op);
     int n_in = (int)nd->n_input;
-    if (op == NG_OP_RESHAPE || op == NG_OP_DROPOUT) n_in = n_in ? 1 : 0;   /* the rest are folded */
+    if (folds_inputs(op)) n_in = 1;                                          /* the rest are folded */
     while (n_in > 0 && !nd->input[n_in - 1][0]) n_in--;                     /* trailing absent optionals */
     if (n_in < ng_ops[op].min_in || n_in > ng_ops[op].max_in)
         return NODE_FAIL(I, nd, NG_E_FORMAT, "has %d inputs, expected %d..%d", n_in, ng_ops[op].min_in, ng_ops[op].max_in);
@@ -321,7 +266,7 @@ static ng_status import_node(imp *I, const Onnx__NodeProto *nd)
             ins[i] = -1;
             continue;
         }
-        if ((st = get_value(I, nd, nd->input[i], &ins[i])) != NG_OK) return st;
+        if ((st = ng_imp_get_value(I, nd, nd->input[i], &ins[i])) != NG_OK) return st;
     }
     /* cppcheck-suppress uninitvar ; Identity has min_in = 1, so ins[0] was set in the loop above */
     if (op == NG_OP_IDENTITY && I->c.m->vals[ins[0]].kind == NG_V_PARAM) {   /* alias of a parameter */
@@ -331,12 +276,12 @@ static ng_status import_node(imp *I, const Onnx__NodeProto *nd)
     }
     ng_attrs a;
     if ((st = ng_onnx_node_attrs(&I->c, nd, op, ins, n_in, &a)) != NG_OK) return st;
-    if (op == NG_OP_RESHAPE && (st = fold_reshape(I, nd, ins[0], &a)) != NG_OK) return st;
+    if ((st = ng_imp_fold_inputs(I, nd, op, ins, &a)) != NG_OK) return st;
     if (op == NG_OP_DROPOUT) {
-        if (nd->n_input > 1 && nd->input[1][0] && (st = get_scalar(I, nd, nd->input[1], &a.ratio)) != NG_OK) return st;
+        if (nd->n_input > 1 && nd->input[1][0] && (st = ng_imp_get_scalar(I, nd, nd->input[1], &a.ratio)) != NG_OK) return st;
         if (nd->n_input > 2 && nd->input[2][0]) {
-            icst *t = find_ic(I, resolve(I, nd->input[2]));
-            if (!t || t->n != 1 || t->of[0] >= 0)
+            icst *t = ng_imp_find_ic(I, ng_imp_resolve(I, nd->input[2]));
+            if (!t || t->n != 1 || t->k[0])
                 return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "training_mode input '%s' must be a constant", nd->input[2]);
             if (t->v[0]) return NODE_FAIL(I, nd, NG_E_UNSUPPORTED, "%s", "training_mode=true is not supported in a model file");
         }
@@ -346,10 +291,7 @@ static ng_status import_node(imp *I, const Onnx__NodeProto *nd)
         for (int i = 3; i < 5 && i < n_in; i++)
             if (I->c.m->vals[ins[i]].kind == NG_V_PARAM) I->c.m->vals[ins[i]].trainable = 0;
     int out;
-    const char *oname = nd->output[0];
-    if (ng_model_find_value(I->c.m, oname) >= 0 || find_ic(I, oname) || find_fc(I, oname))
-        return NODE_FAIL(I, nd, NG_E_FORMAT, "output '%s' is defined twice", oname);
-    if ((out = ng_model_add_value(I->c.m, oname, NG_V_ACT, NULL)) < 0) return ng_fail_ctx(NG_E_NOMEM, I->c.file);
+    if ((st = new_output(I, nd, nd->output[0], &out)) != NG_OK) return st;
     if (ng_model_add_node(I->c.m, (ng_op)op, nd->name ? nd->name : "", ins, n_in, &out, 1, &a) < 0)
         return ng_fail_ctx(NG_E_FORMAT, I->c.file);
     return NG_OK;
@@ -388,7 +330,8 @@ static ng_status import_initializers(imp *I, const ng_weights *w)
         ng_status st = ng_onnx_tensor_shape(t, I->c.file, "initializer", &s);
         if (st != NG_OK) return st;
         if (ng_shape_numel(&s) > NG_MAX_DIMS) continue;   /* too big to be a shape: refused if used */
-        icst *c = new_ic(I, t->name);
+        icst *c = ng_imp_new_ic(I, t->name);
+        c->scalar = t->n_dims == 0;
         if ((st = ng_onnx_tensor_ints(t, I->c.file, "initializer", c->v, NG_MAX_DIMS, &c->n)) != NG_OK) return st;
     }
     return NG_OK;
@@ -446,8 +389,8 @@ static ng_status opset_of(const Onnx__ModelProto *mp, const char *file, int64_t 
         if (!o->domain || !o->domain[0] || strcmp(o->domain, "ai.onnx") == 0) *opset = o->version;
     }
     if (*opset < 0) return ng_fail(NG_E_FORMAT, "%s: the model imports no default-domain opset", file);
-    if (*opset < 11 || *opset > 17)
-        return ng_fail(NG_E_UNSUPPORTED, "%s: opset %lld is not supported (11..17); re-export the model with opset 13",
+    if (*opset < 7 || *opset > 18)
+        return ng_fail(NG_E_UNSUPPORTED, "%s: opset %lld is not supported (7..18); re-export the model with opset 13",
                        file, (long long)*opset);
     return NG_OK;
 }
@@ -465,7 +408,7 @@ static ng_status build(imp *I, const ng_weights *w, const Onnx__ModelProto *mp)
     if (I->g->n_output != 1 || !I->g->output[0]->name)
         return ng_fail(NG_E_UNSUPPORTED, "%s: the graph has %zu outputs; exactly one (the logits) is supported",
                        I->c.file, I->g->n_output);
-    const char *oname = resolve(I, I->g->output[0]->name);
+    const char *oname = ng_imp_resolve(I, I->g->output[0]->name);
     int out = ng_model_find_value(I->c.m, oname);
     if (out < 0 || I->c.m->vals[out].kind != NG_V_ACT)
         return ng_fail(NG_E_FORMAT, "%s: graph output '%s' is not computed by any node", I->c.file, oname);
@@ -491,9 +434,13 @@ ng_status ng_model_from_weights(const ng_weights *w, ng_model **out)
     I.ic = calloc(cap, sizeof *I.ic);
     I.fc = calloc(cap, sizeof *I.fc);
     I.al = calloc(cap, sizeof *I.al);
+    I.zc = calloc(cap, sizeof *I.zc);
     I.c.m = ng_model_alloc();
-    ng_status st = I.ic && I.fc && I.al && I.c.m ? build(&I, w, mp) : ng_fail(NG_E_NOMEM, "%s: out of memory", file);
+    ng_status st = I.ic && I.fc && I.al && I.zc && I.c.m ? build(&I, w, mp) : ng_fail(NG_E_NOMEM, "%s: out of memory", file);
     free(I.ic);
+    free(I.zc);
+    free(I.s1);
+    free(I.s2);
     free(I.fc);
     free(I.al);
     if (st != NG_OK) { ng_model_free(I.c.m); return st; }
