@@ -38,6 +38,8 @@ int ng_fuzz_info(const uint8_t *data, size_t size);        /* `nnguard info` (it
 int ng_fuzz_http_req(const uint8_t *data, size_t size);    /* /v1/predict: JSON / float32 bodies, bearer header */
 int ng_fuzz_clients(const uint8_t *data, size_t size);     /* serve's clients file, token lookup, admission */
 int ng_fuzz_wm_opts(const uint8_t *data, size_t size);     /* watermark options: --wm-strength, --wm-mode */
+int ng_fuzz_npy(const uint8_t *data, size_t size);         /* NumPy .npy arrays (predict --input) */
+int ng_fuzz_image(const uint8_t *data, size_t size);       /* PNG/JPEG decode + resize to a model input */
 
 #define NG_FUZZ_HARNESS(fn) \
     int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size); \

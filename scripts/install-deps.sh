@@ -6,7 +6,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 BUILD_PKGS="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libonnx-dev
   libopenblas-dev libsodium-dev libjansson-dev zlib1g-dev libmicrohttpd-dev libssl-dev
-  libsqlite3-dev libcurl4-openssl-dev"
+  libsqlite3-dev libcurl4-openssl-dev libpng-dev libjpeg62-turbo-dev"
 DATA_PKGS="dataset-fashion-mnist"
 TEST_PKGS="clang libclang-rt-14-dev valgrind cppcheck python3 python3-numpy python3-onnx curl"
 # PyTorch/ONNX are test-time peers only (fixture generation, benchmarks), never needed by the product.
