@@ -9,9 +9,10 @@
  * Large files load without copying their weights: protobuf-c copies every bytes field it
  * unpacks, so it is given a skeleton of the file instead, the same messages with each
  * initializer's raw_data of at least RAW_INPLACE_MIN bytes cut to zero length (the enclosing
- * GraphProto/ModelProto lengths re-encoded). Those raw_data then point into the file's private
- * (copy-on-write) mapping, which the state owns; they are detached before the ModelProto is
- * freed. Anything unusual (a second graph field, raw_data twice in a tensor, malformed wire
+ * GraphProto/ModelProto lengths re-encoded). Those raw_data then point into the file's bytes,
+ * read once into a heap buffer the state owns; they are detached before the ModelProto is
+ * freed. (Not a private file mapping: every page Deep-Lock then writes in place would take a
+ * copy-on-write fault with a TLB shoot-down across the worker threads, 15x slower.) Anything unusual (a second graph field, raw_data twice in a tensor, malformed wire
  * bytes) falls back to unpacking the whole file, which then reports what is wrong.
  */
 #include <stdlib.h>
@@ -21,8 +22,8 @@
 
 typedef struct onnx_state {
     Onnx__ModelProto *mp;
-    ng_map   map;       /* the file (private mapping): large raw_data point into it */
-    uint8_t *inplace;   /* per initializer: 1 if its raw_data points into map */
+    uint8_t *file;      /* the file's bytes (owned): large raw_data point into it */
+    uint8_t *inplace;   /* per initializer: 1 if its raw_data points into file */
 } onnx_state;
 
 #define RAW_INPLACE_MIN 4096
@@ -250,10 +251,10 @@ static void onnx_free_impl(ng_weights *w)
     if (s) {
         if (s->mp && s->inplace && s->mp->graph)
             for (size_t i = 0; i < s->mp->graph->n_initializer; i++)
-                if (s->inplace[i]) s->mp->graph->initializer[i]->raw_data.data = NULL;   /* in the map */
+                if (s->inplace[i]) s->mp->graph->initializer[i]->raw_data.data = NULL;   /* in s->file */
         if (s->mp) onnx__model_proto__free_unpacked(s->mp, NULL);
         free(s->inplace);
-        ng_unmap(&s->map);
+        free(s->file);
         free(s);
     }
     free(w->params);
@@ -493,7 +494,7 @@ static size_t emit(skel *s, const uint8_t *p, const uint8_t *end, int k, uint8_t
     return n;
 }
 
-/* Unpack buf, the large raw_data pointing into it (s->map holds it); 0 if the fast path does not apply. */
+/* Unpack buf, the large raw_data pointing into it (st->file holds it); 0 if the fast path does not apply. */
 static int unpack_inplace(onnx_state *st, const uint8_t *buf, size_t len)
 {
     skel s = {buf, NULL, 0, 0, 0};
@@ -528,14 +529,11 @@ static int unpack_inplace(onnx_state *st, const uint8_t *buf, size_t len)
     return 0;
 }
 
-ng_status ng_onnx_weights_open_map(ng_map *map, const char *name, ng_weights *w)
+ng_status ng_onnx_weights_open_owned(uint8_t *buf, size_t len, const char *name, ng_weights *w)
 {
-    const uint8_t *buf = map->data;
-    size_t len = map->len;
     onnx_state *s = calloc(1, sizeof *s);
-    if (!s) { ng_unmap(map); return ng_fail(NG_E_NOMEM, "%s: out of memory", name); }
-    s->map = *map;
-    map->data = NULL; map->len = 0;
+    if (!s) { free(buf); return ng_fail(NG_E_NOMEM, "%s: out of memory", name); }
+    s->file = buf;
     w->impl = s;
     w->vt = &onnx_vtbl;
     w->fmt = NG_FMT_ONNX;
@@ -544,8 +542,9 @@ ng_status ng_onnx_weights_open_map(ng_map *map, const char *name, ng_weights *w)
         st = ng_fail(NG_E_UNSUPPORTED, "%s: messages nested more than %d deep (graphs inside attributes); refusing "
                      "to parse it", name, NG_ONNX_MAX_DEPTH);
     if (st == NG_OK && !unpack_inplace(s, buf, len)) {
-        s->mp = onnx__model_proto__unpack(NULL, len, buf);   /* copies everything: the map is not needed */
-        ng_unmap(&s->map);
+        s->mp = onnx__model_proto__unpack(NULL, len, buf);   /* copies everything: the bytes are not needed */
+        free(s->file);
+        s->file = NULL;
     }
     if (st == NG_OK && !s->mp) st = ng_fail(NG_E_FORMAT, "%s: not a valid ONNX model (protobuf parse failed)", name);
     else if (st == NG_OK && !s->mp->graph) st = ng_fail(NG_E_FORMAT, "%s: not an ONNX model (it has no graph)", name);

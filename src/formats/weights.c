@@ -89,14 +89,16 @@ ng_status ng_weights_open(const char *path, ng_weights **out)
     ng_weights *w;
     ng_status st = new_weights(path, f, &w);
     if (st != NG_OK) return st;
-    ng_map map;
-    st = ng_map_file(path, &map);
-    if (st == NG_OK && f == NG_FMT_ONNX && map.len > NG_ONNX_MAX_BYTES) {
-        ng_unmap(&map);
-        st = ng_fail(NG_E_UNSUPPORTED, "%s: %zu bytes; ONNX files of at most %zu bytes are supported", path,
-                     map.len, NG_ONNX_MAX_BYTES);
+    if (f == NG_FMT_ONNX) {
+        uint8_t *buf;   /* read once; the large initializers stay in this buffer */
+        size_t len;
+        st = ng_read_file(path, NG_ONNX_MAX_BYTES, &buf, &len);
+        if (st == NG_OK) st = ng_onnx_weights_open_owned(buf, len, path, w);
+    } else {
+        ng_map map;
+        st = ng_map_file(path, &map);
+        if (st == NG_OK) st = ng_st_weights_open_map(&map, path, w);
     }
-    if (st == NG_OK) st = f == NG_FMT_ONNX ? ng_onnx_weights_open_map(&map, path, w) : ng_st_weights_open_map(&map, path, w);
     if (st != NG_OK) { drop_failed(w); return st; }
     w->fmt = f;
     *out = w;
@@ -114,14 +116,21 @@ ng_status ng_weights_open_buffer(const void *buf, size_t len, ng_format fmt, con
     ng_weights *w;
     ng_status st = new_weights(name, fmt, &w);
     if (st != NG_OK) return st;
-    /* a private anonymous mapping holds the copy, so the back-end owns it like a file map */
-    ng_map map = {NULL, 0};
-    if (len) {
-        void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED) st = ng_fail(NG_E_NOMEM, "%s: cannot allocate %zu bytes", name, len);
-        else { memcpy(p, buf, len); map.data = p; map.len = len; }
+    if (fmt == NG_FMT_ONNX) {
+        uint8_t *copy = malloc(len ? len : 1);   /* owned by the back-end, like a file read */
+        if (!copy) st = ng_fail(NG_E_NOMEM, "%s: cannot allocate %zu bytes", name, len);
+        else if (len) memcpy(copy, buf, len);
+        if (st == NG_OK) st = ng_onnx_weights_open_owned(copy, len, name, w);
+    } else {
+        /* a private anonymous mapping holds the copy, so the back-end owns it like a file map */
+        ng_map map = {NULL, 0};
+        if (len) {
+            void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (p == MAP_FAILED) st = ng_fail(NG_E_NOMEM, "%s: cannot allocate %zu bytes", name, len);
+            else { memcpy(p, buf, len); map.data = p; map.len = len; }
+        }
+        if (st == NG_OK) st = ng_st_weights_open_map(&map, name, w);
     }
-    if (st == NG_OK) st = fmt == NG_FMT_ONNX ? ng_onnx_weights_open_map(&map, name, w) : ng_st_weights_open_map(&map, name, w);
     if (st != NG_OK) { drop_failed(w); return st; }
     w->fmt = fmt;
     *out = w;
