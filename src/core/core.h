@@ -12,6 +12,10 @@
 /* 64-byte aligned allocation (free with ng_free_aligned); NULL and message on failure or overflow. */
 void *ng_alloc_aligned(size_t n);
 void  ng_free_aligned(void *p);
+/* Ask for transparent huge pages on the 2 MiB-aligned part of a large heap block (>= 8 MiB): one
+ * page fault per 2 MiB instead of per 4 KiB when it is first written (a hint; errors ignored).
+ * ng_alloc_aligned and ng_read_file do it for their large blocks. */
+void  ng_advise_huge(void *p, size_t n);
 /* calloc/realloc that check n*size for overflow; NULL and a message on failure. */
 void *ng_calloc(size_t n, size_t size);
 void *ng_reallocarray(void *p, size_t n, size_t size);

@@ -43,6 +43,7 @@ ng_status ng_read_file(const char *path, size_t max_bytes, uint8_t **data, size_
     size_t n = (size_t)st.st_size;
     uint8_t *buf = malloc(n + 1);
     if (!buf) { close(fd); return ng_fail(NG_E_NOMEM, "%s: cannot allocate %zu bytes", path, n); }
+    ng_advise_huge(buf, n + 1);
     size_t got = 0;
     while (got < n) {
         ssize_t r = read(fd, buf + got, n - got);

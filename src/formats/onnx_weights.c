@@ -290,19 +290,57 @@ static ng_status put_meta(Onnx__ModelProto *mp, const ng_meta *meta, const char 
     return NG_OK;
 }
 
+/* protobuf-c's packer writes into this: small pieces gathered in a staging buffer, large ones
+ * (tensor bytes, handed over by pointer) written straight from the model's memory. */
+typedef struct aw_sink {
+    ProtobufCBuffer base;
+    ng_awriter *w;
+    ng_status st;
+    size_t n, total;
+    uint8_t stage[1 << 16];
+} aw_sink;
+
+static void sink_flush(aw_sink *k)
+{
+    if (k->n && k->st == NG_OK) k->st = ng_awrite(k->w, k->stage, k->n);
+    k->n = 0;
+}
+
+static void sink_append(ProtobufCBuffer *b, size_t len, const uint8_t *data)
+{
+    aw_sink *k = (aw_sink *)b;
+    k->total += len;
+    if (k->st != NG_OK) return;
+    if (len > sizeof k->stage / 2) {
+        sink_flush(k);
+        if (k->st == NG_OK) k->st = ng_awrite(k->w, data, len);
+        return;
+    }
+    if (k->n + len > sizeof k->stage) sink_flush(k);
+    memcpy(k->stage + k->n, data, len);
+    k->n += len;
+}
+
 static ng_status onnx_save(const ng_weights *w, const char *path, unsigned mode)
 {
     onnx_state *s = w->impl;
     ng_status st = put_meta(s->mp, &w->meta, path);
     if (st != NG_OK) return st;
     size_t n = onnx__model_proto__get_packed_size(s->mp);
-    uint8_t *buf = malloc(n ? n : 1);
-    if (!buf) return ng_fail(NG_E_NOMEM, "%s: out of memory (%zu bytes)", path, n);
-    size_t got = onnx__model_proto__pack(s->mp, buf);
-    st = got == n ? ng_write_file_atomic(path, buf, n, mode)
-                  : ng_fail(NG_E_INTERNAL, "%s: protobuf packed %zu bytes, expected %zu", path, got, n);
-    free(buf);
-    return st;
+    aw_sink *k = calloc(1, sizeof *k);
+    if (!k) return ng_fail(NG_E_NOMEM, "%s: out of memory", path);
+    ng_awriter aw;
+    if ((st = ng_awrite_open(&aw, path, mode)) != NG_OK) { free(k); return st; }
+    k->base.append = sink_append;
+    k->w = &aw;
+    onnx__model_proto__pack_to_buffer(s->mp, &k->base);
+    sink_flush(k);
+    st = k->st;
+    if (st == NG_OK && k->total != n)
+        st = ng_fail(NG_E_INTERNAL, "%s: protobuf packed %zu bytes, expected %zu", path, k->total, n);
+    free(k);
+    if (st != NG_OK) { ng_awrite_abort(&aw); return st; }
+    return ng_awrite_commit(&aw);
 }
 
 static const ng_weights_vtbl onnx_vtbl = { onnx_save, onnx_free_impl };
