@@ -61,7 +61,7 @@ int main(int argc, char **argv)
     fseek(f, 0, SEEK_END);
     double mb = (double)ftell(f) / 1e6;
     fclose(f);
-    double ours[MAXR], peer[MAXR];
+    double ours[MAXR] = {0}, peer[MAXR] = {0};
     load_ours(argv[1]);   /* warm the page cache */
     for (int r = 0; r < rounds; r++) {
         peer[r] = load_peer(py, argv[1]);

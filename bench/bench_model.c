@@ -38,7 +38,7 @@ int main(int argc, char **argv)
     ng_rng r;
     ng_rng_seed(&r, 1);
     for (int64_t i = 0; i < per * batch; i++) x[i] = ng_rng_uniform(&r);
-    double t[MAXI];
+    double t[MAXI] = {0};
     const float *y;
     ng_shape ys;
     for (int i = 0; i < iters + 2; i++) {
