@@ -72,9 +72,12 @@ void      ng_awrite_abort(ng_awriter *w);
 /* Whole buffer to a file atomically. */
 ng_status ng_write_file_atomic(const char *path, const void *buf, size_t n, unsigned mode);
 
-/* Test hook: when set (NG_FAULT_WRITE_AFTER env var or this call), writes fail with ENOSPC
- * after that many bytes in total, to test that nothing is lost on a full disk. */
+#ifdef NG_TEST_HOOKS
+/* Test hook (test builds only: cmake -DNG_TEST_HOOKS=ON, the default): when set (NG_FAULT_WRITE_AFTER
+ * env var or this call), writes fail with ENOSPC after that many bytes in total, to test that nothing
+ * is lost on a full disk. A build with -DNG_TEST_HOOKS=OFF neither reads the variable nor has this. */
 void ng_fault_write_after(int64_t bytes);
+#endif
 
 /* Little-endian loads/stores. */
 static inline uint32_t ng_le32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }

@@ -86,7 +86,8 @@ void ng_unmap(ng_map *m)
     m->data = NULL; m->len = 0;
 }
 
-/* ---- fault injection for tests ---- */
+/* ---- fault injection for tests (compiled only with NG_TEST_HOOKS: see CMakeLists.txt) ---- */
+#ifdef NG_TEST_HOOKS
 static int64_t ng_fault_budget = -2; /* -2: not read from env yet, -1: off */
 static _Atomic int64_t ng_fault_used;   /* all threads together: the streaming writers use workers */
 
@@ -111,6 +112,12 @@ static ssize_t faulty_pwrite(int fd, const void *buf, size_t n, off_t off, int u
     }
     return use_off ? pwrite(fd, buf, n, off) : write(fd, buf, n);
 }
+#else
+static ssize_t faulty_pwrite(int fd, const void *buf, size_t n, off_t off, int use_off)
+{
+    return use_off ? pwrite(fd, buf, n, off) : write(fd, buf, n);
+}
+#endif
 
 /* ---- temp files: 0600 from creation, removed on SIGINT / SIGTERM / SIGHUP ----
  *
