@@ -10,14 +10,19 @@
 #include "cli.h"
 #include "core/core.h"
 #include "load_model.h"
+#include "inputs.h"
 
 static int usage_eval(FILE *f)
 {
-    fprintf(f, "usage: nnguard eval MODEL [--data DIR] [--limit N] [--batch B] [--threads T]\n"
+    fprintf(f, "usage: nnguard eval MODEL [--data DIR | --image-folder DIR [--resize HxW] [--mean M] [--std S]]\n"
+               "                         [--limit N] [--batch B] [--threads T]\n"
                "                         [--per-class] [--json] [key options] [--license-key KEY] [--arch NAME]\n\n"
                "Accuracy of MODEL (ONNX, or safetensors with --arch) on the test split of DIR and\n"
                "its speed in images/s. A locked model runs as it is unless its key is given.\n\n"
                "  --data DIR              dataset folder (MNIST IDX or CIFAR-10 binary; default %s)\n"
+               "  --image-folder DIR      all of DIR/<class>/*.png|jpg|jpeg (torchvision ImageFolder: the\n"
+               "                          classes are the sub-folders sorted by name, label i = i-th)\n"
+               NG_CLI_IMG_HELP
                "  --limit N               only the first N test images\n"
                "  --batch B               images per forward pass (default 256)\n"
                "  --threads T             worker threads (default 0: all cores)\n"
@@ -117,21 +122,25 @@ int ng_cmd_eval(int argc, char **argv)
         {"per-class", no_argument, NULL, 'p'},
         {"json", no_argument, NULL, 'j'},
         {"license-key", required_argument, NULL, NG_CLI_OPT_LICENSE_KEY},
-        NG_CLI_KEY_LONGOPTS, NG_CLI_ARCH_LONGOPTS,
+        {"image-folder", required_argument, NULL, 'f'},
+        NG_CLI_KEY_LONGOPTS, NG_CLI_ARCH_LONGOPTS, NG_CLI_IMG_LONGOPTS,
         {0, 0, 0, 0}};
     ng_cli_keys keys = ng_cli_keys_default();
-    const char *data = NG_DEFAULT_DATA_DIR, *license_key = NULL;
+    ng_cli_img img = ng_cli_img_default();
+    const char *data = NG_DEFAULT_DATA_DIR, *folder = NULL, *license_key = NULL;
     long long limit = 0, batch = 256, threads = 0;
-    int per_class = 0, json = 0, c;
+    int per_class = 0, json = 0, c, data_given = 0, img_opts = 0;
     optind = 1;
     opterr = 0;   /* our own message names the command */
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         int r = ng_cli_keys_option("eval", &keys, c, optarg);
+        if (!r && (r = ng_cli_img_option("eval", &img, c, optarg)) > 0) img_opts = 1;
         if (r < 0) return NG_EXIT_USAGE;
         if (r > 0) continue;
         switch (c) {
         case 'h': return usage_eval(stdout);
-        case 'd': data = optarg; break;
+        case 'd': data = optarg; data_given = 1; break;
+        case 'f': folder = optarg; break;
         case 'n': if (ng_cli_int("eval", "--limit", optarg, 1, 1000000000, &limit)) return NG_EXIT_USAGE; break;
         case 'b': if (ng_cli_int("eval", "--batch", optarg, 1, 65536, &batch)) return NG_EXIT_USAGE; break;
         case 't': if (ng_cli_int("eval", "--threads", optarg, 0, 256, &threads)) return NG_EXIT_USAGE; break;
@@ -144,18 +153,29 @@ int ng_cmd_eval(int argc, char **argv)
     if (optind >= argc) return ng_cli_usage("eval", "MODEL is missing");
     if (optind + 1 < argc) return ng_cli_usage("eval", "unexpected argument '%s'", argv[optind + 1]);
     const char *path = argv[optind];
+    if (folder && data_given) return ng_cli_usage("eval", "give --data DIR or --image-folder DIR, not both");
+    if (img_opts && !folder) return ng_cli_usage("eval", "--resize, --mean and --std apply to --image-folder only");
 
     ng_dataset d;
-    ng_status st = ng_dataset_load_dir(data, NG_SPLIT_TEST, &d);
+    memset(&d, 0, sizeof d);
+    ng_status st = folder ? NG_OK : ng_dataset_load_dir(data, NG_SPLIT_TEST, &d);
     if (st != NG_OK) return ng_cli_fail("eval", st);
-    ng_cli_keys_set_shape(&keys, d.c, d.h, d.w);
+    if (!folder) ng_cli_keys_set_shape(&keys, d.c, d.h, d.w);
     ng_model *m;
     if ((st = ng_cli_open_model("eval", path, &keys, &m)) != NG_OK) {
         ng_dataset_free(&d);
         return ng_cli_fail("eval", st);
     }
+    if (folder) {
+        /* The images are decoded at the model's input size: the model comes first. */
+        ng_image_options o;
+        data = folder;
+        if ((st = ng_cli_img_options(&img, path, m, &o)) == NG_OK)
+            st = ng_image_folder_load(folder, &o, limit, &d, NULL);
+        if (st != NG_OK) { ng_model_free(m); return ng_cli_fail("eval", st); }
+    }
     char what[1100];
-    snprintf(what, sizeof what, "the test split of %s", data);
+    snprintf(what, sizeof what, folder ? "%s" : "the test split of %s", data);
     eval_result r;
     memset(&r, 0, sizeof r);
     int rc;

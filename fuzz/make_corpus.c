@@ -351,6 +351,30 @@ static void serve_seeds(void)
     for (int i = 0; i < 2; i++) put("license_meta", lm[i][0], lm[i][1], strlen(lm[i][1]), -1);
 }
 
+/* .npy and image seeds: the fixtures of tests/gen_input_fixtures.py. */
+static void input_seeds(void)
+{
+    static const char *npy[] = {"fm8_u8.npy", "fm8_f32_v2.npy", "fm8_f32_v3.npy", "rgb_px.npy", "bad_fortran.npy",
+                                "bad_be.npy", "bad_nobatch.npy"};
+    static const char *img[] = {"rgb.png", "rgb.jpg", "rgba.png", "pal.png", "g16.png", "fm8/img_0.png"};
+    char path[1200];
+    for (size_t i = 0; i < sizeof npy / sizeof npy[0]; i++) {
+        snprintf(path, sizeof path, "%s/tests/fixtures/inputs/%s", src, npy[i]);
+        size_t n;
+        uint8_t *b = slurp(path, &n);
+        put("npy", npy[i], b, n, -1);
+        free(b);
+    }
+    for (size_t i = 0; i < sizeof img / sizeof img[0]; i++) {
+        snprintf(path, sizeof path, "%s/tests/fixtures/inputs/%s", src, img[i]);
+        size_t n;
+        uint8_t *b = slurp(path, &n);
+        const char *base = strrchr(img[i], '/');
+        put("image", base ? base + 1 : img[i], b, n, -1);
+        free(b);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) { fprintf(stderr, "usage: make_corpus SOURCE_DIR OUT_DIR\n"); return 2; }
@@ -365,6 +389,7 @@ int main(int argc, char **argv)
     model_seeds(tmp);
     serve_seeds();
     license_seeds(tmp);
+    input_seeds();
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
     return system(cmd) == 0 ? 0 : 1;

@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${BUILD_DIR:-build}
 cc -std=gnu11 -O1 -Iinclude -Isrc -Ifuzz fuzz/make_corpus.c -o "$B/make_corpus" "$B/libnnguard.a" \
-   $(pkg-config --libs libsodium jansson libprotobuf-c zlib openblas libmicrohttpd sqlite3 libcurl $(pkg-config --exists libcrypto && echo libcrypto)) -lpthread -lm
+   $(pkg-config --libs libsodium jansson libprotobuf-c zlib openblas libmicrohttpd sqlite3 libcurl libpng libjpeg $(pkg-config --exists libcrypto && echo libcrypto)) -lpthread -lm
 "$B/make_corpus" "$PWD" fuzz/corpus
 du -sh fuzz/corpus; find fuzz/corpus -type f | wc -l

@@ -19,6 +19,7 @@
 #include "nnguard/advparams.h"
 #include "nnguard/dynamarks.h"
 #include "nnguard/serve.h"
+#include "nnguard/inputs.h"
 #include "protect/advparams/advparams_impl.h"
 #include "protect/deeplock/deeplock_impl.h"
 #include "protect/seal/seal_impl.h"
@@ -537,6 +538,48 @@ int ng_fuzz_license(const uint8_t *data, size_t size)
     return 0;
 }
 
+/* Parse; what parses must survive a save/parse round trip bit for bit (abort otherwise). */
+int ng_fuzz_npy(const uint8_t *data, size_t size)
+{
+    ng_array a;
+    if (ng_npy_parse(data, size, "fuzz.npy", &a) != NG_OK) return 0;
+    size_t nb = (size_t)ng_shape_numel(&a.shape) * sizeof(float);
+    uint8_t h[640];
+    size_t hn = ng_npy_header_f32(&a.shape, h, sizeof h);
+    uint8_t *buf = hn ? malloc(hn + nb) : NULL;
+    if (buf) {
+        memcpy(buf, h, hn);
+        if (nb) memcpy(buf + hn, a.x, nb);
+        ng_array b;
+        if (ng_npy_parse(buf, hn + nb, "rt.npy", &b) != NG_OK || b.shape.ndim != a.shape.ndim ||
+            (nb && memcmp(b.x, a.x, nb) != 0))
+            abort();
+        ng_array_free(&b);
+        free(buf);
+    }
+    ng_array_free(&a);
+    return 0;
+}
+
+/* Decode, then feed a 3 x 5 x 7 model (resized) and a 1-channel one of the image's own size. */
+int ng_fuzz_image(const uint8_t *data, size_t size)
+{
+    ng_image im;
+    if (ng_image_decode(data, size, "fuzz.img", &im) != NG_OK) return 0;
+    ng_image_options o = ng_image_options_default();
+    float x[3 * 5 * 7];
+    o.c = 3; o.h = 5; o.w = 7; o.resize = 1;
+    (void)ng_image_to_input(&im, &o, "fuzz.img", x);
+    if ((int64_t)im.w * im.h <= 4096) {
+        float *y = malloc((size_t)im.w * (size_t)im.h * sizeof *y);
+        o.c = 1; o.h = im.h; o.w = im.w; o.resize = 0;
+        if (y) (void)ng_image_to_input(&im, &o, "fuzz.img", y);
+        free(y);
+    }
+    ng_image_free(&im);
+    return 0;
+}
+
 const ng_fuzz_target ng_fuzz_targets[] = {
     {"onnx", ng_fuzz_onnx},
     {"safetensors", ng_fuzz_safetensors},
@@ -555,5 +598,7 @@ const ng_fuzz_target ng_fuzz_targets[] = {
     {"license_meta", ng_fuzz_license_meta},
     {"sealed", ng_fuzz_sealed},
     {"license", ng_fuzz_license},
+    {"npy", ng_fuzz_npy},
+    {"image", ng_fuzz_image},
 };
 const int ng_fuzz_ntargets = (int)(sizeof ng_fuzz_targets / sizeof ng_fuzz_targets[0]);

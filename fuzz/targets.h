@@ -56,6 +56,8 @@ static inline void ng_fuzz_identity(uint8_t b, ng_identity *out)
     crypto_sign_seed_keypair(out->pub.sign, out->sign_sk, seed);
     crypto_box_seed_keypair(out->pub.box, out->box_sk, seed);
 }
+int ng_fuzz_npy(const uint8_t *data, size_t size);         /* NumPy .npy arrays (predict --input) */
+int ng_fuzz_image(const uint8_t *data, size_t size);       /* PNG/JPEG decode + resize to a model input */
 
 #define NG_FUZZ_HARNESS(fn) \
     int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size); \

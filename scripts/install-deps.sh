@@ -6,11 +6,11 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 BUILD_PKGS="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libonnx-dev
   libopenblas-dev libsodium-dev libjansson-dev zlib1g-dev libmicrohttpd-dev libssl-dev
-  libsqlite3-dev libcurl4-openssl-dev"
+  libsqlite3-dev libcurl4-openssl-dev libpng-dev libjpeg62-turbo-dev"
 DATA_PKGS="dataset-fashion-mnist"
 TEST_PKGS="clang libclang-rt-14-dev valgrind cppcheck python3 python3-numpy python3-onnx curl"
 # PyTorch/ONNX are test-time peers only (fixture generation, benchmarks), never needed by the product.
-PEER_PKGS="python3-torch python3-torchvision python3-onnx wrk"
+PEER_PKGS="python3-torch python3-torchvision python3-onnx wrk nodejs npm"
 want="$BUILD_PKGS $DATA_PKGS"
 case "${1:-}" in
   --test) want="$want $TEST_PKGS" ;;
@@ -18,6 +18,8 @@ case "${1:-}" in
 esac
 missing=""
 for p in $want; do
+  # npm ships inside some nodejs builds (NodeSource): an npm on the PATH is enough for the peers.
+  [ "$p" = npm ] && command -v npm >/dev/null && continue
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then

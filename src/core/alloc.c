@@ -1,8 +1,16 @@
 /* core/alloc.c - checked allocation helpers. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include "core/core.h"
+
+void ng_advise_huge(void *p, size_t n)
+{
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1), e = ((uintptr_t)p + n) & ~(huge - 1);
+    if (n >= 4 * huge && e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+}
 
 void *ng_alloc_aligned(size_t n)
 {
@@ -12,6 +20,7 @@ void *ng_alloc_aligned(size_t n)
         ng_fail(NG_E_NOMEM, "cannot allocate %zu bytes", n);
         return NULL;
     }
+    ng_advise_huge(p, r);
     return p;
 }
 

@@ -12,6 +12,10 @@
 /* 64-byte aligned allocation (free with ng_free_aligned); NULL and message on failure or overflow. */
 void *ng_alloc_aligned(size_t n);
 void  ng_free_aligned(void *p);
+/* Ask for transparent huge pages on the 2 MiB-aligned part of a large heap block (>= 8 MiB): one
+ * page fault per 2 MiB instead of per 4 KiB when it is first written (a hint; errors ignored).
+ * ng_alloc_aligned and ng_read_file do it for their large blocks. */
+void  ng_advise_huge(void *p, size_t n);
 /* calloc/realloc that check n*size for overflow; NULL and a message on failure. */
 void *ng_calloc(size_t n, size_t size);
 void *ng_reallocarray(void *p, size_t n, size_t size);
@@ -74,9 +78,12 @@ void      ng_awrite_abort(ng_awriter *w);
 /* Whole buffer to a file atomically. */
 ng_status ng_write_file_atomic(const char *path, const void *buf, size_t n, unsigned mode);
 
-/* Test hook: when set (NG_FAULT_WRITE_AFTER env var or this call), writes fail with ENOSPC
- * after that many bytes in total, to test that nothing is lost on a full disk. */
+#ifdef NG_TEST_HOOKS
+/* Test hook (test builds only: cmake -DNG_TEST_HOOKS=ON, the default): when set (NG_FAULT_WRITE_AFTER
+ * env var or this call), writes fail with ENOSPC after that many bytes in total, to test that nothing
+ * is lost on a full disk. A build with -DNG_TEST_HOOKS=OFF neither reads the variable nor has this. */
 void ng_fault_write_after(int64_t bytes);
+#endif
 
 /* Little-endian loads/stores. */
 static inline uint32_t ng_le32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }

@@ -43,6 +43,7 @@ ng_status ng_read_file(const char *path, size_t max_bytes, uint8_t **data, size_
     size_t n = (size_t)st.st_size;
     uint8_t *buf = malloc(n + 1);
     if (!buf) { close(fd); return ng_fail(NG_E_NOMEM, "%s: cannot allocate %zu bytes", path, n); }
+    ng_advise_huge(buf, n + 1);
     size_t got = 0;
     while (got < n) {
         ssize_t r = read(fd, buf + got, n - got);
@@ -96,7 +97,8 @@ void ng_unmap(ng_map *m)
     m->data = NULL; m->len = 0;
 }
 
-/* ---- fault injection for tests ---- */
+/* ---- fault injection for tests (compiled only with NG_TEST_HOOKS: see CMakeLists.txt) ---- */
+#ifdef NG_TEST_HOOKS
 static int64_t ng_fault_budget = -2; /* -2: not read from env yet, -1: off */
 static _Atomic int64_t ng_fault_used;   /* all threads together: the streaming writers use workers */
 
@@ -121,6 +123,12 @@ static ssize_t faulty_pwrite(int fd, const void *buf, size_t n, off_t off, int u
     }
     return use_off ? pwrite(fd, buf, n, off) : write(fd, buf, n);
 }
+#else
+static ssize_t faulty_pwrite(int fd, const void *buf, size_t n, off_t off, int use_off)
+{
+    return use_off ? pwrite(fd, buf, n, off) : write(fd, buf, n);
+}
+#endif
 
 /* ---- temp files: 0600 from creation, removed on SIGINT / SIGTERM / SIGHUP ----
  *

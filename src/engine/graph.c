@@ -1,9 +1,10 @@
 /* engine/graph.c - building, checking, copying and inspecting ng_model graphs.
  *
  * Values hold offsets into the ONE contiguous parameter array m->params, never
- * pointers, so the array may move when parameters are added. Its capacity is a
- * function of n_params alone (param_cap), so no extra field is needed: growth
- * is geometric (1/8 steps within each power of two, at most 12.5% slack).
+ * pointers, so the array may move when parameters are added. Growth is
+ * geometric (param_cap: 1/8 steps within each power of two, at most 12.5% slack);
+ * an importer that knows the total reserves it once (ng_model_reserve_params), so
+ * a large model is not copied again at every step.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -53,21 +54,34 @@ int ng_model_add_value(ng_model *m, const char *name, ng_vkind kind, const ng_sh
     return m->n_vals++;
 }
 
+/* Move the parameters to an array of cap floats. */
+static ng_status grow_params(ng_model *m, size_t cap)
+{
+    if (cap > SIZE_MAX / sizeof(float)) return ng_fail(NG_E_NOMEM, "too many parameters");
+    float *p = ng_alloc_aligned(cap * sizeof(float));
+    if (!p) return NG_E_NOMEM;
+    if (m->n_params) memcpy(p, m->params, m->n_params * sizeof(float));
+    ng_free_aligned(m->params);
+    m->params = p;
+    m->params_cap = cap;
+    return NG_OK;
+}
+
+ng_status ng_model_reserve_params(ng_model *m, size_t extra)
+{
+    size_t need = m->n_params + extra;
+    if (need < m->n_params) return ng_fail(NG_E_NOMEM, "too many parameters");
+    if (m->params && need <= m->params_cap) return NG_OK;
+    return grow_params(m, param_cap(need));
+}
+
 int ng_model_add_param(ng_model *m, const char *name, const ng_shape *shape, const float *data, int trainable)
 {
     int64_t numel = ng_shape_numel(shape);
     if (numel < 0) { ng_fail(NG_E_SHAPE, "parameter '%s': bad shape", name); return -1; }
     size_t need = m->n_params + (size_t)numel;
     if (need < m->n_params) { ng_fail(NG_E_NOMEM, "parameter '%s': too many parameters", name); return -1; }
-    if (!m->params || param_cap(need) != param_cap(m->n_params)) {
-        size_t cap = param_cap(need);
-        if (cap > SIZE_MAX / sizeof(float)) { ng_fail(NG_E_NOMEM, "parameter '%s': too large", name); return -1; }
-        float *p = ng_alloc_aligned(cap * sizeof(float));
-        if (!p) return -1;
-        if (m->n_params) memcpy(p, m->params, m->n_params * sizeof(float));
-        ng_free_aligned(m->params);
-        m->params = p;
-    }
+    if ((!m->params || need > m->params_cap) && grow_params(m, param_cap(need)) != NG_OK) return -1;
     int *pt = ng_reallocarray(m->ptensors, (size_t)m->n_ptensors + 1, sizeof *pt);
     if (!pt) return -1;
     m->ptensors = pt;
@@ -237,6 +251,7 @@ ng_status ng_model_clone(const ng_model *m, ng_model **out)
     c->nodes = ng_calloc((size_t)(m->n_nodes ? m->n_nodes : 1), sizeof *c->nodes);
     c->ptensors = ng_calloc((size_t)(m->n_ptensors ? m->n_ptensors : 1), sizeof *c->ptensors);
     c->params = ng_alloc_aligned(param_cap(m->n_params) * sizeof(float));
+    c->params_cap = param_cap(m->n_params);
     if (!c->vals || !c->nodes || !c->ptensors || !c->params) { ng_model_free(c); return NG_E_NOMEM; }
     for (int i = 0; i < m->n_vals; i++) {
         c->vals[i] = m->vals[i];

@@ -129,6 +129,7 @@ struct ng_model {
     int       output;         /* value id of the graph output (logits) */
     float    *params;         /* ONE contiguous array, 64-byte aligned */
     size_t    n_params;       /* floats */
+    size_t    params_cap;     /* floats allocated (>= n_params) */
     int      *ptensors;       /* value ids of parameters, file order */
     int       n_ptensors;
     ng_meta   meta;
@@ -144,6 +145,8 @@ int  ng_model_add_value(ng_model *m, const char *name, ng_vkind kind, const ng_s
 /* Add a parameter tensor with its shape; data is copied if non-NULL, else zeros. Returns value id.
  * m->params may move (only graph.c allocates it): keep offsets, never pointers, across calls. */
 int  ng_model_add_param(ng_model *m, const char *name, const ng_shape *shape, const float *data, int trainable);
+/* Make room for n_params + extra floats at once (importers that know the total: no regrowth copies). */
+ng_status ng_model_reserve_params(ng_model *m, size_t extra);
 /* Add a node; ins copied. Returns node index or -1. */
 int  ng_model_add_node(ng_model *m, ng_op op, const char *name, const int *ins, int n_in,
                        const int *outs, int n_out, const ng_attrs *a);

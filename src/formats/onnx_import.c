@@ -301,25 +301,23 @@ static ng_status import_node(imp *I, const Onnx__NodeProto *nd)
 static ng_status import_initializers(imp *I, const ng_weights *w)
 {
     ng_model *m = I->c.m;
+    size_t total = 0;
     for (size_t i = 0; i < ng_weights_count(w); i++) {
         const ng_param *p = ng_weights_param_c(w, i);
         int64_t numel = ng_shape_numel(&p->shape);
         if (numel < 0 || p->nbytes != (size_t)numel * ng_dtype_size(p->dtype))
             return ng_fail(NG_E_FORMAT, "%s: tensor '%s' has %zu bytes, its shape needs more", I->c.file, p->name, p->nbytes);
+        total += (size_t)numel;
+    }
+    if (ng_model_reserve_params(m, total) != NG_OK) return ng_fail_ctx(NG_E_NOMEM, I->c.file);   /* one allocation */
+    for (size_t i = 0; i < ng_weights_count(w); i++) {
+        const ng_param *p = ng_weights_param_c(w, i);
+        size_t numel = (size_t)ng_shape_numel(&p->shape);
         if (ng_model_find_value(m, p->name) >= 0)
             return ng_fail(NG_E_FORMAT, "%s: initializer name '%s' is used twice", I->c.file, p->name);
-        float *f = malloc((size_t)(numel ? numel : 1) * sizeof *f);
-        if (!f) return ng_fail(NG_E_NOMEM, "%s: out of memory for tensor '%s'", I->c.file, p->name);
-        for (int64_t k = 0; k < numel; k++) {
-            const uint8_t *b = p->data + k * (int64_t)ng_dtype_size(p->dtype);
-            if (p->dtype == NG_DT_F32) { uint32_t u = ng_le32(b); memcpy(&f[k], &u, 4); }
-            else if (p->dtype == NG_DT_F64) { uint64_t u = ng_le64(b); double d; memcpy(&d, &u, 8); f[k] = (float)d; }
-            else if (p->dtype == NG_DT_F16) f[k] = ng_half_to_float((uint16_t)(b[0] | b[1] << 8));
-            else f[k] = ng_bf16_to_float((uint16_t)(b[0] | b[1] << 8));
-        }
-        int id = ng_model_add_param(m, p->name, &p->shape, f, 1);
-        free(f);
+        int id = ng_model_add_param(m, p->name, &p->shape, NULL, 1);
         if (id < 0) return ng_fail_ctx(NG_E_NOMEM, I->c.file);
+        ng_onnx_bytes_to_floats(p->dtype, p->data, numel, m->params + m->vals[id].off);
     }
     for (size_t i = 0; i < I->g->n_initializer; i++) {
         const Onnx__TensorProto *t = I->g->initializer[i];

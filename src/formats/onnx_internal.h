@@ -48,6 +48,8 @@ ng_status ng_onnx_node_attrs(const ng_onnx_ctx *c, const Onnx__NodeProto *nd, in
 
 /* IEEE half / bfloat16 bits -> float. */
 float ng_half_to_float(uint16_t h);
+/* n little-endian elements of a float dtype (F32, F64, F16, BF16) at b -> out; F32 is one memcpy. */
+void  ng_onnx_bytes_to_floats(ng_dtype dt, const uint8_t *b, size_t n, float *out);
 float ng_bf16_to_float(uint16_t b);
 
 #endif

@@ -5,6 +5,15 @@
  * it was. Each float initializer's data is turned into one raw_data byte string
  * on load (float_data/double_data/int32_data are converted), and ng_param.data
  * points into it, so edits made through ng_weights_param land in the next save.
+ *
+ * Large files load without copying their weights: protobuf-c copies every bytes field it
+ * unpacks, so it is given a skeleton of the file instead, the same messages with each
+ * initializer's raw_data of at least RAW_INPLACE_MIN bytes cut to zero length (the enclosing
+ * GraphProto/ModelProto lengths re-encoded). Those raw_data then point into the file's bytes,
+ * read once into a heap buffer the state owns; they are detached before the ModelProto is
+ * freed. (Not a private file mapping: every page Deep-Lock then writes in place would take a
+ * copy-on-write fault with a TLB shoot-down across the worker threads, 15x slower.) Anything unusual (a second graph field, raw_data twice in a tensor, malformed wire
+ * bytes) falls back to unpacking the whole file, which then reports what is wrong.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +22,11 @@
 
 typedef struct onnx_state {
     Onnx__ModelProto *mp;
+    uint8_t *file;      /* the file's bytes (owned): large raw_data point into it */
+    uint8_t *inplace;   /* per initializer: 1 if its raw_data points into file */
 } onnx_state;
+
+#define RAW_INPLACE_MIN 4096
 
 ng_dtype ng_onnx_dtype(int32_t dt)
 {
@@ -60,6 +73,27 @@ float ng_bf16_to_float(uint16_t b)
     float f;
     memcpy(&f, &bits, 4);
     return f;
+}
+
+/* Raw little-endian float32 bytes are copied as they are. */
+NG_STATIC_ASSERT(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "onnx_weights.c assumes a little-endian host");
+
+void ng_onnx_bytes_to_floats(ng_dtype dt, const uint8_t *b, size_t n, float *out)
+{
+    switch (dt) {
+    case NG_DT_F32:
+        if (n) memcpy(out, b, n * 4);
+        break;
+    case NG_DT_F64:
+        for (size_t k = 0; k < n; k++) { double d; memcpy(&d, b + 8 * k, 8); out[k] = (float)d; }
+        break;
+    case NG_DT_F16:
+        for (size_t k = 0; k < n; k++) out[k] = ng_half_to_float((uint16_t)(b[2 * k] | b[2 * k + 1] << 8));
+        break;
+    default:   /* NG_DT_BF16 */
+        for (size_t k = 0; k < n; k++) out[k] = ng_bf16_to_float((uint16_t)(b[2 * k] | b[2 * k + 1] << 8));
+        break;
+    }
 }
 
 static const char *tname(const Onnx__TensorProto *t) { return t->name ? t->name : ""; }
@@ -215,7 +249,12 @@ static void onnx_free_impl(ng_weights *w)
 {
     onnx_state *s = w->impl;
     if (s) {
+        if (s->mp && s->inplace && s->mp->graph)
+            for (size_t i = 0; i < s->mp->graph->n_initializer; i++)
+                if (s->inplace[i]) s->mp->graph->initializer[i]->raw_data.data = NULL;   /* in s->file */
         if (s->mp) onnx__model_proto__free_unpacked(s->mp, NULL);
+        free(s->inplace);
+        free(s->file);
         free(s);
     }
     free(w->params);
@@ -251,19 +290,57 @@ static ng_status put_meta(Onnx__ModelProto *mp, const ng_meta *meta, const char 
     return NG_OK;
 }
 
+/* protobuf-c's packer writes into this: small pieces gathered in a staging buffer, large ones
+ * (tensor bytes, handed over by pointer) written straight from the model's memory. */
+typedef struct aw_sink {
+    ProtobufCBuffer base;
+    ng_awriter *w;
+    ng_status st;
+    size_t n, total;
+    uint8_t stage[1 << 16];
+} aw_sink;
+
+static void sink_flush(aw_sink *k)
+{
+    if (k->n && k->st == NG_OK) k->st = ng_awrite(k->w, k->stage, k->n);
+    k->n = 0;
+}
+
+static void sink_append(ProtobufCBuffer *b, size_t len, const uint8_t *data)
+{
+    aw_sink *k = (aw_sink *)b;
+    k->total += len;
+    if (k->st != NG_OK) return;
+    if (len > sizeof k->stage / 2) {
+        sink_flush(k);
+        if (k->st == NG_OK) k->st = ng_awrite(k->w, data, len);
+        return;
+    }
+    if (k->n + len > sizeof k->stage) sink_flush(k);
+    memcpy(k->stage + k->n, data, len);
+    k->n += len;
+}
+
 static ng_status onnx_save(const ng_weights *w, const char *path, unsigned mode)
 {
     onnx_state *s = w->impl;
     ng_status st = put_meta(s->mp, &w->meta, path);
     if (st != NG_OK) return st;
     size_t n = onnx__model_proto__get_packed_size(s->mp);
-    uint8_t *buf = malloc(n ? n : 1);
-    if (!buf) return ng_fail(NG_E_NOMEM, "%s: out of memory (%zu bytes)", path, n);
-    size_t got = onnx__model_proto__pack(s->mp, buf);
-    st = got == n ? ng_write_file_atomic(path, buf, n, mode)
-                  : ng_fail(NG_E_INTERNAL, "%s: protobuf packed %zu bytes, expected %zu", path, got, n);
-    free(buf);
-    return st;
+    aw_sink *k = calloc(1, sizeof *k);
+    if (!k) return ng_fail(NG_E_NOMEM, "%s: out of memory", path);
+    ng_awriter aw;
+    if ((st = ng_awrite_open(&aw, path, mode)) != NG_OK) { free(k); return st; }
+    k->base.append = sink_append;
+    k->w = &aw;
+    onnx__model_proto__pack_to_buffer(s->mp, &k->base);
+    sink_flush(k);
+    st = k->st;
+    if (st == NG_OK && k->total != n)
+        st = ng_fail(NG_E_INTERNAL, "%s: protobuf packed %zu bytes, expected %zu", path, k->total, n);
+    free(k);
+    if (st != NG_OK) { ng_awrite_abort(&aw); return st; }
+    return ng_awrite_commit(&aw);
 }
 
 static const ng_weights_vtbl onnx_vtbl = { onnx_save, onnx_free_impl };
@@ -358,21 +435,157 @@ static int nest_depth(const uint8_t *p, const uint8_t *end, int kind, int depth)
     return worst;
 }
 
-ng_status ng_onnx_weights_open(const uint8_t *buf, size_t len, const char *name, ng_weights *w)
-{
-    if (nest_depth(buf, buf + len, K_MODEL, 0) > NG_ONNX_MAX_DEPTH)
-        return ng_fail(NG_E_UNSUPPORTED, "%s: messages nested more than %d deep (graphs inside attributes); refusing "
-                       "to parse it", name, NG_ONNX_MAX_DEPTH);
+/* ---- the skeleton: the file without its large initializer raw_data ------------------------- */
 
+typedef struct raw_ref { size_t off, len; } raw_ref;   /* one per initializer, wire order; len 0: not cut */
+typedef struct skel {
+    const uint8_t *base;
+    raw_ref *refs;
+    size_t nrefs, cap;
+    int ngraphs;
+} skel;
+
+static size_t varint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) { v >>= 7; n++; }
+    return n;
+}
+
+static uint8_t *put_varint(uint8_t *o, uint64_t v)
+{
+    while (v >= 0x80) { *o++ = (uint8_t)(v | 0x80); v >>= 7; }
+    *o++ = (uint8_t)v;
+    return o;
+}
+
+enum { SK_MODEL, SK_GRAPH, SK_TENSOR };
+
+/* Write the skeleton of the message p..end of kind k to o (o NULL: only count). Returns its length,
+ * or (size_t)-1 where the fast path does not apply. refs are recorded only when writing. */
+static size_t emit(skel *s, const uint8_t *p, const uint8_t *end, int k, uint8_t *o)
+{
+    size_t n = 0;
+    int raws = 0;
+    while (p < end) {
+        const uint8_t *start = p;
+        uint64_t key, v;
+        if (!varint(&p, end, &key)) return (size_t)-1;
+        switch (key & 7) {
+        case 0: if (!varint(&p, end, &v)) return (size_t)-1; break;
+        case 1: if (end - p < 8) return (size_t)-1; p += 8; break;
+        case 5: if (end - p < 4) return (size_t)-1; p += 4; break;
+        case 2: {
+            if (!varint(&p, end, &v) || v > (uint64_t)(end - p)) return (size_t)-1;
+            uint64_t f = key >> 3;
+            int child = k == SK_MODEL && f == 7 ? SK_GRAPH : k == SK_GRAPH && f == 5 ? SK_TENSOR : -1;
+            if (child >= 0) {
+                if (child == SK_GRAPH && ++s->ngraphs > 1) return (size_t)-1;   /* merged graphs: slow path */
+                if (o && child == SK_TENSOR) {
+                    if (s->nrefs == s->cap) {
+                        size_t cap = s->cap ? 2 * s->cap : 256;
+                        raw_ref *r = realloc(s->refs, cap * sizeof *r);
+                        if (!r) return (size_t)-1;
+                        s->refs = r;
+                        s->cap = cap;
+                    }
+                    s->refs[s->nrefs++] = (raw_ref){0, 0};
+                }
+                int ng = s->ngraphs;
+                size_t sub = emit(s, p, p + v, child, NULL);
+                s->ngraphs = ng;
+                if (sub == (size_t)-1) return sub;
+                size_t head = (size_t)(p - start) - varint_len(v);   /* the key's bytes */
+                if (o) {
+                    memcpy(o + n, start, head);
+                    uint8_t *q = put_varint(o + n + head, sub);
+                    if (emit(s, p, p + v, child, q) != sub) return (size_t)-1;
+                    n = (size_t)(q - o) + sub;
+                } else {
+                    n += head + varint_len(sub) + sub;
+                }
+                p += v;
+                continue;
+            }
+            if (k == SK_TENSOR && f == 9) {
+                if (++raws > 1) return (size_t)-1;
+                if (v >= RAW_INPLACE_MIN) {
+                    size_t head = (size_t)(p - start) - varint_len(v);
+                    if (o) {
+                        memcpy(o + n, start, head);
+                        o[n + head] = 0;   /* zero-length raw_data */
+                        s->refs[s->nrefs - 1] = (raw_ref){(size_t)(p - s->base), (size_t)v};
+                    }
+                    n += head + 1;
+                    p += v;
+                    continue;
+                }
+            }
+            p += v;
+            break;
+        }
+        default: return (size_t)-1;
+        }
+        if (o) memcpy(o + n, start, (size_t)(p - start));
+        n += (size_t)(p - start);
+    }
+    return n;
+}
+
+/* Unpack buf, the large raw_data pointing into it (st->file holds it); 0 if the fast path does not apply. */
+static int unpack_inplace(onnx_state *st, const uint8_t *buf, size_t len)
+{
+    skel s = {buf, NULL, 0, 0, 0};
+    size_t n = emit(&s, buf, buf + len, SK_MODEL, NULL);
+    int cut = 0;
+    uint8_t *o = n != (size_t)-1 && n < len ? malloc(n ? n : 1) : NULL;   /* nothing cut: slow path is as fast */
+    if (o) {
+        s.ngraphs = 0;
+        if (emit(&s, buf, buf + len, SK_MODEL, o) == n) {
+            st->mp = onnx__model_proto__unpack(NULL, n, o);
+            cut = 1;
+        }
+        free(o);
+    }
+    Onnx__GraphProto *g = st->mp ? st->mp->graph : NULL;
+    if (cut && g && g->n_initializer == s.nrefs && (st->inplace = calloc(s.nrefs ? s.nrefs : 1, 1)) != NULL) {
+        for (size_t i = 0; i < s.nrefs; i++) {
+            Onnx__TensorProto *t = g->initializer[i];
+            if (!s.refs[i].len) continue;
+            free(t->raw_data.data);
+            t->raw_data.data = (uint8_t *)buf + s.refs[i].off;
+            t->raw_data.len = s.refs[i].len;
+            t->has_raw_data = 1;
+            st->inplace[i] = 1;
+        }
+        free(s.refs);
+        return 1;
+    }
+    if (st->mp) onnx__model_proto__free_unpacked(st->mp, NULL);
+    st->mp = NULL;
+    free(s.refs);
+    return 0;
+}
+
+ng_status ng_onnx_weights_open_owned(uint8_t *buf, size_t len, const char *name, ng_weights *w)
+{
     onnx_state *s = calloc(1, sizeof *s);
-    if (!s) return ng_fail(NG_E_NOMEM, "%s: out of memory", name);
+    if (!s) { free(buf); return ng_fail(NG_E_NOMEM, "%s: out of memory", name); }
+    s->file = buf;
     w->impl = s;
     w->vt = &onnx_vtbl;
     w->fmt = NG_FMT_ONNX;
     ng_status st = NG_OK;
-    s->mp = onnx__model_proto__unpack(NULL, len, buf);
-    if (!s->mp) st = ng_fail(NG_E_FORMAT, "%s: not a valid ONNX model (protobuf parse failed)", name);
-    else if (!s->mp->graph) st = ng_fail(NG_E_FORMAT, "%s: not an ONNX model (it has no graph)", name);
+    if (nest_depth(buf, buf + len, K_MODEL, 0) > NG_ONNX_MAX_DEPTH)
+        st = ng_fail(NG_E_UNSUPPORTED, "%s: messages nested more than %d deep (graphs inside attributes); refusing "
+                     "to parse it", name, NG_ONNX_MAX_DEPTH);
+    if (st == NG_OK && !unpack_inplace(s, buf, len)) {
+        s->mp = onnx__model_proto__unpack(NULL, len, buf);   /* copies everything: the bytes are not needed */
+        free(s->file);
+        s->file = NULL;
+    }
+    if (st == NG_OK && !s->mp) st = ng_fail(NG_E_FORMAT, "%s: not a valid ONNX model (protobuf parse failed)", name);
+    else if (st == NG_OK && !s->mp->graph) st = ng_fail(NG_E_FORMAT, "%s: not an ONNX model (it has no graph)", name);
     if (st == NG_OK) st = collect_params(w, s->mp->graph, name);
     for (size_t i = 0; st == NG_OK && i < s->mp->n_metadata_props; i++) {
         const Onnx__StringStringEntryProto *kv = s->mp->metadata_props[i];

@@ -90,13 +90,10 @@ ng_status ng_weights_open(const char *path, ng_weights **out)
     ng_status st = new_weights(path, f, &w);
     if (st != NG_OK) return st;
     if (f == NG_FMT_ONNX) {
-        uint8_t *buf;
+        uint8_t *buf;   /* read once; the large initializers stay in this buffer */
         size_t len;
         st = ng_read_file(path, NG_ONNX_MAX_BYTES, &buf, &len);
-        if (st == NG_OK) {
-            st = ng_onnx_weights_open(buf, len, path, w);
-            free(buf);
-        }
+        if (st == NG_OK) st = ng_onnx_weights_open_owned(buf, len, path, w);
     } else {
         ng_map map;
         st = ng_map_file(path, &map);
@@ -120,7 +117,10 @@ ng_status ng_weights_open_buffer(const void *buf, size_t len, ng_format fmt, con
     ng_status st = new_weights(name, fmt, &w);
     if (st != NG_OK) return st;
     if (fmt == NG_FMT_ONNX) {
-        st = ng_onnx_weights_open(buf, len, name, w);
+        uint8_t *copy = malloc(len ? len : 1);   /* owned by the back-end, like a file read */
+        if (!copy) st = ng_fail(NG_E_NOMEM, "%s: cannot allocate %zu bytes", name, len);
+        else if (len) memcpy(copy, buf, len);
+        if (st == NG_OK) st = ng_onnx_weights_open_owned(copy, len, name, w);
     } else {
         /* a private anonymous mapping holds the copy, so the back-end owns it like a file map */
         ng_map map = {NULL, 0};

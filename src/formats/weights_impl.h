@@ -30,8 +30,9 @@ struct ng_weights {
     const ng_weights_vtbl *vt;
 };
 
-/* ONNX (onnx_weights.c): parse a serialized ModelProto (buf is not kept). */
-ng_status ng_onnx_weights_open(const uint8_t *buf, size_t len, const char *name, struct ng_weights *w);
+/* ONNX (onnx_weights.c): parse a serialized ModelProto from a malloc'ed buffer (takes ownership of
+ * buf, freed on failure too: large initializers stay in it, uncopied). */
+ng_status ng_onnx_weights_open_owned(uint8_t *buf, size_t len, const char *name, struct ng_weights *w);
 /* The parsed ModelProto of an ONNX ng_weights (Onnx__ModelProto *), for the graph importer. */
 const void *ng_onnx_weights_proto(const struct ng_weights *w);
 
