@@ -16,8 +16,12 @@ static void ah_tensor_range(const ng_weights *w, const char *name, float *lo, fl
     *lo = INFINITY; *hi = -INFINITY;
     if (j < 0) return;
     const ng_param *p = ng_weights_param_c(w, (size_t)j);
-    const float *v = (const float *)(const void *)p->data;
-    for (size_t e = 0; e < p->nbytes / 4; e++) { if (v[e] < *lo) *lo = v[e]; if (v[e] > *hi) *hi = v[e]; }
+    for (size_t e = 0; e < p->nbytes / 4; e++) {   /* memcpy: ONNX raw_data need not be 4-byte aligned */
+        float v;
+        memcpy(&v, p->data + 4 * e, 4);
+        if (v < *lo) *lo = v;
+        if (v > *hi) *hi = v;
+    }
 }
 
 /* Encrypt the file at onnx with o; *acc = accuracy on te after; w, m, k returned (NULL k on failure). */

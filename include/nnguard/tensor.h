@@ -48,7 +48,8 @@ typedef struct ng_param {
     const char *name;
     ng_dtype    dtype;
     ng_shape    shape;
-    uint8_t    *data;    /* nbytes bytes; may point into a mapped file */
+    uint8_t    *data;    /* nbytes bytes; may point into a mapped file or the file's buffer:
+                          * not necessarily aligned for its dtype (read values with memcpy) */
     size_t      nbytes;
 } ng_param;
 
