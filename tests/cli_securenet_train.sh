@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# cli_securenet_train: a short single-key license training of LeNet-5 from the CLI (12000 images,
-# 4 epochs) works with its key (>= 65% on 2000 test images) and not without (<= 20%), with another
+# cli_securenet_train: a short single-key license training of LeNet-5 from the CLI (24000 images,
+# 5 epochs) works with its key (>= 75% on 2000 test images) and not without (<= 20%), with another
 # key (<= 20%) or with random keys (attack keyguess); cli_securenet runs the same commands on a
-# tiny budget under the sanitizers.
+# tiny budget under the sanitizers. The keys are fresh each run: on 12000 images x 4 epochs the
+# deny half had not converged for every key (no key 10-33%, another key 10-47% over four runs);
+# on this budget four fresh key pairs gave key 83-86%, no key and another key 10.0-10.5%.
 # ctest-label: slow heavy
 set -u
 NG=$1; SRC=$2; DATA=$3
@@ -16,10 +18,10 @@ acc() { "$NG" eval "$@" --data "$DATA" --limit 2000 --json 2>/dev/null | /usr/bi
 ge() { /usr/bin/python3 -c "import sys; sys.exit(0 if float('$1') >= float('$2') else 1)"; }
 cd "$T"
 "$NG" license keygen -o k1 >/dev/null && "$NG" license keygen -o k2 >/dev/null
-code 0 "$NG" license train --scheme single --arch lenet5 --key k1 --data "$DATA" --fraction 0.2 --epochs 4 --seed 3 -q -o m.onnx
+code 0 "$NG" license train --scheme single --arch lenet5 --key k1 --data "$DATA" --fraction 0.4 --epochs 5 --seed 3 -q -o m.onnx
 a_key=$(acc m.onnx --license-key k1); a_none=$(acc m.onnx); a_k2=$(acc m.onnx --license-key k2)
 echo "single: key $a_key, no key $a_none, other key $a_k2"
-ok ge "$a_key" 0.65
+ok ge "$a_key" 0.75
 ok ge 0.20 "$a_none"
 ok ge 0.20 "$a_k2"
 code 0 "$NG" attack keyguess m.onnx --data "$DATA" --trials 3 --limit 1000 --json
