@@ -9,6 +9,9 @@
  * is printed per case and must stay below 2e-2. Inputs of ops with kinks
  * (Relu, MaxPool, HardSigmoid, ...) are kept away from the kinks. Dropout is
  * checked separately with its mask (it is random per forward).
+ *
+ * ctest-engine-only: links nnguard_engine alone (core + engine), so the engine cannot grow a
+ * dependency on src/formats/ or above without this test failing to link.
  */
 #include "tutil.h"
 #include "engine/graph.h"

@@ -4,7 +4,8 @@
  * sizes, ceil_mode). Each kernel runs inside a one-node model through the real exec on 2 workers;
  * the largest error relative to the reference's magnitude is printed and must stay below 1e-4.
  * BatchNorm training is checked against a hand computation of the running statistics (unbiased
- * variance) and its dX against finite differences of the double-precision reference. */
+ * variance) and its dX against finite differences of the double-precision reference.
+ * ctest-engine-only: links nnguard_engine alone (the engine without src/formats/). */
 #include "tutil.h"
 #include "engine/graph.h"
 

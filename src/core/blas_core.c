@@ -10,7 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 #include <cblas.h>
-#include "nnguard/nnguard.h"
+#include "nnguard/init.h"
 
 /* Kernels older than Haswell: worth replacing when the CPU can run better ones. */
 static int weak_core(const char *name)

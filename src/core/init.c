@@ -1,7 +1,7 @@
 /* core/init.c - one-time library initialisation. */
 #include <sodium.h>
 #include <cblas.h>
-#include "nnguard/nnguard.h"
+#include "nnguard/init.h"
 
 ng_status ng_init(void)
 {

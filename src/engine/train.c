@@ -213,11 +213,14 @@ static ng_status run_epoch(ng_exec *e, ng_model *m, ng_optim *opt, const train_s
     return NG_OK;
 }
 
-static ng_status train_run(ng_model *m, const train_src *s, const ng_dataset *test,
+static ng_status train_run(ng_model *m, const train_src *s, const ng_dataset *test, const ng_ckpt_io *io,
                            const ng_train_options *o, ng_train_result *r)
 {
     ng_status st = check_run(m, s, test, o);
     if (st != NG_OK) return st;
+    if (o->checkpoint && !io)
+        return ng_fail(NG_E_UNSUPPORTED, "%s: checkpoints are files: train with ng_train / ng_train_soft of the "
+                       "full nnguard library, not the engine alone", o->checkpoint);
     memset(r, 0, sizeof *r);
     const size_t np = ng_model_nparams(m);
     const int64_t B = o->batch, c = s->classes;
@@ -245,13 +248,9 @@ static ng_status train_run(ng_model *m, const train_src *s, const ng_dataset *te
     int start = 0;
     FILE *log = o->quiet ? NULL : (o->log ? o->log : stderr);
     if (o->checkpoint && o->resume) {
-        char *sp = ng_ckpt_state_path(o->checkpoint);
-        if (!sp) { st = NG_E_NOMEM; goto out; }
-        FILE *f = fopen(sp, "rb");
-        free(sp);
-        if (f) {
-            fclose(f);
-            if ((st = ng_ckpt_read(o->checkpoint, m, ck, opt)) != NG_OK) goto out;
+        int found = 0;
+        if ((st = io->read(o->checkpoint, m, ck, opt, &found)) != NG_OK) goto out;
+        if (found) {
             if (ck->seed != o->seed || ck->batch != (uint32_t)o->batch || (int)ck->epochs_done > o->epochs) {
                 st = ng_fail(NG_E_INVALID, "%s: saved by a run with seed %llu, batch %u after %u epochs; resume with "
                              "the same seed and batch and at least that many epochs", o->checkpoint,
@@ -295,7 +294,7 @@ static ng_status train_run(ng_model *m, const train_src *s, const ng_dataset *te
         ng_progress_epoch(&pg, e, loss, acc, secs > 0 ? (double)s->n / secs : 0, secs, lr);
         if (o->checkpoint) {
             ck->epochs_done = (uint32_t)e + 1;
-            if ((st = ng_ckpt_write(o->checkpoint, m, ck, opt)) != NG_OK) goto out;
+            if ((st = io->write(o->checkpoint, m, ck, opt)) != NG_OK) goto out;
         }
     }
     r->epochs_run = o->epochs;
@@ -310,18 +309,19 @@ out:
     return st;
 }
 
-ng_status ng_train(ng_model *m, const ng_dataset *train, const ng_dataset *test,
-                   const ng_train_options *o, ng_train_result *r)
+ng_status ng_train_io(ng_model *m, const ng_dataset *train, const ng_dataset *test,
+                      const ng_train_options *o, ng_train_result *r, const ng_ckpt_io *io)
 {
     train_src s = {
         .x = train->x, .y = train->y, .n = train->n,
         .dim = (int64_t)train->c * train->h * train->w, .classes = ng_model_num_classes(m),
     };
-    return train_run(m, &s, test, o, r);
+    return train_run(m, &s, test, io, o, r);
 }
 
-ng_status ng_train_soft(ng_model *m, const float *x, const float *targets, int64_t n,
-                        const ng_dataset *test, const ng_train_options *o, ng_train_result *r)
+ng_status ng_train_soft_io(ng_model *m, const float *x, const float *targets, int64_t n,
+                           const ng_dataset *test, const ng_train_options *o, ng_train_result *r,
+                           const ng_ckpt_io *io)
 {
     ng_shape is;
     ng_model_input_shape(m, &is);
@@ -329,5 +329,5 @@ ng_status ng_train_soft(ng_model *m, const float *x, const float *targets, int64
     for (int k = 1; k < is.ndim; k++) dim *= is.d[k];
     if (dim <= 0) return ng_fail(NG_E_SHAPE, "train: the model's input shape is not fixed; cannot size the inputs");
     train_src s = { .x = x, .soft = targets, .n = n, .dim = dim, .classes = ng_model_num_classes(m) };
-    return train_run(m, &s, test, o, r);
+    return train_run(m, &s, test, io, o, r);
 }

@@ -1,4 +1,5 @@
-/* engine/train_impl.h - internals shared by train.c, train_ckpt.c, train_progress.c and evaluate.c. */
+/* engine/train_impl.h - internals shared by train.c, train_progress.c, evaluate.c and the
+ * checkpoint files (formats/train_ckpt.c). */
 #ifndef NG_ENGINE_TRAIN_IMPL_H
 #define NG_ENGINE_TRAIN_IMPL_H
 #include <stdio.h>
@@ -34,11 +35,19 @@ typedef struct ng_ckpt {
     ng_rng   rng;          /* shuffle generator after epochs_done epochs */
     double   loss[NG_TRAIN_MAX_EPOCHS], acc[NG_TRAIN_MAX_EPOCHS];
 } ng_ckpt;
-/* Sidecar path for a checkpoint path (path + ".state"); malloc'ed. */
-char *ng_ckpt_state_path(const char *path);
-/* Write the model (ONNX) and its sidecar, each atomically; the sidecar is committed last. */
-ng_status ng_ckpt_write(const char *path, const ng_model *m, const ng_ckpt *c, ng_optim *opt);
-/* Load weights from path into m and the state from its sidecar into c and opt; checks that
- * the sidecar belongs to the model file and to this optimizer and batch size. */
-ng_status ng_ckpt_read(const char *path, ng_model *m, ng_ckpt *c, ng_optim *opt);
+/* Checkpoint files are a file format: src/formats/train_ckpt.c reads and writes them, and the
+ * public ng_train / ng_train_soft (also there) hand these functions to the engine's trainer,
+ * so the engine builds and links without src/formats/. */
+typedef struct ng_ckpt_io {
+    /* Write the model and its training state after an epoch, each atomically. */
+    ng_status (*write)(const char *path, const ng_model *m, const ng_ckpt *c, ng_optim *opt);
+    /* *found = 0 and NG_OK when path has no saved state; else load weights and state. */
+    ng_status (*read)(const char *path, ng_model *m, ng_ckpt *c, ng_optim *opt, int *found);
+} ng_ckpt_io;
+/* The trainer behind ng_train / ng_train_soft; io may be NULL only when o->checkpoint is NULL. */
+ng_status ng_train_io(ng_model *m, const ng_dataset *train, const ng_dataset *test,
+                      const ng_train_options *o, ng_train_result *r, const ng_ckpt_io *io);
+ng_status ng_train_soft_io(ng_model *m, const float *x, const float *targets, int64_t n,
+                           const ng_dataset *test, const ng_train_options *o, ng_train_result *r,
+                           const ng_ckpt_io *io);
 #endif

@@ -1,13 +1,15 @@
-/* engine/train_ckpt.c - training checkpoints: the model as ONNX plus a sidecar
+/* formats/train_ckpt.c - training checkpoints: the model as ONNX plus a sidecar
  * "<path>.state" with the epoch, the shuffle RNG and the optimizer moments
  * (byte layout in nnguard/train.h). Both are written atomically; the sidecar is
  * prepared first and committed right after the model, and it carries a hash of
- * the parameters so a model file that does not belong to it is detected. */
+ * the parameters so a model file that does not belong to it is detected. The public
+ * ng_train / ng_train_soft are here: the engine's trainer with these files plugged in. */
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
 #include "engine/train_impl.h"
 #include "core/core.h"
+#include "nnguard/weights.h"
 
 NG_STATIC_ASSERT(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "checkpoint floats are written in host order");
 
@@ -16,7 +18,7 @@ NG_STATIC_ASSERT(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "checkpoint floats a
 #define CK_HEAD 120u
 #define CK_HASH 32u
 
-char *ng_ckpt_state_path(const char *path)
+static char *state_path(const char *path)
 {
     size_t n = strlen(path);
     char *s = malloc(n + 7);
@@ -35,12 +37,12 @@ static void params_hash(const ng_model *m, uint8_t h[CK_HASH])
 static void put_f64(uint8_t *p, double v) { uint64_t u; memcpy(&u, &v, 8); ng_put_le64(p, u); }
 static double get_f64(const uint8_t *p) { uint64_t u = ng_le64(p); double v; memcpy(&v, &u, 8); return v; }
 
-ng_status ng_ckpt_write(const char *path, const ng_model *m, const ng_ckpt *c, ng_optim *opt)
+static ng_status ckpt_write(const char *path, const ng_model *m, const ng_ckpt *c, ng_optim *opt)
 {
     const size_t ns = ng_optim_state_len(opt), ne = c->epochs_done;
     const size_t len = CK_HEAD + 16 * ne + 4 * ns + CK_HASH;
     uint8_t *buf = ng_calloc(1, len);
-    char *spath = ng_ckpt_state_path(path);
+    char *spath = state_path(path);
     ng_status st = NG_E_NOMEM;
     if (!buf || !spath) goto out;
     memcpy(buf, CK_MAGIC, 8);
@@ -70,10 +72,15 @@ out:
     return st;
 }
 
-ng_status ng_ckpt_read(const char *path, ng_model *m, ng_ckpt *c, ng_optim *opt)
+static ng_status ckpt_read(const char *path, ng_model *m, ng_ckpt *c, ng_optim *opt, int *found)
 {
-    char *spath = ng_ckpt_state_path(path);
+    char *spath = state_path(path);
     if (!spath) return NG_E_NOMEM;
+    *found = 0;
+    FILE *f = fopen(spath, "rb");
+    if (!f) { free(spath); return NG_OK; }   /* nothing saved yet: start afresh */
+    fclose(f);
+    *found = 1;
     const size_t np = ng_model_nparams(m), ns = ng_optim_state_len(opt);
     uint8_t *buf = NULL, h[CK_HASH];
     size_t len = 0;
@@ -123,4 +130,18 @@ out:
     free(buf);
     free(spath);
     return st;
+}
+
+static const ng_ckpt_io ckpt_files = { .write = ckpt_write, .read = ckpt_read };
+
+ng_status ng_train(ng_model *m, const ng_dataset *train, const ng_dataset *test,
+                   const ng_train_options *o, ng_train_result *r)
+{
+    return ng_train_io(m, train, test, o, r, &ckpt_files);
+}
+
+ng_status ng_train_soft(ng_model *m, const float *x, const float *targets, int64_t n,
+                        const ng_dataset *test, const ng_train_options *o, ng_train_result *r)
+{
+    return ng_train_soft_io(m, x, targets, n, test, o, r, &ckpt_files);
 }
