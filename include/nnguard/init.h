@@ -14,7 +14,7 @@ void ng_tempfiles_cleanup(void);
 
 /* The OpenBLAS kernel set ("SkylakeX", "Haswell", ...) this CPU could run when the loaded
  * OpenBLAS has fallen back to older, slower kernels (it did not recognise the CPU model, as on
- * some virtual machines), else NULL. OpenBLAS chooses when it loads, so the only remedy is to
+ * some virtual machines, or it runs AVX2 kernels on a CPU with AVX-512 such as AMD Zen 4), else NULL. OpenBLAS chooses when it loads, so the only remedy is to
  * start the process with OPENBLAS_CORETYPE set to this name; the nnguard CLI re-executes
  * itself once with it (unless OPENBLAS_CORETYPE is already set). */
 const char *ng_blas_better_core(void);
