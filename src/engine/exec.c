@@ -47,6 +47,7 @@ struct ng_exec {
     ng_tensor **dins;
     int       *in_off;
     double    *prof;         /* NG_PROFILE set: seconds per node, forward then backward (2 x nodes) */
+    char      *fuse;         /* per node: 1 when inference may fold the Relu node right after it into it */
 };
 
 ng_exec_options ng_exec_options_default(void)
@@ -78,9 +79,35 @@ void ng_exec_free(ng_exec *e)
     free(e->shapes); free(e->t); free(e->buf); free(e->cap);
     free(e->g); free(e->gbuf); free(e->gcap); free(e->req);
     free(e->saved); free(e->saved_size); free(e->scratch); free(e->scratch_cap);
+    free(e->fuse);
     free(e->ins); free(e->outs); free(e->douts); free(e->dins); free(e->in_off);
     ng_pool_free(e->pool);
     free(e);
+}
+
+/* Conv -> Relu and Add -> Relu (ResNet's pattern): in inference the producer writes Relu of its
+ * output and the Relu node is skipped, its output an alias of the producer's buffer: one pass
+ * over the activations less. Only where the producer's output feeds that Relu alone and is not
+ * the graph's output; training runs every node as it is (backward needs the pre-activation). */
+static int fuses_relu(int op) { return op == NG_OP_CONV || op == NG_OP_ADD; }
+
+static ng_status fusion_plan(ng_exec *e)
+{
+    const ng_model *m = e->m;
+    int *uses = ng_calloc((size_t)m->n_vals, sizeof *uses);
+    e->fuse = ng_calloc((size_t)m->n_nodes, 1);
+    if (!uses || !e->fuse) { free(uses); return NG_E_NOMEM; }
+    for (int i = 0; i < m->n_nodes; i++)
+        for (int j = 0; j < m->nodes[i].n_in; j++)
+            if (m->nodes[i].in[j] >= 0) uses[m->nodes[i].in[j]]++;
+    for (int i = 0; i + 1 < m->n_nodes; i++) {
+        const ng_node *a = &m->nodes[i], *b = &m->nodes[i + 1];
+        e->fuse[i] = fuses_relu(a->op) && a->n_out == 1 && b->op == NG_OP_RELU && b->n_in == 1 &&
+                     b->in[0] == a->out[0] && uses[a->out[0]] == 1 && a->out[0] != m->output &&
+                     getenv("NG_NO_FUSION") == NULL;
+    }
+    free(uses);
+    return NG_OK;
 }
 
 ng_status ng_exec_new(ng_model *m, const ng_exec_options *o, ng_exec **out)
@@ -135,6 +162,7 @@ ng_status ng_exec_new(ng_model *m, const ng_exec_options *o, ng_exec **out)
         }
     }
     e->in_off[m->n_nodes] = k;
+    if (fusion_plan(e) != NG_OK) { ng_exec_free(e); return NG_E_NOMEM; }
     if (getenv("NG_PROFILE") && !(e->prof = ng_calloc(2 * nn, sizeof *e->prof))) { ng_exec_free(e); return NG_E_NOMEM; }
     *out = e;
     return NG_OK;
@@ -222,14 +250,22 @@ ng_status ng_exec_forward(ng_exec *e, const float *x, int64_t n, const float **o
     ctx_init(e, &xc, NULL);
     for (int i = 0; i < m->n_nodes; i++) {
         const ng_node *nd = &m->nodes[i];
+        const int fuse = e->fuse[i] && !e->training;
+        if (e->fuse[i]) {   /* the Relu after it: an alias of this node's output, or its own buffer */
+            int r = m->nodes[i + 1].out[0];
+            e->t[r].data = fuse ? e->t[nd->out[0]].data : e->buf[r];
+        }
         xc.c.saved = &e->saved[i];
         xc.c.saved_size = &e->saved_size[i];
         xc.c.node = nd;
+        xc.c.fuse_relu = fuse;
         double t0 = e->prof ? ng_now() : 0;
         st = ng_ops[nd->op].forward(&xc.c, nd, e->ins + e->in_off[i], e->outs + i * NG_NODE_MAX_OUT);
         if (st != NG_OK) return node_fail(nd, st);
         if (e->prof) e->prof[i] += ng_now() - t0;
+        if (fuse) i++;   /* the Relu is done */
     }
+    xc.c.fuse_relu = 0;
     e->ran = 1;
     *out = e->t[m->output].data;
     if (out_shape) *out_shape = e->shapes[m->output];

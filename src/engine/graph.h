@@ -168,6 +168,8 @@ typedef struct ng_opctx {
     float    *grad_params;/* backward: base of the gradient array (same layout as params), or NULL */
     ng_model *model;      /* BN running-stat updates in training */
     const ng_node *node;
+    int       fuse_relu;  /* forward, inference only: write Relu(output) (the exec skips the Relu
+                             node that follows; only ops in ng_op_fuses_relu get it) */
 } ng_opctx;
 
 /* Fill out shapes from input shapes; return NG_OK or ng_fail(NG_E_SHAPE, "node 'x' (Conv): ..."). */

@@ -25,7 +25,7 @@ static void valid_range(int64_t off, int64_t s, int64_t n, int64_t out, int64_t 
     *lo = a; *hi = b;
 }
 
-NG_KERN_CLONES void ng_im2col(const ng_win2d *g, const float *x, float *col)
+NG_KERN_CLONES void ng_im2col(const ng_win2d *g, const float *x, float *col, int64_t ld)
 {
     const int64_t OW = g->OW, OH = g->OH, W = g->W;
     for (int64_t c = 0; c < g->C; c++) {
@@ -36,7 +36,7 @@ NG_KERN_CLONES void ng_im2col(const ng_win2d *g, const float *x, float *col)
             for (int64_t j = 0; j < g->kw; j++) {
                 int64_t woff = j * g->dw - g->pl, ow0, ow1;
                 valid_range(woff, g->sw, W, OW, &ow0, &ow1);
-                float *row = col + ((c * g->kh + i) * g->kw + j) * OH * OW;
+                float *row = col + ((c * g->kh + i) * g->kw + j) * ld;
                 if (oh0 > 0) memset(row, 0, sizeof(float) * (size_t)(oh0 * OW));
                 for (int64_t oh = oh0; oh < oh1; oh++) {
                     float *r = row + oh * OW;
@@ -96,12 +96,12 @@ void ng_pad_planes(const float *x, int64_t C, int64_t H, int64_t W, int64_t pt, 
 }
 
 void ng_im2col_wide(const float *xpad, int64_t C, int64_t Hp, int64_t Wp, int64_t kh, int64_t kw,
-                    int64_t dh, int64_t dw, int64_t L, float *col)
+                    int64_t dh, int64_t dw, int64_t L, float *col, int64_t ld)
 {
     for (int64_t c = 0; c < C; c++)
         for (int64_t i = 0; i < kh; i++)
             for (int64_t j = 0; j < kw; j++)
-                memcpy(col + ((c * kh + i) * kw + j) * L, xpad + c * Hp * Wp + i * dh * Wp + j * dw,
+                memcpy(col + ((c * kh + i) * kw + j) * ld, xpad + c * Hp * Wp + i * dh * Wp + j * dw,
                        sizeof(float) * (size_t)L);
 }
 

@@ -48,8 +48,9 @@ typedef struct ng_win2d {
 int64_t ng_pool_out_len(int64_t in, int64_t k, int64_t s, int64_t pad_begin, int64_t pad_end,
                         int64_t dil, int ceil_mode);
 
-/* x (C x H x W) -> col ((C*kh*kw) x (OH*OW)). */
-void ng_im2col(const ng_win2d *g, const float *x, float *col);
+/* x (C x H x W) -> col ((C*kh*kw) x (OH*OW)), rows ld >= OH*OW floats apart (ld > OH*OW: the
+ * columns of several images side by side, for one GEMM over all of them). */
+void ng_im2col(const ng_win2d *g, const float *x, float *col, int64_t ld);
 /* dx (C x H x W) += col2im(col): the adjoint of ng_im2col. */
 void ng_col2im_add(const ng_win2d *g, const float *col, float *dx);
 
@@ -61,7 +62,7 @@ void ng_col2im_add(const ng_win2d *g, const float *col, float *dx);
 void ng_pad_planes(const float *x, int64_t C, int64_t H, int64_t W, int64_t pt, int64_t pl,
                    int64_t Hp, int64_t Wp, int64_t tail, float *xpad);
 void ng_im2col_wide(const float *xpad, int64_t C, int64_t Hp, int64_t Wp, int64_t kh, int64_t kw,
-                    int64_t dh, int64_t dw, int64_t L, float *col);
+                    int64_t dh, int64_t dw, int64_t L, float *col, int64_t ld);   /* rows ld >= L apart */
 /* Adjoints for backward: xpad += the rows of col put back at their offsets (ng_im2col_wide), and
  * x (C x H x W) += the image part of xpad. */
 void ng_col2im_wide_add(const float *col, int64_t C, int64_t Hp, int64_t Wp, int64_t kh, int64_t kw,

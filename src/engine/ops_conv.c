@@ -85,7 +85,16 @@ typedef struct conv_job {
     float **scr;        /* per-worker scratch */
     int   *used;        /* per worker: ran at least one item (its partials are valid) */
     ng_pool *inner;     /* pool for the GEMMs when there is a single work item, else NULL */
+    int64_t nb;         /* forward: images per GEMM (conv_fwd_batched) */
+    int     relu;       /* forward: write Relu of the output (fused by the exec) */
 } conv_job;
+
+/* dst[i] = src[i] + bias, or Relu of it (the same expression as the Relu op). dst may be src. */
+static void copy_out(float *dst, const float *src, int64_t n, float bias, int relu)
+{
+    if (!relu) { for (int64_t i = 0; i < n; i++) dst[i] = src[i] + bias; return; }
+    for (int64_t i = 0; i < n; i++) { float v = src[i] + bias; dst[i] = v > 0.0f ? v : 0.0f; }
+}
 
 /* Fetch every worker's scratch on the calling thread (so workers never grow buffers). */
 static float **conv_scratch(ng_opctx *c, size_t floats, float **ptrs, int nw)
@@ -109,21 +118,18 @@ static void conv_fwd_body(void *arg, int64_t i0, int64_t i1, int worker)
         if (o->wide) {
             float *xpad = col + o->K * o->L, *yw = xpad + o->padsz;
             ng_pad_planes(xg, o->Cg, o->H, o->W, o->g.pt, o->g.pl, o->Hp, o->Wp, o->g.dw * (o->g.kw - 1), xpad);
-            ng_im2col_wide(xpad, o->Cg, o->Hp, o->Wp, o->g.kh, o->g.kw, o->g.dh, o->g.dw, o->L, col);
+            ng_im2col_wide(xpad, o->Cg, o->Hp, o->Wp, o->g.kh, o->g.kw, o->g.dh, o->g.dw, o->L, col, o->L);
             ng_par_sgemm(j->inner, 0, 0, o->Mg, o->L, o->K, 1.0f, j->w + g * o->Mg * o->K, o->K,
                          col, o->L, 0.0f, yw, o->L);
             for (int64_t m = 0; m < o->Mg; m++) {
                 float bv = j->b ? j->b[g * o->Mg + m] : 0.0f;
-                for (int64_t oh = 0; oh < o->g.OH; oh++) {
-                    const float *src = yw + m * o->L + oh * o->Wp;
-                    float *dst = yg + m * o->OHW + oh * o->g.OW;
-                    for (int64_t ow = 0; ow < o->g.OW; ow++) dst[ow] = src[ow] + bv;
-                }
+                for (int64_t oh = 0; oh < o->g.OH; oh++)
+                    copy_out(yg + m * o->OHW + oh * o->g.OW, yw + m * o->L + oh * o->Wp, o->g.OW, bv, j->relu);
             }
             continue;
         }
         const float *cm = xg;
-        if (!o->one_by_one) { ng_im2col(&o->g, xg, col); cm = col; }
+        if (!o->one_by_one) { ng_im2col(&o->g, xg, col, o->OHW); cm = col; }
         float beta = 0.0f;
         if (j->b) {
             for (int64_t m = 0; m < o->Mg; m++) {
@@ -134,7 +140,59 @@ static void conv_fwd_body(void *arg, int64_t i0, int64_t i1, int worker)
         }
         ng_par_sgemm(j->inner, 0, 0, o->Mg, o->OHW, o->K, 1.0f, j->w + g * o->Mg * o->K, o->K,
                      cm, o->OHW, beta, yg, o->OHW);
+        if (j->relu) copy_out(yg, yg, o->Mg * o->OHW, 0.0f, 1);
     }
+}
+
+/* Several images per GEMM (group 1, small outputs): the column matrices of nb images side by side
+ * (K x nb*P, P = OHW or the padded grid's L), one GEMM Yb (M x nb*P) = W * col, then each image's
+ * outputs (and bias) copied out of Yb. One GEMM with nb times the columns instead of nb narrow
+ * ones: the weights are packed once per chunk, and the kernel runs on full-width panels. Work
+ * item = a chunk of j->nb images. */
+static void conv_fwd_batched(void *arg, int64_t i0, int64_t i1, int worker)
+{
+    const conv_job *j = arg;
+    const conv_geom *o = &j->o;
+    const int64_t P = o->wide ? o->L : o->OHW;
+    for (int64_t it = i0; it < i1; it++) {
+        const int64_t n0 = it * j->nb, cnt = n0 + j->nb <= o->N ? j->nb : o->N - n0, ld = cnt * P;
+        float *col = j->scr[worker], *xpad = col + o->K * j->nb * P, *yb = xpad + o->padsz;
+        for (int64_t i = 0; i < cnt; i++) {
+            const float *xi = j->x + (n0 + i) * o->C * o->HW;
+            if (o->wide) {
+                ng_pad_planes(xi, o->C, o->H, o->W, o->g.pt, o->g.pl, o->Hp, o->Wp, o->g.dw * (o->g.kw - 1), xpad);
+                ng_im2col_wide(xpad, o->C, o->Hp, o->Wp, o->g.kh, o->g.kw, o->g.dh, o->g.dw, o->L, col + i * P, ld);
+            } else if (o->one_by_one) {
+                for (int64_t ch = 0; ch < o->C; ch++)
+                    memcpy(col + ch * ld + i * P, xi + ch * o->HW, sizeof(float) * (size_t)P);
+            } else {
+                ng_im2col(&o->g, xi, col + i * P, ld);
+            }
+        }
+        ng_par_sgemm(NULL, 0, 0, o->M, ld, o->K, 1.0f, j->w, o->K, col, ld, 0.0f, yb, ld);
+        for (int64_t i = 0; i < cnt; i++)
+            for (int64_t m = 0; m < o->M; m++) {
+                const float bv = j->b ? j->b[m] : 0.0f, *src = yb + m * ld + i * P;
+                float *dst = j->y + ((n0 + i) * o->M + m) * o->OHW;
+                const int64_t rows = o->wide ? o->g.OH : 1, cols = o->wide ? o->g.OW : o->OHW,
+                              step = o->wide ? o->Wp : 0;
+                for (int64_t r = 0; r < rows; r++, dst += cols, src += step)
+                    copy_out(dst, src, cols, bv, j->relu);
+            }
+    }
+}
+
+/* Images per GEMM: enough for about NG_CONV_COLS output columns per GEMM, while every worker still
+ * gets a chunk; 1 (per-image GEMMs) for grouped convolutions and large outputs. */
+#define NG_CONV_COLS 512
+static int64_t conv_images_per_gemm(const conv_geom *o, int nw)
+{
+    const int64_t P = o->wide ? o->L : o->OHW;
+    if (o->G != 1 || o->N < 2 || 2 * P > NG_CONV_COLS) return 1;
+    int64_t chunks = (o->N * P + NG_CONV_COLS - 1) / NG_CONV_COLS;
+    chunks = (chunks + nw - 1) / nw * nw;   /* a multiple of the workers */
+    if (chunks > o->N) chunks = o->N;
+    return (o->N + chunks - 1) / chunks;
 }
 
 ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in, ng_tensor *const *out)
@@ -148,12 +206,22 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
     float *ptrs[NG_KERN_MAX_WORKERS];
     if (nw > NG_KERN_MAX_WORKERS)
         return ng_fail(NG_E_UNSUPPORTED, "node '%s' (Conv): %d workers, at most %d supported", NG_NODE_NAME(n), nw, NG_KERN_MAX_WORKERS);
+    j.nb = conv_images_per_gemm(&j.o, nw);
+    j.relu = c->fuse_relu;
     size_t floats = j.o.one_by_one ? 1 : (size_t)(j.o.K * j.o.OHW);
     if (j.o.wide) floats = (size_t)(j.o.K * j.o.L + j.o.padsz + j.o.Mg * j.o.L);
+    if (j.nb > 1) {
+        const int64_t P = j.o.wide ? j.o.L : j.o.OHW;
+        floats = (size_t)(j.o.K * j.nb * P + j.o.padsz + j.o.M * j.nb * P);
+    }
     if (!conv_scratch(c, floats, ptrs, nw))
         return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for the column buffer", NG_NODE_NAME(n));
     j.x = in[0]->data; j.w = in[1]->data; j.b = b ? b->data : NULL; j.y = out[0]->data;
     j.scr = ptrs;
+    if (j.nb > 1) {
+        ng_pool_for(c->pool, (j.o.N + j.nb - 1) / j.nb, conv_fwd_batched, &j);
+        return NG_OK;
+    }
     int64_t items = j.o.N * j.o.G;
     if (items == 1) { j.inner = c->pool; conv_fwd_body(&j, 0, 1, 0); }
     else ng_pool_for(c->pool, items, conv_fwd_body, &j);
@@ -187,7 +255,7 @@ static void conv_bwd_wide(const conv_job *j, const float *xg, const float *dyg, 
         }
     if (dwg) {
         ng_pad_planes(xg, o->Cg, o->H, o->W, g->pt, g->pl, o->Hp, o->Wp, tail, xpad);
-        ng_im2col_wide(xpad, o->Cg, o->Hp, o->Wp, g->kh, g->kw, g->dh, g->dw, o->L, col);
+        ng_im2col_wide(xpad, o->Cg, o->Hp, o->Wp, g->kh, g->kw, g->dh, g->dw, o->L, col, o->L);
         ng_par_sgemm(j->inner, 0, 1, o->Mg, o->K, o->L, 1.0f, dyw, o->L, col, o->L, 1.0f, dwg, o->K);
     }
     if (dxg) {
@@ -226,7 +294,7 @@ static void conv_bwd_body(void *arg, int64_t i0, int64_t i1, int worker)
         }
         if (dw) {
             const float *cm = xg;
-            if (!o->one_by_one) { ng_im2col(&o->g, xg, col); cm = col; }
+            if (!o->one_by_one) { ng_im2col(&o->g, xg, col, o->OHW); cm = col; }
             ng_par_sgemm(j->inner, 0, 1, o->Mg, o->K, o->OHW, 1.0f, dyg, o->OHW, cm, o->OHW,
                          1.0f, dw + g * o->Mg * o->K, o->K);
         }

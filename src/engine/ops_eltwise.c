@@ -253,6 +253,7 @@ enum { BM_ADD, BM_MUL, BM_DA, BM_DB, BM_DA_MUL, BM_DB_MUL, BM_SUB, BM_DIV, BM_PO
 typedef struct bc_arg {
     const bcast *p; int mode;
     const float *a, *b; const float *dy; float *y; float *g;
+    int relu;   /* forward: y = Relu(result) (the exec fused the next Relu node; Add only) */
 } bc_arg;
 
 /* The less common modes (Sub, Div, Pow and their gradients), one row. */
@@ -284,6 +285,8 @@ static void bc_more(int mode, int64_t inner, const float *a, int64_t ia, const f
     }
 }
 
+static void relu_row(float *y, int64_t n) { for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f; }
+
 static void bc_body(void *arg, int64_t r0, int64_t r1, int w)
 {
     bc_arg *A = arg;
@@ -303,6 +306,10 @@ static void bc_body(void *arg, int64_t r0, int64_t r1, int w)
         const float *a = A->a + oa, *b = A->b + ob, *dy = A->dy ? A->dy + oy : NULL;
         float *y = A->y ? A->y + oy : NULL;
         if (A->mode <= 1 && ia_s == 1 && ib_s <= 1) {   /* the common cases, vectorisable */
+            if (ib_s == 1 && A->relu) {
+                for (int64_t i = 0; i < inner; i++) { float v = a[i] + b[i]; y[i] = v > 0.0f ? v : 0.0f; }
+                continue;
+            }
             if (ib_s == 1) {
                 if (A->mode == 0) for (int64_t i = 0; i < inner; i++) y[i] = a[i] + b[i];
                 else              for (int64_t i = 0; i < inner; i++) y[i] = a[i] * b[i];
@@ -311,12 +318,16 @@ static void bc_body(void *arg, int64_t r0, int64_t r1, int w)
                 if (A->mode == 0) for (int64_t i = 0; i < inner; i++) y[i] = a[i] + bv;
                 else              for (int64_t i = 0; i < inner; i++) y[i] = a[i] * bv;
             }
+            if (A->relu) relu_row(y, inner);
             continue;
         }
         if (A->mode == 2 && ia_s == 1) { float *g = A->g + oa; for (int64_t i = 0; i < inner; i++) g[i] += dy[i]; continue; }
         if (A->mode == 3 && ib_s == 1) { float *g = A->g + ob; for (int64_t i = 0; i < inner; i++) g[i] += dy[i]; continue; }
         switch (A->mode) {
-        case 0: for (int64_t i = 0; i < inner; i++) y[i] = a[i * ia_s] + b[i * ib_s]; break;
+        case 0:
+            for (int64_t i = 0; i < inner; i++) y[i] = a[i * ia_s] + b[i * ib_s];
+            if (A->relu) relu_row(y, inner);
+            break;
         case 1: for (int64_t i = 0; i < inner; i++) y[i] = a[i * ia_s] * b[i * ib_s]; break;
         case 2: { float *g = A->g + oa; for (int64_t i = 0; i < inner; i++) g[i * ia_s] += dy[i]; } break;
         case 3: { float *g = A->g + ob; for (int64_t i = 0; i < inner; i++) g[i * ib_s] += dy[i]; } break;
@@ -348,7 +359,7 @@ static ng_status binary_fwd(ng_opctx *c, const ng_tensor *const *in, ng_tensor *
 {
     bcast p;
     bcast_plan(&in[0]->s, &in[1]->s, &out[0]->s, &p);
-    bc_arg a = { &p, mode, in[0]->data, in[1]->data, NULL, out[0]->data, NULL };
+    bc_arg a = { &p, mode, in[0]->data, in[1]->data, NULL, out[0]->data, NULL, c->fuse_relu && mode == 0 };
     bc_run(c, &p, &a, 1);
     return NG_OK;
 }
@@ -359,11 +370,11 @@ static ng_status binary_bwd(ng_opctx *c, const ng_tensor *const *in, const ng_te
     bcast p;
     bcast_plan(&in[0]->s, &in[1]->s, &dout[0]->s, &p);
     if (din[0]) {
-        bc_arg a = { &p, mode_a, in[0]->data, in[1]->data, dout[0]->data, NULL, din[0]->data };
+        bc_arg a = { &p, mode_a, in[0]->data, in[1]->data, dout[0]->data, NULL, din[0]->data, 0 };
         bc_run(c, &p, &a, full(p.sa, &p));
     }
     if (din[1]) {
-        bc_arg a = { &p, mode_b, in[0]->data, in[1]->data, dout[0]->data, NULL, din[1]->data };
+        bc_arg a = { &p, mode_b, in[0]->data, in[1]->data, dout[0]->data, NULL, din[1]->data, 0 };
         bc_run(c, &p, &a, full(p.sb, &p));
     }
     return NG_OK;

@@ -1,0 +1,167 @@
+/* test_fusion: the exec's inference fusions (Conv -> Relu, Add -> Relu) and Conv's several-images-
+ * per-GEMM path give the same numbers as running every node on its own.
+ *
+ * Graph (a residual block): x -> Conv3x3(+bias) -> Relu -> Conv3x3(+bias) -> Add(., relu1) -> Relu
+ * -> Conv1x1 stride 2 -> y. Conv1 and Add feed their Relu alone (fused in inference); relu1 feeds two
+ * nodes, so its alias must be what both read. Checked at batch 1 (one GEMM per image, the
+ * single-item path) and batch 7 (6x6 outputs: several images per GEMM):
+ *   - inference with fusion against inference with NG_NO_FUSION set: bit-identical outputs, and
+ *     bit-identical input gradients (ng_exec_backward in inference mode, as the attacks run it);
+ *   - inference against training mode (no BatchNorm or Dropout here, so the same function; training
+ *     never fuses): bit-identical;
+ *   - against a naive double-precision reference of the whole block: relative error below 1e-5.
+ * ctest-engine-only: links nnguard_engine alone. */
+#include "tutil.h"
+#include "engine/graph.h"
+
+enum { C = 4, H = 6, W = 6, M = 5 };
+
+static void rnd_fill(ng_rng *r, float *p, int64_t n, float s)
+{
+    for (int64_t i = 0; i < n; i++) p[i] = s * (2.0f * ng_rng_uniform(r) - 1.0f);
+}
+
+static int conv_node(ng_model *m, const char *name, int x, int cin, int cout, int k, int stride, ng_rng *r)
+{
+    ng_shape ws = {4, {cout, cin, k, k}}, bs = {1, {cout}};
+    char nm[64];
+    snprintf(nm, sizeof nm, "%s.w", name);
+    int w = ng_model_add_param(m, nm, &ws, NULL, 1);
+    rnd_fill(r, m->params + m->vals[w].off, ng_shape_numel(&ws), 0.4f);
+    snprintf(nm, sizeof nm, "%s.b", name);
+    int b = ng_model_add_param(m, nm, &bs, NULL, 1);
+    rnd_fill(r, m->params + m->vals[b].off, cout, 0.3f);
+    ng_attrs a;
+    ng_attrs_default(&a);
+    a.kernel[0] = a.kernel[1] = k;
+    a.stride[0] = a.stride[1] = stride;
+    for (int i = 0; i < 4; i++) a.pad[i] = k / 2;
+    int ins[3] = {x, w, b}, y = ng_model_add_value(m, name, NG_V_ACT, NULL);
+    ng_model_add_node(m, NG_OP_CONV, name, ins, 3, &y, 1, &a);
+    return y;
+}
+
+static int unary(ng_model *m, ng_op op, const char *name, const int *ins, int n_in)
+{
+    int y = ng_model_add_value(m, name, NG_V_ACT, NULL);
+    ng_model_add_node(m, op, name, ins, n_in, &y, 1, NULL);
+    return y;
+}
+
+static ng_model *build(ng_rng *r)
+{
+    ng_model *m = ng_model_alloc();
+    ng_shape xs = {4, {-1, C, H, W}};
+    int x = ng_model_add_value(m, "x", NG_V_INPUT, &xs);
+    m->input = x;
+    int c1 = conv_node(m, "conv1", x, C, C, 3, 1, r);
+    int r1 = unary(m, NG_OP_RELU, "relu1", &c1, 1);
+    int c2 = conv_node(m, "conv2", r1, C, C, 3, 1, r);
+    int add_in[2] = {c2, r1};
+    int s = unary(m, NG_OP_ADD, "add", add_in, 2);
+    int r2 = unary(m, NG_OP_RELU, "relu2", &s, 1);
+    m->output = conv_node(m, "conv3", r2, C, M, 1, 2, r);
+    return m;
+}
+
+/* Naive double reference of one conv (pad k/2) on one image. */
+static void ref_conv(const double *x, int cin, int h, int w, const float *wt, const float *b, int cout,
+                     int k, int stride, double *y, int oh, int ow)
+{
+    for (int o = 0; o < cout; o++)
+        for (int i = 0; i < oh; i++)
+            for (int j = 0; j < ow; j++) {
+                double s = b[o];
+                for (int c = 0; c < cin; c++)
+                    for (int u = 0; u < k; u++)
+                        for (int v = 0; v < k; v++) {
+                            int hi = i * stride - k / 2 + u, wj = j * stride - k / 2 + v;
+                            if (hi < 0 || hi >= h || wj < 0 || wj >= w) continue;
+                            s += (double)wt[((o * cin + c) * k + u) * k + v] * x[(c * h + hi) * w + wj];
+                        }
+                y[(o * oh + i) * ow + j] = s;
+            }
+}
+
+static const float *param(const ng_model *m, const char *name)
+{
+    return m->params + m->vals[ng_model_find_value(m, name)].off;
+}
+
+static double ref_error(const ng_model *m, const float *x, const float *y, int n)
+{
+    double worst = 0, a[C * H * W], b1[C * H * W], b2[C * H * W], out[M * 3 * 3];
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < C * H * W; k++) a[k] = x[i * C * H * W + k];
+        ref_conv(a, C, H, W, param(m, "conv1.w"), param(m, "conv1.b"), C, 3, 1, b1, H, W);
+        for (int k = 0; k < C * H * W; k++) b1[k] = b1[k] > 0 ? b1[k] : 0;
+        ref_conv(b1, C, H, W, param(m, "conv2.w"), param(m, "conv2.b"), C, 3, 1, b2, H, W);
+        for (int k = 0; k < C * H * W; k++) { double v = b2[k] + b1[k]; b2[k] = v > 0 ? v : 0; }
+        ref_conv(b2, C, H, W, param(m, "conv3.w"), param(m, "conv3.b"), M, 1, 2, out, 3, 3);
+        for (int k = 0; k < M * 9; k++) {
+            double e = fabs(out[k] - y[i * M * 9 + k]) / (fabs(out[k]) > 1 ? fabs(out[k]) : 1);
+            if (e > worst) worst = e;
+        }
+    }
+    return worst;
+}
+
+/* Output and input gradient (dL/dy = 1) of one exec. */
+static void run(ng_model *m, int training, int fusion, const float *x, int n, float *y, float *gx)
+{
+    if (fusion) unsetenv("NG_NO_FUSION"); else setenv("NG_NO_FUSION", "1", 1);
+    ng_exec_options o = ng_exec_options_default();
+    o.threads = 2;
+    o.training = training;
+    ng_exec *e = NULL;
+    CHECK_OK(ng_exec_new(m, &o, &e));
+    unsetenv("NG_NO_FUSION");
+    if (!e) return;
+    const float *out;
+    ng_shape os;
+    CHECK_OK(ng_exec_forward(e, x, n, &out, &os));
+    int64_t ny = ng_shape_numel(&os);
+    memcpy(y, out, (size_t)ny * sizeof(float));
+    float *dy = malloc((size_t)ny * sizeof(float));
+    for (int64_t i = 0; i < ny; i++) dy[i] = 1.0f;
+    memset(gx, 0, (size_t)n * C * H * W * sizeof(float));
+    CHECK_OK(ng_exec_backward(e, dy, NULL, gx));
+    free(dy);
+    ng_exec_free(e);
+}
+
+int main(void)
+{
+    CHECK_OK(ng_init());
+    ng_rng r;
+    ng_rng_seed(&r, 77);
+    ng_model *m = build(&r);
+    CHECK_OK(ng_model_finalize(m));
+    const int batches[2] = {1, 7};
+    for (int bi = 0; bi < 2; bi++) {
+        const int n = batches[bi], nx = n * C * H * W, ny = n * M * 9;
+        float *x = malloc((size_t)nx * sizeof(float)), *y[3], *g[3];
+        rnd_fill(&r, x, nx, 1.0f);
+        for (int k = 0; k < 3; k++) {
+            y[k] = calloc((size_t)ny, sizeof(float));
+            g[k] = calloc((size_t)nx, sizeof(float));
+        }
+        run(m, 0, 1, x, n, y[0], g[0]);   /* inference, fused */
+        run(m, 0, 0, x, n, y[1], g[1]);   /* inference, every node */
+        run(m, 1, 1, x, n, y[2], g[2]);   /* training mode: never fused */
+        CHECKF(!memcmp(y[0], y[1], (size_t)ny * sizeof(float)), "batch %d: fused output differs from unfused", n);
+        CHECKF(!memcmp(g[0], g[1], (size_t)nx * sizeof(float)), "batch %d: fused input gradient differs", n);
+        CHECKF(!memcmp(y[0], y[2], (size_t)ny * sizeof(float)), "batch %d: inference differs from training mode", n);
+        CHECKF(!memcmp(g[0], g[2], (size_t)nx * sizeof(float)), "batch %d: input gradient differs from training mode", n);
+        double err = ref_error(m, x, y[0], n);
+        printf("batch %d: worst relative error against the double reference %.3g\n", n, err);
+        CHECKF(err < 1e-5, "batch %d: error %.3g against the reference", n, err);
+        int pos = 0;
+        for (int k = 0; k < ny; k++) pos += y[0][k] != 0.0f;
+        CHECKF(pos > ny / 4, "batch %d: only %d of %d outputs non-zero (a test that cannot see Relu)", n, pos, ny);
+        for (int k = 0; k < 3; k++) { free(y[k]); free(g[k]); }
+        free(x);
+    }
+    ng_model_free(m);
+    return tu_done();
+}
