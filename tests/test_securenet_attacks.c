@@ -107,6 +107,43 @@ static void test_backdoor(ng_model *m, const ng_dataset *tr, const ng_dataset *t
     ng_model_free(bd);
 }
 
+/* The defence's batch hook on a tiny budget (its bounds: test_securenet_defend, too long for the
+ * sanitizers): license metadata recorded on the fixture, one epoch of 256 images each way. */
+static void test_defend_tiny(const ng_model *fixture, const ng_dataset *tr)
+{
+    ng_model *m;
+    CHECK_OK(ng_model_clone(fixture, &m));
+    ng_license_spec *sp = malloc(sizeof *sp);
+    ng_license_spec_init(sp, NG_LICENSE_SINGLE);
+    sp->nkeys = 1;
+    sp->mask[0] = 0x3ff;
+    sp->keys[0].len = 32;
+    for (int i = 0; i < 32; i++) sp->keys[0].k[i] = (uint8_t)i;
+    ng_train_options o = ng_train_options_default();
+    o.epochs = 1;
+    o.quiet = 1;
+    ng_train_result *res = calloc(1, sizeof *res);
+    ng_harden_options h = ng_harden_options_default();
+    ng_dataset small;
+    CHECK_OK(ng_dataset_head(tr, 256, &small));
+    CHECK_ST(ng_defend_license_finetune(m, &sp->keys[0], &small, &h, &o, res), NG_E_STATE);   /* no license yet */
+    CHECK_OK(ng_license_record(m, sp));
+    CHECK_OK(ng_defend_license_finetune(m, &sp->keys[0], &small, &h, &o, res));
+    CHECK(res->epochs_run == 1 && res->epoch_loss[0] > 0);
+    h.p_adv = 0;
+    CHECK_OK(ng_defend_license_finetune(m, &sp->keys[0], &small, &h, &o, res));
+    ng_key other = sp->keys[0];
+    other.k[0] ^= 1;
+    CHECK_ST(ng_defend_license_finetune(m, &other, &small, &h, &o, res), NG_E_KEY);
+    h.p_key = 0.9;
+    CHECK_ST(ng_defend_license_finetune(m, &sp->keys[0], &small, &h, &o, res), NG_E_INVALID);
+    ng_dataset_free(&small);
+    free(res);
+    ng_license_spec_wipe(sp);
+    free(sp);
+    ng_model_free(m);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -124,6 +161,7 @@ int main(int argc, char **argv)
     CHECK_OK(ng_dataset_subset(&full, 0, 6000, 9, &tr));
     ng_dataset_free(&full);
     test_backdoor(m, &tr, &te);
+    test_defend_tiny(m, &tr);
     ng_dataset_free(&tr); ng_dataset_free(&te);
     ng_model_free(m);
     return tu_done();
