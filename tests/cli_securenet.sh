@@ -33,6 +33,7 @@ import gzip, struct, sys
 b = gzip.open('$DATA/t10k-images-idx3-ubyte.gz').read(16 + 20 * 784)
 sys.stdout.buffer.write(struct.pack('>IIII', 2051, 20, 28, 28) + b[16:])" > in.idx
 code 0 "$NG" license stamp --key k1 --images in.idx -o s1.idx
+ok grep -q "stamped 20 images (patch)" "$T/out"
 code 0 "$NG" license stamp --key k1 --images in.idx -o s2.idx
 ok cmp -s s1.idx s2.idx
 ok test "$(stat -c %s s1.idx)" = "$(stat -c %s in.idx)"
