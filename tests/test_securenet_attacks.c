@@ -30,6 +30,12 @@ static void test_fgsm_pgd(ng_model *m, const ng_dataset *te)
     CHECKF(rp.success >= rf.success, "PGD %.3f below FGSM %.3f", rp.success, rf.success);
     CHECKF(rbig.success >= 0.95, "FGSM eps 0.3 success %.3f", rbig.success);
     CHECK(rf.linf <= 0.1 + 1e-6 && rf.linf >= 0.099 && rp.linf <= 0.1 + 1e-6);
+    ng_dataset small = *te;   /* a view with another image size: refused before any read */
+    small.h = small.w = 14;
+    CHECK_ST(ng_attack_adversarial(m, &small, NULL, NULL, &o, &rf), NG_E_SHAPE);
+    ng_backdoor_options bo = ng_backdoor_options_default();
+    ng_backdoor_result br;
+    CHECK_ST(ng_attack_backdoor(m, &small, &small, NULL, NULL, &bo, &br, NULL), NG_E_SHAPE);
 }
 
 /* Through a stamp: the crafted perturbation is zero where a patch overwrites the input. */

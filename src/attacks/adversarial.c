@@ -112,6 +112,12 @@ ng_status ng_attack_adversarial(ng_model *m, const ng_dataset *d, const ng_stamp
     memset(r, 0, sizeof *r);
     if (!(o->eps >= 0 && o->eps <= 1) || o->steps < 1 || o->batch < 1 || !(o->step >= 0))
         return ng_fail(NG_E_INVALID, "adversarial examples: eps in [0, 1], steps >= 1, batch >= 1, step >= 0");
+    ng_shape in;
+    ng_model_input_shape(m, &in);
+    if (in.ndim != 4 || in.d[1] != d->c || in.d[2] != d->h || in.d[3] != d->w)
+        return ng_fail(NG_E_SHAPE, "adversarial examples: the model takes %lld x %lld x %lld inputs, the images are "
+                       "%d x %d x %d", in.ndim == 4 ? (long long)in.d[1] : -1LL, in.ndim == 4 ? (long long)in.d[2] : -1LL,
+                       in.ndim == 4 ? (long long)in.d[3] : -1LL, d->c, d->h, d->w);
     const size_t dim = (size_t)d->c * (size_t)d->h * (size_t)d->w;
     const int c = ng_model_num_classes(m);
     const int64_t B = o->batch;

@@ -79,6 +79,12 @@ ng_status ng_attack_backdoor(const ng_model *m, const ng_dataset *train, const n
     if (o->target < 0 || o->target >= ng_model_num_classes(m))
         return ng_fail(NG_E_INVALID, "backdoor: --target %d is not a class of the model (0..%d)", o->target,
                        ng_model_num_classes(m) - 1);
+    ng_shape in;
+    ng_model_input_shape(m, &in);
+    if (in.ndim != 4 || in.d[1] != train->c || in.d[2] != train->h || in.d[3] != train->w || test->c != train->c ||
+        test->h != train->h || test->w != train->w)
+        return ng_fail(NG_E_SHAPE, "backdoor: the model's input shape and the images' (%d x %d x %d) differ", train->c,
+                       train->h, train->w);
     if (o->patch < 1 || o->patch + 1 > train->h || o->patch + 1 > train->w)
         return ng_fail(NG_E_INVALID, "backdoor: a %dx%d trigger does not fit in %dx%d images (one pixel margin)",
                        o->patch, o->patch, train->h, train->w);
