@@ -4,7 +4,10 @@
  * the pixel range; through a patch stamp the stamped pixels get no perturbation (the stamp
  * overwrites them: zero Jacobian), through a blend stamp all may move; the trigger's known pixels;
  * fine-tuning with 10% poison plants a backdoor (success from ~1% to most) and keeps clean
- * accuracy. The licensed-model side (with and without the key, defences): test_securenet_defend. */
+ * accuracy. The licensed-model side (with and without the key, defences): test_securenet_defend.
+ * Under ASan + UBSan (Debug) it takes 2 minutes at load 13 (30 s of CPU): not heavy, it is where the
+ * attack and defence code runs under the sanitizers.
+ * ctest-label: slow */
 #include "tutil.h"
 #include "nnguard/attack.h"
 
