@@ -58,6 +58,7 @@ int ng_cmd_license(int argc, char **argv);   /* the table in cmd_license.c */
 
 /* SecureNet (cli/securenet/): `nnguard license` rows, and --license-key of eval and predict. */
 int ng_cmd_license_keygen(int argc, char **argv);
+int ng_cmd_license_harden(int argc, char **argv);   /* cli/securenet/cmd_license_harden.c */
 int ng_cmd_license_stamp(int argc, char **argv);
 int ng_cmd_license_train(int argc, char **argv);
 int ng_cmd_license_replace(int argc, char **argv);

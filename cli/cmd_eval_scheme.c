@@ -41,6 +41,9 @@ static const char help[] =
     "  --independent N       dynamarks: independently trained models for false positives (default 12)\n"
     "  --wm-rate R           dynamarks: label-mode rate (default 0.005)\n"
     "  --train-count N       securenet: train on N images (stratified; default all)\n"
+    "  --attacks-only        securenet: only the normal and single-key models, and the adversarial\n"
+    "                        examples, BadNets backdoor and defences (adversarial / clean fine-tuning\n"
+    "                        with the key) measured on them\n"
     "DynaMarks: the owner's LeNet-5 served over HTTP on loopback (soft, plain, label+log), surrogates\n"
     "extracted through it, verified on the test split, independent models, removal attacks\n"
     "(fine-tuning on 10%, pruning 30/50%, re-distillation); --attack-epochs is the fine-tune's epochs.\n"
@@ -144,7 +147,8 @@ ng_status ng_es_finetune(ng_es_ctx *c, const ng_model *victim, json_t **out)
 int ng_cmd_eval_scheme(int argc, char **argv)
 {
     enum { O_DATA = 0x5000, O_MODEL, O_ARCH, O_TEPOCHS, O_FRACS, O_AEPOCHS, O_TRIALS, O_KS, O_BUDGET,
-           O_RATES, O_PEPOCHS, O_LIMIT, O_WORKDIR, O_SEED, O_THREADS, O_BUDGETS, O_SARCH, O_INDEP, O_WMRATE, O_TCOUNT, O_FORM, O_CURVE };
+           O_RATES, O_PEPOCHS, O_LIMIT, O_WORKDIR, O_SEED, O_THREADS, O_BUDGETS, O_SARCH, O_INDEP, O_WMRATE, O_TCOUNT, O_FORM, O_CURVE,
+           O_SNATT };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA}, {"model", required_argument, 0, O_MODEL},
         {"arch", required_argument, 0, O_ARCH}, {"train-epochs", required_argument, 0, O_TEPOCHS},
@@ -156,7 +160,7 @@ int ng_cmd_eval_scheme(int argc, char **argv)
         {"seed", required_argument, 0, O_SEED}, {"threads", required_argument, 0, O_THREADS},
         {"budgets", required_argument, 0, O_BUDGETS}, {"surrogate-arch", required_argument, 0, O_SARCH},
         {"independent", required_argument, 0, O_INDEP}, {"wm-rate", required_argument, 0, O_WMRATE},
-        {"train-count", required_argument, 0, O_TCOUNT},
+        {"train-count", required_argument, 0, O_TCOUNT}, {"attacks-only", no_argument, 0, O_SNATT},
         {"form", required_argument, 0, O_FORM}, {"curve", required_argument, 0, O_CURVE},
         NG_CLI_FORCE_LONGOPT, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -220,6 +224,7 @@ int ng_cmd_eval_scheme(int argc, char **argv)
         case O_BUDGETS: if (parse_list("--budgets", optarg, c.budgets, &c.n_budgets, 1, 1e8)) return NG_EXIT_USAGE; break;
         case O_SARCH: c.surrogate_arch = optarg; break;
         case O_INDEP: if (ng_cli_int("eval-scheme", "--independent", optarg, 0, 1000, &v)) return NG_EXIT_USAGE; c.independent = (int)v; break;
+        case O_SNATT: c.sn_attacks_only = 1; break;
         case O_TCOUNT: if (ng_cli_int("eval-scheme", "--train-count", optarg, 0, 1LL << 40, &v)) return NG_EXIT_USAGE; c.train_count = v; break;
         case O_WMRATE: if (ng_cli_double("eval-scheme", "--wm-rate", optarg, 0, 1, &c.wm_rate)) return NG_EXIT_USAGE; break;
         case 'o': c.report = optarg; break;

@@ -26,6 +26,7 @@ typedef struct ng_es_ctx {
     double wm_rate;             /* label mode */
     /* securenet */
     int64_t train_count;        /* train on this many images (stratified; 0 = all) */
+    int sn_attacks_only;        /* only the single-key model and its input-side attacks and defences */
 } ng_es_ctx;
 
 /* The model to protect: --model, or arch trained for train_epochs and saved in workdir.
@@ -38,4 +39,8 @@ ng_status ng_es_deeplock(ng_es_ctx *c, json_t *report);
 ng_status ng_es_advparams(ng_es_ctx *c, json_t *report);
 ng_status ng_es_dynamarks(ng_es_ctx *c, json_t *report);
 ng_status ng_es_securenet(ng_es_ctx *c, json_t *report);
+/* SecureNet's input-side attacks and the key holder's defences on the single-key model (key; base:
+ * the normally trained model, may be NULL), into att (cli/securenet/eval_securenet_attacks.c). */
+ng_status ng_es_sn_attacks(ng_es_ctx *c, const ng_dataset *train, ng_model *single, ng_model *base,
+                           const ng_key *key, json_t *att);
 #endif

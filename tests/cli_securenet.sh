@@ -2,6 +2,7 @@
 # cli_securenet: `nnguard license keygen|stamp|train|replace|info` and `eval|predict --license-key`
 # end to end on tiny budgets (accuracy bounds: cli_securenet_train); stamping is deterministic;
 # per-user/hierarchical write their keys and description; replacement hands the model to a new key.
+# Attacks fgsm|pgd|backdoor and the defences (license harden) on tiny budgets.
 # Bad input exits non-zero with a message naming the file or option, and writes nothing.
 # ctest-label: slow
 set -u
@@ -32,6 +33,7 @@ import gzip, struct, sys
 b = gzip.open('$DATA/t10k-images-idx3-ubyte.gz').read(16 + 20 * 784)
 sys.stdout.buffer.write(struct.pack('>IIII', 2051, 20, 28, 28) + b[16:])" > in.idx
 code 0 "$NG" license stamp --key k1 --images in.idx -o s1.idx
+ok grep -q "stamped 20 images (patch)" "$T/out"
 code 0 "$NG" license stamp --key k1 --images in.idx -o s2.idx
 ok cmp -s s1.idx s2.idx
 ok test "$(stat -c %s s1.idx)" = "$(stat -c %s in.idx)"
@@ -109,5 +111,69 @@ code 0 "$NG" license replace m.onnx --old-key k1 --new-key k2 --data "$DATA" --f
 ID2=$("$NG" license info r.onnx | sed -n 's/^keys (id:granted class mask): \([0-9a-f]*\):.*/\1/p')
 ok test -n "$ID2"
 ok grep -q "\"id\": \"$ID2\"" r.onnx.license.json
+# adversarial examples: eps 0 flips nothing, PGD flips at least as many as FGSM (fixture, 300 images)
+jf() { /usr/bin/python3 -c "import json,sys; d=json.load(open('$T/out')); print(d$1)"; }
+code 0 "$NG" attack fgsm "$M" --data "$DATA" --limit 300 --eps 0 --json
+ok test "$(jf "['results'][0]['flipped']")" = 0
+code 0 "$NG" attack fgsm "$M" --data "$DATA" --limit 300 --eps 0.1 --json
+F1=$(jf "['results'][0]['flipped']")
+ok test "$F1" -ge 100 -a "$F1" -le 240
+code 0 "$NG" attack pgd "$M" --data "$DATA" --limit 300 --eps 0.1 --steps 10 --json
+ok test "$(jf "['results'][0]['flipped']")" -ge "$F1"
+# on the licensed model: a row crafted with the key and one without
+code 0 "$NG" attack fgsm m.onnx --data "$DATA" --limit 100 --license-key k1 --json
+ok test "$(jf "[\"results\"][1][\"crafted\"]")" = without-key
+# backdoor and the defences write models that keep the license metadata
+code 0 "$NG" attack backdoor m.onnx --data "$DATA" --count 300 --epochs 1 --limit 100 --license-key k1 --insider --target 3 -o bd.onnx --json
+ok grep -q '"with_key"' "$T/out"
+code 0 "$NG" license info bd.onnx
+ok grep -q "scheme single" "$T/out"
+code 0 "$NG" license harden bd.onnx --key k1 --data "$DATA" --fraction 0.005 --epochs 1 --steps 2 --limit 100 --backdoor-target 3 -o hd.onnx --json
+ok grep -q '"backdoor_success_key"' "$T/out"
+code 0 "$NG" license harden bd.onnx --key k1 --mode clean --data "$DATA" --fraction 0.005 --epochs 1 --limit 100 -o hc.onnx
+ok grep -q "license clean fine-tuning" "$T/out"
+code 0 "$NG" license info hd.onnx
+ok grep -q "scheme single" "$T/out"
+
+# bad input to the attacks and defences: a clear message naming the file or option, non-zero, nothing written
+code 2 "$NG" attack nosuch "$M"
+ok grep -q "unknown attack 'nosuch'" "$T/err"
+code 2 "$NG" attack fgsm "$M" --eps 2
+ok grep -q -- "--eps" "$T/err"
+code 2 "$NG" attack fgsm "$M" --steps 5
+ok grep -q -- "--steps is for pgd" "$T/err"
+code 3 "$NG" attack fgsm "$M" --data "$DATA" --limit 10 --license-key k1
+ok grep -q "lenet5.onnx.*no SecureNet license metadata" "$T/err"
+code 3 "$NG" attack pgd m.onnx --data "$DATA" --limit 10 --license-key k128
+ok grep -q "k128.*256 bits" "$T/err"
+code 3 "$NG" attack backdoor m.onnx --data "$DATA" --count 100 --license-key kbad -o x.onnx
+ok grep -q "kbad" "$T/err"
+code 2 "$NG" attack backdoor m.onnx --data "$DATA" --count 100 --epochs 1 --target 10 -o x.onnx
+ok grep -q -- "--target 10 is not a class" "$T/err"
+code 2 "$NG" attack backdoor m.onnx --data "$DATA" --count 100 --insider -o x.onnx
+ok grep -q -- "--insider needs --license-key" "$T/err"
+code 2 "$NG" attack backdoor m.onnx --data "$DATA" --count 100
+ok grep -q -- "-o OUT" "$T/err"
+code 3 "$NG" attack backdoor m.onnx --data "$DATA" --count 100 -o bd.onnx
+ok grep -q "bd.onnx.*exists" "$T/err"
+code 3 "$NG" license harden "$M" --key k1 --data "$DATA" -o x.onnx
+ok grep -q "lenet5.onnx.*no SecureNet license metadata" "$T/err"
+code 3 "$NG" license harden m.onnx --key k2 --data "$DATA" -o x.onnx
+ok grep -q "k2" "$T/err"
+code 3 "$NG" license harden m.onnx --key k128 --data "$DATA" -o x.onnx
+ok grep -q "k128.*256 bits" "$T/err"
+code 2 "$NG" license harden m.onnx --key k1 --data "$DATA" --backdoor-target 10 -o x.onnx
+ok grep -q -- "--backdoor-target 10" "$T/err"
+code 2 "$NG" license harden m.onnx --key k1 --mode fancy -o x.onnx
+ok grep -q -- "--mode" "$T/err"
+code 2 "$NG" license train --scheme class-subset --grant 10 --arch lenet5 --key k1 --data "$DATA" -o x.onnx
+ok grep -q -- "--grant" "$T/err"
+code 2 "$NG" license train --scheme single --arch lenet5 --key k1 --stamp blend --alpha 1.5 --data "$DATA" -o x.onnx
+ok grep -q -- "--alpha" "$T/err"
+code 3 "$NG" license replace m.onnx --old-key k1 --new-key kbad --data "$DATA" -o x.onnx
+ok grep -q "kbad" "$T/err"
+code 2 "$NG" license stamp --key k1 --images in.idx --patch 29 -o x.idx
+ok grep -q "does not fit" "$T/err"
+ok test ! -e x.onnx -a ! -e x.onnx.license.json -a ! -e x.idx
 echo "$pass passed, $fail failed"
 test "$fail" = 0

@@ -10,6 +10,10 @@ typedef struct ng_attack_args {
     double rates[NG_ATTACK_MAX_RATES];
     int n_rates, prune_epochs, trials, json;
     int64_t limit;
+    /* fgsm / pgd / backdoor (attack_adv.c) */
+    const char *license_key, *output;
+    double eps, poison;
+    int steps, target, insider, force, epochs_set, fraction_set;
 } ng_attack_args;
 
 /* 0 ok, 1 --help printed, -1 usage error printed. argv[0] is the attack kind. */
@@ -22,6 +26,9 @@ int ng_attack_run_adaptive(const ng_attack_args *a);
 int ng_attack_is_licensed(const char *path);
 int ng_attack_run_license_keyguess(const ng_attack_args *a);
 int ng_attack_run_reverse_trigger(const ng_attack_args *a);
+/* Adversarial examples (fgsm: steps 1, pgd) and the BadNets-style backdoor (attack_adv.c). */
+int ng_attack_run_adversarial(const ng_attack_args *a, int pgd);
+int ng_attack_run_backdoor(const ng_attack_args *a);
 /* The adaptive attack's detector table (r->topk > 0): printed with `indent` to stdout when
  * print, and returned as a JSON array of {detector, found, top_k, perturbed, random_expected}. */
 struct json_t;

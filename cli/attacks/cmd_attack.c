@@ -1,4 +1,4 @@
-/* cli/cmd_attack.c - `nnguard attack finetune|prune|keyguess|adaptive ...`: the attacks
+/* cli/cmd_attack.c - `nnguard attack finetune|prune|keyguess|adaptive|reverse-trigger|fgsm|pgd|backdoor ...`: the attacks
  * every scheme is judged by, run the same way on any model file. */
 #include <getopt.h>
 #include <stdlib.h>
@@ -21,6 +21,15 @@ static const char *const attack_help =
     "  reverse-trigger  SecureNet: optimise a stamp (blend pattern, or patch mask + pattern) by\n"
     "            gradient descent on the input over --fraction of the labelled training data,\n"
     "            --epochs passes (Neural-Cleanse style); accuracy of the found stamp on the test set\n"
+    "  fgsm, pgd adversarial examples in an L-inf ball of --eps (pgd: --steps steps from a random\n"
+    "            start): the share of correctly classified test images whose label flips. On a\n"
+    "            SecureNet model with --license-key KEY the victim stamps its inputs; rows for an\n"
+    "            attacker crafting with the key (through the stamp) and without it (on the bare model)\n"
+    "  backdoor  BadNets: fine-tune MODEL on --fraction (default 0.1) of the training data, a --poison\n"
+    "            share carrying a 3x3 checkerboard trigger (bottom right) relabelled --target C, 5\n"
+    "            epochs; attack success rate (triggered non-C test images labelled C) and clean\n"
+    "            accuracy, with and without --license-key KEY; writes the backdoored model to -o OUT\n"
+    "            (--insider: the attacker holds KEY and stamps its training data)\n"
     "  extract   model extraction through a prediction API (own options: attack extract --help)\n"
     "options (all kinds):\n"
     "  --data DIR         dataset folder (default " NG_DEFAULT_DATA_DIR ")\n"
@@ -33,6 +42,13 @@ static const char *const attack_help =
     "  --advparams-key K  adaptive: the key, only to score how many perturbed parameters were found\n"
     "  --limit N          evaluate on the first N test images (default all)\n"
     "  --seed S --threads T --json\n"
+    "  --eps E            fgsm/pgd: L-inf radius in pixel units [0, 1] (default 0.1)\n"
+    "  --steps K          pgd: steps (default 10; fgsm: 1)\n"
+    "  --license-key KEY  SecureNet license key file (fgsm, pgd, backdoor): the victim's stamp\n"
+    "  --poison F         backdoor: poisoned share of the attacker's data (default 0.1)\n"
+    "  --target C         backdoor: target class (default 0)\n"
+    "  --insider          backdoor: the attacker stamps its training data with --license-key\n"
+    "  -o OUT --force     backdoor: the backdoored model (never overwrites without --force)\n"
     "  --no-scratch       finetune: skip the from-scratch baseline\n"
     "  --sanity           finetune: also run the attack on MODEL with every weight fresh (it must\n"
     "                     reach the scratch accuracy, or the attack is too weak to mean anything)\n";
@@ -41,7 +57,8 @@ static const char *const attack_help =
 int ng_attack_parse(ng_attack_args *a, int argc, char **argv)
 {
     enum { O_DATA = 1000, O_FRACTION, O_COUNT, O_EPOCHS, O_BATCH, O_LR, O_RATES, O_TRIALS,
-           O_SEED, O_THREADS, O_JSON, O_NOSCRATCH, O_LIMIT, O_ADVKEY, O_HELP, O_SANITY };
+           O_SEED, O_THREADS, O_JSON, O_NOSCRATCH, O_LIMIT, O_ADVKEY, O_HELP, O_SANITY,
+           O_EPS, O_STEPS, O_LKEY, O_POISON, O_TARGET, O_INSIDER, O_FORCE };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA}, {"fraction", required_argument, 0, O_FRACTION},
         {"count", required_argument, 0, O_COUNT}, {"epochs", required_argument, 0, O_EPOCHS},
@@ -51,6 +68,10 @@ int ng_attack_parse(ng_attack_args *a, int argc, char **argv)
         {"json", no_argument, 0, O_JSON}, {"no-scratch", no_argument, 0, O_NOSCRATCH},
         {"sanity", no_argument, 0, O_SANITY},
         {"limit", required_argument, 0, O_LIMIT}, {"advparams-key", required_argument, 0, O_ADVKEY},
+        {"eps", required_argument, 0, O_EPS}, {"steps", required_argument, 0, O_STEPS},
+        {"license-key", required_argument, 0, O_LKEY}, {"poison", required_argument, 0, O_POISON},
+        {"target", required_argument, 0, O_TARGET}, {"insider", no_argument, 0, O_INSIDER},
+        {"output", required_argument, 0, 'o'}, {"force", no_argument, 0, O_FORCE},
         {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
     long long v;
     double d;
@@ -61,15 +82,18 @@ int ng_attack_parse(ng_attack_args *a, int argc, char **argv)
     a->n_rates = 5;
     for (int i = 0; i < 5; i++) a->rates[i] = 0.1 + 0.2 * i;
     a->prune_epochs = 0;
+    a->eps = 0.1;
+    a->steps = 0;
+    a->poison = 0.1;
     int epochs_set = 0;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
         switch (c) {
         case O_DATA: a->data = optarg; break;
         case O_FRACTION:
             if (ng_cli_double("attack", "--fraction", optarg, 1e-6, 1.0, &d)) return -1;
-            a->tune.fraction = d; break;
+            a->tune.fraction = d; a->fraction_set = 1; break;
         case O_COUNT:
             if (ng_cli_int("attack", "--count", optarg, 1, 100000000, &v)) return -1;
             a->tune.count = v; break;
@@ -110,6 +134,22 @@ int ng_attack_parse(ng_attack_args *a, int argc, char **argv)
             if (ng_cli_int("attack", "--limit", optarg, 1, 100000000, &v)) return -1;
             a->limit = v; break;
         case O_ADVKEY: a->advparams_key = optarg; break;
+        case O_EPS:
+            if (ng_cli_double("attack", "--eps", optarg, 0, 1, &d)) return -1;
+            a->eps = d; break;
+        case O_STEPS:
+            if (ng_cli_int("attack", "--steps", optarg, 1, 10000, &v)) return -1;
+            a->steps = (int)v; break;
+        case O_POISON:
+            if (ng_cli_double("attack", "--poison", optarg, 1e-6, 1, &d)) return -1;
+            a->poison = d; break;
+        case O_TARGET:
+            if (ng_cli_int("attack", "--target", optarg, 0, 1 << 20, &v)) return -1;
+            a->target = (int)v; break;
+        case O_LKEY: a->license_key = optarg; break;
+        case O_INSIDER: a->insider = 1; break;
+        case O_FORCE: a->force = 1; break;
+        case 'o': a->output = optarg; break;
         case O_JSON: a->json = 1; break;
         case O_NOSCRATCH: a->tune.scratch = 0; break;
         case O_SANITY: a->tune.sanity = 1; break;
@@ -118,6 +158,7 @@ int ng_attack_parse(ng_attack_args *a, int argc, char **argv)
         }
     }
     a->prune_epochs = epochs_set ? a->tune.epochs : 0;
+    a->epochs_set = epochs_set;
     if (optind >= argc) { ng_cli_usage("attack", "MODEL is missing"); return -1; }
     a->model = argv[optind];
     if (optind + 1 < argc) { ng_cli_usage("attack", "unexpected argument '%s'", argv[optind + 1]); return -1; }
@@ -142,5 +183,9 @@ int ng_cmd_attack(int argc, char **argv)
         return ng_attack_is_licensed(a.model) ? ng_attack_run_license_keyguess(&a) : ng_attack_run_keyguess(&a);
     if (!strcmp(kind, "reverse-trigger")) return ng_attack_run_reverse_trigger(&a);
     if (!strcmp(kind, "adaptive")) return ng_attack_run_adaptive(&a);
-    return ng_cli_usage("attack", "unknown attack '%s' (finetune, prune, keyguess, adaptive, reverse-trigger, extract)", kind);
+    if (!strcmp(kind, "fgsm")) return ng_attack_run_adversarial(&a, 0);
+    if (!strcmp(kind, "pgd")) return ng_attack_run_adversarial(&a, 1);
+    if (!strcmp(kind, "backdoor")) return ng_attack_run_backdoor(&a);
+    return ng_cli_usage("attack", "unknown attack '%s' (finetune, prune, keyguess, adaptive, reverse-trigger, fgsm, pgd, "
+                        "backdoor, extract)", kind);
 }

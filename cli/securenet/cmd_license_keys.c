@@ -204,10 +204,11 @@ int ng_cmd_license_stamp(int argc, char **argv)
         ng_license_stamp(s, im.x, im.n);
         st = write_idx(out, im.x, im.n, im.h, im.w);
     }
+    const int64_t n = im.n;   /* ng_idx_images_free clears im */
     ng_stamper_free(s);
     ng_idx_images_free(&im);
     if (st != NG_OK) return ng_cli_fail(cmd, st);
-    printf("stamped %lld images (%s) into %s\n", (long long)im.n, so.mode == NG_STAMP_PATCH ? "patch" : "blend", out);
+    printf("stamped %lld images (%s) into %s\n", (long long)n, so.mode == NG_STAMP_PATCH ? "patch" : "blend", out);
     return NG_EXIT_OK;
 }
 

@@ -3,7 +3,9 @@
  * normal training against license training (same epochs, seed), all four schemes with the
  * right key, no key, random keys and keys one bit away, per class where it matters; key
  * replacement and its cost; fine-tuning without the key against scratch; trigger
- * reverse-engineering for the patch and the blend stamp. */
+ * reverse-engineering for the patch and the blend stamp; adversarial examples, a BadNets backdoor
+ * and the key holder's defences on the single-key model (eval_securenet_attacks.c; --attacks-only:
+ * those alone, beside normal training). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,6 +259,7 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *arr)
            (long long)r.train->n, c->train_epochs, (unsigned long long)c->seed, (long long)c->test.n);
     /* normal training, same epochs and seed */
     ng_model *base = NULL, *single = NULL, *blend = NULL;
+    ng_key key1 = {0};
     ng_license_spec *sp = malloc(sizeof *sp);
     ng_train_result *res = calloc(1, sizeof *res);
     double normal_secs = 0, acc_normal = 0, pc[NG_LICENSE_MAX_CLASSES], secs_single = 0, secs;
@@ -281,6 +284,13 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *arr)
     if ((st = scheme(&r, sp, "single", sch, &single, &secs_single)) != NG_OK) goto out;
     json_object_set_new(r.out, "license_vs_normal_train_time", json_real(secs_single / normal_secs));
     printf("  license training time / normal training time: %.2f\n", secs_single / normal_secs);
+    key1 = sp->keys[0];
+    if (c->sn_attacks_only) {
+        json_t *att0 = json_object();
+        json_object_set_new(r.out, "attacks", att0);
+        st = ng_es_sn_attacks(c, r.train, single, base, &key1, att0);
+        goto out;
+    }
     if ((st = replacement(&r, single, sp, secs_single, r.out)) != NG_OK) goto out;
     ng_license_spec_init(sp, NG_LICENSE_SINGLE);
     sp->stamp.mode = NG_STAMP_BLEND;
@@ -308,8 +318,10 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *arr)
     ng_stamp_options so = ng_stamp_options_default();
     if ((st = trigger(&r, single, &so, "reverse_trigger_patch", att)) != NG_OK) goto out;
     so.mode = NG_STAMP_BLEND;
-    st = trigger(&r, blend, &so, "reverse_trigger_blend", att);
+    if ((st = trigger(&r, blend, &so, "reverse_trigger_blend", att)) != NG_OK) goto out;
+    st = ng_es_sn_attacks(c, r.train, single, base, &key1, att);
 out:
+    ng_key_wipe(&key1);
     ng_model_free(base); ng_model_free(single); ng_model_free(blend);
     if (sp) ng_license_spec_wipe(sp);
     free(sp); free(res);

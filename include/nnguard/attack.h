@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include "dataset.h"
 #include "model.h"
+#include "securenet.h"
 #include "train.h"
 
 #define NG_ATTACK_MAX_EPOCHS 100
@@ -205,5 +206,90 @@ typedef struct ng_trigger_result {
 } ng_trigger_result;
 ng_status ng_attack_reverse_trigger(ng_model *m, const ng_dataset *attacker, const ng_dataset *heldout,
                                     const ng_trigger_options *o, ng_trigger_result *r);
+
+/* ---- adversarial examples (FGSM, PGD), optionally through a SecureNet stamp ----
+ * The victim's pipeline labels x as argmax f(stamp_v(x)) (stamp_v NULL: f(x)). The attacker
+ * perturbs x within an L-inf ball of radius eps (pixels kept in [lo, hi]) to raise the
+ * cross-entropy of the true label on f(stamp_a(x)): stamp_a = stamp_v when it holds the license
+ * key (white box through the stamp), NULL when it does not (it crafts on the bare model, which
+ * answers "deny", and the examples are then fed to the keyed pipeline). FGSM (steps 1):
+ * x + eps sign(g). PGD (steps K > 1): random start in the ball, K steps of size `step` (0: 2.5
+ * eps / K), each projected back. Success rate: of the test images the victim's pipeline labels
+ * correctly, the share whose adversarial version it labels differently. */
+typedef struct ng_advex_options {
+    float    eps;            /* L-inf radius (default 0.1) */
+    int      steps;          /* 1: FGSM (default); > 1: PGD */
+    float    step;           /* PGD step size (0: 2.5 eps / steps) */
+    int      random_start;   /* PGD: start at a uniform point of the ball (default 1) */
+    float    lo, hi;         /* pixel range (default 0, 1) */
+    int      batch, threads; /* default 128, 0 */
+    uint64_t seed;
+} ng_advex_options;
+ng_advex_options ng_advex_options_default(void);
+typedef struct ng_advex_result {
+    int64_t n, correct, correct_adv, flipped;
+    double  acc_clean, acc_adv;  /* the victim pipeline's accuracy on clean and adversarial inputs */
+    double  success;             /* flipped / correct */
+    double  linf;                /* largest |x_adv - x| seen (<= eps) */
+} ng_advex_result;
+ng_status ng_attack_adversarial(ng_model *m, const ng_dataset *d, const ng_stamper *victim, const ng_stamper *craft,
+                                const ng_advex_options *o, ng_advex_result *r);
+/* The crafting step alone: n adversarial versions of x (labels y) into xadv (n x dim). */
+ng_status ng_attack_adversarial_batch(ng_model *m, const float *x, const int32_t *y, int64_t n, const ng_stamper *craft,
+                                      const ng_advex_options *o, ng_rng *rng, float *xadv);
+
+/* ---- BadNets-style backdoor added by fine-tuning ----
+ * The attacker fine-tunes a copy of m (epochs, Adam lr) on a stratified fraction (or count) of the
+ * training data, a seeded `poison` share of it carrying its trigger (ng_backdoor_trigger) and
+ * relabelled `target`. attacker_key (may be NULL): an insider stamps every training input with it
+ * after the trigger. Attack success rate: the share of the test images not of the target class
+ * that the pipeline labels `target` once triggered; measured without a stamp and, with eval_key
+ * (may be NULL), stamped after the trigger; before and after the fine-tuning; with the clean
+ * accuracies. *out (may be NULL) receives the backdoored model (the caller frees it). */
+typedef struct ng_backdoor_options {
+    double   poison;         /* default 0.1 */
+    int      target;         /* class C (default 0) */
+    int      patch;          /* trigger side (default 3) */
+    double   fraction;       /* of the training set the attacker holds (default 0.1; count > 0 wins) */
+    int64_t  count;
+    int      epochs, batch;  /* default 5, 64 */
+    float    lr;             /* Adam, default 1e-3 */
+    uint64_t seed;
+    int      threads;
+} ng_backdoor_options;
+ng_backdoor_options ng_backdoor_options_default(void);
+typedef struct ng_backdoor_result {
+    int64_t n_train, n_poison;
+    double  asr_before_nokey, clean_before_nokey, asr_before_key, clean_before_key;
+    double  asr_nokey, clean_nokey, asr_key, clean_key;    /* after (the _key ones need eval_key) */
+} ng_backdoor_result;
+/* The trigger: a k x k checkerboard of 1 and 0 (top-left 1) whose corner is one pixel in from the
+ * bottom-right corner of each image, in every channel; in place on n images. */
+void      ng_backdoor_trigger(float *x, int64_t n, int c, int h, int w, int k);
+/* Over the test images whose label is not target: the share the pipeline (trigger of side patch, then
+ * stamp s if not NULL) labels target (*asr); the pipeline's clean accuracy over all of them (*clean). */
+ng_status ng_backdoor_measure(ng_model *m, const ng_dataset *te, const ng_stamper *s, int target, int patch,
+                              int threads, double *asr, double *clean);
+ng_status ng_attack_backdoor(const ng_model *m, const ng_dataset *train, const ng_dataset *test,
+                             const ng_stamper *attacker_key, const ng_stamper *eval_key,
+                             const ng_backdoor_options *o, ng_backdoor_result *r, ng_model **out);
+
+/* ---- defences of a licensed model (SecureNet), run by the key's holder ----
+ * License fine-tuning with the key: ng_train on train with a batch hook that, per example, with
+ * probability p_key stamps it with the key (target: its label when the key grants the class, else
+ * deny) and makes a p_adv share of those adversarial first (ng_attack_adversarial_batch crafted
+ * with the key, options adv, against the current weights: adversarial training); with p_clean
+ * leaves it unstamped (deny); otherwise stamps it with a random wrong key (deny). Deny target:
+ * 0.5 + 0.5/C on deny_class, 0.5/C on every other class. p_adv > 0 hardens against adversarial
+ * examples; p_adv = 0 is plain license fine-tuning on clean data, the step that removes a backdoor
+ * planted by fine-tuning (its trigger is not in the defender's data). The model's metadata stays. */
+typedef struct ng_harden_options {
+    ng_advex_options adv;         /* default: PGD eps 0.1, 5 steps */
+    double p_adv, p_key, p_clean; /* default 0.5, 0.5, 0.2 */
+    int    deny_class;          /* default 0 */
+} ng_harden_options;
+ng_harden_options ng_harden_options_default(void);
+ng_status ng_defend_license_finetune(ng_model *m, const ng_key *key, const ng_dataset *train,
+                                     const ng_harden_options *h, const ng_train_options *o, ng_train_result *r);
 
 #endif
