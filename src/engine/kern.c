@@ -58,7 +58,7 @@ NG_KERN_CLONES void ng_im2col(const ng_win2d *g, const float *x, float *col, int
     }
 }
 
-NG_KERN_CLONES void ng_col2im_add(const ng_win2d *g, const float *col, float *dx)
+NG_KERN_CLONES void ng_col2im_add(const ng_win2d *g, const float *col, float *dx, int64_t ld)
 {
     const int64_t OW = g->OW, OH = g->OH, W = g->W;
     for (int64_t c = 0; c < g->C; c++) {
@@ -69,7 +69,7 @@ NG_KERN_CLONES void ng_col2im_add(const ng_win2d *g, const float *col, float *dx
             for (int64_t j = 0; j < g->kw; j++) {
                 int64_t woff = j * g->dw - g->pl, ow0, ow1;
                 valid_range(woff, g->sw, W, OW, &ow0, &ow1);
-                const float *row = col + ((c * g->kh + i) * g->kw + j) * OH * OW;
+                const float *row = col + ((c * g->kh + i) * g->kw + j) * ld;
                 for (int64_t oh = oh0; oh < oh1; oh++) {
                     const float *r = row + oh * OW;
                     float *dr = dc + (oh * g->sh + hoff) * W + woff;
@@ -106,12 +106,12 @@ void ng_im2col_wide(const float *xpad, int64_t C, int64_t Hp, int64_t Wp, int64_
 }
 
 NG_KERN_CLONES void ng_col2im_wide_add(const float *col, int64_t C, int64_t Hp, int64_t Wp, int64_t kh, int64_t kw,
-                                       int64_t dh, int64_t dw, int64_t L, float *xpad)
+                                       int64_t dh, int64_t dw, int64_t L, const int64_t ld, float *xpad)
 {
     for (int64_t c = 0; c < C; c++)
         for (int64_t i = 0; i < kh; i++)
             for (int64_t j = 0; j < kw; j++) {
-                const float *r = col + ((c * kh + i) * kw + j) * L;
+                const float *r = col + ((c * kh + i) * kw + j) * ld;
                 float *d = xpad + c * Hp * Wp + i * dh * Wp + j * dw;
                 for (int64_t k = 0; k < L; k++) d[k] += r[k];
             }

@@ -51,8 +51,8 @@ int64_t ng_pool_out_len(int64_t in, int64_t k, int64_t s, int64_t pad_begin, int
 /* x (C x H x W) -> col ((C*kh*kw) x (OH*OW)), rows ld >= OH*OW floats apart (ld > OH*OW: the
  * columns of several images side by side, for one GEMM over all of them). */
 void ng_im2col(const ng_win2d *g, const float *x, float *col, int64_t ld);
-/* dx (C x H x W) += col2im(col): the adjoint of ng_im2col. */
-void ng_col2im_add(const ng_win2d *g, const float *col, float *dx);
+/* dx (C x H x W) += col2im(col): the adjoint of ng_im2col (rows ld floats apart). */
+void ng_col2im_add(const ng_win2d *g, const float *col, float *dx, int64_t ld);
 
 /* Stride-1 column matrix on a padded grid: xpad holds C planes of Hp x Wp floats (zero-padded image,
  * Hp = OH + dh*(kh-1), Wp = OW + dw*(kw-1)) followed by dw*(kw-1) readable floats. Row (c*kh + i)*kw + j
@@ -66,7 +66,7 @@ void ng_im2col_wide(const float *xpad, int64_t C, int64_t Hp, int64_t Wp, int64_
 /* Adjoints for backward: xpad += the rows of col put back at their offsets (ng_im2col_wide), and
  * x (C x H x W) += the image part of xpad. */
 void ng_col2im_wide_add(const float *col, int64_t C, int64_t Hp, int64_t Wp, int64_t kh, int64_t kw,
-                        int64_t dh, int64_t dw, int64_t L, float *xpad);
+                        int64_t dh, int64_t dw, int64_t L, int64_t ld, float *xpad);   /* rows ld apart */
 void ng_unpad_planes_add(const float *xpad, int64_t C, int64_t H, int64_t W, int64_t pt, int64_t pl,
                          int64_t Hp, int64_t Wp, float *x);
 

@@ -261,7 +261,7 @@ static void conv_bwd_wide(const conv_job *j, const float *xg, const float *dyg, 
     if (dxg) {
         ng_par_sgemm(j->inner, 1, 0, o->K, o->L, o->Mg, 1.0f, wg, o->K, dyw, o->L, 0.0f, dcol, o->L);
         memset(xpad, 0, sizeof(float) * (size_t)o->padsz);
-        ng_col2im_wide_add(dcol, o->Cg, o->Hp, o->Wp, g->kh, g->kw, g->dh, g->dw, o->L, xpad);
+        ng_col2im_wide_add(dcol, o->Cg, o->Hp, o->Wp, g->kh, g->kw, g->dh, g->dw, o->L, o->L, xpad);
         ng_unpad_planes_add(xpad, o->Cg, o->H, o->W, g->pt, g->pl, o->Hp, o->Wp, dxg);
     }
 }
@@ -305,7 +305,73 @@ static void conv_bwd_body(void *arg, int64_t i0, int64_t i1, int worker)
                 ng_par_sgemm(j->inner, 1, 0, o->K, o->OHW, o->Mg, 1.0f, wg, o->K, dyg, o->OHW, 1.0f, dxg, o->OHW);
             } else {
                 ng_par_sgemm(j->inner, 1, 0, o->K, o->OHW, o->Mg, 1.0f, wg, o->K, dyg, o->OHW, 0.0f, dcol, o->OHW);
-                ng_col2im_add(&o->g, dcol, dxg);
+                ng_col2im_add(&o->g, dcol, dxg, o->OHW);
+            }
+        }
+    }
+}
+
+/* Backward of a chunk of j->nb images (group 1, small outputs), the adjoint of conv_fwd_batched:
+ * dY of the chunk side by side (on the padded grid when wide, zeros in its extra columns),
+ * dW += dYb * colb^T in one GEMM, dcolb = W^T * dYb in one GEMM, then each image's columns put
+ * back into its dX. Scratch: col, dcol (K x nb*P each), dW/dB partials, xpad, dYb (M x nb*P). */
+static void conv_bwd_batched(void *arg, int64_t i0, int64_t i1, int worker)
+{
+    const conv_job *j = arg;
+    const conv_geom *o = &j->o;
+    const ng_win2d *g = &o->g;
+    const int64_t P = o->wide ? o->L : o->OHW, tail = g->dw * (g->kw - 1);
+    const size_t colsz = (size_t)(o->K * j->nb * P), wsz = (size_t)(o->M * o->K);
+    float *col = j->scr[worker], *dcol = col + colsz, *part = dcol + colsz;
+    float *xpad = part + wsz + (size_t)o->M, *dyb = xpad + o->padsz;
+    float *dw = j->dw, *db = j->db;
+    if (worker != 0) {
+        if (dw) { memset(part, 0, sizeof(float) * wsz); dw = part; }
+        if (db) { memset(part + wsz, 0, sizeof(float) * (size_t)o->M); db = part + wsz; }
+    }
+    j->used[worker] = 1;
+    for (int64_t it = i0; it < i1; it++) {
+        const int64_t n0 = it * j->nb, cnt = n0 + j->nb <= o->N ? j->nb : o->N - n0, ld = cnt * P;
+        for (int64_t i = 0; i < cnt; i++) {
+            const float *dyi = j->dy + (n0 + i) * o->M * o->OHW;
+            if (db) conv_bias_grad(o, dyi, db);
+            for (int64_t m = 0; m < o->M; m++) {
+                float *dst = dyb + m * ld + i * P;
+                if (!o->wide) { memcpy(dst, dyi + m * o->OHW, sizeof(float) * (size_t)P); continue; }
+                for (int64_t oh = 0; oh < g->OH; oh++, dst += o->Wp) {
+                    memcpy(dst, dyi + m * o->OHW + oh * g->OW, sizeof(float) * (size_t)g->OW);
+                    memset(dst + g->OW, 0, sizeof(float) * (size_t)(o->Wp - g->OW));
+                }
+            }
+            if (!dw) continue;
+            const float *xi = j->x + (n0 + i) * o->C * o->HW;
+            if (o->wide) {
+                ng_pad_planes(xi, o->C, o->H, o->W, g->pt, g->pl, o->Hp, o->Wp, tail, xpad);
+                ng_im2col_wide(xpad, o->C, o->Hp, o->Wp, g->kh, g->kw, g->dh, g->dw, o->L, col + i * P, ld);
+            } else if (o->one_by_one) {
+                for (int64_t ch = 0; ch < o->C; ch++)
+                    memcpy(col + ch * ld + i * P, xi + ch * o->HW, sizeof(float) * (size_t)P);
+            } else {
+                ng_im2col(g, xi, col + i * P, ld);
+            }
+        }
+        if (dw) ng_par_sgemm(NULL, 0, 1, o->M, o->K, ld, 1.0f, dyb, ld, col, ld, 1.0f, dw, o->K);
+        if (!j->dx) continue;
+        ng_par_sgemm(NULL, 1, 0, o->K, ld, o->M, 1.0f, j->w, o->K, dyb, ld, 0.0f, dcol, ld);
+        for (int64_t i = 0; i < cnt; i++) {
+            float *dxi = j->dx + (n0 + i) * o->C * o->HW;
+            if (o->wide) {
+                memset(xpad, 0, sizeof(float) * (size_t)o->padsz);
+                ng_col2im_wide_add(dcol + i * P, o->C, o->Hp, o->Wp, g->kh, g->kw, g->dh, g->dw, o->L, ld, xpad);
+                ng_unpad_planes_add(xpad, o->C, o->H, o->W, g->pt, g->pl, o->Hp, o->Wp, dxi);
+            } else if (o->one_by_one) {
+                for (int64_t ch = 0; ch < o->C; ch++) {
+                    const float *src = dcol + ch * ld + i * P;
+                    float *dst = dxi + ch * o->HW;
+                    for (int64_t p = 0; p < P; p++) dst[p] += src[p];
+                }
+            } else {
+                ng_col2im_add(g, dcol + i * P, dxi, ld);
             }
         }
     }
@@ -330,16 +396,20 @@ ng_status ng_conv_bwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
         return ng_fail(NG_E_UNSUPPORTED, "node '%s' (Conv): %d workers, at most %d supported", NG_NODE_NAME(n), nw, NG_KERN_MAX_WORKERS);
     float *ptrs[NG_KERN_MAX_WORKERS];
     int used[NG_KERN_MAX_WORKERS] = {0};
+    j.nb = conv_images_per_gemm(o, nw);
+    const int64_t P = j.nb * (o->wide ? o->L : o->OHW);   /* columns per GEMM */
     size_t floats = (size_t)(2 * o->K * o->OHW + o->M * o->K + o->M);
     if (o->wide) floats = (size_t)(2 * o->K * o->L + o->M * o->K + o->M + o->padsz + o->Mg * o->L);
+    if (j.nb > 1) floats = (size_t)(2 * o->K * P + o->M * o->K + o->M + o->padsz + o->M * P);
     if (!conv_scratch(c, floats, ptrs, nw))
         return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for backward buffers", NG_NODE_NAME(n));
     j.scr = ptrs; j.used = used;
     int64_t items = o->N * o->G;
-    if (items == 1) { j.inner = c->pool; conv_bwd_body(&j, 0, 1, 0); }
+    if (j.nb > 1) ng_pool_for(c->pool, (o->N + j.nb - 1) / j.nb, conv_bwd_batched, &j);
+    else if (items == 1) { j.inner = c->pool; conv_bwd_body(&j, 0, 1, 0); }
     else ng_pool_for(c->pool, items, conv_bwd_body, &j);
     /* Add the other workers' partial sums. */
-    size_t colsz = (size_t)(o->K * (o->wide ? o->L : o->OHW)), wsz = (size_t)(o->M * o->K);
+    size_t colsz = (size_t)(o->K * (j.nb > 1 ? P : o->wide ? o->L : o->OHW)), wsz = (size_t)(o->M * o->K);
     for (int w = 1; w < nw; w++) {
         if (!used[w]) continue;
         const float *part = ptrs[w] + 2 * colsz;
