@@ -83,9 +83,15 @@ static void walk(const flat *f, const char *model, const json_t *o, const char *
         if (snprintf(p, sizeof p, "%s%s", path, k) >= (int)sizeof p) continue;   /* no report nests that deep */
         if (json_object_get(setting, k) && (json_is_number(v) || json_is_string(v))) continue;   /* an identifier */
         if (json_is_number(v) || json_is_boolean(v)) row(f, model, setting, p, v);
-        else if (json_is_object(v)) {
+        else if (json_is_object(v)) {   /* its identifying fields (label_mode's budget, ...) join the setting */
             char q[256];
-            if (snprintf(q, sizeof q, "%s.", p) < (int)sizeof q) walk(f, model, v, q, setting);
+            json_t *s = json_deep_copy(setting);
+            const char *ik;
+            json_t *iv;
+            json_object_foreach(v, ik, iv)
+                if (in(ident, ik) && (json_is_number(iv) || json_is_string(iv))) json_object_set(s, ik, iv);
+            if (snprintf(q, sizeof q, "%s.", p) < (int)sizeof q) walk(f, model, v, q, s);
+            json_decref(s);
         }
         else if (json_is_array(v)) walk_array(f, model, v, p, k, setting);
     }
@@ -115,9 +121,12 @@ void ng_results_flatten(json_t *rows, const char *scheme, const json_t *report, 
     json_decref(top);
     for (size_t i = 0; i < json_array_size(models); i++) {
         json_t *m = json_deep_copy(json_array_get(models, i));
-        const char *arch = json_string_value(json_object_get(m, "arch"));
+        const char *arch = json_string_value(json_object_get(m, "arch")), *mp = json_string_value(json_object_get(m, "model"));
         char an[128];
-        snprintf(an, sizeof an, "%s", arch ? arch : name);
+        if (arch && strcmp(arch, "model")) snprintf(an, sizeof an, "%s", arch);
+        else if (mp) model_name(mp, an, sizeof an);   /* eval-scheme --model: the file's name */
+        else snprintf(an, sizeof an, "%s", name);
+        json_object_del(m, "model");
         json_object_del(m, "arch");
         json_t *s = json_object();
         if (json_is_string(json_object_get(m, "form"))) json_object_set(s, "form", json_object_get(m, "form"));

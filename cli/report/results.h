@@ -17,7 +17,8 @@
  *   }
  * Rows: every number of a scheme's eval-scheme report, flattened (results_flatten). A metric is
  * the path of object keys ("wrong_keys.mean"); an array of objects adds each element's identifying
- * fields (fraction, rate, budget, model, mode, form, ...) to the row's setting; an array of
+ * fields (fraction, rate, budget, model, mode, form, ...) to the row's setting, and so do a nested
+ * object's (label_mode's budget); an array of
  * per-epoch figures (accuracy_attacked, ...) gives its last epoch with setting.epochs; other number
  * arrays (per class, tau) stay in the raw report only. Accuracies are fractions in [0, 1]. The
  * command, version and machine of every row are the file's top-level fields. */
