@@ -258,10 +258,13 @@ static void run_info(FILE *f, const json_t *res)
             json_number_value(json_object_get(res, "wall_seconds")), json_number_value(json_object_get(res, "wall_seconds")) / 60);
     esc(f, json_string_value(json_object_get(res, "data")));
     const json_t *s = json_object_get(res, "settings");
-    fprintf(f, ": %lld training images, %lld test images; %lld training epochs, %lld attack epochs; seed %lld</dd>\n</dl>\n",
+    fprintf(f, ": %lld training images, %lld test images; %lld training epochs",
             (long long)json_integer_value(json_object_get(s, "train_images")),
             (long long)json_integer_value(json_object_get(s, "test_images")),
-            (long long)json_integer_value(json_object_get(s, "train_epochs")),
+            (long long)json_integer_value(json_object_get(s, "train_epochs")));
+    if (json_is_integer(json_object_get(s, "securenet_train_epochs")))
+        fprintf(f, " (SecureNet %lld)", (long long)json_integer_value(json_object_get(s, "securenet_train_epochs")));
+    fprintf(f, ", %lld attack epochs; seed %lld</dd>\n</dl>\n",
             (long long)json_integer_value(json_object_get(s, "attack_epochs")),
             (long long)json_integer_value(json_object_get(res, "seed")));
 }

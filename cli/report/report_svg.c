@@ -102,6 +102,7 @@ static void fmt_tick(char *b, size_t n, double v, int pct, int logy)
 {
     if (logy) snprintf(b, n, "1e%d", (int)lround(log10(v)));
     else if (pct) snprintf(b, n, "%g%%", 100 * v);
+    else if (v == floor(v) && fabs(v) < 1e9) snprintf(b, n, "%.0f", v);
     else snprintf(b, n, "%.3g", v);
 }
 
