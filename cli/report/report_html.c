@@ -234,7 +234,8 @@ static const char css[] =
     "text-anchor:middle}svg .ytick{text-anchor:end}svg .xtick,svg .xlabel,svg .ylabel,svg .val,svg .empty{text-anchor:middle}"
     "svg .thr{text-anchor:end;fill:#a00}svg .axis{stroke:#333}svg .grid{stroke:#e6e6e6}svg .tick{stroke:#333}"
     "svg .threshold{stroke:#a00;stroke-dasharray:4 3}"
-    "@media (max-width:600px){body{font-size:14px}.charts{grid-template-columns:1fr}td,th{padding:3px 4px}}"
+    "@media (max-width:600px){body{font-size:14px}.charts{grid-template-columns:1fr}td,th{padding:3px 4px}"
+    ".scroll table{min-width:600px}}"
     "@media print{body{max-width:none;font-size:11px}details{display:none}.charts{grid-template-columns:1fr 1fr}"
     "figure,tr{break-inside:avoid}h2{break-after:avoid}}";
 
