@@ -25,7 +25,7 @@ static const char help[] =
     "  --arch LIST         advparams and securenet architectures (default lenet5)\n"
     "  --quick             20,000 training images (stratified), 2,000 test images, 3 epochs (SecureNet 5),\n"
     "                      attacks 2 epochs, 10 wrong keys, query budgets 1000,5000, 3 independent models:\n"
-    "                      about 5 minutes on 2 busy cores (the full run: hours)\n"
+    "                      6.2 minutes measured on 2 cores at load 11 (the full budgets: far longer)\n"
     "  --model FILE.onnx   the LeNet-5 to protect (deeplock, advparams, dynamarks) instead of training one\n"
     "  --data DIR          dataset folder (default " NG_DEFAULT_DATA_DIR ")\n"
     "  --limit N           test images used (default: all; 2000 with --quick)\n"
@@ -78,7 +78,7 @@ static void context(run *r, const char *scheme, ng_es_ctx *c)
     c->model = r->model;
     c->n_archs = r->n_archs;
     memcpy(c->archs, r->archs, sizeof c->archs);
-    if (r->quick) {   /* sized to finish in about 5 minutes at load 10 on 2 cores (README, docs/report) */
+    if (r->quick) {   /* measured: 374 s on 2 cores at load 11 (docs/report/README.md) */
         c->train_epochs = strcmp(scheme, "securenet") ? 3 : 5;   /* license training needs the epochs */
         c->attack_epochs = strcmp(scheme, "dynamarks") ? 2 : 1;
         c->trials = 10;
