@@ -47,6 +47,7 @@ int ng_cmd_convert(int argc, char **argv);
 int ng_cmd_demo(int argc, char **argv);
 int ng_cmd_attack(int argc, char **argv);
 int ng_cmd_eval_scheme(int argc, char **argv);
+int ng_cmd_evaluate(int argc, char **argv);
 int ng_cmd_train(int argc, char **argv);
 int ng_cmd_advparams(int argc, char **argv);
 int ng_cmd_keygen(int argc, char **argv);

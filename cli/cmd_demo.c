@@ -11,6 +11,7 @@
 #include <sodium.h>
 #include "cli.h"
 #include "core/core.h"
+#include "eval_scheme.h"
 #include "nnguard/advparams.h"
 #include "nnguard/attack.h"
 #include "nnguard/deeplock.h"
@@ -22,17 +23,35 @@ static const char help[] =
     "Files go to --out (default nnguard-demo); previous demo files there are replaced.\n\n"
     "  --data DIR      dataset folder (default " NG_DEFAULT_DATA_DIR ")\n"
     "  --epochs N      training epochs (default 3)\n"
-    "  --wrong-keys N  random wrong keys tried on the locked model (default 10)\n";
+    "  --wrong-keys N  random wrong keys tried on the locked model (default 10)\n"
+    "  --report-schemes LIST  schemes of the closing quick report (default all; see nnguard evaluate)\n"
+    "  --no-report     skip the closing quick report (nnguard evaluate --quick, a few minutes)\n";
 
 typedef struct demo {
-    const char *data, *out, *model;
-    int epochs, threads, wrong;
+    const char *data, *out, *model, *report_schemes;
+    int epochs, threads, wrong, no_report;
     uint64_t seed;
     ng_dataset train, test;
     char path[6][1024];   /* model, locked, key, advparams model, advparams key, report */
 } demo;
 
 static void step(const char *s) { printf("\n== %s\n", s); fflush(stdout); }
+
+/* The closing step: `nnguard evaluate --quick` on the demo's model, the page in --out/report. */
+static int quick_report(const demo *d, const char *model)
+{
+    char dir[1100], seed[32], threads[32];
+    snprintf(dir, sizeof dir, "%s/report", d->out);
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)d->seed);
+    snprintf(threads, sizeof threads, "%d", d->threads);
+    char *argv[] = {"evaluate", "--quick", "--force", "--model", (char *)model, "--data", (char *)d->data,
+                    "--schemes", (char *)d->report_schemes, "--seed", seed, "--threads", threads, "--out", dir, NULL};
+    printf("nnguard evaluate --quick --model %s --schemes %s --out %s\n", model, d->report_schemes, dir);
+    fflush(stdout);
+    int rc = ng_cmd_evaluate((int)(sizeof argv / sizeof argv[0]) - 1, argv);
+    if (rc == NG_EXIT_OK) printf("\nthe report: open %s/report.html in a browser (one self-contained page)\n", dir);
+    return rc;
+}
 
 static ng_status eval(demo *d, ng_model *m, double *acc, double *ips)
 {
@@ -145,18 +164,20 @@ out:
 
 int ng_cmd_demo(int argc, char **argv)
 {
-    enum { O_DATA = 0x5100, O_OUT, O_EPOCHS, O_MODEL, O_SEED, O_THREADS, O_WRONG };
+    enum { O_DATA = 0x5100, O_OUT, O_EPOCHS, O_MODEL, O_SEED, O_THREADS, O_WRONG, O_RSCHEMES, O_NOREPORT };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA}, {"out", required_argument, 0, O_OUT},
         {"epochs", required_argument, 0, O_EPOCHS}, {"model", required_argument, 0, O_MODEL},
         {"seed", required_argument, 0, O_SEED}, {"threads", required_argument, 0, O_THREADS},
-        {"wrong-keys", required_argument, 0, O_WRONG}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"wrong-keys", required_argument, 0, O_WRONG}, {"report-schemes", required_argument, 0, O_RSCHEMES},
+        {"no-report", no_argument, 0, O_NOREPORT}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     demo d;
     memset(&d, 0, sizeof d);
     d.data = NG_DEFAULT_DATA_DIR;
     d.out = "nnguard-demo";
     d.epochs = 3;
     d.wrong = 10;
+    d.report_schemes = "all";
     long long v;
     int c;
     optind = 1;
@@ -169,11 +190,20 @@ int ng_cmd_demo(int argc, char **argv)
         case O_SEED: if (ng_cli_int("demo", "--seed", optarg, 0, (long long)1 << 62, &v)) return NG_EXIT_USAGE; d.seed = (uint64_t)v; break;
         case O_THREADS: if (ng_cli_int("demo", "--threads", optarg, 0, 256, &v)) return NG_EXIT_USAGE; d.threads = (int)v; break;
         case O_WRONG: if (ng_cli_int("demo", "--wrong-keys", optarg, 1, 10000, &v)) return NG_EXIT_USAGE; d.wrong = (int)v; break;
+        case O_RSCHEMES: d.report_schemes = optarg; break;
+        case O_NOREPORT: d.no_report = 1; break;
         case 'h': fputs(help, stdout); return NG_EXIT_OK;
         default: return ng_cli_usage("demo", "unknown option");
         }
     }
     if (optind < argc) return ng_cli_usage("demo", "unexpected argument '%s'", argv[optind]);
+    if (strcmp(d.report_schemes, "all")) {   /* checked now, not after the demo's minutes */
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", d.report_schemes);
+        for (char *t = strtok(buf, ","); t; t = strtok(NULL, ","))
+            if (ng_es_scheme_index(t) < 0)
+                return ng_cli_usage("demo", "--report-schemes: unknown scheme '%s' (deeplock, advparams, securenet, dynamarks)", t);
+    }
     if (mkdir(d.out, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "nnguard demo: cannot create %s: %s\n", d.out, strerror(errno));
         return NG_EXIT_FAIL;
@@ -214,5 +244,8 @@ out:
     ng_model_free(m);
     ng_dataset_free(&d.train);
     ng_dataset_free(&d.test);
-    return st == NG_OK ? NG_EXIT_OK : ng_cli_fail("demo", st);
+    if (st != NG_OK) return ng_cli_fail("demo", st);
+    if (d.no_report) return NG_EXIT_OK;
+    step("5. every scheme under the same attacks, beside the papers' figures: the quick report");
+    return quick_report(&d, src);
 }

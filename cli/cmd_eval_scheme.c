@@ -1,5 +1,6 @@
-/* cli/cmd_eval_scheme.c - `nnguard eval-scheme deeplock|advparams`: options, the base model,
- * the shared fine-tuning table and the report file. */
+/* cli/cmd_eval_scheme.c - `nnguard eval-scheme deeplock|advparams|securenet|dynamarks`: options,
+ * the base model, the shared fine-tuning table and the report file (defaults, data and dispatch:
+ * eval_scheme_run.c, shared with `nnguard evaluate`). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -168,23 +169,11 @@ int ng_cmd_eval_scheme(int argc, char **argv)
         return argc < 2 ? NG_EXIT_USAGE : NG_EXIT_OK;
     }
     const char *scheme = argv[1];
-    int is_dl = !strcmp(scheme, "deeplock"), is_adv = !strcmp(scheme, "advparams"), is_dm = !strcmp(scheme, "dynamarks");
-    int is_sn = !strcmp(scheme, "securenet");
-    if (!is_dl && !is_adv && !is_dm && !is_sn)
+    if (ng_es_scheme_index(scheme) < 0)
         return ng_cli_usage("eval-scheme", "unknown scheme '%s' (deeplock, advparams, dynamarks, securenet)", scheme);
+    int is_sn = !strcmp(scheme, "securenet");
     ng_es_ctx c;
-    memset(&c, 0, sizeof c);
-    c.data = NG_DEFAULT_DATA_DIR;
-    c.workdir = "nnguard-eval";
-    c.train_epochs = 5; c.attack_epochs = 5; c.prune_epochs = 1; c.trials = 100; c.budget = 0;
-    c.fractions[0] = 0.01; c.fractions[1] = 0.05; c.fractions[2] = 0.1; c.n_fractions = 3;
-    for (int i = 0; i < 5; i++) c.rates[i] = 0.1 + 0.2 * i;
-    c.n_rates = 5;
-    c.archs[0] = "lenet5"; c.n_archs = 1;
-    c.budgets[0] = 1000; c.budgets[1] = 5000; c.budgets[2] = 20000; c.n_budgets = 3;
-    c.independent = 12; c.surrogate_arch = "mlp"; c.wm_rate = 0.005;
-    if (is_dm) c.attack_epochs = 2;
-    if (is_adv) { c.archs[1] = "vgg-small"; c.n_archs = 2; }
+    ng_es_defaults(&c, scheme);
     long long v;
     int ch, force = 0;
     static char archbuf[256];
@@ -243,20 +232,9 @@ int ng_cmd_eval_scheme(int argc, char **argv)
         fprintf(stderr, "nnguard eval-scheme: cannot create %s\n", c.workdir);
         return NG_EXIT_FAIL;
     }
-    ng_dataset full;
-    if ((st = ng_dataset_load_dir(c.data, NG_SPLIT_TRAIN, &c.train)) != NG_OK) return ng_cli_fail("eval-scheme", st);
-    if ((st = ng_dataset_load_dir(c.data, NG_SPLIT_TEST, &full)) != NG_OK) { ng_dataset_free(&c.train); return ng_cli_fail("eval-scheme", st); }
-    st = ng_dataset_head(&full, c.limit, &c.test);
-    ng_dataset_free(&full);
+    if ((st = ng_es_load_data(&c)) != NG_OK) return ng_cli_fail("eval-scheme", st);
     json_t *report = json_object();
-    json_object_set_new(report, "scheme", json_string(scheme));
-    json_object_set_new(report, "data", json_string(c.data));
-    json_object_set_new(report, "seed", json_integer((json_int_t)c.seed));
-    json_object_set_new(report, "test_images", json_integer(c.test.n));
-    json_object_set_new(report, "train_images", json_integer(c.train.n));
-    if (st == NG_OK)
-        st = is_dl ? ng_es_deeplock(&c, report) : is_adv ? ng_es_advparams(&c, report)
-           : is_sn ? ng_es_securenet(&c, report) : ng_es_dynamarks(&c, report);
+    st = ng_es_run(&c, scheme, report);
     int rc = NG_EXIT_OK;
     if (st != NG_OK) rc = ng_cli_fail("eval-scheme", st);
     else if (c.report) {

@@ -29,6 +29,18 @@ typedef struct ng_es_ctx {
     int sn_attacks_only;        /* only the single-key model and its input-side attacks and defences */
 } ng_es_ctx;
 
+/* The schemes eval-scheme and evaluate know, in evaluate's order; NULL-terminated. */
+extern const char *const ng_es_schemes[];
+/* Index of name in ng_es_schemes, or -1. */
+int ng_es_scheme_index(const char *name);
+/* The defaults of `eval-scheme <scheme>` (the full budgets): data folder, epochs, fractions, ... */
+void ng_es_defaults(ng_es_ctx *c, const char *scheme);
+/* Load c->data's training split and the first c->limit test images (0 = all) into c->train/test. */
+ng_status ng_es_load_data(ng_es_ctx *c);
+/* Run one scheme's evaluation on c (data loaded) and fill report (a JSON object) with the header
+ * (scheme, data, seed, image counts) and the scheme's figures; prints the table on stdout. */
+ng_status ng_es_run(ng_es_ctx *c, const char *scheme, json_t *report);
+
 /* The model to protect: --model, or arch trained for train_epochs and saved in workdir.
  * *path receives the file the scheme works on (malloc'ed). */
 ng_status ng_es_base_model(ng_es_ctx *c, const char *arch, ng_model **m, char **path);

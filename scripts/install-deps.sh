@@ -8,7 +8,7 @@ BUILD_PKGS="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-d
   libopenblas-dev libsodium-dev libjansson-dev zlib1g-dev libmicrohttpd-dev libssl-dev
   libsqlite3-dev libcurl4-openssl-dev libpng-dev libjpeg62-turbo-dev"
 DATA_PKGS="dataset-fashion-mnist"
-TEST_PKGS="clang libclang-rt-14-dev valgrind cppcheck python3 python3-numpy python3-onnx curl"
+TEST_PKGS="clang libclang-rt-14-dev valgrind cppcheck python3 python3-numpy python3-onnx curl chromium"
 # PyTorch/ONNX are test-time peers only (fixture generation, benchmarks), never needed by the product.
 PEER_PKGS="python3-torch python3-torchvision python3-onnx wrk nodejs npm"
 want="$BUILD_PKGS $DATA_PKGS"

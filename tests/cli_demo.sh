@@ -6,7 +6,7 @@ set -euo pipefail
 NG=$1; SRC=$2; DATA=$3
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 cd "$T"
-"$NG" demo --epochs 1 --wrong-keys 3 --data "$DATA" > out.txt 2>err.txt || { cat out.txt err.txt; exit 1; }
+"$NG" demo --epochs 1 --wrong-keys 3 --report-schemes deeplock --data "$DATA" > out.txt 2>err.txt || { cat out.txt err.txt; exit 1; }
 pct() { grep -E "^$1 " out.txt | head -1 | grep -oE '[0-9]+\.[0-9]+%' | head -1 | tr -d '%'; }
 orig=$(pct "original"); dl=$(pct "Deep-Lock, no key"); dlk=$(pct "Deep-Lock, right key")
 adv=$(pct "AdvParams, no key"); advk=$(pct "AdvParams, right key")
@@ -26,4 +26,14 @@ done
 # the files it leaves work with the CLI: the locked model evaluates right with its key
 "$NG" eval nnguard-demo/lenet5.locked.onnx --key nnguard-demo/lenet5.key --limit 500 --json > ev.json
 /usr/bin/python3 -c "import json; a=json.load(open('ev.json'))['accuracy']; assert a > 0.7, a"
+# it ends with the quick report (here one scheme, to keep the test short) and says where the page is
+grep -q "open nnguard-demo/report/report.html" out.txt || { echo "demo did not point at its report"; tail out.txt; exit 1; }
+/usr/bin/python3 - <<'PY'
+import json
+r = json.load(open("nnguard-demo/report/results.json"))
+assert r["quick"] and r["settings"]["model"] == "nnguard-demo/lenet5.onnx", r["settings"]
+v = {x["metric"]: x["value"] for x in r["results"] if not x["setting"]}
+assert v["accuracy_unlocked"] == v["accuracy_original"] and v["accuracy_locked"] < 0.2, v
+PY
+grep -q '<svg id="chart-finetune"' nnguard-demo/report/report.html
 echo "cli_demo: all checks passed"

@@ -101,6 +101,9 @@ advenc >/dev/null 2>&1 || fail "advparams encrypt"
 cp "$W/a.onnx" "$T/enc.onnx"; cp -p "$W/a.key" "$T/a.key"
 faulty "advparams decrypt" "$W/d.onnx" 0 "$T/enc.onnx $T/a.key" \
     "$NG" advparams decrypt "$T/enc.onnx" --key "$T/a.key" -o "$W/d.onnx" --force
+mkdir -p "$W/page"
+faulty "evaluate --render (report.html)" "$W/page/report.html" 0 "$SRC/docs/report/quick/results.json" \
+    "$NG" evaluate --render "$SRC/docs/report/quick/results.json" --out "$W/page" --force
 
 # ---- a real full disk ----
 if [ "$(id -u)" != 0 ]; then
