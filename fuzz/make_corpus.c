@@ -296,7 +296,7 @@ static void license_seeds(const char *tmp)
     memset(model, 0x5a, sizeof model);
     char *text;
     size_t n;
-    if (ng_license_issue(&iss, &me.pub, model, "2099-12-31", &k, &text, &n) != NG_OK) die("license");
+    if (ng_license_issue(&iss, &me.pub, model, "2099-12-31", NULL, &k, &text, &n) != NG_OK) die("license");
     buf[0] = 0;
     memcpy(buf + 1, text, n);
     put("license", "license", buf, n + 1, -1);
