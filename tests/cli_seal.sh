@@ -142,6 +142,8 @@ grep -q "identical to" "$T/out" && ok "example: logits identical (key, path)" ||
 expect 0 "" "example: buffer + license, locked then sealed" "$EX" "$T/ls.onnx" --buffer --license "$T/lic_ls" "${L[@]}" --compare "$MODEL"
 grep -q "identical to" "$T/out" && ok "example: logits identical (license, buffer)" || fail "example (license): $(cat "$T/out")"
 expect 1 "expired" "example: expired license refused" "$EX" "$T/s.onnx" --buffer --license "$T/lic_old" "${L[@]}"
+expect 0 "" "example: class-limited license" "$EX" "$T/s.onnx" --license "$T/lic_c" "${L[@]}"
+grep "predicted:" "$T/out" | grep -qvE "[3-9]" && ok "example: class-limited license predicts only 0-2 ($(grep predicted: "$T/out"))" || fail "example class-limited: $(cat "$T/out")"
 expect 1 "fails authentication" "example: flipped byte refused" "$EX" "$T/flip.onnx" --buffer --key "$T/k.key"
 
 # ---- eval / predict open sealed models in memory ----
