@@ -13,6 +13,10 @@
 
 typedef ng_seal_chunk chunk;
 
+/* Models up to this size are (un)sealed on the calling thread: starting workers costs more than
+ * the AEAD of a few MiB (LeNet-5: 0.25 MiB). */
+#define NG_SEAL_INLINE_BYTES ((uint64_t)4 << 20)
+
 typedef struct crypt_ctx {
     chunk *ch;
     const uint8_t (*key)[32], (*ad)[32];
@@ -121,7 +125,7 @@ ng_status ng_seal_crypt(ng_weights *w, const ng_seal_keys *k, ng_aead aead, cons
             ch[j].tag = tags[j];
         }
     }
-    ng_pool *pool = nch > 1 ? ng_pool_new(threads) : NULL;
+    ng_pool *pool = nch > 1 && off > NG_SEAL_INLINE_BYTES ? ng_pool_new(threads) : NULL;   /* small: no threads */
     size_t bad;
     ng_status st = ng_seal_crypt_chunks(ch, nch, (const uint8_t (*)[32])key, (const uint8_t (*)[32])ad, aead, open, pool, &bad);
     ng_pool_free(pool);
