@@ -7,7 +7,8 @@
  *           the same bytes on one core (target: unseal >= 0.6x memcpy on 2 cores);
  *   files   ng_seal_stream / ng_unseal_stream of a safetensors file (what `nnguard seal` runs:
  *           read, AEAD, write, fsync, rename) against `cp` of the same file as a child process (input in the page cache for
- *           both; target >= 0.8x cp), on NG_BENCH_DIR (default /tmp);
+ *           both; target >= 0.8x cp), on NG_BENCH_DIR (default /tmp); also against `cp` followed by an
+ *           fsync of its output (the durability seal and unseal give: cp alone leaves the data in the page cache);
  *   load    opening a sealed model with its key (ng_seal_open_weights: read, check, decrypt in
  *           memory) against opening the plain file (ng_weights_open), and the same for the lenet5
  *           ONNX fixture as a runnable model (ng_seal_open_model against ng_model_load).
@@ -74,6 +75,7 @@ static void bench_memory(const char *plain, size_t total, int reps)
                ng_aead_name((ng_aead)a), gbps((double)total, median(ts, reps)), median(rs, reps),
                gbps((double)total, median(tu, reps)), median(ru, reps), gbps((double)total, median(tc, reps)),
                exact ? "" : "  (ROUND TRIP NOT EXACT!)");
+        fflush(stdout);
     }
     ng_free_aligned(copy);
     ng_key_wipe(&k);
@@ -87,7 +89,7 @@ static void bench_files(const char *dir, const char *plain, size_t total, int re
     snprintf(sealed, sizeof sealed, "%s/nnguard-bench-seal-s.safetensors", dir);
     snprintf(un, sizeof un, "%s/nnguard-bench-seal-u.safetensors", dir);
     snprintf(cp, sizeof cp, "%s/nnguard-bench-seal-c.safetensors", dir);
-    double ts[MAXREPS], tu[MAXREPS], tc[MAXREPS], rs[MAXREPS], ru[MAXREPS];
+    double ts[MAXREPS], tu[MAXREPS], tc[MAXREPS], rs[MAXREPS], ru[MAXREPS], tf[MAXREPS], rsf[MAXREPS], ruf[MAXREPS];
     int exact = 1;
     warm(plain);
     for (int rep = 0; rep < reps; rep++) {
@@ -104,13 +106,20 @@ static void bench_files(const char *dir, const char *plain, size_t total, int re
         double t3 = ng_now();
         if (st != NG_OK || c1 < 0 || c2 < 0) { fprintf(stderr, "files: %s\n", st ? ng_last_error() : "cp failed"); exit(1); }
         if (rep == 0) exact = same_bytes(un, plain);
-        ts[rep] = t1 - t0; tu[rep] = t3 - t2; tc[rep] = c1;
+        unlink(cp);
+        double c3 = run_cp(plain, cp, 1);   /* cp + fsync: the durable peer */
+        if (c3 < 0) { fprintf(stderr, "files: cp failed\n"); exit(1); }
+        ts[rep] = t1 - t0; tu[rep] = t3 - t2; tc[rep] = c1; tf[rep] = c3;
         rs[rep] = c1 / ts[rep]; ru[rep] = c2 / tu[rep];
+        rsf[rep] = c3 / ts[rep]; ruf[rep] = c3 / tu[rep];
     }
     double b = (double)total;
     printf("files  %-17s cp %6.2f GB/s   seal %6.2f GB/s (%.2fx cp)   unseal %6.2f GB/s (%.2fx cp)%s\n", dir,
            gbps(b, median(tc, reps)), gbps(b, median(ts, reps)), median(rs, reps), gbps(b, median(tu, reps)),
            median(ru, reps), exact ? "" : "  (ROUND TRIP NOT EXACT!)");
+    printf("files  %-17s cp+fsync %6.2f GB/s   seal %.2fx cp+fsync   unseal %.2fx cp+fsync\n", dir,
+           gbps(b, median(tf, reps)), median(rsf, reps), median(ruf, reps));
+    fflush(stdout);
     unlink(sealed); unlink(un); unlink(cp);
     ng_key_wipe(&k);
 }

@@ -167,24 +167,25 @@ static ng_status decrypt_advparams(const char *path, ng_weights *w, const ng_cli
     return st;
 }
 /* ---- SEAL: unseal in memory with a key, a passphrase or a license (cli/seal/) ---- */
-static ng_status unseal(const char *path, ng_weights *w, const ng_cli_keys *keys, int *unlocked)
+static ng_status unseal(const char *path, ng_weights *w, const ng_cli_keys *keys, int *unlocked, ng_class_set *granted)
 {
     ng_cli_seal_src src = {keys->key_file, keys->passphrase_file, keys->license, keys->identity, keys->issuer_pub};
-    ng_status st = ng_cli_unseal(&src, w, unlocked);
+    ng_status st = ng_cli_unseal(&src, w, unlocked, granted);
     if (st != NG_OK && !strstr(ng_last_error(), path)) ng_fail_ctx(st, path);
     return st;
 }
 /* ==== end of protection hooks ============================================================== */
 
 /* Run the hooks that the key options ask for; note on stderr when a protected model runs as it is. */
-static ng_status unprotect(const char *cmd, const char *path, ng_weights *w, const ng_cli_keys *keys)
+static ng_status unprotect(const char *cmd, const char *path, ng_weights *w, const ng_cli_keys *keys,
+                           ng_class_set *granted)
 {
     int deeplock_key = keys->key_file || keys->passphrase_file, sealed = ng_seal_is_sealed(w), unlocked = 0;
     int license = keys->license || keys->identity || keys->issuer_pub;
     ng_status st;
     if (license && !sealed)
         return ng_fail(NG_E_STATE, "%s: --license given but the model is not sealed (licenses open sealed models)", path);
-    if (sealed && (deeplock_key || license) && (st = unseal(path, w, keys, &unlocked)) != NG_OK) return st;
+    if (sealed && (deeplock_key || license) && (st = unseal(path, w, keys, &unlocked, granted)) != NG_OK) return st;
     const char *scheme = ng_weights_meta_get(w, "nnguard.scheme");
     if (sealed && !deeplock_key && !license) scheme = "seal";
     if (deeplock_key && !unlocked && (!sealed || scheme) && (st = unlock_deeplock(path, w, scheme, keys)) != NG_OK)
@@ -200,19 +201,34 @@ static ng_status unprotect(const char *cmd, const char *path, ng_weights *w, con
     return NG_OK;
 }
 
+/* A license that grants some classes: the model answers only them (nnguard/license.h). */
+static ng_status restrict_classes(const char *path, ng_model *m, const ng_class_set *granted)
+{
+    int n = ng_model_num_classes(m);
+    uint8_t *mask = malloc((size_t)(n > 0 ? n : 1));
+    ng_status st = mask ? ng_class_set_mask(granted, n, path, mask) : NG_E_NOMEM;
+    if (st == NG_OK) st = ng_model_restrict_classes(m, mask, n);
+    free(mask);
+    return st;
+}
+
 ng_status ng_cli_open_model(const char *cmd, const char *path, const ng_cli_keys *keys, ng_model **out)
 {
     *out = NULL;
     ng_weights *w;
     ng_status st = ng_weights_open(path, &w);
     if (st != NG_OK) return st;
-    if ((st = unprotect(cmd, path, w, keys)) != NG_OK) { ng_weights_free(w); return st; }
+    ng_class_set granted;
+    memset(&granted, 0, sizeof granted);
+    if ((st = unprotect(cmd, path, w, keys, &granted)) != NG_OK) { ng_weights_free(w); return st; }
     if (ng_weights_format(w) == NG_FMT_ONNX) {
         st = ng_model_from_weights(w, out);
         if (st != NG_OK && !strstr(ng_last_error(), path)) ng_fail_ctx(st, path);
     } else {
         st = ng_cli_model_from_arch(path, w, keys, out);
     }
+    if (st == NG_OK && granted.limited) st = restrict_classes(path, *out, &granted);
+    if (st != NG_OK && *out) { ng_model_free(*out); *out = NULL; }
     ng_weights_free(w);
     return st;
 }

@@ -84,10 +84,11 @@ int main(int argc, char **argv)
 
     /* 2. the key: a key file, or the key a license carries for this model and this identity */
     ng_key key;
+    ng_license lic;   /* also read at step 3: the classes it grants */
+    memset(&lic, 0, sizeof lic);
     if (key_file) {
         st = ng_key_load(key_file, NULL, 0, &key);
     } else {
-        ng_license lic;
         ng_identity me;
         ng_identity_pub iss;
         uint8_t id[32];
@@ -112,6 +113,14 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < ng_weights_count(open); i++)   /* the model holds its own copy */
         memset(ng_weights_param(open, i)->data, 0, ng_weights_param(open, i)->nbytes);
     ng_weights_free(open);
+    if (st == NG_OK && !key_file && lic.classes.limited) {   /* the classes the license grants */
+        int n = ng_model_num_classes(m);
+        uint8_t *mask = malloc((size_t)(n > 0 ? n : 1));
+        st = mask ? ng_class_set_mask(&lic.classes, n, lic_file, mask) : NG_E_NOMEM;
+        if (st == NG_OK) st = ng_model_restrict_classes(m, mask, n);
+        free(mask);
+        if (st != NG_OK) ng_model_free(m);
+    }
     if (st != NG_OK) return die("model");
 
     /* 4. inference */

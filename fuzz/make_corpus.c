@@ -296,10 +296,17 @@ static void license_seeds(const char *tmp)
     memset(model, 0x5a, sizeof model);
     char *text;
     size_t n;
-    if (ng_license_issue(&iss, &me.pub, model, "2099-12-31", &k, &text, &n) != NG_OK) die("license");
+    if (ng_license_issue(&iss, &me.pub, model, "2099-12-31", NULL, &k, &text, &n) != NG_OK) die("license");
     buf[0] = 0;
     memcpy(buf + 1, text, n);
     put("license", "license", buf, n + 1, -1);
+    free(text);
+    ng_class_set cs;   /* a license granting some classes: the parser's "classes:" line */
+    if (ng_class_set_parse("0-2,7", "classes", &cs) != NG_OK ||
+        ng_license_issue(&iss, &me.pub, model, "2099-12-31", &cs, &k, &text, &n) != NG_OK) die("license classes");
+    buf[0] = 0;
+    memcpy(buf + 1, text, n);
+    put("license", "license-classes", buf, n + 1, -1);
     free(text);
     char path[1200], pub[1300];
     snprintf(path, sizeof path, "%s/me", tmp);

@@ -104,6 +104,23 @@ expect 3 "another model" "other-model license" "$NG" unseal "$T/s.onnx" -o "$T/x
 expect 3 "another identity" "other-identity license" "$NG" unseal "$T/s.onnx" -o "$T/x5.onnx" --license "$T/lic_other" "${L[@]}"
 expect 3 "not issued by this issuer" "other issuer" "$NG" unseal "$T/s.onnx" -o "$T/x5.onnx" --license "$T/lic" --identity "$T/me" --issuer-pub "$T/other.pub"
 absent "$T/x5.onnx" "refused licenses"
+# classes: a license granting some classes (signed), refused beyond the model's 10 classes or when edited
+expect 0 "" "license issue --classes" "$NG" license issue --issuer "$T/iss" --to "$T/me.pub" --model "$T/s.onnx" --key "$T/k.key" --expires 2099-12-31 --classes 2,0-1 -o "$T/lic_c"
+grep -q "classes 0,1,2" "$T/out" && ok "issue prints the classes" || fail "issue output: $(cat "$T/out")"
+grep -qx "classes: 0,1,2" "$T/lic_c" && ok "license carries classes: 0,1,2" || fail "license classes line: $(grep classes "$T/lic_c")"
+expect 0 "" "license verify (classes)" "$NG" license verify "$T/lic_c" --issuer-pub "$T/iss.pub"
+grep -q "classes:  0,1,2" "$T/out" && ok "verify prints the classes" || fail "verify output: $(cat "$T/out")"
+expect 2 "grants class 12 but the model has 10 classes" "license issue --classes beyond the model" "$NG" license issue --issuer "$T/iss" --to "$T/me.pub" --model "$T/s.onnx" --key "$T/k.key" --expires 2099-12-31 --classes 0,12 -o "$T/lic_c12"
+absent "$T/lic_c12" "class beyond the model"
+expect 2 "out of range" "license issue --classes 5000" "$NG" license issue --issuer "$T/iss" --to "$T/me.pub" --model "$T/s.onnx" --key "$T/k.key" --expires 2099-12-31 --classes 5000 -o "$T/lic_c12"
+expect 2 "not a class list" "license issue --classes 1,x" "$NG" license issue --issuer "$T/iss" --to "$T/me.pub" --model "$T/s.onnx" --key "$T/k.key" --expires 2099-12-31 --classes 1,x -o "$T/lic_c12"
+absent "$T/lic_c12" "bad class lists"
+sed 's/^classes: 0,1,2$/classes: 0,1,2,3/' "$T/lic_c" >"$T/lic_c_more"
+grep -v '^classes: ' "$T/lic_c" >"$T/lic_c_none"
+expect 3 "forged or was edited" "license with an added class" "$NG" license verify "$T/lic_c_more" --issuer-pub "$T/iss.pub"
+expect 3 "forged or was edited" "license with its classes line removed" "$NG" license verify "$T/lic_c_none" --issuer-pub "$T/iss.pub"
+expect 3 "grants only some classes" "unseal to a file with a class-limited license" "$NG" unseal "$T/s.onnx" -o "$T/x8.onnx" --license "$T/lic_c" "${L[@]}"
+absent "$T/x8.onnx" "class-limited unseal"
 expect 0 "" "license issue (safetensors)" "$NG" license issue --issuer "$T/iss" --to "$T/me.pub" --model "$T/s.safetensors" --key "$T/k.key" --expires 2099-12-31 -o "$T/lic_st"
 expect 0 "" "streamed unseal with a license" "$NG" unseal "$T/s.safetensors" -o "$T/ul.safetensors" --license "$T/lic_st" "${L[@]}"
 grep -q streamed "$T/out" && ok "unseal streams safetensors" || fail "unseal did not stream: $(cat "$T/out")"
@@ -125,6 +142,8 @@ grep -q "identical to" "$T/out" && ok "example: logits identical (key, path)" ||
 expect 0 "" "example: buffer + license, locked then sealed" "$EX" "$T/ls.onnx" --buffer --license "$T/lic_ls" "${L[@]}" --compare "$MODEL"
 grep -q "identical to" "$T/out" && ok "example: logits identical (license, buffer)" || fail "example (license): $(cat "$T/out")"
 expect 1 "expired" "example: expired license refused" "$EX" "$T/s.onnx" --buffer --license "$T/lic_old" "${L[@]}"
+expect 0 "" "example: class-limited license" "$EX" "$T/s.onnx" --license "$T/lic_c" "${L[@]}"
+grep "predicted:" "$T/out" | grep -qvE "[3-9]" && ok "example: class-limited license predicts only 0-2 ($(grep predicted: "$T/out"))" || fail "example class-limited: $(cat "$T/out")"
 expect 1 "fails authentication" "example: flipped byte refused" "$EX" "$T/flip.onnx" --buffer --key "$T/k.key"
 
 # ---- eval / predict open sealed models in memory ----
@@ -147,6 +166,24 @@ if [ -f "$DATA/t10k-images-idx3-ubyte.gz" ] || [ -f "$DATA/t10k-images-idx3-ubyt
     same "$T/p0.txt" "$T/p1.txt" "predict: same labels as the original"
     expect 3 "another identity" "predict with another identity's license" "$NG" predict "$T/s.onnx" --images "$IMG" --labels "$T/p2.txt" --license "$T/lic_other" "${L[@]}"
     absent "$T/p2.txt" "predict refused"
+    # a license granting classes 0,1,2: every label in {0,1,2}, and the plain label where it was one of them
+    expect 0 "" "predict with a class-limited license" "$NG" predict "$T/s.onnx" --images "$IMG" --labels "$T/pc.txt" --license "$T/lic_c" "${L[@]}"
+    expect 3 "forged or was edited" "predict with an edited class list" "$NG" predict "$T/s.onnx" --images "$IMG" --labels "$T/pc2.txt" --license "$T/lic_c_more" "${L[@]}"
+    absent "$T/pc2.txt" "predict with an edited class list"
+    /usr/bin/python3 -c "
+import sys
+p=[int(l) for l in open(sys.argv[1])]; c=[int(l) for l in open(sys.argv[2])]
+assert len(c)==len(p)==20 and all(x in (0,1,2) for x in c), c
+assert all(b==a for a,b in zip(p,c) if a in (0,1,2)), (p,c)
+assert any(a not in (0,1,2) for a in p), 'the images must include other classes for the test to mean something'
+" "$T/p0.txt" "$T/pc.txt" && ok "class-limited predict: labels $(tr '\n' ' ' <"$T/pc.txt")in {0,1,2}" || fail "class-limited predict: $(tr '\n' ' ' <"$T/pc.txt")"
+    CA=$("$NG" eval "$T/s.onnx" --license "$T/lic_c" "${L[@]}" --data "$DATA" --limit 500 --per-class --json 2>/dev/null)
+    /usr/bin/python3 -c "
+import json,sys
+d=json.loads(sys.argv[1]); pc=d['per_class']
+assert all(v==0 for v in pc[3:]) and all(v>0.5 for v in pc[:3]), pc
+print(round(d['accuracy'],4), 'classes 3-9: 0')
+" "$CA" >"$T/ca" 2>&1 && ok "eval with a class-limited license: accuracy $(cat "$T/ca")" || fail "eval class-limited: $CA"
     # serve: a sealed model opened with a license answers what predict computes on the plain model
     /usr/bin/python3 -c "import sys,array; px=open(sys.argv[1],'rb').read()[16:]; open(sys.argv[2],'wb').write(array.array('f',[b/255.0 for b in px]).tobytes())" "$IMG" "$T/img.f32"
     "$NG" serve "$T/s.onnx" --license "$T/lic" "${L[@]}" --port 0 --threads 2 >"$T/serve.out" 2>"$T/serve.err" &
@@ -160,6 +197,25 @@ if [ -f "$DATA/t10k-images-idx3-ubyte.gz" ] || [ -f "$DATA/t10k-images-idx3-ubyt
             "$T/serve.json" "$T/p0.txt" && ok "serve with a license: same labels as the plain model" || fail "serve with a license: $(head -c 300 "$T/serve.json")"
     else
         fail "serve with a license did not start: $(cat "$T/serve.err")"
+    fi
+    kill -TERM "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null
+    # serve with the class-limited license: classes 3..9 have probability 0, the rest sums to 1
+    "$NG" serve "$T/s.onnx" --license "$T/lic_c" "${L[@]}" --port 0 --threads 2 >"$T/serve.out" 2>"$T/serve.err" &
+    SPID=$!
+    for _ in $(seq 300); do grep -q listening "$T/serve.out" 2>/dev/null && break; sleep 0.1; done
+    PORT=$(grep -o '127\.0\.0\.1:[0-9]*' "$T/serve.out" | cut -d: -f2)
+    if [ -n "$PORT" ]; then
+        curl -s -X POST -H 'Content-Type: application/octet-stream' --data-binary @"$T/img.f32" \
+             "http://127.0.0.1:$PORT/v1/predict" >"$T/serve.json"
+        /usr/bin/python3 -c "
+import json,sys
+d=json.load(open(sys.argv[1])); P=d['probabilities']; lab=d['labels']
+assert all(x in (0,1,2) for x in lab), lab
+for p in P:
+    assert all(v==0 for v in p[3:]) and abs(sum(p[:3])-1)<1e-4, p
+" "$T/serve.json" && ok "serve with a class-limited license: classes 3-9 probability 0, labels in {0,1,2}" || fail "serve class-limited: $(head -c 400 "$T/serve.json")"
+    else
+        fail "serve with a class-limited license did not start: $(cat "$T/serve.err")"
     fi
     kill -TERM "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null
     expect 3 "expired" "serve with an expired license" "$NG" serve "$T/s.onnx" --license "$T/lic_old" "${L[@]}" --port 0

@@ -9,6 +9,7 @@
  * - lock then seal opens with one key back to the plaintext;
  * - licenses: issue / parse / open; wrong issuer, forged, expired, other-model, other-identity
  *   licenses are refused with their own status and message. */
+#include <math.h>
 #include "dl_tutil.h"
 #include "formats/weights_impl.h"
 #include "nnguard/safetensors.h"
@@ -350,7 +351,7 @@ int main(void)
         char *text = NULL;
         size_t len = 0;
         int64_t now = 1767225600;   /* 2026-01-01 */
-        CHECK_OK(ng_license_issue(&iss, &me.pub, id, "2026-06-30", &k, &text, &len));
+        CHECK_OK(ng_license_issue(&iss, &me.pub, id, "2026-06-30", NULL, &k, &text, &len));
         ng_license l;
         CHECK_OK(ng_license_parse(text, len, "lic", &l));
         ng_key got;
@@ -374,7 +375,7 @@ int main(void)
         free(forged);
         char *t2 = NULL;
         size_t l2;
-        CHECK_OK(ng_license_issue(&other, &me.pub, id, "2026-06-30", &k, &t2, &l2));
+        CHECK_OK(ng_license_issue(&other, &me.pub, id, "2026-06-30", NULL, &k, &t2, &l2));
         memcpy(t2 + strlen("nnguard-license v1\nissuer: "), text + strlen("nnguard-license v1\nissuer: "), 64);
         CHECK_OK(ng_license_parse(t2, l2, "forged2", &l));
         CHECK_ST(ng_license_open(&l, "forged2", &iss.pub, &me, id, now, &got), NG_E_AUTH);
@@ -383,10 +384,100 @@ int main(void)
         /* malformed */
         CHECK_ST(ng_license_parse(text, len - 1, "cut", &l), NG_E_FORMAT);
         CHECK(has("'signature: '"));
-        CHECK_ST(ng_license_issue(&iss, &me.pub, id, "2026-02-30", &k, &t2, &l2), NG_E_INVALID);
+        CHECK_ST(ng_license_issue(&iss, &me.pub, id, "2026-02-30", NULL, &k, &t2, &l2), NG_E_INVALID);
         free(text);
         ng_key_wipe(&got);
         ng_identity_wipe(&iss); ng_identity_wipe(&me); ng_identity_wipe(&me2); ng_identity_wipe(&other);
+    }
+    {   /* classes: parsed, signed, canonical in the file, enforced by the runtime */
+        ng_identity iss, me;
+        ng_identity_generate(&iss);
+        ng_identity_generate(&me);
+        ng_class_set cs, all = {0};
+        char txt[64];
+        uint8_t mask[10], id[32] = {1};
+        CHECK_OK(ng_class_set_parse("7,2-4,0,3", "--classes", &cs));
+        ng_class_set_text(&cs, txt, sizeof txt);
+        CHECK(!strcmp(txt, "0,2,3,4,7") && ng_class_set_max(&cs) == 7 && ng_class_set_has(&cs, 3) && !ng_class_set_has(&cs, 5));
+        CHECK(ng_class_set_has(&all, 999) && ng_class_set_max(&all) == -1);
+        CHECK_ST(ng_class_set_parse("1,1024", "--classes", &cs), NG_E_INVALID);
+        CHECK(has("out of range"));
+        CHECK_ST(ng_class_set_parse("3-1", "--classes", &cs), NG_E_INVALID);
+        CHECK_ST(ng_class_set_parse("", "--classes", &cs), NG_E_INVALID);
+        CHECK_ST(ng_class_set_parse("1,,2", "--classes", &cs), NG_E_INVALID);
+        CHECK_OK(ng_class_set_parse("0,12", "--classes", &cs));
+        CHECK_ST(ng_class_set_mask(&cs, 10, "m", mask), NG_E_INVALID);
+        CHECK(has("grants class 12 but the model has 10 classes"));
+        CHECK_OK(ng_class_set_parse("0-2", "--classes", &cs));
+        CHECK_OK(ng_class_set_mask(&cs, 10, "m", mask));
+        CHECK(mask[0] && mask[1] && mask[2] && !mask[3] && !mask[9]);
+        ng_key kc = key_of(3), got;
+        char *text = NULL;
+        size_t len = 0;
+        ng_license l;
+        CHECK_OK(ng_license_issue(&iss, &me.pub, id, "2099-12-31", &cs, &kc, &text, &len));
+        CHECK(strstr(text, "\nclasses: 0,1,2\nkey: ") != NULL);
+        CHECK_OK(ng_license_parse(text, len, "lic", &l));
+        CHECK(l.classes.limited && ng_class_set_max(&l.classes) == 2 && !ng_class_set_has(&l.classes, 3));
+        CHECK_OK(ng_license_open(&l, "lic", &iss.pub, &me, id, 0, &got));
+        /* edited class list: refused by the signature (or by the parser when not canonical) */
+        char *ed = malloc(len + 8);
+        char *c = strstr(text, "classes: 0,1,2");
+        size_t pre = (size_t)(c - text) + strlen("classes: 0,1,2");
+        memcpy(ed, text, pre); memcpy(ed + pre, ",3", 2); memcpy(ed + pre + 2, text + pre, len - pre);
+        CHECK_OK(ng_license_parse(ed, len + 2, "more", &l));
+        CHECK_ST(ng_license_open(&l, "more", &iss.pub, &me, id, 0, &got), NG_E_AUTH);
+        CHECK(has("forged or was edited"));
+        memcpy(ed, text, len);
+        ed[pre - 1] = '1';   /* 0,1,1: not ascending */
+        CHECK_ST(ng_license_parse(ed, len, "dup", &l), NG_E_FORMAT);
+        CHECK(has("'classes: '"));
+        free(ed);
+        free(text);
+        ng_key_wipe(&kc); ng_key_wipe(&got);
+        ng_identity_wipe(&iss); ng_identity_wipe(&me);
+        /* the runtime: lenet (logits) answers only classes 0-2; a clone stays restricted */
+        ng_model *m, *m2;
+        ng_exec *e;
+        ng_exec_options eo = ng_exec_options_default();
+        CHECK_OK(ng_model_load(lenet, &m));
+        float x[2 * 784], plain[20];
+        for (int i = 0; i < 2 * 784; i++) x[i] = (float)((i * 37) % 101) / 100.0f;
+        CHECK_OK(ng_model_predict(m, x, 2, 2, 1, plain));
+        CHECK_ST(ng_model_restrict_classes(m, mask, 9), NG_E_INVALID);
+        CHECK_OK(ng_model_restrict_classes(m, mask, 10));
+        CHECK_OK(ng_model_clone(m, &m2));
+        for (int r = 0; r < 2; r++) {
+            float y[20];
+            CHECK_OK(ng_model_predict(r ? m2 : m, x, 2, 2, 1, y));
+            int okm = 1;
+            for (int i = 0; i < 20; i++) okm &= i % 10 < 3 ? y[i] == plain[i] : y[i] == NG_MASKED_LOGIT;
+            CHECK(okm);
+        }
+        CHECK(ng_model_class_granted(m, 2) && !ng_model_class_granted(m, 3));
+        ng_model_free(m); ng_model_free(m2);
+        /* a model ending in Softmax: probabilities 0 outside, the granted ones renormalised */
+        CHECK_OK(ng_model_load(tu_path("fixtures/op_softmax.onnx"), &m));
+        CHECK(ng_model_num_classes(m) == 48);
+        uint8_t m48[48] = {0};
+        m48[1] = m48[5] = m48[40] = 1;
+        float xs[96], p0[96];
+        for (int i = 0; i < 96; i++) xs[i] = (float)((i * 13) % 17) / 4.0f - 2.0f;
+        CHECK_OK(ng_model_predict(m, xs, 2, 2, 1, p0));
+        CHECK_OK(ng_model_restrict_classes(m, m48, 48));
+        CHECK_OK(ng_exec_new(m, &eo, &e));
+        const float *py;
+        ng_shape ys;
+        CHECK_OK(ng_exec_forward(e, xs, 2, &py, &ys));
+        for (int r = 0; r < 2; r++) {
+            const float *q = py + 48 * r, *q0 = p0 + 48 * r;
+            double z = q0[1] + q0[5] + q0[40], sum = 0;
+            int zero = 1;
+            for (int i = 0; i < 48; i++) { sum += q[i]; if (!m48[i]) zero &= q[i] == 0.0f; }
+            CHECK(zero && fabs(sum - 1.0) < 1e-5 && fabs(q[5] - q0[5] / z) < 1e-6);
+        }
+        ng_exec_free(e);
+        ng_model_free(m);
     }
     return tu_done();
 }

@@ -12,7 +12,8 @@
 static int usage_issue(FILE *f)
 {
     fprintf(f, "usage: nnguard license issue --issuer ISSUER --to LICENSEE.pub --model SEALED\n"
-               "                             (--key KEY | --passphrase-file FILE) --expires YYYY-MM-DD -o LICENSE [--force]\n\n"
+               "                             (--key KEY | --passphrase-file FILE) --expires YYYY-MM-DD\n"
+               "                             [--classes LIST] -o LICENSE [--force]\n\n"
                "Issue a license for a sealed model: names the licensee, the model (its nnguard.seal.id) and the\n"
                "expiry date (valid to the end of that day, UTC), carries the model's key sealed to the licensee's\n"
                "X25519 key, and is signed with the issuer's Ed25519 key. The key is checked against the model\n"
@@ -23,6 +24,10 @@ static int usage_issue(FILE *f)
                "  --key KEY               the key file it was sealed with\n"
                "  --passphrase-file FILE  or the passphrase it was sealed with ('-' asks)\n"
                "  --expires YYYY-MM-DD    last day of validity\n"
+               "  --classes LIST          grant only these classes (e.g. 0,1,2 or 0-4,7; signed in the license):\n"
+               "                          eval, predict and serve then answer only them (others get probability\n"
+               "                          0), and unseal to a file is refused. Enforced by nnguard's runtime, not\n"
+               "                          by the weights (see docs/threat-model.md). Default: every class\n"
                "  -o, --output LICENSE    the license file to write\n"
                NG_CLI_FORCE_HELP
                "  -h, --help              this help\n");
@@ -31,13 +36,14 @@ static int usage_issue(FILE *f)
 
 int ng_cmd_license_issue(int argc, char **argv)
 {
-    enum { OPT_ISSUER = 0x100, OPT_TO, OPT_MODEL, OPT_KEY, OPT_PASS, OPT_EXP };
+    enum { OPT_ISSUER = 0x100, OPT_TO, OPT_MODEL, OPT_KEY, OPT_PASS, OPT_EXP, OPT_CLASSES };
     static const struct option opts[] = {
         {"issuer", required_argument, NULL, OPT_ISSUER}, {"to", required_argument, NULL, OPT_TO},
         {"model", required_argument, NULL, OPT_MODEL}, {"key", required_argument, NULL, OPT_KEY},
         {"passphrase-file", required_argument, NULL, OPT_PASS}, {"expires", required_argument, NULL, OPT_EXP},
+        {"classes", required_argument, NULL, OPT_CLASSES},
         {"output", required_argument, NULL, 'o'}, NG_CLI_FORCE_LONGOPT, {"help", no_argument, NULL, 'h'}, {0}};
-    const char *issuer = NULL, *to = NULL, *model = NULL, *exp = NULL, *out = NULL;
+    const char *issuer = NULL, *to = NULL, *model = NULL, *exp = NULL, *out = NULL, *classes = NULL;
     ng_cli_seal_src src = {0};
     int force = 0, c;
     optind = 1;
@@ -49,6 +55,7 @@ int ng_cmd_license_issue(int argc, char **argv)
         case OPT_KEY: src.key_file = optarg; break;
         case OPT_PASS: src.pass_file = optarg; break;
         case OPT_EXP: exp = optarg; break;
+        case OPT_CLASSES: classes = optarg; break;
         case 'o': out = optarg; break;
         case NG_CLI_OPT_FORCE: force = 1; break;
         case 'h': return usage_issue(stdout);
@@ -60,6 +67,11 @@ int ng_cmd_license_issue(int argc, char **argv)
         return ng_cli_usage("license issue", "give --issuer, --to, --model, --expires and -o");
     if (!src.key_file && !src.pass_file) return ng_cli_usage("license issue", "give the model's --key or --passphrase-file");
     const char *ins[] = {issuer, to, model, src.key_file, src.pass_file && strcmp(src.pass_file, "-") ? src.pass_file : NULL};
+    ng_class_set granted = {0};
+    if (classes) {
+        ng_status cs = ng_class_set_parse(classes, "--classes", &granted);
+        if (cs != NG_OK) return ng_cli_usage("license issue", "%s", ng_last_error());
+    }
     ng_status st = ng_cli_check_outputs(&out, 1, ins, 5, force);
     ng_identity iss;
     ng_identity_pub lic;
@@ -73,13 +85,24 @@ int ng_cmd_license_issue(int argc, char **argv)
     if (st == NG_OK) st = ng_identity_pub_load(to, &lic);
     if (st == NG_OK) st = ng_weights_open(model, &w);
     if (st == NG_OK) st = ng_seal_id(w, id);
-    if (st == NG_OK && (st = ng_cli_seal_secret(&src, w, model, &sec)) == NG_OK) {
+    if (st == NG_OK && (st = ng_cli_seal_secret(&src, w, model, &sec, NULL)) == NG_OK) {
         st = ng_seal_key(w, &sec.s, &key);
         ng_cli_secret_free(&sec);
     }
+    if (st == NG_OK && granted.limited && ng_weights_format(w) == NG_FMT_ONNX) {   /* the graph tells the classes */
+        ng_model *m;
+        if (ng_model_from_weights(w, &m) == NG_OK) {
+            uint8_t mask[NG_LICENSE_CLASSES_MAX];
+            int n = ng_model_num_classes(m);
+            ng_model_free(m);
+            if (n > 0 && n <= NG_LICENSE_CLASSES_MAX) st = ng_class_set_mask(&granted, n, model, mask);
+        } else {
+            ng_clear_error();
+        }
+    }
     ng_weights_free(w);
     if (st == NG_OK && (st = ng_identity_load(issuer, &iss)) == NG_OK) {
-        st = ng_license_issue(&iss, &lic, id, exp, &key, &text, &len);
+        st = ng_license_issue(&iss, &lic, id, exp, &granted, &key, &text, &len);
         ng_identity_wipe(&iss);
     }
     ng_key_wipe(&key);
@@ -88,7 +111,9 @@ int ng_cmd_license_issue(int argc, char **argv)
     if (st != NG_OK) return ng_cli_fail("license issue", st);
     char hex[65];
     ng_id_hex(id, hex);
-    printf("license %s: model %s, expires %s (end of day, UTC)\n", out, hex, exp);
+    char cl[5 * NG_LICENSE_CLASSES_MAX + 8] = "all";
+    if (granted.limited) ng_class_set_text(&granted, cl, sizeof cl);
+    printf("license %s: model %s, expires %s (end of day, UTC), classes %s\n", out, hex, exp, cl);
     if (time(NULL) >= ng_license_expiry(exp))
         fprintf(stderr, "nnguard license issue: warning: %s is already expired (%s is in the past)\n", out, exp);
     return NG_EXIT_OK;
@@ -158,7 +183,9 @@ int ng_cmd_license_verify(int argc, char **argv)
     char mh[65], lh[65];
     ng_id_hex(l.model, mh);
     ng_id_hex(l.licensee.sign, lh);
-    printf("license %s: valid\n  issuer:   %s\n  licensee: %s\n  model:    %s\n  expires:  %s (end of day, UTC)\n",
-           path, iss_path, lh, mh, l.expires);
+    char cl[5 * NG_LICENSE_CLASSES_MAX + 8] = "all";
+    if (l.classes.limited) ng_class_set_text(&l.classes, cl, sizeof cl);
+    printf("license %s: valid\n  issuer:   %s\n  licensee: %s\n  model:    %s\n  expires:  %s (end of day, UTC)\n"
+           "  classes:  %s\n", path, iss_path, lh, mh, l.expires, cl);
     return NG_EXIT_OK;
 }

@@ -49,6 +49,15 @@ static int usage_seal(FILE *f, int unseal)
     return f == stdout ? NG_EXIT_OK : NG_EXIT_USAGE;
 }
 
+/* Unsealing to a file writes every class's weights: a license that grants only some classes
+ * opens the model in a runtime that enforces them (eval, predict, serve), never to disk. */
+static ng_status whole(const char *in, const ng_class_set *granted)
+{
+    if (!granted->limited) return NG_OK;
+    return ng_fail(NG_E_PERM, "%s: the license grants only some classes; it opens the model in eval, predict or serve "
+                   "(which enforce them), not as a plaintext file", in);
+}
+
 static int run(int argc, char **argv, int unseal)
 {
     const char *cmd = unseal ? "unseal" : "seal";
@@ -101,9 +110,10 @@ static int run(int argc, char **argv, int unseal)
     ng_status st = ng_cli_check_outputs(&out, 1, ins, 6, force);
     if (st != NG_OK) return ng_cli_fail(cmd, st);
     ng_cli_secret sec;
+    ng_class_set granted;
     double t0 = ng_now();
     if (!in_memory && ng_format_detect(in) == NG_FMT_SAFETENSORS) {   /* any size, bounded memory */
-        if ((st = ng_cli_seal_secret(&src, NULL, in, &sec)) == NG_OK) {
+        if ((st = ng_cli_seal_secret(&src, NULL, in, &sec, &granted)) == NG_OK && (st = whole(in, &granted)) == NG_OK) {
             st = unseal ? ng_unseal_stream(in, out, &sec.s, &o) : ng_seal_stream(in, out, &sec.s, &o);
             ng_cli_secret_free(&sec);
         }
@@ -113,7 +123,7 @@ static int run(int argc, char **argv, int unseal)
     }
     ng_weights *w;
     if ((st = ng_weights_open(in, &w)) != NG_OK) return ng_cli_fail(cmd, st);
-    if ((st = ng_cli_seal_secret(&src, w, in, &sec)) == NG_OK) {
+    if ((st = ng_cli_seal_secret(&src, w, in, &sec, &granted)) == NG_OK && (st = whole(in, &granted)) == NG_OK) {
         st = unseal ? ng_unseal(w, &sec.s, &o) : ng_seal(w, &sec.s, &o);
         ng_cli_secret_free(&sec);
     }

@@ -20,9 +20,11 @@ static ng_status header_id(const char *path, uint8_t id[32])
     return st;
 }
 
-ng_status ng_cli_seal_secret(const ng_cli_seal_src *src, const ng_weights *w, const char *path, ng_cli_secret *out)
+ng_status ng_cli_seal_secret(const ng_cli_seal_src *src, const ng_weights *w, const char *path, ng_cli_secret *out,
+                             ng_class_set *classes)
 {
     memset(out, 0, sizeof *out);
+    if (classes) memset(classes, 0, sizeof *classes);
     int lic = src->license || src->identity || src->issuer_pub;
     if (lic && (src->key_file || src->pass_file))
         return ng_fail(NG_E_INVALID, "give either --key/--passphrase-file or --license, not both");
@@ -42,14 +44,15 @@ ng_status ng_cli_seal_secret(const ng_cli_seal_src *src, const ng_weights *w, co
         ng_identity_wipe(&me);
     }
     if (st == NG_OK) out->s.key = &out->key;
+    if (st == NG_OK && classes) *classes = l.classes;
     return st;
 }
 
-ng_status ng_cli_unseal(const ng_cli_seal_src *src, ng_weights *w, int *unlocked)
+ng_status ng_cli_unseal(const ng_cli_seal_src *src, ng_weights *w, int *unlocked, ng_class_set *classes)
 {
     ng_cli_secret sec;
     *unlocked = 0;
-    ng_status st = ng_cli_seal_secret(src, w, ng_weights_path(w), &sec);
+    ng_status st = ng_cli_seal_secret(src, w, ng_weights_path(w), &sec, classes);
     if (st == NG_OK) st = ng_unseal(w, &sec.s, NULL);
     if (st == NG_OK && src->license && ng_deeplock_is_locked(w)) {
         ng_deeplock_options o = ng_deeplock_options_default();

@@ -23,12 +23,24 @@
  *   licensee-box: <64 hex>         licensee's X25519 public key
  *   model: <64 hex>                nnguard.seal.id of the sealed model
  *   expires: YYYY-MM-DD            valid until the end of that day, UTC
+ *   classes: 0,1,2                 optional: the classes granted, decimal, strictly ascending, no
+ *                                  leading zeros, each < NG_LICENSE_CLASSES_MAX; absent: all classes
  *   key: <160 hex>                 crypto_box_seal(model key, licensee-box): 80 bytes
  *   signature: <128 hex>           Ed25519 (crypto_sign_detached) by issuer over every byte above
  * Opening a model with a license checks, in this order: the license parses (NG_E_FORMAT naming
  * the line); its issuer is the expected issuer (NG_E_AUTH); the signature (NG_E_AUTH: forged or
  * edited); it names this model (NG_E_KEY); it is not expired (NG_E_KEY); it is issued to this
  * identity (NG_E_KEY); the key opens (NG_E_AUTH). Files are at most NG_LICENSE_FILE_MAX bytes.
+ *
+ * Classes. A license may grant only some classes of the model (the signature covers the list, so
+ * an edited, added or removed "classes:" line fails it). The runtime that opens the model with
+ * the license (nnguard eval|predict|serve --license, or a caller of ng_model_restrict_classes)
+ * then never answers another class: their probabilities are 0 and the granted ones renormalised,
+ * their logits NG_MASKED_LOGIT, labels always a granted class; a class beyond the model's outputs
+ * is refused (NG_E_INVALID) at issue (when the model's graph tells its classes) and at open. This
+ * is enforced by the runtime, NOT by the weights: the licensee holds the model key and the
+ * plaintext weights in memory, so code of their own can compute every class. It is a usage
+ * policy for an honest runtime (or a service the issuer runs), not a cryptographic guarantee.
  *
  *     ng_identity me;      ng_identity_load("me", &me);
  *     ng_identity_pub iss; ng_identity_pub_load("issuer.pub", &iss);
@@ -44,7 +56,8 @@
 #include "status.h"
 #include "keys.h"
 
-#define NG_LICENSE_FILE_MAX 4096
+#define NG_LICENSE_FILE_MAX 8192
+#define NG_LICENSE_CLASSES_MAX 1024
 
 typedef struct ng_identity_pub {
     uint8_t sign[32];   /* Ed25519 */
@@ -69,12 +82,29 @@ ng_status ng_identity_pub_load(const char *path, ng_identity_pub *out);
 ng_status ng_identity_pub_parse(const void *buf, size_t len, const char *name, ng_identity_pub *out);
 void      ng_identity_wipe(ng_identity *id);
 
+/* A set of classes: limited == 0 means every class. */
+typedef struct ng_class_set {
+    int      limited;
+    uint64_t bits[NG_LICENSE_CLASSES_MAX / 64];
+} ng_class_set;
+/* "0,1,2" or ranges "0-4,7" (any order, repeats allowed) into *out; what names the option in the
+ * message (NG_E_INVALID: empty, not a number, or a class >= NG_LICENSE_CLASSES_MAX). */
+ng_status ng_class_set_parse(const char *list, const char *what, ng_class_set *out);
+int       ng_class_set_has(const ng_class_set *s, int c);   /* 1 for every c when not limited */
+int       ng_class_set_max(const ng_class_set *s);          /* highest class in it; -1 when not limited */
+/* Canonical text ("0,1,2") into buf (cap bytes; at most 5 x NG_LICENSE_CLASSES_MAX). */
+void      ng_class_set_text(const ng_class_set *s, char *buf, size_t cap);
+/* The class set as the mask of ng_model_restrict_classes: n bytes; NG_E_INVALID naming name when
+ * a granted class is >= n (the license grants a class the model does not have). */
+ng_status ng_class_set_mask(const ng_class_set *s, int n, const char *name, uint8_t *mask);
+
 typedef struct ng_license {
     ng_identity_pub licensee;
     uint8_t issuer[32];
     uint8_t model[32];
     char    expires[11];       /* YYYY-MM-DD */
     int64_t expires_at;        /* unix seconds at which it stops being valid (end of that day, UTC) */
+    ng_class_set classes;      /* classes granted (limited == 0: all) */
     uint8_t wrapped[80];       /* crypto_box_seal of the 32-byte model key */
     uint8_t sig[64];
 } ng_license;
@@ -82,10 +112,11 @@ typedef struct ng_license {
 /* Unix seconds at which a license expiring on date (YYYY-MM-DD) stops being valid: the following
  * midnight UTC; -1 when date is not a valid date from 1970 on. */
 int64_t   ng_license_expiry(const char *date);
-/* Issue a license: sign with issuer, wrap key to licensee. expires "YYYY-MM-DD". *text is
- * malloc'ed (free it). */
+/* Issue a license: sign with issuer, wrap key to licensee. expires "YYYY-MM-DD"; classes NULL
+ * (or not limited): every class. *text is malloc'ed (free it). */
 ng_status ng_license_issue(const ng_identity *issuer, const ng_identity_pub *licensee, const uint8_t model[32],
-                           const char *expires, const ng_key *key, char **text, size_t *len);
+                           const char *expires, const ng_class_set *classes, const ng_key *key, char **text,
+                           size_t *len);
 /* Parse a license file's bytes (syntax only; no signature check). */
 ng_status ng_license_parse(const void *buf, size_t len, const char *name, ng_license *out);
 ng_status ng_license_load(const char *path, ng_license *out);

@@ -58,6 +58,16 @@ size_t   ng_model_tensor_offset(const ng_model *m, size_t i); /* in floats */
 int      ng_model_tensor_trainable(const ng_model *m, size_t i); /* 0 for BN running stats */
 void     ng_model_input_shape(const ng_model *m, ng_shape *s); /* d[0] = -1: any batch */
 int      ng_model_num_classes(const ng_model *m);
+/* Restrict the answers of m to the granted classes (granted[c] != 0; n = ng_model_num_classes):
+ * every forward pass outside training then masks the others (probabilities 0 and the granted
+ * renormalised when the model ends with Softmax; logits set to NG_MASKED_LOGIT otherwise, so
+ * softmax gives them 0 and argmax a granted class). A runtime rule (what a license's classes
+ * ask, nnguard/license.h), not a property of the weights: code that reads the weights itself is
+ * not bound by it. Clones keep it. */
+#define NG_MASKED_LOGIT (-1e30f)
+ng_status ng_model_restrict_classes(ng_model *m, const uint8_t *granted, int n);
+/* 1 when class c may be answered (every class of an unrestricted model). */
+int      ng_model_class_granted(const ng_model *m, int c);
 size_t   ng_model_nnodes(const ng_model *m);
 const char *ng_model_node_op(const ng_model *m, size_t i);   /* ONNX op type */
 const char *ng_model_node_name(const ng_model *m, size_t i);

@@ -109,7 +109,7 @@ ng_status ng_unseal(ng_weights *w, const ng_deeplock_secret *s, const ng_seal_op
 ng_status ng_seal_file(const char *in, const char *out, const ng_deeplock_secret *s, const ng_seal_options *o);
 ng_status ng_unseal_file(const char *in, const char *out, const ng_deeplock_secret *s, const ng_seal_options *o);
 
-/* safetensors files of any size with bounded memory (16 MiB) on all cores: the same output and
+/* safetensors files of any size with bounded memory (16 MiB per core) on all cores: the same output and
  * the same checks as the functions above; the output gets its name only when every check passed. */
 ng_status ng_seal_stream(const char *in, const char *out, const ng_deeplock_secret *s, const ng_seal_options *o);
 ng_status ng_unseal_stream(const char *in, const char *out, const ng_deeplock_secret *s, const ng_seal_options *o);

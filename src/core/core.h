@@ -27,6 +27,10 @@ ng_status ng_read_file(const char *path, size_t max_bytes, uint8_t **data, size_
 /* Map a file read-only (private, copy-on-write). */
 typedef struct ng_map { void *data; size_t len; } ng_map;
 ng_status ng_map_file(const char *path, ng_map *m);
+/* Read a file whole into a private anonymous mapping advised for huge pages (freed by ng_unmap):
+ * for data about to be rewritten in place (decryption), where a private file mapping would take
+ * a copy-on-write fault per 4 KiB page. */
+ng_status ng_read_file_anon(const char *path, ng_map *m);
 void      ng_unmap(ng_map *m);
 
 /* Make the pages of [p, p + n) present and writable now (madvise MADV_POPULATE_WRITE), before

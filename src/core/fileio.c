@@ -80,6 +80,35 @@ ng_status ng_map_file(const char *path, ng_map *m)
     return NG_OK;
 }
 
+ng_status ng_read_file_anon(const char *path, ng_map *m)
+{
+    m->data = NULL; m->len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ng_fail(NG_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return ng_fail(NG_E_IO, "%s: not a regular file", path);
+    }
+    size_t n = (size_t)st.st_size, got = 0;
+    if (n == 0) { close(fd); return NG_OK; }
+    uint8_t *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) { close(fd); return ng_fail(NG_E_NOMEM, "%s: cannot allocate %zu bytes", path, n); }
+    ng_advise_huge(p, n);
+    while (got < n) {
+        ssize_t r = pread(fd, p + got, n - got < ((size_t)8 << 20) ? n - got : (size_t)8 << 20, (off_t)got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            munmap(p, n); close(fd);
+            return ng_fail(NG_E_IO, "%s: read failed after %zu bytes: %s", path, got, r < 0 ? strerror(errno) : "file shrank");
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    m->data = p; m->len = n;
+    return NG_OK;
+}
+
 void ng_prefault_write(void *p, size_t n)
 {
 #ifdef MADV_POPULATE_WRITE

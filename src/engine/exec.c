@@ -233,6 +233,29 @@ static void ctx_init(ng_exec *e, exec_ctx *x, float *grad_params)
     x->e = e;
 }
 
+/* The classes a license did not grant (ng_model_restrict_classes) can never be answered: on a
+ * model whose last node is Softmax their probabilities become 0 and the granted ones are
+ * renormalised to sum 1 (all granted ones 0: uniform over the granted); on logits they become
+ * NG_MASKED_LOGIT, so softmax gives them exactly 0 and argmax picks a granted class. */
+static void mask_classes(const ng_model *m, float *y, int64_t n)
+{
+    int C = m->n_granted, probs = m->n_nodes > 0 && m->nodes[m->n_nodes - 1].op == NG_OP_SOFTMAX &&
+                                  m->nodes[m->n_nodes - 1].out[0] == m->output;
+    int ng = 0;
+    for (int c = 0; c < C; c++) ng += m->granted[c];
+    for (int64_t i = 0; i < n; i++) {
+        float *r = y + i * C;
+        double sum = 0;
+        for (int c = 0; c < C; c++) {
+            if (!m->granted[c]) r[c] = probs ? 0.0f : NG_MASKED_LOGIT;
+            else sum += r[c];
+        }
+        if (!probs || ng == 0) continue;
+        for (int c = 0; c < C; c++)
+            if (m->granted[c]) r[c] = sum > 0 ? (float)(r[c] / sum) : 1.0f / (float)ng;
+    }
+}
+
 ng_status ng_exec_forward(ng_exec *e, const float *x, int64_t n, const float **out, ng_shape *out_shape)
 {
     ng_model *m = e->m;
@@ -269,6 +292,7 @@ ng_status ng_exec_forward(ng_exec *e, const float *x, int64_t n, const float **o
     e->ran = 1;
     *out = e->t[m->output].data;
     if (out_shape) *out_shape = e->shapes[m->output];
+    if (m->granted && !e->training) mask_classes(m, e->t[m->output].data, n);
     return NG_OK;
 }
 

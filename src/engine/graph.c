@@ -228,6 +228,7 @@ void ng_model_free(ng_model *m)
     ng_meta_free(&m->meta);
     free(m->graph_name);
     free(m->input_name_hint);
+    free(m->granted);
     free(m);
 }
 
@@ -272,6 +273,12 @@ ng_status ng_model_clone(const ng_model *m, ng_model **out)
     c->n_ptensors = m->n_ptensors;
     c->graph_name = dup_or_null(m->graph_name, &fail);
     c->input_name_hint = dup_or_null(m->input_name_hint, &fail);
+    if (m->granted && (c->granted = malloc((size_t)m->n_granted)) != NULL) {   /* a clone stays restricted */
+        memcpy(c->granted, m->granted, (size_t)m->n_granted);
+        c->n_granted = m->n_granted;
+    } else if (m->granted) {
+        fail = 1;
+    }
     if (fail || ng_meta_copy(&c->meta, &m->meta) != NG_OK) {
         ng_model_free(c);
         return ng_fail(NG_E_NOMEM, "out of memory cloning a model");
@@ -336,4 +343,25 @@ void ng_model_meta_at(const ng_model *m, size_t i, const char **key, const char 
 {
     *key = m->meta.kv[i].key;
     *value = m->meta.kv[i].value;
+}
+
+ng_status ng_model_restrict_classes(ng_model *m, const uint8_t *granted, int n)
+{
+    int c = ng_model_num_classes(m);
+    if (n != c)
+        return ng_fail(NG_E_INVALID, "the class mask has %d entries but the model has %d classes", n, c);
+    uint8_t *g = malloc((size_t)(n > 0 ? n : 1));
+    if (!g) return ng_fail(NG_E_NOMEM, "out of memory");
+    for (int i = 0; i < n; i++) g[i] = granted[i] != 0;
+    free(m->granted);
+    m->granted = g;
+    m->n_granted = n;
+    return NG_OK;
+}
+
+int ng_model_class_granted(const ng_model *m, int c)
+{
+    if (c < 0) return 0;
+    if (!m->granted) return 1;
+    return c < m->n_granted && m->granted[c];
 }

@@ -136,6 +136,8 @@ struct ng_model {
     int64_t   opset;
     char     *graph_name;
     char     *input_name_hint;   /* names kept for export */
+    uint8_t  *granted;        /* NULL, or one byte per class: 1 = granted (ng_model_restrict_classes) */
+    int       n_granted;      /* its length (the number of classes when it was set) */
 };
 
 /* ---- building graphs (importer, built-in architectures) ---- */

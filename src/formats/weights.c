@@ -80,7 +80,7 @@ static ng_status unknown_format(const char *name)
                    "if it is one)", name);
 }
 
-ng_status ng_weights_open(const char *path, ng_weights **out)
+static ng_status open_path(const char *path, int anon, ng_weights **out)
 {
     *out = NULL;
     if (access(path, R_OK) != 0) return ng_fail(NG_E_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -96,7 +96,7 @@ ng_status ng_weights_open(const char *path, ng_weights **out)
         if (st == NG_OK) st = ng_onnx_weights_open_owned(buf, len, path, w);
     } else {
         ng_map map;
-        st = ng_map_file(path, &map);
+        st = anon ? ng_read_file_anon(path, &map) : ng_map_file(path, &map);
         if (st == NG_OK) st = ng_st_weights_open_map(&map, path, w);
     }
     if (st != NG_OK) { drop_failed(w); return st; }
@@ -104,6 +104,9 @@ ng_status ng_weights_open(const char *path, ng_weights **out)
     *out = w;
     return NG_OK;
 }
+
+ng_status ng_weights_open(const char *path, ng_weights **out) { return open_path(path, 0, out); }
+ng_status ng_weights_open_anon(const char *path, ng_weights **out) { return open_path(path, 1, out); }
 
 ng_status ng_weights_open_buffer(const void *buf, size_t len, ng_format fmt, const char *name,
                                  ng_weights **out)

@@ -37,6 +37,9 @@ ng_status ng_onnx_weights_open_owned(uint8_t *buf, size_t len, const char *name,
 const void *ng_onnx_weights_proto(const struct ng_weights *w);
 
 /* safetensors (safetensors.c): from a private mapping (takes ownership of map) or a buffer copy. */
+/* ng_weights_open for code that rewrites every parameter in place (decryption): a safetensors
+ * file is read into anonymous huge pages (ng_read_file_anon) instead of a private file mapping. */
+ng_status ng_weights_open_anon(const char *path, struct ng_weights **out);
 ng_status ng_st_weights_open_map(ng_map *map, const char *name, struct ng_weights *w);
 /* The graph digest of a safetensors ng_weights (non-float bytes from the mapping). */
 ng_status ng_st_weights_graph_digest(const struct ng_weights *w, uint8_t out[32]);

@@ -161,6 +161,79 @@ int64_t ng_license_expiry(const char *s)
     return (days + 1) * 86400;
 }
 
+int ng_class_set_has(const ng_class_set *s, int c)
+{
+    if (c < 0 || c >= NG_LICENSE_CLASSES_MAX) return !s->limited && c >= 0;
+    return !s->limited || (s->bits[c / 64] >> (c % 64) & 1);
+}
+
+int ng_class_set_max(const ng_class_set *s)
+{
+    if (!s->limited) return -1;
+    for (int c = NG_LICENSE_CLASSES_MAX - 1; c >= 0; c--)
+        if (s->bits[c / 64] >> (c % 64) & 1) return c;
+    return -1;
+}
+
+/* A decimal class number at *p (digits only, < NG_LICENSE_CLASSES_MAX); -1 when not. */
+static long class_number(const char **p, const char *end, int canonical)
+{
+    const char *q = *p;
+    long v = 0;
+    if (q >= end || *q < '0' || *q > '9') return -1;
+    if (canonical && q[0] == '0' && q + 1 < end && q[1] >= '0' && q[1] <= '9') return -1;   /* no leading zeros */
+    while (q < end && *q >= '0' && *q <= '9') {
+        v = v * 10 + (*q++ - '0');
+        if (v >= NG_LICENSE_CLASSES_MAX) return -2;
+    }
+    *p = q;
+    return v;
+}
+
+ng_status ng_class_set_parse(const char *list, const char *what, ng_class_set *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *p = list, *end = list ? list + strlen(list) : NULL;
+    if (!p || !*p) return ng_fail(NG_E_INVALID, "%s: empty class list (give e.g. 0,1,2 or 0-4)", what);
+    for (;;) {
+        const char *tok = p;
+        long a = class_number(&p, end, 0), b = a;
+        if (a >= 0 && *p == '-') { p++; b = class_number(&p, end, 0); }
+        if (a == -2 || b == -2)
+            return ng_fail(NG_E_INVALID, "%s: class out of range in '%.20s' (classes are 0 to %d)", what, tok,
+                           NG_LICENSE_CLASSES_MAX - 1);
+        if (a < 0 || b < 0 || b < a || (*p != ',' && *p != 0))
+            return ng_fail(NG_E_INVALID, "%s: '%.20s' is not a class list (give e.g. 0,1,2 or 0-4)", what, tok);
+        for (long c = a; c <= b; c++) out->bits[c / 64] |= (uint64_t)1 << (c % 64);
+        if (!*p) break;
+        p++;
+    }
+    out->limited = 1;
+    return NG_OK;
+}
+
+void ng_class_set_text(const ng_class_set *s, char *buf, size_t cap)
+{
+    size_t pos = 0;
+    buf[0] = 0;
+    for (int c = 0; c < NG_LICENSE_CLASSES_MAX && s->limited; c++)
+        if (s->bits[c / 64] >> (c % 64) & 1) {
+            int k = snprintf(buf + pos, cap - pos, "%s%d", pos ? "," : "", c);
+            if (k < 0 || (size_t)k >= cap - pos) { buf[pos] = 0; return; }
+            pos += (size_t)k;
+        }
+}
+
+ng_status ng_class_set_mask(const ng_class_set *s, int n, const char *name, uint8_t *mask)
+{
+    int hi = ng_class_set_max(s);
+    if (hi >= n)
+        return ng_fail(NG_E_INVALID, "%s: the license grants class %d but the model has %d classes (0 to %d)", name, hi,
+                       n, n - 1);
+    for (int c = 0; c < n; c++) mask[c] = (uint8_t)ng_class_set_has(s, c);
+    return NG_OK;
+}
+
 /* The signed part of a license. */
 static size_t body(const ng_license *l, char *buf)
 {
@@ -170,12 +243,20 @@ static size_t body(const ng_license *l, char *buf)
     put_hex(buf, &pos, "licensee-box: ", l->licensee.box, 32);
     put_hex(buf, &pos, "model: ", l->model, 32);
     pos += (size_t)sprintf(buf + pos, "expires: %s\n", l->expires);
+    if (l->classes.limited) {
+        pos += (size_t)sprintf(buf + pos, "classes: ");
+        ng_class_set_text(&l->classes, buf + pos, NG_LICENSE_FILE_MAX - 400 - pos);
+        pos += strlen(buf + pos);
+        buf[pos++] = '\n';
+        buf[pos] = 0;
+    }
     put_hex(buf, &pos, "key: ", l->wrapped, 80);
     return pos;
 }
 
 ng_status ng_license_issue(const ng_identity *issuer, const ng_identity_pub *licensee, const uint8_t model[32],
-                           const char *expires, const ng_key *key, char **text, size_t *len)
+                           const char *expires, const ng_class_set *classes, const ng_key *key, char **text,
+                           size_t *len)
 {
     ng_license l;
     *text = NULL;
@@ -187,6 +268,10 @@ ng_status ng_license_issue(const ng_identity *issuer, const ng_identity_pub *lic
     l.licensee = *licensee;
     memcpy(l.model, model, 32);
     snprintf(l.expires, sizeof l.expires, "%s", expires);
+    if (classes && classes->limited) {
+        if (ng_class_set_max(classes) < 0) return ng_fail(NG_E_INVALID, "--classes: the license grants no class");
+        l.classes = *classes;
+    }
     if (crypto_box_seal(l.wrapped, key->k, 32, licensee->box) != 0)
         return ng_fail(NG_E_KEY, "the licensee's X25519 public key is not valid");
     char *buf = malloc(NG_LICENSE_FILE_MAX);
@@ -217,6 +302,21 @@ ng_status ng_license_parse(const void *buf, size_t len, const char *name, ng_lic
     if ((out->expires_at = ng_license_expiry(out->expires)) < 0)
         return ng_fail(NG_E_FORMAT, "%s: corrupted license: 'expires:' is not a date YYYY-MM-DD", name);
     p += 20;
+    if ((size_t)(end - p) > 9 && memcmp(p, "classes: ", 9) == 0) {   /* canonical: 0,3,7 ascending */
+        const char *q = p + 9;
+        long prev = -1;
+        out->classes.limited = 1;
+        for (;;) {
+            long c = class_number(&q, end, 1);
+            if (c < 0 || c <= prev || q >= end || (*q != ',' && *q != '\n'))
+                return ng_fail(NG_E_FORMAT, "%s: corrupted license: bad 'classes: ' line (ascending class numbers "
+                               "0 to %d separated by commas)", name, NG_LICENSE_CLASSES_MAX - 1);
+            out->classes.bits[c / 64] |= (uint64_t)1 << (c % 64);
+            prev = c;
+            if (*q++ == '\n') break;
+        }
+        p = q;
+    }
     LINE("key: ", out->wrapped, 80);
     LINE("signature: ", out->sig, 64);
 #undef LINE

@@ -224,7 +224,7 @@ ng_status ng_unseal(ng_weights *w, const ng_deeplock_secret *s, const ng_seal_op
 ng_status ng_seal_file(const char *in, const char *out, const ng_deeplock_secret *s, const ng_seal_options *o)
 {
     ng_weights *w;
-    ng_status st = ng_weights_open(in, &w);
+    ng_status st = ng_weights_open_anon(in, &w);
     if (st != NG_OK) return st;
     if ((st = ng_seal(w, s, o)) == NG_OK) st = ng_weights_save(w, out);
     wipe_params(w);
@@ -235,7 +235,7 @@ ng_status ng_seal_file(const char *in, const char *out, const ng_deeplock_secret
 ng_status ng_unseal_file(const char *in, const char *out, const ng_deeplock_secret *s, const ng_seal_options *o)
 {
     ng_weights *w;
-    ng_status st = ng_weights_open(in, &w);
+    ng_status st = ng_weights_open_anon(in, &w);
     if (st != NG_OK) return st;
     if ((st = ng_unseal(w, s, o)) == NG_OK) st = ng_weights_save_mode(w, out, NG_MODE_PRIVATE);
     wipe_params(w);
@@ -268,7 +268,7 @@ ng_status ng_seal_open_weights(const char *path, const ng_deeplock_secret *s, ng
 {
     ng_weights *w;
     *out = NULL;
-    ng_status st = ng_weights_open(path, &w);
+    ng_status st = ng_weights_open_anon(path, &w);   /* decrypted in place: no copy-on-write faults */
     return st != NG_OK ? st : ng_seal_open_opened(w, s, out);
 }
 

@@ -1,6 +1,6 @@
 /* protect/seal/seal_crypt.c - the chunk AEAD of sealed files (nnguard/seal.h) on all cores:
  * AES-256-GCM through OpenSSL EVP (AES-NI / VAES, PCLMULQDQ) or XChaCha20-Poly1305 through
- * libsodium, in place, one 1 MiB chunk per work item. */
+ * libsodium, in place, one 1 MiB chunk per work item (taken from a shared counter). */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +13,10 @@
 
 typedef ng_seal_chunk chunk;
 
+/* Models up to this size are (un)sealed on the calling thread: starting workers costs more than
+ * the AEAD of a few MiB (LeNet-5: 0.25 MiB). */
+#define NG_SEAL_INLINE_BYTES ((uint64_t)4 << 20)
+
 typedef struct crypt_ctx {
     chunk *ch;
     const uint8_t (*key)[32], (*ad)[32];
@@ -20,6 +24,9 @@ typedef struct crypt_ctx {
     int open;
     atomic_int evp_failed;
     atomic_uint_fast64_t first_bad;   /* lowest chunk whose tag failed (UINT64_MAX: none) */
+    atomic_size_t next;               /* next chunk to take: workers pull chunks one by one, so a
+                                         worker slowed by other load leaves its share to the others */
+    size_t n;
 } crypt_ctx;
 
 /* AES-256-GCM of one chunk in place; 1 ok, 0 tag mismatch, -1 OpenSSL failure. */
@@ -40,11 +47,11 @@ static int gcm(EVP_CIPHER_CTX *e, const uint8_t key[32], const uint8_t nonce[12]
 
 static void body(void *arg, int64_t i0, int64_t i1, int worker)
 {
-    (void)worker;
+    (void)worker; (void)i0; (void)i1;
     crypt_ctx *c = arg;
     EVP_CIPHER_CTX *e = c->aead == NG_AEAD_AES256GCM ? EVP_CIPHER_CTX_new() : NULL;
     if (c->aead == NG_AEAD_AES256GCM && !e) { atomic_store(&c->evp_failed, 1); return; }
-    for (int64_t i = i0; i < i1 && !atomic_load(&c->evp_failed); i++) {
+    for (size_t i; (i = atomic_fetch_add(&c->next, 1)) < c->n && !atomic_load(&c->evp_failed);) {
         chunk *ch = &c->ch[i];
         ng_prefault_write(ch->data, ch->n);   /* in place in a private file mapping: no COW per page */
         uint8_t ad[41], nonce[24] = {0};
@@ -75,8 +82,8 @@ static void body(void *arg, int64_t i0, int64_t i1, int worker)
 ng_status ng_seal_crypt_chunks(ng_seal_chunk *ch, size_t n, const uint8_t (*key)[32], const uint8_t (*ad)[32],
                                ng_aead aead, int open, ng_pool *pool, size_t *bad)
 {
-    crypt_ctx c = {ch, key, ad, aead, open, 0, UINT64_MAX};
-    if (n) ng_pool_for(pool, (int64_t)n, body, &c);
+    crypt_ctx c = {ch, key, ad, aead, open, 0, UINT64_MAX, 0, n};
+    if (n) ng_pool_for(pool, (int64_t)ng_pool_size(pool) < (int64_t)n ? ng_pool_size(pool) : (int64_t)n, body, &c);
     *bad = (size_t)atomic_load(&c.first_bad);
     if (atomic_load(&c.evp_failed)) return ng_fail(NG_E_NOMEM, "AES-256-GCM failed (OpenSSL out of memory)");
     return *bad != (size_t)UINT64_MAX ? NG_E_AUTH : NG_OK;
@@ -118,7 +125,7 @@ ng_status ng_seal_crypt(ng_weights *w, const ng_seal_keys *k, ng_aead aead, cons
             ch[j].tag = tags[j];
         }
     }
-    ng_pool *pool = nch > 1 ? ng_pool_new(threads) : NULL;
+    ng_pool *pool = nch > 1 && off > NG_SEAL_INLINE_BYTES ? ng_pool_new(threads) : NULL;   /* small: no threads */
     size_t bad;
     ng_status st = ng_seal_crypt_chunks(ch, nch, (const uint8_t (*)[32])key, (const uint8_t (*)[32])ad, aead, open, pool, &bad);
     ng_pool_free(pool);

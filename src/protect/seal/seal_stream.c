@@ -3,13 +3,18 @@
  *
  * The header is read and checked first (unseal: kcv, fields, tag count); the output header is
  * serialised (seal: with placeholder tags of the final length) and written; then the data section
- * streams through one reused buffer in batches of whole 1 MiB chunks (at most NG_SEAL_BATCH bytes):
- * one pread, the chunks sealed / opened on all cores (ng_seal_crypt_chunks), one pwrite at the
- * same place in the output (the atomic writer's temporary file), non-float tensors copied as they
- * are. At the end seal writes the header again with the real tags (same length); unseal checks
- * graph_mac. The output gets its name only when everything passed. Memory: one batch. */
+ * streams in batches of whole 1 MiB chunks (at most NG_SEAL_BATCH bytes), one worker per core, each
+ * with its own buffer, taking batches in turn: pread, the batch's chunks sealed / opened
+ * (ng_seal_crypt_chunks), pwrite at the same place in the output (the atomic writer's temporary
+ * file), writeback started; non-float tensors copied as they are. Reads, AEAD and writes of
+ * different batches so overlap. At the end seal writes the header again with the real tags (same
+ * length); unseal checks graph_mac. The output gets its name only when everything passed (a failure
+ * reports the first failing batch in file order). Memory: one batch per core. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -89,43 +94,100 @@ static void keys_ads(sstate *x, const ng_seal_keys *k, const uint8_t id[32])
     }
 }
 
-/* Stream the data section through buf, sealing or opening every parameter chunk. */
+/* One batch: pieces [i, j) covering data bytes [b0, b1), its first tag. */
+typedef struct batch { size_t i, j; uint64_t b0, b1, tag; } batch;
+
+typedef struct sctx {
+    sstate *x;
+    const piece *pc;
+    const batch *b;
+    size_t nb;
+    ng_aead aead;
+    int open;
+    ng_awriter *aw;
+    uint64_t out_data;
+    atomic_size_t next;
+    atomic_int stop;
+    pthread_mutex_t mu;
+    size_t bad_batch;           /* lowest batch that failed (nb: none) */
+    ng_status st;
+    char msg[1024];
+} sctx;
+
+/* A worker: take batches in turn; pread, seal / open its chunks, pwrite; its own buffer. */
+static void stream_worker(void *arg, int64_t i0, int64_t i1, int worker)
+{
+    (void)i0; (void)i1; (void)worker;
+    sctx *c = arg;
+    sstate *x = c->x;
+    uint8_t *buf = ng_alloc_aligned(NG_SEAL_BATCH);
+    ng_seal_chunk ch[NG_SEAL_BATCH / NG_SEAL_CHUNK + 1];
+    uint64_t in_data = ng_st_header_data_start(x->h);
+    for (size_t k; (k = atomic_fetch_add(&c->next, 1)) < c->nb && !atomic_load(&c->stop);) {
+        const batch *b = &c->b[k];
+        size_t nch = 0, bad = 0;
+        uint64_t tag = b->tag;
+        ng_status st = buf ? read_at(x->fd, x->in, buf, (size_t)(b->b1 - b->b0), in_data + b->b0) : NG_E_NOMEM;
+        for (size_t q = b->i; q < b->j && st == NG_OK; q++)
+            if (c->pc[q].param >= 0)
+                ch[nch++] = (ng_seal_chunk){(uint32_t)c->pc[q].param, c->pc[q].index,
+                                            buf + (c->pc[q].t->begin + c->pc[q].off - b->b0), (size_t)c->pc[q].n,
+                                            c->pc[q].final, x->tags[tag++]};
+        if (st == NG_OK) {
+            st = ng_seal_crypt_chunks(ch, nch, (const uint8_t (*)[32])x->key, (const uint8_t (*)[32])x->ad, c->aead,
+                                      c->open, NULL, &bad);
+            if (st == NG_E_AUTH) ng_seal_auth_error(x->in, x->p[ch[bad].param].name, ch[bad].param, ch[bad].index);
+        }
+        if (st == NG_OK) st = ng_awrite_pwrite(c->aw, buf, (size_t)(b->b1 - b->b0), c->out_data + b->b0);
+        if (st == NG_OK) ng_awrite_start_writeback(c->aw, c->out_data + b->b0, b->b1 - b->b0);
+        if (st != NG_OK) {   /* keep the first failure in file order: the message a serial run gives */
+            pthread_mutex_lock(&c->mu);
+            if (k < c->bad_batch) {
+                c->bad_batch = k;
+                c->st = st;
+                snprintf(c->msg, sizeof c->msg, "%s", ng_last_error());
+            }
+            pthread_mutex_unlock(&c->mu);
+            if (st != NG_E_AUTH) atomic_store(&c->stop, 1);
+        }
+    }
+    if (buf) { sodium_memzero(buf, NG_SEAL_BATCH); ng_free_aligned(buf); }
+}
+
+/* Stream the data section in batches of whole chunks, one batch per worker at a time: while
+ * one worker's batch is read or written the other's is encrypted, so I/O and AEAD overlap. */
 static ng_status stream(sstate *x, const piece *pc, size_t npc, ng_aead aead, int open, ng_awriter *aw, uint64_t out_data,
                         int threads)
 {
-    uint8_t *buf = ng_alloc_aligned(NG_SEAL_BATCH);
-    ng_seal_chunk *ch = ng_calloc(NG_SEAL_BATCH / NG_SEAL_CHUNK + 1, sizeof *ch);
+    batch *b = ng_calloc(npc + 1, sizeof *b);
     ng_pool *pool = ng_pool_new(threads);
-    ng_status st = buf && ch && pool ? NG_OK : NG_E_NOMEM;
-    uint64_t in_data = ng_st_header_data_start(x->h), tag = 0;
-    for (size_t i = 0; i < npc && st == NG_OK;) {
-        uint64_t b0 = pc[i].t->begin + pc[i].off, b1 = b0;
-        size_t j = i, nch = 0;
+    size_t nb = 0;
+    uint64_t tag = 0;
+    if (!b || !pool) { free(b); ng_pool_free(pool); return ng_fail(NG_E_NOMEM, "%s: out of memory", x->in); }
+    for (size_t i = 0; i < npc;) {
+        uint64_t b0 = pc[i].t->begin + pc[i].off, b1 = b0 + pc[i].n;
+        size_t j = i, t0 = tag;
         while (j < npc && pc[j].t->begin + pc[j].off + pc[j].n - b0 <= NG_SEAL_BATCH) {
             b1 = pc[j].t->begin + pc[j].off + pc[j].n;
+            tag += pc[j].param >= 0;
             j++;
         }
-        if (j == i) { b1 = b0 + pc[i].n; j = i + 1; }   /* cannot happen: pieces are at most one chunk */
-        st = read_at(x->fd, x->in, buf, (size_t)(b1 - b0), in_data + b0);
-        for (size_t q = i; q < j && st == NG_OK; q++)
-            if (pc[q].param >= 0)
-                ch[nch++] = (ng_seal_chunk){(uint32_t)pc[q].param, pc[q].index, buf + (pc[q].t->begin + pc[q].off - b0),
-                                            (size_t)pc[q].n, pc[q].final, x->tags[tag++]};
-        size_t bad;
-        if (st == NG_OK) {
-            st = ng_seal_crypt_chunks(ch, nch, (const uint8_t (*)[32])x->key, (const uint8_t (*)[32])x->ad, aead, open,
-                                      pool, &bad);
-            if (st == NG_E_AUTH)
-                ng_seal_auth_error(x->in, x->p[ch[bad].param].name, ch[bad].param, ch[bad].index);
-        }
-        if (st == NG_OK) st = ng_awrite_pwrite(aw, buf, (size_t)(b1 - b0), out_data + b0);
-        if (st == NG_OK) ng_awrite_start_writeback(aw, out_data + b0, b1 - b0);
+        if (j == i) { tag += pc[i].param >= 0; j = i + 1; }   /* cannot happen: pieces are at most one chunk */
+        b[nb++] = (batch){i, j, b0, b1, t0};
         i = j;
     }
+    sctx c = {.x = x, .pc = pc, .b = b, .nb = nb, .aead = aead, .open = open, .aw = aw, .out_data = out_data,
+              .bad_batch = nb, .st = NG_OK};
+    atomic_init(&c.next, 0);
+    atomic_init(&c.stop, 0);
+    pthread_mutex_init(&c.mu, NULL);
+    int nw = ng_pool_size(pool);
+    if (nb) ng_pool_for(pool, nw < (int)nb ? nw : (int64_t)nb, stream_worker, &c);
+    pthread_mutex_destroy(&c.mu);
     ng_pool_free(pool);
-    if (buf) { sodium_memzero(buf, NG_SEAL_BATCH); ng_free_aligned(buf); }
-    free(ch);
-    return st;
+    free(b);
+    if (c.st != NG_OK) return ng_fail(c.st, "%s", c.msg);
+    return NG_OK;
 }
 
 static ng_status write_header(ng_awriter *aw, const ng_st_header *h, size_t want, size_t *len)
