@@ -67,9 +67,9 @@ char *ng_server_metrics(ng_server *s, size_t *len)
     put(&b, "# HELP nnguard_watermarked_total Answers changed by the watermark.\n# TYPE nnguard_watermarked_total counter\n"
             "nnguard_watermarked_total %llu\n", (unsigned long long)atomic_load(&m->watermarked));
     put(&b, "# HELP nnguard_batches_total Forward passes run (requests are batched together).\n"
-            "# TYPE nnguard_batches_total counter\nnguard_batches_total %llu\n", (unsigned long long)atomic_load(&m->batches));
+            "# TYPE nnguard_batches_total counter\n" "nnguard_batches_total %llu\n", (unsigned long long)atomic_load(&m->batches));
     put(&b, "# HELP nnguard_batch_images_total Images in those forward passes.\n"
-            "# TYPE nnguard_batch_images_total counter\nnguard_batch_images_total %llu\n",
+            "# TYPE nnguard_batch_images_total counter\n" "nnguard_batch_images_total %llu\n",
         (unsigned long long)atomic_load(&m->batch_images));
     if (s->o.clients) {
         put(&b, "# HELP nnguard_client_queries_total Images admitted per client.\n"

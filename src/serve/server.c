@@ -2,9 +2,10 @@
  *
  * libmicrohttpd runs a pool of epoll threads (one per core by default). A /v1/predict body is
  * read into the connection's context (never more than max_body bytes), parsed, checked against
- * the client's quota and rate, then handed to the batching workers (batch.c) while the
- * connection is suspended; the worker that answers it resumes it and the answer is sent from
- * the connection's own thread. Memory per connection is bounded by max_body, the number of
+ * the client's quota and rate, then queued for batching (batch.c): either this thread leads
+ * (runs the queued requests' forward passes itself and answers its own request inline) or the
+ * connection is suspended until the leader that answered it resumes it, and the answer is sent
+ * from the connection's own thread. Memory per connection is bounded by max_body, the number of
  * connections by max_connections, the waiting images by max_queue; slow clients time out. */
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -141,19 +142,23 @@ static int authenticate(ng_server *s, struct MHD_Connection *c)
     return ng_clients_find(s->o.clients, t, n);
 }
 
+/* The answer of a job the batch has finished (resumed follower or inline leader). */
+static enum MHD_Result answer_job(ng_server *s, struct MHD_Connection *c, conn_ctx *x, ng_job *j)
+{
+    atomic_fetch_sub(&s->inflight, 1);
+    x->counted = 0;
+    if (j->st != NG_OK) return reply_error(s, c, x, 500, NULL, "inference failed: %s", ng_status_str(j->st));
+    size_t len;
+    char *body = ng_req_format_answer(j->probs, j->labels, j->n, s->classes, &len);
+    if (!body) return reply_error(s, c, x, 507, NULL, "out of memory");
+    atomic_fetch_add(&s->metrics.images, (uint64_t)j->n);
+    return reply(s, c, x, 200, body, len, "application/json", NULL);
+}
+
 static enum MHD_Result finish_predict(ng_server *s, struct MHD_Connection *c, conn_ctx *x)
 {
     ng_job *j = x->job;
-    if (j) {   /* resumed: the workers answered */
-        atomic_fetch_sub(&s->inflight, 1);
-        x->counted = 0;
-        if (j->st != NG_OK) return reply_error(s, c, x, 500, NULL, "inference failed: %s", ng_status_str(j->st));
-        size_t len;
-        char *body = ng_req_format_answer(j->probs, j->labels, j->n, s->classes, &len);
-        if (!body) return reply_error(s, c, x, 507, NULL, "out of memory");
-        atomic_fetch_add(&s->metrics.images, (uint64_t)j->n);
-        return reply(s, c, x, 200, body, len, "application/json", NULL);
-    }
+    if (j) return answer_job(s, c, x, j);   /* resumed: a leader answered it */
     if (x->too_big) return reply_error(s, c, x, 413, NULL, "request body over %zu bytes", s->o.max_body);
     if (atomic_load(&s->stopping)) return reply_error(s, c, x, 503, "1", "the server is shutting down");
     float *in;
@@ -190,16 +195,19 @@ static enum MHD_Result finish_predict(ng_server *s, struct MHD_Connection *c, co
     x->job = j;
     atomic_fetch_add(&s->inflight, 1);
     x->counted = 1;
-    MHD_suspend_connection(c);   /* before the job is visible: a worker may resume it at once */
-    if (ng_batch_submit(s, j) != 0) {
-        MHD_resume_connection(c);
+    ng_lane *lane = NULL;
+    int r = ng_batch_submit(s, j, &lane);
+    if (r < 0) {
         x->job = NULL;
         ng_job_free(j);
         atomic_fetch_sub(&s->inflight, 1);
         x->counted = 0;
         return reply_error(s, c, x, 503, "1", "the server is overloaded (inference queue full)");
     }
-    return MHD_YES;
+    if (r == 0) return MHD_YES;   /* suspended: a leader resumes it */
+    j->led = 1;
+    ng_batch_lead(s, lane, j);
+    return answer_job(s, c, x, j);
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -301,15 +309,15 @@ ng_status ng_server_start(ng_model *m, const ng_serve_options *o, ng_server **ou
                        ng_wm_classes(o->wm), mc);
     }
     int threads = o->threads > 0 ? o->threads : ng_ncpu();
-    s->nworkers = threads;
+    s->nlanes = threads;
     ng_status st = ng_batch_start(s);
-    if (st != NG_OK) { free(s->workers); free(s); return st; }
+    if (st != NG_OK) { ng_batch_free(s); free(s); return st; }
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)o->port);
     if (inet_pton(AF_INET, o->bind ? o->bind : "127.0.0.1", &sa.sin_addr) != 1) {
-        ng_batch_stop(s); free(s->workers); free(s);
+        ng_batch_free(s); free(s);
         return ng_fail(NG_E_INVALID, "serve: --bind %s is not an IPv4 address", o->bind);
     }
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
@@ -324,7 +332,7 @@ ng_status ng_server_start(ng_model *m, const ng_serve_options *o, ng_server **ou
         { MHD_OPTION_END, 0, NULL } };
     s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, handler, s, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (!s->d) {
-        ng_batch_stop(s); free(s->workers); free(s);
+        ng_batch_free(s); free(s);
         return ng_fail(NG_E_IO, "serve: cannot listen on %s:%d (in use, or not allowed)", o->bind ? o->bind : "127.0.0.1", o->port);
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
@@ -346,9 +354,6 @@ void ng_server_stop(ng_server *s, double drain_s)
     usleep(20000);   /* let the last resumed connections send their answers */
     MHD_stop_daemon(s->d);
     if (ls != MHD_INVALID_SOCKET) close(ls);
-    pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->nonempty);
-    pthread_cond_destroy(&s->full);
-    free(s->workers);
+    ng_batch_free(s);
     free(s);
 }
