@@ -1,15 +1,12 @@
 /* serve/batch.c - batching: requests waiting together share one forward pass.
  *
- * Leader/follower, on the HTTP threads themselves (no inference thread of its own): the HTTP
- * thread that parses a request while no batch is running (or while a full batch waits and a lane
- * is free) becomes the leader: it gathers up to max_batch queued images (waiting up to
- * max_delay_us after the oldest arrived when fewer wait), runs them as one forward pass on its
- * lane's executor, turns logits into probabilities, applies the watermark, records the marked
- * answers of label mode and resumes the connections of the requests it completed; it leads until
- * the queue is empty (so a queued request always has a leader), then answers its own request
- * inline, without suspending its connection. The others (followers) suspend their connection
- * until a leader resumes it. Compared with dedicated inference threads this saves a thread
- * wake-up and a context switch per batch and the suspend/resume of the leader's own request. */
+ * Each HTTP event loop (server.c) batches its own requests: one pass of the loop reads every
+ * connection that is ready, parses each complete request and queues it, its connection
+ * suspended; after the pass the loop runs what is queued as forward passes of up to max_batch
+ * images (waiting up to max_delay_us after the oldest request for more while fewer wait), turns
+ * logits into probabilities, applies the watermark, records the marked answers of label mode
+ * and resumes the connections, whose answers the next pass sends. No lock, no thread hand-off,
+ * no wake-up: the requests that arrive while a batch runs form the next one. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,35 +23,6 @@ void ng_job_free(ng_job *j)
     free(j->labels);
     free(j->digests);
     free(j);
-}
-
-int ng_batch_submit(ng_server *s, ng_job *j, ng_lane **lane)
-{
-    pthread_mutex_lock(&s->mu);
-    if (s->queued + j->n > s->o.max_queue) { pthread_mutex_unlock(&s->mu); return -1; }
-    j->t_enq = ng_now();
-    j->next = NULL;
-    if (s->tail) s->tail->next = j; else s->head = j;
-    s->tail = j;
-    s->queued += j->n;
-    if (s->nfree > 0 && (s->leaders == 0 || (s->queued >= s->o.max_batch && !s->collecting))) {
-        *lane = s->free_lanes[--s->nfree];
-        s->leaders++;
-        pthread_mutex_unlock(&s->mu);
-        return 1;
-    }
-    /* suspended before a leader can see it done (resume must follow suspend) */
-    MHD_suspend_connection(j->conn);
-    if (s->collecting && s->queued >= s->o.max_batch) pthread_cond_signal(&s->full);
-    pthread_mutex_unlock(&s->mu);
-    return 0;
-}
-
-static void deadline_ts(double t, struct timespec *ts)
-{
-    /* ng_now() is CLOCK_MONOTONIC; the condition variable uses the same clock */
-    ts->tv_sec = (time_t)t;
-    ts->tv_nsec = (long)((t - (double)ts->tv_sec) * 1e9);
 }
 
 typedef struct ng_slice { ng_job *j; int64_t from, n; } slice;
@@ -88,140 +56,82 @@ static void answer_row(ng_server *s, ng_job *j, int64_t r, const float *logits, 
     }
 }
 
-void ng_batch_lead(ng_server *s, ng_lane *L, ng_job *own)
+void ng_loop_submit(ng_loop *l, ng_job *j)
 {
+    j->t_enq = ng_now();
+    j->next = NULL;
+    if (l->tail) l->tail->next = j; else l->head = j;
+    l->tail = j;
+    l->queued += j->n;
+}
+
+int64_t ng_loop_run_batches(ng_loop *l, int force)
+{
+    ng_server *s = l->s;
     int64_t mb = s->o.max_batch;
-    slice *sl = L->sl;
-    ng_job **done = L->done;
-    pthread_mutex_lock(&s->mu);
-    while (s->head) {
-        if (s->queued < mb && s->o.max_delay_us > 0 && !s->collecting && !s->stop_workers) {
-            s->collecting = 1;
-            double deadline = s->head->t_enq + s->o.max_delay_us * 1e-6;
-            while (s->queued < mb && !s->stop_workers && ng_now() < deadline) {
-                struct timespec ts;
-                deadline_ts(deadline, &ts);
-                pthread_cond_timedwait(&s->full, &s->mu, &ts);
-            }
-            s->collecting = 0;
-            if (!s->head) break;   /* another leader took it all */
+    l->resumed = 0;
+    while (l->head) {
+        if (!force && l->queued < mb) {
+            double wait = l->head->t_enq + s->o.max_delay_us * 1e-6 - ng_now();
+            if (wait > 0) return (int64_t)(wait * 1e6) + 1;
         }
         int ns = 0;
         int64_t tot = 0;
-        while (s->head && tot < mb) {
-            ng_job *j = s->head;
+        while (l->head && tot < mb) {
+            ng_job *j = l->head;
             int64_t k = j->n - j->taken;
             if (k > mb - tot) k = mb - tot;
-            sl[ns++] = (slice){ j, j->taken, k };
+            l->sl[ns++] = (slice){ j, j->taken, k };
+            memcpy(l->xb + tot * s->dim, j->x + j->taken * s->dim, (size_t)(k * s->dim) * sizeof *l->xb);
             j->taken += k;
             tot += k;
-            s->queued -= k;
-            if (j->taken == j->n) { s->head = j->next; if (!s->head) s->tail = NULL; }
+            l->queued -= k;
+            if (j->taken == j->n) { l->head = j->next; if (!l->head) l->tail = NULL; }
         }
-        pthread_mutex_unlock(&s->mu);
-
         const float *logits = NULL;
         ng_shape os;
-        int64_t off = 0;
+        ng_status st = ng_exec_forward(l->e, l->xb, tot, &logits, &os);
+        int64_t marked = 0, off = 0;
+        int nd = 0;
         for (int i = 0; i < ns; i++) {
-            memcpy(L->xb + off * s->dim, sl[i].j->x + sl[i].from * s->dim, (size_t)(sl[i].n * s->dim) * sizeof *L->xb);
-            off += sl[i].n;
-        }
-        ng_status st = ng_exec_forward(L->e, L->xb, tot, &logits, &os);
-        int64_t marked = 0;
-        off = 0;
-        for (int i = 0; i < ns; i++) {
-            if (st != NG_OK) { sl[i].j->st = st; continue; }
-            for (int64_t r = 0; r < sl[i].n; r++)
-                answer_row(s, sl[i].j, sl[i].from + r, logits + (off + r) * s->classes, &marked);
-            off += sl[i].n;
+            ng_job *j = l->sl[i].j;
+            if (st != NG_OK) j->st = st;
+            else
+                for (int64_t r = 0; r < l->sl[i].n; r++)
+                    answer_row(s, j, l->sl[i].from + r, logits + (off + r) * s->classes, &marked);
+            off += l->sl[i].n;
+            j->done += l->sl[i].n;
+            if (j->done == j->n) { j->finished = 1; l->done[nd++] = j; }
         }
         atomic_fetch_add(&s->metrics.batches, 1);
         atomic_fetch_add(&s->metrics.batch_images, (uint64_t)tot);
         atomic_fetch_add(&s->metrics.watermarked, (uint64_t)marked);
-        int nd = 0, wake_owner = 0;
-        pthread_mutex_lock(&s->mu);
-        for (int i = 0; i < ns; i++) {
-            ng_job *j = sl[i].j;
-            j->done += sl[i].n;
-            if (j->done == j->n) {
-                j->finished = 1;
-                if (j->led) wake_owner = 1;   /* a leader answers it inline */
-                else done[nd++] = j;
-            }
-        }
-        if (wake_owner && s->owners_waiting) pthread_cond_broadcast(&s->owned);
-        if (nd) {
-            pthread_mutex_unlock(&s->mu);
-            for (int i = 0; i < nd; i++) MHD_resume_connection(done[i]->conn);
-            pthread_mutex_lock(&s->mu);
-        }
+        for (int i = 0; i < nd; i++) MHD_resume_connection(l->done[i]->conn);
+        l->resumed += nd;
     }
-    s->free_lanes[s->nfree++] = L;
-    s->leaders--;
-    while (!own->finished) {   /* another leader took (part of) it: rare */
-        s->owners_waiting++;
-        pthread_cond_wait(&s->owned, &s->mu);
-        s->owners_waiting--;
-    }
-    pthread_mutex_unlock(&s->mu);
+    return 0;
 }
 
-static void lane_free(ng_lane *L)
+ng_status ng_loop_init(ng_server *s, ng_loop *l)
 {
-    ng_exec_free(L->e);
-    free(L->xb);
-    free(L->sl);
-    free(L->done);
-}
-
-ng_status ng_batch_start(ng_server *s)
-{
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->full, &ca);
-    pthread_cond_init(&s->owned, &ca);
-    pthread_condattr_destroy(&ca);
-    pthread_mutex_init(&s->mu, NULL);
-    s->batch_ready = 1;
-    s->lanes = calloc((size_t)s->nlanes, sizeof *s->lanes);
-    s->free_lanes = calloc((size_t)s->nlanes, sizeof *s->free_lanes);
-    if (!s->lanes || !s->free_lanes) return ng_fail(NG_E_NOMEM, "out of memory");
+    l->s = s;
+    l->listen = -1;
     ng_exec_options eo = ng_exec_options_default();
     eo.threads = 1;
+    ng_status st = ng_exec_new(s->model, &eo, &l->e);
+    if (st != NG_OK) return st;
     size_t mb = (size_t)s->o.max_batch;
-    for (int i = 0; i < s->nlanes; i++) {
-        ng_lane *L = &s->lanes[i];
-        ng_status st = ng_exec_new(s->model, &eo, &L->e);
-        if (st != NG_OK) return st;
-        L->xb = malloc(mb * (size_t)s->dim * sizeof *L->xb);
-        L->sl = malloc(mb * sizeof *L->sl);
-        L->done = malloc(mb * sizeof *L->done);
-        if (!L->xb || !L->sl || !L->done) return ng_fail(NG_E_NOMEM, "out of memory for %zu-image batches", mb);
-        s->free_lanes[s->nfree++] = L;
-    }
+    l->xb = malloc(mb * (size_t)s->dim * sizeof *l->xb);
+    l->sl = malloc(mb * sizeof *l->sl);
+    l->done = malloc(mb * sizeof *l->done);
+    if (!l->xb || !l->sl || !l->done) return ng_fail(NG_E_NOMEM, "out of memory for %zu-image batches", mb);
     return NG_OK;
 }
 
-void ng_batch_stop(ng_server *s)
+void ng_loop_free(ng_loop *l)
 {
-    pthread_mutex_lock(&s->mu);
-    s->stop_workers = 1;
-    pthread_cond_broadcast(&s->full);
-    pthread_mutex_unlock(&s->mu);
-}
-
-void ng_batch_free(ng_server *s)
-{
-    if (!s->batch_ready) return;
-    for (int i = 0; s->lanes && i < s->nlanes; i++) lane_free(&s->lanes[i]);
-    free(s->lanes);
-    free(s->free_lanes);
-    s->lanes = NULL;
-    s->free_lanes = NULL;
-    pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->full);
-    pthread_cond_destroy(&s->owned);
-    s->batch_ready = 0;
+    ng_exec_free(l->e);
+    free(l->xb);
+    free(l->sl);
+    free(l->done);
 }

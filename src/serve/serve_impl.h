@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include "nnguard/serve.h"
 
+
 struct MHD_Connection;
 struct MHD_Daemon;
 struct ng_slice;
@@ -21,7 +22,6 @@ typedef struct ng_job {
     uint8_t *digests;      /* n x 32 input digests (watermark only), computed by the HTTP thread */
     int      client;       /* index in the clients list, -1 without clients */
     int      finished;     /* all rows answered (set under the queue lock) */
-    int      led;          /* its own HTTP thread leads: answered inline, never suspended */
     ng_status st;
     double   t_enq;
 } ng_job;
@@ -39,47 +39,44 @@ typedef struct ng_metrics {
 } ng_metrics;
 void ng_metrics_request(ng_metrics *m, int code, double seconds);
 
-/* An inference lane: one executor and its scratch, used by one leader at a time. */
-typedef struct ng_lane {
-    ng_exec *e;
-    float   *xb;                  /* max_batch x dim gathered inputs */
+/* One HTTP event loop: its own libmicrohttpd daemon (external epoll, SO_REUSEPORT on the shared
+ * port), its own thread, batching queue and executor. */
+typedef struct ng_loop {
+    struct ng_server *s;
+    struct MHD_Daemon *d;
+    pthread_t th;
+    int       started;
+    ng_exec  *e;
+    float    *xb;                 /* max_batch x dim gathered inputs */
     struct ng_slice *sl;
-    ng_job **done;
-} ng_lane;
+    ng_job  **done;
+    ng_job   *head, *tail;        /* requests parsed by this loop, their connections suspended */
+    int64_t   queued;             /* images in the queue */
+    int       resumed;            /* connections resumed by the last ng_loop_run_batches */
+    int       listen;             /* after quiesce: closed once the daemon stopped (-1 none) */
+} ng_loop;
 
 struct ng_server {
     ng_model *model;
     ng_serve_options o;
     ng_req_shape shape;
     int classes, dim;
-    struct MHD_Daemon *d;
     int port;
-    atomic_int stopping;
+    atomic_int stopping;          /* drain: no new connections, 503 to new requests */
+    atomic_int stop_loops;        /* the event loops exit */
     atomic_int inflight;          /* requests accepted and not yet answered */
     ng_metrics metrics;
-    /* batching queue (batch.c): leader/follower, no thread of its own */
-    pthread_mutex_t mu;
-    pthread_cond_t  full;         /* a collecting leader waits here for a full batch or its deadline */
-    pthread_cond_t  owned;        /* leaders whose own request another leader took wait here */
-    int     collecting;           /* a leader is gathering the next batch */
-    int     owners_waiting;
-    ng_job *head, *tail;
-    int64_t queued;               /* images not yet taken */
-    int     stop_workers;
-    int     leaders;              /* lanes in use */
-    int     nlanes, nfree;
-    ng_lane *lanes;
-    ng_lane **free_lanes;
-    int     batch_ready;          /* mu, conds and lanes set up */
+    int      nloops;
+    ng_loop *loops;
 };
 
-ng_status ng_batch_start(ng_server *s);
-/* Enqueue a job from the HTTP handler of its connection: -1 when the queue is full (nothing
- * done); 0 when the connection was suspended (a leader resumes it once answered); 1 when the
- * caller is to lead: run ng_batch_lead with *lane, then answer its own job inline. */
-int  ng_batch_submit(ng_server *s, ng_job *j, ng_lane **lane);
-void ng_batch_lead(ng_server *s, ng_lane *lane, ng_job *own);
-void ng_batch_stop(ng_server *s);      /* wakes a collecting leader: no more waiting for batches */
-void ng_batch_free(ng_server *s);      /* after the HTTP threads are gone */
+/* batch.c: the loop's queue and its forward passes */
+ng_status ng_loop_init(ng_server *s, ng_loop *l);
+void ng_loop_free(ng_loop *l);
+void ng_loop_submit(ng_loop *l, ng_job *j);           /* j->conn already suspended */
+/* Run the queued requests (max_batch images per forward pass) and resume their connections;
+ * with force == 0 a batch under max_batch images whose oldest request is younger than
+ * max_delay_us waits: returns the microseconds to wait then, else 0. */
+int64_t ng_loop_run_batches(ng_loop *l, int force);
 void ng_job_free(ng_job *j);
 #endif
