@@ -112,7 +112,10 @@ static int number(jp *j, float *out)
     }
     size_t len = (size_t)(q - s);
     int fast = 0;
-    if (exact && mant < ((uint64_t)1 << 53) && exp10 >= -22 && exp10 <= 22) {
+    if (mant == 0) {   /* all digits zero (background pixels): +-0 whatever the exponent */
+        *out = neg ? -0.0f : 0.0f;
+        fast = 1;
+    } else if (exact && mant < ((uint64_t)1 << 53) && exp10 >= -22 && exp10 <= 22) {
         double d = exp10 < 0 ? (double)mant / pow10_tab[-exp10] : (double)mant * pow10_tab[exp10];
         uint64_t bits;
         memcpy(&bits, &d, 8);
