@@ -3,7 +3,9 @@
  * Each HTTP event loop (server.c) batches its own requests: one pass of the loop reads every
  * connection that is ready, parses each complete request and queues it, its connection
  * suspended; after the pass the loop runs what is queued as forward passes of up to max_batch
- * images (waiting up to max_delay_us after the oldest request for more while fewer wait), turns
+ * images (while fewer wait and more keep coming, it waits for them: until a pass brings none
+ * within NG_BATCH_GAP_US, at most max_delay_us after the oldest request; waiting longer when
+ * nothing arrives would only leave the core idle), turns
  * logits into probabilities, applies the watermark, records the marked answers of label mode
  * and resumes the connections, whose answers the next pass sends. No lock, no thread hand-off,
  * no wake-up: the requests that arrive while a batch runs form the next one. */
@@ -63,6 +65,7 @@ void ng_loop_submit(ng_loop *l, ng_job *j)
     if (l->tail) l->tail->next = j; else l->head = j;
     l->tail = j;
     l->queued += j->n;
+    l->submitted++;
 }
 
 int64_t ng_loop_run_batches(ng_loop *l, int force)
@@ -71,9 +74,10 @@ int64_t ng_loop_run_batches(ng_loop *l, int force)
     int64_t mb = s->o.max_batch;
     l->resumed = 0;
     while (l->head) {
-        if (!force && l->queued < mb) {
+        if (!force && l->queued < mb && l->submitted != l->seen) {
+            l->seen = l->submitted;
             double wait = l->head->t_enq + s->o.max_delay_us * 1e-6 - ng_now();
-            if (wait > 0) return (int64_t)(wait * 1e6) + 1;
+            if (wait > 0) return wait * 1e6 < NG_BATCH_GAP_US ? (int64_t)(wait * 1e6) + 1 : NG_BATCH_GAP_US;
         }
         int ns = 0;
         int64_t tot = 0;

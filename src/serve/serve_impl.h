@@ -53,6 +53,7 @@ typedef struct ng_loop {
     ng_job   *head, *tail;        /* requests parsed by this loop, their connections suspended */
     int64_t   queued;             /* images in the queue */
     int       resumed;            /* connections resumed by the last ng_loop_run_batches */
+    uint64_t  submitted, seen;    /* requests queued so far / when the queue was last looked at */
     int       listen;             /* after quiesce: closed once the daemon stopped (-1 none) */
 } ng_loop;
 
@@ -74,9 +75,12 @@ struct ng_server {
 ng_status ng_loop_init(ng_server *s, ng_loop *l);
 void ng_loop_free(ng_loop *l);
 void ng_loop_submit(ng_loop *l, ng_job *j);           /* j->conn already suspended */
-/* Run the queued requests (max_batch images per forward pass) and resume their connections;
- * with force == 0 a batch under max_batch images whose oldest request is younger than
- * max_delay_us waits: returns the microseconds to wait then, else 0. */
+/* Run the queued requests (max_batch images per forward pass) and resume their connections.
+ * With force == 0 a batch under max_batch images waits for more while they keep coming: when
+ * requests arrived since the last look and the oldest is younger than max_delay_us, returns
+ * the microseconds to wait (at most NG_BATCH_GAP_US: a quiet gap that long ends the wait);
+ * else runs and returns 0. */
+#define NG_BATCH_GAP_US 50
 int64_t ng_loop_run_batches(ng_loop *l, int force);
 void ng_job_free(ng_job *j);
 #endif
