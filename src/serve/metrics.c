@@ -60,7 +60,7 @@ char *ng_server_metrics(ng_server *s, size_t *len)
         if (i < NG_LAT_BUCKETS - 1) put(&b, "nnguard_request_seconds_bucket{le=\"%g\"} %llu\n", ng_lat_bounds[i], (unsigned long long)cum);
         else put(&b, "nnguard_request_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
     }
-    put(&b, "nnguard_request_seconds_sum %.9f\nnguard_request_seconds_count %llu\n",
+    put(&b, "nnguard_request_seconds_sum %.9f\n" "nnguard_request_seconds_count %llu\n",
         (double)atomic_load(&m->lat_sum_ns) * 1e-9, (unsigned long long)cum);
     put(&b, "# HELP nnguard_images_total Images answered by /v1/predict.\n# TYPE nnguard_images_total counter\n"
             "nnguard_images_total %llu\n", (unsigned long long)atomic_load(&m->images));
