@@ -1,12 +1,13 @@
 /* serve/server.c - the HTTP side of `nnguard serve` on libmicrohttpd (see nnguard/serve.h).
  *
- * libmicrohttpd runs a pool of epoll threads (one per core by default). A /v1/predict body is
- * read into the connection's context (never more than max_body bytes), parsed, checked against
- * the client's quota and rate, then queued for batching (batch.c): either this thread leads
- * (runs the queued requests' forward passes itself and answers its own request inline) or the
- * connection is suspended until the leader that answered it resumes it, and the answer is sent
- * from the connection's own thread. Memory per connection is bounded by max_body, the number of
- * connections by max_connections, the waiting images by max_queue; slow clients time out. */
+ * One event loop per thread (one per core by default), each with its own daemon in external
+ * epoll mode listening on the shared port (SO_REUSEPORT). A /v1/predict body is read into the
+ * connection's context (never more than max_body bytes), parsed, checked against the client's
+ * quota and rate, then queued on the loop with its connection suspended; after each pass over
+ * the ready connections the loop runs the queued requests as batches (batch.c) and resumes
+ * them, and the next pass sends their answers: everything on the loop's thread. Memory per
+ * connection is bounded by max_body, the number of connections by max_connections, the waiting
+ * images by max_queue; slow clients time out. */
 #define _GNU_SOURCE 1   /* ppoll */
 #include <arpa/inet.h>
 #include <stdarg.h>
