@@ -2,11 +2,12 @@
  *
  *   bench_serve infer MODEL [BATCH] [SECONDS]   in-process inference, images/s at BATCH (default 256)
  *                                               on all cores (one exec), no HTTP
- *   bench_serve static ANSWER_FILE [THREADS]    libmicrohttpd with the configuration nnguard serve
- *                                               uses (epoll thread pool, one per core), reading each
- *                                               POST body in full and answering the bytes of
- *                                               ANSWER_FILE: the HTTP side alone. Prints its port,
- *                                               serves until SIGINT/SIGTERM.
+ *   bench_serve static ANSWER_FILE [THREADS]    libmicrohttpd's own epoll thread pool (one thread per
+ *                                               core), reading each POST body in full and answering
+ *                                               the bytes of ANSWER_FILE: the HTTP side alone (nnguard
+ *                                               serve runs one daemon per core in its own event loop
+ *                                               instead, to batch without handing requests between
+ *                                               threads). Prints its port, serves until SIGINT/SIGTERM.
  * 1 / (1/static + 1/inference) is what one machine can do when both halves share its cores.
  * `infer` also prints the CPU time per image (all threads): on a machine shared with other work
  * the CPU time per request is the steadier figure. */

@@ -288,6 +288,14 @@ int main(int argc, char **argv)
     char *met = ng_server_metrics(s, &ml);
     CHECK(met && strstr(met, "nnguard_requests_total{code=\"429\"} 2\n") && strstr(met, "nnguard_request_seconds_bucket{le=\"+Inf\"}"));
     CHECK(met && strstr(met, "nnguard_client_queries_total{client=\"bob\"} 3\n"));
+    /* every sample line carries the nnguard_ prefix (two once lost a letter to a "\nn" escape) */
+    int bad_names = 0;
+    for (const char *ln = met; met && *ln; ln = strchr(ln, '\n') ? strchr(ln, '\n') + 1 : ln + strlen(ln))
+        if (*ln != '#' && *ln != '\n' && strncmp(ln, "nnguard_", 8) != 0) bad_names++;
+    CHECK(met && bad_names == 0);
+    const char *bt = met ? strstr(met, "\nnnguard_batches_total ") : NULL, *bi = met ? strstr(met, "\nnnguard_batch_images_total ") : NULL;
+    long long nb = bt ? atoll(bt + 23) : 0, ni = bi ? atoll(bi + 28) : 0;
+    CHECKF(nb >= 1 && ni >= nb, "batches %lld, batch images %lld", nb, ni);
     free(met);
     CHECK(post_images(h, 20, 3, "abcdefghijklmnop0123", &correct) == 200 && correct);
     curl_easy_cleanup(h);

@@ -20,7 +20,7 @@ static int usage_serve(FILE *f)
         "  GET /healthz, GET /metrics (Prometheus text)\n\n"
         "  --port P                TCP port (default 8080; 0 = any free port, printed at start)\n"
         "  --bind ADDR             IPv4 address to listen on (default 127.0.0.1)\n"
-        "  --threads T             HTTP threads and inference workers (default 0: all cores)\n"
+        "  --threads T             event loops, each HTTP + inference (default 0: all cores)\n"
         "  --max-batch N           images per forward pass when requests are batched (default 64)\n"
         "  --max-delay-us U        wait at most U microseconds for more requests to batch (default 500)\n"
         "  --max-body BYTES        larger request bodies get 413 (default 4194304)\n"

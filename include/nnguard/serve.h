@@ -4,12 +4,14 @@
  *     o.port = 0;                          // 0: any free port (ng_server_port tells which)
  *     o.wm = wm;                           // optional DynaMarks watermark (nnguard/dynamarks.h)
  *     ng_server *s;
- *     ng_server_start(model, &o, &s);      // model is shared read-only; one ng_exec per worker
+ *     ng_server_start(model, &o, &s);      // model is shared read-only; one ng_exec per HTTP thread
  *     ... ng_server_stop(s);               // stops accepting, drains the requests in flight
  *
- * HTTP/1.1 on libmicrohttpd (its thread pool, epoll, suspended connections while the
- * inference workers run them). Requests waiting together are batched into one forward pass
- * (up to max_batch images, waiting at most max_delay_us for more).
+ * HTTP/1.1 on libmicrohttpd: one event loop per thread, each with its own daemon (epoll,
+ * SO_REUSEPORT on the one port) and its own executor. A loop reads every ready connection,
+ * queues the complete requests (connections suspended), then runs what it queued as forward
+ * passes of up to max_batch images (waiting at most max_delay_us after the oldest for more)
+ * and resumes the connections, all on the same thread: no hand-off between threads.
  *
  *   POST /v1/predict   Content-Type: application/json       {"inputs": IMAGES}
  *                      Content-Type: application/octet-stream  n x C*H*W float32 little-endian
@@ -107,13 +109,13 @@ static inline void ng_wmlog_close(ng_wmlog *l) { if (l) l->ops->close(l); }
 typedef struct ng_serve_options {
     const char *bind;          /* IPv4 address to listen on (default "127.0.0.1") */
     int      port;             /* 0: any free port */
-    int      threads;          /* HTTP threads and inference workers each (0 = all cores) */
+    int      threads;          /* event loops: HTTP + inference threads (0 = all cores) */
     int      max_batch;        /* images per forward pass (default 64) */
     int      max_delay_us;     /* wait for more requests to batch (default 500) */
     size_t   max_body;         /* bytes (default 4 MiB) */
     int64_t  max_images;       /* per request (default 1024) */
     int64_t  max_queue;        /* images waiting; more get 503 (default 8192) */
-    int      max_connections;  /* default 512 */
+    int      max_connections;  /* default 512 (split evenly between the loops) */
     int      timeout_s;        /* idle/slow connection timeout (default 10) */
     const ng_wm *wm;           /* watermark, or NULL */
     ng_clients *clients;       /* or NULL: no authentication */

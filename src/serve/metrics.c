@@ -60,16 +60,16 @@ char *ng_server_metrics(ng_server *s, size_t *len)
         if (i < NG_LAT_BUCKETS - 1) put(&b, "nnguard_request_seconds_bucket{le=\"%g\"} %llu\n", ng_lat_bounds[i], (unsigned long long)cum);
         else put(&b, "nnguard_request_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
     }
-    put(&b, "nnguard_request_seconds_sum %.9f\nnguard_request_seconds_count %llu\n",
+    put(&b, "nnguard_request_seconds_sum %.9f\n" "nnguard_request_seconds_count %llu\n",
         (double)atomic_load(&m->lat_sum_ns) * 1e-9, (unsigned long long)cum);
     put(&b, "# HELP nnguard_images_total Images answered by /v1/predict.\n# TYPE nnguard_images_total counter\n"
             "nnguard_images_total %llu\n", (unsigned long long)atomic_load(&m->images));
     put(&b, "# HELP nnguard_watermarked_total Answers changed by the watermark.\n# TYPE nnguard_watermarked_total counter\n"
             "nnguard_watermarked_total %llu\n", (unsigned long long)atomic_load(&m->watermarked));
     put(&b, "# HELP nnguard_batches_total Forward passes run (requests are batched together).\n"
-            "# TYPE nnguard_batches_total counter\nnguard_batches_total %llu\n", (unsigned long long)atomic_load(&m->batches));
+            "# TYPE nnguard_batches_total counter\n" "nnguard_batches_total %llu\n", (unsigned long long)atomic_load(&m->batches));
     put(&b, "# HELP nnguard_batch_images_total Images in those forward passes.\n"
-            "# TYPE nnguard_batch_images_total counter\nnguard_batch_images_total %llu\n",
+            "# TYPE nnguard_batch_images_total counter\n" "nnguard_batch_images_total %llu\n",
         (unsigned long long)atomic_load(&m->batch_images));
     if (s->o.clients) {
         put(&b, "# HELP nnguard_client_queries_total Images admitted per client.\n"

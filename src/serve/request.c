@@ -38,6 +38,28 @@ static int fail(jp *j, ng_status st, const char *msg)
 static const double pow10_tab[23] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
                                      1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
+/* The value of the 8 ASCII digits at p, or -1 when one of them is not a digit: one 64-bit load,
+ * a digit check on all 8 bytes at once (each byte's high nibble is 3 and adding 6 keeps it 3)
+ * and three multiply-add steps that combine neighbouring digits, then pairs, then quads (no
+ * step carries from one lane into the next: 99, 9999 and 99999999 fit their lanes). Little
+ * endian only: the first digit is the lowest byte. */
+static int64_t eight_digits(const char *p)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v;
+    memcpy(&v, p, 8);
+    if (((v & 0xF0F0F0F0F0F0F0F0ull) | (((v + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull) >> 4)) != 0x3333333333333333ull)
+        return -1;
+    v -= 0x3030303030303030ull;
+    v = (v * 10 + (v >> 8)) & 0x00FF00FF00FF00FFull;      /* 16-bit lanes: 2-digit values */
+    v = (v * 100 + (v >> 16)) & 0x0000FFFF0000FFFFull;    /* 32-bit lanes: 4-digit values */
+    return (int64_t)((v * 10000 + (v >> 32)) & 0xFFFFFFFFull);
+#else
+    (void)p;
+    return -1;
+#endif
+}
+
 /* One JSON number -> float, correctly rounded (as strtof). Fast path: at most 19 significant
  * digits with mantissa < 2^53 and a decimal exponent within +-22: mantissa and power of ten are
  * exact doubles, so one multiplication or division rounds correctly to double; rounding that
@@ -53,14 +75,27 @@ static int number(jp *j, float *out)
     uint64_t mant = 0;
     int digits = 0, exp10 = 0, exact = 1;
     if (*q == '0') { q++; }
-    else while (q < j->end && *q >= '0' && *q <= '9') {
-        if (digits < 19) { mant = mant * 10 + (uint64_t)(*q - '0'); digits += mant != 0; }
-        else { exp10++; exact &= *q == '0'; }
-        q++;
+    else {
+        /* 8 digits at a time while mant stays below 10^19 (digits counts its significant digits,
+         * or more: an overcount only sends more numbers to strtof, never a wrong value) */
+        int64_t e8;
+        while (digits <= 11 && j->end - q >= 8 && (e8 = eight_digits(q)) >= 0) { mant = mant * 100000000u + (uint64_t)e8; digits += 8; q += 8; }
+        while (q < j->end && *q >= '0' && *q <= '9') {
+            if (digits < 19) { mant = mant * 10 + (uint64_t)(*q - '0'); digits += mant != 0; }
+            else { exp10++; exact &= *q == '0'; }
+            q++;
+        }
     }
     if (q < j->end && *q == '.') {
         q++;
         if (q >= j->end || *q < '0' || *q > '9') return fail(j, NG_E_FORMAT, "malformed JSON: digits expected after '.'");
+        int64_t e8;
+        while (digits <= 11 && j->end - q >= 8 && (e8 = eight_digits(q)) >= 0) {
+            digits = mant ? digits + 8 : e8 ? 8 : 0;   /* leading zeros of a fraction do not count */
+            mant = mant * 100000000u + (uint64_t)e8;
+            exp10 -= 8;
+            q += 8;
+        }
         while (q < j->end && *q >= '0' && *q <= '9') {
             if (digits < 19) { mant = mant * 10 + (uint64_t)(*q - '0'); digits += mant != 0; exp10--; }
             else exact &= *q == '0';
@@ -77,7 +112,10 @@ static int number(jp *j, float *out)
     }
     size_t len = (size_t)(q - s);
     int fast = 0;
-    if (exact && mant < ((uint64_t)1 << 53) && exp10 >= -22 && exp10 <= 22) {
+    if (mant == 0) {   /* all digits zero (background pixels): +-0 whatever the exponent */
+        *out = neg ? -0.0f : 0.0f;
+        fast = 1;
+    } else if (exact && mant < ((uint64_t)1 << 53) && exp10 >= -22 && exp10 <= 22) {
         double d = exp10 < 0 ? (double)mant / pow10_tab[-exp10] : (double)mant * pow10_tab[exp10];
         uint64_t bits;
         memcpy(&bits, &d, 8);

@@ -6,8 +6,10 @@
 #include <stdatomic.h>
 #include "nnguard/serve.h"
 
+
 struct MHD_Connection;
 struct MHD_Daemon;
+struct ng_slice;
 
 /* One /v1/predict request waiting for (or in) the inference workers. */
 typedef struct ng_job {
@@ -37,32 +39,48 @@ typedef struct ng_metrics {
 } ng_metrics;
 void ng_metrics_request(ng_metrics *m, int code, double seconds);
 
+/* One HTTP event loop: its own libmicrohttpd daemon (external epoll, SO_REUSEPORT on the shared
+ * port), its own thread, batching queue and executor. */
+typedef struct ng_loop {
+    struct ng_server *s;
+    struct MHD_Daemon *d;
+    pthread_t th;
+    int       started;
+    ng_exec  *e;
+    float    *xb;                 /* max_batch x dim gathered inputs */
+    struct ng_slice *sl;
+    ng_job  **done;
+    ng_job   *head, *tail;        /* requests parsed by this loop, their connections suspended */
+    int64_t   queued;             /* images in the queue */
+    int       resumed;            /* connections resumed by the last ng_loop_run_batches */
+    uint64_t  submitted, seen;    /* requests queued so far / when the queue was last looked at */
+    int       listen;             /* after quiesce: closed once the daemon stopped (-1 none) */
+} ng_loop;
+
 struct ng_server {
     ng_model *model;
     ng_serve_options o;
     ng_req_shape shape;
     int classes, dim;
-    struct MHD_Daemon *d;
     int port;
-    atomic_int stopping;
+    atomic_int stopping;          /* drain: no new connections, 503 to new requests */
+    atomic_int stop_loops;        /* the event loops exit */
     atomic_int inflight;          /* requests accepted and not yet answered */
     ng_metrics metrics;
-    /* batching queue */
-    pthread_mutex_t mu;
-    pthread_cond_t  nonempty;     /* idle workers wait here for work */
-    pthread_cond_t  full;         /* the collecting worker waits here for a full batch or its deadline */
-    int     collecting;           /* a worker is gathering the next batch */
-    ng_job *head, *tail;
-    int64_t queued;               /* images not yet taken */
-    int     stop_workers;
-    int     nworkers;
-    pthread_t *workers;
-    int     workers_started;
+    int      nloops;
+    ng_loop *loops;
 };
 
-ng_status ng_batch_start(ng_server *s);
-/* Enqueue a job (the connection is already suspended); 0, or -1 when the queue is full. */
-int  ng_batch_submit(ng_server *s, ng_job *j);
-void ng_batch_stop(ng_server *s);      /* workers finish the queue, then exit */
+/* batch.c: the loop's queue and its forward passes */
+ng_status ng_loop_init(ng_server *s, ng_loop *l);
+void ng_loop_free(ng_loop *l);
+void ng_loop_submit(ng_loop *l, ng_job *j);           /* j->conn already suspended */
+/* Run the queued requests (max_batch images per forward pass) and resume their connections.
+ * With force == 0 a batch under max_batch images waits for more while they keep coming: when
+ * requests arrived since the last look and the oldest is younger than max_delay_us, returns
+ * the microseconds to wait (at most NG_BATCH_GAP_US: a quiet gap that long ends the wait);
+ * else runs and returns 0. */
+#define NG_BATCH_GAP_US 50
+int64_t ng_loop_run_batches(ng_loop *l, int force);
 void ng_job_free(ng_job *j);
 #endif

@@ -1,17 +1,21 @@
 /* serve/server.c - the HTTP side of `nnguard serve` on libmicrohttpd (see nnguard/serve.h).
  *
- * libmicrohttpd runs a pool of epoll threads (one per core by default). A /v1/predict body is
- * read into the connection's context (never more than max_body bytes), parsed, checked against
- * the client's quota and rate, then handed to the batching workers (batch.c) while the
- * connection is suspended; the worker that answers it resumes it and the answer is sent from
- * the connection's own thread. Memory per connection is bounded by max_body, the number of
- * connections by max_connections, the waiting images by max_queue; slow clients time out. */
+ * One event loop per thread (one per core by default), each with its own daemon in external
+ * epoll mode listening on the shared port (SO_REUSEPORT). A /v1/predict body is read into the
+ * connection's context (never more than max_body bytes), parsed, checked against the client's
+ * quota and rate, then queued on the loop with its connection suspended; after each pass over
+ * the ready connections the loop runs the queued requests as batches (batch.c) and resumes
+ * them, and the next pass sends their answers: everything on the loop's thread. Memory per
+ * connection is bounded by max_body, the number of connections by max_connections, the waiting
+ * images by max_queue; slow clients time out. */
+#define _GNU_SOURCE 1   /* ppoll */
 #include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <poll.h>
 #include <unistd.h>
 #include <microhttpd.h>
 #include "serve_impl.h"
@@ -141,19 +145,24 @@ static int authenticate(ng_server *s, struct MHD_Connection *c)
     return ng_clients_find(s->o.clients, t, n);
 }
 
-static enum MHD_Result finish_predict(ng_server *s, struct MHD_Connection *c, conn_ctx *x)
+/* The answer of a job the batch has finished (resumed follower or inline leader). */
+static enum MHD_Result answer_job(ng_server *s, struct MHD_Connection *c, conn_ctx *x, ng_job *j)
 {
+    atomic_fetch_sub(&s->inflight, 1);
+    x->counted = 0;
+    if (j->st != NG_OK) return reply_error(s, c, x, 500, NULL, "inference failed: %s", ng_status_str(j->st));
+    size_t len;
+    char *body = ng_req_format_answer(j->probs, j->labels, j->n, s->classes, &len);
+    if (!body) return reply_error(s, c, x, 507, NULL, "out of memory");
+    atomic_fetch_add(&s->metrics.images, (uint64_t)j->n);
+    return reply(s, c, x, 200, body, len, "application/json", NULL);
+}
+
+static enum MHD_Result finish_predict(ng_loop *l, struct MHD_Connection *c, conn_ctx *x)
+{
+    ng_server *s = l->s;
     ng_job *j = x->job;
-    if (j) {   /* resumed: the workers answered */
-        atomic_fetch_sub(&s->inflight, 1);
-        x->counted = 0;
-        if (j->st != NG_OK) return reply_error(s, c, x, 500, NULL, "inference failed: %s", ng_status_str(j->st));
-        size_t len;
-        char *body = ng_req_format_answer(j->probs, j->labels, j->n, s->classes, &len);
-        if (!body) return reply_error(s, c, x, 507, NULL, "out of memory");
-        atomic_fetch_add(&s->metrics.images, (uint64_t)j->n);
-        return reply(s, c, x, 200, body, len, "application/json", NULL);
-    }
+    if (j) return answer_job(s, c, x, j);   /* resumed: its batch answered it */
     if (x->too_big) return reply_error(s, c, x, 413, NULL, "request body over %zu bytes", s->o.max_body);
     if (atomic_load(&s->stopping)) return reply_error(s, c, x, 503, "1", "the server is shutting down");
     float *in;
@@ -190,22 +199,23 @@ static enum MHD_Result finish_predict(ng_server *s, struct MHD_Connection *c, co
     x->job = j;
     atomic_fetch_add(&s->inflight, 1);
     x->counted = 1;
-    MHD_suspend_connection(c);   /* before the job is visible: a worker may resume it at once */
-    if (ng_batch_submit(s, j) != 0) {
-        MHD_resume_connection(c);
+    if (l->queued + n > s->o.max_queue) {
         x->job = NULL;
         ng_job_free(j);
         atomic_fetch_sub(&s->inflight, 1);
         x->counted = 0;
         return reply_error(s, c, x, 503, "1", "the server is overloaded (inference queue full)");
     }
+    MHD_suspend_connection(c);   /* the loop resumes it after the batch that answers it */
+    ng_loop_submit(l, j);
     return MHD_YES;
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                const char *version, const char *upload, size_t *upload_size, void **ctxp)
 {
-    ng_server *s = cls;
+    ng_loop *l = cls;
+    ng_server *s = l->s;
     conn_ctx *x = *ctxp;
     if (!x) {
         x = calloc(1, sizeof *x);
@@ -258,12 +268,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         x->body[x->len] = 0;
         return MHD_YES;
     }
-    return finish_predict(s, c, x);
+    return finish_predict(l, c, x);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **ctxp, enum MHD_RequestTerminationCode toe)
 {
-    ng_server *s = cls;
+    ng_server *s = ((ng_loop *)cls)->s;
     conn_ctx *x = *ctxp;
     if (!x) return;
     if (x->job && !x->job->finished) {
@@ -275,6 +285,48 @@ static void completed(void *cls, struct MHD_Connection *c, void **ctxp, enum MHD
     free(x->body);
     free(x);
     *ctxp = NULL;
+}
+
+/* One event loop's thread: wait for the daemon's epoll set (poll on its descriptor: waiting does
+ * not take the edge-triggered events MHD_run needs), run one pass over the ready connections,
+ * then the batches it queued; their resumed connections make the next wait return at once. */
+static void *loop_main(void *arg)
+{
+    ng_loop *l = arg;
+    ng_server *s = l->s;
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_EPOLL_FD);
+    struct pollfd pf = { .fd = di ? di->epoll_fd : -1, .events = POLLIN };
+    int64_t wait_us = 0;
+    while (!atomic_load(&s->stop_loops)) {
+        int64_t us = 100000;
+        MHD_UNSIGNED_LONG_LONG to;
+        if (MHD_get_timeout(l->d, &to) == MHD_YES && to < (MHD_UNSIGNED_LONG_LONG)us / 1000) us = (int64_t)to * 1000;
+        if (wait_us > 0 && wait_us < us) us = wait_us;
+        if (l->resumed) us = 0;   /* resumed connections: MHD_run sends their answers now */
+        struct timespec ts = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000 };
+        if (us > 0) ppoll(&pf, 1, &ts, NULL);
+        MHD_run(l->d);
+        if (atomic_load(&s->stopping) && l->listen == -2) l->listen = MHD_quiesce_daemon(l->d);
+        wait_us = ng_loop_run_batches(l, atomic_load(&s->stopping));
+    }
+    return NULL;
+}
+
+static void stop_loops(ng_server *s)
+{
+    atomic_store(&s->stop_loops, 1);
+    for (int i = 0; i < s->nloops; i++)
+        if (s->loops[i].started) pthread_join(s->loops[i].th, NULL);
+    for (int i = 0; i < s->nloops; i++) {
+        ng_loop *l = &s->loops[i];
+        if (l->d) MHD_stop_daemon(l->d);
+        if (l->listen >= 0) close(l->listen);
+        ng_job *j = l->head;   /* only after a drain that timed out */
+        while (j) { ng_job *nx = j->next; ng_job_free(j); j = nx; }
+        ng_loop_free(l);
+    }
+    free(s->loops);
+    free(s);
 }
 
 ng_status ng_server_start(ng_model *m, const ng_serve_options *o, ng_server **out)
@@ -300,35 +352,56 @@ ng_status ng_server_start(ng_model *m, const ng_serve_options *o, ng_server **ou
         return ng_fail(NG_E_INVALID, "serve: the watermark was made for %d classes, the model has %d",
                        ng_wm_classes(o->wm), mc);
     }
-    int threads = o->threads > 0 ? o->threads : ng_ncpu();
-    s->nworkers = threads;
-    ng_status st = ng_batch_start(s);
-    if (st != NG_OK) { free(s->workers); free(s); return st; }
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)o->port);
     if (inet_pton(AF_INET, o->bind ? o->bind : "127.0.0.1", &sa.sin_addr) != 1) {
-        ng_batch_stop(s); free(s->workers); free(s);
+        free(s);
         return ng_fail(NG_E_INVALID, "serve: --bind %s is not an IPv4 address", o->bind);
     }
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
-    struct MHD_OptionItem opts[] = {
-        { MHD_OPTION_THREAD_POOL_SIZE, threads, NULL },
-        { MHD_OPTION_CONNECTION_LIMIT, o->max_connections > 0 ? o->max_connections : 512, NULL },
-        { MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s > 0 ? o->timeout_s : 10, NULL },
-        { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, s },
-        { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)notify_conn, s },
-        { MHD_OPTION_SOCK_ADDR, 0, &sa },
-        { MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL },
-        { MHD_OPTION_END, 0, NULL } };
-    s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, handler, s, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
-    if (!s->d) {
-        ng_batch_stop(s); free(s->workers); free(s);
-        return ng_fail(NG_E_IO, "serve: cannot listen on %s:%d (in use, or not allowed)", o->bind ? o->bind : "127.0.0.1", o->port);
+    s->nloops = o->threads > 0 ? o->threads : ng_ncpu();
+    s->loops = calloc((size_t)s->nloops, sizeof *s->loops);
+    if (!s->loops) { free(s); return ng_fail(NG_E_NOMEM, "out of memory"); }
+    for (int i = 0; i < s->nloops; i++) s->loops[i].listen = -1;
+    for (int i = 0; i < s->nloops; i++) {
+        ng_status st = ng_loop_init(s, &s->loops[i]);
+        if (st != NG_OK) { stop_loops(s); return st; }
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = di ? di->port : o->port;
+    /* one daemon per loop on the same port (SO_REUSEPORT: the kernel spreads the connections) */
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
+    unsigned conns = (unsigned)(o->max_connections > 0 ? o->max_connections : 512);
+    conns = (conns + (unsigned)s->nloops - 1) / (unsigned)s->nloops;
+    for (int i = 0; i < s->nloops; i++) {
+        ng_loop *l = &s->loops[i];
+        struct MHD_OptionItem opts[] = {
+            { MHD_OPTION_CONNECTION_LIMIT, conns, NULL },
+            { MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s > 0 ? o->timeout_s : 10, NULL },
+            { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, l },
+            { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)notify_conn, l },
+            { MHD_OPTION_SOCK_ADDR, 0, &sa },
+            { MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL },
+            { MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL },
+            { MHD_OPTION_END, 0, NULL } };
+        l->d = MHD_start_daemon(flags, ntohs(sa.sin_port), NULL, NULL, handler, l, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+        if (!l->d) {
+            stop_loops(s);
+            return ng_fail(NG_E_IO, "serve: cannot listen on %s:%d (in use, or not allowed)", o->bind ? o->bind : "127.0.0.1", o->port);
+        }
+        if (i == 0) {   /* port 0: the others join the port the first one got */
+            const union MHD_DaemonInfo *di = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_BIND_PORT);
+            if (di) sa.sin_port = htons(di->port);
+            s->port = di ? di->port : o->port;
+        }
+        l->listen = -2;   /* not quiesced yet */
+    }
+    for (int i = 0; i < s->nloops; i++) {
+        if (pthread_create(&s->loops[i].th, NULL, loop_main, &s->loops[i]) != 0) {
+            stop_loops(s);
+            return ng_fail(NG_E_NOMEM, "serve: cannot start the HTTP threads");
+        }
+        s->loops[i].started = 1;
+    }
     *out = s;
     return NG_OK;
 }
@@ -338,17 +411,9 @@ int ng_server_port(const ng_server *s) { return s->port; }
 void ng_server_stop(ng_server *s, double drain_s)
 {
     if (!s) return;
-    atomic_store(&s->stopping, 1);
-    MHD_socket ls = MHD_quiesce_daemon(s->d);   /* no new connections */
+    atomic_store(&s->stopping, 1);   /* the loops stop accepting, run what is queued at once */
     double t_end = ng_now() + drain_s;
     while (atomic_load(&s->inflight) > 0 && ng_now() < t_end) usleep(2000);
-    ng_batch_stop(s);
     usleep(20000);   /* let the last resumed connections send their answers */
-    MHD_stop_daemon(s->d);
-    if (ls != MHD_INVALID_SOCKET) close(ls);
-    pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->nonempty);
-    pthread_cond_destroy(&s->full);
-    free(s->workers);
-    free(s);
+    stop_loops(s);
 }
