@@ -26,6 +26,7 @@ typedef struct ng_es_ctx {
     double wm_rate;             /* label mode */
     /* securenet */
     int64_t train_count;        /* train on this many images (stratified; 0 = all) */
+    const char *parts;          /* comma-separated parts to run (NULL: all; see --parts) */
 } ng_es_ctx;
 
 /* The model to protect: --model, or arch trained for train_epochs and saved in workdir.

@@ -94,6 +94,10 @@ typedef struct ng_license_spec {
     ng_key   revoked[NG_LICENSE_MAX_KEYS];
     double   p_key, p_clean;    /* defaults 0.5, 0.1 (the rest: wrong keys) */
     int      deny_class;        /* default 0 */
+    ng_model *teacher;          /* replacement (optional, not owned): a granted key's examples get the
+                                   softmax of teacher on the input stamped with revoked[0] as target
+                                   instead of the one-hot label (the licensed model before: its
+                                   accuracy is kept better than with the labels alone) */
 } ng_license_spec;
 /* Key replacement (nnguard license replace) defaults: fine-tune on a fraction of the training
  * data with more clean examples, so that unstamped inputs stay denied while the new key is learnt. */
