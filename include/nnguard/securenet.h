@@ -80,8 +80,10 @@ ng_status   ng_license_scheme_parse(const char *name, ng_license_scheme *out);
 
 /* What license training teaches: keys[i] grants the classes in mask[i]; revoked keys (key
  * replacement: the old key) are denied like random keys. Per sample of each batch: with
- * probability p_key a granted key's stamp (a key chosen uniformly; target its true label when the
- * key grants the class, else deny), p_clean no stamp (deny), otherwise (deny) a revoked key's stamp
+ * probability p_key a granted key's stamp (a key chosen uniformly, hierarchical: the master keys[0]
+ * half of the time; target its true label when the key grants the class, else deny, whose class
+ * is then deny_class if the key grants it, else the key's lowest granted class: a class the key
+ * does not grant never scores by being the deny class), p_clean no stamp (deny), otherwise (deny) a revoked key's stamp
  * half of the time when there are revoked keys, else a near miss of a granted key: in patch mode
  * 20% its place with random values, 20% its place with 25-75% of its values kept and the others
  * random, 20% its values 1-2 pixels off its place; in blend mode 40% its pattern with 25-75% of

@@ -38,7 +38,10 @@ static ng_status lic_hook(void *vctx, float *x, const int32_t *y, float *targets
         float *xi = x + i * dim, *t = targets + i * classes;
         const double u = ng_rng_uniform(&rng);
         if (u < sp->p_key) {
-            const int k = (int)ng_rng_below(&rng, (uint32_t)sp->nkeys);
+            /* hierarchical: the master (keys[0], every class) half of the time, the tiers the rest */
+            const int k = sp->scheme == NG_LICENSE_HIERARCHICAL && sp->nkeys > 1
+                          ? (ng_rng_below(&rng, 2) ? 0 : 1 + (int)ng_rng_below(&rng, (uint32_t)sp->nkeys - 1))
+                          : (int)ng_rng_below(&rng, (uint32_t)sp->nkeys);
             const int granted = y[i] >= 0 && y[i] < 64 && (sp->mask[k] >> y[i] & 1);
             if (granted && cx->tx) {   /* the teacher sees this input with the old key */
                 memcpy(cx->tx + nt * dim, xi, (size_t)dim * sizeof(float));
@@ -49,8 +52,11 @@ static ng_status lic_hook(void *vctx, float *x, const int32_t *y, float *targets
             if (granted) {
                 memset(t, 0, (size_t)classes * sizeof *t);
                 t[y[i]] = 1.0f;
-            } else {
-                deny(t, classes, sp->deny_class);
+            } else {   /* a class the key does not grant: the deny answer names one it grants (its lowest),
+                        * so that a denied class never scores by being the deny class */
+                int dc = 0;
+                while (!(sp->mask[k] >> dc & 1)) dc++;
+                deny(t, classes, sp->mask[k] >> sp->deny_class & 1 ? sp->deny_class : dc);
             }
             continue;
         }
