@@ -11,8 +11,9 @@
 typedef struct lic_ctx {
     const ng_license_spec *spec;
     ng_stamper *keys[NG_LICENSE_MAX_KEYS], *revoked[NG_LICENSE_MAX_KEYS];
-    int c, h, w, threads;
-    float *tx, *tz;   /* replacement with a teacher: the batch's keyed inputs stamped with the old key, logits */
+    int c, h, w;
+    float *tx;        /* replacement with a teacher: the batch's keyed inputs stamped with the old key */
+    ng_exec *te;      /* the teacher's executor, made once */
     int64_t *ti;      /* and their places in the batch */
     float scratch[3 * NG_LICENSE_MAX_PATCH * NG_LICENSE_MAX_PATCH];
 } lic_ctx;
@@ -102,10 +103,14 @@ static ng_status lic_hook(void *vctx, float *x, const int32_t *y, float *targets
         ng_stamper_free(s);
     }
     if (nt > 0) {   /* targets: the old model's answers with the old key (its softmax) */
-        ng_status st = ng_model_predict(sp->teacher, cx->tx, nt, (int)nt, cx->threads, cx->tz);
+        const float *tz;
+        ng_shape os;
+        ng_status st = ng_exec_forward(cx->te, cx->tx, nt, &tz, &os);
         if (st != NG_OK) return st;
+        if (os.ndim != 2 || os.d[1] != classes) return ng_fail(NG_E_SHAPE, "license: the teacher's output is not n x %lld",
+                                                               (long long)classes);
         for (int64_t q = 0; q < nt; q++) {
-            const float *z = cx->tz + q * classes;
+            const float *z = tz + q * classes;
             float *t = targets + cx->ti[q] * classes, mx = z[0], sum = 0;
             for (int64_t j = 1; j < classes; j++) mx = z[j] > mx ? z[j] : mx;
             for (int64_t j = 0; j < classes; j++) sum += (t[j] = expf(z[j] - mx));
@@ -159,11 +164,12 @@ ng_status ng_license_train(ng_model *m, const ng_license_spec *spec, const ng_da
                          ng_model_num_classes(m));
         const size_t dim = (size_t)cx.c * (size_t)cx.h * (size_t)cx.w, b = (size_t)(o->batch > 0 ? o->batch : 1);
         cx.tx = st == NG_OK ? malloc(b * dim * sizeof(float)) : NULL;
-        cx.tz = malloc(b * (size_t)ng_model_num_classes(m) * sizeof(float));
         cx.ti = malloc(b * sizeof(int64_t));
-        if (st == NG_OK && (!cx.tx || !cx.tz || !cx.ti)) st = NG_E_NOMEM;
+        if (st == NG_OK && (!cx.tx || !cx.ti)) st = NG_E_NOMEM;
+        ng_exec_options eo = ng_exec_options_default();
+        eo.threads = o->threads;
+        if (st == NG_OK) st = ng_exec_new(spec->teacher, &eo, &cx.te);
     }
-    cx.threads = o->threads;
     if (st == NG_OK && test) {   /* the accuracy the loop reports: the test set with the first key */
         if ((st = ng_dataset_head(test, 0, &stamped)) == NG_OK)
             ng_license_stamp(cx.keys[0], stamped.x, stamped.n);
@@ -177,6 +183,7 @@ ng_status ng_license_train(ng_model *m, const ng_license_spec *spec, const ng_da
     if (st == NG_OK) st = ng_license_record(m, spec);
     for (int i = 0; i < NG_LICENSE_MAX_KEYS; i++) { ng_stamper_free(cx.keys[i]); ng_stamper_free(cx.revoked[i]); }
     if (test) ng_dataset_free(&stamped);
-    free(cx.tx); free(cx.tz); free(cx.ti);
+    free(cx.tx); free(cx.ti);
+    ng_exec_free(cx.te);
     return st;
 }
