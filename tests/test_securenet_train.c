@@ -1,12 +1,13 @@
-/* test_securenet_train: a short license training of LeNet-5 on Fashion-MNIST (12,000 images, 4
- * epochs; 24,000 since the near-miss negatives: on 12,000 no key and wrong keys reached 25.6%) with bounds that a broken stamp or deny target fails: the right key works, no key and
- * wrong keys do not, class-subset denies the other classes. Its code paths run under the
+/* test_securenet_train: a short license training of LeNet-5 on Fashion-MNIST (24,000 images, 4
+ * epochs: on 12,000 the deny half had not converged with the near-miss negatives, no key 25.6%)
+ * with bounds that a broken stamp or deny target fails: the right key works, no key, wrong keys
+ * and near misses of the key do not, class-subset denies the other classes. Its code paths run under the
  * sanitizers in test_securenet (tiny budget).
  * ctest-label: slow heavy */
 #include "tutil.h"
 #include "protect/securenet/securenet_impl.h"
 
-/* Train LeNet-5 for a license on 12000 examples, 4 epochs; evaluate on 2000 test images. */
+/* Train LeNet-5 for a license on 24000 examples, 4 epochs; evaluate on 2000 test images. */
 static void test_train(const ng_dataset *tr, const ng_dataset *te, ng_license_scheme scheme, uint64_t grant)
 {
     ng_license_spec *sp = malloc(sizeof *sp);
