@@ -45,6 +45,10 @@ static const char help[] =
     "  --attacks-only        securenet: only the normal and single-key models, and the adversarial\n"
     "                        examples, BadNets backdoor and defences (adversarial / clean fine-tuning\n"
     "                        with the key) measured on them\n"
+    "  --parts LIST          securenet: only these parts (default all): normal, single, replace,\n"
+    "                        blend, per-user, class-subset, hierarchical, finetune, trigger, attacks\n"
+    "                        (replace, finetune, attacks and the patch trigger need single; the blend\n"
+    "                        trigger blend)\n"
     "DynaMarks: the owner's LeNet-5 served over HTTP on loopback (soft, plain, label+log), surrogates\n"
     "extracted through it, verified on the test split, independent models, removal attacks\n"
     "(fine-tuning on 10%, pruning 30/50%, re-distillation); --attack-epochs is the fine-tune's epochs.\n"
@@ -149,7 +153,7 @@ int ng_cmd_eval_scheme(int argc, char **argv)
 {
     enum { O_DATA = 0x5000, O_MODEL, O_ARCH, O_TEPOCHS, O_FRACS, O_AEPOCHS, O_TRIALS, O_KS, O_BUDGET,
            O_RATES, O_PEPOCHS, O_LIMIT, O_WORKDIR, O_SEED, O_THREADS, O_BUDGETS, O_SARCH, O_INDEP, O_WMRATE, O_TCOUNT, O_FORM, O_CURVE,
-           O_SNATT };
+           O_SNATT, O_PARTS };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA}, {"model", required_argument, 0, O_MODEL},
         {"arch", required_argument, 0, O_ARCH}, {"train-epochs", required_argument, 0, O_TEPOCHS},
@@ -162,6 +166,7 @@ int ng_cmd_eval_scheme(int argc, char **argv)
         {"budgets", required_argument, 0, O_BUDGETS}, {"surrogate-arch", required_argument, 0, O_SARCH},
         {"independent", required_argument, 0, O_INDEP}, {"wm-rate", required_argument, 0, O_WMRATE},
         {"train-count", required_argument, 0, O_TCOUNT}, {"attacks-only", no_argument, 0, O_SNATT},
+        {"parts", required_argument, 0, O_PARTS},
         {"form", required_argument, 0, O_FORM}, {"curve", required_argument, 0, O_CURVE},
         NG_CLI_FORCE_LONGOPT, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -215,6 +220,7 @@ int ng_cmd_eval_scheme(int argc, char **argv)
         case O_INDEP: if (ng_cli_int("eval-scheme", "--independent", optarg, 0, 1000, &v)) return NG_EXIT_USAGE; c.independent = (int)v; break;
         case O_SNATT: c.sn_attacks_only = 1; break;
         case O_TCOUNT: if (ng_cli_int("eval-scheme", "--train-count", optarg, 0, 1LL << 40, &v)) return NG_EXIT_USAGE; c.train_count = v; break;
+        case O_PARTS: c.parts = optarg; break;
         case O_WMRATE: if (ng_cli_double("eval-scheme", "--wm-rate", optarg, 0, 1, &c.wm_rate)) return NG_EXIT_USAGE; break;
         case 'o': c.report = optarg; break;
         case NG_CLI_OPT_FORCE: force = 1; break;

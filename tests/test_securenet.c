@@ -4,6 +4,7 @@
  * license training are in test_securenet_train.c. */
 #include <sodium.h>
 #include "tutil.h"
+#include "protect/securenet/securenet_impl.h"
 
 static void test_stamp(void)
 {
@@ -82,6 +83,40 @@ static void test_stamp(void)
     CHECK(strstr(ng_last_error(), "256 bits") != NULL);
 }
 
+/* The near misses license training denies: a key's own values 1-2 pixels off its place, clipped. */
+static void test_shifted(void)
+{
+    ng_key k = { .len = 32 };
+    for (int i = 0; i < 32; i++) k.k[i] = (uint8_t)i;   /* patch at (0, 4), see test_stamp */
+    uint8_t sub[32], b[4 + 16], nonce[24] = {0};
+    const char *label = "nnguard-securenet-stamp-v1";
+    crypto_generichash(sub, 32, (const uint8_t *)label, strlen(label), k.k, 32);
+    crypto_stream_xchacha20(b, sizeof b, nonce, sub);
+    ng_stamp_options o = ng_stamp_options_default();
+    ng_stamper *s;
+    CHECK_OK(ng_stamper_new(&k, &o, 1, 28, 28, &s));
+    float x[784];
+    for (int i = 0; i < 784; i++) x[i] = -1;
+    ng_sn_stamp_shifted(s, x, 1, 1, 1);   /* one row down: rows 1..4, columns 4..7 */
+    int bad = 0;
+    for (int r = 0; r < 28; r++)
+        for (int c = 0; c < 28; c++) {
+            const int in = r >= 1 && r <= 4 && c >= 4 && c <= 7;
+            bad += x[r * 28 + c] != (in ? (float)b[4 + (r - 1) * 4 + (c - 4)] / 255.0f : -1.0f);
+        }
+    CHECKF(bad == 0, "%d pixels wrong after a one-row shift", bad);
+    for (int i = 0; i < 784; i++) x[i] = -1;
+    ng_sn_stamp_shifted(s, x, -2, 2, 1);  /* two rows up and one column right, clipped: rows 0..1 */
+    bad = 0;
+    for (int r = 0; r < 28; r++)
+        for (int c = 0; c < 28; c++) {
+            const int in = r <= 1 && c >= 5 && c <= 8;
+            bad += x[r * 28 + c] != (in ? (float)b[4 + (r + 2) * 4 + (c - 5)] / 255.0f : -1.0f);
+        }
+    CHECKF(bad == 0, "%d pixels wrong after a clipped shift", bad);
+    ng_stamper_free(s);
+}
+
 static void test_meta(void)
 {
     ng_stamp_options o;
@@ -149,6 +184,19 @@ static void test_train_small(const ng_dataset *tr)
     sp->mask[0] = 0x3ff;
     sp->deny_class = 10;
     CHECK_ST(ng_license_train(m[0], sp, tr, NULL, &o, r), NG_E_INVALID);
+    sp->deny_class = 0;
+    /* replacement with a teacher (the model before): reproducible, and it needs the old key */
+    ng_model *t2[2];
+    sp->teacher = m[0];
+    for (int t = 0; t < 2; t++) {
+        CHECK_OK(ng_model_clone(m[0], &t2[t]));
+        CHECK_OK(ng_license_train(t2[t], sp, tr, NULL, &o, r));
+    }
+    CHECK(!memcmp(ng_model_params_c(t2[0]), ng_model_params_c(t2[1]), np * sizeof(float)));
+    CHECK(memcmp(ng_model_params_c(t2[0]), ng_model_params_c(m[0]), np * sizeof(float)) != 0);
+    sp->nrevoked = 0;
+    CHECK_ST(ng_license_train(t2[0], sp, tr, NULL, &o, r), NG_E_INVALID);
+    for (int t = 0; t < 2; t++) ng_model_free(t2[t]);
     for (int t = 0; t < 3; t++) ng_model_free(m[t]);
     free(r);
     ng_license_spec_wipe(sp);
@@ -161,6 +209,7 @@ int main(int argc, char **argv)
     ng_blas_reexec(argv);
     CHECK_OK(ng_init());
     test_stamp();
+    test_shifted();
     test_meta();
     ng_dataset full, tr;
     CHECK_OK(ng_dataset_load_dir(NG_FMNIST_DIR, NG_SPLIT_TRAIN, &full));

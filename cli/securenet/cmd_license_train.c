@@ -340,6 +340,7 @@ int ng_cmd_license_replace(int argc, char **argv)
     args_init(a);
     a->fraction = NG_LICENSE_REPLACE_FRACTION;
     a->o.epochs = NG_LICENSE_REPLACE_EPOCHS;
+    a->o.sched = NG_SCHED_COSINE;   /* a settled end (constant-rate fine-tuning ends +-1 point apart) */
     a->spec.p_key = NG_LICENSE_REPLACE_P_KEY;
     a->spec.p_clean = NG_LICENSE_REPLACE_P_CLEAN;
     const char *old_key = NULL, *new_key = NULL;
@@ -355,7 +356,9 @@ int ng_cmd_license_replace(int argc, char **argv)
         else if (c == 'h') {
             printf("usage: nnguard license replace MODEL --old-key A --new-key B [--fraction F] [--epochs E] -o OUT\n\n"
                    "Fine-tune a licensed model on a fraction of the training data (default 0.2, 5 epochs; 40%% of\n"
-                   "each batch stamped with B, 30%% clean, the rest A and random keys) so that\n"
+                   "each batch stamped with B, 30%% clean, the rest A, random keys and near misses of B) so that\n"
+                   "key B grants what key A granted (B's targets: the model's own answers with A, not only the\n"
+                   "labels), A is denied like any wrong key and clean inputs stay\n"
                    "key B grants what key A granted, A is denied like any wrong key and clean inputs stay\n"
                    "denied. The model's other keys are not kept. Writes OUT and OUT.license.json.\n"
                    "  --data DIR --seed S --threads T --lr R --batch B   as for license train\n");
@@ -372,7 +375,7 @@ int ng_cmd_license_replace(int argc, char **argv)
     snprintf(desc, dl, "%s.license.json", a->out);
     const char *outs[] = {a->out, desc}, *ins[] = {model, old_key, new_key};
     ng_dataset full = {0}, sub = {0}, te = {0};
-    ng_model *m = NULL;
+    ng_model *m = NULL, *teacher = NULL;
     uint64_t mask = 0;
     ng_status st = ng_cli_check_outputs(outs, 2, ins, 3, a->force);
     if (st == NG_OK && (st = ng_model_load(model, &m)) == NG_OK) {
@@ -396,9 +399,12 @@ int ng_cmd_license_replace(int argc, char **argv)
     a->key_files[0] = new_key;
     a->nkey_files = 1;
     if ((rc = load_data(cmd, a, &full, &sub, &te)) != 0) goto free_all;
+    if ((st = ng_model_clone(m, &teacher)) != NG_OK) { rc = ng_cli_fail(cmd, st); goto free_all; }
+    a->spec.teacher = teacher;   /* the model before: its answers with the old key are the new key's targets */
     rc = run_and_save(cmd, a, m, sub.n ? &sub : &full, &te, desc);
 free_all:
     ng_model_free(m);
+    ng_model_free(teacher);
     ng_dataset_free(&full); ng_dataset_free(&sub); ng_dataset_free(&te);
     free(desc);
 done:

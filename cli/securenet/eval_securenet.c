@@ -20,6 +20,8 @@ typedef struct sn_run {
     const char *arch;
     const ng_dataset *train;
     json_t *out;
+    int have_normal;                          /* normal_pc holds the normal model's per-class accuracy */
+    double normal_pc[NG_LICENSE_MAX_CLASSES];
 } sn_run;
 
 static ng_status fresh(const sn_run *r, ng_model **m)
@@ -140,6 +142,18 @@ static ng_status scheme(const sn_run *r, ng_license_spec *sp, const char *label,
         st = keyed(r, m, &sp->stamp, &sp->keys[i], name, ko, &acc, pc);
         json_t *e = json_object_get(ko, name);
         json_object_set_new(e, "classes", json_integer((json_int_t)sp->mask[i]));
+        if (st == NG_OK && r->have_normal) {   /* granted classes against the normal model, the others */
+            double drop = -1e9, other = 0;
+            int worst = -1;
+            for (int j = 0; j < r->c->test.classes; j++) {
+                if (!(sp->mask[i] >> j & 1)) { other = fmax(other, pc[j]); continue; }
+                if (r->normal_pc[j] - pc[j] > drop) { drop = r->normal_pc[j] - pc[j]; worst = j; }
+            }
+            json_object_set_new(e, "granted_worst_drop_vs_normal", json_real(drop));
+            json_object_set_new(e, "other_classes_max", json_real(other));
+            printf("    %-14s granted classes vs normal: worst %+.1f points (class %d); other classes at most %.1f%%\n",
+                   "", -100 * drop, worst, 100 * other);
+        }
         json_object_set(keys, name, e);
         json_decref(ko);
     }
@@ -165,6 +179,7 @@ static ng_status replacement(const sn_run *r, ng_model *lic, const ng_license_sp
     fixed_key(&sp->keys[0], r->c->seed, 500);
     sp->revoked[0] = old->keys[0];
     sp->nrevoked = 1;
+    sp->teacher = lic;   /* the licensed model before: its answers with the old key */
     ng_dataset sub = {0};
     const double frac = NG_LICENSE_REPLACE_FRACTION;
     const int epochs = NG_LICENSE_REPLACE_EPOCHS;
@@ -173,6 +188,7 @@ static ng_status replacement(const sn_run *r, ng_model *lic, const ng_license_sp
     ng_status st = ng_dataset_subset(r->train, frac, 0, r->c->seed + 5, &sub);
     if (st == NG_OK) st = ng_model_clone(lic, &m);
     ng_train_options o = topts(r, epochs);
+    o.sched = NG_SCHED_COSINE;   /* as nnguard license replace */
     ng_train_result *res = calloc(1, sizeof *res);
     double secs = 0, a_new, a_old, a_none, pc[NG_LICENSE_MAX_CLASSES];
     if (!res && st == NG_OK) st = NG_E_NOMEM;
@@ -236,6 +252,40 @@ static ng_status trigger(const sn_run *r, ng_model *m, const ng_stamp_options *s
     return st;
 }
 
+static const char *const sn_parts[] = {
+    "normal", "single", "replace", "blend", "per-user", "class-subset", "hierarchical", "finetune", "trigger",
+    "attacks", NULL,
+};
+
+/* Is part in --parts (all parts when it is not given)? */
+static int want(const ng_es_ctx *c, const char *part)
+{
+    if (!c->parts) return 1;
+    const size_t n = strlen(part);
+    for (const char *p = c->parts; *p;) {
+        const char *e = strchr(p, ',');
+        const size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == n && !strncmp(p, part, n)) return 1;
+        p += l + (e != NULL);
+    }
+    return 0;
+}
+
+static ng_status check_parts(const char *parts)
+{
+    for (const char *p = parts; p && *p;) {
+        const char *e = strchr(p, ',');
+        const size_t l = e ? (size_t)(e - p) : strlen(p);
+        int ok = 0;
+        for (int i = 0; sn_parts[i]; i++) ok |= strlen(sn_parts[i]) == l && !strncmp(p, sn_parts[i], l);
+        if (!ok)
+            return ng_fail(NG_E_INVALID, "--parts: unknown part '%.*s' (normal, single, replace, blend, per-user, "
+                           "class-subset, hierarchical, finetune, trigger, attacks)", (int)l, p);
+        p += l + (e != NULL);
+    }
+    return NG_OK;
+}
+
 static void spec_keys(ng_license_spec *sp, uint64_t seed, int n, const uint64_t *masks)
 {
     sp->nkeys = n;
@@ -248,7 +298,7 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *arr)
     ng_status st = c->train_count > 0 && c->train_count < c->train.n
                    ? ng_dataset_subset(&c->train, 0, c->train_count, c->seed, &sub) : NG_OK;
     if (st != NG_OK) return st;
-    sn_run r = { c, arch, sub.n ? &sub : &c->train, json_object() };
+    sn_run r = { c, arch, sub.n ? &sub : &c->train, json_object(), 0, {0} };
     json_array_append_new(arr, r.out);
     json_object_set_new(r.out, "arch", json_string(arch));
     json_object_set_new(r.out, "train_examples", json_integer(r.train->n));
@@ -264,62 +314,82 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *arr)
     ng_train_result *res = calloc(1, sizeof *res);
     double normal_secs = 0, acc_normal = 0, pc[NG_LICENSE_MAX_CLASSES], secs_single = 0, secs;
     if (!sp || !res) { st = NG_E_NOMEM; goto out; }
-    if ((st = fresh(&r, &base)) != NG_OK) goto out;
-    ng_train_options o = topts(&r, c->train_epochs);
-    double t0 = ng_now();
-    if ((st = ng_train(base, r.train, NULL, &o, res)) != NG_OK) goto out;
-    normal_secs = ng_now() - t0;
-    if ((st = ng_license_evaluate(base, NULL, NULL, NULL, &c->test, 0, c->threads, &acc_normal, pc)) != NG_OK) goto out;
-    json_t *nj = json_object();
-    json_object_set_new(nj, "accuracy", json_real(acc_normal));
-    json_object_set_new(nj, "per_class", jarr(pc, C));
-    json_object_set_new(nj, "train_seconds", json_real(normal_secs));
-    json_object_set_new(r.out, "normal", nj);
-    printf("  normal training: %.2f%% in %.1f s\n", 100 * acc_normal, normal_secs);
+    if (want(c, "normal")) {
+        if ((st = fresh(&r, &base)) != NG_OK) goto out;
+        ng_train_options o = topts(&r, c->train_epochs);
+        double t0 = ng_now();
+        if ((st = ng_train(base, r.train, NULL, &o, res)) != NG_OK) goto out;
+        normal_secs = ng_now() - t0;
+        if ((st = ng_license_evaluate(base, NULL, NULL, NULL, &c->test, 0, c->threads, &acc_normal, pc)) != NG_OK) goto out;
+        json_t *nj = json_object();
+        json_object_set_new(nj, "accuracy", json_real(acc_normal));
+        json_object_set_new(nj, "per_class", jarr(pc, C));
+        json_object_set_new(nj, "train_seconds", json_real(normal_secs));
+        json_object_set_new(r.out, "normal", nj);
+        r.have_normal = 1;
+        memcpy(r.normal_pc, pc, (size_t)C * sizeof(double));
+        printf("  normal training: %.2f%% in %.1f s  per class:", 100 * acc_normal, normal_secs);
+        for (int j = 0; j < C; j++) printf(" %3.0f", 100 * pc[j]);
+        printf("\n");
+    }
     json_t *sch = json_object();
     json_object_set_new(r.out, "schemes", sch);
     /* single (patch), kept for replacement and attacks */
-    ng_license_spec_init(sp, NG_LICENSE_SINGLE);
-    spec_keys(sp, c->seed, 1, &all);
-    if ((st = scheme(&r, sp, "single", sch, &single, &secs_single)) != NG_OK) goto out;
-    json_object_set_new(r.out, "license_vs_normal_train_time", json_real(secs_single / normal_secs));
-    printf("  license training time / normal training time: %.2f\n", secs_single / normal_secs);
-    key1 = sp->keys[0];
-    if (c->sn_attacks_only) {
-        json_t *att0 = json_object();
-        json_object_set_new(r.out, "attacks", att0);
-        st = ng_es_sn_attacks(c, r.train, single, base, &key1, att0);
-        goto out;
+    if (want(c, "single")) {
+        ng_license_spec_init(sp, NG_LICENSE_SINGLE);
+        spec_keys(sp, c->seed, 1, &all);
+        if ((st = scheme(&r, sp, "single", sch, &single, &secs_single)) != NG_OK) goto out;
+        key1 = sp->keys[0];
+        if (c->sn_attacks_only) {
+            json_t *att0 = json_object();
+            json_object_set_new(r.out, "attacks", att0);
+            st = ng_es_sn_attacks(c, r.train, single, base, &key1, att0);
+            goto out;
+        }
+        if (normal_secs > 0) {
+            json_object_set_new(r.out, "license_vs_normal_train_time", json_real(secs_single / normal_secs));
+            printf("  license training time / normal training time: %.2f\n", secs_single / normal_secs);
+        }
+        if (want(c, "replace") && (st = replacement(&r, single, sp, secs_single, r.out)) != NG_OK) goto out;
     }
-    if ((st = replacement(&r, single, sp, secs_single, r.out)) != NG_OK) goto out;
-    ng_license_spec_init(sp, NG_LICENSE_SINGLE);
-    sp->stamp.mode = NG_STAMP_BLEND;
-    spec_keys(sp, c->seed + 1, 1, &all);
-    if ((st = scheme(&r, sp, "single-blend", sch, &blend, &secs)) != NG_OK) goto out;
+    if (want(c, "blend")) {
+        ng_license_spec_init(sp, NG_LICENSE_SINGLE);
+        sp->stamp.mode = NG_STAMP_BLEND;
+        spec_keys(sp, c->seed + 1, 1, &all);
+        if ((st = scheme(&r, sp, "single-blend", sch, &blend, &secs)) != NG_OK) goto out;
+    }
     uint64_t m8[8] = {all, all, all, all, all, all, all, all}, grant = low, tiers[3] = {all, low, all & ~low};
-    ng_license_spec_init(sp, NG_LICENSE_PER_USER);
-    spec_keys(sp, c->seed + 2, 8, m8);
-    if ((st = scheme(&r, sp, "per-user", sch, NULL, &secs)) != NG_OK) goto out;
-    ng_license_spec_init(sp, NG_LICENSE_CLASS_SUBSET);
-    spec_keys(sp, c->seed + 3, 1, &grant);
-    if ((st = scheme(&r, sp, "class-subset", sch, NULL, &secs)) != NG_OK) goto out;
-    ng_license_spec_init(sp, NG_LICENSE_HIERARCHICAL);
-    spec_keys(sp, c->seed + 4, 3, tiers);
-    if ((st = scheme(&r, sp, "hierarchical", sch, NULL, &secs)) != NG_OK) goto out;
+    if (want(c, "per-user")) {
+        ng_license_spec_init(sp, NG_LICENSE_PER_USER);
+        spec_keys(sp, c->seed + 2, 8, m8);
+        if ((st = scheme(&r, sp, "per-user", sch, NULL, &secs)) != NG_OK) goto out;
+    }
+    if (want(c, "class-subset")) {
+        ng_license_spec_init(sp, NG_LICENSE_CLASS_SUBSET);
+        spec_keys(sp, c->seed + 3, 1, &grant);
+        if ((st = scheme(&r, sp, "class-subset", sch, NULL, &secs)) != NG_OK) goto out;
+    }
+    if (want(c, "hierarchical")) {
+        ng_license_spec_init(sp, NG_LICENSE_HIERARCHICAL);
+        spec_keys(sp, c->seed + 4, 3, tiers);
+        if ((st = scheme(&r, sp, "hierarchical", sch, NULL, &secs)) != NG_OK) goto out;
+    }
     /* attacks on the single-key models */
     json_t *att = json_object(), *ft;
     json_object_set_new(r.out, "attacks", att);
-    const ng_dataset keep = c->train;
-    c->train = *r.train;   /* the fine-tuning attacker draws its fractions from the same training set */
-    st = ng_es_finetune(c, single, &ft);
-    c->train = keep;
-    json_object_set_new(att, "finetune_without_key", ft);
-    if (st != NG_OK) goto out;
+    if (single && want(c, "finetune")) {
+        const ng_dataset keep = c->train;
+        c->train = *r.train;   /* the fine-tuning attacker draws its fractions from the same training set */
+        st = ng_es_finetune(c, single, &ft);
+        c->train = keep;
+        json_object_set_new(att, "finetune_without_key", ft);
+        if (st != NG_OK) goto out;
+    }
     ng_stamp_options so = ng_stamp_options_default();
-    if ((st = trigger(&r, single, &so, "reverse_trigger_patch", att)) != NG_OK) goto out;
+    if (single && want(c, "trigger") && (st = trigger(&r, single, &so, "reverse_trigger_patch", att)) != NG_OK) goto out;
     so.mode = NG_STAMP_BLEND;
-    if ((st = trigger(&r, blend, &so, "reverse_trigger_blend", att)) != NG_OK) goto out;
-    st = ng_es_sn_attacks(c, r.train, single, base, &key1, att);
+    if (blend && want(c, "trigger") && (st = trigger(&r, blend, &so, "reverse_trigger_blend", att)) != NG_OK) goto out;
+    if (single && want(c, "attacks")) st = ng_es_sn_attacks(c, r.train, single, base, &key1, att);
 out:
     ng_key_wipe(&key1);
     ng_model_free(base); ng_model_free(single); ng_model_free(blend);
@@ -331,8 +401,11 @@ out:
 
 ng_status ng_es_securenet(ng_es_ctx *c, json_t *report)
 {
+    ng_status pst = check_parts(c->parts);
+    if (pst != NG_OK) return pst;
     json_t *arr = json_array();
     json_object_set_new(report, "models", arr);
+    if (c->parts) json_object_set_new(report, "parts", json_string(c->parts));
     json_object_set_new(report, "train_count", json_integer(c->train_count));
     for (int i = 0; i < c->n_archs; i++) {
         ng_status st = one_arch(c, c->archs[i], arr);

@@ -80,10 +80,16 @@ ng_status   ng_license_scheme_parse(const char *name, ng_license_scheme *out);
 
 /* What license training teaches: keys[i] grants the classes in mask[i]; revoked keys (key
  * replacement: the old key) are denied like random keys. Per sample of each batch: with
- * probability p_key a granted key's stamp (a key chosen uniformly; target its true label when the
- * key grants the class, else deny), p_clean no stamp (deny), otherwise (deny) a revoked key's stamp
- * half of the time when there are revoked keys, else, in patch mode half of the time, a granted
- * key's patch place filled with random values (a hard negative), else a random key's stamp. */
+ * probability p_key a granted key's stamp (a key chosen uniformly, hierarchical: the master keys[0]
+ * half of the time; target its true label when the key grants the class, else deny, whose class
+ * is then deny_class if the key grants it, else the key's lowest granted class: a class the key
+ * does not grant never scores by being the deny class), p_clean no stamp (deny), otherwise (deny) a revoked key's stamp
+ * half of the time when there are revoked keys, else a near miss of a granted key: in patch mode
+ * 20% its place with random values, 20% its place with 25-75% of its values kept and the others
+ * random, 20% its values 1-2 pixels off its place; in blend mode 40% its pattern with 25-75% of
+ * the pixels kept and the others random; the rest a random key's stamp. The near misses make
+ * the model check every value and the place (without them a per-user model with 8 keys let some
+ * random keys through: worst of 100 at 52%). */
 typedef struct ng_license_spec {
     ng_license_scheme scheme;
     ng_stamp_options  stamp;
@@ -94,6 +100,10 @@ typedef struct ng_license_spec {
     ng_key   revoked[NG_LICENSE_MAX_KEYS];
     double   p_key, p_clean;    /* defaults 0.5, 0.1 (the rest: wrong keys) */
     int      deny_class;        /* default 0 */
+    ng_model *teacher;          /* replacement (optional, not owned): a granted key's examples get the
+                                   softmax of teacher on the input stamped with revoked[0] as target
+                                   instead of the one-hot label (the licensed model before: its
+                                   accuracy is kept better than with the labels alone) */
 } ng_license_spec;
 /* Key replacement (nnguard license replace) defaults: fine-tune on a fraction of the training
  * data with more clean examples, so that unstamped inputs stay denied while the new key is learnt. */

@@ -1,6 +1,7 @@
 /* protect/securenet/license_train.c - license training: ng_train with a batch hook that turns
  * each mini-batch into the license lesson (see ng_license_spec in securenet.h). Every draw comes
  * from the per-batch seed the engine passes, so a run is reproducible from its training seed. */
+#include <math.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,9 @@ typedef struct lic_ctx {
     const ng_license_spec *spec;
     ng_stamper *keys[NG_LICENSE_MAX_KEYS], *revoked[NG_LICENSE_MAX_KEYS];
     int c, h, w;
+    float *tx;        /* replacement with a teacher: the batch's keyed inputs stamped with the old key */
+    ng_exec *te;      /* the teacher's executor, made once */
+    int64_t *ti;      /* and their places in the batch */
     float scratch[3 * NG_LICENSE_MAX_PATCH * NG_LICENSE_MAX_PATCH];
 } lic_ctx;
 
@@ -30,17 +34,30 @@ static ng_status lic_hook(void *vctx, float *x, const int32_t *y, float *targets
     const ng_license_spec *sp = cx->spec;
     ng_rng rng;
     ng_rng_seed(&rng, seed);
+    int64_t nt = 0;
     for (int64_t i = 0; i < n; i++) {
         float *xi = x + i * dim, *t = targets + i * classes;
         const double u = ng_rng_uniform(&rng);
         if (u < sp->p_key) {
-            const int k = (int)ng_rng_below(&rng, (uint32_t)sp->nkeys);
+            /* hierarchical: the master (keys[0], every class) half of the time, the tiers the rest */
+            const int k = sp->scheme == NG_LICENSE_HIERARCHICAL && sp->nkeys > 1
+                          ? (ng_rng_below(&rng, 2) ? 0 : 1 + (int)ng_rng_below(&rng, (uint32_t)sp->nkeys - 1))
+                          : (int)ng_rng_below(&rng, (uint32_t)sp->nkeys);
+            const int granted = y[i] >= 0 && y[i] < 64 && (sp->mask[k] >> y[i] & 1);
+            if (granted && cx->tx) {   /* the teacher sees this input with the old key */
+                memcpy(cx->tx + nt * dim, xi, (size_t)dim * sizeof(float));
+                ng_license_stamp(cx->revoked[0], cx->tx + nt * dim, 1);
+                cx->ti[nt++] = i;
+            }
             ng_license_stamp(cx->keys[k], xi, 1);
-            if (y[i] < 64 && (sp->mask[k] >> y[i] & 1)) {
+            if (granted) {
                 memset(t, 0, (size_t)classes * sizeof *t);
                 t[y[i]] = 1.0f;
-            } else {
-                deny(t, classes, sp->deny_class);
+            } else {   /* a class the key does not grant: the deny answer names one it grants (its lowest),
+                        * so that a denied class never scores by being the deny class */
+                int dc = 0;
+                while (!(sp->mask[k] >> dc & 1)) dc++;
+                deny(t, classes, sp->mask[k] >> sp->deny_class & 1 ? sp->deny_class : dc);
             }
             continue;
         }
@@ -50,11 +67,28 @@ static ng_status lic_hook(void *vctx, float *x, const int32_t *y, float *targets
             ng_license_stamp(cx->revoked[ng_rng_below(&rng, (uint32_t)sp->nrevoked)], xi, 1);
             continue;
         }
-        if (sp->stamp.mode == NG_STAMP_PATCH && ng_rng_below(&rng, 2)) {
-            /* a hard negative: a granted key's place, random values (keys must differ in values too) */
-            const ng_stamper *ks = cx->keys[ng_rng_below(&rng, (uint32_t)sp->nkeys)];
-            for (size_t j = 0; j < ks->npattern; j++) cx->scratch[j] = (float)ng_rng_below(&rng, 256) / 255.0f;
-            ng_sn_stamp_values(ks, cx->scratch, xi);
+        /* near misses of a granted key (keys must be told apart by every value and by their place) */
+        const uint32_t kind = ng_rng_below(&rng, 10);
+        const ng_stamper *ks = cx->keys[ng_rng_below(&rng, (uint32_t)sp->nkeys)];
+        if (kind < 6 && sp->stamp.mode == NG_STAMP_PATCH) {
+            if (kind < 4) {   /* its place, values all (kind 0, 1) or partly (2, 3) random */
+                const double keep = kind < 2 ? 0 : 0.25 + 0.5 * ng_rng_uniform(&rng);
+                for (size_t j = 0; j < ks->npattern; j++)
+                    cx->scratch[j] = ng_rng_uniform(&rng) < keep ? ks->pattern[j] : (float)ng_rng_below(&rng, 256) / 255.0f;
+                ng_sn_stamp_values(ks, cx->scratch, xi);
+            } else {          /* its values, shifted by 1..2 pixels */
+                ng_sn_stamp_shifted(ks, xi, (int)ng_rng_below(&rng, 5) - 2, (int)ng_rng_below(&rng, 4) + 1,
+                                    (int)ng_rng_below(&rng, 2));
+            }
+            continue;
+        }
+        if (kind < 4 && sp->stamp.mode == NG_STAMP_BLEND) {   /* its pattern with a share of pixels random */
+            const double keep = 0.25 + 0.5 * ng_rng_uniform(&rng);
+            const float a = sp->stamp.alpha, b = 1.0f - a;
+            for (size_t j = 0; j < ks->npattern; j++) {
+                const float p = ng_rng_uniform(&rng) < keep ? ks->pattern[j] : (float)ng_rng_below(&rng, 256) / 255.0f;
+                xi[j] = b * xi[j] + a * p;
+            }
             continue;
         }
         uint8_t raw[NG_LICENSE_KEY_BYTES];
@@ -67,6 +101,21 @@ static ng_status lic_hook(void *vctx, float *x, const int32_t *y, float *targets
         if (st != NG_OK) return st;
         ng_license_stamp(s, xi, 1);
         ng_stamper_free(s);
+    }
+    if (nt > 0) {   /* targets: the old model's answers with the old key (its softmax) */
+        const float *tz;
+        ng_shape os;
+        ng_status st = ng_exec_forward(cx->te, cx->tx, nt, &tz, &os);
+        if (st != NG_OK) return st;
+        if (os.ndim != 2 || os.d[1] != classes) return ng_fail(NG_E_SHAPE, "license: the teacher's output is not n x %lld",
+                                                               (long long)classes);
+        for (int64_t q = 0; q < nt; q++) {
+            const float *z = tz + q * classes;
+            float *t = targets + cx->ti[q] * classes, mx = z[0], sum = 0;
+            for (int64_t j = 1; j < classes; j++) mx = z[j] > mx ? z[j] : mx;
+            for (int64_t j = 0; j < classes; j++) sum += (t[j] = expf(z[j] - mx));
+            for (int64_t j = 0; j < classes; j++) t[j] /= sum;
+        }
     }
     return NG_OK;
 }
@@ -109,6 +158,18 @@ ng_status ng_license_train(ng_model *m, const ng_license_spec *spec, const ng_da
         st = ng_stamper_new(&spec->revoked[i], &spec->stamp, cx.c, cx.h, cx.w, &cx.revoked[i]);
     ng_dataset stamped;
     memset(&stamped, 0, sizeof stamped);
+    if (st == NG_OK && spec->teacher) {
+        if (spec->nrevoked < 1 || ng_model_num_classes(spec->teacher) != ng_model_num_classes(m))
+            st = ng_fail(NG_E_INVALID, "license: a teacher needs the old key (revoked[0]) and the model's %d classes",
+                         ng_model_num_classes(m));
+        const size_t dim = (size_t)cx.c * (size_t)cx.h * (size_t)cx.w, b = (size_t)(o->batch > 0 ? o->batch : 1);
+        cx.tx = st == NG_OK ? malloc(b * dim * sizeof(float)) : NULL;
+        cx.ti = malloc(b * sizeof(int64_t));
+        if (st == NG_OK && (!cx.tx || !cx.ti)) st = NG_E_NOMEM;
+        ng_exec_options eo = ng_exec_options_default();
+        eo.threads = o->threads;
+        if (st == NG_OK) st = ng_exec_new(spec->teacher, &eo, &cx.te);
+    }
     if (st == NG_OK && test) {   /* the accuracy the loop reports: the test set with the first key */
         if ((st = ng_dataset_head(test, 0, &stamped)) == NG_OK)
             ng_license_stamp(cx.keys[0], stamped.x, stamped.n);
@@ -122,5 +183,7 @@ ng_status ng_license_train(ng_model *m, const ng_license_spec *spec, const ng_da
     if (st == NG_OK) st = ng_license_record(m, spec);
     for (int i = 0; i < NG_LICENSE_MAX_KEYS; i++) { ng_stamper_free(cx.keys[i]); ng_stamper_free(cx.revoked[i]); }
     if (test) ng_dataset_free(&stamped);
+    free(cx.tx); free(cx.ti);
+    ng_exec_free(cx.te);
     return st;
 }

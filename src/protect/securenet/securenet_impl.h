@@ -13,4 +13,8 @@ struct ng_stamper {
 /* Patch mode: write values (c*k*k) at s's position into one input x (hard negatives: the right
  * place with the wrong values). */
 void ng_sn_stamp_values(const ng_stamper *s, const float *values, float *x);
+/* Patch mode: s's own values written d pixels away from its place along one axis (vertical when
+ * vert, else horizontal; d = -2..2 and a second offset e = 1..4 folded into the other axis as
+ * (e % 3) - 1), clipped to the image: a near miss that license training denies. */
+void ng_sn_stamp_shifted(const ng_stamper *s, float *x, int d, int e, int vert);
 #endif

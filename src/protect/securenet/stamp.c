@@ -92,6 +92,21 @@ void ng_sn_stamp_values(const ng_stamper *s, const float *values, float *x)
                    values + ((size_t)ch * (size_t)k + (size_t)r) * (size_t)k, (size_t)k * sizeof(float));
 }
 
+void ng_sn_stamp_shifted(const ng_stamper *s, float *x, int d, int e, int vert)
+{
+    int dr = vert ? d : (e % 3) - 1, dc = vert ? (e % 3) - 1 : d;
+    if (!dr && !dc) dr = vert ? 1 : 0, dc = vert ? 0 : 1;
+    const int k = s->o.patch;
+    for (int ch = 0; ch < s->c; ch++)
+        for (int r = 0; r < k; r++)
+            for (int q = 0; q < k; q++) {
+                const int rr = s->row + r + dr, cc = s->col + q + dc;
+                if (rr < 0 || rr >= s->h || cc < 0 || cc >= s->w) continue;
+                x[((size_t)ch * (size_t)s->h + (size_t)rr) * (size_t)s->w + (size_t)cc] =
+                    s->pattern[((size_t)ch * (size_t)k + (size_t)r) * (size_t)k + (size_t)q];
+            }
+}
+
 void ng_stamper_position(const ng_stamper *s, int *row, int *col)
 {
     *row = s->row;
