@@ -25,37 +25,54 @@
 #include <sodium.h>
 #include "core/core.h"
 
+/* Open path for reading; it must be a regular file. *len: its size. */
+static ng_status open_regular(const char *path, int *fd, size_t *len)
+{
+    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0) return ng_fail(NG_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(*fd);
+        *fd = -1;
+        return ng_fail(NG_E_IO, "%s: not a regular file", path);
+    }
+    *len = (size_t)st.st_size;
+    return NG_OK;
+}
+
+/* Read n bytes from offset 0 of fd into buf, in pieces of at most 8 MiB. */
+static ng_status read_all(int fd, const char *path, uint8_t *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, buf + got, n - got < ((size_t)8 << 20) ? n - got : (size_t)8 << 20, (off_t)got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0)
+            return ng_fail(NG_E_IO, "%s: read failed after %zu bytes: %s", path, got,
+                           r < 0 ? strerror(errno) : "file shrank");
+        got += (size_t)r;
+    }
+    return NG_OK;
+}
+
 ng_status ng_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len)
 {
     *data = NULL; *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ng_fail(NG_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    int fd;
+    size_t n;
+    ng_status st = open_regular(path, &fd, &n);
+    if (st != NG_OK) return st;
+    if (n > max_bytes) {
         close(fd);
-        return ng_fail(NG_E_IO, "%s: not a regular file", path);
+        return ng_fail(NG_E_FORMAT, "%s: file is %zu bytes, more than the %zu this reader accepts",
+                       path, n, max_bytes);
     }
-    if ((uint64_t)st.st_size > max_bytes) {
-        close(fd);
-        return ng_fail(NG_E_FORMAT, "%s: file is %lld bytes, more than the %zu this reader accepts",
-                       path, (long long)st.st_size, max_bytes);
-    }
-    size_t n = (size_t)st.st_size;
     uint8_t *buf = malloc(n + 1);
     if (!buf) { close(fd); return ng_fail(NG_E_NOMEM, "%s: cannot allocate %zu bytes", path, n); }
     ng_advise_huge(buf, n + 1);
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = read(fd, buf + got, n - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) {
-            free(buf); close(fd);
-            return ng_fail(NG_E_IO, "%s: read failed after %zu bytes: %s", path, got,
-                           r < 0 ? strerror(errno) : "file shrank");
-        }
-        got += (size_t)r;
-    }
+    st = read_all(fd, path, buf, n);
     close(fd);
+    if (st != NG_OK) { free(buf); return st; }
     buf[n] = 0;
     *data = buf; *len = n;
     return NG_OK;
@@ -64,47 +81,32 @@ ng_status ng_read_file(const char *path, size_t max_bytes, uint8_t **data, size_
 ng_status ng_map_file(const char *path, ng_map *m)
 {
     m->data = NULL; m->len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ng_fail(NG_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return ng_fail(NG_E_IO, "%s: not a regular file", path);
-    }
-    m->len = (size_t)st.st_size;
-    if (m->len == 0) { close(fd); return NG_OK; }
-    void *p = mmap(NULL, m->len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    int fd;
+    size_t n;
+    ng_status st = open_regular(path, &fd, &n);
+    if (st != NG_OK) return st;
+    if (n == 0) { close(fd); return NG_OK; }
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
     close(fd);
-    if (p == MAP_FAILED) { m->len = 0; return ng_fail(NG_E_IO, "%s: cannot map: %s", path, strerror(errno)); }
-    m->data = p;
+    if (p == MAP_FAILED) return ng_fail(NG_E_IO, "%s: cannot map: %s", path, strerror(errno));
+    m->data = p; m->len = n;
     return NG_OK;
 }
 
 ng_status ng_read_file_anon(const char *path, ng_map *m)
 {
     m->data = NULL; m->len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ng_fail(NG_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return ng_fail(NG_E_IO, "%s: not a regular file", path);
-    }
-    size_t n = (size_t)st.st_size, got = 0;
+    int fd;
+    size_t n;
+    ng_status st = open_regular(path, &fd, &n);
+    if (st != NG_OK) return st;
     if (n == 0) { close(fd); return NG_OK; }
     uint8_t *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) { close(fd); return ng_fail(NG_E_NOMEM, "%s: cannot allocate %zu bytes", path, n); }
     ng_advise_huge(p, n);
-    while (got < n) {
-        ssize_t r = pread(fd, p + got, n - got < ((size_t)8 << 20) ? n - got : (size_t)8 << 20, (off_t)got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) {
-            munmap(p, n); close(fd);
-            return ng_fail(NG_E_IO, "%s: read failed after %zu bytes: %s", path, got, r < 0 ? strerror(errno) : "file shrank");
-        }
-        got += (size_t)r;
-    }
+    st = read_all(fd, path, p, n);
     close(fd);
+    if (st != NG_OK) { munmap(p, n); return st; }
     m->data = p; m->len = n;
     return NG_OK;
 }
