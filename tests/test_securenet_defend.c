@@ -1,4 +1,4 @@
-/* test_securenet_defend: attacks on a licensed LeNet-5 (a short license training: 12000 images, 4
+/* test_securenet_defend: attacks on a licensed LeNet-5 (a short license training: 24000 images, 4
  * epochs, as test_securenet_train) with and without the key, and the key holder's defences, with
  * bounds that fail when the stamp is ignored or a defence does nothing: FGSM crafted without the key flips fewer images of the
  * keyed pipeline than FGSM crafted with it; adversarial fine-tuning with the key lowers the
@@ -22,7 +22,7 @@ int main(int argc, char **argv)
     CHECK_OK(ng_init());
     ng_dataset full, tr, te, tf;
     CHECK_OK(ng_dataset_load_dir(NG_FMNIST_DIR, NG_SPLIT_TRAIN, &full));
-    CHECK_OK(ng_dataset_subset(&full, 0, 12000, 1, &tr));
+    CHECK_OK(ng_dataset_subset(&full, 0, 24000, 1, &tr));
     ng_dataset_free(&full);
     CHECK_OK(ng_dataset_load_dir(NG_FMNIST_DIR, NG_SPLIT_TEST, &tf));
     CHECK_OK(ng_dataset_head(&tf, 1000, &te));
