@@ -12,7 +12,7 @@ static const ng_cmd ng_cmds[] = {
     {"convert",  ng_cmd_convert,  "convert weights between ONNX and safetensors"},
     {"train",    ng_cmd_train,    "train a built-in architecture or fine-tune a model on an image dataset"},
     {"attack",   ng_cmd_attack,   "attacks: finetune, prune, keyguess (Deep-Lock), adaptive (AdvParams)"},
-    {"eval-scheme", ng_cmd_eval_scheme, "measure a scheme end to end under attack: deeplock, advparams, dynamarks (JSON + table)"},
+    {"eval-scheme", ng_cmd_eval_scheme, "measure a scheme end to end under attack: deeplock, advparams, securenet, dynamarks (JSON + table)"},
     {"evaluate", ng_cmd_evaluate, "every scheme under the same attacks: results.json + report.html (--quick: minutes)"},
     {"demo",     ng_cmd_demo,     "the end-to-end demo on Fashion-MNIST"},
     {"advparams", ng_cmd_advparams, "AdvParams: encrypt a model by perturbing a few parameters, or decrypt it"},
