@@ -7,54 +7,6 @@
 #include "core/core.h"
 #include "report_impl.h"
 
-static const struct { const char *metric, *label; } labels[] = {
-    {"accuracy_original", "original model"}, {"accuracy_unlocked", "with the key"},
-    {"accuracy_locked", "without the key (locked)"}, {"wrong_keys.mean", "random wrong keys, mean"},
-    {"wrong_keys.max", "random wrong keys, best"}, {"unlock_bit_exact", "unlock bit-exact (1 = yes)"},
-    {"parameters", "parameters changed (all)"},
-    {"finetune.accuracy_attacked", "fine-tuned without the key"}, {"finetune.accuracy_scratch", "from scratch, same data"},
-    {"finetune.accuracy_sanity", "same attack on a fresh model"},
-    {"throughput.lock_gb_s", "lock GB/s"}, {"throughput.unlock_gb_s", "unlock GB/s (once, at load)"},
-    {"throughput.memcpy_gb_s", "memcpy GB/s"},
-    {"accuracy_before", "original = with the key"}, {"accuracy_after", "without the key"},
-    {"changed", "parameters changed"}, {"changed_fraction", "share of parameters changed"},
-    {"encrypt_seconds", "encryption time (s)"}, {"decrypt_bit_exact", "decrypt bit-exact (1 = yes)"},
-    {"prune.accuracy", "pruned"}, {"prune.accuracy_tuned", "pruned + fine-tuned"},
-    {"adaptive.accuracy_reset", "adaptive attack, after reset"}, {"adaptive.accuracy_tuned", "adaptive attack, fine-tuned"},
-    {"normal.accuracy", "unprotected model"}, {"normal.train_seconds", "normal training (s)"},
-    {"schemes.single.keys.key-0.accuracy", "single: with the key"}, {"schemes.single.no-key.accuracy", "single: without key"},
-    {"schemes.single.random_keys_worst", "single: best of random keys"},
-    {"schemes.single.one_bit_keys_worst", "single: best key one bit away"},
-    {"schemes.single.train_seconds", "single: license training (s)"},
-    {"schemes.single-blend.keys.key-0.accuracy", "single (blend stamp): with the key"},
-    {"schemes.per-user.keys.key-0.accuracy", "per-user: user 0's key"},
-    {"schemes.per-user.random_keys_worst", "per-user: best of random keys"},
-    {"schemes.class-subset.keys.key-0.accuracy", "class-subset: key (5 classes granted)"},
-    {"schemes.hierarchical.keys.master.accuracy", "hierarchical: master key"},
-    {"schemes.hierarchical.keys.tier-1.accuracy", "hierarchical: tier-1 key"},
-    {"license_vs_normal_train_time", "cost: license / normal training time"},
-    {"replacement.new-key.accuracy", "key replaced: new key"}, {"replacement.old-key.accuracy", "key replaced: old key"},
-    {"replacement.cost_seconds_vs_license_training", "key replacement cost / license training"},
-    {"attacks.finetune_without_key.accuracy_attacked", "fine-tuned without the key"},
-    {"attacks.finetune_without_key.accuracy_scratch", "from scratch, same data"},
-    {"attacks.reverse_trigger_patch.accuracy_after", "reverse-engineered trigger (patch)"},
-    {"attacks.reverse_trigger_blend.accuracy_after", "reverse-engineered trigger (blend)"},
-    {"api.accuracy_plain", "API without watermark"}, {"api.accuracy_soft", "API, soft watermark"},
-    {"api.accuracy_label", "API, label watermark"}, {"api.labels_changed_label", "labels changed (label mode)"},
-    {"extraction.accuracy", "surrogate accuracy"}, {"extraction.fidelity", "surrogate fidelity"},
-    {"extraction.p_value", "verification p-value"}, {"label_mode.p_value", "label-mode p-value"},
-    {"independent.p_value", "independent model p-value"}, {"false_positives.soft", "false positives (soft)"},
-    {"false_positives.label", "false positives (label)"},
-    {"removal.p_value", "after removal attack: p-value"}, {"removal.accuracy", "after removal attack: accuracy"},
-};
-
-const char *ng_report_metric_label(const char *metric)
-{
-    for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++)
-        if (!strcmp(labels[i].metric, metric)) return labels[i].label;
-    return metric;
-}
-
 /* The table of each scheme: these metrics, in this order (the rest is in "every figure"). */
 static const char *const summary[4][24] = {
     {"accuracy_original", "accuracy_unlocked", "accuracy_locked", "wrong_keys.mean", "wrong_keys.max",
