@@ -2,13 +2,10 @@
 # cli_attacks: `nnguard attack ...` and `nnguard eval-scheme ...` end to end on the PyTorch
 # LeNet-5 fixture, asserting the figures from their JSON output.
 # ctest-label: slow
-set -euo pipefail
-NG=$1; SRC=$2; DATA=$3
+. "$(dirname "$0")/lib.sh"
+set -e
 FIX=$SRC/tests/fixtures/lenet5.onnx
-T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 cd "$T"
-jget() { /usr/bin/python3 -c "import json,sys; d=json.load(open('$1')); print(eval('d'+sys.argv[1]))" "$2"; }
-check() { if /usr/bin/python3 -c "import sys; sys.exit(0 if ($1) else 1)"; then echo "ok: $2"; else echo "FAIL: $2 ($1)"; exit 1; fi; }
 
 "$NG" keygen -o k.key >/dev/null
 "$NG" lock "$FIX" -o locked.onnx --key k.key >/dev/null
@@ -37,7 +34,7 @@ check "'$(jget dl.json "['unlock_bit_exact']")' == 'True'" "eval-scheme: unlock 
 check "$(jget dl.json "['accuracy_unlocked']") == $(jget dl.json "['accuracy_original']")" "eval-scheme: unlocked accuracy equals original"
 check "$(jget dl.json "['accuracy_locked']") < 0.15" "eval-scheme: locked accuracy near chance"
 check "$(jget dl.json "['throughput']['lock_gb_s']") > 0" "eval-scheme: throughput measured"
-grep -q "random wrong keys" dl.txt
+assert grep -q "random wrong keys" dl.txt
 
 "$NG" eval-scheme advparams --model "$FIX" --attack-epochs 1 --fractions 0.02 --rates 0.5 --prune-epochs 0 \
       --budget 300 --limit 1000 --workdir wd -o adv.json > adv.txt 2>/dev/null
@@ -51,9 +48,6 @@ check "$(jget adv.json "['models'][0]['accuracy_after']") < $(jget adv.json "['m
       "advparams: accuracy drops by more than 30 points"
 
 # usage errors
-set +e
-"$NG" attack nosuch "$FIX" 2>/dev/null; [ $? -eq 2 ] || { echo "FAIL: unknown attack should exit 2"; exit 1; }
-"$NG" attack keyguess "$FIX" --trials 2 2>err.txt; rc=$?
-set -e
-[ $rc -ne 0 ] && grep -q "not a Deep-Locked model" err.txt || { echo "FAIL: keyguess on a plain model must be refused"; exit 1; }
-echo "cli_attacks: all checks passed"
+expect 2 "" "unknown attack: usage error" "$NG" attack nosuch "$FIX"
+expect nz "not a Deep-Locked model" "keyguess on a plain model refused" "$NG" attack keyguess "$FIX" --trials 2
+finish

@@ -3,35 +3,16 @@
 # usage: bash tests/cli_basic.sh NNGUARD_BIN SOURCE_DIR FMNIST_DIR
 # Needs tests/fixtures/lenet5.onnx (a trained LeNet-5) and lenet5_logits.f32 (PyTorch logits of the
 # first 2000 Fashion-MNIST test images, 2000 x 10 float32 LE). python3 (standard library only) reads JSON.
-set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+set -e
 
-NG=$1
-SRC=$2
-DATA=$3
 FIX=$SRC/tests/fixtures
 MODEL=$FIX/lenet5.onnx
 REF_LOGITS=$FIX/lenet5_logits.f32
 IMAGES=$DATA/t10k-images-idx3-ubyte.gz
 PY=${PYTHON:-python3}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-failures=0
 
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
-die() { echo "FATAL: $*" >&2; exit 1; }
 
-# expect_fail WHAT NEEDLE CMD...: CMD must exit non-zero and say NEEDLE on stderr.
-expect_fail() {
-    local what=$1 needle=$2; shift 2
-    local rc=0
-    "$@" >"$T/out" 2>"$T/err" || rc=$?
-    if [ "$rc" -eq 0 ]; then fail "$what: exit code 0, expected a failure"; return; fi
-    if ! grep -qF -- "$needle" "$T/err"; then
-        fail "$what: exit $rc but stderr does not mention '$needle': $(head -c 400 "$T/err")"; return
-    fi
-    ok "$what (exit $rc: $(head -n1 "$T/err"))"
-}
 
 [ -x "$NG" ] || die "$NG is not an executable"
 [ -f "$IMAGES" ] || die "$IMAGES is missing (Fashion-MNIST test images)"
@@ -179,14 +160,14 @@ for f in "$T/marked.safetensors" "$T/marked.onnx"; do
 done
 
 # ---- bad inputs: non-zero exit, a message naming the file, nothing written --------------------------
-expect_fail "info on a missing file" "$T/nope.onnx" "$NG" info "$T/nope.onnx"
-expect_fail "eval on a missing file" "$T/nope.onnx" "$NG" eval "$T/nope.onnx" --data "$DATA" --limit 10
+expect nz "$T/nope.onnx" "info on a missing file" "$NG" info "$T/nope.onnx"
+expect nz "$T/nope.onnx" "eval on a missing file" "$NG" eval "$T/nope.onnx" --data "$DATA" --limit 10
 head -c $(( $(stat -c %s "$MODEL") / 2 )) "$MODEL" >"$T/trunc.onnx"
-expect_fail "info on a truncated model" "$T/trunc.onnx" "$NG" info "$T/trunc.onnx"
-expect_fail "predict with a truncated model" "$T/trunc.onnx" \
+expect nz "$T/trunc.onnx" "info on a truncated model" "$NG" info "$T/trunc.onnx"
+expect nz "$T/trunc.onnx" "predict with a truncated model" \
     "$NG" predict "$T/trunc.onnx" --images "$IMAGES" --limit 10 --labels "$T/never.txt"
 [ ! -e "$T/never.txt" ] && ok "no labels written on failure" || fail "predict wrote $T/never.txt despite failing"
-expect_fail "eval safetensors without --arch" "--arch" "$NG" eval "$T/m.safetensors" --data "$DATA" --limit 10
+expect nz "--arch" "eval safetensors without --arch" "$NG" eval "$T/m.safetensors" --data "$DATA" --limit 10
 # a 1x32x32 dataset: the model takes 1x28x28
 mkdir -p "$T/d32"
 "$PY" - "$T/d32" <<'EOF'
@@ -198,28 +179,28 @@ for split in ("t10k", "train"):
     with gzip.open("%s/%s-labels-idx1-ubyte.gz" % (d, split), "wb") as f:
         f.write(struct.pack(">II", 0x801, 4) + bytes([0, 1, 2, 9]))
 EOF
-expect_fail "eval on 32x32 data" "32x32" "$NG" eval "$MODEL" --data "$T/d32"
-expect_fail "predict on 32x32 images" "$T/d32/t10k-images-idx3-ubyte.gz" \
+expect nz "32x32" "eval on 32x32 data" "$NG" eval "$MODEL" --data "$T/d32"
+expect nz "$T/d32/t10k-images-idx3-ubyte.gz" "predict on 32x32 images" \
     "$NG" predict "$MODEL" --images "$T/d32/t10k-images-idx3-ubyte.gz" --logits "$T/never.f32"
 [ ! -e "$T/never.f32" ] && ok "no logits written on failure" || fail "predict wrote $T/never.f32 despite failing"
-expect_fail "predict on a labels file" "$DATA/t10k-labels-idx1-ubyte.gz" \
+expect nz "$DATA/t10k-labels-idx1-ubyte.gz" "predict on a labels file" \
     "$NG" predict "$MODEL" --images "$DATA/t10k-labels-idx1-ubyte.gz" --labels "$T/never.txt"
 { gzip -dc <"$IMAGES" 2>/dev/null || true; } | head -c 5000 >"$T/short-images"
-expect_fail "predict on truncated images" "$T/short-images" \
+expect nz "$T/short-images" "predict on truncated images" \
     "$NG" predict "$MODEL" --images "$T/short-images" --labels "$T/never.txt"
 cp "$MODEL" "$T/same.onnx"
-expect_fail "convert over its input" "$T/same.onnx" "$NG" convert "$T/same.onnx" -o "$T/same.onnx"
+expect nz "$T/same.onnx" "convert over its input" "$NG" convert "$T/same.onnx" -o "$T/same.onnx"
 cmp -s "$MODEL" "$T/same.onnx" && ok "convert left its input untouched" || fail "convert changed its input"
-expect_fail "convert to an unknown extension" "$T/x.bin" "$NG" convert "$MODEL" -o "$T/x.bin"
+expect nz "$T/x.bin" "convert to an unknown extension" "$NG" convert "$MODEL" -o "$T/x.bin"
 
 # a full disk (fault injection after 100 bytes) leaves an existing output as it was
 echo "previous contents" >"$T/keep.f32"
 cp "$T/keep.f32" "$T/keep.orig"
-expect_fail "predict on a full disk" "$T/keep.f32" env NG_FAULT_WRITE_AFTER=100 \
+expect nz "$T/keep.f32" "predict on a full disk" env NG_FAULT_WRITE_AFTER=100 \
     "$NG" predict "$MODEL" --images "$IMAGES" --limit 100 --logits "$T/keep.f32"
 cmp -s "$T/keep.f32" "$T/keep.orig" && ok "predict left the old output untouched" || fail "predict damaged $T/keep.f32"
 cp "$T/keep.orig" "$T/keep.onnx"
-expect_fail "convert on a full disk" "$T/keep.onnx" env NG_FAULT_WRITE_AFTER=100 \
+expect nz "$T/keep.onnx" "convert on a full disk" env NG_FAULT_WRITE_AFTER=100 \
     "$NG" convert "$T/m.safetensors" --arch lenet5 -o "$T/keep.onnx"
 cmp -s "$T/keep.onnx" "$T/keep.orig" && ok "convert left the old output untouched" || fail "convert damaged $T/keep.onnx"
 [ -z "$(find "$T" -name '.*tmp*')" ] && ok "no temporary files left behind" || fail "temporary files left: $(find "$T" -name '.*tmp*')"
@@ -237,8 +218,4 @@ fi
 kept=$(OPENBLAS_CORETYPE=Nehalem OPENBLAS_VERBOSE=2 "$NG" --version 2>&1 | sed -n 's/^Core: //p' | tr '\n' ' ')
 [ "$kept" = "Nehalem " ] && ok "OPENBLAS_CORETYPE set by the user is kept" || fail "user's OPENBLAS_CORETYPE: '$kept'"
 
-if [ "$failures" -ne 0 ]; then
-    echo "cli_basic: $failures check(s) FAILED" >&2
-    exit 1
-fi
-echo "cli_basic: all checks passed"
+finish

@@ -6,27 +6,10 @@
 # warning, key file permissions, and a locked model evaluated with its key scores exactly what the
 # original scores.
 # usage: bash tests/cli_deeplock.sh NNGUARD_BIN SOURCE_DIR FMNIST_DIR
-set -uo pipefail
+. "$(dirname "$0")/lib.sh"
 
-NG=$1
-SRC=$2
-DATA=$3
 MODEL=$SRC/tests/fixtures/lenet5.onnx
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
 
-# expect RC NEEDLE WHAT CMD...: CMD exits with RC and, when NEEDLE is not empty, says it on stderr.
-expect() {
-    local want=$1 needle=$2 what=$3; shift 3
-    local rc=0
-    "$@" >"$T/out" 2>"$T/err" || rc=$?
-    if [ "$rc" -ne "$want" ]; then fail "$what: exit code $rc, expected $want ($(head -c 300 "$T/err"))"; return; fi
-    if [ -n "$needle" ] && ! grep -qF -- "$needle" "$T/err"; then fail "$what: stderr lacks '$needle': $(cat "$T/err")"; return; fi
-    ok "$what"
-}
 same() { if cmp -s "$1" "$2"; then ok "$3"; else fail "$3: $1 and $2 differ"; fi; }
 
 for cmd in keygen lock unlock; do
@@ -146,5 +129,4 @@ expect 0 "" "lock with a sealed key" "$NG" lock "$MODEL" -o "$T/ls.onnx" --key "
 expect 0 "" "unlock with a sealed key" "$NG" unlock "$T/ls.onnx" -o "$T/us.onnx" --key "$T/sealed.key" --passphrase-file "$T/pass"
 same "$T/us.onnx" "$T/u.onnx" "sealed-key round trip"
 
-if [ "$failures" -ne 0 ]; then echo "$failures failure(s)" >&2; exit 1; fi
-echo "all deeplock CLI checks passed"
+finish

@@ -2,9 +2,8 @@
 # cli_demo: the README's main job (nnguard demo) runs end to end and shows the expected figures:
 # locked and encrypted models near chance without a key, the original accuracy with it.
 # ctest-label: slow
-set -euo pipefail
-NG=$1; SRC=$2; DATA=$3
-T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/lib.sh"
+set -e
 cd "$T"
 "$NG" demo --epochs 1 --wrong-keys 3 --report-schemes deeplock --data "$DATA" > out.txt 2>err.txt || { cat out.txt err.txt; exit 1; }
 pct() { grep -E "^$1 " out.txt | head -1 | grep -oE '[0-9]+\.[0-9]+%' | head -1 | tr -d '%'; }

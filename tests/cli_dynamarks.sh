@@ -7,18 +7,10 @@
 # is detected from the log; SIGTERM drains and exits 0.
 # usage: bash tests/cli_dynamarks.sh NNGUARD_BIN SOURCE_DIR FMNIST_DIR
 # ctest-label: slow
-set -uo pipefail
-NG=$1; SRC=$2; DATA=$3
+. "$(dirname "$0")/lib.sh"
 MODEL=$SRC/tests/fixtures/lenet5.onnx
-T=$(mktemp -d)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$T"; }
-trap cleanup EXIT
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
-check() { if /usr/bin/python3 -c "import sys; sys.exit(0 if ($1) else 1)"; then ok "$2"; else fail "$2 ($1)"; fi; }
-jget() { /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"; }
+on_exit 'for p in ${PIDS[@]+"${PIDS[@]}"}; do kill "$p" 2>/dev/null; done'
 cd "$T"
 
 # start_server NAME ARGS...: runs nnguard serve on a free port; sets PORT
@@ -125,4 +117,4 @@ rc=0; "$NG" serve "$MODEL" --clients clients.txt --port 0 2>err.txt || rc=$?
 [ $rc -eq 3 ] && grep -q "chmod 600" err.txt && ok "a readable clients file is refused" || fail "clients perms: exit $rc"
 for c in serve wm "attack extract"; do $NG $c --help >/dev/null || fail "$c --help"; done
 
-[ $failures -eq 0 ] && echo "cli_dynamarks: all checks passed" || { echo "cli_dynamarks: $failures failures"; exit 1; }
+finish

@@ -4,26 +4,10 @@
 # .npy, as gray PNGs, and an ImageFolder of 20 images): every route gives the IDX route's logits bit
 # for bit, eval counts what predict labels, and bad inputs are refused with nothing written.
 # usage: bash tests/cli_inputs.sh NNGUARD_BIN SOURCE_DIR FMNIST_DIR
-set -uo pipefail
+. "$(dirname "$0")/lib.sh"
 
-NG=$1
-SRC=$2
-DATA=$3
 FIX=$SRC/tests/fixtures/inputs
 MODEL=$SRC/tests/fixtures/lenet5.onnx
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
-expect() {   # expect RC NEEDLE WHAT CMD...
-    local want=$1 needle=$2 what=$3; shift 3
-    local rc=0
-    "$@" >"$T/out" 2>"$T/err" || rc=$?
-    if [ "$rc" -ne "$want" ]; then fail "$what: exit code $rc, expected $want ($(head -c 300 "$T/err"))"; return; fi
-    if [ -n "$needle" ] && ! grep -qF -- "$needle" "$T/err"; then fail "$what: stderr lacks '$needle': $(cat "$T/err")"; return; fi
-    ok "$what"
-}
 
 # ---- the same 8 images by four routes: identical logits -------------------------------------------
 expect 0 "8 inputs x 10 classes" "predict --input uint8 .npy" \
@@ -82,5 +66,4 @@ grep -q "\"n\": 20" "$T/eval.json" && grep -q "\"correct\": $want," "$T/eval.jso
 expect 2 "not both" "--image-folder with --data" "$NG" eval "$MODEL" --image-folder "$FIX/folder" --data "$DATA"
 expect 2 "no class folders" "--image-folder without classes" "$NG" eval "$MODEL" --image-folder "$FIX/fm8"
 
-echo "cli_inputs: $failures failure(s)"
-[ "$failures" -eq 0 ]
+finish

@@ -6,19 +6,11 @@
 # command without the fault must then succeed and replace the output. Finally the same on a real
 # full disk (a 1 MiB tmpfs), when this runs as root and mounting is allowed.
 # usage: bash tests/cli_nolostdata.sh NNGUARD_BIN SOURCE_DIR FMNIST_DIR
-set -uo pipefail
+. "$(dirname "$0")/lib.sh"
 
-NG=$1
-SRC=$2
-DATA=$3
 MODEL=$SRC/tests/fixtures/lenet5.onnx
-T=$(mktemp -d)
 MNT=
-cleanup() { if [ -n "$MNT" ]; then umount "$MNT" 2>/dev/null; fi; rm -rf "$T"; }
-trap cleanup EXIT
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
+on_exit 'if [ -n "$MNT" ]; then umount "$MNT" 2>/dev/null; fi'
 ORIG="original output, must survive"
 
 sums() { sha256sum "$@" 2>/dev/null | awk '{print $1}' | tr '\n' ' '; }
@@ -132,5 +124,4 @@ else
     ok "real full disk (1 MiB tmpfs): outputs intact, no temp files, message says so"
 fi
 
-if [ "$failures" -ne 0 ]; then echo "$failures failures"; exit 1; fi
-echo "all no-lost-data checks passed"
+finish

@@ -9,25 +9,9 @@
 #   folder shows no name at all (O_TMPFILE) or one 0600 ".OUT.tmp-*" (NG_NO_O_TMPFILE=1); after
 #   SIGTERM / SIGINT / SIGKILL there is no temporary file and no OUT.
 # usage: bash tests/cli_outputs.sh NNGUARD_BIN SOURCE_DIR FMNIST_DIR
-set -uo pipefail
+. "$(dirname "$0")/lib.sh"
 
-NG=$1
-SRC=$2
-DATA=$3
 MODEL=$SRC/tests/fixtures/lenet5.onnx
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
-expect() {   # expect RC NEEDLE WHAT CMD...
-    local want=$1 needle=$2 what=$3; shift 3
-    local rc=0
-    "$@" >"$T/out" 2>"$T/err" || rc=$?
-    if [ "$rc" -ne "$want" ]; then fail "$what: exit code $rc, expected $want ($(head -c 300 "$T/err"))"; return; fi
-    if [ -n "$needle" ] && ! grep -qF -- "$needle" "$T/err"; then fail "$what: stderr lacks '$needle': $(cat "$T/err")"; return; fi
-    ok "$what"
-}
 mode() { stat -c %a "$1" 2>/dev/null; }
 
 cd "$T" || exit 1
@@ -116,5 +100,4 @@ killed TERM 0 0
 killed KILL 0 0
 killed KILL 0 1
 
-if [ "$failures" -ne 0 ]; then echo "$failures failure(s)" >&2; exit 1; fi
-echo "all output checks passed"
+finish

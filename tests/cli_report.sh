@@ -5,9 +5,8 @@
 # carries one point per results.json row it plots. Without chromium the browser half is skipped
 # (exit 77, said why); scripts/install-deps.sh --test installs it, so CI runs it.
 # ctest-label: slow chromium
-set -euo pipefail
-NG=$1; SRC=$2; DATA=$3
-T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/lib.sh"
+set -e
 cd "$T"
 # bad input: named, exit non-zero, nothing written
 set +e

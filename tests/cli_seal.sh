@@ -8,26 +8,10 @@
 # Also runs examples/run_sealed (the C API embedded in a program: path or buffer, key or license)
 # and nnguard serve with a license (answers = predict on the plain model; an expired license refused).
 # usage: bash tests/cli_seal.sh NNGUARD_BIN SOURCE_DIR FMNIST_DIR
-set -uo pipefail
+. "$(dirname "$0")/lib.sh"
 
-NG=$1
-SRC=$2
-DATA=$3
 MODEL=$SRC/tests/fixtures/lenet5.onnx
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
 
-expect() {
-    local want=$1 needle=$2 what=$3; shift 3
-    local rc=0
-    "$@" >"$T/out" 2>"$T/err" || rc=$?
-    if [ "$rc" -ne "$want" ]; then fail "$what: exit code $rc, expected $want ($(head -c 300 "$T/err"))"; return; fi
-    if [ -n "$needle" ] && ! grep -qF -- "$needle" "$T/err"; then fail "$what: stderr lacks '$needle': $(cat "$T/err")"; return; fi
-    ok "$what"
-}
 same() { if cmp -s "$1" "$2"; then ok "$3"; else fail "$3: $1 and $2 differ"; fi; }
 absent() { if [ -e "$1" ]; then fail "$2: $1 was written"; else ok "$2: no output"; fi; }
 
@@ -223,5 +207,4 @@ else
     echo "skip: eval/predict (no Fashion-MNIST at $DATA)"
 fi
 
-if [ "$failures" -ne 0 ]; then echo "$failures failure(s)"; exit 1; fi
-echo "all ok"
+finish

@@ -6,17 +6,9 @@
 # AdvParams key or passphrase file readable by group or others (644, 640, 604) is refused with a
 # message that says how to fix it (chmod 600); keygen never overwrites a key file.
 # usage: bash tests/cli_secrets.sh NNGUARD_BIN SOURCE_DIR FMNIST_DIR
-set -uo pipefail
+. "$(dirname "$0")/lib.sh"
 
-NG=$1
-SRC=$2
-DATA=$3
 MODEL=$SRC/tests/fixtures/lenet5.onnx
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
 ALL=$T/all.log      # everything any command printed
 : > "$ALL"
 
@@ -154,5 +146,4 @@ grep -q "chmod 600" "$T/e" && ok "AdvParams key 644 refused with the fix" || fai
 run nz "eval with a 644 AdvParams key" "$NG" eval "$T/enc.onnx" --advparams-key "$T/a644.key" --data "$DATA" --limit 10
 grep -q "chmod 600" "$T/e" && ok "eval: AdvParams key 644 refused with the fix" || fail "eval AdvParams key 644: $(cat "$T/e")"
 
-if [ "$failures" -ne 0 ]; then echo "$failures failures"; exit 1; fi
-echo "all secret-handling checks passed"
+finish

@@ -6,25 +6,17 @@
 # deny half had not converged for every key (no key 10-33%, another key 10-47% over four runs);
 # on this budget four fresh key pairs gave key 83-86%, no key and another key 10.0-10.5%.
 # ctest-label: slow heavy
-set -u
-NG=$1; SRC=$2; DATA=$3
-T=$(mktemp -d /tmp/nnguard-clisn-XXXXXX)
-trap 'rm -rf "$T"' EXIT
-fail=0; pass=0
-ok()   { if "$@"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAILED: $*" >&2; fi; }
-code() { local want=$1; shift; "$@" >"$T/out" 2>"$T/err"; local got=$?
-         if [ "$got" = "$want" ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAILED (exit $got, wanted $want): $*" >&2; cat "$T/err" >&2; fi; }
+. "$(dirname "$0")/lib.sh"
 acc() { "$NG" eval "$@" --data "$DATA" --limit 2000 --json 2>/dev/null | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['accuracy'])"; }
 ge() { /usr/bin/python3 -c "import sys; sys.exit(0 if float('$1') >= float('$2') else 1)"; }
 cd "$T"
 "$NG" license keygen -o k1 >/dev/null && "$NG" license keygen -o k2 >/dev/null
-code 0 "$NG" license train --scheme single --arch lenet5 --key k1 --data "$DATA" --fraction 0.4 --epochs 5 --seed 3 -q -o m.onnx
+expect 0 "" "" "$NG" license train --scheme single --arch lenet5 --key k1 --data "$DATA" --fraction 0.4 --epochs 5 --seed 3 -q -o m.onnx
 a_key=$(acc m.onnx --license-key k1); a_none=$(acc m.onnx); a_k2=$(acc m.onnx --license-key k2)
 echo "single: key $a_key, no key $a_none, other key $a_k2"
-ok ge "$a_key" 0.75
-ok ge 0.20 "$a_none"
-ok ge 0.20 "$a_k2"
-code 0 "$NG" attack keyguess m.onnx --data "$DATA" --trials 3 --limit 1000 --json
-ok ge 0.20 "$(/usr/bin/python3 -c "import json; print(json.load(open('$T/out'))['accuracy_max'])")"
-echo "$pass passed, $fail failed"
-test "$fail" = 0
+assert ge "$a_key" 0.75
+assert ge 0.20 "$a_none"
+assert ge 0.20 "$a_k2"
+expect 0 "" "" "$NG" attack keyguess m.onnx --data "$DATA" --trials 3 --limit 1000 --json
+assert ge 0.20 "$(/usr/bin/python3 -c "import json; print(json.load(open('$T/out'))['accuracy_max'])")"
+finish

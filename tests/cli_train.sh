@@ -3,15 +3,8 @@
 # printed accuracy, the saved ONNX and its training metadata; checkpoint + --resume gives the
 # same file as an uninterrupted run; fine-tune from --init; safetensors output; usage errors.
 # usage: bash tests/cli_train.sh NNGUARD_BIN SOURCE_DIR FMNIST_DIR
-set -euo pipefail
-NG=$1
-SRC=$2
-DATA=$3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
+. "$(dirname "$0")/lib.sh"
+set -e
 
 # 1. a small run: accuracy printed, file written, metadata recorded
 "$NG" train --arch lenet5 --data "$DATA" --count 3000 --epochs 2 --threads 2 --seed 3 -o "$T/a.onnx" >"$T/out" 2>"$T/err" \
@@ -46,5 +39,4 @@ rc=0; "$NG" train --arch lenet5 --data "$DATA" --count 500 --epochs 1 --freeze '
 [ "$rc" -ne 0 ] && grep -q "nothing" "$T/err" && ok "freeze pattern matching nothing refused" || fail "freeze: rc $rc $(cat "$T/err")"
 "$NG" train --help | grep -q -- "--checkpoint" && ok "--help" || fail "--help"
 
-[ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
-echo "all ok"
+finish
