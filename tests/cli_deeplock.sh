@@ -37,7 +37,7 @@ ID_ORIG=$(grep -io 'model id[^0-9a-f]*[0-9a-f]\{64\}' "$T/info_orig" | grep -o '
 ID_UN=$(grep -io 'model id[^0-9a-f]*[0-9a-f]\{64\}' "$T/info_un" | grep -o '[0-9a-f]\{64\}' | head -1)
 if [ -n "$ID_ORIG" ] && [ "$ID_ORIG" = "$ID_UN" ]; then ok "unlocked onnx has the original model id $ID_ORIG"
 else fail "model id after unlock '$ID_UN' vs original '$ID_ORIG'"; fi
-grep -q deeplock "$T/info_un" && fail "unlocked model still shows deeplock metadata"
+grep -qE "^protection: +deeplock|^ +nnguard\.(scheme +deeplock|deeplock)" "$T/info_un" && fail "unlocked model still shows deeplock metadata"
 
 expect 3 "wrong key or altered file" "wrong key: exit 3" "$NG" unlock "$T/l.onnx" -o "$T/bad.onnx" --key "$T/k2.key"
 [ -e "$T/bad.onnx" ] && fail "OUT exists after a refused unlock" || ok "no OUT after a refused unlock"
