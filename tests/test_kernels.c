@@ -493,6 +493,8 @@ int main(void)
         { 3, 4, 6, 6, 4, 5, 5, 3, 3, 4, 4, 4, 4, 1, 1, 4, 1 },     /* stride 3, pads 4: taps entirely in the padding */
         { 7, 3, 5, 7, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 3, 1 },     /* 1x1 depthwise */
         { 1, 6, 5, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 3, 3, 6, 1 },     /* dilation 3 on a 5x6 image: most taps outside */
+        { 2, 3, 8, 70, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 3, 1 },    /* wide rows (OW >= 32: row by row), stride 2 */
+        { 1, 2, 5, 40, 2, 3, 3, 1, 1, 1, 2, 0, 1, 1, 2, 2, 0 },    /* wide rows, stride 1, dilation 1x2 */
     };
     for (size_t i = 0; i < NG_ARRAY_LEN(convs); i++) test_conv(&convs[i]);
 

@@ -45,47 +45,103 @@ NG_KERN_CLONES static void dw_mac(float *restrict acc, const float *restrict dy,
     for (int64_t k = 0; k < n; k++) acc[k] += dy[k] * x[k * sw];
 }
 
-/* y[i] = Relu(y[i]): the same expression as the Relu op. */
-NG_KERN_CLONES static void dw_relu(float *restrict y, int64_t n)
+
+/* Small outputs with equal strides (sh == sw == s): the plane zero-padded into a grid of Wp columns
+ * (xp), and the output computed on a grid of the same width: output (oh, ow) at p = oh*Wp + ow reads
+ * tap (i, j) at s*p + i*dh*Wp + j*dw, so each tap is one loop over all L = OH*Wp grid points (long
+ * enough to vectorise where the rows are not); the columns ow >= OW are junk, dropped on the way out. */
+typedef struct dw_grid { int64_t Wp, L, padsz; } dw_grid;
+
+static int dw_use_grid(const ng_win2d *g, dw_grid *q)
 {
-    for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+    if (g->sh != g->sw || g->OW >= 32) return 0;
+    const int64_t s = g->sh, need_w = (g->OW - 1) * s + g->dw * (g->kw - 1) + 1;
+    q->Wp = g->pl + g->W > need_w ? g->pl + g->W : need_w;
+    q->L = g->OH * q->Wp;
+    q->padsz = s * q->L + g->dh * (g->kh - 1) * q->Wp + g->dw * (g->kw - 1) + 1;
+    const int64_t rows = g->pt + g->H;
+    if (q->padsz < rows * q->Wp) q->padsz = rows * q->Wp;
+    return 1;
+}
+
+NG_KERN_CLONES static void dw_fwd_grid(const ng_win2d *g, const dw_grid *q, const float *restrict x,
+                                       const float *restrict wc, float bias, int relu, float *restrict xp,
+                                       float *restrict yw, float *restrict y)
+{
+    const int64_t s = g->sh, Wp = q->Wp, L = q->L;
+    memset(xp, 0, sizeof(float) * (size_t)q->padsz);
+    for (int64_t h = 0; h < g->H; h++) memcpy(xp + (g->pt + h) * Wp + g->pl, x + h * g->W, sizeof(float) * (size_t)g->W);
+    for (int64_t p = 0; p < L; p++) yw[p] = bias;
+    for (int64_t i = 0; i < g->kh; i++)
+        for (int64_t t = 0; t < g->kw; t++) {
+            const float wv = wc[i * g->kw + t], *xs = xp + i * g->dh * Wp + t * g->dw;
+            if (s == 1) for (int64_t p = 0; p < L; p++) yw[p] += wv * xs[p];
+            else if (s == 2) for (int64_t p = 0; p < L; p++) yw[p] += wv * xs[2 * p];
+            else for (int64_t p = 0; p < L; p++) yw[p] += wv * xs[s * p];
+        }
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        const float *src = yw + oh * Wp;
+        float *dst = y + oh * g->OW;
+        if (relu) for (int64_t ow = 0; ow < g->OW; ow++) dst[ow] = src[ow] > 0.0f ? src[ow] : 0.0f;
+        else memcpy(dst, src, sizeof(float) * (size_t)g->OW);
+    }
+}
+
+/* One plane, row by row: each tap over the contiguous range of output columns it sees the image in. */
+NG_KERN_CLONES static void dw_fwd_rows(const ng_win2d *g, const float *restrict x, const float *restrict wc,
+                                       float bias, int relu, float *restrict y)
+{
+    const int64_t OHW = g->OH * g->OW, sw = g->sw;
+    for (int64_t k = 0; k < OHW; k++) y[k] = bias;
+    for (int64_t i = 0; i < g->kh; i++)
+        for (int64_t t = 0; t < g->kw; t++) {
+            const int64_t off = t * g->dw - g->pl;
+            const float wv = wc[i * g->kw + t];
+            int64_t lo, hi;
+            dw_cols(g, off, &lo, &hi);
+            if (lo >= hi) continue;
+            for (int64_t oh = 0; oh < g->OH; oh++) {
+                const int64_t ih = oh * g->sh - g->pt + i * g->dh;
+                if (ih < 0 || ih >= g->H) continue;
+                float *yr = y + oh * g->OW + lo;
+                const float *xr = x + ih * g->W + off + lo * sw;
+                const int64_t n = hi - lo;
+                if (sw == 1) for (int64_t k = 0; k < n; k++) yr[k] += wv * xr[k];
+                else if (sw == 2) for (int64_t k = 0; k < n; k++) yr[k] += wv * xr[2 * k];
+                else for (int64_t k = 0; k < n; k++) yr[k] += wv * xr[k * sw];
+            }
+        }
+    if (relu) for (int64_t k = 0; k < OHW; k++) y[k] = y[k] > 0.0f ? y[k] : 0.0f;
 }
 
 static void dw_fwd_body(void *arg, int64_t i0, int64_t i1, int worker)
 {
-    (void)worker;
     const dw_job *j = arg;
     const ng_win2d *g = j->g;
     const int64_t HW = g->H * g->W, OHW = g->OH * g->OW, K = g->kh * g->kw;
+    dw_grid q;
+    const int grid = dw_use_grid(g, &q);
     for (int64_t it = i0; it < i1; it++) {
         const int64_t c = it % g->C;
-        const float *xp = j->x + it * HW, *wc = j->w + c * K;
-        float *yp = j->y + it * OHW;
         const float bias = j->b ? j->b[c] : 0.0f;
-        for (int64_t k = 0; k < OHW; k++) yp[k] = bias;
-        for (int64_t oh = 0; oh < g->OH; oh++) {
-            float *yr = yp + oh * g->OW;
-            for (int64_t i = 0; i < g->kh; i++) {
-                const int64_t ih = oh * g->sh - g->pt + i * g->dh;
-                if (ih < 0 || ih >= g->H) continue;
-                for (int64_t t = 0; t < g->kw; t++) {
-                    const int64_t off = t * g->dw - g->pl;
-                    int64_t lo, hi;
-                    dw_cols(g, off, &lo, &hi);
-                    if (lo < hi) dw_axpy(yr + lo, xp + ih * g->W + off + lo * g->sw, wc[i * g->kw + t], hi - lo, g->sw);
-                }
-            }
-        }
-        if (j->relu) dw_relu(yp, OHW);
+        if (grid) dw_fwd_grid(g, &q, j->x + it * HW, j->w + c * K, bias, j->relu, j->scr[worker],
+                              j->scr[worker] + q.padsz, j->y + it * OHW);
+        else dw_fwd_rows(g, j->x + it * HW, j->w + c * K, bias, j->relu, j->y + it * OHW);
     }
 }
 
+int64_t ng_dwconv_fwd_scratch(const ng_win2d *g)
+{
+    dw_grid q;
+    return dw_use_grid(g, &q) ? q.padsz + q.L : 1;
+}
+
 void ng_dwconv_fwd(ng_pool *p, const ng_win2d *g, int64_t N, const float *x, const float *w,
-                   const float *b, int relu, float *y)
+                   const float *b, int relu, float *y, float *const *scr)
 {
     dw_job j;
     memset(&j, 0, sizeof j);
-    j.g = g; j.N = N; j.x = x; j.w = w; j.b = b; j.y = y; j.relu = relu;
+    j.g = g; j.N = N; j.x = x; j.w = w; j.b = b; j.y = y; j.relu = relu; j.scr = scr;
     ng_pool_for(p, N * g->C, dw_fwd_body, &j);
 }
 

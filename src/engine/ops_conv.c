@@ -213,8 +213,10 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
     if (j.o.depthwise) {
         ng_win2d dg = j.o.g;
         dg.C = j.o.C;   /* all channels (o.g is one group's window) */
+        if (!conv_scratch(c, (size_t)ng_dwconv_fwd_scratch(&dg), ptrs, nw))
+            return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for the padded planes", NG_NODE_NAME(n));
         ng_dwconv_fwd(c->pool, &dg, j.o.N, in[0]->data, in[1]->data, b ? b->data : NULL, c->fuse_relu,
-                      out[0]->data);
+                      out[0]->data, ptrs);
         return NG_OK;
     }
     j.nb = conv_images_per_gemm(&j.o, nw);
