@@ -1,7 +1,7 @@
 /* test_fusion: the exec's inference fusions (Conv -> Relu, Add -> Relu) and Conv's several-images-
  * per-GEMM path give the same numbers as running every node on its own.
  *
- * Graph (a residual block): x -> Conv3x3(+bias) -> Relu -> Conv3x3(+bias) -> Add(., relu1) -> Relu
+ * Graph (a residual block): x -> depthwise Conv3x3(+bias) -> Relu -> Conv3x3(+bias) -> Add(., relu1) -> Relu
  * -> Conv1x1 stride 2 -> y. Conv1 and Add feed their Relu alone (fused in inference); relu1 feeds two
  * nodes, so its alias must be what both read. Checked at batch 1 (one GEMM per image, the
  * single-item path) and batch 7 (6x6 outputs: several images per GEMM):
@@ -21,9 +21,10 @@ static void rnd_fill(ng_rng *r, float *p, int64_t n, float s)
     for (int64_t i = 0; i < n; i++) p[i] = s * (2.0f * ng_rng_uniform(r) - 1.0f);
 }
 
-static int conv_node(ng_model *m, const char *name, int x, int cin, int cout, int k, int stride, ng_rng *r)
+/* dwise: depthwise (group = cin = cout), engine/dwconv.c's kernel. */
+static int conv_node(ng_model *m, const char *name, int x, int cin, int cout, int k, int stride, int dwise, ng_rng *r)
 {
-    ng_shape ws = {4, {cout, cin, k, k}}, bs = {1, {cout}};
+    ng_shape ws = {4, {cout, dwise ? 1 : cin, k, k}}, bs = {1, {cout}};
     char nm[64];
     snprintf(nm, sizeof nm, "%s.w", name);
     int w = ng_model_add_param(m, nm, &ws, NULL, 1);
@@ -35,6 +36,7 @@ static int conv_node(ng_model *m, const char *name, int x, int cin, int cout, in
     ng_attrs_default(&a);
     a.kernel[0] = a.kernel[1] = k;
     a.stride[0] = a.stride[1] = stride;
+    a.group = dwise ? cin : 1;
     for (int i = 0; i < 4; i++) a.pad[i] = k / 2;
     int ins[3] = {x, w, b}, y = ng_model_add_value(m, name, NG_V_ACT, NULL);
     ng_model_add_node(m, NG_OP_CONV, name, ins, 3, &y, 1, &a);
@@ -54,30 +56,31 @@ static ng_model *build(ng_rng *r)
     ng_shape xs = {4, {-1, C, H, W}};
     int x = ng_model_add_value(m, "x", NG_V_INPUT, &xs);
     m->input = x;
-    int c1 = conv_node(m, "conv1", x, C, C, 3, 1, r);
+    int c1 = conv_node(m, "conv1", x, C, C, 3, 1, 1, r);
     int r1 = unary(m, NG_OP_RELU, "relu1", &c1, 1);
-    int c2 = conv_node(m, "conv2", r1, C, C, 3, 1, r);
+    int c2 = conv_node(m, "conv2", r1, C, C, 3, 1, 0, r);
     int add_in[2] = {c2, r1};
     int s = unary(m, NG_OP_ADD, "add", add_in, 2);
     int r2 = unary(m, NG_OP_RELU, "relu2", &s, 1);
-    m->output = conv_node(m, "conv3", r2, C, M, 1, 2, r);
+    m->output = conv_node(m, "conv3", r2, C, M, 1, 2, 0, r);
     return m;
 }
 
-/* Naive double reference of one conv (pad k/2) on one image. */
+/* Naive double reference of one conv (pad k/2; dwise: depthwise) on one image. */
 static void ref_conv(const double *x, int cin, int h, int w, const float *wt, const float *b, int cout,
-                     int k, int stride, double *y, int oh, int ow)
+                     int k, int stride, int dwise, double *y, int oh, int ow)
 {
     for (int o = 0; o < cout; o++)
         for (int i = 0; i < oh; i++)
             for (int j = 0; j < ow; j++) {
                 double s = b[o];
-                for (int c = 0; c < cin; c++)
+                for (int c = dwise ? o : 0; c < (dwise ? o + 1 : cin); c++)
                     for (int u = 0; u < k; u++)
                         for (int v = 0; v < k; v++) {
                             int hi = i * stride - k / 2 + u, wj = j * stride - k / 2 + v;
                             if (hi < 0 || hi >= h || wj < 0 || wj >= w) continue;
-                            s += (double)wt[((o * cin + c) * k + u) * k + v] * x[(c * h + hi) * w + wj];
+                            int wc = dwise ? 0 : c;
+                            s += (double)wt[((o * (dwise ? 1 : cin) + wc) * k + u) * k + v] * x[(c * h + hi) * w + wj];
                         }
                 y[(o * oh + i) * ow + j] = s;
             }
@@ -93,11 +96,11 @@ static double ref_error(const ng_model *m, const float *x, const float *y, int n
     double worst = 0, a[C * H * W], b1[C * H * W], b2[C * H * W], out[M * 3 * 3];
     for (int i = 0; i < n; i++) {
         for (int k = 0; k < C * H * W; k++) a[k] = x[i * C * H * W + k];
-        ref_conv(a, C, H, W, param(m, "conv1.w"), param(m, "conv1.b"), C, 3, 1, b1, H, W);
+        ref_conv(a, C, H, W, param(m, "conv1.w"), param(m, "conv1.b"), C, 3, 1, 1, b1, H, W);
         for (int k = 0; k < C * H * W; k++) b1[k] = b1[k] > 0 ? b1[k] : 0;
-        ref_conv(b1, C, H, W, param(m, "conv2.w"), param(m, "conv2.b"), C, 3, 1, b2, H, W);
+        ref_conv(b1, C, H, W, param(m, "conv2.w"), param(m, "conv2.b"), C, 3, 1, 0, b2, H, W);
         for (int k = 0; k < C * H * W; k++) { double v = b2[k] + b1[k]; b2[k] = v > 0 ? v : 0; }
-        ref_conv(b2, C, H, W, param(m, "conv3.w"), param(m, "conv3.b"), M, 1, 2, out, 3, 3);
+        ref_conv(b2, C, H, W, param(m, "conv3.w"), param(m, "conv3.b"), M, 1, 2, 0, out, 3, 3);
         for (int k = 0; k < M * 9; k++) {
             double e = fabs(out[k] - y[i * M * 9 + k]) / (fabs(out[k]) > 1 ? fabs(out[k]) : 1);
             if (e > worst) worst = e;

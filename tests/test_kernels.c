@@ -486,6 +486,15 @@ int main(void)
         { 7, 3, 5, 5, 2, 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0 },     /* kernel = image */
         { 2, 3, 10, 9, 4, 3, 3, 1, 1, 2, 0, 1, 2, 2, 2, 1, 1 },    /* stride 1, dilation 2, asymmetric pads */
         { 7, 2, 6, 5, 4, 3, 2, 1, 1, 0, 3, 2, 0, 1, 1, 2, 1 },     /* stride 1, groups 2, left pad > kernel */
+        /* depthwise (group == C == M): the direct kernel of engine/dwconv.c */
+        { 7, 8, 9, 10, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 8, 1 },   /* stride 2, pad 1, batch 7 */
+        { 1, 16, 14, 14, 16, 3, 3, 2, 2, 0, 1, 1, 0, 1, 1, 16, 1 },/* batch 1, stride 2, asymmetric pads */
+        { 2, 5, 11, 9, 5, 3, 5, 1, 2, 2, 0, 1, 3, 2, 1, 5, 0 },    /* dilation 2x1, 3x5 kernel, strides 1x2, no bias */
+        { 3, 4, 6, 6, 4, 5, 5, 3, 3, 4, 4, 4, 4, 1, 1, 4, 1 },     /* stride 3, pads 4: taps entirely in the padding */
+        { 7, 3, 5, 7, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 3, 1 },     /* 1x1 depthwise */
+        { 1, 6, 5, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 3, 3, 6, 1 },     /* dilation 3 on a 5x6 image: most taps outside */
+        { 2, 3, 8, 70, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 3, 1 },    /* wide rows (OW >= 32: row by row), stride 2 */
+        { 1, 2, 5, 40, 2, 3, 3, 1, 1, 1, 2, 0, 1, 1, 2, 2, 0 },    /* wide rows, stride 1, dilation 1x2 */
     };
     for (size_t i = 0; i < NG_ARRAY_LEN(convs); i++) test_conv(&convs[i]);
 

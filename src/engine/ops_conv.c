@@ -7,16 +7,19 @@
  * With stride 1, col is built on the zero-padded grid instead (ng_im2col_wide: one memcpy per col
  * row); the grid's extra columns are dropped from the forward output and are zero in backward's dY.
  * Backward per image and group:  dW_g += dY_g * col^T,  dcol = W_g^T * dY_g then col2im into dX,
- * dB[m] += sum dY[m]. Work items (image, group) are split over the exec's workers; each worker keeps
+ * dB[m] += sum dY[m]. Depthwise convolutions (group == C == M) skip all this for the direct kernel
+ * of dwconv.h. Work items (image, group) are split over the exec's workers; each worker keeps
  * its own dW/dB partial sums in its scratch, added up at the end (worker 0 adds straight into din).
  */
 #include <string.h>
 #include <cblas.h>
 #include "engine/ops.h"
 #include "engine/kern.h"
+#include "engine/dwconv.h"
 
 typedef struct conv_geom {
     int64_t N, C, H, W, M, G, Cg, Mg, K, HW, OHW;
+    int     depthwise;    /* group == C == M: the direct kernel of dwconv.h */
     int     one_by_one;   /* col is the image itself */
     int     wide;         /* forward on the padded grid (ng_im2col_wide) */
     int64_t Hp, Wp, L, padsz; /* padded grid: rows, columns, OH*Wp, floats of the padded copy */
@@ -63,6 +66,7 @@ static ng_status conv_check(const ng_node *n, const ng_shape *xs, const ng_shape
     o->Wp = g->OW + g->dw * (g->kw - 1);
     o->L = g->OH * o->Wp;
     o->padsz = o->Cg * o->Hp * o->Wp + g->dw * (g->kw - 1);
+    o->depthwise = o->G == o->C && o->M == o->C;
     /* worth it while the padded grid adds at most as many columns as the output has */
     o->wide = !o->one_by_one && g->sh == 1 && g->sw == 1 && o->Wp <= 2 * g->OW;
     return NG_OK;
@@ -206,6 +210,15 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
     float *ptrs[NG_KERN_MAX_WORKERS];
     if (nw > NG_KERN_MAX_WORKERS)
         return ng_fail(NG_E_UNSUPPORTED, "node '%s' (Conv): %d workers, at most %d supported", NG_NODE_NAME(n), nw, NG_KERN_MAX_WORKERS);
+    if (j.o.depthwise) {
+        ng_win2d dg = j.o.g;
+        dg.C = j.o.C;   /* all channels (o.g is one group's window) */
+        if (!conv_scratch(c, (size_t)ng_dwconv_fwd_scratch(&dg), ptrs, nw))
+            return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for the padded planes", NG_NODE_NAME(n));
+        ng_dwconv_fwd(c->pool, &dg, j.o.N, in[0]->data, in[1]->data, b ? b->data : NULL, c->fuse_relu,
+                      out[0]->data, ptrs);
+        return NG_OK;
+    }
     j.nb = conv_images_per_gemm(&j.o, nw);
     j.relu = c->fuse_relu;
     size_t floats = j.o.one_by_one ? 1 : (size_t)(j.o.K * j.o.OHW);
@@ -396,6 +409,14 @@ ng_status ng_conv_bwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
         return ng_fail(NG_E_UNSUPPORTED, "node '%s' (Conv): %d workers, at most %d supported", NG_NODE_NAME(n), nw, NG_KERN_MAX_WORKERS);
     float *ptrs[NG_KERN_MAX_WORKERS];
     int used[NG_KERN_MAX_WORKERS] = {0};
+    if (o->depthwise) {
+        ng_win2d dg = o->g;
+        dg.C = o->C;
+        if (!conv_scratch(c, (size_t)ng_dwconv_bwd_scratch(&dg), ptrs, nw))
+            return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for backward buffers", NG_NODE_NAME(n));
+        ng_dwconv_bwd(c->pool, &dg, o->N, j.x, j.w, j.dy, j.dx, j.dw, j.db, ptrs);
+        return NG_OK;
+    }
     j.nb = conv_images_per_gemm(o, nw);
     const int64_t P = j.nb * (o->wide ? o->L : o->OHW);   /* columns per GEMM */
     size_t floats = (size_t)(2 * o->K * o->OHW + o->M * o->K + o->M);

@@ -1,0 +1,202 @@
+/* engine/dwconv.c - direct depthwise convolution (see dwconv.h). */
+#include <string.h>
+#include "engine/dwconv.h"
+
+typedef struct dw_job {
+    const ng_win2d *g;
+    int64_t N;
+    const float *x, *w, *b, *dy;
+    float *y, *dx, *dw, *db;
+    float *const *scr;
+    int relu;
+} dw_job;
+
+/* Output columns [*lo, *hi) whose tap at input column offset off (ow*sw + off) lies in [0, W). */
+static void dw_cols(const ng_win2d *g, int64_t off, int64_t *lo, int64_t *hi)
+{
+    int64_t a = off < 0 ? (-off + g->sw - 1) / g->sw : 0;
+    int64_t b = g->W - 1 - off < 0 ? 0 : (g->W - 1 - off) / g->sw + 1;
+    if (b > g->OW) b = g->OW;
+    if (a > g->OW) a = g->OW;
+    *lo = a; *hi = b < a ? a : b;
+}
+
+/* y[k] += wv * x[k*sw], k < n. */
+NG_KERN_CLONES static void dw_axpy(float *restrict y, const float *restrict x, float wv, int64_t n, int64_t sw)
+{
+    if (sw == 1) { for (int64_t k = 0; k < n; k++) y[k] += wv * x[k]; return; }
+    if (sw == 2) { for (int64_t k = 0; k < n; k++) y[k] += wv * x[2 * k]; return; }
+    for (int64_t k = 0; k < n; k++) y[k] += wv * x[k * sw];
+}
+
+/* dx[k*sw] += wv * dy[k], k < n (the adjoint of dw_axpy). */
+NG_KERN_CLONES static void dw_axpy_t(float *restrict dx, const float *restrict dy, float wv, int64_t n, int64_t sw)
+{
+    if (sw == 1) { for (int64_t k = 0; k < n; k++) dx[k] += wv * dy[k]; return; }
+    for (int64_t k = 0; k < n; k++) dx[k * sw] += wv * dy[k];
+}
+
+/* acc[k] += dy[k] * x[k*sw], k < n (per-column partial sums of one tap's dW). */
+NG_KERN_CLONES static void dw_mac(float *restrict acc, const float *restrict dy, const float *restrict x, int64_t n,
+                                  int64_t sw)
+{
+    if (sw == 1) { for (int64_t k = 0; k < n; k++) acc[k] += dy[k] * x[k]; return; }
+    if (sw == 2) { for (int64_t k = 0; k < n; k++) acc[k] += dy[k] * x[2 * k]; return; }
+    for (int64_t k = 0; k < n; k++) acc[k] += dy[k] * x[k * sw];
+}
+
+
+/* Small outputs with equal strides (sh == sw == s): the plane zero-padded into a grid of Wp columns
+ * (xp), and the output computed on a grid of the same width: output (oh, ow) at p = oh*Wp + ow reads
+ * tap (i, j) at s*p + i*dh*Wp + j*dw, so each tap is one loop over all L = OH*Wp grid points (long
+ * enough to vectorise where the rows are not); the columns ow >= OW are junk, dropped on the way out. */
+typedef struct dw_grid { int64_t Wp, L, padsz; } dw_grid;
+
+static int dw_use_grid(const ng_win2d *g, dw_grid *q)
+{
+    if (g->sh != g->sw || g->OW >= 32) return 0;
+    const int64_t s = g->sh, need_w = (g->OW - 1) * s + g->dw * (g->kw - 1) + 1;
+    q->Wp = g->pl + g->W > need_w ? g->pl + g->W : need_w;
+    q->L = g->OH * q->Wp;
+    q->padsz = s * q->L + g->dh * (g->kh - 1) * q->Wp + g->dw * (g->kw - 1) + 1;
+    const int64_t rows = g->pt + g->H;
+    if (q->padsz < rows * q->Wp) q->padsz = rows * q->Wp;
+    return 1;
+}
+
+NG_KERN_CLONES static void dw_fwd_grid(const ng_win2d *g, const dw_grid *q, const float *restrict x,
+                                       const float *restrict wc, float bias, int relu, float *restrict xp,
+                                       float *restrict yw, float *restrict y)
+{
+    const int64_t s = g->sh, Wp = q->Wp, L = q->L;
+    memset(xp, 0, sizeof(float) * (size_t)q->padsz);
+    for (int64_t h = 0; h < g->H; h++) memcpy(xp + (g->pt + h) * Wp + g->pl, x + h * g->W, sizeof(float) * (size_t)g->W);
+    for (int64_t p = 0; p < L; p++) yw[p] = bias;
+    for (int64_t i = 0; i < g->kh; i++)
+        for (int64_t t = 0; t < g->kw; t++) {
+            const float wv = wc[i * g->kw + t], *xs = xp + i * g->dh * Wp + t * g->dw;
+            if (s == 1) for (int64_t p = 0; p < L; p++) yw[p] += wv * xs[p];
+            else if (s == 2) for (int64_t p = 0; p < L; p++) yw[p] += wv * xs[2 * p];
+            else for (int64_t p = 0; p < L; p++) yw[p] += wv * xs[s * p];
+        }
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        const float *src = yw + oh * Wp;
+        float *dst = y + oh * g->OW;
+        if (relu) for (int64_t ow = 0; ow < g->OW; ow++) dst[ow] = src[ow] > 0.0f ? src[ow] : 0.0f;
+        else memcpy(dst, src, sizeof(float) * (size_t)g->OW);
+    }
+}
+
+/* One plane, row by row: each tap over the contiguous range of output columns it sees the image in. */
+NG_KERN_CLONES static void dw_fwd_rows(const ng_win2d *g, const float *restrict x, const float *restrict wc,
+                                       float bias, int relu, float *restrict y)
+{
+    const int64_t OHW = g->OH * g->OW, sw = g->sw;
+    for (int64_t k = 0; k < OHW; k++) y[k] = bias;
+    for (int64_t i = 0; i < g->kh; i++)
+        for (int64_t t = 0; t < g->kw; t++) {
+            const int64_t off = t * g->dw - g->pl;
+            const float wv = wc[i * g->kw + t];
+            int64_t lo, hi;
+            dw_cols(g, off, &lo, &hi);
+            if (lo >= hi) continue;
+            for (int64_t oh = 0; oh < g->OH; oh++) {
+                const int64_t ih = oh * g->sh - g->pt + i * g->dh;
+                if (ih < 0 || ih >= g->H) continue;
+                float *yr = y + oh * g->OW + lo;
+                const float *xr = x + ih * g->W + off + lo * sw;
+                const int64_t n = hi - lo;
+                if (sw == 1) for (int64_t k = 0; k < n; k++) yr[k] += wv * xr[k];
+                else if (sw == 2) for (int64_t k = 0; k < n; k++) yr[k] += wv * xr[2 * k];
+                else for (int64_t k = 0; k < n; k++) yr[k] += wv * xr[k * sw];
+            }
+        }
+    if (relu) for (int64_t k = 0; k < OHW; k++) y[k] = y[k] > 0.0f ? y[k] : 0.0f;
+}
+
+static void dw_fwd_body(void *arg, int64_t i0, int64_t i1, int worker)
+{
+    const dw_job *j = arg;
+    const ng_win2d *g = j->g;
+    const int64_t HW = g->H * g->W, OHW = g->OH * g->OW, K = g->kh * g->kw;
+    dw_grid q;
+    const int grid = dw_use_grid(g, &q);
+    for (int64_t it = i0; it < i1; it++) {
+        const int64_t c = it % g->C;
+        const float bias = j->b ? j->b[c] : 0.0f;
+        if (grid) dw_fwd_grid(g, &q, j->x + it * HW, j->w + c * K, bias, j->relu, j->scr[worker],
+                              j->scr[worker] + q.padsz, j->y + it * OHW);
+        else dw_fwd_rows(g, j->x + it * HW, j->w + c * K, bias, j->relu, j->y + it * OHW);
+    }
+}
+
+int64_t ng_dwconv_fwd_scratch(const ng_win2d *g)
+{
+    dw_grid q;
+    return dw_use_grid(g, &q) ? q.padsz + q.L : 1;
+}
+
+void ng_dwconv_fwd(ng_pool *p, const ng_win2d *g, int64_t N, const float *x, const float *w,
+                   const float *b, int relu, float *y, float *const *scr)
+{
+    dw_job j;
+    memset(&j, 0, sizeof j);
+    j.g = g; j.N = N; j.x = x; j.w = w; j.b = b; j.y = y; j.relu = relu; j.scr = scr;
+    ng_pool_for(p, N * g->C, dw_fwd_body, &j);
+}
+
+int64_t ng_dwconv_bwd_scratch(const ng_win2d *g) { return (g->kh * g->kw + 1) * g->OW; }
+
+/* Sum of n floats, in double. */
+static double dw_sum(const float *a, int64_t n)
+{
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++) s += a[i];
+    return s;
+}
+
+static void dw_bwd_body(void *arg, int64_t c0, int64_t c1, int worker)
+{
+    const dw_job *j = arg;
+    const ng_win2d *g = j->g;
+    const int64_t HW = g->H * g->W, OHW = g->OH * g->OW, K = g->kh * g->kw, OW = g->OW;
+    float *acc = j->scr[worker], *accb = acc + K * OW;   /* per tap, per output column: partial dW; dB */
+    for (int64_t c = c0; c < c1; c++) {
+        const float *wc = j->w + c * K;
+        for (int64_t n = 0; n < j->N; n++) {
+            const int64_t pl = n * g->C + c;
+            const float *xp = j->x + pl * HW, *dyp = j->dy + pl * OHW;
+            float *dxp = j->dx ? j->dx + pl * HW : NULL;
+            if (j->dw || j->db) memset(acc, 0, sizeof(float) * (size_t)((K + 1) * OW));
+            for (int64_t oh = 0; oh < g->OH; oh++) {
+                const float *dyr = dyp + oh * OW;
+                if (j->db) dw_axpy(accb, dyr, 1.0f, OW, 1);
+                for (int64_t i = 0; i < g->kh; i++) {
+                    const int64_t ih = oh * g->sh - g->pt + i * g->dh;
+                    if (ih < 0 || ih >= g->H) continue;
+                    for (int64_t t = 0; t < g->kw; t++) {
+                        const int64_t off = t * g->dw - g->pl;
+                        int64_t lo, hi;
+                        dw_cols(g, off, &lo, &hi);
+                        if (lo >= hi) continue;
+                        const int64_t xo = ih * g->W + off + lo * g->sw;
+                        if (j->dw) dw_mac(acc + (i * g->kw + t) * OW + lo, dyr + lo, xp + xo, hi - lo, g->sw);
+                        if (dxp) dw_axpy_t(dxp + xo, dyr + lo, wc[i * g->kw + t], hi - lo, g->sw);
+                    }
+                }
+            }
+            if (j->dw)
+                for (int64_t k = 0; k < K; k++) j->dw[c * K + k] += (float)dw_sum(acc + k * OW, OW);
+            if (j->db) j->db[c] += (float)dw_sum(accb, OW);
+        }
+    }
+}
+
+void ng_dwconv_bwd(ng_pool *p, const ng_win2d *g, int64_t N, const float *x, const float *w,
+                   const float *dy, float *dx, float *dw, float *db, float *const *scr)
+{
+    dw_job j;
+    memset(&j, 0, sizeof j);
+    j.g = g; j.N = N; j.x = x; j.w = w; j.dy = dy; j.dx = dx; j.dw = dw; j.db = db; j.scr = scr;
+    ng_pool_for(p, g->C, dw_bwd_body, &j);
+}
