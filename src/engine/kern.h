@@ -16,16 +16,6 @@
 #define NG_KERN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define NG_KERN_CLONES
-/* Strided walk over shape s (row-major, innermost loop on the last dim):
- * dst[db + sum_k i_k dst_st[k]] = (add: +=) src[sb + sum_k i_k sst[k]]. Strides may be 0 or negative. */
-void ng_nd_map(const ng_shape *s, const float *src, int64_t sb, const int64_t *sst,
-               float *dst, int64_t db, const int64_t *dst_st, int add);
-/* ONNX Slice on one axis of length d: start s and end e (negative count from the end) clamped
- * ([0, d] for step > 0, [-1, d-1] for step < 0); *start and *len (>= 0) of the result. */
-void ng_slice_bounds(int64_t d, int64_t s, int64_t e, int64_t step, int64_t *start, int64_t *len);
-/* Row-major element strides of shape s. */
-void ng_strides(const ng_shape *s, int64_t *st);
-
 #endif
 
 /* Kernels keep per-worker pointers on the stack: a pool may have at most this many workers. */
