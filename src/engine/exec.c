@@ -7,7 +7,8 @@
  * call at a given batch size, forward and backward allocate nothing.
  * (Training-mode BatchNorm writes the running statistics into the model.)
  * With the environment variable NG_PROFILE set, each exec prints the time spent
- * per node (forward and backward) to stderr when it is freed.
+ * per node (forward and backward) to stderr when it is freed; with NG_NO_FUSION set,
+ * inference runs every node on its own (no Conv/Add -> Relu fusion, see fusion_plan).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,11 +101,11 @@ static ng_status fusion_plan(ng_exec *e)
     for (int i = 0; i < m->n_nodes; i++)
         for (int j = 0; j < m->nodes[i].n_in; j++)
             if (m->nodes[i].in[j] >= 0) uses[m->nodes[i].in[j]]++;
-    for (int i = 0; i + 1 < m->n_nodes; i++) {
+    const int off = getenv("NG_NO_FUSION") != NULL;
+    for (int i = 0; !off && i + 1 < m->n_nodes; i++) {
         const ng_node *a = &m->nodes[i], *b = &m->nodes[i + 1];
         e->fuse[i] = fuses_relu(a->op) && a->n_out == 1 && b->op == NG_OP_RELU && b->n_in == 1 &&
-                     b->in[0] == a->out[0] && uses[a->out[0]] == 1 && a->out[0] != m->output &&
-                     getenv("NG_NO_FUSION") == NULL;
+                     b->in[0] == a->out[0] && uses[a->out[0]] == 1 && a->out[0] != m->output;
     }
     free(uses);
     return NG_OK;
