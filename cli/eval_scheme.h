@@ -49,6 +49,10 @@ ng_status ng_es_base_model(ng_es_ctx *c, const char *arch, ng_model **m, char **
 ng_status ng_es_finetune(ng_es_ctx *c, const ng_model *victim, json_t **out);
 
 ng_status ng_es_deeplock(ng_es_ctx *c, json_t *report);
+/* Seal and unseal GB/s in memory over data (bytes, a multiple of 4) on threads cores, best of reps,
+ * into o (seal_gb_s, unseal_gb_s, seal_aead): the Deep-Lock throughput rows' seal half
+ * (cli/seal/seal_throughput.c). NG_E_INTERNAL when the round trip is not exact. */
+ng_status ng_cli_seal_throughput(const uint8_t *data, size_t bytes, int threads, int reps, json_t *o);
 ng_status ng_es_advparams(ng_es_ctx *c, json_t *report);
 ng_status ng_es_dynamarks(ng_es_ctx *c, json_t *report);
 ng_status ng_es_securenet(ng_es_ctx *c, json_t *report);

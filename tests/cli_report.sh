@@ -51,7 +51,8 @@ res = json.load(open(sys.argv[1])); html = open(sys.argv[2]).read()
 charts = {"finetune": ["finetune.accuracy_attacked", "finetune.accuracy_scratch",
                        "attacks.finetune_without_key.accuracy_attacked", "attacks.finetune_without_key.accuracy_scratch"],
           "prune": ["prune.accuracy", "prune.accuracy_tuned"], "pvalue": ["extraction.p_value", "label_mode.p_value"],
-          "throughput": ["throughput.lock_gb_s", "throughput.unlock_gb_s", "throughput.memcpy_gb_s"]}
+          "throughput": ["throughput.lock_gb_s", "throughput.unlock_gb_s", "throughput.seal_gb_s",
+                         "throughput.unseal_gb_s", "throughput.memcpy_gb_s"]}
 class P(HTMLParser):
     def __init__(s): super().__init__(); s.svg = None; s.pts = {}; s.bad = []
     def handle_starttag(s, tag, a):

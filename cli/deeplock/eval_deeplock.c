@@ -7,7 +7,8 @@
 #include "core/core.h"
 #include "nnguard/deeplock.h"
 
-/* GB/s of lock, unlock (both cores) and memcpy over the same bytes, in the same run. */
+/* GB/s of lock, unlock (both cores) and memcpy over the same bytes, in the same run; then seal and
+ * unseal (the AEAD layer over a model file, cli/seal/seal_throughput.c) of the same bytes. */
 static ng_status throughput(ng_keystream ks, const ng_key *key, int threads, json_t *o)
 {
     const size_t bytes = (size_t)256 << 20;
@@ -48,9 +49,11 @@ static ng_status throughput(ng_keystream ks, const ng_key *key, int threads, jso
     json_object_set_new(o, "roundtrip_exact", json_boolean(same));
     printf("  throughput (%s, %zu MiB in memory): lock %.2f GB/s, unlock %.2f GB/s, memcpy %.2f GB/s (lock = %.2fx memcpy)\n",
            ng_keystream_name(ks), bytes >> 20, gb / best_lock, gb / best_unlock, gb / best_cp, best_cp / best_lock);
+    if (st == NG_OK && !same) st = ng_fail(NG_E_INTERNAL, "lock/unlock round trip is not exact");
+    if (st == NG_OK) st = ng_cli_seal_throughput(a, bytes, threads, 3, o);
     ng_free_aligned(a);
     ng_free_aligned(b);
-    return st == NG_OK && !same ? ng_fail(NG_E_INTERNAL, "lock/unlock round trip is not exact") : st;
+    return st;
 }
 
 ng_status ng_es_deeplock(ng_es_ctx *c, json_t *report)

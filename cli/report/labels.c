@@ -11,6 +11,7 @@ static const struct { const char *metric, *label; } labels[] = {
     {"finetune.accuracy_attacked", "fine-tuned without the key"}, {"finetune.accuracy_scratch", "from scratch, same data"},
     {"finetune.accuracy_sanity", "same attack on a fresh model"},
     {"throughput.lock_gb_s", "lock GB/s"}, {"throughput.unlock_gb_s", "unlock GB/s (once, at load)"},
+    {"throughput.seal_gb_s", "seal GB/s"}, {"throughput.unseal_gb_s", "unseal GB/s (once, at load)"},
     {"throughput.memcpy_gb_s", "memcpy GB/s"},
     {"accuracy_before", "original = with the key"}, {"accuracy_after", "without the key"},
     {"changed", "parameters changed"}, {"changed_fraction", "share of parameters changed"},
