@@ -174,6 +174,7 @@ static void test_train_small(const ng_dataset *tr)
     CHECK(memcmp(ng_model_params_c(m[0]), ng_model_params_c(m[2]), np * sizeof(float)) != 0);
     CHECK(!strcmp(ng_model_meta_get(m[0], "nnguard.license.scheme"), "per-user"));
     CHECK(!strcmp(ng_model_meta_get(m[0], "nnguard.license.stamp"), "patch 4"));
+    CHECK(!strcmp(ng_model_meta_get(m[0], "nnguard.license.deny"), "0"));
     uint64_t mask = 0;
     CHECK_OK(ng_license_key_classes(m[2], &sp->keys[1], &mask));
     CHECK(mask == 0x3ff);

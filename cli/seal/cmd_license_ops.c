@@ -92,10 +92,10 @@ int ng_cmd_license_issue(int argc, char **argv)
     if (st == NG_OK && granted.limited && ng_weights_format(w) == NG_FMT_ONNX) {   /* the graph tells the classes */
         ng_model *m;
         if (ng_model_from_weights(w, &m) == NG_OK) {
-            uint8_t mask[NG_LICENSE_CLASSES_MAX];
+            uint8_t mask[NG_SEAL_LICENSE_MAX_CLASSES];
             int n = ng_model_num_classes(m);
             ng_model_free(m);
-            if (n > 0 && n <= NG_LICENSE_CLASSES_MAX) st = ng_class_set_mask(&granted, n, model, mask);
+            if (n > 0 && n <= NG_SEAL_LICENSE_MAX_CLASSES) st = ng_class_set_mask(&granted, n, model, mask);
         } else {
             ng_clear_error();
         }
@@ -111,7 +111,7 @@ int ng_cmd_license_issue(int argc, char **argv)
     if (st != NG_OK) return ng_cli_fail("license issue", st);
     char hex[65];
     ng_id_hex(id, hex);
-    char cl[5 * NG_LICENSE_CLASSES_MAX + 8] = "all";
+    char cl[5 * NG_SEAL_LICENSE_MAX_CLASSES + 8] = "all";
     if (granted.limited) ng_class_set_text(&granted, cl, sizeof cl);
     printf("license %s: model %s, expires %s (end of day, UTC), classes %s\n", out, hex, exp, cl);
     if (time(NULL) >= ng_license_expiry(exp))
@@ -183,7 +183,7 @@ int ng_cmd_license_verify(int argc, char **argv)
     char mh[65], lh[65];
     ng_id_hex(l.model, mh);
     ng_id_hex(l.licensee.sign, lh);
-    char cl[5 * NG_LICENSE_CLASSES_MAX + 8] = "all";
+    char cl[5 * NG_SEAL_LICENSE_MAX_CLASSES + 8] = "all";
     if (l.classes.limited) ng_class_set_text(&l.classes, cl, sizeof cl);
     printf("license %s: valid\n  issuer:   %s\n  licensee: %s\n  model:    %s\n  expires:  %s (end of day, UTC)\n"
            "  classes:  %s\n", path, iss_path, lh, mh, l.expires, cl);

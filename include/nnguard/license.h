@@ -24,7 +24,7 @@
  *   model: <64 hex>                nnguard.seal.id of the sealed model
  *   expires: YYYY-MM-DD            valid until the end of that day, UTC
  *   classes: 0,1,2                 optional: the classes granted, decimal, strictly ascending, no
- *                                  leading zeros, each < NG_LICENSE_CLASSES_MAX; absent: all classes
+ *                                  leading zeros, each < NG_SEAL_LICENSE_MAX_CLASSES; absent: all classes
  *   key: <160 hex>                 crypto_box_seal(model key, licensee-box): 80 bytes
  *   signature: <128 hex>           Ed25519 (crypto_sign_detached) by issuer over every byte above
  * Opening a model with a license checks, in this order: the license parses (NG_E_FORMAT naming
@@ -57,7 +57,7 @@
 #include "keys.h"
 
 #define NG_LICENSE_FILE_MAX 8192
-#define NG_LICENSE_CLASSES_MAX 1024
+#define NG_SEAL_LICENSE_MAX_CLASSES 1024
 
 typedef struct ng_identity_pub {
     uint8_t sign[32];   /* Ed25519 */
@@ -85,14 +85,14 @@ void      ng_identity_wipe(ng_identity *id);
 /* A set of classes: limited == 0 means every class. */
 typedef struct ng_class_set {
     int      limited;
-    uint64_t bits[NG_LICENSE_CLASSES_MAX / 64];
+    uint64_t bits[NG_SEAL_LICENSE_MAX_CLASSES / 64];
 } ng_class_set;
 /* "0,1,2" or ranges "0-4,7" (any order, repeats allowed) into *out; what names the option in the
- * message (NG_E_INVALID: empty, not a number, or a class >= NG_LICENSE_CLASSES_MAX). */
+ * message (NG_E_INVALID: empty, not a number, or a class >= NG_SEAL_LICENSE_MAX_CLASSES). */
 ng_status ng_class_set_parse(const char *list, const char *what, ng_class_set *out);
 int       ng_class_set_has(const ng_class_set *s, int c);   /* 1 for every c when not limited */
 int       ng_class_set_max(const ng_class_set *s);          /* highest class in it; -1 when not limited */
-/* Canonical text ("0,1,2") into buf (cap bytes; at most 5 x NG_LICENSE_CLASSES_MAX). */
+/* Canonical text ("0,1,2") into buf (cap bytes; at most 5 x NG_SEAL_LICENSE_MAX_CLASSES). */
 void      ng_class_set_text(const ng_class_set *s, char *buf, size_t cap);
 /* The class set as the mask of ng_model_restrict_classes: n bytes; NG_E_INVALID naming name when
  * a granted class is >= n (the license grants a class the model does not have). */

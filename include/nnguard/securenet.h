@@ -31,6 +31,8 @@
  *   nnguard.license.scheme  single | per-user | class-subset | hierarchical
  *   nnguard.license.stamp   "patch K" (K = 1..64) or "blend A" (0 < A <= 1)
  *   nnguard.license.keys    "ID:MASK,ID:MASK,..." key id and granted classes as a hex bit mask
+ *   nnguard.license.deny    the deny class (decimal): what the model answers without a valid key
+ *                           (informational: nothing reads it back to stamp or evaluate)
  *                           (bit j = class j; classes 0..63)
  */
 #ifndef NNGUARD_SECURENET_H

@@ -163,19 +163,19 @@ int64_t ng_license_expiry(const char *s)
 
 int ng_class_set_has(const ng_class_set *s, int c)
 {
-    if (c < 0 || c >= NG_LICENSE_CLASSES_MAX) return !s->limited && c >= 0;
+    if (c < 0 || c >= NG_SEAL_LICENSE_MAX_CLASSES) return !s->limited && c >= 0;
     return !s->limited || (s->bits[c / 64] >> (c % 64) & 1);
 }
 
 int ng_class_set_max(const ng_class_set *s)
 {
     if (!s->limited) return -1;
-    for (int c = NG_LICENSE_CLASSES_MAX - 1; c >= 0; c--)
+    for (int c = NG_SEAL_LICENSE_MAX_CLASSES - 1; c >= 0; c--)
         if (s->bits[c / 64] >> (c % 64) & 1) return c;
     return -1;
 }
 
-/* A decimal class number at *p (digits only, < NG_LICENSE_CLASSES_MAX); -1 when not. */
+/* A decimal class number at *p (digits only, < NG_SEAL_LICENSE_MAX_CLASSES); -1 when not. */
 static long class_number(const char **p, const char *end, int canonical)
 {
     const char *q = *p;
@@ -184,7 +184,7 @@ static long class_number(const char **p, const char *end, int canonical)
     if (canonical && q[0] == '0' && q + 1 < end && q[1] >= '0' && q[1] <= '9') return -1;   /* no leading zeros */
     while (q < end && *q >= '0' && *q <= '9') {
         v = v * 10 + (*q++ - '0');
-        if (v >= NG_LICENSE_CLASSES_MAX) return -2;
+        if (v >= NG_SEAL_LICENSE_MAX_CLASSES) return -2;
     }
     *p = q;
     return v;
@@ -201,7 +201,7 @@ ng_status ng_class_set_parse(const char *list, const char *what, ng_class_set *o
         if (a >= 0 && *p == '-') { p++; b = class_number(&p, end, 0); }
         if (a == -2 || b == -2)
             return ng_fail(NG_E_INVALID, "%s: class out of range in '%.20s' (classes are 0 to %d)", what, tok,
-                           NG_LICENSE_CLASSES_MAX - 1);
+                           NG_SEAL_LICENSE_MAX_CLASSES - 1);
         if (a < 0 || b < 0 || b < a || (*p != ',' && *p != 0))
             return ng_fail(NG_E_INVALID, "%s: '%.20s' is not a class list (give e.g. 0,1,2 or 0-4)", what, tok);
         for (long c = a; c <= b; c++) out->bits[c / 64] |= (uint64_t)1 << (c % 64);
@@ -216,7 +216,7 @@ void ng_class_set_text(const ng_class_set *s, char *buf, size_t cap)
 {
     size_t pos = 0;
     buf[0] = 0;
-    for (int c = 0; c < NG_LICENSE_CLASSES_MAX && s->limited; c++)
+    for (int c = 0; c < NG_SEAL_LICENSE_MAX_CLASSES && s->limited; c++)
         if (s->bits[c / 64] >> (c % 64) & 1) {
             int k = snprintf(buf + pos, cap - pos, "%s%d", pos ? "," : "", c);
             if (k < 0 || (size_t)k >= cap - pos) { buf[pos] = 0; return; }
@@ -310,7 +310,7 @@ ng_status ng_license_parse(const void *buf, size_t len, const char *name, ng_lic
             long c = class_number(&q, end, 1);
             if (c < 0 || c <= prev || q >= end || (*q != ',' && *q != '\n'))
                 return ng_fail(NG_E_FORMAT, "%s: corrupted license: bad 'classes: ' line (ascending class numbers "
-                               "0 to %d separated by commas)", name, NG_LICENSE_CLASSES_MAX - 1);
+                               "0 to %d separated by commas)", name, NG_SEAL_LICENSE_MAX_CLASSES - 1);
             out->classes.bits[c / 64] |= (uint64_t)1 << (c % 64);
             prev = c;
             if (*q++ == '\n') break;

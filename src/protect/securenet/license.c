@@ -53,6 +53,8 @@ ng_status ng_license_record(ng_model *m, const ng_license_spec *spec)
     ng_status st = ng_model_meta_set(m, "nnguard.license.scheme", ng_license_scheme_name(spec->scheme));
     if (st == NG_OK) st = ng_model_meta_set(m, "nnguard.license.stamp", v);
     if (st == NG_OK) st = ng_model_meta_set(m, "nnguard.license.keys", keys);
+    snprintf(v, sizeof v, "%d", spec->deny_class);
+    if (st == NG_OK) st = ng_model_meta_set(m, "nnguard.license.deny", v);
     free(keys);
     return st;
 }
