@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cli_report: `nnguard evaluate` end to end on one scheme (a real run with small budgets), its
-# results.json schema and figures, then the committed report (docs/report/quick/results.json)
+# results.json schema and figures, then the committed full report (docs/report/full/results.json)
 # rendered to report.html and loaded in headless Chromium: no console errors, and every chart
 # carries one point per results.json row it plots. Without chromium the browser half is skipped
 # (exit 77, said why); scripts/install-deps.sh --test installs it, so CI runs it.
@@ -43,7 +43,7 @@ assert all(x["scheme"] == "deeplock" for x in r["paper"])
 print("evaluate: %d rows, unlocked %.4f = original, locked %.4f" % (len(rows), v["accuracy_unlocked"], v["accuracy_locked"]))
 PY
 # the committed full report, re-rendered from its results.json
-"$NG" evaluate --render "$SRC/docs/report/quick/results.json" --out page > /dev/null
+"$NG" evaluate --render "$SRC/docs/report/full/results.json" --out page > /dev/null
 CHECK=$(cat <<'PY'
 import json, re, sys
 from html.parser import HTMLParser
@@ -76,7 +76,7 @@ for s in schemes: assert 'id="%s"' % s in html, s
 print(" ".join("%s:%d" % kv for kv in sorted(p.pts.items())), "points, all match results.json")
 PY
 )
-/usr/bin/python3 -c "$CHECK" "$SRC/docs/report/quick/results.json" page/report.html
+/usr/bin/python3 -c "$CHECK" "$SRC/docs/report/full/results.json" page/report.html
 CHROME=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$CHROME" ]; then
   echo "SKIP browser half: chromium is not installed (scripts/install-deps.sh --test installs it); the rest passed"
@@ -85,7 +85,7 @@ fi
 flags="--headless --no-sandbox --disable-gpu --no-first-run --user-data-dir=$T/profile --enable-logging=stderr --v=0"
 timeout 120 "$CHROME" $flags --dump-dom "file://$T/page/report.html" > dom.html 2> console.txt || { cat console.txt; exit 1; }
 if grep -E "CONSOLE|Uncaught|Failed to load resource" console.txt; then echo "console errors (above)"; exit 1; fi
-/usr/bin/python3 -c "$CHECK" "$SRC/docs/report/quick/results.json" dom.html
+/usr/bin/python3 -c "$CHECK" "$SRC/docs/report/full/results.json" dom.html
 timeout 120 "$CHROME" $flags --window-size=390,2400 --screenshot="$T/phone.png" "file://$T/page/report.html" 2>/dev/null
 /usr/bin/python3 - "$T/phone.png" <<'PY'
 import struct, sys

@@ -48,7 +48,8 @@ static const ng_chart charts[] = {
      "dashed line the verdict is \"stolen\".", "queries to the API", "p-value (log scale)", "",
      {"extraction.p_value", "label_mode.p_value", NULL}, "budget", 1, 1, 0, 0, 0, 1e-12, 1, 1e-6, "threshold 1e-6"},
     {"throughput", "Deep-Lock and seal: lock, unlock, seal and unseal throughput against memcpy",
-     "The same 256 MiB in memory on all cores, best of three, in the same run: memcpy is the ceiling. Lock and "
+     "The same 256 MiB in memory, best of three, in the same run: lock, unlock, seal and unseal on all cores, "
+     "memcpy (the C library's, one call) as the reference for moving the bytes at all. Lock and "
      "unlock are Deep-Lock's cipher over the parameters; seal and unseal the authenticated encryption of a whole "
      "model (nnguard seal, AES-256-GCM with AES-NI) over the same bytes as one tensor.", "", "GB/s", "GB/s",
      {"throughput.lock_gb_s", "throughput.unlock_gb_s", "throughput.seal_gb_s", "throughput.unseal_gb_s",

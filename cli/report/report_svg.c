@@ -32,6 +32,26 @@ static double xval(const json_t *row, const char *xkey)
     return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
+/* The metric part of a series key "scheme|model|metric|setting.model". */
+static void key_metric(const char *key, char *out, size_t n)
+{
+    const char *a = strchr(key, '|');
+    a = a ? strchr(a + 1, '|') : NULL;
+    snprintf(out, n, "%s", a ? a + 1 : key);
+    char *e = strchr(out, '|');
+    if (e) *e = 0;
+}
+
+/* Where a series' metric comes in the chart's list (its order on the page). */
+static int metric_index(const ng_chart *ch, const char *key)
+{
+    char m[192];
+    key_metric(key, m, sizeof m);
+    int i = 0;
+    while (ch->metrics[i] && strcmp(ch->metrics[i], m)) i++;
+    return i;
+}
+
 /* Group the chart's rows into series; returns the number of series. */
 static int collect(const json_t *rows, const ng_chart *ch, series *s)
 {
@@ -67,6 +87,10 @@ static int collect(const json_t *rows, const ng_chart *ch, series *s)
             s[k].n++;
         }
     }
+    for (int a = 1; a < ns; a++)   /* series in the order of the chart's metrics (stable) */
+        for (int b = a; b > 0 && metric_index(ch, s[b].key) < metric_index(ch, s[b - 1].key); b--) {
+            series t = s[b]; s[b] = s[b - 1]; s[b - 1] = t;
+        }
     for (int k = 0; k < ns; k++)   /* by x, for the lines */
         for (int a = 1; a < s[k].n; a++)
             for (int b = a; b > 0 && s[k].x[b] < s[k].x[b - 1]; b--) {
@@ -74,16 +98,6 @@ static int collect(const json_t *rows, const ng_chart *ch, series *s)
                 t = s[k].y[b]; s[k].y[b] = s[k].y[b - 1]; s[k].y[b - 1] = t;
             }
     return ns;
-}
-
-/* The metric part of a series key "scheme|model|metric|setting.model". */
-static void key_metric(const char *key, char *out, size_t n)
-{
-    const char *a = strchr(key, '|');
-    a = a ? strchr(a + 1, '|') : NULL;
-    snprintf(out, n, "%s", a ? a + 1 : key);
-    char *e = strchr(out, '|');
-    if (e) *e = 0;
 }
 
 typedef struct scale { double lo, hi; int log; double p0, p1; } scale;
@@ -108,7 +122,7 @@ static void fmt_tick(char *b, size_t n, double v, int pct, int logy)
 
 static void bars(FILE *f, const ng_chart *ch, series *s, int ns, scale *ys)
 {
-    /* one group per series, one bar each value (throughput: lock, unlock, memcpy) */
+    /* one group per series, one bar each value (throughput: lock, unlock, seal, unseal, memcpy) */
     double top = 0;
     for (int k = 0; k < ns; k++)
         for (int i = 0; i < s[k].n; i++) top = fmax(top, s[k].y[i]);
@@ -177,8 +191,12 @@ void ng_report_chart(FILE *f, const json_t *rows, const ng_chart *ch)
             {
                 char m[192];
                 key_metric(s[k].key, m, sizeof m);
+                char lab[96];   /* the label without its remark in brackets: the legend has it whole */
+                snprintf(lab, sizeof lab, "%s", ng_report_metric_label(m));
+                char *br = strstr(lab, " (");
+                if (br) *br = 0;
                 fprintf(f, "<text class=\"xtick\" x=\"%.1f\" y=\"%d\">%s</text>\n", ML + (j + 0.5) * bw,
-                        MT + PLOT_H + 16, ng_report_metric_label(m));
+                        MT + PLOT_H + 16, lab);
             }
     } else {
         /* x: the data's own values as ticks */
