@@ -19,7 +19,7 @@
 typedef struct lic_args {
     const char *arch, *init, *data, *out, *keys_out, *grant, *tiers;
     const char *key_files[NG_LICENSE_MAX_KEYS];
-    int nkey_files, users, force;
+    int nkey_files, users, force, pkey_set;
     double fraction;
     ng_train_options o;
     ng_license_spec spec;
@@ -176,7 +176,8 @@ static void help_train(void)
            "  --data DIR              dataset folder (default %s)\n"
            "  --fraction F            train on a stratified fraction of the training set\n"
            "  --epochs E --batch B --lr R --seed S --threads T   (defaults 10, 64, 1e-3 Adam, 0, all)\n"
-           "  --p-key P               share of examples stamped with a granted key (default 0.5); of the\n"
+           "  --p-key P               share of examples stamped with a granted key (default 0.7 for single,\n"
+           "                          0.5 for the schemes of several keys, which need more denied examples); of the\n"
            "                          rest a fifth is clean, the others wrong-key stamps (all denied)\n"
            NG_SN_STAMP_HELP NG_CLI_FORCE_HELP, NG_DEFAULT_DATA_DIR);
 }
@@ -197,7 +198,7 @@ static int common_option(const char *cmd, lic_args *a, int c, const char *arg)
     case O_LR: if (ng_cli_double(cmd, "--lr", arg, 1e-9, 10, &d)) return -1; a->o.optim.lr = (float)d; return 1;
     case O_FRACTION: if (ng_cli_double(cmd, "--fraction", arg, 1e-6, 1, &a->fraction)) return -1; return 1;
     case O_PKEY: if (ng_cli_double(cmd, "--p-key", arg, 0.01, 1, &a->spec.p_key)) return -1;
-        a->spec.p_clean = (1 - a->spec.p_key) / 5; return 1;
+        a->spec.p_clean = (1 - a->spec.p_key) / 5; a->pkey_set = 1; return 1;
     case 'o': a->out = arg; return 1;
     case 'q': a->o.quiet = 1; return 1;
     case NG_CLI_OPT_FORCE: a->force = 1; return 1;
@@ -274,6 +275,7 @@ int ng_cmd_license_train(int argc, char **argv)
         case O_SCHEME:
             if (ng_license_scheme_parse(optarg, &a->spec.scheme) != NG_OK) { rc = ng_cli_fail(cmd, NG_E_INVALID); goto done; }
             scheme_set = 1;
+            if (!a->pkey_set) ng_license_spec_shares(&a->spec);   /* the scheme's defaults */
             break;
         case O_ARCH: a->arch = optarg; break;
         case O_INIT: a->init = optarg; break;

@@ -100,7 +100,7 @@ typedef struct ng_license_spec {
     uint64_t mask[NG_LICENSE_MAX_KEYS];
     int      nrevoked;
     ng_key   revoked[NG_LICENSE_MAX_KEYS];
-    double   p_key, p_clean;    /* defaults 0.5, 0.1 (the rest: wrong keys) */
+    double   p_key, p_clean;    /* defaults: ng_license_spec_shares (the rest: wrong keys) */
     int      deny_class;        /* default 0 */
     ng_model *teacher;          /* replacement (optional, not owned): a granted key's examples get the
                                    softmax of teacher on the input stamped with revoked[0] as target
@@ -116,6 +116,9 @@ typedef struct ng_license_spec {
 
 /* A spec with no keys and the defaults; wipe it with ng_license_spec_wipe. */
 void ng_license_spec_init(ng_license_spec *s, ng_license_scheme scheme);
+/* Set s's sample shares to its scheme's defaults: p_key 0.7 for single, 0.5 for the schemes of
+ * several keys (they need more denied examples); p_clean a fifth of the rest. */
+void ng_license_spec_shares(ng_license_spec *s);
 void ng_license_spec_wipe(ng_license_spec *s);
 
 /* Train m (fresh or trained) so that it works only with the spec's keys: ng_train with a batch
