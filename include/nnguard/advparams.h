@@ -112,6 +112,10 @@ typedef struct ng_adv_options {
     int         harden;       /* hardened form (see above): in-bulk values, the whole budget spent */
     int         spread;       /* hardened: each round's positions drawn at random among the spread x
                                  best-scoring candidates (4; 1 = the best) */
+    int         down;         /* hardened: only moves that lower a value (toward dead ReLU units) */
+    int         dead;         /* hardened: also silence every unit of the first eligible tensor (its
+                                 positive weights and biases to negative in-tensor values), kept out
+                                 of the rounds; dropped (logged) if its units still fire */
     const char *tensors;      /* comma-separated fnmatch patterns of eligible tensors; NULL = every
                                  trainable "*.weight" tensor with ndim >= 2 */
     int         batch;        /* forward/backward batch (256) */
