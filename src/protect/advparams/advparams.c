@@ -217,12 +217,13 @@ static ng_status check_inputs(ng_model *m, const ng_dataset *d, const ng_adv_opt
 
 /* Silence the units of tensor dt (advparams_dead.c), keep the moves when the encryption set's
  * gradient over dt and its bias is then exactly zero (the units never fire), else undo them. */
-static ng_status dead_layer(adv_run *r, ng_model *m, const adv_tensor *dt, float *params, uint8_t *chosen, ng_rng *rng,
+static ng_status dead_layer(adv_run *r, ng_model *m, const adv_tensor *dt, const adv_tensor *next, size_t nnext,
+                            float *params, uint8_t *chosen, ng_rng *rng,
                             ng_adv_key *k, const ng_adv_options *o, double *loss, double *acc, double t0)
 {
     ng_adv_dead_move *mv = NULL;
     size_t n = 0, n0 = k->n;
-    ng_status st = ng_adv_dead_plan(m, dt, params, rng, &mv, &n);
+    ng_status st = ng_adv_dead_plan(m, dt, next, nnext, params, rng, &mv, &n);
     for (size_t i = 0; st == NG_OK && i < n; i++)
         if (chosen[mv[i].at] && !(mv[i].at >= dt->off && mv[i].at < dt->off + dt->numel))
             st = ng_fail(NG_E_INVALID, "advparams: %s is both eligible and the dead layer's bias; leave it out of --tensors",
@@ -242,9 +243,11 @@ static ng_status dead_layer(adv_run *r, ng_model *m, const adv_tensor *dt, float
             free(k->pos[i].name);
         }
         k->n = n0;
-        if (o->log) fprintf(o->log, "advparams: the units of %s still fire after silencing (inputs below 0?): no dead layer\n",
-                            dt->name);
+        if (o->log) fprintf(o->log, "advparams: the units of %s%s still fire after silencing (inputs below 0, or no ReLU "
+                            "right after?)%s\n", dt->name, nnext ? " or of the layers after it" : "",
+                            nnext ? ": trying its own units alone" : ": no dead layer");
         st = evaluate(r, 0, loss, acc);
+        if (st == NG_OK && nnext) st = dead_layer(r, m, dt, NULL, 0, params, chosen, rng, k, o, loss, acc, t0);
     } else if (st == NG_OK) {
         ng_adv_step s = {(int)k->n, dt->name, n ? mv[n - 1].ei : 0, 0, 0, n ? mv[n - 1].to : 0, *loss, *acc, ng_now() - t0};
         report(o, &s);
@@ -348,7 +351,7 @@ ng_status ng_adv_encrypt(ng_model *m, ng_weights *w, const ng_dataset *data, con
         ng_adv_step s = {(int)k->n, t[lm->ti].name, lm->ei, g, old, lm->to, loss, acc, ng_now() - t0};
         report(o, &s);
     }
-    if (st == NG_OK && dead_ti == 0) st = dead_layer(&r, m, &t[0], params, chosen, &rng, k, o, &loss, &acc, t0);
+    if (st == NG_OK && dead_ti == 0) st = dead_layer(&r, m, &t[0], &t[1], nt - 2, params, chosen, &rng, k, o, &loss, &acc, t0);
     if (st == NG_OK && k->n == 0)
         st = ng_fail(NG_E_STATE, "advparams: accuracy on the encryption set is already %.2f%%, below the target "
                      "%.2f%%: nothing to encrypt", 100 * acc, 100 * o->target_acc);

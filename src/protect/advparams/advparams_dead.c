@@ -57,11 +57,42 @@ static size_t silence(const char *name, size_t off, size_t numel, size_t first, 
     return moved ? moved : 1;
 }
 
-ng_status ng_adv_dead_plan(const ng_model *m, const ng_adv_tensor *t, const float *params, ng_rng *rng,
-                           ng_adv_dead_move **out, size_t *nout)
+/* Model tensor index of the trainable 1-D "*.bias" of `units` entries beside weight `name`, or -1. */
+static long bias_of(const ng_model *m, const char *name, int64_t units)
+{
+    size_t len = strlen(name), nt = ng_model_ntensors(m);
+    if (len < 7 || strcmp(name + len - 7, ".weight") != 0) return -1;
+    for (size_t i = 0; i < nt; i++) {
+        ng_param p;
+        ng_model_tensor(m, i, &p);
+        if (strlen(p.name) == len - 2 && strncmp(p.name, name, len - 7) == 0 && strcmp(p.name + len - 7, ".bias") == 0 &&
+            p.shape.ndim == 1 && (units < 0 || p.shape.d[0] == units) && ng_model_tensor_trainable(m, i))
+            return (long)i;
+    }
+    return -1;
+}
+
+/* Silence the positive biases of model tensor bi (nothing to do when none is positive). */
+static ng_status silence_bias(const ng_model *m, long bi, const char *of, const float *params, ng_rng *rng,
+                              ng_adv_dead_move *mv, size_t cap, size_t *n)
+{
+    if (bi < 0) return NG_OK;
+    ng_param bp;
+    ng_model_tensor(m, (size_t)bi, &bp);
+    size_t boff = ng_model_tensor_offset(m, (size_t)bi), units = (size_t)bp.shape.d[0], before = *n;
+    if (silence(bp.name, boff, units, 0, units, params, 0, rng, mv, cap, n)) return NG_OK;
+    *n = before;
+    for (size_t u = 0; u < units; u++)
+        if (params[boff + u] > 0)
+            return ng_fail(NG_E_STATE, "advparams: %s has too few negative values to silence the units of %s", bp.name, of);
+    return NG_OK;
+}
+
+ng_status ng_adv_dead_plan(const ng_model *m, const ng_adv_tensor *t, const ng_adv_tensor *next, size_t nnext, const float *params,
+                           ng_rng *rng, ng_adv_dead_move **out, size_t *nout)
 {
     *out = NULL; *nout = 0;
-    size_t nt = ng_model_ntensors(m), bi = (size_t)-1;
+    size_t nt = ng_model_ntensors(m);
     ng_param wp;
     memset(&wp, 0, sizeof wp);
     for (size_t i = 0; i < nt; i++) {
@@ -73,14 +104,8 @@ ng_status ng_adv_dead_plan(const ng_model *m, const ng_adv_tensor *t, const floa
     if (!wp.name || wp.shape.ndim < 2 || len < 7 || strcmp(t->name + len - 7, ".weight") != 0)
         return ng_fail(NG_E_INVALID, "advparams: tensor %s has no units to silence (a *.weight of 2+ dims)", t->name);
     int64_t units = wp.shape.d[0];
-    for (size_t i = 0; i < nt; i++) {
-        ng_param p;
-        ng_model_tensor(m, i, &p);
-        if (strncmp(p.name, t->name, len - 7) == 0 && strcmp(p.name + len - 7, ".bias") == 0 &&
-            strlen(p.name) == len - 2 && p.shape.ndim == 1 && p.shape.d[0] == units && ng_model_tensor_trainable(m, i))
-            bi = i;
-    }
     size_t cap = t->numel + (size_t)units;
+    for (size_t j = 0; j < nnext; j++) cap += next[j].numel;   /* a bias has fewer entries than its weight */
     ng_adv_dead_move *mv = ng_calloc(cap, sizeof *mv);
     if (!mv) return NG_E_NOMEM;
     size_t n = 0;
@@ -89,21 +114,12 @@ ng_status ng_adv_dead_plan(const ng_model *m, const ng_adv_tensor *t, const floa
         free(mv);
         return ng_fail(NG_E_STATE, "advparams: tensor %s has too few negative values to silence its units", t->name);
     }
-    if (bi != (size_t)-1) {
-        ng_param bp;
-        ng_model_tensor(m, bi, &bp);
-        size_t boff = ng_model_tensor_offset(m, bi), before = n;
-        if (!silence(bp.name, boff, (size_t)units, 0, (size_t)units, params, 0, rng, mv, cap, &n)) {
-            int any_pos = 0;
-            for (int64_t u = 0; u < units; u++) any_pos |= params[boff + (size_t)u] > 0;
-            if (any_pos) {
-                free(mv);
-                return ng_fail(NG_E_STATE, "advparams: %s has too few negative values to silence the units of %s",
-                               bp.name, t->name);
-            }
-            n = before;
-        }
-    }
+    ng_status st = silence_bias(m, bias_of(m, t->name, units), t->name, params, rng, mv, cap, &n);
+    /* the next layers see only zeros: with their biases <= 0 too they output zeros, and no
+     * gradient reaches their weights either */
+    for (size_t j = 0; st == NG_OK && j < nnext; j++)
+        st = silence_bias(m, bias_of(m, next[j].name, -1), next[j].name, params, rng, mv, cap, &n);
+    if (st != NG_OK) { free(mv); return st; }
     *out = mv; *nout = n;
     return NG_OK;
 }

@@ -37,9 +37,11 @@ size_t ng_adv_harden_pick(const float *grad, const float *params, const ng_adv_t
 typedef struct ng_adv_dead_move { const char *name; size_t at, ei; float to; } ng_adv_dead_move;
 /* Plan the moves that silence every unit of eligible tensor t (its positive weights, and the
  * positive biases of its "*.bias" companion, to negative values strictly inside the tensor's
- * own negative values). *out: malloc'ed, *nout moves; nothing is changed. */
-ng_status ng_adv_dead_plan(const ng_model *m, const ng_adv_tensor *t, const float *params, ng_rng *rng,
-                           ng_adv_dead_move **out, size_t *nout);
+ * own negative values), and the positive biases of the "*.bias" of next[0 .. nnext).
+ * *out: malloc'ed, *nout moves; nothing is changed. */
+ng_status ng_adv_dead_plan(const ng_model *m, const ng_adv_tensor *t, const ng_adv_tensor *next, size_t nnext,
+                           const float *params,
+                           ng_rng *rng, ng_adv_dead_move **out, size_t *nout);
 
 typedef struct ng_adv_pos {
     char    *name;
