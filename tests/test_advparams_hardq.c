@@ -5,7 +5,7 @@
  * extremes and duplicates detectors and the hardened one not.
  * ctest-label: slow (loads Fashion-MNIST) */
 #include "adv_harden.h"
-#define DEAD_MAX 25   /* measured: at most 11 of 232 (a random ranking finds 8.8) */
+#define DEAD_MAX 40   /* measured: at most 18 of 362 (a random ranking finds 21.3) */
 
 int main(int argc, char **argv)
 {
