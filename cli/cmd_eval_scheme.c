@@ -30,7 +30,8 @@ static const char help[] =
     "  --trials N            deeplock: random wrong keys (default 100)\n"
     "  --keystream ctr|expand  deeplock key stream (default ctr)\n"
     "  --budget N            advparams: most parameters changed (default: the form's, see advparams encrypt)\n"
-    "  --form harden|paper   advparams: the hardened form (default) or the paper's (--rule grad, target 0.15)\n"
+    "  --form harden|dead|paper  advparams: the hardened form (default), the hardened form with a dead\n"
+    "                        layer (advparams encrypt --dead-layer) or the paper's (--rule grad, target 0.15)\n"
     "  --curve LIST          advparams: also the curve parameters changed -> accuracy after reset + fine-tuning\n"
     "                        on the first --fractions share, both forms, at these budgets (paper form <= 400)\n"
     "  --rates LIST          advparams pruning rates (default 0.1,0.3,0.5,0.7,0.9)\n"
@@ -127,9 +128,10 @@ int ng_cmd_eval_scheme(int argc, char **argv)
         case O_FRACS: if (parse_list("--fractions", optarg, c.fractions, &c.n_fractions, 1e-6, 1)) return NG_EXIT_USAGE; break;
         case O_CURVE: if (parse_list("--curve", optarg, c.curve, &c.n_curve, 1, NG_ADV_MAX_BUDGET)) return NG_EXIT_USAGE; break;
         case O_FORM:
-            if (strcmp(optarg, "harden") && strcmp(optarg, "paper"))
-                return ng_cli_usage("eval-scheme", "--form expects harden or paper, not '%s'", optarg);
+            if (strcmp(optarg, "harden") && strcmp(optarg, "paper") && strcmp(optarg, "dead"))
+                return ng_cli_usage("eval-scheme", "--form expects harden, dead or paper, not '%s'", optarg);
             c.paper = !strcmp(optarg, "paper");
+            c.dead = !strcmp(optarg, "dead");
             break;
         case O_RATES: if (parse_list("--rates", optarg, c.rates, &c.n_rates, 0, 1)) return NG_EXIT_USAGE; break;
         case O_KS:

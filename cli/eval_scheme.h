@@ -16,6 +16,7 @@ typedef struct ng_es_ctx {
     int ft_sanity;            /* fine-tuning: also the sanity run (the attack on an all-fresh model) */
     int64_t limit;            /* test images used (0 = all) */
     int paper;                /* advparams: paper form (GRAD, 0.15) instead of the hardened one */
+    int dead;                 /* advparams: hardened form with a dead layer (ng_adv_options.dead) */
     double curve[NG_ES_MAX_LIST]; int n_curve;   /* advparams: budgets of the fine-tuning curve */
     uint64_t seed;
     ng_dataset train, test;

@@ -35,8 +35,10 @@ static void ah_encrypt(const char *onnx, const ng_dataset *tr, const ng_dataset 
     if (*k) CHECK_OK(ng_evaluate(*m, te, 0, 500, 0, acc, NULL, NULL));
 }
 
-/* Hardened encryption: exactly the budget changed, never a value equal to its tensor's min or
- * max, the form kept through the key file, decrypt bit-exact (model id). Returns test accuracy. */
+/* Hardened encryption: exactly the budget changed (with a dead layer: the budget and the layer's
+ * moves), never a value equal to its tensor's min or max (before or after encryption; without a
+ * dead layer no tensor's range moves at all), the form kept through the key file, decrypt
+ * bit-exact (model id). Returns test accuracy. */
 static double ah_check_hardened(const char *onnx, const ng_dataset *tr, const ng_dataset *te, const ng_adv_options *o,
                                 const char *keypath)
 {
@@ -50,7 +52,8 @@ static double ah_check_hardened(const char *onnx, const ng_dataset *tr, const ng
     ah_encrypt(onnx, tr, te, o, &w, &m, &k, &acc);
     if (k) {
         size_t n = ng_adv_key_count(k), at_edge = 0;
-        CHECK(n == (size_t)o->budget && ng_adv_key_hardened(k));
+        CHECKF(o->dead ? n > (size_t)o->budget : n == (size_t)o->budget, "%zu positions for budget %d", n, o->budget);
+        CHECK(ng_adv_key_hardened(k));
         for (size_t i = 0; i < n; i++) {
             ng_adv_entry e;
             ng_adv_key_entry(k, i, &e);
@@ -58,7 +61,7 @@ static double ah_check_hardened(const char *onnx, const ng_dataset *tr, const ng
             ah_tensor_range(w, e.tensor, &lo, &hi);
             ah_tensor_range(w0, e.tensor, &lo0, &hi0);
             memcpy(&v, &e.pert_bits, 4);
-            if (!(v > lo && v < hi && lo == lo0 && hi == hi0)) at_edge++;
+            if (!(v > lo && v < hi && v > lo0 && v < hi0 && (o->dead || (lo == lo0 && hi == hi0)))) at_edge++;
         }
         CHECKF(at_edge == 0, "%zu hardened values equal (or moved) their tensor's min or max", at_edge);
         unlink(keypath);
@@ -80,9 +83,11 @@ static double ah_check_hardened(const char *onnx, const ng_dataset *tr, const ng
     return acc;
 }
 
-/* Detector table: perturbed positions in each detector's top 10 x budget (attacker data: atk). */
-static void ah_detectors(const char *label, const char *onnx, const ng_dataset *tr, const ng_dataset *te,
-                         const ng_dataset *atk, const ng_adv_options *o, int64_t found[NG_DETECTORS], int64_t *n)
+/* Detector table: perturbed positions in each detector's top 10 x budget (attacker data: atk);
+ * the whole result in *rr when not NULL (fine-tuning: epochs, 0 = none). */
+static void ah_detectors_ft(const char *label, const char *onnx, const ng_dataset *tr, const ng_dataset *te,
+                            const ng_dataset *atk, const ng_adv_options *o, int epochs, int64_t found[NG_DETECTORS],
+                            int64_t *n, ng_adaptive_result *rr)
 {
     ng_weights *w = NULL;
     ng_model *m = NULL;
@@ -101,7 +106,7 @@ static void ah_detectors(const char *label, const char *onnx, const ng_dataset *
         }
         ng_finetune_options fo = ng_finetune_options_default();
         fo.fraction = 1.0;
-        fo.epochs = 0;
+        fo.epochs = epochs;
         ng_adaptive_result r;
         CHECK_OK(ng_attack_adaptive(m, atk, te, &fo, 6.0, pos, (size_t)*n, &r));
         printf("%s: %lld perturbed, top %lld of %lld candidates (random finds %.1f):\n", label, (long long)*n,
@@ -110,10 +115,25 @@ static void ah_detectors(const char *label, const char *onnx, const ng_dataset *
             found[d] = r.det_found[d];
             printf("  %-50s %5lld\n", ng_detector_name(d), (long long)found[d]);
         }
+        if (r.dead_tensor[0]) {
+            printf("  dead-layer attacker: %s re-initialised (%lld)", r.dead_tensor, (long long)r.dead_reinit);
+            if (epochs) printf(", fine-tuned %.2f%%", 100 * r.acc_dead_tuned);
+            printf("; then on the other %lld (top %lld):", (long long)r.dead_then_perturbed, (long long)r.dead_then_topk);
+            for (int d = 0; d < NG_DETECTORS; d++) printf(" %lld", (long long)r.dead_then_det[d]);
+            printf("\n");
+        }
+        if (epochs) printf("  reset + fine-tune: flagged %.2f%%, best detector's top k %.2f%%, its top 1x %.2f%%\n",
+                           100 * r.acc_tuned, 100 * r.acc_best_tuned, 100 * r.acc_best1_tuned);
+        if (rr) *rr = r;
         free(pos);
     }
     ng_adv_key_free(k);
     ng_weights_free(w);
     ng_model_free(m);
+}
+static void ah_detectors(const char *label, const char *onnx, const ng_dataset *tr, const ng_dataset *te,
+                         const ng_dataset *atk, const ng_adv_options *o, int64_t found[NG_DETECTORS], int64_t *n)
+{
+    ah_detectors_ft(label, onnx, tr, te, atk, o, 0, found, n, NULL);
 }
 #endif

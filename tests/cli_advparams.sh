@@ -46,6 +46,13 @@ assert test "$(stat -c %a "$T/dec.onnx")" = 600   # plaintext of a protected mod
 expect 0 "" "" "$NG" advparams encrypt "$T/dec.onnx" --data "$DATA" -o "$T/enc3.onnx" --key-out "$T/k3.key" --budget 300 --allow-miss
 assert cmp -s "$T/enc.onnx" "$T/enc3.onnx"
 
+# --dead-layer: the budget plus the silenced layer's moves (312 on the fixture at 100), and the
+# decrypted file is the same as the other key's (the original parameters, bit for bit)
+expect 0 "" "" "$NG" advparams encrypt "$M" --data "$DATA" -o "$T/encd.onnx" --key-out "$T/kd.key" --budget 100 --dead-layer --allow-miss
+assert grep -q "changed 312 of" "$T/out"
+expect 0 "" "" "$NG" advparams decrypt "$T/encd.onnx" --key "$T/kd.key" -o "$T/decd.onnx"
+assert cmp -s "$T/dec.onnx" "$T/decd.onnx"
+
 # eval with the key in memory equals eval of the decrypted file
 expect 0 "" "" "$NG" eval "$T/dec.onnx" --data "$DATA"; cp "$T/out" "$T/eval_plain"
 expect 0 "" "" "$NG" eval "$T/enc.onnx" --data "$DATA" --advparams-key "$T/k.key"; cp "$T/out" "$T/eval_key"

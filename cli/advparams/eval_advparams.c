@@ -111,6 +111,7 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *out)
     ng_weights_id(w, id0);
     if ((st = ng_model_clone(base, &enc)) != NG_OK) goto done;
     ng_adv_options o = c->paper ? ng_adv_options_paper() : ng_adv_options_default();
+    o.dead = c->dead;
     if (c->budget > 0) o.budget = c->budget;
     o.seed = c->seed;
     o.threads = c->threads;
@@ -120,7 +121,8 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *out)
     if ((st = ng_evaluate(enc, &c->test, 0, 256, c->threads, &acc_after, NULL, NULL)) != NG_OK) goto done;
     size_t changed = ng_adv_key_count(k), total = ng_model_nparams(base);
     int in_range = all_in_range(base, k);
-    printf("AdvParams (%s form) on %s (%s, %zu parameters)\n", o.harden ? "hardened" : "paper's", path, arch, total);
+    printf("AdvParams (%s form) on %s (%s, %zu parameters)\n", o.dead ? "hardened + dead layer" : o.harden ? "hardened" : "paper's",
+           path, arch, total);
     printf("  accuracy %.2f%% -> %.2f%% (drop %.2f points, %.1f%% relative); %zu parameters changed (%.6f%% of all), "
            "all inside their tensor's range: %s; %.2f s\n", 100 * acc_before, 100 * acc_after,
            100 * (acc_before - acc_after), 100 * (acc_before - acc_after) / acc_before, changed,
@@ -182,7 +184,7 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *out)
     json_t *r = json_object();
     json_object_set_new(r, "arch", json_string(arch));
     if (cv) json_object_set_new(r, "curve", cv);
-    json_object_set_new(r, "form", json_string(o.harden ? "hardened" : "paper"));
+    json_object_set_new(r, "form", json_string(o.dead ? "dead" : o.harden ? "hardened" : "paper"));
     json_object_set_new(r, "detectors", dt);
     json_object_set_new(r, "model", json_string(path));
     json_object_set_new(r, "parameters", json_integer((json_int_t)total));

@@ -206,6 +206,31 @@ json_t *ng_attack_detector_table(const ng_adaptive_result *r, const char *indent
                                              "top_1x", (json_int_t)r->perturbed, "found_1x", (json_int_t)r->best1_found,
                                              "accuracy_reset_1x", r->acc_best1_reset, "accuracy_tuned_1x",
                                              r->acc_best1_tuned));
+    if (r->dead_tensor[0]) {
+        if (print) {
+            printf("%s  dead-layer attacker: %s has zero gradient everywhere; it and its bias re-initialised (%lld "
+                   "parameters)", indent, r->dead_tensor, (long long)r->dead_reinit);
+            if (r->acc_dead_tuned >= 0) printf(", then fine-tuned %.2f%%", 100 * r->acc_dead_tuned);
+            putchar('\n');
+        }
+        if (print && r->dead_then_topk > 0) {
+            printf("%s  then the detectors on the revived model (the other %lld perturbed, top %lld):", indent,
+                   (long long)r->dead_then_perturbed, (long long)r->dead_then_topk);
+            for (int d = 0; d < NG_DETECTORS; d++) printf(" %lld", (long long)r->dead_then_det[d]);
+            printf("\n%s    best (%s) top %lld reset, fine-tuned %.2f%%; its top %lld only, fine-tuned %.2f%%\n", indent,
+                   r->dead_then_best >= 0 ? ng_detector_name(r->dead_then_best) : "-", (long long)r->dead_then_topk,
+                   100 * r->acc_dead_then_best_tuned, (long long)r->dead_then_perturbed, 100 * r->acc_dead_then_best1_tuned);
+        }
+        json_t *dl = json_pack("{s:s,s:s,s:I,s:f,s:I,s:I,s:f,s:f}", "detector", "dead layer: re-initialised",
+                               "tensor", r->dead_tensor, "reinit", (json_int_t)r->dead_reinit, "accuracy_tuned",
+                               r->acc_dead_tuned, "then_perturbed", (json_int_t)r->dead_then_perturbed, "then_top_k",
+                               (json_int_t)r->dead_then_topk, "then_best_tuned", r->acc_dead_then_best_tuned,
+                               "then_best1_tuned", r->acc_dead_then_best1_tuned);
+        json_t *fd = json_array();
+        for (int d = 0; d < NG_DETECTORS; d++) json_array_append_new(fd, json_integer((json_int_t)r->dead_then_det[d]));
+        json_object_set_new(dl, "then_found", fd);
+        json_array_append_new(arr, dl);
+    }
     return arr;
 }
 

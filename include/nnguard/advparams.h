@@ -22,6 +22,18 @@
  * not say which parameters moved, but an attacker with data can still rank them: see
  * ng_attack_detect and docs/threat-model.md for what each detector finds.
  *
+ * Dead layer (options.dead; CLI --dead-layer; ours): the first eligible tensor (model order) is
+ * kept out of the rounds; after them, every positive weight of it, and every positive bias of
+ * its "*.bias" companion, is moved to a value drawn strictly inside that tensor's own original
+ * negative values (never its min, never the new max). With non-negative inputs (images in [0, 1],
+ * or a ReLU before it) and a ReLU right after it (no BatchNorm between), its units never fire:
+ * they pass no gradient to themselves or to anything before them (the gradient detector sees
+ * nothing there), fine-tuning cannot revive them, and the network's output is constant. Kept only
+ * when the encryption set's gradient over the tensor and its bias is then exactly zero; otherwise
+ * undone (a log line) and the key holds the rounds alone. The key holds budget + those moves.
+ * Visible to anyone who looks at activations: the dead-layer attacker of ng_attack_adaptive
+ * re-initialises that layer; what is then left to protect the model is the rounds' budget.
+ *
  *     ng_adv_options o = ng_adv_options_default();   // hardened, NG_ADV_HARDEN_BUDGET, target 0.10
  *     ng_adv_key *k;
  *     ng_adv_encrypt(model, w, &train, &o, &k);       // model and w now hold the encrypted values
@@ -112,6 +124,14 @@ typedef struct ng_adv_options {
     int         harden;       /* hardened form (see above): in-bulk values, the whole budget spent */
     int         spread;       /* hardened: each round's positions drawn at random among the spread x
                                  best-scoring candidates (4; 1 = the best) */
+    int         down;         /* hardened: only moves that lower a value (toward dead ReLU units); an
+                                 experiment, no CLI flag: on the LeNet-5 fixture it hides the rounds
+                                 from the gradient detector (500 changed: 8.8% in its top 5,000 vs
+                                 60.4%) but leaves 13.95% encrypted, and fine-tuning on 1% restores
+                                 75% at 1,000 changed (scratch 58.49%): units pushed down come back */
+    int         dead;         /* hardened: also silence every unit of the first eligible tensor (its
+                                 positive weights and biases to negative in-tensor values), kept out
+                                 of the rounds; dropped (logged) if its units still fire */
     const char *tensors;      /* comma-separated fnmatch patterns of eligible tensors; NULL = every
                                  trainable "*.weight" tensor with ndim >= 2 */
     int         batch;        /* forward/backward batch (256) */

@@ -109,7 +109,8 @@ ng_status ng_attack_keyguess(const ng_model *locked, const ng_weights *w, int tr
  * tensor's mean, then fine-tune (o->epochs, may be 0). `truth` (may be NULL) lists the key's
  * (tensor, index) positions, only to score how many the attacker found: with it, also the
  * detector table (ng_attack_detect, k = 10 x truth) and the same reset + fine-tune applied to
- * the top k of the detector that found most, and to its top 1 x truth. */
+ * the top k of the detector that found most, and to its top 1 x truth. Also the dead-layer
+ * attacker (see dead_tensor below). */
 #define NG_DETECTORS 6
 typedef struct ng_adaptive_result {
     int64_t flagged;          /* parameters reset */
@@ -123,6 +124,16 @@ typedef struct ng_adaptive_result {
     int64_t found;            /* of those, positions that were really perturbed */
     int64_t perturbed;        /* positions in truth */
     double  acc_before, acc_reset, acc_tuned;
+    /* The dead-layer attacker: the first eligible tensor (model order) whose loss gradient on the
+     * attacker's data is zero everywhere (units that never fire, or nothing flowing in) is
+     * re-initialised as a fresh layer would be, with its "*.bias", then fine-tuned; and, on that
+     * revived model, the whole attack again against the key's other positions (dead_then). */
+    char    dead_tensor[128];         /* "" when no tensor is all zero-gradient */
+    int64_t dead_reinit;              /* parameters re-initialised (weights + bias) */
+    double  acc_dead_tuned;           /* after o->epochs of fine-tuning (-1: not run) */
+    int64_t dead_then_perturbed, dead_then_topk, dead_then_det[NG_DETECTORS];
+    int     dead_then_best;
+    double  acc_dead_then_best_tuned, acc_dead_then_best1_tuned;
 } ng_adaptive_result;
 typedef struct ng_position { const char *tensor; uint64_t index; } ng_position;
 /* The attacker's detectors (ng_detector_name(d) for d < NG_DETECTORS): extremes (fewest values

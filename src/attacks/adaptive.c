@@ -89,14 +89,93 @@ static ng_status reset_eval_tune(ng_model *a, const ng_dataset *train, const ng_
     return st;
 }
 
+static ng_status adaptive(const ng_model *m, const ng_dataset *train, const ng_dataset *test,
+                          const ng_finetune_options *o, double z, const ng_position *truth, size_t n_truth,
+                          ng_adaptive_result *r, int depth);
+
+/* The dead-layer attacker (see ng_adaptive_result): g is the loss gradient on its data. */
+static ng_status dead_layer(const ng_model *m, const float *g, const ng_dataset *train, const ng_dataset *test,
+                            const ng_finetune_options *o, double z, const ng_position *truth, size_t n_truth,
+                            ng_adaptive_result *r, int depth)
+{
+    size_t nt = ng_model_ntensors(m), wi = (size_t)-1;
+    for (size_t t = 0; t < nt && wi == (size_t)-1; t++) {
+        ng_param p;
+        ng_model_tensor(m, t, &p);
+        if (p.shape.ndim < 2 || !ng_model_tensor_trainable(m, t)) continue;
+        size_t off = ng_model_tensor_offset(m, t), n = (size_t)ng_shape_numel(&p.shape), zero = 1;
+        for (size_t i = 0; i < n && zero; i++) zero = g[off + i] == 0;
+        if (zero) wi = t;
+    }
+    if (wi == (size_t)-1) return NG_OK;
+    ng_model *a = NULL;
+    ng_position *rest = NULL;
+    ng_finetune_result *fr = ng_calloc(1, sizeof *fr);
+    ng_status st = fr ? ng_model_clone(m, &a) : NG_E_NOMEM;
+    if (st != NG_OK) { free(fr); return st; }
+    ng_param wp;
+    ng_model_tensor(a, wi, &wp);
+    snprintf(r->dead_tensor, sizeof r->dead_tensor, "%s", wp.name);
+    size_t wl = strlen(wp.name);
+    ng_rng rng;
+    ng_rng_seed(&rng, o->seed ^ 0x646561646c6179ull);
+    for (size_t t = 0; t < nt; t++) {
+        ng_param p;
+        ng_model_tensor(a, t, &p);
+        int bias = wl > 7 && !strcmp(wp.name + wl - 7, ".weight") && strlen(p.name) == wl - 2 &&
+                   !strncmp(p.name, wp.name, wl - 7) && !strcmp(p.name + wl - 7, ".bias");
+        if (t != wi && !bias) continue;
+        ng_model_init_tensor(a, t, &rng);
+        r->dead_reinit += ng_shape_numel(&p.shape);
+    }
+    if (o->epochs > 0) {
+        ng_finetune_options fo = *o;
+        fo.scratch = 0;
+        fo.sanitize_abs = 0;
+        if ((st = ng_attack_finetune(a, train, test, &fo, fr)) == NG_OK) r->acc_dead_tuned = fr->acc_attacked[fo.epochs - 1];
+    }
+    if (st == NG_OK && depth == 0 && truth && n_truth) {   /* then the whole attack on the revived model */
+        size_t nr = 0;
+        if (!(rest = ng_calloc(n_truth, sizeof *rest))) st = NG_E_NOMEM;
+        for (size_t i = 0; st == NG_OK && i < n_truth; i++)
+            if (strcmp(truth[i].tensor, wp.name) != 0 &&
+                !(strlen(truth[i].tensor) == wl - 2 && !strncmp(truth[i].tensor, wp.name, wl - 7)))
+                rest[nr++] = truth[i];
+        ng_adaptive_result *r2 = ng_calloc(1, sizeof *r2);
+        if (st == NG_OK && !r2) st = NG_E_NOMEM;
+        if (st == NG_OK && nr && (st = adaptive(a, train, test, o, z, rest, nr, r2, depth + 1)) == NG_OK) {
+            r->dead_then_perturbed = (int64_t)nr;
+            r->dead_then_topk = r2->topk;
+            memcpy(r->dead_then_det, r2->det_found, sizeof r->dead_then_det);
+            r->dead_then_best = r2->best;
+            r->acc_dead_then_best_tuned = r2->acc_best_tuned;
+            r->acc_dead_then_best1_tuned = r2->acc_best1_tuned;
+        }
+        free(r2);
+    }
+    free(rest);
+    free(fr);
+    ng_model_free(a);
+    return st;
+}
+
 ng_status ng_attack_adaptive(const ng_model *m, const ng_dataset *train, const ng_dataset *test,
                              const ng_finetune_options *o, double z, const ng_position *truth,
                              size_t n_truth, ng_adaptive_result *r)
+{
+    return adaptive(m, train, test, o, z, truth, n_truth, r, 0);
+}
+
+static ng_status adaptive(const ng_model *m, const ng_dataset *train, const ng_dataset *test,
+                          const ng_finetune_options *o, double z, const ng_position *truth, size_t n_truth,
+                          ng_adaptive_result *r, int depth)
 {
     memset(r, 0, sizeof *r);
     r->perturbed = (int64_t)n_truth;
     r->acc_tuned = r->acc_best_reset = r->acc_best_tuned = r->acc_best1_reset = r->acc_best1_tuned = -1;
     r->best = -1;
+    r->acc_dead_tuned = r->acc_dead_then_best_tuned = r->acc_dead_then_best1_tuned = -1;
+    r->dead_then_best = -1;
     ng_dataset sub = {0};
     ng_model *a = NULL;
     float *g = NULL;
@@ -155,6 +234,7 @@ ng_status ng_attack_adaptive(const ng_model *m, const ng_dataset *train, const n
                                       pass ? &r->acc_best1_tuned : &r->acc_best_tuned)) != NG_OK) goto out;
         }
     }
+    if (depth == 0 && (st = dead_layer(m, g, train, test, o, z, truth, n_truth, r, depth)) != NG_OK) goto out;
     if (o->log)
         fprintf(o->log, "adaptive attack: %lld parameters reset (%lld of %lld perturbed found); accuracy %.2f%% -> %.2f%% reset%s\n",
                 (long long)r->flagged, (long long)r->found, (long long)r->perturbed, 100 * r->acc_before,

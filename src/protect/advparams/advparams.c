@@ -215,6 +215,47 @@ static ng_status check_inputs(ng_model *m, const ng_dataset *d, const ng_adv_opt
     return NG_OK;
 }
 
+/* Silence the units of tensor dt (advparams_dead.c), keep the moves when the encryption set's
+ * gradient over dt and its bias is then exactly zero (the units never fire), else undo them. */
+static ng_status dead_layer(adv_run *r, ng_model *m, const adv_tensor *dt, const adv_tensor *next, size_t nnext,
+                            float *params, uint8_t *chosen, ng_rng *rng,
+                            ng_adv_key *k, const ng_adv_options *o, double *loss, double *acc, double t0)
+{
+    ng_adv_dead_move *mv = NULL;
+    size_t n = 0, n0 = k->n;
+    ng_status st = ng_adv_dead_plan(m, dt, next, nnext, params, rng, &mv, &n);
+    for (size_t i = 0; st == NG_OK && i < n; i++)
+        if (chosen[mv[i].at] && !(mv[i].at >= dt->off && mv[i].at < dt->off + dt->numel))
+            st = ng_fail(NG_E_INVALID, "advparams: %s is both eligible and the dead layer's bias; leave it out of --tensors",
+                         mv[i].name);
+    for (size_t i = 0; st == NG_OK && i < n; i++) {
+        st = ng_adv_key_push(k, mv[i].name, mv[i].ei, f2bits(params[mv[i].at]), f2bits(mv[i].to));
+        if (st == NG_OK) params[mv[i].at] = mv[i].to;
+    }
+    if (st == NG_OK) st = evaluate(r, 1, loss, acc);
+    int dead = st == NG_OK;
+    for (size_t e = 0; dead && e < dt->numel; e++) dead = r->gacc[dt->off + e] == 0;
+    for (size_t i = 0; dead && i < n; i++) dead = r->gacc[mv[i].at] == 0;   /* the biases too */
+    if (st == NG_OK && !dead) {
+        for (size_t i = k->n; i-- > n0;) {
+            params[mv[i - n0].at] = bits2f(k->pos[i].orig);
+            sodium_memzero(k->pos[i].name, strlen(k->pos[i].name));
+            free(k->pos[i].name);
+        }
+        k->n = n0;
+        if (o->log) fprintf(o->log, "advparams: the units of %s%s still fire after silencing (inputs below 0, or no ReLU "
+                            "right after?)%s\n", dt->name, nnext ? " or of the layers after it" : "",
+                            nnext ? ": trying its own units alone" : ": no dead layer");
+        st = evaluate(r, 0, loss, acc);
+        if (st == NG_OK && nnext) st = dead_layer(r, m, dt, NULL, 0, params, chosen, rng, k, o, loss, acc, t0);
+    } else if (st == NG_OK) {
+        ng_adv_step s = {(int)k->n, dt->name, n ? mv[n - 1].ei : 0, 0, 0, n ? mv[n - 1].to : 0, *loss, *acc, ng_now() - t0};
+        report(o, &s);
+    }
+    free(mv);
+    return st;
+}
+
 ng_status ng_adv_encrypt(ng_model *m, ng_weights *w, const ng_dataset *data, const ng_adv_options *o,
                          ng_adv_key **out)
 {
@@ -266,6 +307,12 @@ ng_status ng_adv_encrypt(ng_model *m, ng_weights *w, const ng_dataset *data, con
         ng_adv_step s = {0, NULL, 0, 0, 0, 0, loss, acc, ng_now() - t0};
         report(o, &s);
     }
+    /* dead layer: the first eligible tensor (model order) is kept out of the rounds */
+    size_t dead_ti = o->harden && o->dead ? 0 : (size_t)-1;
+    if (st == NG_OK && dead_ti == 0) {
+        if (nt < 2) st = ng_fail(NG_E_INVALID, "advparams: a dead layer needs two or more eligible tensors (%zu)", nt);
+        for (size_t e = 0; st == NG_OK && e < t[0].numel; e++) chosen[t[0].off + e] = 1;
+    }
     if (st == NG_OK && o->harden) {
         st = ng_adv_harden_prepare(t, nt, params);
         moves = ng_calloc((size_t)o->budget, sizeof *moves);
@@ -281,7 +328,7 @@ ng_status ng_adv_encrypt(ng_model *m, ng_weights *w, const ng_dataset *data, con
             size_t want = (k->n + 3) / 4, left = (size_t)o->budget - k->n;
             if (want < 1) want = 1;
             if (want > left) want = left;
-            nm = ng_adv_harden_pick(r.gacc, params, t, nt, chosen, want, o->spread, &rng, moves);
+            nm = ng_adv_harden_pick(r.gacc, params, t, nt, chosen, want, o->spread, o->down, &rng, moves);
         } else {
             size_t ti = 0, ei = 0;
             if (pick(&r, o->rule, params, t, nt, chosen, &ti, &ei)) {
@@ -304,6 +351,7 @@ ng_status ng_adv_encrypt(ng_model *m, ng_weights *w, const ng_dataset *data, con
         ng_adv_step s = {(int)k->n, t[lm->ti].name, lm->ei, g, old, lm->to, loss, acc, ng_now() - t0};
         report(o, &s);
     }
+    if (st == NG_OK && dead_ti == 0) st = dead_layer(&r, m, &t[0], &t[1], nt - 2, params, chosen, &rng, k, o, &loss, &acc, t0);
     if (st == NG_OK && k->n == 0)
         st = ng_fail(NG_E_STATE, "advparams: accuracy on the encryption set is already %.2f%%, below the target "
                      "%.2f%%: nothing to encrypt", 100 * acc, 100 * o->target_acc);

@@ -51,9 +51,9 @@ static size_t lower_bound(const float *s, size_t n, float v)
 
 /* Sorted-index range [*j0, *j1) the new value is drawn from (between neighbours j and j+1), on the
  * side of v that raises the loss; 0 when there is no room. */
-static int side_range(const ng_adv_tensor *t, float v, float g, size_t *j0, size_t *j1)
+static int side_range(const ng_adv_tensor *t, float v, float g, int down, size_t *j0, size_t *j1)
 {
-    if (t->blo > t->bhi || !(g != 0) || isnan(v)) return 0;
+    if (t->blo > t->bhi || !(g != 0) || isnan(v) || (down && g > 0)) return 0;
     size_t r = lower_bound(t->sorted, t->ns, v);
     if (g > 0) {   /* larger values: [max(blo, r), bhi) */
         *j0 = r > t->blo ? r : t->blo;
@@ -73,7 +73,7 @@ static int cmp_cand(const void *a, const void *b)
 }
 
 size_t ng_adv_harden_pick(const float *grad, const float *params, const ng_adv_tensor *t, size_t nt,
-                          uint8_t *chosen, size_t want, int spread, ng_rng *rng, ng_adv_move *out)
+                          uint8_t *chosen, size_t want, int spread, int down, ng_rng *rng, ng_adv_move *out)
 {
     size_t total = 0, nc = 0, done = 0;
     for (size_t a = 0; a < nt; a++) total += t[a].numel;
@@ -88,7 +88,7 @@ size_t ng_adv_harden_pick(const float *grad, const float *params, const ng_adv_t
             float v = params[at], g = grad[at];
             /* the extremes stay where they are, so that the tensor's min/max never move */
             if (chosen[at] || fbits(v) == fbits(mn) || fbits(v) == fbits(mx)) continue;
-            if (!side_range(&t[a], v, g, &j0, &j1)) continue;
+            if (!side_range(&t[a], v, g, down, &j0, &j1)) continue;
             double mid = s[j0 + (j1 - j0) / 2];
             float score = (float)(fabs((double)g) * fabs(mid - (double)v));
             if (score > 0) c[nc++] = (cand){score, (uint32_t)a, e};
@@ -103,7 +103,7 @@ size_t ng_adv_harden_pick(const float *grad, const float *params, const ng_adv_t
         size_t at = tt->off + x.ei, j0, j1;
         float v = params[at];
         chosen[at] = 1;
-        if (!side_range(tt, v, grad[at], &j0, &j1)) continue;
+        if (!side_range(tt, v, grad[at], down, &j0, &j1)) continue;
         size_t j = j0 + ng_rng_below(rng, (uint32_t)(j1 - j0));
         float lo = tt->sorted[j], hi = tt->sorted[j + 1];
         float to = lo + ng_rng_uniform(rng) * (hi - lo);

@@ -31,7 +31,17 @@ ng_status ng_adv_harden_prepare(ng_adv_tensor *t, size_t nt, const float *params
  * value from the tensor's own sorted values between the current one and the bulk's edge
  * (interpolated between neighbours). Marks them chosen; returns how many moves were written. */
 size_t ng_adv_harden_pick(const float *grad, const float *params, const ng_adv_tensor *t, size_t nt,
-                          uint8_t *chosen, size_t want, int spread, ng_rng *rng, ng_adv_move *out);
+                          uint8_t *chosen, size_t want, int spread, int down, ng_rng *rng, ng_adv_move *out);
+
+/* Dead layer (advparams_dead.c): one move; `at` in the model's array, `ei` in the tensor `name`. */
+typedef struct ng_adv_dead_move { const char *name; size_t at, ei; float to; } ng_adv_dead_move;
+/* Plan the moves that silence every unit of eligible tensor t (its positive weights, and the
+ * positive biases of its "*.bias" companion, to negative values strictly inside the tensor's
+ * own negative values), and the positive biases of the "*.bias" of next[0 .. nnext).
+ * *out: malloc'ed, *nout moves; nothing is changed. */
+ng_status ng_adv_dead_plan(const ng_model *m, const ng_adv_tensor *t, const ng_adv_tensor *next, size_t nnext,
+                           const float *params,
+                           ng_rng *rng, ng_adv_dead_move **out, size_t *nout);
 
 typedef struct ng_adv_pos {
     char    *name;
