@@ -31,11 +31,6 @@ ng_status ng_map_file(const char *path, ng_map *m);
  * for data about to be rewritten in place (decryption), where a private file mapping would take
  * a copy-on-write fault per 4 KiB page. */
 ng_status ng_read_file_anon(const char *path, ng_map *m);
-/* Map the first need bytes of an open file read-only (shared, advised sequential): for streaming
- * a file without copying it through a buffer. NG_E_FORMAT naming name when the file is shorter
- * than need (it shrank since its header was read). The file must not be truncated while mapped
- * (reading past its new end raises SIGBUS): use it on files the process has just checked. */
-ng_status ng_map_fd(int fd, const char *name, uint64_t need, ng_map *m);
 void      ng_unmap(ng_map *m);
 
 /* Make the pages of [p, p + n) present and writable now (madvise MADV_POPULATE_WRITE), before
@@ -43,9 +38,6 @@ void      ng_unmap(ng_map *m);
  * page by the kernel, instead of a read fault and a copy-on-write fault that flushes the TLBs of
  * every core running the process. A hint: does nothing where the kernel lacks it. */
 void ng_prefault_write(void *p, size_t n);
-/* Map the pages of [p, p + n) of a file mapping now (MADV_POPULATE_READ, reading them from disk if
- * needed), in one call instead of a fault per few pages. A hint, like ng_prefault_write. */
-void ng_prefault_read(const void *p, size_t n);
 
 /* Atomic file writer: data goes to a temporary file in the same folder, mode 0600 from its
  * creation (unnamed with O_TMPFILE where the file system has it, else ".<name>.tmp-XXXXXX",

@@ -93,22 +93,6 @@ ng_status ng_map_file(const char *path, ng_map *m)
     return NG_OK;
 }
 
-ng_status ng_map_fd(int fd, const char *name, uint64_t need, ng_map *m)
-{
-    struct stat sb;
-    m->data = NULL; m->len = 0;
-    if (fstat(fd, &sb) != 0) return ng_fail(NG_E_IO, "%s: cannot stat: %s", name, strerror(errno));
-    if ((uint64_t)sb.st_size < need)
-        return ng_fail(NG_E_FORMAT, "%s: file is %llu bytes but its header needs %llu (truncated)", name,
-                       (unsigned long long)sb.st_size, (unsigned long long)need);
-    if (need == 0) return NG_OK;
-    void *p = mmap(NULL, (size_t)need, PROT_READ, MAP_SHARED, fd, 0);
-    if (p == MAP_FAILED) return ng_fail(NG_E_IO, "%s: cannot map: %s", name, strerror(errno));
-    (void)madvise(p, (size_t)need, MADV_SEQUENTIAL);
-    m->data = p; m->len = (size_t)need;
-    return NG_OK;
-}
-
 ng_status ng_read_file_anon(const char *path, ng_map *m)
 {
     m->data = NULL; m->len = 0;
@@ -133,17 +117,6 @@ void ng_prefault_write(void *p, size_t n)
     if (!n) return;
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), a = (uintptr_t)p & ~(page - 1), e = (uintptr_t)p + n;
     (void)madvise((void *)a, e - a, MADV_POPULATE_WRITE);
-#else
-    (void)p; (void)n;
-#endif
-}
-
-void ng_prefault_read(const void *p, size_t n)
-{
-#ifdef MADV_POPULATE_READ
-    if (!n) return;
-    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), a = (uintptr_t)p & ~(page - 1), e = (uintptr_t)p + n;
-    (void)madvise((void *)a, e - a, MADV_POPULATE_READ);
 #else
     (void)p; (void)n;
 #endif
