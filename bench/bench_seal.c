@@ -4,7 +4,8 @@
  * medians, each as GB/s (1e9 bytes/s) and as a ratio to its peer in the same round:
  *   memory  ng_seal / ng_unseal of the weights in memory on all cores (AES-256-GCM, then
  *           XChaCha20-Poly1305; the weights' pages made present first, untimed) against memcpy of
- *           the same bytes on one core (target: unseal >= 0.6x memcpy on 2 cores);
+ *           the same bytes on one core (target: unseal >= 0.6x memcpy on 2 cores), and the CPU seconds
+ *           of each (the AEAD rate of a busy core; best case on 2 free cores: 2 x memcpy CPU / unseal CPU);
  *   files   ng_seal_stream / ng_unseal_stream of a safetensors file (what `nnguard seal` runs:
  *           read, AEAD, write, fsync, rename) against `cp` of the same file as a child process (input in the page cache for
  *           both; target >= 0.8x cp), on NG_BENCH_DIR (default /tmp); also against `cp` followed by an
@@ -38,7 +39,7 @@ static void bench_memory(const char *plain, size_t total, int reps)
     ng_deeplock_secret s = {.key = &k};
     uint8_t *copy = ng_alloc_aligned(total);
     for (int a = 1; a <= 2; a++) {
-        double ts[MAXREPS], tu[MAXREPS], tc[MAXREPS], rs[MAXREPS], ru[MAXREPS];
+        double ts[MAXREPS], tu[MAXREPS], tc[MAXREPS], rs[MAXREPS], ru[MAXREPS], cu[MAXREPS], cc[MAXREPS];
         int exact = 1;
         ng_seal_options o = ng_seal_options_default();
         o.aead = (ng_aead)a;
@@ -49,16 +50,17 @@ static void bench_memory(const char *plain, size_t total, int reps)
                 ng_prefault_write(ng_weights_param(w, i)->data, ng_weights_param(w, i)->nbytes);
             double t0 = ng_now();
             ng_status st = ng_seal(w, &s, &o);
-            double t1 = ng_now();
+            double t1 = ng_now(), u1 = cpu_seconds(RUSAGE_SELF);
             if (st == NG_OK) st = ng_unseal(w, &s, &o);
-            double t2 = ng_now();
+            double t2 = ng_now(), u2 = cpu_seconds(RUSAGE_SELF);
             size_t off = 0;
             for (size_t i = 0; i < ng_weights_count(w); i++) {   /* the peer: memcpy of the same bytes */
                 ng_param *p = ng_weights_param(w, i);
                 memcpy(copy + off, p->data, p->nbytes);
                 off += p->nbytes;
             }
-            double t3 = ng_now();
+            double t3 = ng_now(), u3 = cpu_seconds(RUSAGE_SELF);
+            cu[rep] = u2 - u1; cc[rep] = u3 - u2;
             if (st != NG_OK) { fprintf(stderr, "seal/unseal failed: %s\n", ng_last_error()); exit(1); }
             if (rep == 0) {
                 ng_weights *p0;
@@ -79,6 +81,9 @@ static void bench_memory(const char *plain, size_t total, int reps)
                ng_aead_name((ng_aead)a), gbps((double)total, median(ts, reps)), median(rs, reps),
                gbps((double)total, median(tu, reps)), median(ru, reps), gbps((double)total, median(tc, reps)),
                exact ? "" : "  (ROUND TRIP NOT EXACT!)");
+        printf("memory %-17s CPU s: unseal %.3f (%.2f GB/s per core busy)   memcpy %.3f; best case on 2 free cores: "
+               "unseal %.2fx memcpy\n", ng_aead_name((ng_aead)a), median(cu, reps), gbps((double)total, median(cu, reps)),
+               median(cc, reps), 2.0 * median(cc, reps) / median(cu, reps));
         fflush(stdout);
     }
     ng_free_aligned(copy);

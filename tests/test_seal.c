@@ -6,6 +6,9 @@
  * - every tamper class is refused with a message naming the tensor or field and nothing returned:
  *   a flipped bit, swapped tensors, a renamed tensor, a truncated file, an edited / added /
  *   removed nnguard.* field, an edited tag, an edited graph (non-float tensor), a wrong key;
+ * - streaming (ng_seal_stream / ng_unseal_stream, chunk by chunk through a 1 MiB buffer per worker):
+ *   byte-identical to in memory; a bad chunk in the middle on 2 workers, a truncated file and a disk
+ *   that fills up mid-stream are refused and leave an existing output as it was;
  * - lock then seal opens with one key back to the plaintext;
  * - licenses: issue / parse / open; wrong issuer, forged, expired, other-model, other-identity
  *   licenses are refused with their own status and message. */
