@@ -1,6 +1,6 @@
 /* protect/seal/seal_crypt.c - the chunk AEAD of sealed files (nnguard/seal.h) on all cores:
  * AES-256-GCM through OpenSSL EVP (AES-NI / VAES, PCLMULQDQ) or XChaCha20-Poly1305 through
- * libsodium, in place or from a source buffer, one 1 MiB chunk per work item (taken from a shared counter). */
+ * libsodium, in place, one 1 MiB chunk per work item (taken from a shared counter). */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,12 +31,12 @@ typedef struct crypt_ctx {
 
 /* AES-256-GCM of one chunk in place; 1 ok, 0 tag mismatch, -1 OpenSSL failure. */
 static int gcm(EVP_CIPHER_CTX *e, const uint8_t key[32], const uint8_t nonce[12], const uint8_t *ad, size_t adlen,
-               const uint8_t *src, uint8_t *d, size_t n, uint8_t tag[16], int open)
+               uint8_t *d, size_t n, uint8_t tag[16], int open)
 {
     int len;
     if (!EVP_CipherInit_ex(e, EVP_aes_256_gcm(), NULL, key, nonce, !open)) return -1;
     if (!EVP_CipherUpdate(e, NULL, &len, ad, (int)adlen)) return -1;
-    if (n && !EVP_CipherUpdate(e, d, &len, src, (int)n)) return -1;
+    if (n && !EVP_CipherUpdate(e, d, &len, d, (int)n)) return -1;
     if (open) {
         if (!EVP_CIPHER_CTX_ctrl(e, EVP_CTRL_GCM_SET_TAG, 16, tag)) return -1;
         return EVP_CipherFinal_ex(e, d + n, &len) == 1;
@@ -53,8 +53,7 @@ static void body(void *arg, int64_t i0, int64_t i1, int worker)
     if (c->aead == NG_AEAD_AES256GCM && !e) { atomic_store(&c->evp_failed, 1); return; }
     for (size_t i; (i = atomic_fetch_add(&c->next, 1)) < c->n && !atomic_load(&c->evp_failed);) {
         chunk *ch = &c->ch[i];
-        const uint8_t *src = ch->src ? ch->src : ch->data;
-        if (!ch->src) ng_prefault_write(ch->data, ch->n);   /* in place in a private file mapping: no COW per page */
+        ng_prefault_write(ch->data, ch->n);   /* in place in a private file mapping: no COW per page */
         uint8_t ad[41], nonce[24] = {0};
         memcpy(ad, c->ad[ch->param], 32);
         ng_put_le64(ad + 32, ch->index);
@@ -62,12 +61,12 @@ static void body(void *arg, int64_t i0, int64_t i1, int worker)
         ng_put_le64(nonce, ch->index);
         int ok;
         if (e) {
-            ok = gcm(e, c->key[ch->param], nonce, ad, sizeof ad, src, ch->data, ch->n, ch->tag, c->open);
+            ok = gcm(e, c->key[ch->param], nonce, ad, sizeof ad, ch->data, ch->n, ch->tag, c->open);
         } else if (c->open) {
-            ok = crypto_aead_xchacha20poly1305_ietf_decrypt_detached(ch->data, NULL, src, ch->n, ch->tag, ad,
+            ok = crypto_aead_xchacha20poly1305_ietf_decrypt_detached(ch->data, NULL, ch->data, ch->n, ch->tag, ad,
                                                                      sizeof ad, nonce, c->key[ch->param]) == 0;
         } else {
-            crypto_aead_xchacha20poly1305_ietf_encrypt_detached(ch->data, ch->tag, NULL, src, ch->n, ad, sizeof ad,
+            crypto_aead_xchacha20poly1305_ietf_encrypt_detached(ch->data, ch->tag, NULL, ch->data, ch->n, ad, sizeof ad,
                                                                 NULL, nonce, c->key[ch->param]);
             ok = 1;
         }

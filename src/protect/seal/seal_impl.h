@@ -72,10 +72,9 @@ typedef struct ng_seal_chunk {
     size_t   n;
     int      final;
     uint8_t *tag;          /* 16 bytes: written (seal) or checked (open) */
-    const uint8_t *src;    /* NULL: in place; else the n input bytes, result written to data */
 } ng_seal_chunk;
 struct ng_pool;
-/* Seal (or open) chunks (in place, or from src into data) on pool (NULL: inline). NG_E_AUTH: *bad is the first chunk whose
+/* Seal (or open) chunks in place on pool (NULL: inline). NG_E_AUTH: *bad is the first chunk whose
  * tag failed (the caller names it with ng_seal_auth_error). */
 ng_status ng_seal_crypt_chunks(ng_seal_chunk *ch, size_t n, const uint8_t (*key)[32], const uint8_t (*ad)[32],
                                ng_aead aead, int open, struct ng_pool *pool, size_t *bad);

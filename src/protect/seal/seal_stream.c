@@ -4,8 +4,8 @@
  * The header is read and checked first (unseal: kcv, fields, tag count); the output header is
  * serialised (seal: with placeholder tags of the final length) and written; then the data section
  * streams in batches of whole 1 MiB chunks (at most NG_SEAL_BATCH bytes), one worker per core,
- * taking batches in turn. Within a batch each chunk is pread into the worker's 1 MiB buffer (which
- * stays in its core's cache), sealed / opened there in place and pwritten at once at the same place
+ * taking batches in turn. Within a batch each chunk is pread into the worker's 1 MiB buffer,
+ * sealed / opened there in place and pwritten at once at the same place
  * in the output (the atomic writer's temporary file); non-float tensors are copied as they are;
  * writeback is started per batch. Reads, AEAD and writes of the two workers overlap. An opened chunk
  * is written only once its tag has passed. At the end seal writes the header again with the real
@@ -120,10 +120,10 @@ typedef struct sctx {
 } sctx;
 
 /* A worker: take batches in turn; each piece (at most one 1 MiB chunk) pread into the worker's
- * buffer, which is small enough to stay in its core's cache, sealed / opened there in place and
- * pwritten from there at once: the read copy, the AEAD and the write copy all work on cached bytes
- * (one 16 MiB buffer per batch ran all three from DRAM). A chunk that fails authentication is
- * never written. */
+ * 1 MiB buffer, sealed / opened there in place and pwritten from there at once (the bytes are still
+ * in cache for the write copy). A chunk that fails authentication is never written. Same CPU cost as
+ * whole 16 MiB batches (buffers of 64 KiB to 4 MiB measured within 15% of each other), 1/16 of the
+ * memory. */
 static void stream_worker(void *arg, int64_t i0, int64_t i1, int worker)
 {
     (void)i0; (void)i1; (void)worker;
@@ -141,7 +141,7 @@ static void stream_worker(void *arg, int64_t i0, int64_t i1, int worker)
             st = read_at(x->fd, x->in, buf, (size_t)pc->n, in_data + at);
             if (st == NG_OK && pc->param >= 0) {
                 size_t bad = 0;
-                ng_seal_chunk ch = {(uint32_t)pc->param, pc->index, buf, (size_t)pc->n, pc->final, x->tags[tag++], NULL};
+                ng_seal_chunk ch = {(uint32_t)pc->param, pc->index, buf, (size_t)pc->n, pc->final, x->tags[tag++]};
                 st = ng_seal_crypt_chunks(&ch, 1, (const uint8_t (*)[32])x->key, (const uint8_t (*)[32])x->ad, c->aead,
                                           c->open, NULL, &bad);
                 if (st == NG_E_AUTH) ng_seal_auth_error(x->in, x->p[ch.param].name, ch.param, ch.index);
