@@ -4,11 +4,16 @@
  * medians, each as GB/s (1e9 bytes/s) and as a ratio to its peer in the same round:
  *   memory  ng_seal / ng_unseal of the weights in memory on all cores (AES-256-GCM, then
  *           XChaCha20-Poly1305; the weights' pages made present first, untimed) against memcpy of
- *           the same bytes on one core (target: unseal >= 0.6x memcpy on 2 cores);
+ *           the same bytes on one core (target: unseal >= 0.6x memcpy on 2 cores), and the CPU seconds
+ *           of each (the AEAD rate of a busy core; best case on 2 free cores: 2 x memcpy CPU / unseal CPU);
  *   files   ng_seal_stream / ng_unseal_stream of a safetensors file (what `nnguard seal` runs:
  *           read, AEAD, write, fsync, rename) against `cp` of the same file as a child process (input in the page cache for
  *           both; target >= 0.8x cp), on NG_BENCH_DIR (default /tmp); also against `cp` followed by an
  *           fsync of its output (the durability seal and unseal give: cp alone leaves the data in the page cache);
+ *           and the CPU seconds (user + system, all threads) of each against cp's (the work done: on a loaded
+ *           machine the wall times mostly measure the other load). "on 2 free cores" is the wall-time
+ *           ratio the CPU figures would give with both cores free for the AEAD workers and cp on one:
+ *           2 x (cp CPU) / (seal CPU), an upper bound (perfect overlap);
  *   load    opening a sealed model with its key (ng_seal_open_weights: read, check, decrypt in
  *           memory) against opening the plain file (ng_weights_open), and the same for the lenet5
  *           ONNX fixture as a runnable model (ng_seal_open_model against ng_model_load).
@@ -34,7 +39,7 @@ static void bench_memory(const char *plain, size_t total, int reps)
     ng_deeplock_secret s = {.key = &k};
     uint8_t *copy = ng_alloc_aligned(total);
     for (int a = 1; a <= 2; a++) {
-        double ts[MAXREPS], tu[MAXREPS], tc[MAXREPS], rs[MAXREPS], ru[MAXREPS];
+        double ts[MAXREPS], tu[MAXREPS], tc[MAXREPS], rs[MAXREPS], ru[MAXREPS], cu[MAXREPS], cc[MAXREPS];
         int exact = 1;
         ng_seal_options o = ng_seal_options_default();
         o.aead = (ng_aead)a;
@@ -45,16 +50,17 @@ static void bench_memory(const char *plain, size_t total, int reps)
                 ng_prefault_write(ng_weights_param(w, i)->data, ng_weights_param(w, i)->nbytes);
             double t0 = ng_now();
             ng_status st = ng_seal(w, &s, &o);
-            double t1 = ng_now();
+            double t1 = ng_now(), u1 = cpu_seconds(RUSAGE_SELF);
             if (st == NG_OK) st = ng_unseal(w, &s, &o);
-            double t2 = ng_now();
+            double t2 = ng_now(), u2 = cpu_seconds(RUSAGE_SELF);
             size_t off = 0;
             for (size_t i = 0; i < ng_weights_count(w); i++) {   /* the peer: memcpy of the same bytes */
                 ng_param *p = ng_weights_param(w, i);
                 memcpy(copy + off, p->data, p->nbytes);
                 off += p->nbytes;
             }
-            double t3 = ng_now();
+            double t3 = ng_now(), u3 = cpu_seconds(RUSAGE_SELF);
+            cu[rep] = u2 - u1; cc[rep] = u3 - u2;
             if (st != NG_OK) { fprintf(stderr, "seal/unseal failed: %s\n", ng_last_error()); exit(1); }
             if (rep == 0) {
                 ng_weights *p0;
@@ -75,6 +81,9 @@ static void bench_memory(const char *plain, size_t total, int reps)
                ng_aead_name((ng_aead)a), gbps((double)total, median(ts, reps)), median(rs, reps),
                gbps((double)total, median(tu, reps)), median(ru, reps), gbps((double)total, median(tc, reps)),
                exact ? "" : "  (ROUND TRIP NOT EXACT!)");
+        printf("memory %-17s CPU s: unseal %.3f (%.2f GB/s per core busy)   memcpy %.3f; best case on 2 free cores: "
+               "unseal %.2fx memcpy\n", ng_aead_name((ng_aead)a), median(cu, reps), gbps((double)total, median(cu, reps)),
+               median(cc, reps), 2.0 * median(cc, reps) / median(cu, reps));
         fflush(stdout);
     }
     ng_free_aligned(copy);
@@ -90,20 +99,29 @@ static void bench_files(const char *dir, const char *plain, size_t total, int re
     snprintf(un, sizeof un, "%s/nnguard-bench-seal-u.safetensors", dir);
     snprintf(cp, sizeof cp, "%s/nnguard-bench-seal-c.safetensors", dir);
     double ts[MAXREPS], tu[MAXREPS], tc[MAXREPS], rs[MAXREPS], ru[MAXREPS], tf[MAXREPS], rsf[MAXREPS], ruf[MAXREPS];
+    double cs[MAXREPS], cu[MAXREPS], cc[MAXREPS], qs[MAXREPS], qu[MAXREPS];   /* CPU seconds, their ratios */
     int exact = 1;
     warm(plain);
     for (int rep = 0; rep < reps; rep++) {
         unlink(sealed); unlink(un); unlink(cp);
+        double k0 = cpu_seconds(RUSAGE_CHILDREN);
         double c1 = run_cp(plain, cp, 0);
+        double k1 = cpu_seconds(RUSAGE_CHILDREN), u0 = cpu_seconds(RUSAGE_SELF);
         double t0 = ng_now();
         ng_status st = ng_seal_stream(plain, sealed, &s, NULL);
         double t1 = ng_now();
+        double u1 = cpu_seconds(RUSAGE_SELF);
         unlink(cp);
         warm(sealed);
+        double k2 = cpu_seconds(RUSAGE_CHILDREN);
         double c2 = run_cp(sealed, cp, 0);
+        double k3 = cpu_seconds(RUSAGE_CHILDREN), u2 = cpu_seconds(RUSAGE_SELF);
         double t2 = ng_now();
         if (st == NG_OK) st = ng_unseal_stream(sealed, un, &s, NULL);
         double t3 = ng_now();
+        double u3 = cpu_seconds(RUSAGE_SELF);
+        cs[rep] = u1 - u0; cu[rep] = u3 - u2; cc[rep] = k1 - k0;
+        qs[rep] = cs[rep] / (k1 - k0); qu[rep] = cu[rep] / (k3 - k2);
         if (st != NG_OK || c1 < 0 || c2 < 0) { fprintf(stderr, "files: %s\n", st ? ng_last_error() : "cp failed"); exit(1); }
         if (rep == 0) exact = same_bytes(un, plain);
         unlink(cp);
@@ -119,6 +137,9 @@ static void bench_files(const char *dir, const char *plain, size_t total, int re
            median(ru, reps), exact ? "" : "  (ROUND TRIP NOT EXACT!)");
     printf("files  %-17s cp+fsync %6.2f GB/s   seal %.2fx cp+fsync   unseal %.2fx cp+fsync\n", dir,
            gbps(b, median(tf, reps)), median(rsf, reps), median(ruf, reps));
+    printf("files  %-17s CPU s: cp %.3f   seal %.3f (%.2fx cp)   unseal %.3f (%.2fx cp); best case on 2 "
+           "free cores: seal %.2fx cp, unseal %.2fx cp\n", dir, median(cc, reps), median(cs, reps), median(qs, reps),
+           median(cu, reps), median(qu, reps), 2.0 / median(qs, reps), 2.0 / median(qu, reps));
     fflush(stdout);
     unlink(sealed); unlink(un); unlink(cp);
     ng_key_wipe(&k);

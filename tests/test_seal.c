@@ -6,6 +6,9 @@
  * - every tamper class is refused with a message naming the tensor or field and nothing returned:
  *   a flipped bit, swapped tensors, a renamed tensor, a truncated file, an edited / added /
  *   removed nnguard.* field, an edited tag, an edited graph (non-float tensor), a wrong key;
+ * - streaming (ng_seal_stream / ng_unseal_stream, chunk by chunk through a 1 MiB buffer per worker):
+ *   byte-identical to in memory; a bad chunk in the middle on 2 workers, a truncated file and a disk
+ *   that fills up mid-stream are refused and leave an existing output as it was;
  * - lock then seal opens with one key back to the plaintext;
  * - licenses: issue / parse / open; wrong issuer, forged, expired, other-model, other-identity
  *   licenses are refused with their own status and message. */
@@ -64,6 +67,14 @@ static ng_key key_of(uint8_t b)
 }
 
 static int has(const char *needle) { return strstr(ng_last_error(), needle) != NULL; }
+static int is_old(const char *p)   /* the file holds "old", as the tests wrote it */
+{
+    size_t n;
+    uint8_t *d = slurp(p, &n);
+    int ok = d && n == 3 && memcmp(d, "old", 3) == 0;
+    free(d);
+    return ok;
+}
 
 /* Seal path -> out with key k, check the round trip against path (file and buffer opens). */
 static void round_trip(const char *path, const char *out, ng_aead aead, int threads, const ng_deeplock_secret *s)
@@ -328,6 +339,44 @@ int main(void)
         set_meta(tmp("bs1.st"), tmp("bmeta.st"), "nnguard.seal.extra", "1");
         CHECK_ST(ng_unseal_stream(tmp("bmeta.st"), tmp("bx.st"), &s, NULL), NG_E_AUTH);
         CHECKF(has("field nnguard.seal.extra was added") && !exists(tmp("bx.st")), "%s", ng_last_error());
+    }
+
+    /* ---- streaming reads the input through a mapping: a bad chunk in the middle on 2 workers, a
+     * truncated file and a full disk are refused, and an existing output is left as it was ---- */
+    {
+        ng_seal_options o2 = ng_seal_options_default();
+        o2.threads = 2;
+        ng_st_header *h;
+        CHECK_OK(ng_st_header_read(tmp("bs1.st"), &h));
+        uint64_t ds = ng_st_header_data_start(h);
+        ng_st_header_free(h);
+        const char *old = tmp("bold.st");
+        CHECK_OK(ng_write_file_atomic(old, "old", 3, NG_MODE_PUBLIC));
+        size_t n;
+        uint8_t *b = slurp(tmp("bs1.st"), &n);
+        CHECK(b && n > ds + 6 * ((size_t)1 << 20));
+        b[ds + 5 * ((size_t)1 << 20) + 7] ^= 1;   /* chunk 5 of t0.weight (17 chunks) */
+        CHECK_OK(ng_write_file_atomic(tmp("bmid.st"), b, n, NG_MODE_PUBLIC));
+        CHECK_ST(ng_unseal_stream(tmp("bmid.st"), old, &s, &o2), NG_E_AUTH);
+        CHECKF(has("tensor 't0.weight'") && has("chunk 5:"), "%s", ng_last_error());
+        CHECK(is_old(old));
+        b[ds + 5 * ((size_t)1 << 20) + 7] ^= 1;
+        CHECK_OK(ng_write_file_atomic(tmp("btrunc.st"), b, n - ((size_t)1 << 20), NG_MODE_PUBLIC));
+        CHECK_ST(ng_unseal_stream(tmp("btrunc.st"), old, &s, &o2), NG_E_FORMAT);
+        CHECKF(has("btrunc.st") && is_old(old), "%s", ng_last_error());
+        free(b);
+#ifdef NG_TEST_HOOKS
+        ng_fault_write_after((int64_t)6 << 20);   /* the disk fills up 6 MiB into the output */
+        CHECK_ST(ng_unseal_stream(tmp("bs1.st"), old, &s, &o2), NG_E_IO);
+        ng_fault_write_after(-1);
+        CHECKF(has("No space left") && is_old(old), "%s", ng_last_error());
+        ng_fault_write_after((int64_t)6 << 20);
+        CHECK_ST(ng_seal_stream(tmp("big.safetensors"), old, &s, &o2), NG_E_IO);
+        ng_fault_write_after(-1);
+        CHECKF(has("No space left") && is_old(old), "%s", ng_last_error());
+#endif
+        CHECK_OK(ng_unseal_stream(tmp("bs1.st"), old, &s, &o2));   /* and it still works after all that */
+        CHECK(same_file(tmp("big.safetensors"), old));
     }
 
     /* ---- licenses ---- */
