@@ -33,6 +33,9 @@ typedef struct conn_ctx {
     ng_job *job;
     int     counted;       /* inflight incremented */
     int     responded;     /* an answer is queued: ignore the rest of the body */
+    size_t  expect;        /* Content-Length (0 unknown) */
+    float  *in;            /* inputs parsed straight from MHD's buffer (whole body in one piece) */
+    int64_t n_in;
 } conn_ctx;
 
 /* Per TCP connection (kept across keep-alive requests): the watermark's input hasher, made on
@@ -165,10 +168,13 @@ static enum MHD_Result finish_predict(ng_loop *l, struct MHD_Connection *c, conn
     if (j) return answer_job(s, c, x, j);   /* resumed: its batch answered it */
     if (x->too_big) return reply_error(s, c, x, 413, NULL, "request body over %zu bytes", s->o.max_body);
     if (atomic_load(&s->stopping)) return reply_error(s, c, x, 503, "1", "the server is shutting down");
-    float *in;
-    int64_t n;
-    ng_status st = x->ctype == 1 ? ng_req_parse_f32(x->body, x->len, &s->shape, s->o.max_images, &in, &n)
-                                 : ng_req_parse_json(x->body ? x->body : "", x->len, &s->shape, s->o.max_images, &in, &n);
+    float *in = x->in;
+    int64_t n = x->n_in;
+    ng_status st = NG_OK;
+    x->in = NULL;
+    if (!in)
+        st = x->ctype == 1 ? ng_req_parse_f32(x->body, x->len, &s->shape, s->o.max_images, &in, &n)
+                           : ng_req_parse_json(x->body ? x->body : "", x->len, &s->shape, s->o.max_images, &in, &n);
     free(x->body);
     x->body = NULL;
     if (st != NG_OK) return reply_error(s, c, x, status_code(st), NULL, "%s", ng_last_error());
@@ -233,8 +239,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             if (s->o.clients && (x->client = authenticate(s, c)) < 0)
                 return reply_error(s, c, x, 401, NULL, "missing or unknown bearer token (Authorization: Bearer TOKEN)");
             const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-            if (cl && strtoull(cl, NULL, 10) > s->o.max_body)
+            unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
+            if (len > s->o.max_body)
                 return reply_error(s, c, x, 413, NULL, "request body over %zu bytes", s->o.max_body);
+            x->expect = (size_t)len;
             return MHD_YES;
         }
         x->kind = 1;
@@ -253,7 +261,19 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (x->too_big || x->len + n > s->o.max_body) { x->too_big = 1; free(x->body); x->body = NULL; return MHD_YES; }
+        /* the whole body in one piece (the usual single-image request): parse it where MHD read
+         * it, no copy; a body that does not parse is copied as below and parsed again at the
+         * final call, which answers its error */
+        if (n == x->expect && x->len == 0 && !x->in && !x->too_big && x->ctype == 0) {
+            float *in;
+            int64_t k;
+            if (ng_req_parse_json(upload, n, &s->shape, s->o.max_images, &in, &k) == NG_OK) {
+                x->in = in;
+                x->n_in = k;
+                return MHD_YES;
+            }
+        }
+        if (x->in || x->too_big || x->len + n > s->o.max_body) { x->too_big = 1; free(x->body); x->body = NULL; return MHD_YES; }
         if (x->len + n + 1 > x->cap) {
             size_t nc = x->cap ? 2 * x->cap : 16384;
             while (nc < x->len + n + 1) nc *= 2;
@@ -282,6 +302,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **ctxp, enum MHD
     }
     if (x->counted) atomic_fetch_sub(&s->inflight, 1);
     ng_job_free(x->job);
+    free(x->in);
     free(x->body);
     free(x);
     *ctxp = NULL;
