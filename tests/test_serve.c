@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -149,6 +150,23 @@ static void *client_thread(void *arg)
     return NULL;
 }
 
+/* Descriptors of this process that are epoll instances (libmicrohttpd's epoll mode makes one
+ * per daemon; select mode none). */
+static int epoll_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char p[300], t[64];
+        snprintf(p, sizeof p, "/proc/self/fd/%s", e->d_name);
+        ssize_t k = readlink(p, t, sizeof t - 1);
+        if (k > 0) { t[k] = 0; n += strstr(t, "eventpoll") != NULL; }
+    }
+    if (d) closedir(d);
+    return n;
+}
+
 static long rss_kb(void)
 {
     FILE *f = fopen("/proc/self/status", "r");
@@ -188,6 +206,7 @@ int main(int argc, char **argv)
     CHECK_OK(ng_server_start(m, &o, &s));
     port = ng_server_port(s);
     CHECK(port > 0);
+    CHECKF(epoll_fds() == 0, "select mode expected (512 connections), %d epoll descriptors", epoll_fds());
     char body[4096];
 
     /* health and metrics need no token; predict does */
@@ -298,6 +317,18 @@ int main(int argc, char **argv)
     CHECKF(nb >= 1 && ni >= nb, "batches %lld, batch images %lld", nb, ni);
     free(met);
     CHECK(post_images(h, 20, 3, "abcdefghijklmnop0123", &correct) == 200 && correct);
+    ng_server_stop(s, 5);
+    /* a connection limit past select()'s FD_SETSIZE runs the loops in libmicrohttpd's external
+     * epoll mode instead: the same answers, concurrent clients included */
+    o.max_connections = 2048;
+    CHECK_OK(ng_server_start(m, &o, &s));
+    port = ng_server_port(s);
+    CHECKF(epoll_fds() >= 2, "epoll mode expected (2048 connections), %d epoll descriptors", epoll_fds());
+    CHECK(post_images(h, 40, 3, "abcdefghijklmnop0123", &correct) == 200 && correct);
+    for (int i = 0; i < 8; i++) { wa[i] = (worker_arg){ .id = i }; pthread_create(&th[i], NULL, client_thread, &wa[i]); }
+    sent = ok = 0;
+    for (int i = 0; i < 8; i++) { pthread_join(th[i], NULL); sent += wa[i].sent; ok += wa[i].ok; }
+    CHECKF(sent == 8 * 16 && ok == sent, "epoll mode: %d of %d concurrent requests answered correctly", ok, sent);
     curl_easy_cleanup(h);
     ng_server_stop(s, 5);
     ng_clients_free(cl);

@@ -26,7 +26,11 @@ typedef struct jp {
     ng_status st;
 } jp;
 
-static void ws(jp *j) { while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) j->p++; }
+static inline void ws(jp *j)
+{
+    if (j->p < j->end && (unsigned char)*j->p > ' ') return;   /* the usual case: no whitespace */
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) j->p++;
+}
 
 static int fail(jp *j, ng_status st, const char *msg)
 {
@@ -168,7 +172,12 @@ static int array(jp *j, int depth)
             if (j->leaf_depth < 0) j->leaf_depth = depth;
             else if (j->leaf_depth != depth) return fail(j, NG_E_SHAPE, "inputs are not rectangular (numbers at different depths)");
             float f;
-            if (number(j, &f) || push(j, f)) return -1;
+            /* a lone 0 (the background pixels of an image, most of its numbers) needs none of
+             * number()'s work: "0" then ',' or ']' is exactly the JSON number 0 */
+            if (*j->p == '0' && j->end - j->p >= 2 && (j->p[1] == ',' || j->p[1] == ']')) { f = 0.0f; j->p++; }
+            else if (number(j, &f)) return -1;
+            if (j->n < j->cap) j->v[j->n++] = f;
+            else if (push(j, f)) return -1;
         }
         count++;
         ws(j);

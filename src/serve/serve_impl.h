@@ -39,8 +39,8 @@ typedef struct ng_metrics {
 } ng_metrics;
 void ng_metrics_request(ng_metrics *m, int code, double seconds);
 
-/* One HTTP event loop: its own libmicrohttpd daemon (external epoll, SO_REUSEPORT on the shared
- * port), its own thread, batching queue and executor. */
+/* One HTTP event loop: its own libmicrohttpd daemon (external select or epoll, SO_REUSEPORT on
+ * the shared port), its own thread, batching queue and executor. */
 typedef struct ng_loop {
     struct ng_server *s;
     struct MHD_Daemon *d;
@@ -55,6 +55,7 @@ typedef struct ng_loop {
     int       resumed;            /* connections resumed by the last ng_loop_run_batches */
     uint64_t  submitted, seen;    /* requests queued so far / when the queue was last looked at */
     int       listen;             /* after quiesce: closed once the daemon stopped (-1 none) */
+    int       sel;                /* select mode (else external epoll), see server.c */
 } ng_loop;
 
 struct ng_server {
