@@ -15,6 +15,9 @@ struct ng_wm {
     ng_wm_options o;
     int     classes;
     uint8_t k_str[32], k_sel[32], k_lab[32], k_dig[32], k_fin[32];
+    /* BLAKE2b states keyed with k_str / k_sel / k_lab (8-byte output), the key block already
+     * absorbed: prf() copies one instead of compressing the key block on every answer */
+    crypto_generichash_state s_str, s_sel, s_lab;
     int     order[NG_WM_MAX_CLASSES][NG_WM_MAX_CLASSES];  /* per predicted class: other classes, favoured first */
     int     pos[NG_WM_MAX_CLASSES][NG_WM_MAX_CLASSES];    /* per predicted class: ranking position of class j */
 };
@@ -63,6 +66,18 @@ static uint64_t prf(const uint8_t k[32], const uint8_t *msg, size_t len)
     return ng_le64(h);
 }
 
+/* prf() with a keyed state made once (prf_init): the same output, one compression fewer. */
+static void prf_init(crypto_generichash_state *st, const uint8_t k[32]) { crypto_generichash_init(st, k, 32, 8); }
+static uint64_t prf_st(const crypto_generichash_state *st0, const uint8_t *msg, size_t len)
+{
+    crypto_generichash_state st = *st0;
+    uint8_t h[8];
+    crypto_generichash_update(&st, msg, len);
+    crypto_generichash_final(&st, h, sizeof h);
+    sodium_memzero(&st, sizeof st);
+    return ng_le64(h);
+}
+
 static double unit(uint64_t u) { return (double)(u >> 11) * 0x1.0p-53; }
 
 typedef struct { uint64_t s; int j; } scored;
@@ -100,6 +115,9 @@ ng_status ng_wm_new(const ng_key *key, int classes, const ng_wm_options *o, ng_w
     crypto_kdf_derive_from_key(w->k_lab, 32, SUB_LAB, wm_ctx, key->k);
     crypto_kdf_derive_from_key(w->k_dig, 32, SUB_DIG, wm_ctx, key->k);
     crypto_kdf_derive_from_key(w->k_fin, 32, SUB_FIN, wm_ctx, key->k);
+    prf_init(&w->s_str, w->k_str);
+    prf_init(&w->s_sel, w->k_sel);
+    prf_init(&w->s_lab, w->k_lab);
     for (int c = 0; c < classes; c++) {
         scored s[NG_WM_MAX_CLASSES] = {{0, 0}};
         int m = 0;
@@ -130,6 +148,7 @@ ng_wm_mode ng_wm_mode_of(const ng_wm *w) { return w->o.mode; }
 struct ng_wm_hasher {
     EVP_CIPHER_CTX *c;     /* AES-256-GCM keyed with k_dig: GHASH with the AES-NI/PCLMULQDQ kernels */
     uint8_t k_fin[32];
+    crypto_generichash_state s_fin;   /* keyed with k_fin, 32-byte output */
 };
 
 ng_status ng_wm_hasher_new(const ng_wm *w, ng_wm_hasher **out)
@@ -144,6 +163,7 @@ ng_status ng_wm_hasher_new(const ng_wm *w, ng_wm_hasher **out)
         return ng_fail(NG_E_INTERNAL, "watermark: OpenSSL cannot set up AES-256-GCM");
     }
     memcpy(h->k_fin, w->k_fin, 32);
+    crypto_generichash_init(&h->s_fin, h->k_fin, 32, 32);
     *out = h;
     return NG_OK;
 }
@@ -181,7 +201,10 @@ ng_status ng_wm_hash(ng_wm_hasher *h, const float *x, size_t n, uint8_t out[32])
     ok = ok && EVP_EncryptFinal_ex(h->c, fin, &len) == 1 && EVP_CIPHER_CTX_ctrl(h->c, EVP_CTRL_GCM_GET_TAG, 16, fin) == 1;
     if (!ok) return ng_fail(NG_E_INTERNAL, "watermark: OpenSSL GMAC failed on an input");
     ng_put_le64(fin + 16, (uint64_t)n);
-    crypto_generichash(out, 32, fin, sizeof fin, h->k_fin, 32);
+    crypto_generichash_state st = h->s_fin;   /* = crypto_generichash(out, 32, fin, 24, k_fin, 32) */
+    crypto_generichash_update(&st, fin, sizeof fin);
+    crypto_generichash_final(&st, out, 32);
+    sodium_memzero(&st, sizeof st);
     return NG_OK;
 }
 
@@ -209,7 +232,7 @@ static int argmax_f(const float *p, int n)
 static void apply_soft(const ng_wm *w, float *p, int t, ng_wm_answer *a)
 {
     int C = w->classes, m = C - 1;
-    double alpha = w->o.a_min + (w->o.a_max - w->o.a_min) * unit(prf(w->k_str, a->digest, 32));
+    double alpha = w->o.a_min + (w->o.a_max - w->o.a_min) * unit(prf_st(&w->s_str, a->digest, 32));
     double pt = p[t], R = 0;
     for (int j = 0; j < C; j++) if (j != t) R += p[j];
     if (!(R > 0) || !(pt > 0) || !isfinite(pt)) return;
@@ -256,8 +279,8 @@ void ng_wm_apply_digest(const ng_wm *w, const uint8_t digest[32], float *probs, 
         apply_soft(w, probs, t, a);
         return;
     }
-    if (unit(prf(w->k_sel, a->digest, 32)) < w->o.rate) {
-        a->label = (int)((t + 1 + prf(w->k_lab, a->digest, 32) % (uint64_t)(C - 1)) % (uint64_t)C);
+    if (unit(prf_st(&w->s_sel, a->digest, 32)) < w->o.rate) {
+        a->label = (int)((t + 1 + prf_st(&w->s_lab, a->digest, 32) % (uint64_t)(C - 1)) % (uint64_t)C);
         a->marked = 1;
     }
     for (int j = 0; j < C; j++) probs[j] = j == a->label ? 1.0f : 0.0f;
