@@ -176,8 +176,8 @@ static void help_train(void)
            "  --data DIR              dataset folder (default %s)\n"
            "  --fraction F            train on a stratified fraction of the training set\n"
            "  --epochs E --batch B --lr R --seed S --threads T   (defaults 10, 64, 1e-3 Adam, 0, all)\n"
-           "  --p-key P               share of examples stamped with a granted key (default 0.7 for single,\n"
-           "                          0.5 for the schemes of several keys, which need more denied examples); of the\n"
+           "  --p-key P               share of examples stamped with a granted key (default 0.7 for single with a\n"
+           "                          patch stamp, else 0.5: blend stamps and several keys need more denied examples); of the\n"
            "                          rest a fifth is clean, the others wrong-key stamps (all denied)\n"
            NG_SN_STAMP_HELP NG_CLI_FORCE_HELP, NG_DEFAULT_DATA_DIR);
 }
@@ -275,7 +275,6 @@ int ng_cmd_license_train(int argc, char **argv)
         case O_SCHEME:
             if (ng_license_scheme_parse(optarg, &a->spec.scheme) != NG_OK) { rc = ng_cli_fail(cmd, NG_E_INVALID); goto done; }
             scheme_set = 1;
-            if (!a->pkey_set) ng_license_spec_shares(&a->spec);   /* the scheme's defaults */
             break;
         case O_ARCH: a->arch = optarg; break;
         case O_INIT: a->init = optarg; break;
@@ -293,6 +292,7 @@ int ng_cmd_license_train(int argc, char **argv)
     }
     if (optind != argc) { ng_cli_usage(cmd, "unexpected argument '%s'", argv[optind]); goto done; }
     if (!scheme_set) { ng_cli_usage(cmd, "give --scheme single|per-user|class-subset|hierarchical"); goto done; }
+    if (!a->pkey_set) ng_license_spec_shares(&a->spec);   /* the scheme's and stamp's defaults */
     if (!a->arch == !a->init) { ng_cli_usage(cmd, "give one of --arch ARCH (new model) or --init MODEL"); goto done; }
     if (!a->nkey_files == !a->keys_out) { ng_cli_usage(cmd, "give --key KEY (existing keys) or --keys-out DIR (new keys)"); goto done; }
     if (!a->out) { ng_cli_usage(cmd, "give the output model with -o MODEL.onnx"); goto done; }

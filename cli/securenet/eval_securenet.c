@@ -355,6 +355,7 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *arr)
     if (want(c, "blend")) {
         ng_license_spec_init(sp, NG_LICENSE_SINGLE);
         sp->stamp.mode = NG_STAMP_BLEND;
+        ng_license_spec_shares(sp);
         spec_keys(sp, c->seed + 1, 1, &all);
         if ((st = scheme(&r, sp, "single-blend", sch, &blend, &secs)) != NG_OK) goto out;
     }

@@ -116,8 +116,9 @@ typedef struct ng_license_spec {
 
 /* A spec with no keys and the defaults; wipe it with ng_license_spec_wipe. */
 void ng_license_spec_init(ng_license_spec *s, ng_license_scheme scheme);
-/* Set s's sample shares to its scheme's defaults: p_key 0.7 for single, 0.5 for the schemes of
- * several keys (they need more denied examples); p_clean a fifth of the rest. */
+/* Set s's sample shares to its scheme's and stamp's defaults: p_key 0.7 for single with a patch
+ * stamp, else 0.5 (blend stamps and several keys need more denied examples); p_clean a fifth of
+ * the rest. Call it again after changing s->scheme or s->stamp.mode. */
 void ng_license_spec_shares(ng_license_spec *s);
 void ng_license_spec_wipe(ng_license_spec *s);
 
