@@ -140,17 +140,22 @@ static int number(jp *j, float *out)
     return 0;
 }
 
-static int push(jp *j, float f)
+/* Room for one more value when j->n == j->cap (cap <= max). */
+static int grow(jp *j)
 {
     if (j->n == j->max) return fail(j, NG_E_SHAPE, "too many input values for the request limit");
-    if (j->n == j->cap) {
-        size_t nc = j->cap ? 2 * j->cap : 1024;
-        if (nc > j->max) nc = j->max;
-        float *nv = realloc(j->v, nc * sizeof *nv);
-        if (!nv) return fail(j, NG_E_NOMEM, "out of memory for the inputs");
-        j->v = nv;
-        j->cap = nc;
-    }
+    size_t nc = j->cap ? 2 * j->cap : 1024;
+    if (nc > j->max) nc = j->max;
+    float *nv = realloc(j->v, nc * sizeof *nv);
+    if (!nv) return fail(j, NG_E_NOMEM, "out of memory for the inputs");
+    j->v = nv;
+    j->cap = nc;
+    return 0;
+}
+
+static inline int push(jp *j, float f)
+{
+    if (j->n == j->cap && grow(j)) return -1;
     j->v[j->n++] = f;
     return 0;
 }
@@ -176,8 +181,7 @@ static int array(jp *j, int depth)
              * number()'s work: "0" then ',' or ']' is exactly the JSON number 0 */
             if (*j->p == '0' && j->end - j->p >= 2 && (j->p[1] == ',' || j->p[1] == ']')) { f = 0.0f; j->p++; }
             else if (number(j, &f)) return -1;
-            if (j->n < j->cap) j->v[j->n++] = f;
-            else if (push(j, f)) return -1;
+            if (push(j, f)) return -1;
         }
         count++;
         ws(j);

@@ -14,10 +14,10 @@ static const char wm_ctx[crypto_kdf_CONTEXTBYTES] = {'n', 'g', 'd', 'y', 'n', 'm
 struct ng_wm {
     ng_wm_options o;
     int     classes;
-    uint8_t k_str[32], k_sel[32], k_lab[32], k_dig[32], k_fin[32];
-    /* BLAKE2b states keyed with k_str / k_sel / k_lab (8-byte output), the key block already
-     * absorbed: prf() copies one instead of compressing the key block on every answer */
-    crypto_generichash_state s_str, s_sel, s_lab;
+    uint8_t k_dig[32];   /* the input digest's GMAC key (ng_wm_hasher) */
+    /* BLAKE2b states keyed with the subkeys str / sel / lab (8-byte output) and fin (32 bytes), the
+     * key block already absorbed: each answer copies one instead of compressing the key block */
+    crypto_generichash_state s_str, s_sel, s_lab, s_fin;
     int     order[NG_WM_MAX_CLASSES][NG_WM_MAX_CLASSES];  /* per predicted class: other classes, favoured first */
     int     pos[NG_WM_MAX_CLASSES][NG_WM_MAX_CLASSES];    /* per predicted class: ranking position of class j */
 };
@@ -59,14 +59,8 @@ int ng_wm_parse_strength(const char *s, double *a_min, double *a_max)
     return 0;
 }
 
-static uint64_t prf(const uint8_t k[32], const uint8_t *msg, size_t len)
-{
-    uint8_t h[8];
-    crypto_generichash(h, sizeof h, msg, len, k, 32);
-    return ng_le64(h);
-}
-
-/* prf() with a keyed state made once (prf_init): the same output, one compression fewer. */
+/* The watermark's PRF: the first 8 bytes of BLAKE2b(key = K, msg), little-endian, from a state
+ * keyed once (prf_init) and copied for each message. */
 static void prf_init(crypto_generichash_state *st, const uint8_t k[32]) { crypto_generichash_init(st, k, 32, 8); }
 static uint64_t prf_st(const crypto_generichash_state *st0, const uint8_t *msg, size_t len)
 {
@@ -108,16 +102,20 @@ ng_status ng_wm_new(const ng_key *key, int classes, const ng_wm_options *o, ng_w
     memset(w, 0, sizeof *w);
     w->o = *o;
     w->classes = classes;
-    uint8_t k_rank[32];
-    crypto_kdf_derive_from_key(k_rank, 32, SUB_RANK, wm_ctx, key->k);
-    crypto_kdf_derive_from_key(w->k_str, 32, SUB_STR, wm_ctx, key->k);
-    crypto_kdf_derive_from_key(w->k_sel, 32, SUB_SEL, wm_ctx, key->k);
-    crypto_kdf_derive_from_key(w->k_lab, 32, SUB_LAB, wm_ctx, key->k);
     crypto_kdf_derive_from_key(w->k_dig, 32, SUB_DIG, wm_ctx, key->k);
-    crypto_kdf_derive_from_key(w->k_fin, 32, SUB_FIN, wm_ctx, key->k);
-    prf_init(&w->s_str, w->k_str);
-    prf_init(&w->s_sel, w->k_sel);
-    prf_init(&w->s_lab, w->k_lab);
+    uint8_t sub[32];   /* each subkey lives only in its keyed state */
+    crypto_generichash_state s_rank;
+    crypto_kdf_derive_from_key(sub, 32, SUB_RANK, wm_ctx, key->k);
+    prf_init(&s_rank, sub);
+    crypto_kdf_derive_from_key(sub, 32, SUB_STR, wm_ctx, key->k);
+    prf_init(&w->s_str, sub);
+    crypto_kdf_derive_from_key(sub, 32, SUB_SEL, wm_ctx, key->k);
+    prf_init(&w->s_sel, sub);
+    crypto_kdf_derive_from_key(sub, 32, SUB_LAB, wm_ctx, key->k);
+    prf_init(&w->s_lab, sub);
+    crypto_kdf_derive_from_key(sub, 32, SUB_FIN, wm_ctx, key->k);
+    crypto_generichash_init(&w->s_fin, sub, 32, 32);
+    sodium_memzero(sub, sizeof sub);
     for (int c = 0; c < classes; c++) {
         scored s[NG_WM_MAX_CLASSES] = {{0, 0}};
         int m = 0;
@@ -126,7 +124,7 @@ ng_status ng_wm_new(const ng_key *key, int classes, const ng_wm_options *o, ng_w
             uint8_t msg[8];
             ng_put_le32(msg, (uint32_t)c);
             ng_put_le32(msg + 4, (uint32_t)j);
-            s[m].s = prf(k_rank, msg, sizeof msg);
+            s[m].s = prf_st(&s_rank, msg, sizeof msg);
             s[m].j = j;
             m++;
         }
@@ -135,7 +133,7 @@ ng_status ng_wm_new(const ng_key *key, int classes, const ng_wm_options *o, ng_w
         w->pos[c][c] = -1;
         sodium_memzero(s, sizeof s);
     }
-    sodium_memzero(k_rank, sizeof k_rank);
+    sodium_memzero(&s_rank, sizeof s_rank);
     *out = w;
     return NG_OK;
 }
@@ -147,8 +145,7 @@ ng_wm_mode ng_wm_mode_of(const ng_wm *w) { return w->o.mode; }
 
 struct ng_wm_hasher {
     EVP_CIPHER_CTX *c;     /* AES-256-GCM keyed with k_dig: GHASH with the AES-NI/PCLMULQDQ kernels */
-    uint8_t k_fin[32];
-    crypto_generichash_state s_fin;   /* keyed with k_fin, 32-byte output */
+    crypto_generichash_state s_fin;   /* a copy of the watermark's (keyed with fin, 32-byte output) */
 };
 
 ng_status ng_wm_hasher_new(const ng_wm *w, ng_wm_hasher **out)
@@ -162,8 +159,7 @@ ng_status ng_wm_hasher_new(const ng_wm *w, ng_wm_hasher **out)
         sodium_free(h);
         return ng_fail(NG_E_INTERNAL, "watermark: OpenSSL cannot set up AES-256-GCM");
     }
-    memcpy(h->k_fin, w->k_fin, 32);
-    crypto_generichash_init(&h->s_fin, h->k_fin, 32, 32);
+    h->s_fin = w->s_fin;
     *out = h;
     return NG_OK;
 }
@@ -172,7 +168,7 @@ void ng_wm_hasher_free(ng_wm_hasher *h)
 {
     if (!h) return;
     EVP_CIPHER_CTX_free(h->c);   /* OpenSSL wipes the key schedule and GHASH table */
-    sodium_free(h);              /* wipes k_fin */
+    sodium_free(h);              /* wipes s_fin */
 }
 
 ng_status ng_wm_hash(ng_wm_hasher *h, const float *x, size_t n, uint8_t out[32])
@@ -201,7 +197,7 @@ ng_status ng_wm_hash(ng_wm_hasher *h, const float *x, size_t n, uint8_t out[32])
     ok = ok && EVP_EncryptFinal_ex(h->c, fin, &len) == 1 && EVP_CIPHER_CTX_ctrl(h->c, EVP_CTRL_GCM_GET_TAG, 16, fin) == 1;
     if (!ok) return ng_fail(NG_E_INTERNAL, "watermark: OpenSSL GMAC failed on an input");
     ng_put_le64(fin + 16, (uint64_t)n);
-    crypto_generichash_state st = h->s_fin;   /* = crypto_generichash(out, 32, fin, 24, k_fin, 32) */
+    crypto_generichash_state st = h->s_fin;   /* = crypto_generichash(out, 32, fin, 24, fin subkey, 32) */
     crypto_generichash_update(&st, fin, sizeof fin);
     crypto_generichash_final(&st, out, 32);
     sodium_memzero(&st, sizeof st);
