@@ -7,6 +7,8 @@ SUDO=""
 BUILD_PKGS="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libonnx-dev
   libopenblas-dev libsodium-dev libjansson-dev zlib1g-dev libmicrohttpd-dev libssl-dev
   libsqlite3-dev libcurl4-openssl-dev libpng-dev libjpeg62-turbo-dev"
+# Intel's ipsec-mb: AES-256-GCM of sealed models with VAES / AVX-512 (x86-64 only; optional elsewhere).
+if [ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ]; then BUILD_PKGS="$BUILD_PKGS libipsec-mb-dev"; fi
 DATA_PKGS="dataset-fashion-mnist"
 TEST_PKGS="clang libclang-rt-14-dev valgrind cppcheck python3 python3-numpy python3-onnx curl chromium"
 # PyTorch/ONNX are test-time peers only (fixture generation, benchmarks), never needed by the product.

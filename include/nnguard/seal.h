@@ -19,7 +19,8 @@
  * chunks of 1 MiB (NG_SEAL_CHUNK; the last shorter; an empty tensor has none); chunk c is
  * encrypted in place (ciphertext as long as the plaintext, so the tensor keeps its dtype,
  * shape and place) with
- *     aead "aes256gcm":          AES-256-GCM (OpenSSL EVP), key K_i, 96-bit nonce u64le c | 0^4
+ *     aead "aes256gcm":          AES-256-GCM, key K_i, 96-bit nonce u64le c | 0^4 (computed by Intel's
+ *                                ipsec-mb or by OpenSSL EVP: the same bytes; see ng_seal_backend)
  *     aead "xchacha20poly1305":  XChaCha20-Poly1305-IETF (libsodium), key K_i, nonce u64le c | 0^16
  * associated data A_i | u64le c | u8 final (1 on the tensor's last chunk), and a 16-byte tag.
  * Every (K_i, nonce) is used once: K_i is new for every seal (fresh salt). A changed byte, name,
@@ -82,8 +83,21 @@ typedef enum ng_aead { NG_AEAD_AUTO = 0, NG_AEAD_AES256GCM, NG_AEAD_XCHACHA20POL
 const char *ng_aead_name(ng_aead a);
 int         ng_aead_parse(const char *s);
 
+/* Which library computes AES-256-GCM (both give the same bytes: the choice is speed only, never
+ * recorded in a file). AUTO: the environment variable NG_SEAL_BACKEND ("openssl", "ipsec-mb" or
+ * "auto") when set, else ipsec-mb where the build has it (libipsec-mb) and the CPU has AES-NI and
+ * PCLMULQDQ (its VAES / AVX-512 kernels where the CPU has those: ~3x OpenSSL 3.0's GCM), else OpenSSL. */
+typedef enum ng_seal_backend { NG_SEAL_BACKEND_AUTO = 0, NG_SEAL_BACKEND_OPENSSL, NG_SEAL_BACKEND_IPSECMB } ng_seal_backend;
+/* "auto" / "openssl" / "ipsec-mb"; parse returns -1 for anything else. */
+const char *ng_seal_backend_name(ng_seal_backend b);
+int         ng_seal_backend_parse(const char *s);
+/* The implementation want gives here (never AUTO): NG_E_INVALID naming NG_SEAL_BACKEND when it holds
+ * something else, NG_E_UNSUPPORTED when ipsec-mb is asked for and not available. */
+ng_status   ng_seal_backend_resolve(ng_seal_backend want, ng_seal_backend *got);
+
 typedef struct ng_seal_options {
     ng_aead        aead;       /* seal: NG_AEAD_AUTO picks AES-256-GCM with AES-NI, else XChaCha20 */
+    ng_seal_backend backend;   /* AES-256-GCM implementation (AUTO: see above); opens use AUTO */
     int            threads;    /* workers (0 = one per core) */
     const ng_kdf_params *kdf;  /* seal with a passphrase: these salt/costs (tests); NULL = fresh */
     const uint8_t *salt;       /* seal: these 32 bytes as the salt (tests only!); NULL = fresh */

@@ -115,11 +115,14 @@ ng_status ng_seal(ng_weights *w, const ng_deeplock_secret *s, const ng_seal_opti
     if (ng_seal_is_sealed(w)) return ng_fail(NG_E_STATE, "%s: the model is already sealed; refusing to seal it twice", name);
     ng_aead aead = o->aead != NG_AEAD_AUTO ? o->aead
                  : crypto_aead_aes256gcm_is_available() ? NG_AEAD_AES256GCM : NG_AEAD_XCHACHA20POLY1305;
+    ng_seal_backend be;
+    ng_status st = ng_seal_backend_of(o, aead, &be);
+    if (st != NG_OK) return st;
     ng_kdf_params kdf;
     int has_kdf = s && s->pass;
     if (has_kdf) { if (o->kdf) kdf = *o->kdf; else ng_kdf_params_new(&kdf); }
     ng_key key;
-    ng_status st = ng_seal_resolve_key(s, has_kdf ? &kdf : NULL, name, &key);
+    st = ng_seal_resolve_key(s, has_kdf ? &kdf : NULL, name, &key);
     if (st != NG_OK) return st;
     uint8_t salt[32], id[32], graph[32];
     if (o->salt) memcpy(salt, o->salt, 32); else randombytes_buf(salt, 32);
@@ -130,7 +133,7 @@ ng_status ng_seal(ng_weights *w, const ng_deeplock_secret *s, const ng_seal_opti
     uint64_t ntags = total_chunks(w);
     uint8_t (*tags)[NG_SEAL_TAG] = ng_calloc(ntags + 1, NG_SEAL_TAG);
     st = tags ? ng_weights_graph_digest(w, graph) : NG_E_NOMEM;
-    if (st == NG_OK) st = ng_seal_crypt(w, &k, aead, id, tags, o->threads, 0);
+    if (st == NG_OK) st = ng_seal_crypt(w, &k, aead, be, id, tags, o->threads, 0);
     ng_seal_meta m = ng_seal_meta_of_weights(w);
     if (st == NG_OK) st = ng_seal_write_meta(&m, &k, aead, id, salt, graph, (const uint8_t (*)[NG_SEAL_TAG])tags, ntags,
                                              has_kdf ? &kdf : NULL);
@@ -199,6 +202,8 @@ ng_status ng_unseal(ng_weights *w, const ng_deeplock_secret *s, const ng_seal_op
     ng_seal_state ss;
     ng_seal_meta m = ng_seal_meta_of_weights(w);
     ng_status st = ng_seal_read_state(&m, &ss);
+    ng_seal_backend be;
+    if (st == NG_OK) st = ng_seal_backend_of(o, ss.aead, &be);
     if (st != NG_OK) return st;
     ng_key key;
     if ((st = ng_seal_resolve_key(s, ss.has_kdf ? &ss.kdf : NULL, name, &key)) != NG_OK) return st;
@@ -207,7 +212,7 @@ ng_status ng_unseal(ng_weights *w, const ng_deeplock_secret *s, const ng_seal_op
     ng_key_wipe(&key);
     uint8_t (*tags)[NG_SEAL_TAG] = NULL, graph[32], gm[32];
     st = ng_seal_check_header(&m, &ss, &k, total_chunks(w), &tags);
-    if (st == NG_OK) st = ng_seal_crypt(w, &k, ss.aead, ss.id, tags, o->threads, 1);
+    if (st == NG_OK) st = ng_seal_crypt(w, &k, ss.aead, be, ss.id, tags, o->threads, 1);
     if (st == NG_OK && (st = ng_weights_graph_digest(w, graph)) == NG_OK) {
         ng_seal_graph_mac(&k, graph, gm);
         if (sodium_memcmp(gm, ss.graph_mac, 32) != 0)

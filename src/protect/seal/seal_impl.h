@@ -73,16 +73,30 @@ typedef struct ng_seal_chunk {
     int      final;
     uint8_t *tag;          /* 16 bytes: written (seal) or checked (open) */
 } ng_seal_chunk;
+/* The chunk AEAD of one thread: AES-256-GCM through an ng_gcm of the chosen backend (seal_gcm.h:
+ * its expanded key lives there, wiped by ng_seal_aead_wipe), or XChaCha20-Poly1305 (libsodium). */
+struct ng_gcm;
+typedef struct ng_seal_aead { ng_aead aead; struct ng_gcm *gcm; } ng_seal_aead;
+/* backend: resolved (ng_seal_backend_resolve), used for AES-256-GCM only. NG_E_NOMEM / NG_E_UNSUPPORTED. */
+ng_status ng_seal_aead_init(ng_seal_aead *a, ng_aead aead, ng_seal_backend backend);
+/* Seal (open) chunk ch in place with its tensor's key and A_i: 1 ok, 0 tag mismatch, -1 failure. */
+int       ng_seal_aead_chunk(ng_seal_aead *a, const ng_seal_chunk *ch, const uint8_t key[32], const uint8_t ad[32],
+                             int open);
+void      ng_seal_aead_wipe(ng_seal_aead *a);
+/* The AES-256-GCM implementation of o (NULL: AUTO) as ng_seal_backend_resolve gives it; aead other
+ * than AES-256-GCM: OpenSSL, never an error. */
+ng_status ng_seal_backend_of(const ng_seal_options *o, ng_aead aead, ng_seal_backend *b);
+
 struct ng_pool;
 /* Seal (or open) chunks in place on pool (NULL: inline). NG_E_AUTH: *bad is the first chunk whose
  * tag failed (the caller names it with ng_seal_auth_error). */
 ng_status ng_seal_crypt_chunks(ng_seal_chunk *ch, size_t n, const uint8_t (*key)[32], const uint8_t (*ad)[32],
-                               ng_aead aead, int open, struct ng_pool *pool, size_t *bad);
+                               ng_aead aead, ng_seal_backend backend, int open, struct ng_pool *pool, size_t *bad);
 ng_status ng_seal_auth_error(const char *file, const char *tensor, uint64_t param, uint64_t chunk);
 
 /* Encrypt (or decrypt and check) every parameter of w in place on `threads` workers, chunk by
  * chunk; tags[] holds one tag per chunk in order (written when sealing, checked when opening).
  * Unseal: NG_E_AUTH naming the first tensor (in order) whose tag fails. */
-ng_status ng_seal_crypt(ng_weights *w, const ng_seal_keys *k, ng_aead aead, const uint8_t id[32],
+ng_status ng_seal_crypt(ng_weights *w, const ng_seal_keys *k, ng_aead aead, ng_seal_backend backend, const uint8_t id[32],
                         uint8_t (*tags)[NG_SEAL_TAG], int threads, int open);
 #endif

@@ -108,6 +108,7 @@ typedef struct sctx {
     const batch *b;
     size_t nb;
     ng_aead aead;
+    ng_seal_backend backend;
     int open;
     ng_awriter *aw;
     uint64_t out_data;
@@ -131,20 +132,21 @@ static void stream_worker(void *arg, int64_t i0, int64_t i1, int worker)
     sstate *x = c->x;
     uint8_t *buf = ng_alloc_aligned(NG_SEAL_CHUNK);
     uint64_t in_data = ng_st_header_data_start(x->h);
+    ng_seal_aead a;   /* one AEAD context (expanded key) per worker, for all its chunks */
+    ng_status ast = ng_seal_aead_init(&a, c->aead, c->backend);
     for (size_t k; (k = atomic_fetch_add(&c->next, 1)) < c->nb && !atomic_load(&c->stop);) {
         const batch *b = &c->b[k];
         uint64_t tag = b->tag;
-        ng_status st = buf ? NG_OK : NG_E_NOMEM;
+        ng_status st = !buf ? NG_E_NOMEM : ast;
         for (size_t q = b->i; q < b->j && st == NG_OK; q++) {
             const piece *pc = &c->pc[q];
             uint64_t at = pc->t->begin + pc->off;
             st = read_at(x->fd, x->in, buf, (size_t)pc->n, in_data + at);
             if (st == NG_OK && pc->param >= 0) {
-                size_t bad = 0;
                 ng_seal_chunk ch = {(uint32_t)pc->param, pc->index, buf, (size_t)pc->n, pc->final, x->tags[tag++]};
-                st = ng_seal_crypt_chunks(&ch, 1, (const uint8_t (*)[32])x->key, (const uint8_t (*)[32])x->ad, c->aead,
-                                          c->open, NULL, &bad);
-                if (st == NG_E_AUTH) ng_seal_auth_error(x->in, x->p[ch.param].name, ch.param, ch.index);
+                int ok = ng_seal_aead_chunk(&a, &ch, x->key[ch.param], x->ad[ch.param], c->open);
+                if (ok == 0) st = ng_seal_auth_error(x->in, x->p[ch.param].name, ch.param, ch.index);
+                if (ok < 0) st = ng_fail(NG_E_NOMEM, "%s: AES-256-GCM failed (OpenSSL out of memory)", x->in);
             }
             if (st == NG_OK) st = ng_awrite_pwrite(c->aw, buf, (size_t)pc->n, c->out_data + at);
         }
@@ -160,13 +162,14 @@ static void stream_worker(void *arg, int64_t i0, int64_t i1, int worker)
             if (st != NG_E_AUTH) atomic_store(&c->stop, 1);
         }
     }
+    ng_seal_aead_wipe(&a);
     if (buf) { sodium_memzero(buf, NG_SEAL_CHUNK); ng_free_aligned(buf); }
 }
 
 /* Stream the data section in batches of whole chunks, one batch per worker at a time: while
  * one worker's batch is read or written the other's is encrypted, so I/O and AEAD overlap. */
-static ng_status stream(sstate *x, const piece *pc, size_t npc, ng_aead aead, int open, ng_awriter *aw, uint64_t out_data,
-                        int threads)
+static ng_status stream(sstate *x, const piece *pc, size_t npc, ng_aead aead, ng_seal_backend backend, int open,
+                        ng_awriter *aw, uint64_t out_data, int threads)
 {
     batch *b = ng_calloc(npc + 1, sizeof *b);
     ng_pool *pool = ng_pool_new(threads);
@@ -185,7 +188,7 @@ static ng_status stream(sstate *x, const piece *pc, size_t npc, ng_aead aead, in
         b[nb++] = (batch){i, j, b0, b1, t0};
         i = j;
     }
-    sctx c = {.x = x, .pc = pc, .b = b, .nb = nb, .aead = aead, .open = open, .aw = aw, .out_data = out_data,
+    sctx c = {.x = x, .pc = pc, .b = b, .nb = nb, .aead = aead, .backend = backend, .open = open, .aw = aw, .out_data = out_data,
               .bad_batch = nb, .st = NG_OK};
     atomic_init(&c.next, 0);
     atomic_init(&c.stop, 0);
@@ -224,6 +227,7 @@ static ng_status run(const char *in, const char *out, const ng_deeplock_secret *
     uint8_t salt[32], id[32], graph[32], gm[32];
     int has_kdf = 0, have_keys = 0;
     ng_aead aead = NG_AEAD_AUTO;
+    ng_seal_backend backend = NG_SEAL_BACKEND_OPENSSL;
     memset(&k, 0, sizeof k);
     x.fd = open(in, O_RDONLY | O_CLOEXEC);
     ng_status st = x.fd < 0 ? ng_fail(NG_E_IO, "%s: cannot open: %s", in, strerror(errno)) : NG_OK;
@@ -242,6 +246,7 @@ static ng_status run(const char *in, const char *out, const ng_deeplock_secret *
             st = ng_fail(NG_E_STATE, "%s: the model is already sealed; refusing to seal it twice", in);
         aead = o->aead != NG_AEAD_AUTO ? o->aead : crypto_aead_aes256gcm_is_available() ? NG_AEAD_AES256GCM
                                                                                         : NG_AEAD_XCHACHA20POLY1305;
+        if (st == NG_OK) st = ng_seal_backend_of(o, aead, &backend);
         has_kdf = s && s->pass;
         if (has_kdf) { if (o->kdf) kdf = *o->kdf; else ng_kdf_params_new(&kdf); }
         if (st == NG_OK) st = ng_seal_resolve_key(s, has_kdf ? &kdf : NULL, in, &key);
@@ -258,6 +263,7 @@ static ng_status run(const char *in, const char *out, const ng_deeplock_secret *
                                                  x.ntags, has_kdf ? &kdf : NULL);
     } else if (st == NG_OK) {
         st = ng_seal_read_state(&x.m, &ss);
+        if (st == NG_OK) st = ng_seal_backend_of(o, ss.aead, &backend);
         if (st == NG_OK) st = ng_seal_resolve_key(s, ss.has_kdf ? &ss.kdf : NULL, in, &key);
         if (st == NG_OK) {
             ng_seal_keys_init(&k, &key, ss.salt);
@@ -277,7 +283,7 @@ static ng_status run(const char *in, const char *out, const ng_deeplock_secret *
     if (st == NG_OK) st = write_header(&aw, x.h, 0, &hlen);
     if (st == NG_OK) {
         keys_ads(&x, &k, id);
-        st = stream(&x, pc, npc, aead, unseal, &aw, hlen, o->threads);
+        st = stream(&x, pc, npc, aead, backend, unseal, &aw, hlen, o->threads);
     }
     if (st == NG_OK && !unseal) {
         size_t len2;
