@@ -1,28 +1,57 @@
 /* bench_seal: sealed-model throughput against peers measured in the same run (issue 15).
  *
  * 512 MiB of F32 parameters (NG_BENCH_MB to change) in 16 tensors, NG_BENCH_REPS rounds (default 5),
- * medians, each as GB/s (1e9 bytes/s) and as a ratio to its peer in the same round:
- *   memory  ng_seal / ng_unseal of the weights in memory on all cores (AES-256-GCM, then
+ * medians, each as GB/s (1e9 bytes/s) and as a ratio to its peer in the same round. Every AES-256-GCM
+ * figure is given for each implementation the machine has, in the same run ("gcm/ipsec-mb": Intel's
+ * ipsec-mb, VAES / AVX-512 where the CPU has them; "gcm/openssl": OpenSSL EVP; the second line of the
+ * output names their versions and kernels; NG_BENCH_BACKENDS=openssl|ipsec-mb keeps one):
+ *   memory  ng_seal / ng_unseal of the weights in memory on all cores (AES-256-GCM per backend, then
  *           XChaCha20-Poly1305; the weights' pages made present first, untimed) against memcpy of
  *           the same bytes on one core (target: unseal >= 0.6x memcpy on 2 cores), and the CPU seconds
  *           of each (the AEAD rate of a busy core; best case on 2 free cores: 2 x memcpy CPU / unseal CPU);
  *   files   ng_seal_stream / ng_unseal_stream of a safetensors file (what `nnguard seal` runs:
- *           read, AEAD, write, fsync, rename) against `cp` of the same file as a child process (input in the page cache for
- *           both; target >= 0.8x cp), on NG_BENCH_DIR (default /tmp); also against `cp` followed by an
- *           fsync of its output (the durability seal and unseal give: cp alone leaves the data in the page cache);
- *           and the CPU seconds (user + system, all threads) of each against cp's (the work done: on a loaded
- *           machine the wall times mostly measure the other load). "on 2 free cores" is the wall-time
- *           ratio the CPU figures would give with both cores free for the AEAD workers and cp on one:
- *           2 x (cp CPU) / (seal CPU), an upper bound (perfect overlap);
+ *           read, AEAD, write, fsync, rename) against `cp` of the same file as a child process (input in
+ *           the page cache for both; target >= 0.8x cp), on NG_BENCH_DIR (default /tmp); also against
+ *           `cp` followed by an fsync of its output (the durability seal and unseal give: cp alone leaves
+ *           the data in the page cache); and the CPU seconds (user + system, all threads) of each against
+ *           cp's (the work done: on a loaded machine the wall times mostly measure the other load). "on 2
+ *           free cores" is the wall-time ratio the CPU figures would give with both cores free for the
+ *           AEAD workers and cp on one: 2 x (cp CPU) / (seal CPU), an upper bound (perfect overlap);
  *   load    opening a sealed model with its key (ng_seal_open_weights: read, check, decrypt in
- *           memory) against opening the plain file (ng_weights_open), and the same for the lenet5
- *           ONNX fixture as a runnable model (ng_seal_open_model against ng_model_load).
+ *           memory, default backend) against opening the plain file (ng_weights_open), and the same for
+ *           the lenet5 ONNX fixture as a runnable model (ng_seal_open_model against ng_model_load).
  * Removes its files. */
 #include "bench_util.h"
 #include <sodium.h>
 #include "core/pool.h"
+#include "protect/seal/seal_gcm.h"
 
 #define NT 16
+
+/* What is measured: AES-256-GCM with each backend this machine has (ipsec-mb first), then
+ * XChaCha20-Poly1305 (memory only). NG_BENCH_BACKENDS=ipsec-mb or =openssl keeps one. */
+typedef struct variant { ng_aead aead; ng_seal_backend backend; char label[32]; } variant;
+static int variants(variant *v, int with_xchacha)
+{
+    const char *only = getenv("NG_BENCH_BACKENDS");
+    int n = 0;
+    for (int b = NG_SEAL_BACKEND_IPSECMB; b >= NG_SEAL_BACKEND_OPENSSL; b--) {
+        ng_seal_backend got;
+        if (only && *only && strcmp(only, ng_seal_backend_name((ng_seal_backend)b))) continue;
+        if (ng_seal_backend_resolve((ng_seal_backend)b, &got) != NG_OK) {
+            printf("# %s: not measured (%s)\n", ng_seal_backend_name((ng_seal_backend)b), ng_last_error());
+            continue;
+        }
+        v[n] = (variant){NG_AEAD_AES256GCM, got, ""};
+        snprintf(v[n].label, sizeof v[n].label, "gcm/%s", ng_seal_backend_name(got));
+        n++;
+    }
+    if (with_xchacha) {
+        v[n] = (variant){NG_AEAD_XCHACHA20POLY1305, NG_SEAL_BACKEND_OPENSSL, "xchacha20poly1305"};
+        n++;
+    }
+    return n;
+}
 
 static ng_key bench_key(void)
 {
@@ -38,11 +67,14 @@ static void bench_memory(const char *plain, size_t total, int reps)
     ng_key k = bench_key();
     ng_deeplock_secret s = {.key = &k};
     uint8_t *copy = ng_alloc_aligned(total);
-    for (int a = 1; a <= 2; a++) {
+    variant v[3];
+    int nv = variants(v, 1);
+    for (int a = 0; a < nv; a++) {
         double ts[MAXREPS], tu[MAXREPS], tc[MAXREPS], rs[MAXREPS], ru[MAXREPS], cu[MAXREPS], cc[MAXREPS];
         int exact = 1;
         ng_seal_options o = ng_seal_options_default();
-        o.aead = (ng_aead)a;
+        o.aead = v[a].aead;
+        o.backend = v[a].backend;
         for (int rep = 0; rep < reps; rep++) {
             ng_weights *w;
             if (ng_weights_open(plain, &w) != NG_OK) { fprintf(stderr, "%s\n", ng_last_error()); exit(1); }
@@ -78,11 +110,11 @@ static void bench_memory(const char *plain, size_t total, int reps)
             rs[rep] = tc[rep] / ts[rep]; ru[rep] = tc[rep] / tu[rep];
         }
         printf("memory %-17s seal %6.2f GB/s (%.2fx memcpy)   unseal %6.2f GB/s (%.2fx memcpy)   memcpy %6.2f GB/s%s\n",
-               ng_aead_name((ng_aead)a), gbps((double)total, median(ts, reps)), median(rs, reps),
+               v[a].label, gbps((double)total, median(ts, reps)), median(rs, reps),
                gbps((double)total, median(tu, reps)), median(ru, reps), gbps((double)total, median(tc, reps)),
                exact ? "" : "  (ROUND TRIP NOT EXACT!)");
         printf("memory %-17s CPU s: unseal %.3f (%.2f GB/s per core busy)   memcpy %.3f; best case on 2 free cores: "
-               "unseal %.2fx memcpy\n", ng_aead_name((ng_aead)a), median(cu, reps), gbps((double)total, median(cu, reps)),
+               "unseal %.2fx memcpy\n", v[a].label, median(cu, reps), gbps((double)total, median(cu, reps)),
                median(cc, reps), 2.0 * median(cc, reps) / median(cu, reps));
         fflush(stdout);
     }
@@ -98,48 +130,62 @@ static void bench_files(const char *dir, const char *plain, size_t total, int re
     snprintf(sealed, sizeof sealed, "%s/nnguard-bench-seal-s.safetensors", dir);
     snprintf(un, sizeof un, "%s/nnguard-bench-seal-u.safetensors", dir);
     snprintf(cp, sizeof cp, "%s/nnguard-bench-seal-c.safetensors", dir);
-    double ts[MAXREPS], tu[MAXREPS], tc[MAXREPS], rs[MAXREPS], ru[MAXREPS], tf[MAXREPS], rsf[MAXREPS], ruf[MAXREPS];
-    double cs[MAXREPS], cu[MAXREPS], cc[MAXREPS], qs[MAXREPS], qu[MAXREPS];   /* CPU seconds, their ratios */
-    int exact = 1;
+    variant v[2];
+    int nv = variants(v, 0);
+    double tc[MAXREPS], tf[MAXREPS], cc[MAXREPS];   /* the peers: cp, cp + fsync, cp's CPU */
+    double ts[2][MAXREPS], tu[2][MAXREPS], rs[2][MAXREPS], ru[2][MAXREPS], rsf[2][MAXREPS], ruf[2][MAXREPS];
+    double cs[2][MAXREPS], cu[2][MAXREPS], qs[2][MAXREPS], qu[2][MAXREPS];   /* CPU seconds, their ratios */
+    int exact[2] = {1, 1};
     warm(plain);
     for (int rep = 0; rep < reps; rep++) {
         unlink(sealed); unlink(un); unlink(cp);
         double k0 = cpu_seconds(RUSAGE_CHILDREN);
         double c1 = run_cp(plain, cp, 0);
-        double k1 = cpu_seconds(RUSAGE_CHILDREN), u0 = cpu_seconds(RUSAGE_SELF);
-        double t0 = ng_now();
-        ng_status st = ng_seal_stream(plain, sealed, &s, NULL);
-        double t1 = ng_now();
-        double u1 = cpu_seconds(RUSAGE_SELF);
+        double k1 = cpu_seconds(RUSAGE_CHILDREN);
+        if (c1 < 0) { fprintf(stderr, "files: cp failed\n"); exit(1); }
         unlink(cp);
-        warm(sealed);
-        double k2 = cpu_seconds(RUSAGE_CHILDREN);
-        double c2 = run_cp(sealed, cp, 0);
-        double k3 = cpu_seconds(RUSAGE_CHILDREN), u2 = cpu_seconds(RUSAGE_SELF);
-        double t2 = ng_now();
-        if (st == NG_OK) st = ng_unseal_stream(sealed, un, &s, NULL);
-        double t3 = ng_now();
-        double u3 = cpu_seconds(RUSAGE_SELF);
-        cs[rep] = u1 - u0; cu[rep] = u3 - u2; cc[rep] = k1 - k0;
-        qs[rep] = cs[rep] / (k1 - k0); qu[rep] = cu[rep] / (k3 - k2);
-        if (st != NG_OK || c1 < 0 || c2 < 0) { fprintf(stderr, "files: %s\n", st ? ng_last_error() : "cp failed"); exit(1); }
-        if (rep == 0) exact = same_bytes(un, plain);
+        for (int i = 0; i < nv; i++) {
+            int a = (i + rep) % nv;   /* the backends take turns at going first */
+            ng_seal_options o = ng_seal_options_default();
+            o.aead = v[a].aead;
+            o.backend = v[a].backend;
+            double u0 = cpu_seconds(RUSAGE_SELF), t0 = ng_now();
+            ng_status st = ng_seal_stream(plain, sealed, &s, &o);
+            double t1 = ng_now(), u1 = cpu_seconds(RUSAGE_SELF);
+            warm(sealed);
+            double k2 = cpu_seconds(RUSAGE_CHILDREN);   /* cp of the sealed file: the unseal's peer */
+            double c2 = run_cp(sealed, cp, 0), kc2 = cpu_seconds(RUSAGE_CHILDREN) - k2;
+            if (c2 < 0) { fprintf(stderr, "files: cp failed\n"); exit(1); }
+            unlink(cp);
+            double u2 = cpu_seconds(RUSAGE_SELF), t2 = ng_now();
+            if (st == NG_OK) st = ng_unseal_stream(sealed, un, &s, &o);
+            double t3 = ng_now(), u3 = cpu_seconds(RUSAGE_SELF);
+            if (st != NG_OK) { fprintf(stderr, "files: %s\n", ng_last_error()); exit(1); }
+            if (rep == 0) exact[a] = same_bytes(un, plain);
+            unlink(sealed); unlink(un);
+            ts[a][rep] = t1 - t0; tu[a][rep] = t3 - t2;
+            cs[a][rep] = u1 - u0; cu[a][rep] = u3 - u2;
+            qs[a][rep] = cs[a][rep] / (k1 - k0); qu[a][rep] = cu[a][rep] / kc2;
+            rs[a][rep] = c1 / ts[a][rep]; ru[a][rep] = c2 / tu[a][rep];
+        }
         unlink(cp);
         double c3 = run_cp(plain, cp, 1);   /* cp + fsync: the durable peer */
         if (c3 < 0) { fprintf(stderr, "files: cp failed\n"); exit(1); }
-        ts[rep] = t1 - t0; tu[rep] = t3 - t2; tc[rep] = c1; tf[rep] = c3;
-        rs[rep] = c1 / ts[rep]; ru[rep] = c2 / tu[rep];
-        rsf[rep] = c3 / ts[rep]; ruf[rep] = c3 / tu[rep];
+        tc[rep] = c1; tf[rep] = c3; cc[rep] = k1 - k0;
+        for (int a = 0; a < nv; a++) { rsf[a][rep] = c3 / ts[a][rep]; ruf[a][rep] = c3 / tu[a][rep]; }
     }
     double b = (double)total;
-    printf("files  %-17s cp %6.2f GB/s   seal %6.2f GB/s (%.2fx cp)   unseal %6.2f GB/s (%.2fx cp)%s\n", dir,
-           gbps(b, median(tc, reps)), gbps(b, median(ts, reps)), median(rs, reps), gbps(b, median(tu, reps)),
-           median(ru, reps), exact ? "" : "  (ROUND TRIP NOT EXACT!)");
-    printf("files  %-17s cp+fsync %6.2f GB/s   seal %.2fx cp+fsync   unseal %.2fx cp+fsync\n", dir,
-           gbps(b, median(tf, reps)), median(rsf, reps), median(ruf, reps));
-    printf("files  %-17s CPU s: cp %.3f   seal %.3f (%.2fx cp)   unseal %.3f (%.2fx cp); best case on 2 "
-           "free cores: seal %.2fx cp, unseal %.2fx cp\n", dir, median(cc, reps), median(cs, reps), median(qs, reps),
-           median(cu, reps), median(qu, reps), 2.0 / median(qs, reps), 2.0 / median(qu, reps));
+    printf("files  %-17s cp %6.2f GB/s   cp+fsync %6.2f GB/s   (cp CPU %.3f s)\n", dir, gbps(b, median(tc, reps)),
+           gbps(b, median(tf, reps)), median(cc, reps));
+    for (int a = 0; a < nv; a++) {
+        printf("files  %-17s seal %6.2f GB/s (%.2fx cp, %.2fx cp+fsync)   unseal %6.2f GB/s (%.2fx cp, %.2fx cp+fsync)%s\n",
+               v[a].label, gbps(b, median(ts[a], reps)), median(rs[a], reps), median(rsf[a], reps),
+               gbps(b, median(tu[a], reps)), median(ru[a], reps), median(ruf[a], reps),
+               exact[a] ? "" : "  (ROUND TRIP NOT EXACT!)");
+        printf("files  %-17s CPU s: seal %.3f (%.2fx cp)   unseal %.3f (%.2fx cp); best case on 2 free cores: "
+               "seal %.2fx cp, unseal %.2fx cp\n", v[a].label, median(cs[a], reps), median(qs[a], reps),
+               median(cu[a], reps), median(qu[a], reps), 2.0 / median(qs[a], reps), 2.0 / median(qu[a], reps));
+    }
     fflush(stdout);
     unlink(sealed); unlink(un); unlink(cp);
     ng_key_wipe(&k);
@@ -209,8 +255,10 @@ int main(void)
     unlink(plain);
     if (make_file_nt(plain, total, a, NT) != 0) { fprintf(stderr, "cannot write %s\n", plain); return 1; }
     ng_free_aligned(a);
-    printf("bench_seal: %zu MiB in %d F32 tensors, %d cores, AES-NI %s, medians of %d rounds\n", mb, NT, ng_ncpu(),
-           crypto_aead_aes256gcm_is_available() ? "yes" : "no", reps);
+    printf("bench_seal: %zu MiB in %d F32 tensors, %d cores, AES-NI %s, medians of %d rounds, files on %s\n", mb, NT,
+           ng_ncpu(), crypto_aead_aes256gcm_is_available() ? "yes" : "no", reps, dir);
+    printf("bench_seal: gcm/ipsec-mb = %s; gcm/openssl = %s\n", ng_gcm_describe(NG_SEAL_BACKEND_IPSECMB),
+           ng_gcm_describe(NG_SEAL_BACKEND_OPENSSL));
     if (!only || !strcmp(only, "memory")) bench_memory(plain, total, reps);
     if (!only || !strcmp(only, "files")) bench_files(dir, plain, total, reps);
     if (!only || !strcmp(only, "load")) bench_load(dir, plain, reps);

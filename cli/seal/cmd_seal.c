@@ -28,7 +28,10 @@ static int usage_seal(FILE *f, int unseal)
                    "  --threads N             workers (default: all cores)\n"
                    "  --in-memory             read the whole file instead of streaming safetensors\n"
                    NG_CLI_FORCE_HELP
-                   "  -h, --help              this help\n");
+                   "  -h, --help              this help\n\n"
+                   "Environment: NG_SEAL_BACKEND=ipsec-mb|openssl picks the AES-256-GCM implementation (default:\n"
+                   "Intel's ipsec-mb, VAES/AVX-512 where the CPU has them, when built with it and the CPU has AES-NI;\n"
+                   "else OpenSSL). Both write and read the same bytes: files move freely between them.\n");
     else
         fprintf(f, "usage: nnguard unseal SEALED -o OUT (--key KEY | --passphrase-file FILE |\n"
                    "                      --license LICENSE --identity ME --issuer-pub P) [--threads N] [--force]\n\n"
@@ -45,7 +48,10 @@ static int usage_seal(FILE *f, int unseal)
                    "  --threads N             workers (default: all cores)\n"
                    "  --in-memory             read the whole file instead of streaming safetensors\n"
                    NG_CLI_FORCE_HELP
-                   "  -h, --help              this help\n");
+                   "  -h, --help              this help\n\n"
+                   "Environment: NG_SEAL_BACKEND=ipsec-mb|openssl picks the AES-256-GCM implementation (default:\n"
+                   "Intel's ipsec-mb, VAES/AVX-512 where the CPU has them, when built with it and the CPU has AES-NI;\n"
+                   "else OpenSSL). Both write and read the same bytes: files move freely between them.\n");
     return f == stdout ? NG_EXIT_OK : NG_EXIT_USAGE;
 }
 
