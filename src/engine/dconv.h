@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 /* Largest K (taps per output: Cg*kh*kw) the direct kernel takes. */
-#define NG_DCONV_MAX_K 1024
+#define NG_DCONV_MAX_K 256
 
 typedef struct ng_dconv {
     int64_t M, K, L;        /* output channels, taps, grid points (OH*Wp) */
