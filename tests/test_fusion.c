@@ -140,8 +140,10 @@ static void run(ng_model *m, int training, int fusion, const float *x, int n, fl
     ng_exec_free(e);
 }
 
-/* The second graph: 3 x 10 x 12 -> conv 5 (pad 1) -> relu -> pool -> 5 x 5 x 6 -> conv 6 -> pool -> 6 x 1 x 2. */
-enum { PC = 3, PH = 10, PW = 12, PY = 6 * 1 * 2 };
+/* The second graph: 3 x 10 x 12 -> conv C1 (pad 1) -> relu -> pool -> C1 x 5 x 6 -> conv C2 -> pool
+ * -> C2 x 1 x 2 (C1, C2 = 5, 6: the grid tiles; 16, 32 on AVX-512: the 16-channel tiles). */
+enum { PC = 3, PH = 10, PW = 12, PYMAX = 32 * 1 * 2 };
+static int C1 = 5, C2 = 6, PY = 6 * 1 * 2;
 
 static ng_model *build_pools(ng_rng *r)
 {
@@ -153,11 +155,11 @@ static ng_model *build_pools(ng_rng *r)
     ng_attrs_default(&pa);
     pa.kernel[0] = pa.kernel[1] = 2;
     pa.stride[0] = pa.stride[1] = 2;
-    int c1 = conv_node(m, "pconv1", x, PC, 5, 3, 1, 0, r);
+    int c1 = conv_node(m, "pconv1", x, PC, C1, 3, 1, 0, r);
     int r1 = unary(m, NG_OP_RELU, "prelu1", &c1, 1);
     int p1 = ng_model_add_value(m, "pool1", NG_V_ACT, NULL);
     ng_model_add_node(m, NG_OP_MAXPOOL, "pool1", &r1, 1, &p1, 1, &pa);
-    int c2 = conv_node(m, "pconv2", p1, 5, 6, 3, 1, 0, r);
+    int c2 = conv_node(m, "pconv2", p1, C1, C2, 3, 1, 0, r);
     m->nodes[m->n_nodes - 1].a.pad[0] = m->nodes[m->n_nodes - 1].a.pad[1] = 0;
     m->nodes[m->n_nodes - 1].a.pad[2] = m->nodes[m->n_nodes - 1].a.pad[3] = 0;
     int p2 = ng_model_add_value(m, "pool2", NG_V_ACT, NULL);
@@ -184,7 +186,7 @@ static int run_pools(ng_model *m, int training, int fusion, const float *x, int 
     CHECK(ng_shape_numel(&os) == (int64_t)n * PY);
     memcpy(y, out, (size_t)n * PY * sizeof(float));
     const int folded = ng_exec_folded_pools(e);
-    float dy[7 * PY];
+    float dy[7 * PYMAX];
     for (int i = 0; i < n * PY; i++) dy[i] = 1.0f;
     memset(gx, 0, (size_t)n * PC * PH * PW * sizeof(float));
     CHECK_OK(ng_exec_backward(e, dy, NULL, gx));
@@ -200,16 +202,17 @@ static void test_pools(ng_rng *r)
     ng_model *m = build_pools(r);
     CHECK_OK(ng_model_finalize(m));
     const int n = 7, nx = n * PC * PH * PW;
-    float *x = malloc((size_t)nx * sizeof(float)), y[3][7 * PY], *g[3];
+    float *x = malloc((size_t)nx * sizeof(float)), y[3][7 * PYMAX], *g[3];
     rnd_fill(r, x, nx, 1.0f);
     for (int k = 0; k < 3; k++) g[k] = calloc((size_t)nx, sizeof(float));
     int f0 = run_pools(m, 0, 1, x, n, y[0], g[0]);
     int f1 = run_pools(m, 0, 0, x, n, y[1], g[1]);
     int f2 = run_pools(m, 1, 1, x, n, y[2], g[2]);
-    printf("pools: folded %d (fusion), %d (NG_NO_FUSION), %d (training)\n", f0, f1, f2);
+    printf("pools (conv %d -> %d channels): folded %d (fusion), %d (NG_NO_FUSION), %d (training)\n", C1, C2, f0, f1,
+           f2);
     CHECKF(f0 == 2 && f1 == 0 && f2 == 0, "folded MaxPools %d / %d / %d, expected 2 / 0 / 0", f0, f1, f2);
-    CHECKF(!memcmp(y[0], y[1], sizeof y[0]), "pools: folded output differs from unfused");
-    CHECKF(!memcmp(y[0], y[2], sizeof y[0]), "pools: inference differs from training mode");
+    CHECKF(!memcmp(y[0], y[1], (size_t)n * PY * sizeof(float)), "pools: folded output differs from unfused");
+    CHECKF(!memcmp(y[0], y[2], (size_t)n * PY * sizeof(float)), "pools: inference differs from training mode");
     CHECKF(!memcmp(g[0], g[1], (size_t)nx * sizeof(float)), "pools: input gradient after a folded forward differs");
     CHECKF(!memcmp(g[0], g[2], (size_t)nx * sizeof(float)), "pools: input gradient differs from training mode");
     int nz = 0;
@@ -253,6 +256,8 @@ int main(void)
         free(x);
     }
     ng_model_free(m);
+    test_pools(&r);
+    C1 = 16; C2 = 32; PY = 32 * 1 * 2;
     test_pools(&r);
     return tu_done();
 }

@@ -153,7 +153,8 @@ static void test_conv(const conv_case *k)
 
 /* The direct stride-1 kernel (engine/dconv.c) against the double reference and against the im2col +
  * GEMM path (NG_CONV_DIRECT=0), within 1e-5 of the output's magnitude, with each set of tiles
- * (NG_DCONV_ISA: 2 AVX-512, 1 AVX2, 0 baseline; capped at what the CPU has). Forward only: the
+ * (NG_DCONV_ISA: 2 AVX-512 (the 16-channel tiles where Mg % 16 == 0), 1 AVX2, 0 baseline;
+ * capped at what the CPU has). Forward only: the
  * kernel has no backward of its own (test_conv checks the node's backward on the same cases). */
 static void test_conv_direct(const conv_case *k)
 {
@@ -571,6 +572,12 @@ int main(void)
         { 1, 8, 16, 16, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },  /* M 32, batch 1 */
         { 2, 16, 6, 7, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },   /* K 144, 24 channels (3 blocks of 8) */
         { 1, 2, 3, 4, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },     /* tiny: one tile, mostly padding */
+        /* Mg % 16 == 0 on AVX-512: the 16-channel tiles (2 rows x 8/10/12 columns) */
+        { 3, 5, 9, 13, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },   /* OH odd, OW 13: 8-column tiles, junk */
+        { 2, 4, 6, 30, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0 },   /* 2 channel blocks, OW 30: 10 columns */
+        { 2, 6, 11, 14, 16, 3, 2, 1, 1, 0, 2, 2, 1, 2, 2, 1, 1 },  /* dilation 2, asymmetric pads */
+        { 2, 6, 8, 8, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1 },    /* groups 2 (Mg 16) */
+        { 1, 3, 5, 5, 16, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1 },    /* 1x1, OW 5 */
     };
     for (size_t i = 0; i < NG_ARRAY_LEN(dconvs); i++) {
         test_conv(&dconvs[i]);

@@ -5,6 +5,7 @@
 
 /* 16 floats: one AVX-512 register, two AVX2 ones (GCC's generic vectors, lowered per target). */
 typedef float v16 __attribute__((vector_size(64)));
+typedef int32_t v16i __attribute__((vector_size(64)));
 
 /* yw[mi*ldy + p] (mi < MB, p < 16*VB) = bias[mi] + sum_k wb[k*MB + mi] * xp[off[k] + p]. MB x VB
  * accumulators stay in registers for the whole reduction; per tap: VB vector loads of the input,
@@ -150,4 +151,110 @@ void ng_dconv_pack(const ng_dconv *d, const float *w, const float *b, float *wp)
 void ng_dconv_run(const ng_dconv *d, const float *wp, const float *xpad, float *yw)
 {
     dconv_pick(d->isa, d->mb, d->vb)(d, wp, wp + d->Mp * d->K, xpad, yw);
+}
+
+/* ---- 16 output channels per vector (ng_dconv16_*) ---- */
+
+/* Tile: output rows oh0, oh0+1 x columns ow0 .. ow0+R-1, 16 channels: 2R accumulators, per tap one
+ * weight vector and 2R broadcasts of input pixels. Then Relu / the 2x2 MaxPool as dconv_out /
+ * dconv_out_pool in ops_conv.c compute them (same expressions, same order). */
+static inline __attribute__((always_inline)) void
+dconv16_tile(const int R, const ng_dconv16 *q, const float *restrict xp, const float *restrict wq,
+             const float *restrict bias, int64_t oh0, int64_t ow0, float *restrict y, float *restrict yp)
+{
+    v16 acc[2][12], bv;
+    memcpy(&bv, bias, sizeof bv);
+#pragma GCC unroll 2
+    for (int r = 0; r < 2; r++)
+#pragma GCC unroll 12
+        for (int c = 0; c < R; c++) acc[r][c] = bv;
+    const float *x0 = xp + oh0 * q->Wp + ow0, *x1 = x0 + q->Wp;
+    const int32_t *off = q->d.off;
+    for (int64_t k = 0; k < q->d.K; k++) {
+        v16 wv;
+        memcpy(&wv, wq + 16 * k, sizeof wv);
+        const float *a = x0 + off[k], *b = x1 + off[k];
+#pragma GCC unroll 12
+        for (int c = 0; c < R; c++) { acc[0][c] += a[c] * wv; acc[1][c] += b[c] * wv; }
+    }
+    float t[2][12][16];
+#pragma GCC unroll 2
+    for (int r = 0; r < 2; r++)
+#pragma GCC unroll 12
+        for (int c = 0; c < R; c++) {
+            v16 v = acc[r][c] + 0.0f;
+            if (q->relu) v = (v16)((v16i)v & (v16i)(v > (v16){0}));   /* v > 0 ? v : +0, NaN -> +0 */
+            memcpy(t[r][c], &v, sizeof v);
+        }
+    const int64_t OH = q->OH, OW = q->OW, OHW = OH * OW;
+    const int nr = oh0 + 1 < OH ? 2 : 1, nc = ow0 + R <= OW ? R : (int)(OW - ow0);
+    if (yp) {
+        const int64_t PH = OH / 2, PW = OW / 2, ph = oh0 / 2, PHW = PH * PW;
+        if (ph >= PH) return;
+        for (int l = 0; l < 16; l++)
+            for (int c = 0; c + 1 < nc && (ow0 + c) / 2 < PW; c += 2) {
+                float a0 = t[0][c][l], a1 = t[0][c + 1][l], b0 = t[1][c][l], b1 = t[1][c + 1][l];
+                float a = a0 > a1 ? a0 : a1, b = b0 > b1 ? b0 : b1;
+                yp[l * PHW + ph * PW + (ow0 + c) / 2] = a > b ? a : b;
+            }
+        return;
+    }
+    for (int l = 0; l < 16; l++)
+        for (int r = 0; r < nr; r++)
+            for (int c = 0; c < nc; c++) y[l * OHW + (oh0 + r) * OW + ow0 + c] = t[r][c][l];
+}
+
+#define DCONV16_RUN(NAME, R)                                                                          \
+    A512 static void NAME(const ng_dconv16 *q, const float *wq, const float *xpad, float *y, float *yp) \
+    {                                                                                                 \
+        const int64_t PHW = (q->OH / 2) * (q->OW / 2), OHW = q->OH * q->OW;                            \
+        for (int64_t m = 0; m < q->M; m += 16)                                                        \
+            for (int64_t oh = 0; oh < q->OH; oh += 2)                                                 \
+                for (int64_t ow = 0; ow < q->OW; ow += (R))                                           \
+                    dconv16_tile((R), q, xpad, wq + m * q->d.K, wq + q->M * q->d.K + m, oh, ow,       \
+                                 y ? y + m * OHW : NULL, yp ? yp + m * PHW : NULL);                   \
+    }
+
+#ifdef NG_DCONV_X86
+DCONV16_RUN(run16_8, 8)
+DCONV16_RUN(run16_10, 10)
+DCONV16_RUN(run16_12, 12)
+#endif
+
+int ng_dconv16_plan(ng_dconv16 *q, int64_t M, int64_t Cg, int64_t Hp, int64_t Wp, int64_t kh, int64_t kw,
+                    int64_t dh, int64_t dw, int64_t OH, int64_t OW)
+{
+    ng_dconv_plan(&q->d, M, Cg, Hp, Wp, kh, kw, dh, dw, OH);
+    if (q->d.isa != 2 || M % 16 || OW < 4) return 0;
+    q->M = M; q->OH = OH; q->OW = OW; q->Wp = Wp; q->relu = 0;
+    q->R = 12;
+    for (int r = 10; r >= 8; r -= 2)
+        if ((OW + r - 1) / r * r < (OW + q->R - 1) / q->R * q->R) q->R = r;
+    return 1;
+}
+
+int64_t ng_dconv16_xpad_len(const ng_dconv16 *q)
+{
+    int32_t mx = 0;
+    for (int64_t k = 0; k < q->d.K; k++) if (q->d.off[k] > mx) mx = q->d.off[k];
+    /* the last tile reads up to row OH (OH odd) and column OW - 1 + R */
+    return mx + (q->OH + 1) * q->Wp + q->R + 16;
+}
+
+void ng_dconv16_pack(const ng_dconv16 *q, const float *w, const float *b, float *wq)
+{
+    const int64_t K = q->d.K;
+    for (int64_t m0 = 0; m0 < q->M; m0 += 16)
+        for (int64_t k = 0; k < K; k++)
+            for (int l = 0; l < 16; l++) wq[m0 * K + k * 16 + l] = w[(m0 + l) * K + k];
+    for (int64_t m = 0; m < q->M; m++) wq[q->M * K + m] = b ? b[m] : 0.0f;
+}
+
+void ng_dconv16_run(const ng_dconv16 *q, const float *wq, const float *xpad, float *y, float *yp)
+{
+#ifdef NG_DCONV_X86
+    (q->R == 8 ? run16_8 : q->R == 10 ? run16_10 : run16_12)(q, wq, xpad, yp ? NULL : y, yp);
+#else
+    (void)q; (void)wq; (void)xpad; (void)y; (void)yp;
+#endif
 }

@@ -94,6 +94,7 @@ typedef struct conv_job {
     int64_t nb;         /* forward: images per GEMM (conv_fwd_batched) */
     int     relu;       /* forward: write Relu of the output (fused by the exec) */
     const ng_dconv *dc; /* forward: the direct kernel's plan (conv_fwd_direct), else NULL */
+    const ng_dconv16 *dc16; /* or its 16-channel variant's */
     const float *wp;    /* its packed weights, one block per group */
     int64_t xlen;       /* floats of its padded input */
     float  *yp;         /* the folded MaxPool's output (conv_pool_ok), else NULL */
@@ -223,15 +224,20 @@ static void conv_fwd_direct(void *arg, int64_t i0, int64_t i1, int worker)
     const conv_job *j = arg;
     const conv_geom *o = &j->o;
     const ng_dconv *d = j->dc;
-    const int64_t tail = o->g.dw * (o->g.kw - 1), plen = ng_dconv_packed_len(d);
+    const int64_t tail = o->g.dw * (o->g.kw - 1), plen = j->dc16 ? ng_dconv16_packed_len(j->dc16) : ng_dconv_packed_len(d);
     float *xpad = j->scr[worker] + o->G * plen, *yw = xpad + j->xlen;
     for (int64_t it = i0; it < i1; it++) {
         const int64_t n = it / o->G, g = it % o->G;
         ng_pad_planes(j->x + (n * o->C + g * o->Cg) * o->HW, o->Cg, o->H, o->W, o->g.pt, o->g.pl, o->Hp, o->Wp,
                       tail, xpad);
         memset(xpad + o->padsz, 0, sizeof(float) * (size_t)(j->xlen - o->padsz));
-        ng_dconv_run(d, j->wp + g * plen, xpad, yw);
         const int64_t PH = o->g.OH / 2, PW = o->g.OW / 2;
+        if (j->dc16) {
+            ng_dconv16_run(j->dc16, j->wp + g * plen, xpad, j->y + (n * o->M + g * o->Mg) * o->OHW,
+                           j->yp ? j->yp + (n * o->M + g * o->Mg) * PH * PW : NULL);
+            continue;
+        }
+        ng_dconv_run(d, j->wp + g * plen, xpad, yw);
         if (j->yp) dconv_out_pool(yw, d->Lr, o->Wp, o->Mg, PH, PW, j->relu, j->yp + (n * o->M + g * o->Mg) * PH * PW,
                                   yw + d->Mp * d->Lr);
         else dconv_out(yw, d->Lr, o->Wp, o->Mg, o->g.OH, o->g.OW, j->relu, j->y + (n * o->M + g * o->Mg) * o->OHW);
@@ -341,17 +347,26 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
     j.relu = c->fuse_relu;
     j.x = in[0]->data; j.w = in[1]->data; j.b = b ? b->data : NULL; j.y = out[0]->data;
     if (conv_use_direct(&j.o)) {
-        ng_dconv d;
+        ng_dconv16 q;
         const conv_geom *o = &j.o;
-        ng_dconv_plan(&d, o->Mg, o->Cg, o->Hp, o->Wp, o->g.kh, o->g.kw, o->g.dh, o->g.dw, o->g.OH);
-        const int64_t plen = ng_dconv_packed_len(&d);
-        j.xlen = ng_dconv_xpad_len(&d);
+        const ng_dconv *d = &q.d;
+        const char *v16 = getenv("NG_DCONV16");
+        const int use16 = !(v16 && v16[0] == '0') &&
+                          ng_dconv16_plan(&q, o->Mg, o->Cg, o->Hp, o->Wp, o->g.kh, o->g.kw, o->g.dh, o->g.dw, o->g.OH, o->g.OW);
+        if (!use16) ng_dconv_plan(&q.d, o->Mg, o->Cg, o->Hp, o->Wp, o->g.kh, o->g.kw, o->g.dh, o->g.dw, o->g.OH);
+        q.relu = j.relu;
+        const int64_t plen = use16 ? ng_dconv16_packed_len(&q) : ng_dconv_packed_len(d);
+        j.xlen = use16 ? ng_dconv16_xpad_len(&q) : ng_dconv_xpad_len(d);
         if (j.xlen < o->padsz) j.xlen = o->padsz;
-        if (!conv_scratch(c, (size_t)(o->G * plen + j.xlen + d.Mp * d.Lr + d.Lr / 2 + 1), ptrs, nw))
+        const int64_t ywlen = use16 ? 0 : d->Mp * d->Lr + d->Lr / 2 + 1;
+        if (!conv_scratch(c, (size_t)(o->G * plen + j.xlen + ywlen), ptrs, nw))
             return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for the padded planes", NG_NODE_NAME(n));
-        for (int64_t g = 0; g < o->G; g++)
-            ng_dconv_pack(&d, j.w + g * o->Mg * o->K, j.b ? j.b + g * o->Mg : NULL, ptrs[0] + g * plen);
-        j.dc = &d; j.wp = ptrs[0]; j.scr = ptrs;
+        for (int64_t g = 0; g < o->G; g++) {
+            const float *wg = j.w + g * o->Mg * o->K, *bg = j.b ? j.b + g * o->Mg : NULL;
+            if (use16) ng_dconv16_pack(&q, wg, bg, ptrs[0] + g * plen);
+            else ng_dconv_pack(d, wg, bg, ptrs[0] + g * plen);
+        }
+        j.dc = d; j.dc16 = use16 ? &q : NULL; j.wp = ptrs[0]; j.scr = ptrs;
         if (conv_pool_ok(c, o)) { j.yp = c->pool_out->data; c->pool_done = 1; }
         ng_pool_for(c->pool, o->N * o->G, conv_fwd_direct, &j);
         return NG_OK;
