@@ -225,7 +225,9 @@ int ng_dconv16_plan(ng_dconv16 *q, int64_t M, int64_t Cg, int64_t Hp, int64_t Wp
                     int64_t dh, int64_t dw, int64_t OH, int64_t OW)
 {
     ng_dconv_plan(&q->d, M, Cg, Hp, Wp, kh, kw, dh, dw, OH);
-    if (q->d.isa != 2 || M % 16 || OW < 4) return 0;
+    /* 1x1: the grid has no junk columns, and the grid tiles measured faster (MobileNetV2's
+     * 32 -> 16 at 112x112, batch 32: 13 against 17-19 ms) */
+    if (q->d.isa != 2 || M % 16 || OW < 4 || kh * kw == 1) return 0;
     q->M = M; q->OH = OH; q->OW = OW; q->Wp = Wp; q->relu = 0;
     q->R = 12;
     for (int r = 10; r >= 8; r -= 2)

@@ -49,7 +49,7 @@ typedef struct ng_dconv16 {
     int64_t M, OH, OW, Wp;
     int     R, relu;
 } ng_dconv16;
-/* 0 when the variant does not apply (no AVX-512, M % 16, OW < 4): use ng_dconv_* then. */
+/* 0 when the variant does not apply (no AVX-512, M % 16, OW < 4, 1x1): use ng_dconv_* then. */
 int ng_dconv16_plan(ng_dconv16 *q, int64_t M, int64_t Cg, int64_t Hp, int64_t Wp, int64_t kh, int64_t kw,
                     int64_t dh, int64_t dw, int64_t OH, int64_t OW);
 int64_t ng_dconv16_xpad_len(const ng_dconv16 *q);
