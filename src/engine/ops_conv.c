@@ -8,7 +8,9 @@
  * row); the grid's extra columns are dropped from the forward output and are zero in backward's dY.
  * Backward per image and group:  dW_g += dY_g * col^T,  dcol = W_g^T * dY_g then col2im into dX,
  * dB[m] += sum dY[m]. Depthwise convolutions (group == C == M) skip all this for the direct kernel
- * of dwconv.h. Work items (image, group) are split over the exec's workers; each worker keeps
+ * of dwconv.h; stride-1 forwards with few output channels and short reductions for the one of
+ * dconv.h (conv_use_direct), which can also write a following 2x2 MaxPool's output (the exec's
+ * fold, ng_opctx.pool_node). Work items (image, group) are split over the exec's workers; each worker keeps
  * its own dW/dB partial sums in its scratch, added up at the end (worker 0 adds straight into din).
  */
 #include <stdlib.h>
