@@ -155,6 +155,7 @@ void ng_dconv_run(const ng_dconv *d, const float *wp, const float *xpad, float *
 
 /* ---- 16 output channels per vector (ng_dconv16_*) ---- */
 
+#ifdef NG_DCONV_X86
 /* Tile: output rows oh0, oh0+1 x columns ow0 .. ow0+R-1, 16 channels: 2R accumulators, per tap one
  * weight vector and 2R broadcasts of input pixels. Then Relu / the 2x2 MaxPool as dconv_out /
  * dconv_out_pool in ops_conv.c compute them (same expressions, same order). */
@@ -215,7 +216,6 @@ dconv16_tile(const int R, const ng_dconv16 *q, const float *restrict xp, const f
                                  y ? y + m * OHW : NULL, yp ? yp + m * PHW : NULL);                   \
     }
 
-#ifdef NG_DCONV_X86
 DCONV16_RUN(run16_8, 8)
 DCONV16_RUN(run16_10, 10)
 DCONV16_RUN(run16_12, 12)
