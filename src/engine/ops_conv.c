@@ -171,6 +171,9 @@ NG_KERN_CLONES static void dconv_out(const float *restrict yw, int64_t Lr, int64
         }
 }
 
+typedef float v16f __attribute__((vector_size(64)));
+typedef int32_t v16m __attribute__((vector_size(64)));
+
 /* The same values max-pooled 2x2 with stride 2 into yp (Mg x PH x PW): the MaxPool node's fast
  * path (ops_pool.c) on what dconv_out would have written, the same comparisons in the same order,
  * so the folded pool is bit-identical to running the nodes one by one. With Wp even, the column
@@ -198,14 +201,29 @@ NG_KERN_CLONES static void dconv_out_pool(const float *restrict yw, int64_t Lr, 
             continue;
         }
         const int64_t np = PH * Wp, hw = Wp / 2;   /* pairs in rows 0 .. 2*PH-1; pairs per row */
+        int64_t k0 = 0;
+        for (; k0 + 16 <= np; k0 += 16) {   /* 16 pairs at once: split even / odd, then the same selects */
+            v16f p0, p1;
+            memcpy(&p0, pl + 2 * k0, sizeof p0);
+            memcpy(&p1, pl + 2 * k0 + 16, sizeof p1);
+            v16f a0 = __builtin_shuffle(p0, p1, (v16m){ 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30 }) + 0.0f;
+            v16f a1 = __builtin_shuffle(p0, p1, (v16m){ 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31 }) + 0.0f;
+            if (relu) {
+                a0 = (v16f)((v16m)a0 & (v16m)(a0 > (v16f){0}));
+                a1 = (v16f)((v16m)a1 & (v16m)(a1 > (v16f){0}));
+            }
+            const v16m gt = (v16m)(a0 > a1);
+            const v16f hv = (v16f)(((v16m)a0 & gt) | ((v16m)a1 & ~gt));
+            memcpy(h + k0, &hv, sizeof hv);
+        }
         if (relu) {
-            for (int64_t k = 0; k < np; k++) {
+            for (int64_t k = k0; k < np; k++) {
                 float a0 = pl[2 * k] + 0.0f, a1 = pl[2 * k + 1] + 0.0f;
                 a0 = a0 > 0.0f ? a0 : 0.0f; a1 = a1 > 0.0f ? a1 : 0.0f;
                 h[k] = a0 > a1 ? a0 : a1;
             }
         } else {
-            for (int64_t k = 0; k < np; k++) {
+            for (int64_t k = k0; k < np; k++) {
                 float a0 = pl[2 * k] + 0.0f, a1 = pl[2 * k + 1] + 0.0f;
                 h[k] = a0 > a1 ? a0 : a1;
             }
