@@ -7,7 +7,8 @@
 # (> 1: nnguard is faster; the issue's targets: >= 1.0x ONNX Runtime on LeNet-5, >= 0.8x on the
 # torchvision models). A model nnguard refuses prints "unsupported" and the script goes on.
 #   ROUNDS (default 3), ITERS (timed runs per measurement, default 10), NG_BENCH_DIR (default
-#   build/peers: node_modules and the generated models live there, never in the repository).
+#   build/peers: node_modules and the generated models live there, never in the repository),
+#   MODELS (default "lenet5 resnet18 mobilenet_v2": which of them to run).
 # Needs nodejs + npm (network once, for `npm install --ignore-scripts onnxruntime-node`), python3-torch,
 # python3-torchvision and python3-onnx (scripts/install-deps.sh --peers).
 set -euo pipefail
@@ -57,9 +58,12 @@ run() {   # run NAME C H W BATCH
                n, b, b / g, b / o, b / p, o / g, p / g, gs, os, ps }'
 }
 
-run lenet5 1 28 28 256
-for m in resnet18 mobilenet_v2; do
-    run "$m" 3 224 224 1
-    run "$m" 3 224 224 32
+MODELS=${MODELS:-lenet5 resnet18 mobilenet_v2}
+for m in $MODELS; do
+    case $m in
+        lenet5) run lenet5 1 28 28 256 ;;
+        resnet18|mobilenet_v2) run "$m" 3 224 224 1; run "$m" 3 224 224 32 ;;
+        *) echo "MODELS: unknown model '$m' (lenet5, resnet18, mobilenet_v2)" >&2; exit 2 ;;
+    esac
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

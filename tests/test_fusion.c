@@ -10,6 +10,13 @@
  *   - inference against training mode (no BatchNorm or Dropout here, so the same function; training
  *     never fuses): bit-identical;
  *   - against a naive double-precision reference of the whole block: relative error below 1e-5.
+ *
+ * Second graph (LeNet's pattern): x -> Conv3x3 pad 1 -> Relu -> MaxPool 2x2 -> Conv3x3 pad 1 -> MaxPool 2x2 -> y.
+ * In inference both MaxPools are folded into the Conv before them (the direct kernel writes the
+ * pooled output; ng_exec_folded_pools says so), with and without a Relu between. Checked: outputs
+ * bit-identical to NG_NO_FUSION and to training mode; input gradients bit-identical too (backward
+ * after a folded forward runs the forward again unfolded); the next forward on that exec folds
+ * nothing (an exec used for gradients keeps its activations) and still gives the same output.
  * ctest-engine-only: links nnguard_engine alone. */
 #include "tutil.h"
 #include "engine/graph.h"
@@ -133,6 +140,88 @@ static void run(ng_model *m, int training, int fusion, const float *x, int n, fl
     ng_exec_free(e);
 }
 
+/* The second graph: 3 x 10 x 12 -> conv C1 (pad 1) -> relu -> pool -> C1 x 5 x 6 -> conv C2 (pad 1) -> pool
+ * -> C2 x 2 x 3 (C1, C2 = 5, 6: the grid tiles, whose pools take 16 column pairs at once and then
+ * one by one; 16, 32 on AVX-512: the 16-channel tiles). */
+enum { PC = 3, PH = 10, PW = 12, PYMAX = 32 * 2 * 3 };
+static int C1 = 5, C2 = 6, PY = 6 * 2 * 3;
+
+static ng_model *build_pools(ng_rng *r)
+{
+    ng_model *m = ng_model_alloc();
+    ng_shape xs = {4, {-1, PC, PH, PW}};
+    int x = ng_model_add_value(m, "x", NG_V_INPUT, &xs);
+    m->input = x;
+    ng_attrs pa;
+    ng_attrs_default(&pa);
+    pa.kernel[0] = pa.kernel[1] = 2;
+    pa.stride[0] = pa.stride[1] = 2;
+    int c1 = conv_node(m, "pconv1", x, PC, C1, 3, 1, 0, r);
+    int r1 = unary(m, NG_OP_RELU, "prelu1", &c1, 1);
+    int p1 = ng_model_add_value(m, "pool1", NG_V_ACT, NULL);
+    ng_model_add_node(m, NG_OP_MAXPOOL, "pool1", &r1, 1, &p1, 1, &pa);
+    int c2 = conv_node(m, "pconv2", p1, C1, C2, 3, 1, 0, r);
+    int p2 = ng_model_add_value(m, "pool2", NG_V_ACT, NULL);
+    ng_model_add_node(m, NG_OP_MAXPOOL, "pool2", &c2, 1, &p2, 1, &pa);
+    m->output = p2;
+    return m;
+}
+
+/* Output, input gradient (dL/dy = 1) and the folded MaxPools of the first forward; then a second
+ * forward on the same exec must fold none and give the same output. */
+static int run_pools(ng_model *m, int training, int fusion, const float *x, int n, float *y, float *gx)
+{
+    if (fusion) unsetenv("NG_NO_FUSION"); else setenv("NG_NO_FUSION", "1", 1);
+    ng_exec_options o = ng_exec_options_default();
+    o.threads = 2;
+    o.training = training;
+    ng_exec *e = NULL;
+    CHECK_OK(ng_exec_new(m, &o, &e));
+    unsetenv("NG_NO_FUSION");
+    if (!e) return -1;
+    const float *out;
+    ng_shape os;
+    CHECK_OK(ng_exec_forward(e, x, n, &out, &os));
+    CHECK(ng_shape_numel(&os) == (int64_t)n * PY);
+    memcpy(y, out, (size_t)n * PY * sizeof(float));
+    const int folded = ng_exec_folded_pools(e);
+    float dy[7 * PYMAX];
+    for (int i = 0; i < n * PY; i++) dy[i] = 1.0f;
+    memset(gx, 0, (size_t)n * PC * PH * PW * sizeof(float));
+    CHECK_OK(ng_exec_backward(e, dy, NULL, gx));
+    CHECK_OK(ng_exec_forward(e, x, n, &out, &os));
+    CHECKF(ng_exec_folded_pools(e) == 0, "a forward after backward folded %d MaxPools", ng_exec_folded_pools(e));
+    CHECKF(!memcmp(y, out, (size_t)n * PY * sizeof(float)), "the second forward's output differs");
+    ng_exec_free(e);
+    return folded;
+}
+
+static void test_pools(ng_rng *r)
+{
+    ng_model *m = build_pools(r);
+    CHECK_OK(ng_model_finalize(m));
+    const int n = 7, nx = n * PC * PH * PW;
+    float *x = malloc((size_t)nx * sizeof(float)), y[3][7 * PYMAX], *g[3];
+    rnd_fill(r, x, nx, 1.0f);
+    for (int k = 0; k < 3; k++) g[k] = calloc((size_t)nx, sizeof(float));
+    int f0 = run_pools(m, 0, 1, x, n, y[0], g[0]);
+    int f1 = run_pools(m, 0, 0, x, n, y[1], g[1]);
+    int f2 = run_pools(m, 1, 1, x, n, y[2], g[2]);
+    printf("pools (conv %d -> %d channels): folded %d (fusion), %d (NG_NO_FUSION), %d (training)\n", C1, C2, f0, f1,
+           f2);
+    CHECKF(f0 == 2 && f1 == 0 && f2 == 0, "folded MaxPools %d / %d / %d, expected 2 / 0 / 0", f0, f1, f2);
+    CHECKF(!memcmp(y[0], y[1], (size_t)n * PY * sizeof(float)), "pools: folded output differs from unfused");
+    CHECKF(!memcmp(y[0], y[2], (size_t)n * PY * sizeof(float)), "pools: inference differs from training mode");
+    CHECKF(!memcmp(g[0], g[1], (size_t)nx * sizeof(float)), "pools: input gradient after a folded forward differs");
+    CHECKF(!memcmp(g[0], g[2], (size_t)nx * sizeof(float)), "pools: input gradient differs from training mode");
+    int nz = 0;
+    for (int k = 0; k < nx; k++) nz += g[0][k] != 0.0f;
+    CHECKF(nz > nx / 4, "pools: only %d of %d input gradients non-zero", nz, nx);
+    for (int k = 0; k < 3; k++) free(g[k]);
+    free(x);
+    ng_model_free(m);
+}
+
 int main(void)
 {
     CHECK_OK(ng_init());
@@ -166,5 +255,8 @@ int main(void)
         free(x);
     }
     ng_model_free(m);
+    test_pools(&r);
+    C1 = 16; C2 = 32; PY = 32 * 2 * 3;
+    test_pools(&r);
     return tu_done();
 }

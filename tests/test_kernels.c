@@ -151,6 +151,69 @@ static void test_conv(const conv_case *k)
     free(x); free(w); free(b); free(dy); free(ry); free(rdx); free(rdw); free(rdb); free(gp); free(gx);
 }
 
+/* The direct stride-1 kernel (engine/dconv.c) against the double reference and against the im2col +
+ * GEMM path (NG_CONV_DIRECT=0), within 1e-5 of the output's magnitude, with each set of tiles
+ * (NG_DCONV_ISA: 2 AVX-512 (the 16-channel tiles where Mg % 16 == 0), 1 AVX2, 0 baseline;
+ * capped at what the CPU has). Forward only: the
+ * kernel has no backward of its own (test_conv checks the node's backward on the same cases). */
+static void test_conv_direct(const conv_case *k)
+{
+    int64_t Cg = k->C / k->g, Mg = k->M / k->g;
+    int64_t OH = k->H + k->pt + k->pb - k->dh * (k->kh - 1), OW = k->W + k->pl + k->pr - k->dw * (k->kw - 1);
+    size_t nx = (size_t)(k->N * k->C * k->H * k->W), nw = (size_t)(k->M * Cg * k->kh * k->kw);
+    size_t ny = (size_t)(k->N * k->M * OH * OW);
+    float *x = rnd(nx, -1, 1), *w = rnd(nw, -0.5f, 0.5f), *b = rnd((size_t)k->M, -1, 1), *ys[4];
+    double *ry = calloc(ny, sizeof(double));
+    for (int64_t n = 0; n < k->N; n++)
+        for (int64_t m = 0; m < k->M; m++)
+            for (int64_t oh = 0; oh < OH; oh++)
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    double sum = k->bias ? b[m] : 0.0;
+                    for (int64_t c = 0; c < Cg; c++)
+                        for (int64_t i = 0; i < k->kh; i++)
+                            for (int64_t j = 0; j < k->kw; j++) {
+                                int64_t h = oh - k->pt + i * k->dh, ww = ow - k->pl + j * k->dw;
+                                if (h < 0 || h >= k->H || ww < 0 || ww >= k->W) continue;
+                                sum += (double)w[((m * Cg + c) * k->kh + i) * k->kw + j] *
+                                       x[((n * k->C + (m / Mg) * Cg + c) * k->H + h) * k->W + ww];
+                            }
+                    ry[((n * k->M + m) * OH + oh) * OW + ow] = sum;
+                }
+    ng_attrs a;
+    ng_attrs_default(&a);
+    a.dilation[0] = k->dh; a.dilation[1] = k->dw; a.group = k->g;
+    a.pad[0] = k->pt; a.pad[1] = k->pl; a.pad[2] = k->pb; a.pad[3] = k->pr;
+    ng_shape xs = shp(4, k->N, k->C, k->H, k->W), ps[2] = { shp(4, k->M, Cg, k->kh, k->kw), shp(1, k->M, 0, 0, 0) };
+    float *pd[2] = { w, b };
+    printf("direct Conv N%lld C%lld %lldx%lld M%lld k%lldx%lld pad %lld,%lld,%lld,%lld dil %lld,%lld group %lld%s\n",
+           (long long)k->N, (long long)k->C, (long long)k->H, (long long)k->W, (long long)k->M, (long long)k->kh,
+           (long long)k->kw, (long long)k->pt, (long long)k->pl, (long long)k->pb, (long long)k->pr, (long long)k->dh,
+           (long long)k->dw, (long long)k->g, k->bias ? " bias" : "");
+    static const char *const paths[4][2] = { { NULL, NULL }, { "NG_DCONV_ISA", "1" }, { "NG_DCONV_ISA", "0" },
+                                             { "NG_CONV_DIRECT", "0" } };
+    static const char *const what[4] = { "forward y, best tiles", "forward y, AVX2 tiles", "forward y, baseline tiles",
+                                         "forward y, im2col + GEMM" };
+    for (int p = 0; p < 4; p++) {
+        if (paths[p][0]) setenv(paths[p][0], paths[p][1], 1);
+        onenode t;
+        CHECK(build(&t, NG_OP_CONV, &a, &xs, k->bias ? 3 : 2, 0, ps, pd, NULL, 0, 0));
+        const float *y;
+        ng_shape ysh;
+        CHECK_OK(ng_exec_forward(t.e, x, k->N, &y, &ysh));
+        CHECK(ysh.ndim == 4 && ysh.d[1] == k->M && ysh.d[2] == OH && ysh.d[3] == OW);
+        CHECK(relerr(what[p], y, ry, ny) < 1e-5);
+        ys[p] = malloc(ny * sizeof(float));
+        memcpy(ys[p], y, ny * sizeof(float));
+        destroy(&t);
+        if (paths[p][0]) unsetenv(paths[p][0]);
+    }
+    double *gemm = malloc(ny * sizeof(double));
+    for (size_t i = 0; i < ny; i++) gemm[i] = ys[3][i];
+    CHECK(relerr("direct against im2col + GEMM", ys[0], gemm, ny) < 1e-5);
+    for (int p = 0; p < 4; p++) free(ys[p]);
+    free(gemm); free(x); free(w); free(b); free(ry);
+}
+
 /* ---------------- Gemm / MatMul ---------------- */
 
 /* Y = alpha op(A) op(B) + beta C with A or B the graph input (the other a parameter). */
@@ -497,6 +560,29 @@ int main(void)
         { 1, 2, 5, 40, 2, 3, 3, 1, 1, 1, 2, 0, 1, 1, 2, 2, 0 },    /* wide rows, stride 1, dilation 1x2 */
     };
     for (size_t i = 0; i < NG_ARRAY_LEN(convs); i++) test_conv(&convs[i]);
+    /* Stride 1, padded grid at most twice the output width, Mg <= 32, K <= 160: the direct kernel. */
+    static const conv_case dconvs[] = {
+        /* N  C  H  W   M kh kw sh sw pt pl pb pr dh dw g bias */
+        { 3, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1, 1 },   /* LeNet c1: 6-channel tiles, L = 896 */
+        { 5, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1 },  /* LeNet c2: 8-channel tiles, L = 140 */
+        { 2, 3, 9, 11, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },    /* M 5: padded channel block */
+        { 4, 2, 10, 9, 7, 3, 2, 1, 1, 2, 0, 1, 2, 2, 2, 1, 0 },    /* M 7, asymmetric pads, dilation 2, no bias */
+        { 7, 4, 8, 8, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1 },     /* groups 2 (Mg 3), batch 7 */
+        { 3, 8, 7, 7, 12, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1 },    /* 1x1 */
+        { 1, 8, 16, 16, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },  /* M 32, batch 1 */
+        { 2, 16, 6, 7, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },   /* K 144, 24 channels (3 blocks of 8) */
+        { 1, 2, 3, 4, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },     /* tiny: one tile, mostly padding */
+        /* Mg % 16 == 0 on AVX-512: the 16-channel tiles (2 rows x 8/10/12 columns) */
+        { 3, 5, 9, 13, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },   /* OH odd, OW 13: 8-column tiles, junk */
+        { 2, 4, 6, 30, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0 },   /* 2 channel blocks, OW 30: 10 columns */
+        { 2, 6, 11, 14, 16, 3, 2, 1, 1, 0, 2, 2, 1, 2, 2, 1, 1 },  /* dilation 2, asymmetric pads */
+        { 2, 6, 8, 8, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1 },    /* groups 2 (Mg 16) */
+        { 1, 3, 5, 5, 16, 1, 2, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1 },    /* 1x2, OW 5 */
+    };
+    for (size_t i = 0; i < NG_ARRAY_LEN(dconvs); i++) {
+        test_conv(&dconvs[i]);
+        test_conv_direct(&dconvs[i]);
+    }
 
     test_gemm(7, 5, 9, 0, 0, 1, 1, 5, 1.0f, 1.0f);       /* C [N] */
     test_gemm(64, 120, 400, 0, 1, 1, 1, 120, 1.0f, 1.0f); /* LeNet f1 (split GEMMs) */

@@ -8,7 +8,7 @@
  * (Training-mode BatchNorm writes the running statistics into the model.)
  * With the environment variable NG_PROFILE set, each exec prints the time spent
  * per node (forward and backward) to stderr when it is freed; with NG_NO_FUSION set,
- * inference runs every node on its own (no Conv/Add -> Relu fusion, see fusion_plan).
+ * inference runs every node on its own (no Conv/Add -> Relu or Conv -> MaxPool fusion, see fusion_plan).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +49,9 @@ struct ng_exec {
     int       *in_off;
     double    *prof;         /* NG_PROFILE set: seconds per node, forward then backward (2 x nodes) */
     char      *fuse;         /* per node: 1 when inference may fold the Relu node right after it into it */
+    int       *fpool;        /* per node: the MaxPool node inference may fold into this Conv, or -1 */
+    int        pooled;       /* MaxPools the last forward folded (their inputs were never written) */
+    int        grads;        /* backward ran on this exec: fold no more MaxPools (see ng_exec_backward) */
 };
 
 ng_exec_options ng_exec_options_default(void)
@@ -80,7 +83,7 @@ void ng_exec_free(ng_exec *e)
     free(e->shapes); free(e->t); free(e->buf); free(e->cap);
     free(e->g); free(e->gbuf); free(e->gcap); free(e->req);
     free(e->saved); free(e->saved_size); free(e->scratch); free(e->scratch_cap);
-    free(e->fuse);
+    free(e->fuse); free(e->fpool);
     free(e->ins); free(e->outs); free(e->douts); free(e->dins); free(e->in_off);
     ng_pool_free(e->pool);
     free(e);
@@ -92,12 +95,30 @@ void ng_exec_free(ng_exec *e)
  * the graph's output; training runs every node as it is (backward needs the pre-activation). */
 static int fuses_relu(int op) { return op == NG_OP_CONV || op == NG_OP_ADD; }
 
+/* Conv [-> Relu] -> MaxPool (LeNet's and VGG's pattern): the Conv may also write the pooled output
+ * straight into the MaxPool's buffer (ng_opctx.pool_node; the Conv says whether it did), so the
+ * full-size activation is never stored and read back. Same conditions on the values in between;
+ * the MaxPool must not output indices. Nodes i, i+1 (the Relu, when fused) and the MaxPool next. */
+static int pool_after(const ng_model *m, const int *uses, const char *fuse, int i)
+{
+    if (m->nodes[i].op != NG_OP_CONV || m->nodes[i].n_out != 1) return -1;
+    const int p = i + 1 + (fuse[i] ? 1 : 0);
+    if (p >= m->n_nodes) return -1;
+    const ng_node *pn = &m->nodes[p];
+    const int v = m->nodes[p - 1].out[0];
+    if (pn->op != NG_OP_MAXPOOL || pn->n_out != 1 || pn->n_in != 1 || pn->in[0] != v || uses[v] != 1 ||
+        v == m->output)
+        return -1;
+    return p;
+}
+
 static ng_status fusion_plan(ng_exec *e)
 {
     const ng_model *m = e->m;
     int *uses = ng_calloc((size_t)m->n_vals, sizeof *uses);
     e->fuse = ng_calloc((size_t)m->n_nodes, 1);
-    if (!uses || !e->fuse) { free(uses); return NG_E_NOMEM; }
+    e->fpool = ng_calloc((size_t)m->n_nodes, sizeof *e->fpool);
+    if (!uses || !e->fuse || !e->fpool) { free(uses); return NG_E_NOMEM; }
     for (int i = 0; i < m->n_nodes; i++)
         for (int j = 0; j < m->nodes[i].n_in; j++)
             if (m->nodes[i].in[j] >= 0) uses[m->nodes[i].in[j]]++;
@@ -107,6 +128,7 @@ static ng_status fusion_plan(ng_exec *e)
         e->fuse[i] = fuses_relu(a->op) && a->n_out == 1 && b->op == NG_OP_RELU && b->n_in == 1 &&
                      b->in[0] == a->out[0] && uses[a->out[0]] == 1 && a->out[0] != m->output;
     }
+    for (int i = 0; i < m->n_nodes; i++) e->fpool[i] = off ? -1 : pool_after(m, uses, e->fuse, i);
     free(uses);
     return NG_OK;
 }
@@ -170,6 +192,8 @@ ng_status ng_exec_new(ng_model *m, const ng_exec_options *o, ng_exec **out)
 }
 
 void ng_exec_set_training(ng_exec *e, int on) { e->training = on; }
+
+int ng_exec_folded_pools(const ng_exec *e) { return e->pooled; }
 
 /* Make buf hold at least n floats (contents not kept). */
 static int grow(float **buf, size_t *cap, size_t n)
@@ -257,6 +281,8 @@ static void mask_classes(const ng_model *m, float *y, int64_t n)
     }
 }
 
+static ng_status run_forward(ng_exec *e);
+
 ng_status ng_exec_forward(ng_exec *e, const float *x, int64_t n, const float **out, ng_shape *out_shape)
 {
     ng_model *m = e->m;
@@ -270,8 +296,22 @@ ng_status ng_exec_forward(ng_exec *e, const float *x, int64_t n, const float **o
         e->t[v].data = m->params + m->vals[v].off;
     }
     memcpy(e->xcopy, x, (size_t)ng_shape_numel(&e->shapes[m->input]) * sizeof(float));
+    st = run_forward(e);
+    if (st != NG_OK) return st;
+    *out = e->t[m->output].data;
+    if (out_shape) *out_shape = e->shapes[m->output];
+    return NG_OK;
+}
+
+/* Every node in order on the input in e->xcopy (shapes and buffers prepared). */
+static ng_status run_forward(ng_exec *e)
+{
+    ng_model *m = e->m;
+    const int64_t n = e->batch;
+    ng_status st;
     exec_ctx xc;
     ctx_init(e, &xc, NULL);
+    e->pooled = 0;
     for (int i = 0; i < m->n_nodes; i++) {
         const ng_node *nd = &m->nodes[i];
         const int fuse = e->fuse[i] && !e->training;
@@ -283,16 +323,20 @@ ng_status ng_exec_forward(ng_exec *e, const float *x, int64_t n, const float **o
         xc.c.saved_size = &e->saved_size[i];
         xc.c.node = nd;
         xc.c.fuse_relu = fuse;
+        const int pool = e->training || e->grads ? -1 : e->fpool[i];
+        xc.c.pool_node = pool >= 0 ? &m->nodes[pool] : NULL;
+        xc.c.pool_out = pool >= 0 ? e->outs[pool * NG_NODE_MAX_OUT] : NULL;
+        xc.c.pool_done = 0;
         double t0 = e->prof ? ng_now() : 0;
         st = ng_ops[nd->op].forward(&xc.c, nd, e->ins + e->in_off[i], e->outs + i * NG_NODE_MAX_OUT);
         if (st != NG_OK) return node_fail(nd, st);
         if (e->prof) e->prof[i] += ng_now() - t0;
         if (fuse) i++;   /* the Relu is done */
+        if (xc.c.pool_done) { i = pool; e->pooled++; }   /* and the MaxPool */
     }
     xc.c.fuse_relu = 0;
+    xc.c.pool_node = NULL;
     e->ran = 1;
-    *out = e->t[m->output].data;
-    if (out_shape) *out_shape = e->shapes[m->output];
     if (m->granted && !e->training) mask_classes(m, e->t[m->output].data, n);
     return NG_OK;
 }
@@ -301,6 +345,14 @@ ng_status ng_exec_backward(ng_exec *e, const float *dout, float *grad_params, fl
 {
     ng_model *m = e->m;
     if (!e->ran) return ng_fail(NG_E_STATE, "backward needs a forward pass on this exec first");
+    e->grads = 1;
+    if (e->pooled) {
+        /* A folded MaxPool left its input unwritten, and backward reads it: run the forward again
+         * unfolded (same outputs, bit for bit). This exec folds no more MaxPools: an exec used for
+         * gradients (the attacks) pays this once. */
+        ng_status st = run_forward(e);
+        if (st != NG_OK) return st;
+    }
     if (grad_params) memset(grad_params, 0, m->n_params * sizeof(float));
     /* Which values need a gradient: trainable params / the input as asked, and
      * every activation computed from one of them. */

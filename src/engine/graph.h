@@ -158,6 +158,8 @@ int  ng_model_find_value(const ng_model *m, const char *name);
 ng_status ng_model_finalize(ng_model *m);
 /* Shapes of every value (array of m->n_vals) for a given batch size; message names the node on failure. */
 ng_status ng_model_infer_shapes(const ng_model *m, int64_t batch, ng_shape *shapes);
+/* MaxPool nodes the last forward on e folded into the Conv before them (test_fusion). */
+int ng_exec_folded_pools(const ng_exec *e);
 
 /* ---- operator table ---- */
 /* Per-run context handed to kernels. */
@@ -172,6 +174,10 @@ typedef struct ng_opctx {
     const ng_node *node;
     int       fuse_relu;  /* forward, inference only: write Relu(output) (the exec skips the Relu
                              node that follows; only ops in ng_op_fuses_relu get it) */
+    const ng_node *pool_node; /* forward, inference only, Conv: a 2-D MaxPool over this node's output
+                             (after the Relu when fuse_relu is set) that the Conv may compute too */
+    ng_tensor *pool_out;  /* that MaxPool's output */
+    int       pool_done;  /* set by the Conv when it wrote pool_out (the exec then skips the MaxPool) */
 } ng_opctx;
 
 /* Fill out shapes from input shapes; return NG_OK or ng_fail(NG_E_SHAPE, "node 'x' (Conv): ..."). */
