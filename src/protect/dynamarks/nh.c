@@ -83,6 +83,16 @@ static void nh_sse2(const uint32_t *k, const void *mv, size_t l, uint64_t out[NG
 }
 #endif
 
+ng_nh_fn ng_nh_variant(int i)
+{
+    if (i == 0) return ng_nh_ref;
+#if defined(__x86_64__)
+    if (i == 1) return nh_sse2;
+    if (i == 2 && __builtin_cpu_supports("avx2")) return nh_avx2;
+#endif
+    return NULL;
+}
+
 ng_nh_fn ng_nh_best(void)
 {
 #if defined(__x86_64__)

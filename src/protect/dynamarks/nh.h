@@ -21,6 +21,9 @@
 typedef void (*ng_nh_fn)(const uint32_t *k, const void *m, size_t l, uint64_t out[NG_NH_ITER]);
 /* The fastest implementation this CPU runs (AVX2, SSE2 or portable C); all give the same values. */
 ng_nh_fn ng_nh_best(void);
-/* The portable one (tests compare the others with it). */
+/* Implementation i (0 portable, 1 SSE2, 2 AVX2), NULL when this CPU or build lacks it: tests
+ * compare each with the portable one. */
+ng_nh_fn ng_nh_variant(int i);
+/* The portable one. */
 void ng_nh_ref(const uint32_t *k, const void *m, size_t l, uint64_t out[NG_NH_ITER]);
 #endif
