@@ -8,8 +8,8 @@
 #include "core/core.h"
 #include "nh.h"
 
-/* subkey ids (nnguard/dynamarks.h); 2-5 were the strength, selection, label and GMAC keys of
- * the first definition (one keyed BLAKE2b per draw over a GMAC-based digest) */
+/* subkey ids (nnguard/dynamarks.h); 2-6 were the strength, selection, label, GMAC and digest
+ * keys of the first definition (one keyed BLAKE2b per draw over a GMAC-based digest) */
 enum { SUB_RANK = 1, SUB_NH = 7, SUB_FIN = 8 };
 static const char wm_ctx[crypto_kdf_CONTEXTBYTES] = {'n', 'g', 'd', 'y', 'n', 'm', 'k', '1'};
 static const uint8_t nh_nonce[crypto_stream_chacha20_ietf_NONCEBYTES] = {'n', 'g', 'd', 'y', 'n', 'm', 'k', '-', 'n', 'h', '0', '1'};
@@ -152,9 +152,9 @@ static void wm_hash(const ng_wm *w, const float *x, size_t n, uint8_t out[NG_WM_
 {
     crypto_generichash_state st = w->s_fin;
     uint8_t blk[4 * 8 * NG_NH_ITER + 8];   /* the NH values of up to 4 chunks, then the length */
+    uint64_t v[NG_NH_ITER];
     size_t used = 0;
     for (size_t off = 0; off < n; off += NG_NH_CHUNK) {
-        uint64_t v[NG_NH_ITER];
         w->nh(w->k_nh, x + off, n - off < NG_NH_CHUNK ? n - off : NG_NH_CHUNK, v);
         for (int j = 0; j < NG_NH_ITER; j++) ng_put_le64(blk + used + 8 * j, v[j]);
         used += 8 * NG_NH_ITER;
@@ -164,7 +164,8 @@ static void wm_hash(const ng_wm *w, const float *x, size_t n, uint8_t out[NG_WM_
     crypto_generichash_update(&st, blk, used + 8);
     crypto_generichash_final(&st, out, NG_WM_HASH_BYTES);
     sodium_memzero(&st, sizeof st);
-    sodium_memzero(blk, sizeof blk);
+    sodium_memzero(blk, sizeof blk);   /* NH values: never outside the keyed BLAKE2b */
+    sodium_memzero(v, sizeof v);
 }
 
 void ng_wm_hash(const ng_wm *w, const float *x, size_t n, uint8_t out[NG_WM_HASH_BYTES]) { wm_hash(w, x, n, out); }
