@@ -29,6 +29,7 @@ T=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$T"; }
 trap cleanup EXIT
+trap 'echo "bench_serve.sh: line $LINENO failed: $BASH_COMMAND" >&2' ERR   # set -e alone exits silently
 "$NG" keygen -o "$T/wm.key" >/dev/null
 
 /usr/bin/python3 - "$DATA" "$T" <<'EOF'
@@ -54,14 +55,15 @@ stop() { kill -TERM "$LAST"; wait "$LAST" || true; }
 # CPU seconds the process LAST has used so far (all threads; see the top)
 cpu_s() {
   if [ -r "/proc/$LAST/schedstat" ]; then
-    cat /proc/"$LAST"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.9f\n", s * 1e-9}'
+    # a thread may end between the glob and the read: skip it rather than fail the run
+    { cat /proc/"$LAST"/task/*/schedstat 2>/dev/null || true; } | awk '{s += $1} END {printf "%.9f\n", s * 1e-9}'
   else
     awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$LAST/stat"
   fi
 }
 # images per forward pass so far (nnguard serve's /metrics)
 batch_mean() {
-  curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^nnguard_batches_total/ {b = $2} /^nnguard_batch_images_total/ {i = $2}
+  { curl -s "http://127.0.0.1:$PORT/metrics" || true; } | awk '/^nnguard_batches_total/ {b = $2} /^nnguard_batch_images_total/ {i = $2}
     END {printf "%.1f\n", (b > 0) ? i / b : 0}'
 }
 # run_wrk: prints "rps p99_ms errors requests"
