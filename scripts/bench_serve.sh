@@ -5,6 +5,16 @@
 # same POST (bench_serve static) and in-process LeNet-5 inference at batch 256 (bench_serve infer);
 # limit = 1 / (1/static + 1/inference). Each configuration runs ROUNDS times, alternating; the
 # medians are reported. Targets: serve >= 0.7x the limit, p99 < 5 ms, watermark cost < 3%, 0 errors.
+# The watermark's cost is measured in pairs: each round runs the plain and the watermarked server
+# back to back (plain first in odd rounds, watermarked first in even ones, so a drift of the
+# machine's load within a round favours neither), and reads each server's own CPU time over the
+# wrk run per request served: the run time of all its threads from /proc/PID/task/*/schedstat in
+# nanoseconds (the same total as utime + stime of /proc/PID/stat, whose 10 ms ticks would quantize
+# a run's 1-2 CPU seconds to 0.5-1%; that is the fallback when schedstat is missing). The cost is
+# the median of the rounds' ratios watermarked / plain - 1: requests/s swings by more than the
+# watermark costs when other work shares the cores (its paired median is printed too). CPU per
+# request also follows the batch size the load lets the server form, so each serve run prints
+# its mean batch (images per forward pass, from /metrics) after its CPU figure.
 # usage: scripts/bench_serve.sh [SECONDS per run, default 8] [ROUNDS, default 3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +29,7 @@ T=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$T"; }
 trap cleanup EXIT
+trap 'echo "bench_serve.sh: line $LINENO failed: $BASH_COMMAND" >&2' ERR   # set -e alone exits silently
 "$NG" keygen -o "$T/wm.key" >/dev/null
 
 /usr/bin/python3 - "$DATA" "$T" <<'EOF'
@@ -41,8 +52,20 @@ start() {   # start NAME CMD...: sets PORT
   PORT=$(grep -o '127\.0\.0\.1:[0-9]*' "$T/$name.out" | cut -d: -f2)
 }
 stop() { kill -TERM "$LAST"; wait "$LAST" || true; }
-# CPU seconds (user + system) the process LAST has used so far
-cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$LAST/stat"; }
+# CPU seconds the process LAST has used so far (all threads; see the top)
+cpu_s() {
+  if [ -r "/proc/$LAST/schedstat" ]; then
+    # a thread may end between the glob and the read: skip it rather than fail the run
+    { cat /proc/"$LAST"/task/*/schedstat 2>/dev/null || true; } | awk '{s += $1} END {printf "%.9f\n", s * 1e-9}'
+  else
+    awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$LAST/stat"
+  fi
+}
+# images per forward pass so far (nnguard serve's /metrics)
+batch_mean() {
+  { curl -s "http://127.0.0.1:$PORT/metrics" || true; } | awk '/^nnguard_batches_total/ {b = $2} /^nnguard_batch_images_total/ {i = $2}
+    END {printf "%.1f\n", (b > 0) ? i / b : 0}'
+}
 # run_wrk: prints "rps p99_ms errors requests"
 run_wrk() {
   wrk -t2 -c32 -d"${D}s" --timeout 2s --latency -s "$T/post.lua" "http://127.0.0.1:$PORT/v1/predict" > "$T/wrk.txt"
@@ -76,8 +99,13 @@ echo "body $(wc -c < "$T/body.json") bytes, answer $(wc -c < "$T/answer.json") b
 for r in $(seq "$ROUNDS"); do
   start static "$BS" static "$T/answer.json"; echo "static $(with_cpu)" >> "$T/results"; stop
   echo "infer $("$BS" infer "$MODEL" 256 "$D" | awk '{print $2, 0, 0, $4}')" >> "$T/results"
-  start plain "$NG" serve "$MODEL" --port 0; echo "serve $(with_cpu)" >> "$T/results"; stop
-  start wm "$NG" serve "$MODEL" --port 0 --wm-secret "$T/wm.key"; echo "serve_wm $(with_cpu)" >> "$T/results"; stop
+  for cfg in $( [ $((r % 2)) = 1 ] && echo "plain wm" || echo "wm plain"); do
+    if [ "$cfg" = plain ]; then
+      start plain "$NG" serve "$MODEL" --port 0; echo "serve $(with_cpu) $(batch_mean)" >> "$T/results"; stop
+    else
+      start wm "$NG" serve "$MODEL" --port 0 --wm-secret "$T/wm.key"; echo "serve_wm $(with_cpu) $(batch_mean)" >> "$T/results"; stop
+    fi
+  done
   echo "round $r: $(tail -4 "$T/results" | tr '\n' ' ')" >&2
 done
 /usr/bin/python3 - "$T/results" "$ROUNDS" <<'EOF'
@@ -102,10 +130,17 @@ print(f"nnguard serve               : {st.median(serve):9.0f} requests/s; median
       f"p99 {med('serve', 2):.2f} ms, errors {tot('serve')} (static: {tot('static')})")
 print(f"nnguard serve + soft wm     : {st.median(wm):9.0f} requests/s; median ratio {st.median(r_wm):.2f}x, p99 {med('serve_wm', 2):.2f} ms, "
       f"errors {tot('serve_wm')}")
-print(f"watermark cost              : {100 * st.median(cost):.1f}% of throughput (median of the rounds' differences)")
+# the watermark's cost from the rounds' pairs (each round ran both servers back to back)
+cpu_s, cpu_w = col("serve", 4), col("serve_wm", 4)
+cpu_cost = [w / s - 1 for s, w in zip(cpu_s, cpu_w)]
+print(f"watermark cost, CPU/request : {100 * st.median(cpu_cost):+.1f}% (median of {R} paired ratios watermarked/plain - 1: "
+      f"{' '.join('%+.1f' % (100 * c) for c in cpu_cost)} %; mean batch plain {st.median(col('serve', 5)):.1f}, "
+      f"watermarked {st.median(col('serve_wm', 5)):.1f} images)")
+print(f"watermark cost, requests/s  : {100 * st.median(cost):+.1f}% (median of the pairs' 1 - watermarked/plain: "
+      f"{' '.join('%+.1f' % (100 * c) for c in cost)} %; noisier)")
 # CPU time per request: steadier than throughput on a machine shared with other work
 cs, ci, cv, cw = med("static", 4), med("infer", 4), med("serve", 4), med("serve_wm", 4)
 print(f"CPU per request (server only): static {cs:.1f} us + inference {ci:.1f} us/image = limit {cs + ci:.1f} us;"
       f" nnguard serve {cv:.1f} us ({(cs + ci) / cv:.2f}x the limit's efficiency), with soft wm {cw:.1f} us"
-      f" (watermark +{100 * (cw / cv - 1):.1f}%)")
+      f" (medians)")
 EOF

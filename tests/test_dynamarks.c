@@ -1,6 +1,8 @@
 /* test_dynamarks: the DynaMarks watermark and its statistics on exact numbers.
- * - key derivation, rankings, digest, strength and label selection against known answers computed
- *   independently with Python's hashlib (blake2b, sha256; the derivations of nnguard/dynamarks.h);
+ * - key derivation, rankings, input hash h(x), strength and label selection against known answers
+ *   computed independently (tests/dynamarks_kat.py: hashlib's blake2b, the cryptography package's
+ *   ChaCha20, NH in Python integers; the derivations of nnguard/dynamarks.h); every NH
+ *   implementation against the portable one at every chunk length;
  * - Mahonian null, Kendall inversions and binomial tail against hand/closed-form values;
  * - soft mode on the whole Fashion-MNIST test set: every label identical; label mode alters
  *   about r; the watermarked answers themselves verify as stolen, independent keys do not;
@@ -11,6 +13,8 @@
 #include "tutil.h"
 #include "nnguard/dynamarks.h"
 #include "nnguard/serve.h"
+#include "nnguard/rng.h"
+#include "protect/dynamarks/nh.h"
 
 static void fixed_key(ng_key *k, uint8_t base)
 {
@@ -32,29 +36,45 @@ static void test_known_answers(void)
     ng_wm_ranking(w, 9, o); CHECK(!memcmp(o, r9, sizeof o));
     float x[784];
     for (int i = 0; i < 784; i++) x[i] = (float)((double)i / 784.0);
-    uint8_t d[32];
-    CHECK_OK(ng_wm_digest(w, x, 784, d));
-    /* tests/dynamarks_kat.py computes these with hashlib and the cryptography package */
-    static const uint8_t dref[32] = {0x0f,0x08,0x0d,0x5e,0x89,0x99,0x64,0x79,0xc6,0x7a,0xd4,0xfc,0x9e,0x7e,0x89,0xc2,
-                                     0xe6,0xac,0x74,0x23,0x45,0xb8,0x76,0xdb,0x54,0xa9,0x55,0xa2,0x89,0xc1,0x9a,0x59};
-    CHECK(!memcmp(d, dref, 32));
-    ng_wm_hasher *h;   /* a hasher used twice gives the same digest; another input another one */
-    CHECK_OK(ng_wm_hasher_new(w, &h));
-    uint8_t d2[32], d3[32];
-    CHECK_OK(ng_wm_hash(h, x, 784, d2));
-    x[5] = nextafterf(x[5], 1.0f);
-    CHECK_OK(ng_wm_hash(h, x, 784, d3));
-    x[5] = (float)(5.0 / 784.0);
-    CHECK(!memcmp(d2, dref, 32) && memcmp(d3, dref, 32) != 0);
-    CHECK_OK(ng_wm_hash(h, x, 783, d3));
-    CHECK(memcmp(d3, dref, 32) != 0);
-    ng_wm_hasher_free(h);
-    /* a confident answer: the strength is not bounded, so it is the keyed draw 0.545145724330855 */
+    uint8_t d[NG_WM_HASH_BYTES];
+    ng_wm_hash(w, x, 784, d);
+    /* tests/dynamarks_kat.py computes these with hashlib, the cryptography package's ChaCha20 and
+     * NH in Python integers */
+    static const uint8_t dref[64] = {0x4d,0x8d,0xf0,0xce,0x0f,0xc5,0x5e,0x5c,0xed,0x85,0xab,0x3c,0x2d,0x21,0xea,0x28,
+                                     0xe9,0x81,0x12,0xa4,0x40,0x99,0x41,0xb3,0x51,0x7c,0xd5,0x4f,0x7d,0xc6,0x0d,0x27,
+                                     0x7d,0x35,0x6d,0xc1,0x11,0x18,0x18,0xa5,0xb1,0x02,0x8d,0x96,0x79,0x0f,0x7f,0x41,
+                                     0x45,0xb6,0xe2,0x95,0xed,0x1b,0x1e,0xa7,0x2e,0x67,0x1f,0xe9,0x08,0x14,0x9a,0x6d};
+    CHECK(!memcmp(d, dref, 64));
+    /* three NH chunks, the last one 13 words (zero-padded to 16); an odd length in one chunk */
+    static const uint8_t d2061[32] = {0x0d,0xa4,0xa7,0x70,0xf6,0x7f,0x51,0x8b,0x93,0x77,0x8e,0xd9,0x45,0x81,0x43,0x60,
+                                      0x40,0x43,0x13,0xdb,0x42,0xfd,0x21,0x58,0xad,0xe6,0x08,0xfb,0x03,0xcb,0xfb,0x85},
+                         d783[32] = {0x76,0x58,0x77,0xcf,0x13,0xd2,0xf1,0xf8,0xce,0x41,0x8f,0xdc,0x8c,0x3d,0xc6,0x19,
+                                     0x84,0xd0,0x8b,0x1b,0x41,0xef,0x88,0x8b,0xed,0x40,0xc3,0x9e,0x11,0x9b,0xb6,0x1f};
+    float *xl = malloc(2061 * sizeof *xl);
+    for (int i = 0; i < 2061; i++) xl[i] = (float)((double)i / 784.0);
+    uint8_t d3[NG_WM_HASH_BYTES];
+    ng_wm_hash(w, xl, 2061, d3);
+    CHECK(!memcmp(d3, d2061, 32));
+    ng_wm_hash(w, x, 783, d3);
+    CHECK(!memcmp(d3, d783, 32));
+    memcpy(xl + 1, x, 783 * sizeof *x);   /* one float off alignment: the same hash */
+    ng_wm_hash(w, xl + 1, 783, d3);
+    CHECK(!memcmp(d3, d783, 32));
+    /* a batch gives each input's hash; one bit more in one input changes its hash */
+    memcpy(xl, x, sizeof x);
+    memcpy(xl + 784, x, sizeof x);
+    xl[784 + 5] = nextafterf(xl[784 + 5], 1.0f);
+    uint8_t db[2 * NG_WM_HASH_BYTES];
+    ng_wm_hash_batch(w, xl, 2, 784, db);
+    CHECK(!memcmp(db, dref, 64) && memcmp(db + 64, dref, 32) != 0);
+    free(xl);
+    /* a confident answer: the strength is not bounded, so it is the keyed draw 0.493469668674905 */
     float p[10] = {0.91f, 0.01f, 0.01f, 0.01f, 0.01f, 0.01f, 0.01f, 0.01f, 0.01f, 0.01f};
     ng_wm_answer a;
     CHECK_OK(ng_wm_apply(w, x, 784, p, &a));
     CHECK(a.marked && a.label == 0 && a.label_true == 0);
-    CHECK_NEAR(a.strength, 0.545145724330855, 1e-12);
+    CHECK(!memcmp(a.digest, dref, 32));
+    CHECK_NEAR(a.strength, 0.493469668674905, 1e-12);
     /* p'_j = (1-a) 0.01 + a 0.09 q_r with q_r = 2(9-r)/90: the class ranked first gets the most */
     CHECK_NEAR(p[2], (1 - a.strength) * 0.01 + a.strength * 0.09 * 18.0 / 90, 1e-7);
     CHECK_NEAR(p[7], (1 - a.strength) * 0.01 + a.strength * 0.09 * 2.0 / 90, 1e-7);
@@ -63,16 +83,16 @@ static void test_known_answers(void)
     for (int j = 0; j < 10; j++) sum += p[j];
     CHECK_NEAR(sum, 1.0, 1e-6);
     ng_wm_free(w);
-    /* label mode: selection draw 0.446884 (selected iff r > 0.446884), wrong label offset 0 */
+    /* label mode: selection draw 0.255845 (selected iff r > 0.255845), wrong label offset 7 */
     ng_wm_options lo = ng_wm_options_default();
     lo.mode = NG_WM_LABEL;
-    lo.rate = 0.71;
+    lo.rate = 0.26;
     CHECK_OK(ng_wm_new(&k, 10, &lo, &w));
     float q[10] = {0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.5f, 0.0f, 0.0f, 0.0f};
     CHECK_OK(ng_wm_apply(w, x, 784, q, &a));
-    CHECK(a.marked && a.label_true == 6 && a.label == (6 + 1 + 0) % 10 && q[a.label] == 1.0f);
+    CHECK(a.marked && a.label_true == 6 && a.label == (6 + 1 + 7) % 10 && q[a.label] == 1.0f);
     ng_wm_free(w);
-    lo.rate = 0.44;
+    lo.rate = 0.25;
     CHECK_OK(ng_wm_new(&k, 10, &lo, &w));
     float q2[10] = {0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.5f, 0.0f, 0.0f, 0.0f};
     CHECK_OK(ng_wm_apply(w, x, 784, q2, &a));
@@ -92,6 +112,40 @@ static void test_known_answers(void)
     CHECK(ng_wm_parse_strength("0.5,0.2", &a0, &a1) < 0 && ng_wm_parse_strength("1", &a0, &a1) < 0);
     CHECK(ng_wm_parse_strength("", &a0, &a1) < 0 && ng_wm_parse_strength("-0.1", &a0, &a1) < 0);
     CHECK(ng_wm_parse_strength("0.3,", &a0, &a1) < 0 && ng_wm_parse_strength("nan", &a0, &a1) < 0);
+}
+
+/* Every NH implementation this CPU runs (AVX2 / SSE2 / portable) gives the portable one's values,
+ * at every length of a chunk (the zero padding of the tail) and any alignment. */
+static void test_nh(void)
+{
+    uint32_t k[NG_NH_KEY_WORDS], m[NG_NH_CHUNK + 1];
+    ng_rng r;
+    ng_rng_seed(&r, 12);
+    for (int i = 0; i < NG_NH_KEY_WORDS; i++) k[i] = (uint32_t)ng_rng_u64(&r);
+    for (int i = 0; i <= NG_NH_CHUNK; i++) m[i] = (uint32_t)ng_rng_u64(&r);
+    int bad = 0, tried = 0;
+    for (int i = 1; i < 3; i++) {
+        ng_nh_fn f = ng_nh_variant(i);
+        if (!f) continue;
+        tried++;
+        for (size_t l = 0; l <= NG_NH_CHUNK; l++) {
+            uint64_t a[NG_NH_ITER], b[NG_NH_ITER];
+            ng_nh_ref(k, m + (l & 1), l, a);
+            f(k, m + (l & 1), l, b);
+            bad += memcmp(a, b, sizeof a) != 0;
+        }
+    }
+#if defined(__x86_64__)
+    CHECK(tried >= 1);   /* SSE2 at least */
+#endif
+    CHECK(bad == 0);
+    CHECK(ng_nh_variant(0) == ng_nh_ref && ng_nh_variant(3) == NULL);
+    /* a hand-checked value: l = 2, iteration 0 is (m0 + k0)(m1 + k1) plus the padding pairs */
+    uint32_t one[2] = {1, 2};
+    uint64_t v[NG_NH_ITER], want = (uint64_t)(uint32_t)(1 + k[0]) * (uint32_t)(2 + k[1]);
+    for (int i = 2; i < NG_NH_PAD; i += 2) want += (uint64_t)k[i] * k[i + 1];
+    ng_nh_ref(k, one, 2, v);
+    CHECK(v[0] == want);
 }
 
 static void test_statistics(void)
@@ -396,6 +450,7 @@ int main(int argc, char **argv)
     ng_blas_reexec(argv);
     CHECK_OK(ng_init());
     test_known_answers();
+    test_nh();
     test_statistics();
     test_parser();
     test_clients();

@@ -8,7 +8,8 @@
  *     ng_wm_options o = ng_wm_options_default();          // soft, strength [0.3, 0.6]
  *     ng_wm_new(&key, 10, &o, &wm);  ng_key_wipe(&key);
  *     ng_wm_answer a;
- *     ng_wm_apply(wm, x, 784, probs, &a);                 // probs rewritten in place
+ *     ng_wm_apply(wm, x, 784, probs, &a);                 // probs rewritten in place (one call
+ *                                                         // = ng_wm_hash + ng_wm_apply_hash)
  *     ...
  *     ng_wm_soft_verify(wm, suspect_probs, owner_probs, n, &res);   // res.p_value
  *
@@ -17,30 +18,47 @@
  *                  outlen 8), read as a little-endian u64.
  * Subkeys        K_x = crypto_kdf_derive_from_key(32 bytes, id, "ngdynmk1", K) (BLAKE2b-256 keyed
  *                  with K, salt = id as LE u64, personal = context): id 1 ranking (K_rank),
- *                  2 strength (K_str), 3 label selection (K_sel), 4 wrong label (K_lab),
- *                  5 input hash (K_dig), 6 input digest (K_fin).
- * Input digest   d(x) = BLAKE2b-256 keyed with K_fin over (G | LE64(n)), where G is the 16-byte
- *                GMAC of the n float32 input values as little-endian bytes: the AES-256-GCM tag
- *                under K_dig with the 12-byte nonce "ngdynmk-dig1", the input as additional data,
- *                no plaintext. A keyed hash: nobody without the key can compute d(x) or find two
- *                inputs with one d(x) (GHASH is almost-universal under a secret hash key, which the
- *                final keyed BLAKE2b never reveals). GHASH runs at several GB/s (PCLMULQDQ), a
- *                quarter of SHA-256's cost per 28x28 answer.
+ *                  7 the NH key (K_nh), 8 the input hash (K_fin). (Ids 2-6 belonged to the
+ *                  first definition, below; never reuse them.)
+ * NH key         k_nh = 1036 little-endian u32 words: the first 4,144 bytes of the ChaCha20 (IETF)
+ *                keystream under K_nh, nonce "ngdynmk-nh01", counter 0.
+ * Input hash     h(x) = BLAKE2b-512 keyed with K_fin over NH(x_0) | ... | NH(x_{c-1}) | LE64(n):
+ *                the n float32 values as their IEEE-754 bit patterns (u32 words) in chunks x_i of
+ *                1,024 words (the last one shorter, zero-padded to a multiple of 8 words), and
+ *                NH(x_i) the four NH-Toeplitz values of the chunk under k_nh as LE u64 (definition
+ *                in src/protect/dynamarks/nh.h: NH_j = sum over pairs of (m_2i + k_{2i+4j} mod 2^32)
+ *                (m_2i+1 + k_{2i+1+4j} mod 2^32) mod 2^64, j = 0..3). A PRF of x under K: two inputs
+ *                of one length collide in every chunk's NH with probability <= 2^-128 (NH-Toeplitz
+ *                is 2^-128-almost-universal on equal-length strings; inputs of other lengths differ
+ *                in LE64(n)); NH's values never leave the keyed BLAKE2b; so over q inputs h is a
+ *                keyed BLAKE2b of distinct messages except with probability q^2 2^-129 (the UMAC /
+ *                Carter-Wegman composition: universal hash, then PRF). One vector multiply-add
+ *                pass and one BLAKE2b compression per 28x28 answer, where the first definition
+ *                took a GMAC and two BLAKE2b compressions (bench/bench_wm.c).
+ *                Bytes 0-31 of h(x) are the input digest d(x) (label-mode logs record it); the
+ *                draws below are the later bytes, which d(x) says nothing about.
+ * Draws          u_str = LE64(h[32..40)), u_sel = LE64(h[40..48)), u_lab = LE64(h[48..56)).
  * unit(u)        = (u >> 11) * 2^-53, a double in [0, 1).
  * Ranking        for predicted class c, every other class j gets s_j = PRF(K_rank, LE32(c) | LE32(j));
  *                the secret ranking lists the other classes by s_j ascending (ties: smaller j first);
  *                position 0 is the most favoured. It depends on (K, c) only - never on the input:
  *                a surrogate can learn it for inputs it never saw.
- * soft mode      a = a_min + (a_max - a_min) * unit(PRF(K_str, d(x))) (the "dynamic" strength).
+ * soft mode      a = a_min + (a_max - a_min) * unit(u_str) (the "dynamic" strength).
  *                With t = the first argmax of p, R = 1 - p_t, m = C - 1 and q_r = 2(m - r) / (m(m+1))
  *                for the class at ranking position r: p'_j = (1 - a) p_j + a R q_r (in double),
  *                p'_t = p_t. The sum is unchanged. a is lowered per answer to
  *                a* = min_j (p_t - p_j) / (R q_r - p_j) over the j with R q_r > p_j, times 0.999,
  *                so every p'_j stays below p_t; and if after rounding to float any p'_j >= p'_t,
  *                the answer is returned unchanged. The top-1 label never changes.
- * label mode     selected when unit(PRF(K_sel, d(x))) < r; the answer then becomes the class
- *                (t + 1 + (PRF(K_lab, d(x)) mod (C - 1))) mod C (bias < 2^-58), given with
+ * label mode     selected when unit(u_sel) < r; the answer then becomes the class
+ *                (t + 1 + (u_lab mod (C - 1))) mod C (bias < 2^-58), given with
  *                probability 1 (one-hot). Unselected answers: one-hot of t. Deterministic per input.
+ * First definition (until 2026-12-03; the same rankings, other digests, strengths and selections):
+ *                d(x) = BLAKE2b-256 keyed with K_6 over (GMAC | LE64(n)), the GMAC being the
+ *                AES-256-GCM tag under K_5 (nonce "ngdynmk-dig1") with the input as additional
+ *                data; draws PRF(K_2 / K_3 / K_4, d(x)). Label-mode logs written then hold those
+ *                digests; `nnguard wm verify --log` reads only the logged inputs and labels, so
+ *                they verify unchanged.
  *
  * ---- Verification -------------------------------------------------------------------------
  * soft: the suspect's and the owner's (unwatermarked) probabilities on a verification set the
@@ -98,14 +116,15 @@ ng_wm_mode ng_wm_mode_of(const ng_wm *w);
 /* 1 - (a_min + a_max) / 2: the share of the natural probabilities a soft answer keeps on average. */
 double    ng_wm_owner_scale(const ng_wm *w);
 
-/* The input digest d(x) of n float32 values. NG_E_INTERNAL only if OpenSSL fails. */
-ng_status ng_wm_digest(const ng_wm *w, const float *x, size_t n, uint8_t out[32]);
-/* The same, faster for many inputs: a hasher keeps the AES key schedule and GHASH table. One
- * hasher per thread (not thread-safe); free wipes it. */
-typedef struct ng_wm_hasher ng_wm_hasher;
-ng_status ng_wm_hasher_new(const ng_wm *w, ng_wm_hasher **out);
-ng_status ng_wm_hash(ng_wm_hasher *h, const float *x, size_t n, uint8_t out[32]);
-void      ng_wm_hasher_free(ng_wm_hasher *h);
+#define NG_WM_HASH_BYTES 64      /* h(x): the digest d(x) (bytes 0-31), then the draws */
+#define NG_WM_DRAW_STR   32
+#define NG_WM_DRAW_SEL   40
+#define NG_WM_DRAW_LAB   48
+/* The input hash h(x) of n float32 values; its first 32 bytes are the digest d(x). Reads w only:
+ * any number of threads may hash with one watermark. */
+void ng_wm_hash(const ng_wm *w, const float *x, size_t n, uint8_t out[NG_WM_HASH_BYTES]);
+/* The hashes of count inputs of n floats each (x: count x n), out: count x NG_WM_HASH_BYTES. */
+void ng_wm_hash_batch(const ng_wm *w, const float *x, size_t count, size_t n, uint8_t *out);
 
 /* The secret ranking of the other classes for predicted class c: order[0..C-2], most favoured first. */
 void ng_wm_ranking(const ng_wm *w, int c, int *order);
@@ -121,8 +140,8 @@ typedef struct ng_wm_answer {
 /* Watermark one answer: x (dim floats) is the input, probs (C floats, a probability vector) is
  * rewritten in place as the API's answer. */
 ng_status ng_wm_apply(const ng_wm *w, const float *x, size_t dim, float *probs, ng_wm_answer *a);
-/* The same with the input digest d(x) computed beforehand (ng_wm_hash), e.g. on another thread. */
-void ng_wm_apply_digest(const ng_wm *w, const uint8_t digest[32], float *probs, ng_wm_answer *a);
+/* The same with the input hash h(x) computed beforehand (ng_wm_hash), e.g. on another thread. */
+void ng_wm_apply_hash(const ng_wm *w, const uint8_t hx[NG_WM_HASH_BYTES], float *probs, ng_wm_answer *a);
 
 typedef struct ng_wm_result {
     ng_wm_mode mode;

@@ -42,7 +42,7 @@ static void answer_row(ng_server *s, ng_job *j, int64_t r, const float *logits, 
         return;
     }
     ng_wm_answer a;
-    ng_wm_apply_digest(s->o.wm, j->digests + r * 32, p, &a);
+    ng_wm_apply_hash(s->o.wm, j->digests + r * NG_WM_HASH_BYTES, p, &a);
     j->labels[r] = a.label;
     if (!a.marked) return;
     (*marked)++;

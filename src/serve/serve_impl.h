@@ -19,7 +19,7 @@ typedef struct ng_job {
     int64_t  n, taken, done;
     float   *probs;        /* n x classes answer */
     int32_t *labels;
-    uint8_t *digests;      /* n x 32 input digests (watermark only), computed by the HTTP thread */
+    uint8_t *digests;      /* n x NG_WM_HASH_BYTES input hashes h(x) (watermark only), computed at parse */
     int      client;       /* index in the clients list, -1 without clients */
     int      finished;     /* all rows answered (set under the queue lock) */
     ng_status st;

@@ -41,34 +41,12 @@ typedef struct conn_ctx {
     int64_t n_in;
 } conn_ctx;
 
-/* Per TCP connection (kept across keep-alive requests): the watermark's input hasher, made on
- * the connection's first watermarked request so its AES key schedule is set up once. */
-typedef struct sock_ctx { ng_wm_hasher *h; } sock_ctx;
-
-static void notify_conn(void *cls, struct MHD_Connection *c, void **sctx, enum MHD_ConnectionNotificationCode code)
+/* The watermark's input hashes h(x) of a request's n images, where the request is parsed (the
+ * loop's thread, like the batch). NULL when out of memory. */
+static uint8_t *input_hashes(ng_server *s, const float *in, int64_t n)
 {
-    (void)cls; (void)c;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED) { *sctx = calloc(1, sizeof(sock_ctx)); return; }
-    sock_ctx *k = *sctx;
-    if (k) { ng_wm_hasher_free(k->h); free(k); }
-    *sctx = NULL;
-}
-
-/* The input digests of a request's n images (watermark only), on the HTTP thread: off the
- * batch's critical path. NULL when out of memory or OpenSSL fails. */
-static uint8_t *input_digests(ng_server *s, struct MHD_Connection *c, const float *in, int64_t n)
-{
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    sock_ctx *k = ci ? ci->socket_context : NULL;
-    ng_wm_hasher *h = k ? k->h : NULL, *own = NULL;
-    if (!h && ng_wm_hasher_new(s->o.wm, &h) == NG_OK) {
-        if (k) k->h = h;
-        else own = h;
-    }
-    uint8_t *d = h ? malloc((size_t)n * 32) : NULL;
-    for (int64_t i = 0; d && i < n; i++)
-        if (ng_wm_hash(h, in + i * s->dim, (size_t)s->dim, d + i * 32) != NG_OK) { free(d); d = NULL; }
-    ng_wm_hasher_free(own);
+    uint8_t *d = malloc((size_t)n * NG_WM_HASH_BYTES);
+    if (d) ng_wm_hash_batch(s->o.wm, in, (size_t)n, (size_t)s->dim, d);
     return d;
 }
 
@@ -198,7 +176,7 @@ static enum MHD_Result finish_predict(ng_loop *l, struct MHD_Connection *c, conn
     if (j) {
         j->probs = malloc((size_t)n * (size_t)s->classes * sizeof *j->probs);
         j->labels = malloc((size_t)n * sizeof *j->labels);
-        if (s->o.wm) j->digests = input_digests(s, c, in, n);
+        if (s->o.wm) j->digests = input_hashes(s, in, n);
     }
     if (!j || !j->probs || !j->labels || (s->o.wm && !j->digests)) { free(in); ng_job_free(j); return reply_error(s, c, x, 507, NULL, "out of memory"); }
     j->x = in;
@@ -429,7 +407,6 @@ ng_status ng_server_start(ng_model *m, const ng_serve_options *o, ng_server **ou
             { MHD_OPTION_CONNECTION_LIMIT, conns, NULL },
             { MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s > 0 ? o->timeout_s : 10, NULL },
             { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, l },
-            { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)notify_conn, l },
             { MHD_OPTION_SOCK_ADDR, 0, &sa },
             { MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL },
             { MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL },

@@ -3,21 +3,25 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/evp.h>
 #include <sodium.h>
 #include "nnguard/dynamarks.h"
 #include "core/core.h"
+#include "nh.h"
 
-enum { SUB_RANK = 1, SUB_STR = 2, SUB_SEL = 3, SUB_LAB = 4, SUB_DIG = 5, SUB_FIN = 6 };
+/* subkey ids (nnguard/dynamarks.h); 2-6 were the strength, selection, label, GMAC and digest
+ * keys of the first definition (one keyed BLAKE2b per draw over a GMAC-based digest) */
+enum { SUB_RANK = 1, SUB_NH = 7, SUB_FIN = 8 };
 static const char wm_ctx[crypto_kdf_CONTEXTBYTES] = {'n', 'g', 'd', 'y', 'n', 'm', 'k', '1'};
+static const uint8_t nh_nonce[crypto_stream_chacha20_ietf_NONCEBYTES] = {'n', 'g', 'd', 'y', 'n', 'm', 'k', '-', 'n', 'h', '0', '1'};
 
 struct ng_wm {
     ng_wm_options o;
     int     classes;
-    uint8_t k_dig[32];   /* the input digest's GMAC key (ng_wm_hasher) */
-    /* BLAKE2b states keyed with the subkeys str / sel / lab (8-byte output) and fin (32 bytes), the
-     * key block already absorbed: each answer copies one instead of compressing the key block */
-    crypto_generichash_state s_str, s_sel, s_lab, s_fin;
+    ng_nh_fn nh;
+    uint32_t k_nh[NG_NH_KEY_WORDS];   /* the NH key: ChaCha20 keystream under K_nh */
+    /* BLAKE2b keyed with K_fin, 64-byte output, the key block already absorbed: each answer
+     * copies it instead of compressing the key block again */
+    crypto_generichash_state s_fin;
     int     order[NG_WM_MAX_CLASSES][NG_WM_MAX_CLASSES];  /* per predicted class: other classes, favoured first */
     int     pos[NG_WM_MAX_CLASSES][NG_WM_MAX_CLASSES];    /* per predicted class: ranking position of class j */
 };
@@ -102,19 +106,18 @@ ng_status ng_wm_new(const ng_key *key, int classes, const ng_wm_options *o, ng_w
     memset(w, 0, sizeof *w);
     w->o = *o;
     w->classes = classes;
-    crypto_kdf_derive_from_key(w->k_dig, 32, SUB_DIG, wm_ctx, key->k);
-    uint8_t sub[32];   /* each subkey lives only in its keyed state */
+    w->nh = ng_nh_best();
+    uint8_t sub[32];   /* each subkey lives only in what it keys */
     crypto_generichash_state s_rank;
     crypto_kdf_derive_from_key(sub, 32, SUB_RANK, wm_ctx, key->k);
     prf_init(&s_rank, sub);
-    crypto_kdf_derive_from_key(sub, 32, SUB_STR, wm_ctx, key->k);
-    prf_init(&w->s_str, sub);
-    crypto_kdf_derive_from_key(sub, 32, SUB_SEL, wm_ctx, key->k);
-    prf_init(&w->s_sel, sub);
-    crypto_kdf_derive_from_key(sub, 32, SUB_LAB, wm_ctx, key->k);
-    prf_init(&w->s_lab, sub);
+    crypto_kdf_derive_from_key(sub, 32, SUB_NH, wm_ctx, key->k);
+    uint8_t kb[sizeof w->k_nh];
+    crypto_stream_chacha20_ietf(kb, sizeof kb, nh_nonce, sub);
+    for (size_t i = 0; i < NG_NH_KEY_WORDS; i++) w->k_nh[i] = ng_le32(kb + 4 * i);
+    sodium_memzero(kb, sizeof kb);
     crypto_kdf_derive_from_key(sub, 32, SUB_FIN, wm_ctx, key->k);
-    crypto_generichash_init(&w->s_fin, sub, 32, 32);
+    crypto_generichash_init(&w->s_fin, sub, 32, NG_WM_HASH_BYTES);
     sodium_memzero(sub, sizeof sub);
     for (int c = 0; c < classes; c++) {
         scored s[NG_WM_MAX_CLASSES] = {{0, 0}};
@@ -143,74 +146,33 @@ int ng_wm_classes(const ng_wm *w) { return w->classes; }
 double ng_wm_owner_scale(const ng_wm *w) { return 1.0 - 0.5 * (w->o.a_min + w->o.a_max); }
 ng_wm_mode ng_wm_mode_of(const ng_wm *w) { return w->o.mode; }
 
-struct ng_wm_hasher {
-    EVP_CIPHER_CTX *c;     /* AES-256-GCM keyed with k_dig: GHASH with the AES-NI/PCLMULQDQ kernels */
-    crypto_generichash_state s_fin;   /* a copy of the watermark's (keyed with fin, 32-byte output) */
-};
-
-ng_status ng_wm_hasher_new(const ng_wm *w, ng_wm_hasher **out)
+/* h(x) (nnguard/dynamarks.h): NH of each NG_NH_CHUNK-word chunk of the input's float32 bit
+ * patterns, the 4 x 64-bit values of every chunk and LE64(n) into BLAKE2b-512 keyed with K_fin. */
+static void wm_hash(const ng_wm *w, const float *x, size_t n, uint8_t out[NG_WM_HASH_BYTES])
 {
-    *out = NULL;
-    ng_wm_hasher *h = sodium_malloc(sizeof *h);
-    if (!h) return ng_fail(NG_E_NOMEM, "out of memory for the watermark's input hasher");
-    h->c = EVP_CIPHER_CTX_new();
-    if (!h->c || EVP_EncryptInit_ex(h->c, EVP_aes_256_gcm(), NULL, w->k_dig, NULL) != 1) {
-        EVP_CIPHER_CTX_free(h->c);
-        sodium_free(h);
-        return ng_fail(NG_E_INTERNAL, "watermark: OpenSSL cannot set up AES-256-GCM");
+    crypto_generichash_state st = w->s_fin;
+    uint8_t blk[4 * 8 * NG_NH_ITER + 8];   /* the NH values of up to 4 chunks, then the length */
+    uint64_t v[NG_NH_ITER];
+    size_t used = 0;
+    for (size_t off = 0; off < n; off += NG_NH_CHUNK) {
+        w->nh(w->k_nh, x + off, n - off < NG_NH_CHUNK ? n - off : NG_NH_CHUNK, v);
+        for (int j = 0; j < NG_NH_ITER; j++) ng_put_le64(blk + used + 8 * j, v[j]);
+        used += 8 * NG_NH_ITER;
+        if (used == sizeof blk - 8) { crypto_generichash_update(&st, blk, used); used = 0; }
     }
-    h->s_fin = w->s_fin;
-    *out = h;
-    return NG_OK;
-}
-
-void ng_wm_hasher_free(ng_wm_hasher *h)
-{
-    if (!h) return;
-    EVP_CIPHER_CTX_free(h->c);   /* OpenSSL wipes the key schedule and GHASH table */
-    sodium_free(h);              /* wipes s_fin */
-}
-
-ng_status ng_wm_hash(ng_wm_hasher *h, const float *x, size_t n, uint8_t out[32])
-{
-    static const uint8_t iv[12] = {'n', 'g', 'd', 'y', 'n', 'm', 'k', '-', 'd', 'i', 'g', '1'};
-    int len, ok = EVP_EncryptInit_ex(h->c, NULL, NULL, NULL, iv) == 1;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    const unsigned char *b = (const unsigned char *)x;   /* already little-endian bytes */
-    for (size_t left = n * 4; ok && left; ) {
-        int k = left > ((size_t)1 << 30) ? 1 << 30 : (int)left;
-        ok = EVP_EncryptUpdate(h->c, NULL, &len, b, k) == 1;
-        b += k;
-        left -= (size_t)k;
-    }
-#else
-    uint8_t buf[1024];
-    for (size_t i = 0, k = 0; ok && i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &x[i], 4);
-        ng_put_le32(buf + k, u);
-        k += 4;
-        if (k == sizeof buf || i + 1 == n) { ok = EVP_EncryptUpdate(h->c, NULL, &len, buf, (int)k) == 1; k = 0; }
-    }
-#endif
-    uint8_t fin[24];
-    ok = ok && EVP_EncryptFinal_ex(h->c, fin, &len) == 1 && EVP_CIPHER_CTX_ctrl(h->c, EVP_CTRL_GCM_GET_TAG, 16, fin) == 1;
-    if (!ok) return ng_fail(NG_E_INTERNAL, "watermark: OpenSSL GMAC failed on an input");
-    ng_put_le64(fin + 16, (uint64_t)n);
-    crypto_generichash_state st = h->s_fin;   /* = crypto_generichash(out, 32, fin, 24, fin subkey, 32) */
-    crypto_generichash_update(&st, fin, sizeof fin);
-    crypto_generichash_final(&st, out, 32);
+    ng_put_le64(blk + used, (uint64_t)n);
+    crypto_generichash_update(&st, blk, used + 8);
+    crypto_generichash_final(&st, out, NG_WM_HASH_BYTES);
     sodium_memzero(&st, sizeof st);
-    return NG_OK;
+    sodium_memzero(blk, sizeof blk);   /* NH values: never outside the keyed BLAKE2b */
+    sodium_memzero(v, sizeof v);
 }
 
-ng_status ng_wm_digest(const ng_wm *w, const float *x, size_t n, uint8_t out[32])
+void ng_wm_hash(const ng_wm *w, const float *x, size_t n, uint8_t out[NG_WM_HASH_BYTES]) { wm_hash(w, x, n, out); }
+
+void ng_wm_hash_batch(const ng_wm *w, const float *x, size_t count, size_t n, uint8_t *out)
 {
-    ng_wm_hasher *h;
-    ng_status st = ng_wm_hasher_new(w, &h);
-    if (st == NG_OK) st = ng_wm_hash(h, x, n, out);
-    ng_wm_hasher_free(h);
-    return st;
+    for (size_t i = 0; i < count; i++) wm_hash(w, x + i * n, n, out + i * NG_WM_HASH_BYTES);
 }
 
 void ng_wm_ranking(const ng_wm *w, int c, int *order)
@@ -225,10 +187,10 @@ static int argmax_f(const float *p, int n)
     return b;
 }
 
-static void apply_soft(const ng_wm *w, float *p, int t, ng_wm_answer *a)
+static void apply_soft(const ng_wm *w, const uint8_t *hx, float *p, int t, ng_wm_answer *a)
 {
     int C = w->classes, m = C - 1;
-    double alpha = w->o.a_min + (w->o.a_max - w->o.a_min) * unit(prf_st(&w->s_str, a->digest, 32));
+    double alpha = w->o.a_min + (w->o.a_max - w->o.a_min) * unit(ng_le64(hx + NG_WM_DRAW_STR));
     double pt = p[t], R = 0;
     for (int j = 0; j < C; j++) if (j != t) R += p[j];
     if (!(R > 0) || !(pt > 0) || !isfinite(pt)) return;
@@ -257,26 +219,26 @@ static void apply_soft(const ng_wm *w, float *p, int t, ng_wm_answer *a)
 
 ng_status ng_wm_apply(const ng_wm *w, const float *x, size_t dim, float *probs, ng_wm_answer *a)
 {
-    uint8_t d[32];
-    ng_status st = ng_wm_digest(w, x, dim, d);
-    if (st != NG_OK) return st;
-    ng_wm_apply_digest(w, d, probs, a);
+    uint8_t hx[NG_WM_HASH_BYTES];
+    wm_hash(w, x, dim, hx);
+    ng_wm_apply_hash(w, hx, probs, a);
+    sodium_memzero(hx, sizeof hx);
     return NG_OK;
 }
 
-void ng_wm_apply_digest(const ng_wm *w, const uint8_t digest[32], float *probs, ng_wm_answer *a)
+void ng_wm_apply_hash(const ng_wm *w, const uint8_t hx[NG_WM_HASH_BYTES], float *probs, ng_wm_answer *a)
 {
     int C = w->classes;
     memset(a, 0, sizeof *a);
-    memcpy(a->digest, digest, 32);
+    memcpy(a->digest, hx, 32);
     int t = argmax_f(probs, C);
     a->label_true = a->label = t;
     if (w->o.mode == NG_WM_SOFT) {
-        apply_soft(w, probs, t, a);
+        apply_soft(w, hx, probs, t, a);
         return;
     }
-    if (unit(prf_st(&w->s_sel, a->digest, 32)) < w->o.rate) {
-        a->label = (int)((t + 1 + prf_st(&w->s_lab, a->digest, 32) % (uint64_t)(C - 1)) % (uint64_t)C);
+    if (unit(ng_le64(hx + NG_WM_DRAW_SEL)) < w->o.rate) {
+        a->label = (int)((t + 1 + ng_le64(hx + NG_WM_DRAW_LAB) % (uint64_t)(C - 1)) % (uint64_t)C);
         a->marked = 1;
     }
     for (int j = 0; j < C; j++) probs[j] = j == a->label ? 1.0f : 0.0f;
