@@ -15,8 +15,11 @@ check "$(jget kg.json "['trials']") == 3" "keyguess ran 3 trials"
 check "$(jget kg.json "['accuracy_mean']") < 0.15" "wrong keys give about chance"
 check "$(jget kg.json "['accuracy_locked']") < 0.15" "locked model without key is at chance"
 
-"$NG" attack finetune locked.onnx --count 1000 --epochs 2 --limit 1000 --sanity --json > ft.json 2>/dev/null
-check "$(jget ft.json "['train_examples']") == 1000" "fine-tune used 1000 examples"
+# 2,000 examples: at 1,000 x 2 epochs a rare lock (the salt is fresh each run) left the
+# loss at 2.285, a 0.02 fall; at 2,000 it fell by 1.1-1.3 in 12 of 12 locks, accuracy <= 0.61
+# against scratch/sanity 0.63.
+"$NG" attack finetune locked.onnx --count 2000 --epochs 2 --limit 1000 --sanity --json > ft.json 2>/dev/null
+check "$(jget ft.json "['train_examples']") == 2000" "fine-tune used 2000 examples"
 check "$(jget ft.json "['params_reinitialised']") > 10000" "the attacker re-initialised the locked values"
 check "$(jget ft.json "['loss_attacked'][1]") < $(jget ft.json "['loss_before']") - 0.1" "the attack trained (its loss fell)"
 check "$(jget ft.json "['accuracy_attacked'][1]") <= max($(jget ft.json "['accuracy_scratch'][1]"), $(jget ft.json "['accuracy_sanity'][1]")) + 0.05" \
