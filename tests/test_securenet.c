@@ -199,6 +199,8 @@ static void test_train_small(const ng_dataset *tr)
     ng_license_spec_init(sp, NG_LICENSE_PER_USER);
     CHECK(sp->p_key == 0.5 && sp->p_key_end == 0.78 && sp->deny_mass == 0.3f && sp->deny_weight == 2.0f);
     ng_license_spec_init(sp, NG_LICENSE_HIERARCHICAL);
+    CHECK(sp->p_key == 0.5 && sp->p_key_end == 0.8 && sp->deny_mass == 0.3f && sp->deny_weight == 1.5f);
+    ng_license_spec_init(sp, NG_LICENSE_CLASS_SUBSET);
     CHECK(sp->p_key == 0.5 && sp->p_key_end == 0.8 && sp->deny_mass == 0.3f && sp->deny_weight == 2.0f);
     ng_license_spec_init(sp, NG_LICENSE_PER_USER);
     CHECK(fabs(sp->p_clean - 0.1) < 1e-12);

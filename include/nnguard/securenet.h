@@ -138,7 +138,7 @@ void ng_license_spec_init(ng_license_spec *s, ng_license_scheme scheme);
 /* Set s's sample shares and deny target to its scheme's and stamp's defaults: single with a patch
  * stamp p_key 0.7 throughout, deny mass 0.5, weight 1; the others (several keys, class subsets,
  * blend stamps: they need more denied examples) p_key ramped 0.5 -> 0.8 (per-user 0.78), deny
- * mass 0.3, weight 2 (blend stamps 3);
+ * mass 0.3, weight 2 (blend stamps 3, hierarchical 1.5);
  * p_clean a fifth of the rest. Call it again after changing s->scheme or s->stamp.mode. */
 void ng_license_spec_shares(ng_license_spec *s);
 void ng_license_spec_wipe(ng_license_spec *s);
