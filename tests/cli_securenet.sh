@@ -25,6 +25,18 @@ printf 'nnguard-key v1\nbits: 256\nkey: 00\n' > kbad; chmod 600 kbad
 import gzip, struct, sys
 b = gzip.open('$DATA/t10k-images-idx3-ubyte.gz').read(16 + 20 * 784)
 sys.stdout.buffer.write(struct.pack('>IIII', 2051, 20, 28, 28) + b[16:])" > in.idx
+# one 4 x 4 place for two stamps: the pixels either key changes fit one 4 x 4 window
+same_place() {
+    rm -f sa.idx sb.idx
+    "$NG" license stamp --key "$1" --images in.idx -o sa.idx >/dev/null && "$NG" license stamp --key "$2" --images in.idx -o sb.idx >/dev/null &&
+    /usr/bin/python3 -c "
+i, a, b = (open(f, 'rb').read()[16:] for f in ('in.idx', 'sa.idx', 'sb.idx'))
+d = [k % 784 for k in range(len(i)) if a[k] != i[k] or b[k] != i[k]]
+r = [k // 28 for k in d]; c = [k % 28 for k in d]
+raise SystemExit(0 if d and max(r) - min(r) < 4 and max(c) - min(c) < 4 and a != b else 1)"
+}
+
+while same_place k1 k2; do rm -f k2; "$NG" license keygen -o k2 >/dev/null; done   # 1 in 625: k2 where k1 is
 expect 0 "" "" "$NG" license stamp --key k1 --images in.idx -o s1.idx
 assert grep -q "stamped 20 images (patch)" "$T/out"
 expect 0 "" "" "$NG" license stamp --key k1 --images in.idx -o s2.idx
@@ -88,6 +100,7 @@ expect 0 "" "" "$NG" license train --scheme per-user --users 3 --arch lenet5 --k
 assert test -s ku/user-1.key -a -s ku/user-3.key -a ! -e ku/user-4.key
 assert test "$(stat -c %a ku/user-2.key)" = 600
 assert test "$(grep -c '"id"' u.onnx.license.json)" = 3
+assert same_place ku/user-1.key ku/user-3.key   # one license, one place (ng_license_key_align)
 expect 0 "" "" "$NG" license train --scheme hierarchical --tiers "0-9;0-4;5-9" --arch lenet5 --keys-out kh --data "$DATA" --fraction 0.01 --epochs 1 -q -o h.onnx
 assert test -s kh/master.key -a -s kh/tier-1.key -a -s kh/tier-2.key
 expect 0 "" "" "$NG" license info h.onnx
@@ -101,6 +114,17 @@ expect 3 "" "" "$NG" license replace m.onnx --old-key k2 --new-key k1 --data "$D
 assert grep -q "k2: this license key" "$T/err"
 assert test ! -e r.onnx
 expect 0 "" "" "$NG" license replace m.onnx --old-key k1 --new-key k2 --data "$DATA" --fraction 0.01 --epochs 1 -q -o r.onnx
+assert grep -q "keygen --like k1 --model m.onnx" "$T/err"   # k2 stamps elsewhere: the note says how to do better
+# keygen --like: a key stamped where k1 is (other values); replace then has nothing to note
+expect 2 "" "" "$NG" license keygen --like k1 -o k3
+expect 0 "" "" "$NG" license keygen --like k1 --model m.onnx -o k3
+expect 3 "" "" "$NG" license keygen --like kbad --model m.onnx -o k4
+assert grep -q "kbad" "$T/err"
+assert test ! -e k4
+expect 0 "" "" "$NG" license replace m.onnx --old-key k1 --new-key k3 --data "$DATA" --fraction 0.01 --epochs 1 -q -o r3.onnx
+assert test "$(grep -c "keygen --like" "$T/err")" = 0
+assert same_place k1 k3
+assert test "$(same_place k1 k2; echo $?)" = 1
 ID2=$("$NG" license info r.onnx | sed -n 's/^keys (id:granted class mask): \([0-9a-f]*\):.*/\1/p')
 assert test -n "$ID2"
 assert grep -q "\"id\": \"$ID2\"" r.onnx.license.json

@@ -117,6 +117,47 @@ static void test_shifted(void)
     ng_stamper_free(s);
 }
 
+/* ng_license_key_align: the key moves to the reference key's place by a counter XORed into its
+ * last 8 bytes (the first 24 kept), keeps values of its own, and an aligned key stays as it is. */
+#define ALIGN_COUNTER 383
+static void test_align(void)
+{
+    ng_key r = { .len = 32 }, k = { .len = 32 }, k0;
+    for (int i = 0; i < 32; i++) { r.k[i] = (uint8_t)i; k.k[i] = (uint8_t)(100 + i); }   /* r: patch at (0, 4) */
+    k0 = k;
+    ng_stamp_options o = ng_stamp_options_default();
+    CHECK_OK(ng_license_key_align(&k, &r, &o, 1, 28, 28));
+    ng_stamper *sr, *sk;
+    int rr, rc, kr, kc;
+    CHECK_OK(ng_stamper_new(&r, &o, 1, 28, 28, &sr));
+    CHECK_OK(ng_stamper_new(&k, &o, 1, 28, 28, &sk));
+    ng_stamper_position(sr, &rr, &rc);
+    ng_stamper_position(sk, &kr, &kc);
+    CHECKF(rr == 0 && rc == 4 && kr == 0 && kc == 4, "aligned at (%d, %d), reference at (%d, %d)", kr, kc, rr, rc);
+    CHECK(!memcmp(k.k, k0.k, 24) && memcmp(k.k + 24, k0.k + 24, 8));
+    uint64_t ctr = 0;
+    for (int b = 0; b < 8; b++) ctr |= (uint64_t)(k.k[24 + b] ^ k0.k[24 + b]) << (8 * b);
+    CHECKF(ctr == ALIGN_COUNTER, "counter %llu", (unsigned long long)ctr);   /* known answer */
+    float x[784] = {0}, y[784] = {0};
+    ng_license_stamp(sr, x, 1);
+    ng_license_stamp(sk, y, 1);
+    CHECK(memcmp(x, y, sizeof x));   /* same place, other values */
+    ng_stamper_free(sr); ng_stamper_free(sk);
+    ng_key k1 = k;
+    CHECK_OK(ng_license_key_align(&k1, &r, &o, 1, 28, 28));
+    CHECK(!memcmp(k1.k, k.k, 32));
+    o.mode = NG_STAMP_BLEND;   /* blend stamps have no place: the key is kept */
+    k1 = k0;
+    CHECK_OK(ng_license_key_align(&k1, &r, &o, 1, 28, 28));
+    CHECK(!memcmp(k1.k, k0.k, 32));
+    o = ng_stamp_options_default();
+    o.patch = 30;
+    CHECK_ST(ng_license_key_align(&k1, &r, &o, 1, 28, 28), NG_E_INVALID);
+    o.patch = 4;
+    k1.len = 16;
+    CHECK_ST(ng_license_key_align(&k1, &r, &o, 1, 28, 28), NG_E_KEY);
+}
+
 static void test_meta(void)
 {
     ng_stamp_options o;
@@ -149,7 +190,20 @@ static void test_meta(void)
 static void test_train_small(const ng_dataset *tr)
 {
     ng_license_spec *sp = malloc(sizeof *sp);
+    /* the defaults (ng_license_spec_shares): single patch 0.7 throughout, the others a ramp */
+    ng_license_spec_init(sp, NG_LICENSE_SINGLE);
+    CHECK(sp->p_key == 0.7 && sp->p_key_end == 0 && sp->deny_mass == 0.5f && sp->deny_weight == 1.0f);
+    sp->stamp.mode = NG_STAMP_BLEND;
+    ng_license_spec_shares(sp);
+    CHECK(sp->p_key == 0.5 && sp->p_key_end == 0.8 && sp->deny_mass == 0.3f && sp->deny_weight == 3.0f);
     ng_license_spec_init(sp, NG_LICENSE_PER_USER);
+    CHECK(sp->p_key == 0.5 && sp->p_key_end == 0.78 && sp->deny_mass == 0.3f && sp->deny_weight == 2.0f);
+    ng_license_spec_init(sp, NG_LICENSE_HIERARCHICAL);
+    CHECK(sp->p_key == 0.5 && sp->p_key_end == 0.8 && sp->deny_mass == 0.3f && sp->deny_weight == 1.5f);
+    ng_license_spec_init(sp, NG_LICENSE_CLASS_SUBSET);
+    CHECK(sp->p_key == 0.5 && sp->p_key_end == 0.8 && sp->deny_mass == 0.3f && sp->deny_weight == 2.0f);
+    ng_license_spec_init(sp, NG_LICENSE_PER_USER);
+    CHECK(fabs(sp->p_clean - 0.1) < 1e-12);
     sp->nkeys = 2;
     for (int k = 0; k < 2; k++) {
         sp->keys[k].len = 32;
@@ -186,6 +240,33 @@ static void test_train_small(const ng_dataset *tr)
     sp->deny_class = 10;
     CHECK_ST(ng_license_train(m[0], sp, tr, NULL, &o, r), NG_E_INVALID);
     sp->deny_class = 0;
+    const ng_license_spec keep = *sp;
+    sp->p_key_end = 1.5;
+    CHECK_ST(ng_license_train(m[0], sp, tr, NULL, &o, r), NG_E_INVALID);
+    *sp = keep; sp->deny_mass = 0.05f;   /* below 1/10: the deny class would not be the answer */
+    CHECK_ST(ng_license_train(m[0], sp, tr, NULL, &o, r), NG_E_INVALID);
+    *sp = keep; sp->deny_weight = 0;
+    CHECK_ST(ng_license_train(m[0], sp, tr, NULL, &o, r), NG_E_INVALID);
+    *sp = keep;
+    o.resume = 1;   /* a ramp would restart on resume */
+    CHECK_ST(ng_license_train(m[0], sp, tr, NULL, &o, r), NG_E_UNSUPPORTED);
+    o.resume = 0;
+    /* the ramp is used: over 2 epochs, p_key_end = p_key trains as no ramp (bit for bit), 0.8 not */
+    {
+        ng_model *q[3];
+        o.epochs = 2;
+        const double ends[3] = {0, sp->p_key, 0.8};
+        for (int t = 0; t < 3; t++) {
+            sp->p_key_end = ends[t];
+            CHECK_OK(ng_model_from_arch("lenet5", 1, 28, 28, 10, 7, &q[t]));
+            CHECK_OK(ng_license_train(q[t], sp, tr, NULL, &o, r));
+        }
+        CHECK(!memcmp(ng_model_params_c(q[0]), ng_model_params_c(q[1]), np * sizeof(float)));
+        CHECK(memcmp(ng_model_params_c(q[0]), ng_model_params_c(q[2]), np * sizeof(float)) != 0);
+        for (int t = 0; t < 3; t++) ng_model_free(q[t]);
+        o.epochs = 1;
+        *sp = keep;
+    }
     /* replacement with a teacher (the model before): reproducible, and it needs the old key */
     ng_model *t2[2];
     sp->teacher = m[0];
@@ -211,6 +292,7 @@ int main(int argc, char **argv)
     CHECK_OK(ng_init());
     test_stamp();
     test_shifted();
+    test_align();
     test_meta();
     ng_dataset full, tr;
     CHECK_OK(ng_dataset_load_dir(NG_FMNIST_DIR, NG_SPLIT_TRAIN, &full));

@@ -64,8 +64,10 @@ static void test_train(const ng_dataset *tr, const ng_dataset *te, ng_license_sc
     ng_stamper_free(ks);
     printf("%s: key %.3f, none %.3f, worst of 5 wrong keys %.3f\n", ng_license_scheme_name(scheme), acc_key, acc_none,
            acc_wrong);
-    /* measured on this budget: half the values 0.105 / 0.101; shifted 0.451, 0.311 / 0.176, 0.138
-     * (conv + pooling tolerate a shift: on this budget it is only partly unlearnt) */
+    /* measured on this budget (single / class-subset): half the values 0.143 / 0.166; shifted 0.555,
+     * 0.568 / 0.260, 0.253 (conv + pooling tolerate a shift: on this budget it is only partly
+     * unlearnt; class-subset's p_key ramp to 0.8 leaves fewer denied examples in the last epochs
+     * than 0.5 throughout did: 0.101, 0.185 / 0.148 then, granted classes 0.853 -> 0.881) */
     CHECKF(acc_near <= 0.20, "accuracy with half of the key's values changed %.3f", acc_near);
     CHECKF(acc_shift <= 0.60, "accuracy with the key 1 px off its place %.3f", acc_shift);
     if (scheme == NG_LICENSE_SINGLE) {

@@ -74,9 +74,11 @@ static ng_status write_description(const lic_args *a, const char *path, int clas
     return r;
 }
 
-/* Keys (loaded or generated) and class masks for the scheme. */
-static ng_status build_keys(lic_args *a, int classes)
+/* Keys (loaded or generated) and class masks for the scheme. Generated keys of one license share
+ * the first key's patch place (ng_license_key_align): they differ in their values only. */
+static ng_status build_keys(lic_args *a, const ng_dataset *d)
 {
+    const int classes = d->classes;
     ng_license_spec *sp = &a->spec;
     const uint64_t all = classes >= 64 ? ~0ULL : (1ULL << classes) - 1;
     uint64_t masks[NG_LICENSE_MAX_KEYS];
@@ -115,6 +117,8 @@ static ng_status build_keys(lic_args *a, int classes)
     for (int i = 0; i < n && st == NG_OK; i++) {
         sp->mask[i] = masks[i];
         st = a->nkey_files ? ng_sn_load_key(a->key_files[i], &sp->keys[i]) : ng_key_generate(256, &sp->keys[i]);
+        if (st == NG_OK && i > 0 && !a->nkey_files)
+            st = ng_license_key_align(&sp->keys[i], &sp->keys[0], &sp->stamp, d->c, d->h, d->w);
     }
     return st;
 }
@@ -176,9 +180,11 @@ static void help_train(void)
            "  --data DIR              dataset folder (default %s)\n"
            "  --fraction F            train on a stratified fraction of the training set\n"
            "  --epochs E --batch B --lr R --seed S --threads T   (defaults 10, 64, 1e-3 Adam, 0, all)\n"
-           "  --p-key P               share of examples stamped with a granted key (default 0.7 for single with a\n"
-           "                          patch stamp, else 0.5: blend stamps and several keys need more denied examples); of the\n"
-           "                          rest a fifth is clean, the others wrong-key stamps (all denied)\n"
+           "  --p-key P               share of examples stamped with a granted key, P throughout (default: 0.7\n"
+           "                          throughout for single with a patch stamp, else a ramp from 0.5 in the first\n"
+           "                          epoch to 0.8 in the last, per-user 0.78); of the rest a fifth is clean, the\n"
+           "                          others wrong-key stamps (all denied). Generated keys of one license share\n"
+           "                          the first key's patch place\n"
            NG_SN_STAMP_HELP NG_CLI_FORCE_HELP, NG_DEFAULT_DATA_DIR);
 }
 
@@ -292,7 +298,11 @@ int ng_cmd_license_train(int argc, char **argv)
     }
     if (optind != argc) { ng_cli_usage(cmd, "unexpected argument '%s'", argv[optind]); goto done; }
     if (!scheme_set) { ng_cli_usage(cmd, "give --scheme single|per-user|class-subset|hierarchical"); goto done; }
-    if (!a->pkey_set) ng_license_spec_shares(&a->spec);   /* the scheme's and stamp's defaults */
+    {   /* the scheme's and stamp's defaults; --p-key: that share throughout (no ramp) */
+        const double pk = a->spec.p_key, pc = a->spec.p_clean;
+        ng_license_spec_shares(&a->spec);
+        if (a->pkey_set) { a->spec.p_key = pk; a->spec.p_clean = pc; a->spec.p_key_end = 0; }
+    }
     if (!a->arch == !a->init) { ng_cli_usage(cmd, "give one of --arch ARCH (new model) or --init MODEL"); goto done; }
     if (!a->nkey_files == !a->keys_out) { ng_cli_usage(cmd, "give --key KEY (existing keys) or --keys-out DIR (new keys)"); goto done; }
     if (!a->out) { ng_cli_usage(cmd, "give the output model with -o MODEL.onnx"); goto done; }
@@ -306,7 +316,7 @@ int ng_cmd_license_train(int argc, char **argv)
     ng_status st = ng_cli_check_outputs(outs, 2, ins, 3, a->force);
     if (st != NG_OK) { rc = ng_cli_fail(cmd, st); goto free_desc; }
     if ((rc = load_data(cmd, a, &full, &sub, &te)) != 0) goto free_desc;
-    if ((st = build_keys(a, full.classes)) != NG_OK || (st = check_key_outputs(a)) != NG_OK) {
+    if ((st = build_keys(a, &full)) != NG_OK || (st = check_key_outputs(a)) != NG_OK) {
         rc = ng_cli_fail(cmd, st);
         goto free_all;
     }
@@ -345,6 +355,8 @@ int ng_cmd_license_replace(int argc, char **argv)
     a->o.sched = NG_SCHED_COSINE;   /* a settled end (constant-rate fine-tuning ends +-1 point apart) */
     a->spec.p_key = NG_LICENSE_REPLACE_P_KEY;
     a->spec.p_clean = NG_LICENSE_REPLACE_P_CLEAN;
+    a->spec.deny_weight = NG_LICENSE_REPLACE_DENY_WEIGHT;
+    a->spec.p_key_end = 0;
     const char *old_key = NULL, *new_key = NULL;
     int c, rc = NG_EXIT_USAGE;
     optind = 1;
@@ -357,12 +369,12 @@ int ng_cmd_license_replace(int argc, char **argv)
         else if (c == O_NEW) new_key = optarg;
         else if (c == 'h') {
             printf("usage: nnguard license replace MODEL --old-key A --new-key B [--fraction F] [--epochs E] -o OUT\n\n"
-                   "Fine-tune a licensed model on a fraction of the training data (default 0.2, 5 epochs; 40%% of\n"
-                   "each batch stamped with B, 30%% clean, the rest A, random keys and near misses of B) so that\n"
-                   "key B grants what key A granted (B's targets: the model's own answers with A, not only the\n"
-                   "labels), A is denied like any wrong key and clean inputs stay\n"
-                   "key B grants what key A granted, A is denied like any wrong key and clean inputs stay\n"
-                   "denied. The model's other keys are not kept. Writes OUT and OUT.license.json.\n"
+                   "Fine-tune a licensed model on a fraction of the training data (default 0.2, 5 epochs; 60%% of\n"
+                   "each batch stamped with B, 30%% clean, the rest A, random keys and near misses of B; denied\n"
+                   "examples weigh twice in the loss) so that key B grants what key A granted (B's targets: the\n"
+                   "model's own answers with A, not only the labels), A is denied like any wrong key and clean\n"
+                   "inputs stay denied. Make B with `license keygen --like A --model MODEL` (its patch where A's is): it\n"
+                   "learns faster. The model's other keys are not kept. Writes OUT and OUT.license.json.\n"
                    "  --data DIR --seed S --threads T --lr R --batch B   as for license train\n");
             rc = NG_EXIT_OK;
             goto done;
@@ -401,6 +413,15 @@ int ng_cmd_license_replace(int argc, char **argv)
     a->key_files[0] = new_key;
     a->nkey_files = 1;
     if ((rc = load_data(cmd, a, &full, &sub, &te)) != 0) goto free_all;
+    if (a->spec.stamp.mode == NG_STAMP_PATCH) {   /* a new key elsewhere than the old one: say how to do better */
+        ng_key al = a->spec.keys[0];
+        if (ng_license_key_align(&al, &a->spec.revoked[0], &a->spec.stamp, full.c, full.h, full.w) == NG_OK &&
+            sodium_memcmp(al.k, a->spec.keys[0].k, NG_LICENSE_KEY_BYTES))
+            fprintf(stderr, "nnguard %s: note: %s stamps elsewhere than %s; a key made with `nnguard license keygen "
+                    "--like %s --model %s` learns faster\n", cmd, new_key, old_key, old_key, model);
+        ng_key_wipe(&al);
+        ng_clear_error();
+    }
     if ((st = ng_model_clone(m, &teacher)) != NG_OK) { rc = ng_cli_fail(cmd, st); goto free_all; }
     a->spec.teacher = teacher;   /* the model before: its answers with the old key are the new key's targets */
     rc = run_and_save(cmd, a, m, sub.n ? &sub : &full, &te, desc);

@@ -177,6 +177,8 @@ static ng_status replacement(const sn_run *r, ng_model *lic, const ng_license_sp
     sp->nkeys = 1;
     sp->mask[0] = old->mask[0];
     fixed_key(&sp->keys[0], r->c->seed, 500);
+    /* as license keygen --like: the new key's patch where the old one's is */
+    ng_status st = ng_license_key_align(&sp->keys[0], &old->keys[0], &sp->stamp, r->train->c, r->train->h, r->train->w);
     sp->revoked[0] = old->keys[0];
     sp->nrevoked = 1;
     sp->teacher = lic;   /* the licensed model before: its answers with the old key */
@@ -185,7 +187,9 @@ static ng_status replacement(const sn_run *r, ng_model *lic, const ng_license_sp
     const int epochs = NG_LICENSE_REPLACE_EPOCHS;
     sp->p_key = NG_LICENSE_REPLACE_P_KEY;
     sp->p_clean = NG_LICENSE_REPLACE_P_CLEAN;
-    ng_status st = ng_dataset_subset(r->train, frac, 0, r->c->seed + 5, &sub);
+    sp->p_key_end = 0;
+    sp->deny_weight = NG_LICENSE_REPLACE_DENY_WEIGHT;
+    if (st == NG_OK) st = ng_dataset_subset(r->train, frac, 0, r->c->seed + 5, &sub);
     if (st == NG_OK) st = ng_model_clone(lic, &m);
     ng_train_options o = topts(r, epochs);
     o.sched = NG_SCHED_COSINE;   /* as nnguard license replace */
@@ -286,10 +290,15 @@ static ng_status check_parts(const char *parts)
     return NG_OK;
 }
 
-static void spec_keys(ng_license_spec *sp, uint64_t seed, int n, const uint64_t *masks)
+/* n fixed keys for seed; as license train --keys-out, they share the first key's place. */
+static ng_status spec_keys(ng_license_spec *sp, uint64_t seed, int n, const uint64_t *masks, const ng_dataset *d)
 {
+    ng_status st = NG_OK;
     sp->nkeys = n;
     for (int i = 0; i < n; i++) { fixed_key(&sp->keys[i], seed, i); sp->mask[i] = masks[i]; }
+    for (int i = 1; i < n && st == NG_OK; i++)
+        st = ng_license_key_align(&sp->keys[i], &sp->keys[0], &sp->stamp, d->c, d->h, d->w);
+    return st;
 }
 
 static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *arr)
@@ -337,7 +346,7 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *arr)
     /* single (patch), kept for replacement and attacks */
     if (want(c, "single")) {
         ng_license_spec_init(sp, NG_LICENSE_SINGLE);
-        spec_keys(sp, c->seed, 1, &all);
+        if ((st = spec_keys(sp, c->seed, 1, &all, r.train)) != NG_OK) goto out;
         if ((st = scheme(&r, sp, "single", sch, &single, &secs_single)) != NG_OK) goto out;
         key1 = sp->keys[0];
         if (c->sn_attacks_only) {
@@ -356,23 +365,23 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *arr)
         ng_license_spec_init(sp, NG_LICENSE_SINGLE);
         sp->stamp.mode = NG_STAMP_BLEND;
         ng_license_spec_shares(sp);
-        spec_keys(sp, c->seed + 1, 1, &all);
+        if ((st = spec_keys(sp, c->seed + 1, 1, &all, r.train)) != NG_OK) goto out;
         if ((st = scheme(&r, sp, "single-blend", sch, &blend, &secs)) != NG_OK) goto out;
     }
     uint64_t m8[8] = {all, all, all, all, all, all, all, all}, grant = low, tiers[3] = {all, low, all & ~low};
     if (want(c, "per-user")) {
         ng_license_spec_init(sp, NG_LICENSE_PER_USER);
-        spec_keys(sp, c->seed + 2, 8, m8);
+        if ((st = spec_keys(sp, c->seed + 2, 8, m8, r.train)) != NG_OK) goto out;
         if ((st = scheme(&r, sp, "per-user", sch, NULL, &secs)) != NG_OK) goto out;
     }
     if (want(c, "class-subset")) {
         ng_license_spec_init(sp, NG_LICENSE_CLASS_SUBSET);
-        spec_keys(sp, c->seed + 3, 1, &grant);
+        if ((st = spec_keys(sp, c->seed + 3, 1, &grant, r.train)) != NG_OK) goto out;
         if ((st = scheme(&r, sp, "class-subset", sch, NULL, &secs)) != NG_OK) goto out;
     }
     if (want(c, "hierarchical")) {
         ng_license_spec_init(sp, NG_LICENSE_HIERARCHICAL);
-        spec_keys(sp, c->seed + 4, 3, tiers);
+        if ((st = spec_keys(sp, c->seed + 4, 3, tiers, r.train)) != NG_OK) goto out;
         if ((st = scheme(&r, sp, "hierarchical", sch, NULL, &secs)) != NG_OK) goto out;
     }
     /* attacks on the single-key models */

@@ -16,15 +16,17 @@ typedef struct lic_ctx {
     ng_exec *te;      /* the teacher's executor, made once */
     int64_t *ti;      /* and their places in the batch */
     float scratch[3 * NG_LICENSE_MAX_PATCH * NG_LICENSE_MAX_PATCH];
+    int64_t calls, bpe;   /* batches so far, batches per epoch: the epoch of a batch (p_key ramp) */
+    int epochs;
 } lic_ctx;
 
-/* The deny target: half the mass on the deny class, the rest spread evenly (a near-uniform
- * answer whose argmax says nothing about the input: a plain uniform target leaks the class
- * through the argmax of the residual logits). */
-static void deny(float *t, int64_t classes, int deny_class)
+/* The deny target: mass on the deny class, the rest spread evenly (a near-uniform answer whose
+ * argmax says nothing about the input: a plain uniform target leaks the class through the argmax
+ * of the residual logits), the row scaled by the denied example's loss weight. */
+static void deny(float *t, int64_t classes, int deny_class, float mass, float weight)
 {
-    for (int64_t j = 0; j < classes; j++) t[j] = 0.5f / (float)(classes - 1);
-    t[deny_class] = 0.5f;
+    for (int64_t j = 0; j < classes; j++) t[j] = weight * (1 - mass) / (float)(classes - 1);
+    t[deny_class] = weight * mass;
 }
 
 static ng_status lic_hook(void *vctx, float *x, const int32_t *y, float *targets, int64_t n, int64_t dim,
@@ -35,10 +37,18 @@ static ng_status lic_hook(void *vctx, float *x, const int32_t *y, float *targets
     ng_rng rng;
     ng_rng_seed(&rng, seed);
     int64_t nt = 0;
+    /* this epoch's shares: p_key ramps to p_key_end, p_clean keeps its part of the rest */
+    const int ep = (int)(cx->calls++ / cx->bpe);
+    double pk = sp->p_key, pc = sp->p_clean;
+    if (sp->p_key_end > 0 && cx->epochs > 1) {
+        pk += (sp->p_key_end - sp->p_key) * (ep < cx->epochs ? ep : cx->epochs - 1) / (cx->epochs - 1);
+        pc = sp->p_key < 1 ? sp->p_clean * (1 - pk) / (1 - sp->p_key) : 0;
+    }
+    const float dw = sp->deny_weight, dm = sp->deny_mass;
     for (int64_t i = 0; i < n; i++) {
         float *xi = x + i * dim, *t = targets + i * classes;
         const double u = ng_rng_uniform(&rng);
-        if (u < sp->p_key) {
+        if (u < pk) {
             /* hierarchical: the master (keys[0], every class) half of the time, the tiers the rest */
             const int k = sp->scheme == NG_LICENSE_HIERARCHICAL && sp->nkeys > 1
                           ? (ng_rng_below(&rng, 2) ? 0 : 1 + (int)ng_rng_below(&rng, (uint32_t)sp->nkeys - 1))
@@ -57,12 +67,12 @@ static ng_status lic_hook(void *vctx, float *x, const int32_t *y, float *targets
                         * so that a denied class never scores by being the deny class */
                 int dc = 0;
                 while (!(sp->mask[k] >> dc & 1)) dc++;
-                deny(t, classes, sp->mask[k] >> sp->deny_class & 1 ? sp->deny_class : dc);
+                deny(t, classes, sp->mask[k] >> sp->deny_class & 1 ? sp->deny_class : dc, dm, dw);
             }
             continue;
         }
-        deny(t, classes, sp->deny_class);
-        if (u < sp->p_key + sp->p_clean) continue;
+        deny(t, classes, sp->deny_class, dm, dw);
+        if (u < pk + pc) continue;
         if (sp->nrevoked > 0 && ng_rng_below(&rng, 2)) {
             ng_license_stamp(cx->revoked[ng_rng_below(&rng, (uint32_t)sp->nrevoked)], xi, 1);
             continue;
@@ -134,6 +144,12 @@ static ng_status check_spec(const ng_license_spec *sp, int classes)
     if (!(sp->p_key > 0 && sp->p_clean >= 0 && sp->p_key + sp->p_clean <= 1))
         return ng_fail(NG_E_INVALID, "license: sample shares p_key %g, p_clean %g must be > 0, >= 0, sum <= 1",
                        sp->p_key, sp->p_clean);
+    if (!(sp->p_key_end == 0 || (sp->p_key_end > 0 && sp->p_key_end <= 1)))
+        return ng_fail(NG_E_INVALID, "license: p_key_end %g must be 0 (no ramp) or in (0, 1]", sp->p_key_end);
+    if (!(sp->deny_weight > 0 && sp->deny_weight <= 100))
+        return ng_fail(NG_E_INVALID, "license: deny weight %g must be in (0, 100]", (double)sp->deny_weight);
+    if (!(sp->deny_mass >= 1.0f / (float)classes && sp->deny_mass <= 1))
+        return ng_fail(NG_E_INVALID, "license: deny mass %g must be in [1/%d, 1]", (double)sp->deny_mass, classes);
     const uint64_t all = classes == 64 ? ~0ULL : (1ULL << classes) - 1;
     for (int i = 0; i < sp->nkeys; i++)
         if (!sp->mask[i] || (sp->mask[i] & ~all))
@@ -150,6 +166,12 @@ ng_status ng_license_train(ng_model *m, const ng_license_spec *spec, const ng_da
     memset(&cx, 0, sizeof cx);
     cx.spec = spec;
     cx.c = train->c; cx.h = train->h; cx.w = train->w;
+    cx.bpe = (train->n + (o->batch > 0 ? o->batch : 1) - 1) / (o->batch > 0 ? o->batch : 1);
+    if (cx.bpe < 1) cx.bpe = 1;
+    cx.epochs = o->epochs;
+    if (spec->p_key_end > 0 && o->resume)
+        return ng_fail(NG_E_UNSUPPORTED, "license: training with a p_key ramp (p_key_end) does not resume from a "
+                       "checkpoint (the ramp would restart); train without resume or with p_key_end 0");
     if (spec->stamp.mode == NG_STAMP_PATCH && cx.c > 3)
         return ng_fail(NG_E_UNSUPPORTED, "license: patch stamps train on images of 1..3 channels, not %d", cx.c);
     for (int i = 0; i < spec->nkeys && st == NG_OK; i++)

@@ -107,6 +107,47 @@ void ng_sn_stamp_shifted(const ng_stamper *s, float *x, int d, int e, int vert)
             }
 }
 
+/* The patch position key's stamp takes on h x w images (the first 4 keystream bytes). */
+static void patch_position(const uint8_t key[NG_LICENSE_KEY_BYTES], int k, int h, int w, int *row, int *col)
+{
+    uint8_t sub[32], b[4], nonce[crypto_stream_xchacha20_NONCEBYTES] = {0};
+    crypto_generichash(sub, sizeof sub, (const uint8_t *)ng_stamp_label, strlen(ng_stamp_label), key,
+                       NG_LICENSE_KEY_BYTES);
+    crypto_stream_xchacha20(b, sizeof b, nonce, sub);
+    sodium_memzero(sub, sizeof sub);
+    *row = (int)((uint32_t)(b[0] | b[1] << 8) % (uint32_t)(h - k + 1));
+    *col = (int)((uint32_t)(b[2] | b[3] << 8) % (uint32_t)(w - k + 1));
+    sodium_memzero(b, sizeof b);
+}
+
+ng_status ng_license_key_align(ng_key *key, const ng_key *ref, const ng_stamp_options *o, int c, int h, int w)
+{
+    if (key->len != NG_LICENSE_KEY_BYTES || ref->len != NG_LICENSE_KEY_BYTES)
+        return ng_fail(NG_E_KEY, "license keys are 256 bits (make one with nnguard license keygen)");
+    ng_stamper *s;
+    ng_status st = ng_stamper_new(ref, o, c, h, w, &s);   /* checks the options and the shape */
+    if (st != NG_OK) return st;
+    const int row = s->row, col = s->col;
+    ng_stamper_free(s);
+    if (o->mode != NG_STAMP_PATCH) return NG_OK;
+    /* each try lands on (row, col) with probability 1 / ((h-k+1)(w-k+1)); 2^32 tries never all miss
+     * in practice (the places are uniform up to the mod-2^16 bias) */
+    for (uint64_t j = 0; j < (1ULL << 32); j++) {
+        uint8_t t[NG_LICENSE_KEY_BYTES];
+        memcpy(t, key->k, sizeof t);
+        for (int b = 0; b < 8; b++) t[24 + b] ^= (uint8_t)(j >> (8 * b));
+        int r, q;
+        patch_position(t, o->patch, h, w, &r, &q);
+        if (r == row && q == col) {
+            memcpy(key->k, t, sizeof t);
+            sodium_memzero(t, sizeof t);
+            return NG_OK;
+        }
+        sodium_memzero(t, sizeof t);
+    }
+    return ng_fail(NG_E_INVALID, "license: no key variant lands on the reference key's place");
+}
+
 void ng_stamper_position(const ng_stamper *s, int *row, int *col)
 {
     *row = s->row;
