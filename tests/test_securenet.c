@@ -59,6 +59,21 @@ static void test_stamp(void)
     double err = 0;
     for (int i = 0; i < 784; i++) err = fmax(err, fabs(x[i] - (0.9 * (i % 7) / 7.0 + 0.1 * b[4 + i] / 255.0)));
     CHECK(err < 1e-6);
+    /* bit for bit: fl(fl(b x) + fl(a p)) on every element, whichever ISA clone runs (no FMA); a
+     * zero image stamps to fl(a p) exactly; then two images in one call. */
+    {
+        static float z[3 * 784], w[3 * 784];
+        ng_license_stamp(s, z, 1);   /* z[0..783] = fl(a p) */
+        for (int i = 0; i < 3 * 784; i++) w[i] = (float)((i * 37) % 101) / 101.0f;
+        memcpy(z + 784, w, 2 * 784 * sizeof(float));
+        ng_license_stamp(s, z + 784, 2);
+        int same = 1;
+        for (int i = 0; i < 2 * 784; i++) {
+            volatile float bx = (1.0f - 0.1f) * w[i], want = bx + z[i % 784];
+            same &= memcmp((const void *)&want, &z[784 + i], sizeof(float)) == 0;
+        }
+        CHECK(same);
+    }
     ng_stamper_free(s);
     /* key id: first 8 bytes of BLAKE2b(key = K, "nnguard-securenet-id-v1") */
     char id[17], want[17];
