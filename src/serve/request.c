@@ -176,6 +176,18 @@ static int array(jp *j, int depth)
         } else {
             if (j->leaf_depth < 0) j->leaf_depth = depth;
             else if (j->leaf_depth != depth) return fail(j, NG_E_SHAPE, "inputs are not rectangular (numbers at different depths)");
+            /* runs of background pixels: "0,0,0,0," is four JSON zeros, each followed by its
+             * ',' (one 8-byte compare instead of four passes of this loop) */
+            static const char zeros4[8] = {'0', ',', '0', ',', '0', ',', '0', ','};
+            if (j->end - j->p >= 8 && j->cap - j->n >= 4 && memcmp(j->p, zeros4, 8) == 0) {
+                do {
+                    memset(j->v + j->n, 0, 4 * sizeof *j->v);
+                    j->n += 4;
+                    count += 4;
+                    j->p += 8;
+                } while (j->end - j->p >= 8 && j->cap - j->n >= 4 && memcmp(j->p, zeros4, 8) == 0);
+                continue;   /* each zero's ',' is consumed: the next value follows */
+            }
             float f;
             /* a lone 0 (the background pixels of an image, most of its numbers) needs none of
              * number()'s work: "0" then ',' or ']' is exactly the JSON number 0 */
