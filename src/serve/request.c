@@ -70,7 +70,8 @@ static int64_t eight_digits(const char *p)
 
 /* One JSON number -> float, correctly rounded (as strtof). Fast path: at most 19 significant
  * digits with mantissa < 2^53 and a decimal exponent within +-22: mantissa and power of ten are
- * exact doubles, so one multiplication or division rounds correctly to double; rounding that
+ * exact doubles, so one multiplication or division rounds correctly to double (a negative exponent
+ * multiplies by 10^-k, see below); rounding that
  * double to float is then correct too unless it sits exactly on a midpoint between two floats
  * (float midpoints are doubles, so the first rounding can only cross one by landing on it) or
  * in the subnormal range: those, and everything else, go to strtof. */
@@ -127,7 +128,7 @@ static int number(jp *j, float *out)
         /* a multiplication by the nearest double to 10^exp10 instead of the division: two roundings
          * put d within 3 double ulps of the exact quotient, so d rounds to the same float unless a
          * float midpoint lies within 3 ulps of d (in d's binade: midpoints sit 2^28 ulps from its
-         * ends), i.e. unless d's low 29 bits are within 3 of 0x10000000: those take the division */
+         * ends), i.e. unless d's low 29 bits are within 3 of 0x10000000 (8 checked): those divide */
         double d = exp10 < 0 ? (double)mant * pow10_neg_tab[-exp10] : (double)mant * pow10_tab[exp10];
         uint64_t bits;
         memcpy(&bits, &d, 8);
