@@ -343,6 +343,51 @@ static void test_parser(void)
     free(ans);
 }
 
+/* Runs of zeros (read four "0," at a time) give the same values, counts and errors as one at a
+ * time: random mixes of 0, other numbers and spaces, lengths across the 1,024-value first
+ * buffer, and runs that end in an error. */
+static void test_zero_runs(void)
+{
+    ng_rng r;
+    ng_rng_seed(&r, 11);
+    int bad = 0;
+    static char body[16384];
+    static float want[2048];
+    for (int t = 0; t < 3000; t++) {
+        int len = t < 40 ? t + 1 : t < 60 ? 1010 + (t - 40) : 1 + (int)(ng_rng_u64(&r) % 64);
+        size_t o = (size_t)sprintf(body, "{\"inputs\": [");
+        int dense = (int)(ng_rng_u64(&r) % 8);   /* 0..7 in 8: share of non-zero values */
+        for (int i = 0; i < len; i++) {
+            uint64_t u = ng_rng_u64(&r);
+            want[i] = (int)(u % 8) < dense ? (float)(1 + (int)((u >> 8) % 9)) : 0.0f;
+            o += (size_t)sprintf(body + o, "%s%s%.0f", i ? "," : "", (u >> 16) % 16 == 0 ? " " : "", (double)want[i]);
+        }
+        o += (size_t)sprintf(body + o, "]}");
+        ng_req_shape s = {1, 1, len};
+        float *x;
+        int64_t n;
+        if (ng_req_parse_json(body, o, &s, 1, &x, &n) != NG_OK || n != 1) { bad++; continue; }
+        if (memcmp(x, want, (size_t)len * sizeof *x) != 0) bad++;
+        free(x);
+    }
+    CHECKF(bad == 0, "%d of 3000 bodies of zeros read wrong", bad);
+    ng_req_shape s8 = {1, 1, 8};
+    float *x = NULL;
+    int64_t n;
+    static const struct { const char *body; ng_status st; } errs[] = {
+        {"{\"inputs\": [0,0,0,0,[1]]}", NG_E_SHAPE}, {"{\"inputs\": [0,0,0,0,", NG_E_FORMAT},
+        {"{\"inputs\": [0,0,0,0,0,0,0,0,]}", NG_E_FORMAT}, {"{\"inputs\": [0,0,0,0,0,0,0,0,0]}", NG_E_SHAPE},
+        {"{\"inputs\": [[0,0,0,0,0,0,0,0],[0,0,0,0]]}", NG_E_SHAPE}};
+    for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
+        ng_status st = ng_req_parse_json(errs[i].body, strlen(errs[i].body), &s8, 2, &x, &n);
+        CHECKF(st == errs[i].st && !x, "'%s' -> %s (%s)", errs[i].body, ng_status_str(st), ng_last_error());
+    }
+    const char *two = "{\"inputs\": [[0,0,0,0,0,0,0,0],[0,0,0,0,0,0,0,5]]}";
+    CHECK_OK(ng_req_parse_json(two, strlen(two), &s8, 2, &x, &n));
+    CHECK(n == 2 && x && x[7] == 0.0f && x[15] == 5.0f);
+    free(x);
+}
+
 /* Every number the JSON reader accepts equals strtof bit for bit: random floats printed at
  * several precisions, random decimals and exponents, and values next to float midpoints. */
 static void test_numbers(void)
@@ -453,6 +498,7 @@ int main(int argc, char **argv)
     test_nh();
     test_statistics();
     test_parser();
+    test_zero_runs();
     test_clients();
     test_numbers();
     test_answer_numbers();

@@ -41,6 +41,10 @@ static int fail(jp *j, ng_status st, const char *msg)
 
 static const double pow10_tab[23] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
                                      1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+/* 10^-k as the nearest doubles (the compiler rounds each literal correctly) */
+static const double pow10_neg_tab[23] = {1e0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10,
+                                         1e-11, 1e-12, 1e-13, 1e-14, 1e-15, 1e-16, 1e-17, 1e-18, 1e-19,
+                                         1e-20, 1e-21, 1e-22};
 
 /* The value of the 8 ASCII digits at p, or -1 when one of them is not a digit: one 64-bit load,
  * a digit check on all 8 bytes at once (each byte's high nibble is 3 and adding 6 keeps it 3)
@@ -66,7 +70,8 @@ static int64_t eight_digits(const char *p)
 
 /* One JSON number -> float, correctly rounded (as strtof). Fast path: at most 19 significant
  * digits with mantissa < 2^53 and a decimal exponent within +-22: mantissa and power of ten are
- * exact doubles, so one multiplication or division rounds correctly to double; rounding that
+ * exact doubles, so one multiplication or division rounds correctly to double (a negative exponent
+ * multiplies by 10^-k, see below); rounding that
  * double to float is then correct too unless it sits exactly on a midpoint between two floats
  * (float midpoints are doubles, so the first rounding can only cross one by landing on it) or
  * in the subnormal range: those, and everything else, go to strtof. */
@@ -120,9 +125,17 @@ static int number(jp *j, float *out)
         *out = neg ? -0.0f : 0.0f;
         fast = 1;
     } else if (exact && mant < ((uint64_t)1 << 53) && exp10 >= -22 && exp10 <= 22) {
-        double d = exp10 < 0 ? (double)mant / pow10_tab[-exp10] : (double)mant * pow10_tab[exp10];
+        /* a multiplication by the nearest double to 10^exp10 instead of the division: two roundings
+         * put d within 3 double ulps of the exact quotient, so d rounds to the same float unless a
+         * float midpoint lies within 3 ulps of d (in d's binade: midpoints sit 2^28 ulps from its
+         * ends), i.e. unless d's low 29 bits are within 3 of 0x10000000 (8 checked): those divide */
+        double d = exp10 < 0 ? (double)mant * pow10_neg_tab[-exp10] : (double)mant * pow10_tab[exp10];
         uint64_t bits;
         memcpy(&bits, &d, 8);
+        if (exp10 < 0 && (uint32_t)((bits & 0x1fffffff) - 0x10000000 + 8) <= 16) {
+            d = (double)mant / pow10_tab[-exp10];
+            memcpy(&bits, &d, 8);
+        }
         if (d == 0 || (d >= 0x1p-125 && d <= 0x1.fffffep127 && (bits & 0x1fffffff) != 0x10000000)) {
             *out = (float)(neg ? -d : d);
             fast = 1;
@@ -176,6 +189,18 @@ static int array(jp *j, int depth)
         } else {
             if (j->leaf_depth < 0) j->leaf_depth = depth;
             else if (j->leaf_depth != depth) return fail(j, NG_E_SHAPE, "inputs are not rectangular (numbers at different depths)");
+            /* runs of background pixels: "0,0,0,0," is four JSON zeros, each followed by its
+             * ',' (one 8-byte compare instead of four passes of this loop) */
+            static const char zeros4[8] = {'0', ',', '0', ',', '0', ',', '0', ','};
+            if (j->end - j->p >= 8 && j->cap - j->n >= 4 && memcmp(j->p, zeros4, 8) == 0) {
+                do {
+                    memset(j->v + j->n, 0, 4 * sizeof *j->v);
+                    j->n += 4;
+                    count += 4;
+                    j->p += 8;
+                } while (j->end - j->p >= 8 && j->cap - j->n >= 4 && memcmp(j->p, zeros4, 8) == 0);
+                continue;   /* each zero's ',' is consumed: the next value follows */
+            }
             float f;
             /* a lone 0 (the background pixels of an image, most of its numbers) needs none of
              * number()'s work: "0" then ',' or ']' is exactly the JSON number 0 */
