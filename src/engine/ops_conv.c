@@ -173,6 +173,14 @@ NG_KERN_CLONES static void dconv_out(const float *restrict yw, int64_t Lr, int64
 
 typedef float v16f __attribute__((vector_size(64)));
 typedef int32_t v16m __attribute__((vector_size(64)));
+/* the even / odd lanes of the 32 floats p0:p1 (GCC and clang spell the shuffle differently) */
+#if defined(__clang__)
+#define EVEN16(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+#define ODD16(a, b)  __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
+#else
+#define EVEN16(a, b) __builtin_shuffle(a, b, (v16m){ 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30 })
+#define ODD16(a, b)  __builtin_shuffle(a, b, (v16m){ 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31 })
+#endif
 
 /* The same values max-pooled 2x2 with stride 2 into yp (Mg x PH x PW): the MaxPool node's fast
  * path (ops_pool.c) on what dconv_out would have written, the same comparisons in the same order,
@@ -206,8 +214,8 @@ NG_KERN_CLONES static void dconv_out_pool(const float *restrict yw, int64_t Lr, 
             v16f p0, p1;
             memcpy(&p0, pl + 2 * k0, sizeof p0);
             memcpy(&p1, pl + 2 * k0 + 16, sizeof p1);
-            v16f a0 = __builtin_shuffle(p0, p1, (v16m){ 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30 }) + 0.0f;
-            v16f a1 = __builtin_shuffle(p0, p1, (v16m){ 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31 }) + 0.0f;
+            v16f a0 = EVEN16(p0, p1) + 0.0f;
+            v16f a1 = ODD16(p0, p1) + 0.0f;
             if (relu) {
                 a0 = (v16f)((v16m)a0 & (v16m)(a0 > (v16f){0}));
                 a1 = (v16f)((v16m)a1 & (v16m)(a1 > (v16f){0}));
