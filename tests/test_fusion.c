@@ -116,8 +116,8 @@ static double ref_error(const ng_model *m, const float *x, const float *y, int n
     return worst;
 }
 
-/* Output and input gradient (dL/dy = 1) of one exec. */
-static void run(ng_model *m, int training, int fusion, const float *x, int n, float *y, float *gx)
+/* A 2-thread exec, with fusion on or off (NG_NO_FUSION is read when the exec is made); NULL on failure. */
+static ng_exec *new_exec(ng_model *m, int training, int fusion)
 {
     if (fusion) unsetenv("NG_NO_FUSION"); else setenv("NG_NO_FUSION", "1", 1);
     ng_exec_options o = ng_exec_options_default();
@@ -126,6 +126,13 @@ static void run(ng_model *m, int training, int fusion, const float *x, int n, fl
     ng_exec *e = NULL;
     CHECK_OK(ng_exec_new(m, &o, &e));
     unsetenv("NG_NO_FUSION");
+    return e;
+}
+
+/* Output and input gradient (dL/dy = 1) of one exec. */
+static void run(ng_model *m, int training, int fusion, const float *x, int n, float *y, float *gx)
+{
+    ng_exec *e = new_exec(m, training, fusion);
     if (!e) return;
     const float *out;
     ng_shape os;
@@ -171,13 +178,7 @@ static ng_model *build_pools(ng_rng *r)
  * forward on the same exec must fold none and give the same output. */
 static int run_pools(ng_model *m, int training, int fusion, const float *x, int n, float *y, float *gx)
 {
-    if (fusion) unsetenv("NG_NO_FUSION"); else setenv("NG_NO_FUSION", "1", 1);
-    ng_exec_options o = ng_exec_options_default();
-    o.threads = 2;
-    o.training = training;
-    ng_exec *e = NULL;
-    CHECK_OK(ng_exec_new(m, &o, &e));
-    unsetenv("NG_NO_FUSION");
+    ng_exec *e = new_exec(m, training, fusion);
     if (!e) return -1;
     const float *out;
     ng_shape os;
