@@ -86,7 +86,7 @@ if [ -f "$T/m.safetensors" ]; then
     same "$T/uo.safetensors" "$T/m.safetensors" "--only round trip"
     SIZE=$(stat -c %s "$T/l.safetensors")
     cp "$T/l.safetensors" "$T/c.safetensors"
-    printf '\x5a' | dd of="$T/c.safetensors" bs=1 seek=$((SIZE - 5)) conv=notrunc 2>/dev/null
+    flip_byte "$T/c.safetensors" $((SIZE - 5))
     expect 3 "modified or truncated" "corrupted locked file refused" "$NG" unlock "$T/c.safetensors" -o "$T/bad.st" --key "$T/k.key"
     head -c $((SIZE - 16)) "$T/l.safetensors" > "$T/t.safetensors"
     rc=0; "$NG" unlock "$T/t.safetensors" -o "$T/bad.st" --key "$T/k.key" >/dev/null 2>"$T/err" || rc=$?

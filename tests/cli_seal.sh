@@ -51,7 +51,7 @@ expect 3 "exists" "existing output without --force" "$NG" seal "$MODEL" -o "$T/s
 expect 3 "wrong key" "unseal with a wrong key" "$NG" unseal "$T/s.onnx" -o "$T/x1.onnx" --key "$T/k2.key"
 absent "$T/x1.onnx" "wrong key"
 cp "$T/s.onnx" "$T/flip.onnx"
-printf '\x55' | dd of="$T/flip.onnx" bs=1 seek=150000 conv=notrunc status=none
+flip_byte "$T/flip.onnx" 150000
 expect 3 "fails authentication" "unseal a flipped byte" "$NG" unseal "$T/flip.onnx" -o "$T/x2.onnx" --key "$T/k.key"
 grep -q "tensor 'f1.weight'" "$T/err" && ok "flipped byte: names tensor f1.weight" || fail "flipped byte: $(cat "$T/err")"
 absent "$T/x2.onnx" "flipped byte"

@@ -25,6 +25,9 @@
 #   check PYEXPR WHAT       a check: the Python expression PYEXPR must be true
 #   jget FILE KEY           print a value of the JSON file FILE: KEY is a top-level key, or a
 #                           Python subscript chain starting with '[' (e.g. "['runs'][1]['acc']")
+#   flip_byte FILE OFFSET   invert every bit of the byte at OFFSET in place (a tamper that always
+#                           changes the file: writing a fixed value is a no-op 1 time in 256 on
+#                           random ciphertext)
 #   on_exit CMD             run the shell command CMD on exit, before $T is removed (servers to
 #                           kill, mounts to undo); hooks run in the order they were added
 #   finish                  print "TEST_NAME: P passed, F failed" and exit 1 if any check failed
@@ -55,6 +58,12 @@ ok() { echo "ok: $*"; NG_PASSED=$((NG_PASSED + 1)); return 0; }
 fail() { echo "FAIL: $*" >&2; NG_FAILED=$((NG_FAILED + 1)); return 0; }
 die() { echo "FATAL: $*" >&2; exit 1; }
 assert() { if "$@"; then ok "$*"; else fail "$*"; fi; }
+flip_byte() {
+    local b
+    b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+    [ -n "$b" ] || die "flip_byte: $1 has no byte at offset $2"
+    printf "\\$(printf '%03o' $((b ^ 255)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
 
 expect() {
     local want=$1 needle=$2 what=$3; shift 3
