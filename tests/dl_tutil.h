@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "tutil.h"
 #include "core/core.h"
+#include "nnguard/safetensors.h"
 
 static char dl_path_buf[96][512];   /* every tmp() name stays valid for the whole test */
 static int dl_path_i;
@@ -161,5 +162,37 @@ static inline void log_text(FILE *f, char *buf, size_t cap)
     buf[n] = 0;
     rewind(f);
     if (ftruncate(fileno(f), 0) != 0) buf[0] = buf[0];
+}
+/* A safetensors file at PATH: N F32 tensors t<i>.weight of sizes[i] bytes; with DL_ST_STEPS an I64
+ * "steps" [3] after t0; values from SEED: N(0, 0.05) floats with DL_ST_NORMAL, else random bytes. */
+enum { DL_ST_STEPS = 1, DL_ST_NORMAL = 2 };
+static inline void dl_make_st(const char *path, const size_t *sizes, int n, uint64_t seed, unsigned flags)
+{
+    ng_st_header *h;
+    ng_st_header_new(&h);
+    for (int i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "t%d.weight", i);
+        ng_shape sh = {1, {(int64_t)(sizes[i] / 4)}};
+        ng_st_header_add(h, name, NG_DT_F32, &sh);
+        if (i == 0 && (flags & DL_ST_STEPS)) { ng_shape s3 = {1, {3}}; ng_st_header_add(h, "steps", NG_DT_I64, &s3); }
+    }
+    uint8_t *hdr;
+    size_t hlen, dn = ng_st_header_data_size(h);
+    ng_st_header_serialize(h, &hdr, &hlen);
+    uint8_t *data = malloc(dn + 1);
+    ng_rng r;
+    ng_rng_seed(&r, seed);
+    if (flags & DL_ST_NORMAL)
+        for (size_t i = 0; i + 4 <= dn; i += 4) { float f = ng_rng_normal(&r) * 0.05f; memcpy(data + i, &f, 4); }
+    else
+        for (size_t i = 0; i < dn; i++) data[i] = (uint8_t)(ng_rng_u64(&r) >> 13);
+    ng_awriter w;
+    ng_awrite_open(&w, path, NG_MODE_PUBLIC);
+    ng_awrite(&w, hdr, hlen);
+    ng_awrite(&w, data, dn);
+    CHECK_OK(ng_awrite_commit(&w));
+    free(hdr); free(data);
+    ng_st_header_free(h);
 }
 #endif

@@ -21,35 +21,6 @@
 #include "nnguard/safetensors.h"
 #include "protect/deeplock/aes_sbox.h"
 
-/* A safetensors file: tensors of the given F32 sizes (bytes) named t<i>.weight, an I64 "steps",
- * values from seed. */
-static void make_st(const char *path, const size_t *sizes, int n, uint64_t seed)
-{
-    ng_st_header *h;
-    ng_st_header_new(&h);
-    for (int i = 0; i < n; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "t%d.weight", i);
-        ng_shape sh = {1, {(int64_t)(sizes[i] / 4)}};
-        ng_st_header_add(h, name, NG_DT_F32, &sh);
-        if (i == 0) { ng_shape s3 = {1, {3}}; ng_st_header_add(h, "steps", NG_DT_I64, &s3); }
-    }
-    uint8_t *hdr;
-    size_t hlen, dn = ng_st_header_data_size(h);
-    ng_st_header_serialize(h, &hdr, &hlen);
-    uint8_t *data = malloc(dn + 1);
-    ng_rng r;
-    ng_rng_seed(&r, seed);
-    for (size_t i = 0; i + 4 <= dn; i += 4) { float f = ng_rng_normal(&r) * 0.05f; memcpy(data + i, &f, 4); }
-    ng_awriter w;
-    ng_awrite_open(&w, path, NG_MODE_PUBLIC);
-    ng_awrite(&w, hdr, hlen);
-    ng_awrite(&w, data, dn);
-    CHECK_OK(ng_awrite_commit(&w));
-    free(hdr); free(data);
-    ng_st_header_free(h);
-}
-
 /* Fractions over every byte of the parameters of two locked files X, Y of plaintexts A, B:
  * *xor: S^-1(x) ^ S^-1(y) == a ^ b; *eq: x == y. */
 static void compare_locks(const char *x, const char *y, const char *a, const char *b, double *xor, double *eq)
@@ -127,8 +98,8 @@ int main(void)
     {
         static const size_t sizes[] = {64u << 10, 64u << 10};
         const char *a = tmp("A.safetensors"), *b = tmp("B.safetensors");
-        make_st(a, sizes, 2, 1);
-        make_st(b, sizes, 2, 2);
+        dl_make_st(a, sizes, 2, 1, DL_ST_STEPS | DL_ST_NORMAL);
+        dl_make_st(b, sizes, 2, 2, DL_ST_STEPS | DL_ST_NORMAL);
         for (int ks = 0; ks < 2; ks++) {
             ng_deeplock_options o = ng_deeplock_options_default();
             o.keystream = (ng_keystream)ks;
@@ -236,7 +207,7 @@ int main(void)
         /* safetensors: a non-float tensor is part of the graph; stream and in memory */
         static const size_t sizes[] = {4096, 8192};
         const char *p = tmp("P.safetensors"), *lp = tmp("lP.safetensors"), *ed = tmp("edP.safetensors");
-        make_st(p, sizes, 2, 3);
+        dl_make_st(p, sizes, 2, 3, DL_ST_STEPS | DL_ST_NORMAL);
         CHECK_OK(ng_deeplock_lock_stream(p, lp, &s, &o));
         size_t n;
         uint8_t *d = slurp(lp, &n);
@@ -341,7 +312,7 @@ int main(void)
         static const size_t sizes[] = {(2u << 20) + 4096, 4, (1u << 20), 3u << 20, 1000};
         const char *p = tmp("big.safetensors"), *lm = tmp("big_mem.safetensors"), *ls = tmp("big_str.safetensors");
         const char *um = tmp("big_un.safetensors");
-        make_st(p, sizes, 5, 9);
+        dl_make_st(p, sizes, 5, 9, DL_ST_STEPS | DL_ST_NORMAL);
         static const uint8_t salt[32] = {7};
         for (int ks = 0; ks < 2; ks++) {
             ng_deeplock_options o = ng_deeplock_options_default();

@@ -20,33 +20,6 @@
 #include "nnguard/license.h"
 #include "protect/seal/seal_impl.h"
 
-static void make_st(const char *path, const size_t *sizes, int n, uint64_t seed)
-{
-    ng_st_header *h;
-    ng_st_header_new(&h);
-    for (int i = 0; i < n; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "t%d.weight", i);
-        ng_shape sh = {1, {(int64_t)(sizes[i] / 4)}};
-        ng_st_header_add(h, name, NG_DT_F32, &sh);
-        if (i == 0) { ng_shape s3 = {1, {3}}; ng_st_header_add(h, "steps", NG_DT_I64, &s3); }
-    }
-    uint8_t *hdr;
-    size_t hlen, dn = ng_st_header_data_size(h);
-    ng_st_header_serialize(h, &hdr, &hlen);
-    uint8_t *data = malloc(dn + 1);
-    ng_rng r;
-    ng_rng_seed(&r, seed);
-    for (size_t i = 0; i < dn; i++) data[i] = (uint8_t)(ng_rng_u64(&r) >> 13);
-    ng_awriter w;
-    ng_awrite_open(&w, path, NG_MODE_PUBLIC);
-    ng_awrite(&w, hdr, hlen);
-    ng_awrite(&w, data, dn);
-    CHECK_OK(ng_awrite_commit(&w));
-    free(hdr); free(data);
-    ng_st_header_free(h);
-}
-
 static int same_params(const ng_weights *a, const ng_weights *b)
 {
     if (ng_weights_count(a) != ng_weights_count(b)) return 0;
@@ -144,7 +117,7 @@ int main(void)
     snprintf(lenet, sizeof lenet, "%s", tu_path("fixtures/lenet5.onnx"));
     const char *st = tmp("m.safetensors");
     size_t sizes[] = {3 * (1u << 20) + 12, 4096, 0, (1u << 20)};
-    make_st(st, sizes, 4, 7);
+    dl_make_st(st, sizes, 4, 7, DL_ST_STEPS);
 
     /* ---- round trips ---- */
     round_trip(dtypes, tmp("d_gcm.onnx"), NG_AEAD_AES256GCM, 1, &s);
@@ -313,7 +286,7 @@ int main(void)
         static const uint8_t salt[32] = {9}, id[32] = {8};
         size_t big[] = {17 * (1u << 20) + 20, 4096, 0, 2 * (1u << 20)};   /* > one 16 MiB batch */
         const char *bst = tmp("big.safetensors");
-        make_st(bst, big, 4, 11);
+        dl_make_st(bst, big, 4, 11, DL_ST_STEPS);
         for (int a = 1; a <= 2; a++) {
             ng_seal_options o = ng_seal_options_default();
             o.aead = (ng_aead)a; o.salt = salt; o.id = id; o.threads = a;

@@ -110,33 +110,6 @@ static void agree(void)
     free(p); free(x); free(y);
 }
 
-static void make_st(const char *path)
-{
-    static const size_t sizes[] = {3 * (1u << 20) + 12, 4096, 0, 1u << 20};
-    ng_st_header *h;
-    ng_st_header_new(&h);
-    for (int i = 0; i < 4; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "t%d.weight", i);
-        ng_shape sh = {1, {(int64_t)(sizes[i] / 4)}};
-        ng_st_header_add(h, name, NG_DT_F32, &sh);
-    }
-    uint8_t *hdr;
-    size_t hlen, dn = ng_st_header_data_size(h);
-    ng_st_header_serialize(h, &hdr, &hlen);
-    uint8_t *data = malloc(dn + 1);
-    ng_rng r;
-    ng_rng_seed(&r, 5);
-    for (size_t i = 0; i < dn; i++) data[i] = (uint8_t)(ng_rng_u64(&r) >> 13);
-    ng_awriter w;
-    ng_awrite_open(&w, path, NG_MODE_PUBLIC);
-    ng_awrite(&w, hdr, hlen);
-    ng_awrite(&w, data, dn);
-    CHECK_OK(ng_awrite_commit(&w));
-    free(hdr); free(data);
-    ng_st_header_free(h);
-}
-
 static void files(void)
 {
     ng_key k;
@@ -147,7 +120,8 @@ static void files(void)
     uint8_t salt[32], id[32];
     for (int i = 0; i < 32; i++) { salt[i] = (uint8_t)i; id[i] = (uint8_t)(255 - i); }
     const char *st = tmp("m.safetensors");
-    make_st(st);
+    static const size_t sizes[] = {3 * (1u << 20) + 12, 4096, 0, 1u << 20};
+    dl_make_st(st, sizes, 4, 5, 0);
     ng_seal_options o = ng_seal_options_default();
     o.aead = NG_AEAD_AES256GCM; o.salt = salt; o.id = id; o.threads = 2;
     const char *out[4] = {tmp("o_mem.st"), tmp("m_mem.st"), tmp("o_str.st"), tmp("m_str.st")};
