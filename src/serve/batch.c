@@ -65,6 +65,7 @@ void ng_loop_submit(ng_loop *l, ng_job *j)
     if (l->tail) l->tail->next = j; else l->head = j;
     l->tail = j;
     l->queued += j->n;
+    l->jobs++;
     l->submitted++;
 }
 
@@ -74,7 +75,9 @@ int64_t ng_loop_run_batches(ng_loop *l, int force)
     int64_t mb = s->o.max_batch;
     l->resumed = 0;
     while (l->head) {
-        if (!force && l->queued < mb && l->submitted != l->seen) {
+        /* every open connection waits for its answer (a client sends its next request on a
+         * connection after the answer): no request can come, waiting would only idle the core */
+        if (!force && l->queued < mb && l->submitted != l->seen && l->jobs < l->conns) {
             l->seen = l->submitted;
             double wait = l->head->t_enq + s->o.max_delay_us * 1e-6 - ng_now();
             if (wait > 0) return wait * 1e6 < NG_BATCH_GAP_US ? (int64_t)(wait * 1e6) + 1 : NG_BATCH_GAP_US;
@@ -90,7 +93,7 @@ int64_t ng_loop_run_batches(ng_loop *l, int force)
             j->taken += k;
             tot += k;
             l->queued -= k;
-            if (j->taken == j->n) { l->head = j->next; if (!l->head) l->tail = NULL; }
+            if (j->taken == j->n) { l->head = j->next; if (!l->head) l->tail = NULL; l->jobs--; }
         }
         const float *logits = NULL;
         ng_shape os;

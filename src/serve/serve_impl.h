@@ -52,6 +52,8 @@ typedef struct ng_loop {
     ng_job  **done;
     ng_job   *head, *tail;        /* requests parsed by this loop, their connections suspended */
     int64_t   queued;             /* images in the queue */
+    int       jobs;               /* requests in the queue (not yet wholly in a batch) */
+    int       conns;              /* open connections of this loop's daemon */
     int       resumed;            /* connections resumed by the last ng_loop_run_batches */
     uint64_t  submitted, seen;    /* requests queued so far / when the queue was last looked at */
     int       listen;             /* after quiesce: closed once the daemon stopped (-1 none) */

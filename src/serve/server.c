@@ -289,6 +289,16 @@ static void completed(void *cls, struct MHD_Connection *c, void **ctxp, enum MHD
     *ctxp = NULL;
 }
 
+/* Open connections per loop (libmicrohttpd calls this on the loop's thread). */
+static void conn_notify(void *cls, struct MHD_Connection *c, void **sock_ctx, enum MHD_ConnectionNotificationCode code)
+{
+    (void)c;
+    (void)sock_ctx;
+    ng_loop *l = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) l->conns++;
+    else if (code == MHD_CONNECTION_NOTIFY_CLOSED) l->conns--;
+}
+
 /* One event loop's thread: wait for the daemon's sockets, run one pass over the ready
  * connections, then the batches it queued; their resumed connections make the next wait return
  * at once. In select mode (the default) the wait is one select() over the loop's own sockets per
@@ -407,6 +417,7 @@ ng_status ng_server_start(ng_model *m, const ng_serve_options *o, ng_server **ou
             { MHD_OPTION_CONNECTION_LIMIT, conns, NULL },
             { MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s > 0 ? o->timeout_s : 10, NULL },
             { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, l },
+            { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)conn_notify, l },
             { MHD_OPTION_SOCK_ADDR, 0, &sa },
             { MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL },
             { MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL },
