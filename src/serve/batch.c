@@ -4,8 +4,9 @@
  * connection that is ready, parses each complete request and queues it, its connection
  * suspended; after the pass the loop runs what is queued as forward passes of up to max_batch
  * images (while fewer wait and more keep coming, it waits for them: until a pass brings none
- * within NG_BATCH_GAP_US, at most max_delay_us after the oldest request; waiting longer when
- * nothing arrives would only leave the core idle), turns
+ * within NG_BATCH_GAP_US, at most max_delay_us after the oldest request, and not at all when
+ * every open connection of the loop has its request queued: none can send another before its
+ * answer; waiting longer when nothing arrives would only leave the core idle), turns
  * logits into probabilities, applies the watermark, records the marked answers of label mode
  * and resumes the connections, whose answers the next pass sends. No lock, no thread hand-off,
  * no wake-up: the requests that arrive while a batch runs form the next one. */

@@ -81,8 +81,9 @@ void ng_loop_submit(ng_loop *l, ng_job *j);           /* j->conn already suspend
 /* Run the queued requests (max_batch images per forward pass) and resume their connections.
  * With force == 0 a batch under max_batch images waits for more while they keep coming: when
  * requests arrived since the last look and the oldest is younger than max_delay_us, returns
- * the microseconds to wait (at most NG_BATCH_GAP_US: a quiet gap that long ends the wait);
- * else runs and returns 0. */
+ * the microseconds to wait (at most NG_BATCH_GAP_US: a quiet gap that long ends the wait),
+ * unless every open connection of the loop has a request queued (l->jobs == l->conns); else
+ * runs and returns 0. */
 #define NG_BATCH_GAP_US 50
 int64_t ng_loop_run_batches(ng_loop *l, int force);
 void ng_job_free(ng_job *j);
