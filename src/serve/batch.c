@@ -123,7 +123,6 @@ int64_t ng_loop_run_batches(ng_loop *l, int force)
 ng_status ng_loop_init(ng_server *s, ng_loop *l)
 {
     l->s = s;
-    l->listen = -1;
     ng_exec_options eo = ng_exec_options_default();
     eo.threads = 1;
     ng_status st = ng_exec_new(s->model, &eo, &l->e);

@@ -39,8 +39,9 @@ typedef struct ng_metrics {
 } ng_metrics;
 void ng_metrics_request(ng_metrics *m, int code, double seconds);
 
-/* One HTTP event loop: its own libmicrohttpd daemon (external select or epoll, SO_REUSEPORT on
- * the shared port), its own thread, batching queue and executor. */
+/* One HTTP event loop: its own libmicrohttpd daemon (external select or epoll, fed with the
+ * connections the loop accepts from the server's listening socket), its own thread, batching
+ * queue and executor. */
 typedef struct ng_loop {
     struct ng_server *s;
     struct MHD_Daemon *d;
@@ -53,10 +54,11 @@ typedef struct ng_loop {
     ng_job   *head, *tail;        /* requests parsed by this loop, their connections suspended */
     int64_t   queued;             /* images in the queue */
     int       jobs;               /* requests in the queue (not yet wholly in a batch) */
-    int       conns;              /* open connections of this loop's daemon */
+    atomic_int conns;             /* open connections of this loop's daemon (the others read it) */
+    int       defer;              /* left a pending connection to a loop with fewer: skip one wait */
+    int       max_conns;          /* this loop's share of --max-connections */
     int       resumed;            /* connections resumed by the last ng_loop_run_batches */
     uint64_t  submitted, seen;    /* requests queued so far / when the queue was last looked at */
-    int       listen;             /* after quiesce: closed once the daemon stopped (-1 none) */
     int       sel;                /* select mode (else external epoll), see server.c */
 } ng_loop;
 
@@ -69,6 +71,7 @@ struct ng_server {
     atomic_int stopping;          /* drain: no new connections, 503 to new requests */
     atomic_int stop_loops;        /* the event loops exit */
     atomic_int inflight;          /* requests accepted and not yet answered */
+    int      lfd;                 /* the listening socket (non-blocking), the loops accept from it */
     ng_metrics metrics;
     int      nloops;
     ng_loop *loops;
