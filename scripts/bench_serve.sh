@@ -46,6 +46,9 @@ EOF
 
 start() {   # start NAME CMD...: sets PORT
   local name=$1; shift
+  # emptied here, not by the background redirection: on a loaded machine the loop below could
+  # read the previous round's "listening" line (a dead server's port) before the child starts
+  : > "$T/$name.out"
   "$@" >"$T/$name.out" 2>"$T/$name.err" &
   PIDS+=($!); LAST=$!
   for _ in $(seq 100); do grep -q listening "$T/$name.out" 2>/dev/null && break; sleep 0.1; done

@@ -398,7 +398,7 @@ static void test_numbers(void)
     int bad = 0, tried = 0;
     static const char *fmts[] = {"%.9g", "%.6g", "%.17g", "%.3e", "%.12f", "%.0f"};
     for (int i = 0; i < 300000; i++) {
-        char num[80], body[128];
+        char num[80], body[320];
         uint32_t u = (uint32_t)ng_rng_u64(&r);
         float f;
         if (i % 3 == 0) { memcpy(&f, &u, 4); if (!isfinite(f)) continue; snprintf(num, sizeof num, fmts[i % 6], (double)f); }
@@ -416,8 +416,30 @@ static void test_numbers(void)
         float want = strtof(num, NULL);
         if (memcmp(&want, x, 4) != 0) { if (bad < 5) fprintf(stderr, "%s -> %.9g, strtof %.9g\n", num, (double)x[0], (double)want); bad++; }
         free(x);
+        /* the same number inside a long array (the word-at-a-time reader needs 32 bytes after
+         * a value), between two others of the same kind */
+        ng_req_shape four = {1, 1, 4};
+        snprintf(body, sizeof body, "{\"inputs\": [%s,%s,%s,0]}                                ", num, num, num);
+        if (ng_req_parse_json(body, strlen(body), &four, 1, &x, &n) != NG_OK) { bad++; continue; }
+        for (int k = 0; k < 3; k++)
+            if (memcmp(&want, x + k, 4) != 0) { if (bad < 5) fprintf(stderr, "%s (array) -> %.9g\n", num, (double)x[k]); bad++; break; }
+        free(x);
     }
     CHECKF(bad == 0, "%d of %d numbers differ from strtof", bad, tried);
+    /* malformed numbers inside long arrays are refused as in short ones */
+    static const char *malformed[] = {"01", "1.", "-", "1e", ".5", "1.5.2", "--1", "-01.5", "0x1", "1.e5", "00"};
+    ng_req_shape s40 = {1, 1, 40};
+    for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
+        char body[512];
+        int o = sprintf(body, "{\"inputs\": [0.5,0");
+        for (int k = 2; k < 20; k++) o += sprintf(body + o, ",%s", k == 10 ? malformed[i] : "0.25");
+        for (int k = 20; k < 40; k++) o += sprintf(body + o, ",0");
+        sprintf(body + o, "]}");
+        float *x = NULL;
+        int64_t n;
+        ng_status st = ng_req_parse_json(body, strlen(body), &s40, 1, &x, &n);
+        CHECKF(st == NG_E_FORMAT && !x, "'%s' in a long array -> %s", malformed[i], ng_status_str(st));
+    }
 }
 
 /* The answer's numbers: every float (random bit patterns, probabilities, subnormals, powers of

@@ -7,11 +7,14 @@
  *     ng_server_start(model, &o, &s);      // model is shared read-only; one ng_exec per HTTP thread
  *     ... ng_server_stop(s);               // stops accepting, drains the requests in flight
  *
- * HTTP/1.1 on libmicrohttpd: one event loop per thread, each with its own daemon (epoll,
- * SO_REUSEPORT on the one port) and its own executor. A loop reads every ready connection,
+ * HTTP/1.1 on libmicrohttpd: one event loop per thread, each with its own daemon (select, or
+ * epoll past FD_SETSIZE connections; the loops accept from one listening socket and keep equal
+ * shares of the connections) and its own executor. A loop reads every ready connection,
  * queues the complete requests (connections suspended), then runs what it queued as forward
- * passes of up to max_batch images (waiting at most max_delay_us after the oldest for more)
- * and resumes the connections, all on the same thread: no hand-off between threads.
+ * passes of up to max_batch images (waiting at most max_delay_us after the oldest for more,
+ * and not at all once every open connection of the loop has a request queued: a client sends
+ * its next request on a connection only after the answer) and resumes the connections, all on
+ * the same thread: no hand-off between threads.
  *
  *   POST /v1/predict   Content-Type: application/json       {"inputs": IMAGES}
  *                      Content-Type: application/octet-stream  n x C*H*W float32 little-endian

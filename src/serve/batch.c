@@ -4,8 +4,9 @@
  * connection that is ready, parses each complete request and queues it, its connection
  * suspended; after the pass the loop runs what is queued as forward passes of up to max_batch
  * images (while fewer wait and more keep coming, it waits for them: until a pass brings none
- * within NG_BATCH_GAP_US, at most max_delay_us after the oldest request; waiting longer when
- * nothing arrives would only leave the core idle), turns
+ * within NG_BATCH_GAP_US, at most max_delay_us after the oldest request, and not at all when
+ * every open connection of the loop has its request queued: none can send another before its
+ * answer; waiting longer when nothing arrives would only leave the core idle), turns
  * logits into probabilities, applies the watermark, records the marked answers of label mode
  * and resumes the connections, whose answers the next pass sends. No lock, no thread hand-off,
  * no wake-up: the requests that arrive while a batch runs form the next one. */
@@ -65,6 +66,7 @@ void ng_loop_submit(ng_loop *l, ng_job *j)
     if (l->tail) l->tail->next = j; else l->head = j;
     l->tail = j;
     l->queued += j->n;
+    l->jobs++;
     l->submitted++;
 }
 
@@ -74,7 +76,9 @@ int64_t ng_loop_run_batches(ng_loop *l, int force)
     int64_t mb = s->o.max_batch;
     l->resumed = 0;
     while (l->head) {
-        if (!force && l->queued < mb && l->submitted != l->seen) {
+        /* every open connection waits for its answer (a client sends its next request on a
+         * connection after the answer): no request can come, waiting would only idle the core */
+        if (!force && l->queued < mb && l->submitted != l->seen && l->jobs < l->conns) {
             l->seen = l->submitted;
             double wait = l->head->t_enq + s->o.max_delay_us * 1e-6 - ng_now();
             if (wait > 0) return wait * 1e6 < NG_BATCH_GAP_US ? (int64_t)(wait * 1e6) + 1 : NG_BATCH_GAP_US;
@@ -90,7 +94,7 @@ int64_t ng_loop_run_batches(ng_loop *l, int force)
             j->taken += k;
             tot += k;
             l->queued -= k;
-            if (j->taken == j->n) { l->head = j->next; if (!l->head) l->tail = NULL; }
+            if (j->taken == j->n) { l->head = j->next; if (!l->head) l->tail = NULL; l->jobs--; }
         }
         const float *logits = NULL;
         ng_shape os;
@@ -119,7 +123,6 @@ int64_t ng_loop_run_batches(ng_loop *l, int force)
 ng_status ng_loop_init(ng_server *s, ng_loop *l)
 {
     l->s = s;
-    l->listen = -1;
     ng_exec_options eo = ng_exec_options_default();
     eo.threads = 1;
     ng_status st = ng_exec_new(s->model, &eo, &l->e);

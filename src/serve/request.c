@@ -68,13 +68,33 @@ static int64_t eight_digits(const char *p)
 #endif
 }
 
-/* One JSON number -> float, correctly rounded (as strtof). Fast path: at most 19 significant
- * digits with mantissa < 2^53 and a decimal exponent within +-22: mantissa and power of ten are
- * exact doubles, so one multiplication or division rounds correctly to double (a negative exponent
- * multiplies by 10^-k, see below); rounding that
- * double to float is then correct too unless it sits exactly on a midpoint between two floats
- * (float midpoints are doubles, so the first rounding can only cross one by landing on it) or
- * in the subnormal range: those, and everything else, go to strtof. */
+/* mant x 10^exp10 (mant > 0, exact) as the correctly rounded float when one double operation
+ * gets it: mant < 2^53 and |exp10| <= 22 make mantissa and power of ten exact doubles, so one
+ * multiplication or division rounds correctly to double; rounding that double to float is then
+ * correct too unless it sits exactly on a midpoint between two floats (float midpoints are
+ * doubles, so the first rounding can only cross one by landing on it) or in the subnormal
+ * range. A negative exponent multiplies by the nearest double to 10^exp10 instead of dividing:
+ * two roundings put d within 3 double ulps of the exact quotient, so d rounds to the same float
+ * unless a float midpoint lies within 3 ulps of d (in d's binade: midpoints sit 2^28 ulps from
+ * its ends), i.e. unless d's low 29 bits are within 3 of 0x10000000 (8 checked): those divide.
+ * Returns 0 and sets *out, or -1 when strtof must decide. */
+static inline int decimal_to_float(uint64_t mant, int exp10, int neg, float *out)
+{
+    if (mant >= ((uint64_t)1 << 53) || exp10 < -22 || exp10 > 22) return -1;
+    double d = exp10 < 0 ? (double)mant * pow10_neg_tab[-exp10] : (double)mant * pow10_tab[exp10];
+    uint64_t bits;
+    memcpy(&bits, &d, 8);
+    if (exp10 < 0 && (uint32_t)((bits & 0x1fffffff) - 0x10000000 + 8) <= 16) {
+        d = (double)mant / pow10_tab[-exp10];
+        memcpy(&bits, &d, 8);
+    }
+    if (!(d >= 0x1p-125 && d <= 0x1.fffffep127 && (bits & 0x1fffffff) != 0x10000000)) return -1;
+    *out = (float)(neg ? -d : d);
+    return 0;
+}
+
+/* One JSON number -> float, correctly rounded (as strtof): up to 19 significant digits are
+ * gathered exactly (decimal_to_float), everything else goes to strtof. */
 static int number(jp *j, float *out)
 {
     const char *s = j->p, *q = s;
@@ -124,23 +144,8 @@ static int number(jp *j, float *out)
     if (mant == 0) {   /* all digits zero (background pixels): +-0 whatever the exponent */
         *out = neg ? -0.0f : 0.0f;
         fast = 1;
-    } else if (exact && mant < ((uint64_t)1 << 53) && exp10 >= -22 && exp10 <= 22) {
-        /* a multiplication by the nearest double to 10^exp10 instead of the division: two roundings
-         * put d within 3 double ulps of the exact quotient, so d rounds to the same float unless a
-         * float midpoint lies within 3 ulps of d (in d's binade: midpoints sit 2^28 ulps from its
-         * ends), i.e. unless d's low 29 bits are within 3 of 0x10000000 (8 checked): those divide */
-        double d = exp10 < 0 ? (double)mant * pow10_neg_tab[-exp10] : (double)mant * pow10_tab[exp10];
-        uint64_t bits;
-        memcpy(&bits, &d, 8);
-        if (exp10 < 0 && (uint32_t)((bits & 0x1fffffff) - 0x10000000 + 8) <= 16) {
-            d = (double)mant / pow10_tab[-exp10];
-            memcpy(&bits, &d, 8);
-        }
-        if (d == 0 || (d >= 0x1p-125 && d <= 0x1.fffffep127 && (bits & 0x1fffffff) != 0x10000000)) {
-            *out = (float)(neg ? -d : d);
-            fast = 1;
-        }
-    }
+    } else if (exact)
+        fast = decimal_to_float(mant, exp10, neg, out) == 0;
     if (!fast) {
         char buf[72];
         if (len >= sizeof buf) return fail(j, NG_E_FORMAT, "a number in the request is longer than 71 characters");
@@ -152,6 +157,110 @@ static int number(jp *j, float *out)
     j->p = q;
     return 0;
 }
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define NG_SWAR_NUMBERS 1
+static const uint64_t pow10_u64[9] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+
+/* The 8 bytes at p XOR '0' each: digits become 0..9, every other byte something larger. */
+static inline uint64_t load_x30(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v ^ 0x3030303030303030ull;
+}
+
+/* Bytes of t (load_x30) that are not digits, as their high bits: t + 0x76 reaches 0x80 exactly
+ * when t > 9 (or t has it already). A byte past 0x89 carries into the next one, which can only
+ * mark a later byte falsely: the first marked byte is always the first non-digit. */
+static inline uint64_t nondigits(uint64_t t)
+{
+    return ((t + 0x7676767676767676ull) | t) & 0x8080808080808080ull;
+}
+
+/* The value of the first k (1..8) digit bytes of t (load_x30, first digit lowest): shifted to
+ * the top of the word, the bytes below read as leading zeros; then the multiply-add steps of
+ * eight_digits. */
+static inline uint64_t digits_value(uint64_t t, int k)
+{
+    t <<= 8 * (8 - k);
+    t = (t * 10 + (t >> 8)) & 0x00FF00FF00FF00FFull;
+    t = (t * 100 + (t >> 16)) & 0x0000FFFF0000FFFFull;
+    return (t * 10000 + (t >> 32)) & 0xFFFFFFFFull;
+}
+
+/* The common numbers of a request, -?D{1,8}(.D{1,16})? without an exponent and with at most 19
+ * digits, read with whole-word digit scans instead of a byte at a time: the end of the integer
+ * part, of the fraction's first 8 and next 8 digits are each one mask and one count of trailing
+ * zero bits. Needs 32 readable bytes at p. Returns the byte after the number with *out set, or
+ * NULL when number() must read it (anything else, malformed text included, and the values
+ * decimal_to_float leaves to strtof): the same value either way. */
+static inline const char *swar_number(const char *p, float *out)
+{
+    int neg = *p == '-';
+    p += neg;
+    uint64_t t = load_x30(p), mant = 0;
+    int ni = 1;
+    if ((t & 0xffff) != (('.' ^ '0') << 8)) {   /* else "0.", the usual pixel */
+        uint64_t m = nondigits(t);
+        ni = m ? __builtin_ctzll(m) >> 3 : 8;
+        if (ni == 0 || ni == 8 || ((t & 0xff) == 0 && ni > 1)) return NULL;   /* no digit, long, or a leading 0 */
+        mant = digits_value(t, ni);
+    }
+    const char *q = p + ni;
+    int nf = 0;
+    if (*q == '.') {
+        uint64_t a = load_x30(q + 1), ma = nondigits(a);
+        if (ma) {
+            nf = __builtin_ctzll(ma) >> 3;
+            if (nf == 0) return NULL;
+            mant = mant * pow10_u64[nf] + digits_value(a, nf);
+        } else {
+            uint64_t b = load_x30(q + 9), mb = nondigits(b);
+            int nb = mb ? __builtin_ctzll(mb) >> 3 : 8;
+            if (nb == 8 || ni + 8 + nb > 19) return NULL;
+            mant = mant * 100000000u + digits_value(a, 8);
+            if (nb) mant = mant * pow10_u64[nb] + digits_value(b, nb);
+            nf = 8 + nb;
+        }
+        q += 1 + nf;
+    }
+    if ((*q | 0x20) == 'e') return NULL;
+    if (mant == 0) *out = neg ? -0.0f : 0.0f;
+    else if (decimal_to_float(mant, -nf, neg, out)) return NULL;
+    return q;
+}
+
+/* The run of values at j->p that are zeros or swar_number's numbers, each followed by a bare
+ * ',' (an image's body, bar its last value): read in one tight loop with the state in locals
+ * (a third fewer instructions per body than array()'s loop, 66.9k -> 43.9k on the bench's
+ * image). Stops before the first value it does not take, which array() then reads as usual;
+ * adds the values read to *count and returns how many. */
+static int64_t fast_values(jp *j, int64_t *count)
+{
+    static const char zeros4[8] = {'0', ',', '0', ',', '0', ',', '0', ','};
+    const char *p = j->p, *end = j->end;
+    float *v = j->v;
+    size_t n = j->n, cap = j->cap;
+    while (end - p >= 32 && cap - n >= 4) {
+        if (p[0] == '0' && p[1] == ',') {
+            if (memcmp(p, zeros4, 8) == 0) { memset(v + n, 0, 4 * sizeof *v); n += 4; p += 8; }
+            else { v[n++] = 0.0f; p += 2; }
+            continue;
+        }
+        float f;
+        const char *q = swar_number(p, &f);
+        if (!q || *q != ',') break;
+        v[n++] = f;
+        p = q + 1;
+    }
+    int64_t k = (int64_t)(n - j->n);
+    *count += k;
+    j->n = n;
+    j->p = p;
+    return k;
+}
+#endif
 
 /* Room for one more value when j->n == j->cap (cap <= max). */
 static int grow(jp *j)
@@ -189,6 +298,9 @@ static int array(jp *j, int depth)
         } else {
             if (j->leaf_depth < 0) j->leaf_depth = depth;
             else if (j->leaf_depth != depth) return fail(j, NG_E_SHAPE, "inputs are not rectangular (numbers at different depths)");
+#ifdef NG_SWAR_NUMBERS
+            if (fast_values(j, &count)) continue;   /* values and their ',' read: on at the next value */
+#endif
             /* runs of background pixels: "0,0,0,0," is four JSON zeros, each followed by its
              * ',' (one 8-byte compare instead of four passes of this loop) */
             static const char zeros4[8] = {'0', ',', '0', ',', '0', ',', '0', ','};
@@ -205,7 +317,14 @@ static int array(jp *j, int depth)
             /* a lone 0 (the background pixels of an image, most of its numbers) needs none of
              * number()'s work: "0" then ',' or ']' is exactly the JSON number 0 */
             if (*j->p == '0' && j->end - j->p >= 2 && (j->p[1] == ',' || j->p[1] == ']')) { f = 0.0f; j->p++; }
-            else if (number(j, &f)) return -1;
+            else {
+#ifdef NG_SWAR_NUMBERS
+                const char *q = j->end - j->p >= 32 ? swar_number(j->p, &f) : NULL;
+                if (q) j->p = q;
+                else
+#endif
+                if (number(j, &f)) return -1;
+            }
             if (push(j, f)) return -1;
         }
         count++;

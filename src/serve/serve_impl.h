@@ -39,8 +39,9 @@ typedef struct ng_metrics {
 } ng_metrics;
 void ng_metrics_request(ng_metrics *m, int code, double seconds);
 
-/* One HTTP event loop: its own libmicrohttpd daemon (external select or epoll, SO_REUSEPORT on
- * the shared port), its own thread, batching queue and executor. */
+/* One HTTP event loop: its own libmicrohttpd daemon (external select or epoll, fed with the
+ * connections the loop accepts from the server's listening socket), its own thread, batching
+ * queue and executor. */
 typedef struct ng_loop {
     struct ng_server *s;
     struct MHD_Daemon *d;
@@ -52,9 +53,12 @@ typedef struct ng_loop {
     ng_job  **done;
     ng_job   *head, *tail;        /* requests parsed by this loop, their connections suspended */
     int64_t   queued;             /* images in the queue */
+    int       jobs;               /* requests in the queue (not yet wholly in a batch) */
+    atomic_int conns;             /* open connections of this loop's daemon (the others read it) */
+    int       defer;              /* left a pending connection to a loop with fewer: skip one wait */
+    int       max_conns;          /* this loop's share of --max-connections */
     int       resumed;            /* connections resumed by the last ng_loop_run_batches */
     uint64_t  submitted, seen;    /* requests queued so far / when the queue was last looked at */
-    int       listen;             /* after quiesce: closed once the daemon stopped (-1 none) */
     int       sel;                /* select mode (else external epoll), see server.c */
 } ng_loop;
 
@@ -67,6 +71,7 @@ struct ng_server {
     atomic_int stopping;          /* drain: no new connections, 503 to new requests */
     atomic_int stop_loops;        /* the event loops exit */
     atomic_int inflight;          /* requests accepted and not yet answered */
+    int      lfd;                 /* the listening socket (non-blocking), the loops accept from it */
     ng_metrics metrics;
     int      nloops;
     ng_loop *loops;
@@ -79,8 +84,9 @@ void ng_loop_submit(ng_loop *l, ng_job *j);           /* j->conn already suspend
 /* Run the queued requests (max_batch images per forward pass) and resume their connections.
  * With force == 0 a batch under max_batch images waits for more while they keep coming: when
  * requests arrived since the last look and the oldest is younger than max_delay_us, returns
- * the microseconds to wait (at most NG_BATCH_GAP_US: a quiet gap that long ends the wait);
- * else runs and returns 0. */
+ * the microseconds to wait (at most NG_BATCH_GAP_US: a quiet gap that long ends the wait),
+ * unless every open connection of the loop has a request queued (l->jobs == l->conns); else
+ * runs and returns 0. */
 #define NG_BATCH_GAP_US 50
 int64_t ng_loop_run_batches(ng_loop *l, int force);
 void ng_job_free(ng_job *j);

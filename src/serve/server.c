@@ -2,7 +2,8 @@
  *
  * One event loop per thread (one per core by default), each with its own daemon in external
  * select mode (external epoll when the connection limit is past select()'s FD_SETSIZE: see
- * loop_main) listening on the shared port (SO_REUSEPORT). A /v1/predict body that arrives in
+ * loop_main); the loops accept from one listening socket, each into its own daemon, keeping
+ * their numbers of connections within one of each other (may_accept). A /v1/predict body that arrives in
  * one piece is parsed where libmicrohttpd read it, else read into the connection's context
  * (never more than max_body bytes) and parsed at the request's end; then checked against the client's
  * quota and rate, then queued on the loop with its connection suspended; after each pass over
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/select.h>
 #include <unistd.h>
 #include <microhttpd.h>
@@ -289,6 +291,47 @@ static void completed(void *cls, struct MHD_Connection *c, void **ctxp, enum MHD
     *ctxp = NULL;
 }
 
+/* Open connections per loop (libmicrohttpd calls this on the loop's thread). */
+static void conn_notify(void *cls, struct MHD_Connection *c, void **sock_ctx, enum MHD_ConnectionNotificationCode code)
+{
+    (void)c;
+    (void)sock_ctx;
+    ng_loop *l = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) atomic_fetch_add(&l->conns, 1);
+    else if (code == MHD_CONNECTION_NOTIFY_CLOSED) atomic_fetch_sub(&l->conns, 1);
+}
+
+/* Whether loop l may take a new connection: it has at most one more than the loop with the
+ * fewest, so every loop gets its share of a client's connections (SO_REUSEPORT's hashing, used
+ * before, split wrk's 32 connections 10/22 .. 19/13 in 12 starts; a loop's batches are its
+ * connections, and the busiest loop's thread bounds the throughput). */
+static int may_accept(const ng_loop *l)
+{
+    const ng_server *s = l->s;
+    int mine = atomic_load(&l->conns), least = mine;
+    if (mine >= l->max_conns) return 0;   /* full: the connection waits in the backlog */
+    for (int i = 0; i < s->nloops; i++) {
+        int c = atomic_load(&s->loops[i].conns);
+        if (c < least) least = c;
+    }
+    return mine <= least + 1;
+}
+
+/* Accept the pending connections while this loop may take them; libmicrohttpd serves them on
+ * this loop's daemon (it closes a socket it refuses). Otherwise sets l->defer: the next wait
+ * leaves the listening socket to the loop with fewer connections, which woke up for it too. */
+static void accept_some(ng_loop *l)
+{
+    for (int k = 0; k < 16; k++) {
+        if (!may_accept(l)) { l->defer = 1; return; }
+        struct sockaddr_in a;
+        socklen_t al = sizeof a;
+        int fd = accept4(l->s->lfd, (struct sockaddr *)&a, &al, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) return;   /* none left (EAGAIN), or another loop took it */
+        MHD_add_connection(l->d, fd, (const struct sockaddr *)&a, al);
+    }
+}
+
 /* One event loop's thread: wait for the daemon's sockets, run one pass over the ready
  * connections, then the batches it queued; their resumed connections make the next wait return
  * at once. In select mode (the default) the wait is one select() over the loop's own sockets per
@@ -303,9 +346,13 @@ static void *loop_main(void *arg)
     ng_loop *l = arg;
     ng_server *s = l->s;
     const union MHD_DaemonInfo *di = l->sel ? NULL : MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_EPOLL_FD);
-    struct pollfd pf = { .fd = di ? di->epoll_fd : -1, .events = POLLIN };
+    struct pollfd pf[2] = { { .fd = di ? di->epoll_fd : -1, .events = POLLIN }, { .fd = s->lfd, .events = POLLIN } };
     int64_t wait_us = 0;
     while (!atomic_load(&s->stop_loops)) {
+        /* the listening socket while not draining, unless this loop just left a connection to
+         * another one */
+        int lis = !atomic_load(&s->stopping) && !l->defer, acc = 0;
+        l->defer = 0;
         int64_t us = 100000;
         MHD_UNSIGNED_LONG_LONG to;
         if (MHD_get_timeout(l->d, &to) == MHD_YES && to < (MHD_UNSIGNED_LONG_LONG)us / 1000) us = (int64_t)to * 1000;
@@ -318,20 +365,24 @@ static void *loop_main(void *arg)
             FD_ZERO(&ws);
             FD_ZERO(&es);
             struct timeval tv = { (time_t)(us / 1000000), (suseconds_t)(us % 1000000) };
-            if (MHD_get_fdset(l->d, &rs, &ws, &es, &mx) == MHD_YES) select(mx + 1, &rs, &ws, &es, &tv);
-            else {   /* cannot happen (MHD refuses descriptors past FD_SETSIZE): wait, run timeouts */
+            if (MHD_get_fdset(l->d, &rs, &ws, &es, &mx) == MHD_YES) {
+                if (lis) { FD_SET(s->lfd, &rs); if (s->lfd > mx) mx = s->lfd; }
+                if (select(mx + 1, &rs, &ws, &es, &tv) > 0 && lis && FD_ISSET(s->lfd, &rs)) { FD_CLR(s->lfd, &rs); acc = 1; }
+            } else {   /* cannot happen (MHD refuses descriptors past FD_SETSIZE): wait, run timeouts */
                 FD_ZERO(&rs);
                 FD_ZERO(&ws);
                 FD_ZERO(&es);
                 select(0, NULL, NULL, NULL, &tv);
             }
+            if (acc) accept_some(l);
             MHD_run_from_select(l->d, &rs, &ws, &es);
         } else {
             struct timespec ts = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000 };
-            if (us > 0) ppoll(&pf, 1, &ts, NULL);
+            pf[1].revents = 0;
+            if (us > 0 || lis) ppoll(pf, lis ? 2 : 1, &ts, NULL);
+            if (lis && (pf[1].revents & POLLIN)) accept_some(l);
             MHD_run(l->d);
         }
-        if (atomic_load(&s->stopping) && l->listen == -2) l->listen = MHD_quiesce_daemon(l->d);
         wait_us = ng_loop_run_batches(l, atomic_load(&s->stopping));
     }
     return NULL;
@@ -345,12 +396,12 @@ static void stop_loops(ng_server *s)
     for (int i = 0; i < s->nloops; i++) {
         ng_loop *l = &s->loops[i];
         if (l->d) MHD_stop_daemon(l->d);
-        if (l->listen >= 0) close(l->listen);
         ng_job *j = l->head;   /* only after a drain that timed out */
         while (j) { ng_job *nx = j->next; ng_job_free(j); j = nx; }
         ng_loop_free(l);
     }
     free(s->loops);
+    if (s->lfd >= 0) close(s->lfd);
     free(s);
 }
 
@@ -365,6 +416,7 @@ ng_status ng_server_start(ng_model *m, const ng_serve_options *o, ng_server **ou
         return ng_fail(NG_E_INVALID, "serve: max-batch, max-images and max-queue must be >= 1, max-body >= 16");
     ng_server *s = calloc(1, sizeof *s);
     if (!s) return ng_fail(NG_E_NOMEM, "out of memory");
+    s->lfd = -1;
     s->model = m;
     s->o = *o;
     if (s->o.max_queue < s->o.max_images) s->o.max_queue = s->o.max_images;
@@ -388,18 +440,27 @@ ng_status ng_server_start(ng_model *m, const ng_serve_options *o, ng_server **ou
     s->nloops = o->threads > 0 ? o->threads : ng_ncpu();
     s->loops = calloc((size_t)s->nloops, sizeof *s->loops);
     if (!s->loops) { free(s); return ng_fail(NG_E_NOMEM, "out of memory"); }
-    for (int i = 0; i < s->nloops; i++) s->loops[i].listen = -1;
     for (int i = 0; i < s->nloops; i++) {
         ng_status st = ng_loop_init(s, &s->loops[i]);
         if (st != NG_OK) { stop_loops(s); return st; }
     }
-    /* one daemon per loop on the same port (SO_REUSEPORT: the kernel spreads the connections) */
+    /* one listening socket; each loop accepts from it into its own daemon (see may_accept) */
+    s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    socklen_t sl = sizeof sa;
+    if (s->lfd < 0 || setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(s->lfd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(s->lfd, 1024) != 0 ||
+        getsockname(s->lfd, (struct sockaddr *)&sa, &sl) != 0) {
+        stop_loops(s);
+        return ng_fail(NG_E_IO, "serve: cannot listen on %s:%d (in use, or not allowed)", o->bind ? o->bind : "127.0.0.1", o->port);
+    }
+    s->port = ntohs(sa.sin_port);
     unsigned conns = (unsigned)(o->max_connections > 0 ? o->max_connections : 512);
     /* select mode while every descriptor the process may hold fits select()'s FD_SETSIZE (the
      * connections, the loops' listening sockets and wake-up descriptors, the model, the log and
      * stdio: 128 spare), external epoll beyond (see loop_main) */
     int sel = (size_t)conns + 128 <= FD_SETSIZE;
-    unsigned flags = (sel ? 0 : MHD_USE_EPOLL) | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
+    unsigned flags = (sel ? 0 : MHD_USE_EPOLL) | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO | MHD_USE_NO_LISTEN_SOCKET;
     conns = (conns + (unsigned)s->nloops - 1) / (unsigned)s->nloops;
     for (int i = 0; i < s->nloops; i++) {
         ng_loop *l = &s->loops[i];
@@ -407,22 +468,21 @@ ng_status ng_server_start(ng_model *m, const ng_serve_options *o, ng_server **ou
             { MHD_OPTION_CONNECTION_LIMIT, conns, NULL },
             { MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s > 0 ? o->timeout_s : 10, NULL },
             { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, l },
-            { MHD_OPTION_SOCK_ADDR, 0, &sa },
-            { MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL },
-            { MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL },
+            { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)conn_notify, l },
+            /* libmicrohttpd zeroes a connection's whole memory pool before each request (4.4% of
+             * the server's samples at its default 32 KiB, the pools of 32 connections out of
+             * cache): 16 KiB still reads a single-image JSON body (4.2 KiB) with its headers in
+             * one piece (8 KiB would split it and copy it), and a larger body arrives in chunks
+             * that handler() gathers anyway */
+            { MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)16384, NULL },
             { MHD_OPTION_END, 0, NULL } };
-        l->d = MHD_start_daemon(flags, ntohs(sa.sin_port), NULL, NULL, handler, l, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+        l->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, l, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
         if (!l->d) {
             stop_loops(s);
-            return ng_fail(NG_E_IO, "serve: cannot listen on %s:%d (in use, or not allowed)", o->bind ? o->bind : "127.0.0.1", o->port);
+            return ng_fail(NG_E_IO, "serve: cannot start the HTTP server (libmicrohttpd)");
         }
-        if (i == 0) {   /* port 0: the others join the port the first one got */
-            const union MHD_DaemonInfo *di = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_BIND_PORT);
-            if (di) sa.sin_port = htons(di->port);
-            s->port = di ? di->port : o->port;
-        }
-        l->listen = -2;   /* not quiesced yet */
         l->sel = sel;
+        l->max_conns = (int)conns;
     }
     for (int i = 0; i < s->nloops; i++) {
         if (pthread_create(&s->loops[i].th, NULL, loop_main, &s->loops[i]) != 0) {
