@@ -8,6 +8,7 @@
  * ctest-engine-only: links nnguard_engine alone (the engine without src/formats/). */
 #include "tutil.h"
 #include "engine/graph.h"
+#include "engine/wconv.h"
 
 #define TOL 1e-4
 
@@ -212,6 +213,88 @@ static void test_conv_direct(const conv_case *k)
     CHECK(relerr("direct against im2col + GEMM", ys[0], gemm, ny) < 1e-5);
     for (int p = 0; p < 4; p++) free(ys[p]);
     free(gemm); free(x); free(w); free(b); free(ry);
+}
+
+/* Winograd F(2x2, 3x3) (engine/wconv.c), 3x3 stride-1 group-1 convolutions: ng_wino_fwd called
+ * directly on a 2-worker pool with chunk sizes that give one chunk, several shared chunks and
+ * per-worker chunks (p.own), with and without Relu, against the double reference within 1e-5 of
+ * the output's magnitude; then the Conv node in an inference exec (where ops_conv.c picks Winograd)
+ * against the same reference and against NG_WINOGRAD=0 (im2col + GEMM). */
+typedef struct wino_case { int64_t N, C, H, W, M, pt, pl, pb, pr; int bias; } wino_case;
+
+static void test_wino(const wino_case *k)
+{
+    const int64_t OH = k->H + k->pt + k->pb - 2, OW = k->W + k->pl + k->pr - 2;
+    size_t nx = (size_t)(k->N * k->C * k->H * k->W), nw = (size_t)(k->M * k->C * 9), ny = (size_t)(k->N * k->M * OH * OW);
+    float *x = rnd(nx, -1, 1), *w = rnd(nw, -0.5f, 0.5f), *b = rnd((size_t)k->M, -1, 1), *y = malloc(ny * sizeof(float));
+    double *ry = calloc(ny, sizeof(double)), *rr = calloc(ny, sizeof(double));
+    for (int64_t n = 0; n < k->N; n++)
+        for (int64_t m = 0; m < k->M; m++)
+            for (int64_t oh = 0; oh < OH; oh++)
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    double sum = k->bias ? b[m] : 0.0;
+                    for (int64_t c = 0; c < k->C; c++)
+                        for (int64_t i = 0; i < 3; i++)
+                            for (int64_t j = 0; j < 3; j++) {
+                                int64_t h = oh - k->pt + i, ww = ow - k->pl + j;
+                                if (h < 0 || h >= k->H || ww < 0 || ww >= k->W) continue;
+                                sum += (double)w[(m * k->C + c) * 9 + i * 3 + j] * x[((n * k->C + c) * k->H + h) * k->W + ww];
+                            }
+                    size_t yi = (size_t)(((n * k->M + m) * OH + oh) * OW + ow);
+                    ry[yi] = sum;
+                    rr[yi] = sum > 0.0 ? sum : 0.0;
+                }
+    printf("Winograd Conv N%lld C%lld %lldx%lld M%lld pad %lld,%lld,%lld,%lld%s\n", (long long)k->N, (long long)k->C,
+           (long long)k->H, (long long)k->W, (long long)k->M, (long long)k->pt, (long long)k->pl, (long long)k->pb,
+           (long long)k->pr, k->bias ? " bias" : "");
+    ng_pool *pool = ng_pool_new(2);
+    CHECK(pool != NULL);
+    /* the default (one chunk for these sizes), two chunks of half the tile rows (shared by the workers),
+     * one tile row per chunk (each worker its own) */
+    const int64_t th = (OH + 1) / 2, tw = (OW + 1) / 2, row_bytes = 16 * (k->C + k->M) * tw * (int64_t)sizeof(float);
+    const int64_t chunks[3] = { 0, row_bytes * ((k->N * th + 1) / 2), 1 };
+    int saw_shared = 0, saw_own = 0;
+    for (int ci = 0; ci < 3; ci++)
+        for (int relu = 0; relu < 2; relu++) {
+            ng_wino p;
+            ng_wino_plan(&p, k->N, k->C, k->M, k->H, k->W, k->pt, k->pl, OH, OW, 2, chunks[ci]);
+            saw_shared |= !p.own;
+            saw_own |= p.own;
+            float *scr = malloc((size_t)ng_wino_scratch(&p) * sizeof(float));
+            for (size_t i = 0; i < ny; i++) y[i] = NAN;   /* every output must be written */
+            ng_wino_fwd(pool, &p, x, w, k->bias ? b : NULL, relu, y, scr);
+            char what[96];
+            snprintf(what, sizeof what, "forward y, %lld chunk(s)%s%s", (long long)p.nchunks, p.own ? " per worker" : "",
+                     relu ? ", Relu" : "");
+            CHECK(relerr(what, y, relu ? rr : ry, ny) < 1e-5);
+            free(scr);
+        }
+    CHECK(saw_shared && saw_own);
+    ng_pool_free(pool);
+    /* through the exec: Winograd by default in inference, im2col + GEMM with NG_WINOGRAD=0 */
+    ng_attrs a;
+    ng_attrs_default(&a);
+    a.pad[0] = k->pt; a.pad[1] = k->pl; a.pad[2] = k->pb; a.pad[3] = k->pr;
+    ng_shape xs = shp(4, k->N, k->C, k->H, k->W), ps[2] = { shp(4, k->M, k->C, 3, 3), shp(1, k->M, 0, 0, 0) };
+    float *pd[2] = { w, b }, *ys[2];
+    for (int off = 0; off < 2; off++) {
+        if (off) setenv("NG_WINOGRAD", "0", 1);
+        onenode t;
+        CHECK(build(&t, NG_OP_CONV, &a, &xs, k->bias ? 3 : 2, 0, ps, pd, NULL, 0, 0));
+        const float *yo;
+        ng_shape ysh;
+        CHECK_OK(ng_exec_forward(t.e, x, k->N, &yo, &ysh));
+        CHECK(ysh.ndim == 4 && ysh.d[1] == k->M && ysh.d[2] == OH && ysh.d[3] == OW);
+        CHECK(relerr(off ? "exec, NG_WINOGRAD=0" : "exec (Winograd)", yo, ry, ny) < 1e-5);
+        ys[off] = malloc(ny * sizeof(float));
+        memcpy(ys[off], yo, ny * sizeof(float));
+        destroy(&t);
+        if (off) unsetenv("NG_WINOGRAD");
+    }
+    for (size_t i = 0; i < ny; i++) ry[i] = ys[1][i];
+    CHECK(relerr("Winograd against im2col + GEMM", ys[0], ry, ny) < 1e-5);
+    free(ys[0]); free(ys[1]);
+    free(x); free(w); free(b); free(y); free(ry); free(rr);
 }
 
 /* ---------------- Gemm / MatMul ---------------- */
@@ -583,6 +666,15 @@ int main(void)
         test_conv(&dconvs[i]);
         test_conv_direct(&dconvs[i]);
     }
+
+    static const wino_case winos[] = {
+        /* N  C  H   W   M pt pl pb pr bias */
+        { 2, 20, 15, 13, 20, 1, 1, 1, 1, 1 },   /* odd output: half tiles on the right and bottom */
+        { 3, 24, 12, 16, 40, 1, 1, 1, 1, 0 },   /* even, no bias */
+        { 3, 16, 11, 9, 33, 2, 0, 1, 3, 1 },    /* asymmetric pads (pr 3: a tile column of padding) */
+        { 1, 64, 16, 16, 64, 1, 1, 1, 1, 1 },   /* batch 1, resnet-like channels */
+    };
+    for (size_t i = 0; i < NG_ARRAY_LEN(winos); i++) test_wino(&winos[i]);
 
     test_gemm(7, 5, 9, 0, 0, 1, 1, 5, 1.0f, 1.0f);       /* C [N] */
     test_gemm(64, 120, 400, 0, 1, 1, 1, 120, 1.0f, 1.0f); /* LeNet f1 (split GEMMs) */

@@ -8,7 +8,8 @@
  * (Training-mode BatchNorm writes the running statistics into the model.)
  * With the environment variable NG_PROFILE set, each exec prints the time spent
  * per node (forward and backward) to stderr when it is freed; with NG_NO_FUSION set,
- * inference runs every node on its own (no Conv/Add -> Relu or Conv -> MaxPool fusion, see fusion_plan).
+ * inference runs every node on its own (no Conv/Add -> Relu or Conv -> MaxPool fusion, see fusion_plan);
+ * with NG_WINOGRAD=0, inference runs 3x3 stride-1 Convs through im2col + GEMM instead of Winograd (wconv.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,7 @@ struct ng_exec {
     int       *fpool;        /* per node: the MaxPool node inference may fold into this Conv, or -1 */
     int        pooled;       /* MaxPools the last forward folded (their inputs were never written) */
     int        grads;        /* backward ran on this exec: fold no more MaxPools (see ng_exec_backward) */
+    int        winograd;     /* NG_WINOGRAD is not "0": inference Convs may use Winograd (ng_opctx.winograd) */
 };
 
 ng_exec_options ng_exec_options_default(void)
@@ -186,6 +188,8 @@ ng_status ng_exec_new(ng_model *m, const ng_exec_options *o, ng_exec **out)
     }
     e->in_off[m->n_nodes] = k;
     if (fusion_plan(e) != NG_OK) { ng_exec_free(e); return NG_E_NOMEM; }
+    const char *wino = getenv("NG_WINOGRAD");
+    e->winograd = !(wino && wino[0] == '0');
     if (getenv("NG_PROFILE") && !(e->prof = ng_calloc(2 * nn, sizeof *e->prof))) { ng_exec_free(e); return NG_E_NOMEM; }
     *out = e;
     return NG_OK;
@@ -252,6 +256,7 @@ static void ctx_init(ng_exec *e, exec_ctx *x, float *grad_params)
     memset(x, 0, sizeof *x);
     x->c.pool = e->pool;
     x->c.training = e->training;
+    x->c.winograd = e->winograd && !e->training;
     x->c.rng = &e->rng;
     x->c.grad_params = grad_params;
     x->c.model = e->m;

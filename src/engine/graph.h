@@ -178,6 +178,8 @@ typedef struct ng_opctx {
                              (after the Relu when fuse_relu is set) that the Conv may compute too */
     ng_tensor *pool_out;  /* that MaxPool's output */
     int       pool_done;  /* set by the Conv when it wrote pool_out (the exec then skips the MaxPool) */
+    int       winograd;   /* forward, inference only: 3x3 stride-1 Convs may run Winograd F(2x2, 3x3)
+                             (wconv.h); NG_WINOGRAD=0 in the environment at ng_exec_new turns it off */
 } ng_opctx;
 
 /* Fill out shapes from input shapes; return NG_OK or ng_fail(NG_E_SHAPE, "node 'x' (Conv): ..."). */

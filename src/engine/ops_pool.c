@@ -58,6 +58,7 @@ typedef struct pool_job {
     const float *x, *dy;
     float *y, *dx;
     int32_t *arg;       /* MaxPool: saved argmax (index in the plane, -1 if none), or NULL */
+    float **scr;        /* MaxPool without argmax, dilation 1: a row of W floats per worker */
     int include_pad;    /* AveragePool */
 } pool_job;
 
@@ -134,6 +135,49 @@ NG_KERN_CLONES static void maxpool_fwd_body(void *arg, int64_t i0, int64_t i1, i
     }
 }
 
+/* Without argmax and with dilation 1 (inference; resnet's 3x3 stride-2 pad-1 pool after the stem):
+ * per output row, first the column maxima of the window's rows (one contiguous pass per row), then
+ * each output the maximum of kw of them; the windows inside the row run tap by tap over all their
+ * outputs (vectorised). The same maximum as max_window for inputs without NaN. Measured: resnet18's
+ * pool (batch 32, 64 x 112 x 112) was 5.7% of the forward's CPU time through max_window. */
+NG_KERN_CLONES static void maxpool_sep_body(void *arg, int64_t i0, int64_t i1, int worker)
+{
+    const pool_job *j = arg;
+    const pool_geom *g = &j->g;
+    const int64_t W = g->W, OW = g->OW, sw = g->sw, pl = g->pl, kw = g->kw;
+    float *restrict cm = j->scr[worker];
+    int64_t oa = (pl + sw - 1) / sw, ob = W - kw + pl >= 0 ? (W - kw + pl) / sw + 1 : 0;   /* full windows */
+    if (ob > OW) ob = OW;
+    if (oa > ob) oa = ob;
+    for (int64_t p = i0; p < i1; p++) {
+        const float *x = j->x + p * g->H * W;
+        float *y = j->y + p * g->OH * OW;
+        for (int64_t oh = 0; oh < g->OH; oh++) {
+            const int64_t h0 = oh * g->sh - g->pt, ha = h0 > 0 ? h0 : 0, hb = h0 + g->kh < g->H ? h0 + g->kh : g->H;
+            float *restrict yr = y + oh * OW;
+            if (ha >= hb) { for (int64_t ow = 0; ow < OW; ow++) yr[ow] = 0.0f; continue; }
+            memcpy(cm, x + ha * W, sizeof(float) * (size_t)W);
+            for (int64_t h = ha + 1; h < hb; h++) {
+                const float *restrict r = x + h * W;
+                for (int64_t w = 0; w < W; w++) cm[w] = r[w] > cm[w] ? r[w] : cm[w];
+            }
+            for (int64_t ow = 0; ow < OW; ow++) {
+                if (ow == oa) { ow = ob - 1; continue; }
+                const int64_t w0 = ow * sw - pl, wa = w0 > 0 ? w0 : 0, wb = w0 + kw < W ? w0 + kw : W;
+                float m = 0.0f;
+                for (int64_t w = wa; w < wb; w++) m = w == wa || cm[w] > m ? cm[w] : m;
+                yr[ow] = m;
+            }
+            for (int64_t ow = oa; ow < ob; ow++) yr[ow] = cm[ow * sw - pl];
+            for (int64_t t = 1; t < kw; t++)
+                for (int64_t ow = oa; ow < ob; ow++) {
+                    const float v = cm[ow * sw - pl + t];
+                    yr[ow] = v > yr[ow] ? v : yr[ow];
+                }
+        }
+    }
+}
+
 ng_status ng_maxpool_shape(const ng_node *n, const ng_shape *const *in, ng_shape *out)
 {
     pool_geom g = {0};
@@ -157,6 +201,18 @@ ng_status ng_maxpool_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *
         j.arg = (int32_t *)(h + 1);
     } else if (c->saved && *c->saved && c->saved_size && *c->saved_size >= sizeof(argmax_hdr)) {
         ((argmax_hdr *)*c->saved)->magic = 0;   /* a stale argmax must not be used by backward */
+    }
+    const int fast = j.g.kh == 2 && j.g.kw == 2 && j.g.sh == 2 && j.g.sw == 2 && j.g.dh == 1 && j.g.dw == 1 &&
+                     j.g.pt == 0 && j.g.pl == 0;
+    float *ptrs[NG_KERN_MAX_WORKERS];
+    const int nw = ng_pool_size(c->pool);
+    if (!j.arg && !fast && j.g.dh == 1 && j.g.dw == 1 && nw <= NG_KERN_MAX_WORKERS) {
+        int ok = 1;
+        for (int w = 0; w < nw && ok; w++) ok = (ptrs[w] = ng_opctx_scratch(c, w, (size_t)j.g.W)) != NULL;
+        if (!ok) return ng_fail(NG_E_NOMEM, "node '%s' (MaxPool): no memory for a row of column maxima", NG_NODE_NAME(n));
+        j.scr = ptrs;
+        ng_pool_for(c->pool, j.g.N * j.g.C, maxpool_sep_body, &j);
+        return NG_OK;
     }
     ng_pool_for(c->pool, j.g.N * j.g.C, maxpool_fwd_body, &j);
     return NG_OK;
