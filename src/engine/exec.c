@@ -54,6 +54,8 @@ struct ng_exec {
     int        pooled;       /* MaxPools the last forward folded (their inputs were never written) */
     int        grads;        /* backward ran on this exec: fold no more MaxPools (see ng_exec_backward) */
     int        winograd;     /* NG_WINOGRAD is not "0": inference Convs may use Winograd (ng_opctx.winograd) */
+    int        conv_direct;  /* NG_CONV_DIRECT is not "0" (ng_opctx.conv_direct) */
+    int        dconv16;      /* NG_DCONV16 is not "0" (ng_opctx.dconv16) */
 };
 
 ng_exec_options ng_exec_options_default(void)
@@ -135,6 +137,13 @@ static ng_status fusion_plan(ng_exec *e)
     return NG_OK;
 }
 
+/* Whether the environment variable NAME is set to "0..." (a kernel switch turned off). */
+static int env_is_zero(const char *name)
+{
+    const char *v = getenv(name);
+    return v && v[0] == '0';
+}
+
 ng_status ng_exec_new(ng_model *m, const ng_exec_options *o, ng_exec **out)
 {
     *out = NULL;
@@ -188,8 +197,10 @@ ng_status ng_exec_new(ng_model *m, const ng_exec_options *o, ng_exec **out)
     }
     e->in_off[m->n_nodes] = k;
     if (fusion_plan(e) != NG_OK) { ng_exec_free(e); return NG_E_NOMEM; }
-    const char *wino = getenv("NG_WINOGRAD");
-    e->winograd = !(wino && wino[0] == '0');
+    /* the kernel switches, read once per exec (not per Conv forward) */
+    e->winograd = !env_is_zero("NG_WINOGRAD");
+    e->conv_direct = !env_is_zero("NG_CONV_DIRECT");
+    e->dconv16 = !env_is_zero("NG_DCONV16");
     if (getenv("NG_PROFILE") && !(e->prof = ng_calloc(2 * nn, sizeof *e->prof))) { ng_exec_free(e); return NG_E_NOMEM; }
     *out = e;
     return NG_OK;
@@ -257,6 +268,8 @@ static void ctx_init(ng_exec *e, exec_ctx *x, float *grad_params)
     x->c.pool = e->pool;
     x->c.training = e->training;
     x->c.winograd = e->winograd && !e->training;
+    x->c.conv_direct = e->conv_direct;
+    x->c.dconv16 = e->dconv16;
     x->c.rng = &e->rng;
     x->c.grad_params = grad_params;
     x->c.model = e->m;

@@ -291,14 +291,12 @@ static int conv_pool_ok(const ng_opctx *c, const conv_geom *o)
  * tile's inputs, K rows of 48 floats, stay in L1). Measured (1 thread, CPU time per forward):
  * LeNet c1 (K 25, M 6) 1.23 -> 0.88 ms at batch 256, c2 (K 150, M 16) 2.92 -> 1.93 ms; MobileNetV2's
  * 1x1 projections at batch 32: K 32 M 16 15.3 -> 13.6 ms, K 144 M 24 20.9 -> 17.0 ms, but K 192
- * M 32 6.8 -> 7.8 ms (hence K <= 160). NG_CONV_DIRECT=0 in the environment turns it off (the
- * im2col + GEMM path for every Conv). */
+ * M 32 6.8 -> 7.8 ms (hence K <= 160). NG_CONV_DIRECT=0 in the environment at ng_exec_new turns it
+ * off (the im2col + GEMM path for every Conv; ng_opctx.conv_direct). */
 #define NG_CONV_DIRECT_MAX_K 160   /* <= NG_DCONV_MAX_K */
-static int conv_use_direct(const conv_geom *o)
+static int conv_use_direct(const ng_opctx *c, const conv_geom *o)
 {
-    const char *env = getenv("NG_CONV_DIRECT");
-    if (env && env[0] == '0') return 0;
-    return !o->depthwise && o->g.sh == 1 && o->g.sw == 1 && o->Wp <= 2 * o->g.OW &&
+    return c->conv_direct && !o->depthwise && o->g.sh == 1 && o->g.sw == 1 && o->Wp <= 2 * o->g.OW &&
            o->K <= NG_CONV_DIRECT_MAX_K && o->Mg <= 32;
 }
 
@@ -390,12 +388,11 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
     }
     j.relu = c->fuse_relu;
     j.x = in[0]->data; j.w = in[1]->data; j.b = b ? b->data : NULL; j.y = out[0]->data;
-    if (conv_use_direct(&j.o)) {
+    if (conv_use_direct(c, &j.o)) {
         ng_dconv16 q;
         const conv_geom *o = &j.o;
         const ng_dconv *d = &q.d;
-        const char *v16 = getenv("NG_DCONV16");
-        const int use16 = !(v16 && v16[0] == '0') &&
+        const int use16 = c->dconv16 &&
                           ng_dconv16_plan(&q, o->Mg, o->Cg, o->Hp, o->Wp, o->g.kh, o->g.kw, o->g.dh, o->g.dw, o->g.OH, o->g.OW);
         if (!use16) ng_dconv_plan(&q.d, o->Mg, o->Cg, o->Hp, o->Wp, o->g.kh, o->g.kw, o->g.dh, o->g.dw, o->g.OH);
         q.relu = j.relu;
