@@ -217,7 +217,7 @@ static void test_train_small(const ng_dataset *tr)
     CHECK(sp->p_shift_random == 0.7 && sp->label_smooth == 0.1f);
     ng_license_spec_init(sp, NG_LICENSE_HIERARCHICAL);
     CHECK(sp->p_key == 0.5 && sp->p_key_end == 0.8 && sp->deny_mass == 0.3f && sp->deny_weight == 1.5f);
-    CHECK(sp->p_shift_random == 0 && sp->label_smooth == 0);
+    CHECK(sp->p_shift_random == 0 && sp->label_smooth == 0.1f);
     ng_license_spec_init(sp, NG_LICENSE_CLASS_SUBSET);
     CHECK(sp->p_key == 0.5 && sp->p_key_end == 0.8 && sp->deny_mass == 0.3f && sp->deny_weight == 2.0f);
     ng_license_spec_init(sp, NG_LICENSE_PER_USER);

@@ -170,7 +170,8 @@ static ng_status scheme(const sn_run *r, ng_license_spec *sp, const char *label,
     return st;
 }
 
-static ng_status replacement(const sn_run *r, ng_model *lic, const ng_license_spec *old, const double lic_secs[2], json_t *out)
+static ng_status replacement(const sn_run *r, ng_model *lic, const ng_license_spec *old, const double lic_secs[2],
+                             json_t *out)
 {
     ng_license_spec *sp = malloc(sizeof *sp);
     ng_model *m = NULL;

@@ -123,8 +123,8 @@ typedef struct ng_license_spec {
                                    lands next to the place), before the kinds above; set by
                                    ng_license_spec_shares (per-user 0.7, the others 0) */
     float    label_smooth;      /* a granted example's target: 1 - label_smooth on its label, label_smooth
-                                   spread over all classes (ng_license_spec_shares: per-user 0.1, the
-                                   others 0) */
+                                   spread over all classes (ng_license_spec_shares: per-user and
+                                   hierarchical 0.1, the others 0) */
     ng_model *teacher;          /* replacement (optional, not owned): a granted key's examples get the
                                    softmax of teacher on the input stamped with revoked[0] as target
                                    instead of the one-hot label (the licensed model before: its
@@ -152,8 +152,9 @@ void ng_license_spec_init(ng_license_spec *s, ng_license_scheme scheme);
 /* Set s's sample shares and deny target to its scheme's and stamp's defaults: single with a patch
  * stamp p_key 0.7 throughout, deny mass 0.5, weight 1; the others (several keys, class subsets,
  * blend stamps: they need more denied examples) p_key ramped 0.5 -> 0.8 (per-user 0.78), deny
- * mass 0.3, weight 2 (blend stamps 3, hierarchical 1.5); per-user also p_shift_random 0.7 and
- * label_smooth 0.1; p_clean a fifth of the rest. Call it again after changing s->scheme or s->stamp.mode. */
+ * mass 0.3, weight 2 (blend stamps 3, hierarchical 1.5); per-user also p_shift_random 0.7,
+ * per-user and hierarchical label_smooth 0.1; p_clean a fifth of the rest. Call it again after
+ * changing s->scheme or s->stamp.mode. */
 void ng_license_spec_shares(ng_license_spec *s);
 void ng_license_spec_wipe(ng_license_spec *s);
 

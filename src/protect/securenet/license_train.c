@@ -113,7 +113,8 @@ static ng_status lic_hook(void *vctx, float *x, const int32_t *y, float *targets
         /* near misses of a granted key (keys must be told apart by every value and by their place) */
         const uint32_t kind = ng_rng_below(&rng, 10);
         const ng_stamper *ks = cx->keys[ng_rng_below(&rng, (uint32_t)sp->nkeys)];
-        if (sp->p_shift_random > 0 && sp->stamp.mode == NG_STAMP_PATCH && ng_rng_uniform(&rng) < sp->p_shift_random) {
+        if (sp->p_shift_random > 0 && sp->stamp.mode == NG_STAMP_PATCH &&
+            ng_rng_uniform(&rng) < sp->p_shift_random) {
             /* random values 1-2 px off its place: a wrong key's patch that lands next to the place
              * (per-user, share 0.5: the worst of 100 random keys 16.35% -> 11.90%, seed 0, --threads 1) */
             ng_stamper near = *ks;
