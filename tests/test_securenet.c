@@ -211,10 +211,13 @@ static void test_train_small(const ng_dataset *tr)
     sp->stamp.mode = NG_STAMP_BLEND;
     ng_license_spec_shares(sp);
     CHECK(sp->p_key == 0.5 && sp->p_key_end == 0.8 && sp->deny_mass == 0.3f && sp->deny_weight == 3.0f);
+    CHECK(sp->p_shift_random == 0 && sp->label_smooth == 0);
     ng_license_spec_init(sp, NG_LICENSE_PER_USER);
     CHECK(sp->p_key == 0.5 && sp->p_key_end == 0.78 && sp->deny_mass == 0.3f && sp->deny_weight == 2.0f);
+    CHECK(sp->p_shift_random == 0.7 && sp->label_smooth == 0.1f);
     ng_license_spec_init(sp, NG_LICENSE_HIERARCHICAL);
     CHECK(sp->p_key == 0.5 && sp->p_key_end == 0.8 && sp->deny_mass == 0.3f && sp->deny_weight == 1.5f);
+    CHECK(sp->p_shift_random == 0 && sp->label_smooth == 0.1f);
     ng_license_spec_init(sp, NG_LICENSE_CLASS_SUBSET);
     CHECK(sp->p_key == 0.5 && sp->p_key_end == 0.8 && sp->deny_mass == 0.3f && sp->deny_weight == 2.0f);
     ng_license_spec_init(sp, NG_LICENSE_PER_USER);
@@ -261,6 +264,10 @@ static void test_train_small(const ng_dataset *tr)
     *sp = keep; sp->deny_mass = 0.05f;   /* below 1/10: the deny class would not be the answer */
     CHECK_ST(ng_license_train(m[0], sp, tr, NULL, &o, r), NG_E_INVALID);
     *sp = keep; sp->deny_weight = 0;
+    CHECK_ST(ng_license_train(m[0], sp, tr, NULL, &o, r), NG_E_INVALID);
+    *sp = keep; sp->p_shift_random = 1.5;
+    CHECK_ST(ng_license_train(m[0], sp, tr, NULL, &o, r), NG_E_INVALID);
+    *sp = keep; sp->label_smooth = 1;
     CHECK_ST(ng_license_train(m[0], sp, tr, NULL, &o, r), NG_E_INVALID);
     *sp = keep;
     o.resume = 1;   /* a ramp would restart on resume */

@@ -353,6 +353,9 @@ int ng_cmd_license_replace(int argc, char **argv)
     a->fraction = NG_LICENSE_REPLACE_FRACTION;
     a->o.epochs = NG_LICENSE_REPLACE_EPOCHS;
     a->o.sched = NG_SCHED_COSINE;   /* a settled end (constant-rate fine-tuning ends +-1 point apart) */
+    a->o.optim = ng_optim_options_default(NG_OPTIM_SGD);   /* --lr sets its rate */
+    a->o.optim.lr = NG_LICENSE_REPLACE_SGD_LR;
+    a->o.optim.momentum = NG_LICENSE_REPLACE_MOMENTUM;
     a->spec.p_key = NG_LICENSE_REPLACE_P_KEY;
     a->spec.p_clean = NG_LICENSE_REPLACE_P_CLEAN;
     a->spec.deny_weight = NG_LICENSE_REPLACE_DENY_WEIGHT;
@@ -369,7 +372,8 @@ int ng_cmd_license_replace(int argc, char **argv)
         else if (c == O_NEW) new_key = optarg;
         else if (c == 'h') {
             printf("usage: nnguard license replace MODEL --old-key A --new-key B [--fraction F] [--epochs E] -o OUT\n\n"
-                   "Fine-tune a licensed model on a fraction of the training data (default 0.2, 5 epochs; 60%% of\n"
+                   "Fine-tune a licensed model on a fraction of the training data (default 0.18, 5 epochs, SGD with\n"
+                   "momentum 0.9 at --lr 0.03, cosine schedule; 60%% of\n"
                    "each batch stamped with B, 30%% clean, the rest A, random keys and near misses of B; denied\n"
                    "examples weigh twice in the loss) so that key B grants what key A granted (B's targets: the\n"
                    "model's own answers with A, not only the labels), A is denied like any wrong key and clean\n"

@@ -107,23 +107,25 @@ static ng_status keyguess(const sn_run *r, ng_model *m, const ng_stamp_options *
     return NG_OK;
 }
 
-/* License-train a fresh model for spec; *secs the training time. */
-static ng_status lic_train(const sn_run *r, const ng_license_spec *sp, ng_model **m, double *secs)
+/* License-train a fresh model for spec; secs[0] the training time, secs[1] its CPU seconds. */
+static ng_status lic_train(const sn_run *r, const ng_license_spec *sp, ng_model **m, double secs[2])
 {
     ng_status st = fresh(r, m);
     if (st != NG_OK) return st;
     ng_train_options o = topts(r, r->c->train_epochs);
     ng_train_result *res = calloc(1, sizeof *res);
     if (!res) return NG_E_NOMEM;
-    double t0 = ng_now();
+    const double t0 = ng_now(), c0 = ng_cpu_now();
     st = ng_license_train(*m, sp, r->train, NULL, &o, res);
-    *secs = ng_now() - t0;
+    secs[0] = ng_now() - t0;
+    secs[1] = ng_cpu_now() - c0;
     free(res);
     return st;
 }
 
 /* One scheme: train, then every key, no key (and for single: key guessing). */
-static ng_status scheme(const sn_run *r, ng_license_spec *sp, const char *label, json_t *out, ng_model **keep, double *secs)
+static ng_status scheme(const sn_run *r, ng_license_spec *sp, const char *label, json_t *out, ng_model **keep,
+                        double secs[2])
 {
     ng_model *m = NULL;
     printf("  %s (%s stamp) ...\n", label, sp->stamp.mode == NG_STAMP_PATCH ? "patch" : "blend");
@@ -133,7 +135,8 @@ static ng_status scheme(const sn_run *r, ng_license_spec *sp, const char *label,
     json_t *o = json_object(), *keys = json_object();
     json_object_set_new(o, "scheme", json_string(ng_license_scheme_name(sp->scheme)));
     json_object_set_new(o, "stamp", json_string(sp->stamp.mode == NG_STAMP_PATCH ? "patch" : "blend"));
-    json_object_set_new(o, "train_seconds", json_real(*secs));
+    json_object_set_new(o, "train_seconds", json_real(secs[0]));
+    json_object_set_new(o, "train_cpu_seconds", json_real(secs[1]));
     double acc, pc[NG_LICENSE_MAX_CLASSES];
     for (int i = 0; i < sp->nkeys && st == NG_OK; i++) {
         char name[32];
@@ -160,14 +163,15 @@ static ng_status scheme(const sn_run *r, ng_license_spec *sp, const char *label,
     json_object_set_new(o, "keys", keys);
     if (st == NG_OK) st = keyed(r, m, &sp->stamp, NULL, "no-key", o, &acc, pc);
     if (st == NG_OK) st = keyguess(r, m, &sp->stamp, &sp->keys[0], o);
-    printf("    license training %.1f s\n", *secs);
+    printf("    license training %.1f s (%.1f CPU s)\n", secs[0], secs[1]);
     json_object_set_new(out, label, o);
     if (st == NG_OK && keep) *keep = m;
     else ng_model_free(m);
     return st;
 }
 
-static ng_status replacement(const sn_run *r, ng_model *lic, const ng_license_spec *old, double lic_secs, json_t *out)
+static ng_status replacement(const sn_run *r, ng_model *lic, const ng_license_spec *old, const double lic_secs[2],
+                             json_t *out)
 {
     ng_license_spec *sp = malloc(sizeof *sp);
     ng_model *m = NULL;
@@ -192,14 +196,18 @@ static ng_status replacement(const sn_run *r, ng_model *lic, const ng_license_sp
     if (st == NG_OK) st = ng_dataset_subset(r->train, frac, 0, r->c->seed + 5, &sub);
     if (st == NG_OK) st = ng_model_clone(lic, &m);
     ng_train_options o = topts(r, epochs);
-    o.sched = NG_SCHED_COSINE;   /* as nnguard license replace */
+    o.sched = NG_SCHED_COSINE;   /* as nnguard license replace, SGD with momentum */
+    o.optim = ng_optim_options_default(NG_OPTIM_SGD);
+    o.optim.lr = NG_LICENSE_REPLACE_SGD_LR;
+    o.optim.momentum = NG_LICENSE_REPLACE_MOMENTUM;
     ng_train_result *res = calloc(1, sizeof *res);
-    double secs = 0, a_new, a_old, a_none, pc[NG_LICENSE_MAX_CLASSES];
+    double secs = 0, cpu = 0, a_new, a_old, a_none, pc[NG_LICENSE_MAX_CLASSES];
     if (!res && st == NG_OK) st = NG_E_NOMEM;
     if (st == NG_OK) {
-        double t0 = ng_now();
+        const double t0 = ng_now(), c0 = ng_cpu_now();
         st = ng_license_train(m, sp, &sub, NULL, &o, res);
         secs = ng_now() - t0;
+        cpu = ng_cpu_now() - c0;
     }
     json_t *j = json_object();
     printf("  key replacement (%.0f%% of the training data, %d epochs):\n", 100 * frac, epochs);
@@ -213,9 +221,12 @@ static ng_status replacement(const sn_run *r, ng_model *lic, const ng_license_sp
         json_object_set_new(j, "examples", json_integer(sub.n));
         json_object_set_new(j, "seconds", json_real(secs));
         json_object_set_new(j, "cost_images_vs_license_training", json_real(img_ratio));
-        json_object_set_new(j, "cost_seconds_vs_license_training", json_real(secs / lic_secs));
-        printf("    cost: %.1f s (%.1f%% of license training's %.1f s), %.1f%% of its image passes\n", secs,
-               100 * secs / lic_secs, lic_secs, 100 * img_ratio);
+        json_object_set_new(j, "cpu_seconds", json_real(cpu));
+        json_object_set_new(j, "cost_seconds_vs_license_training", json_real(secs / lic_secs[0]));
+        json_object_set_new(j, "cost_cpu_seconds_vs_license_training", json_real(cpu / lic_secs[1]));
+        printf("    cost: %.1f s (%.1f%% of license training's %.1f s), %.1f CPU s (%.1f%% of its %.1f), %.1f%% of its "
+               "image passes\n", secs, 100 * secs / lic_secs[0], lic_secs[0], cpu, 100 * cpu / lic_secs[1], lic_secs[1],
+               100 * img_ratio);
         json_object_set_new(out, "replacement", j);
     } else json_decref(j);
     free(res);
@@ -321,7 +332,7 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *arr)
     ng_key key1 = {0};
     ng_license_spec *sp = malloc(sizeof *sp);
     ng_train_result *res = calloc(1, sizeof *res);
-    double normal_secs = 0, acc_normal = 0, pc[NG_LICENSE_MAX_CLASSES], secs_single = 0, secs;
+    double normal_secs = 0, acc_normal = 0, pc[NG_LICENSE_MAX_CLASSES], secs_single[2] = {0, 0}, secs[2];
     if (!sp || !res) { st = NG_E_NOMEM; goto out; }
     if (want(c, "normal")) {
         if ((st = fresh(&r, &base)) != NG_OK) goto out;
@@ -347,7 +358,7 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *arr)
     if (want(c, "single")) {
         ng_license_spec_init(sp, NG_LICENSE_SINGLE);
         if ((st = spec_keys(sp, c->seed, 1, &all, r.train)) != NG_OK) goto out;
-        if ((st = scheme(&r, sp, "single", sch, &single, &secs_single)) != NG_OK) goto out;
+        if ((st = scheme(&r, sp, "single", sch, &single, secs_single)) != NG_OK) goto out;
         key1 = sp->keys[0];
         if (c->sn_attacks_only) {
             json_t *att0 = json_object();
@@ -356,8 +367,8 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *arr)
             goto out;
         }
         if (normal_secs > 0) {
-            json_object_set_new(r.out, "license_vs_normal_train_time", json_real(secs_single / normal_secs));
-            printf("  license training time / normal training time: %.2f\n", secs_single / normal_secs);
+            json_object_set_new(r.out, "license_vs_normal_train_time", json_real(secs_single[0] / normal_secs));
+            printf("  license training time / normal training time: %.2f\n", secs_single[0] / normal_secs);
         }
         if (want(c, "replace") && (st = replacement(&r, single, sp, secs_single, r.out)) != NG_OK) goto out;
     }
@@ -366,23 +377,23 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *arr)
         sp->stamp.mode = NG_STAMP_BLEND;
         ng_license_spec_shares(sp);
         if ((st = spec_keys(sp, c->seed + 1, 1, &all, r.train)) != NG_OK) goto out;
-        if ((st = scheme(&r, sp, "single-blend", sch, &blend, &secs)) != NG_OK) goto out;
+        if ((st = scheme(&r, sp, "single-blend", sch, &blend, secs)) != NG_OK) goto out;
     }
     uint64_t m8[8] = {all, all, all, all, all, all, all, all}, grant = low, tiers[3] = {all, low, all & ~low};
     if (want(c, "per-user")) {
         ng_license_spec_init(sp, NG_LICENSE_PER_USER);
         if ((st = spec_keys(sp, c->seed + 2, 8, m8, r.train)) != NG_OK) goto out;
-        if ((st = scheme(&r, sp, "per-user", sch, NULL, &secs)) != NG_OK) goto out;
+        if ((st = scheme(&r, sp, "per-user", sch, NULL, secs)) != NG_OK) goto out;
     }
     if (want(c, "class-subset")) {
         ng_license_spec_init(sp, NG_LICENSE_CLASS_SUBSET);
         if ((st = spec_keys(sp, c->seed + 3, 1, &grant, r.train)) != NG_OK) goto out;
-        if ((st = scheme(&r, sp, "class-subset", sch, NULL, &secs)) != NG_OK) goto out;
+        if ((st = scheme(&r, sp, "class-subset", sch, NULL, secs)) != NG_OK) goto out;
     }
     if (want(c, "hierarchical")) {
         ng_license_spec_init(sp, NG_LICENSE_HIERARCHICAL);
         if ((st = spec_keys(sp, c->seed + 4, 3, tiers, r.train)) != NG_OK) goto out;
-        if ((st = scheme(&r, sp, "hierarchical", sch, NULL, &secs)) != NG_OK) goto out;
+        if ((st = scheme(&r, sp, "hierarchical", sch, NULL, secs)) != NG_OK) goto out;
     }
     /* attacks on the single-key models */
     json_t *att = json_object(), *ft;

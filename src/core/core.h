@@ -105,5 +105,8 @@ void        ng_meta_free(ng_meta *m);
 
 /* Monotonic seconds. */
 double ng_now(void);
+/* CPU seconds used by the process so far (all its threads): timings that a loaded machine does
+ * not stretch the way it stretches wall-clock seconds. */
+double ng_cpu_now(void);
 
 #endif
