@@ -88,6 +88,9 @@
 #define NG_ADV_MAX_BUDGET (1 << 20)
 /* Default budget of the hardened form (see docs/results/advparams-curve-*.txt for the search). */
 #define NG_ADV_HARDEN_BUDGET 2000
+/* Camouflage rounds: a perturbed parameter is "hot" when the gradient detector ranks it within
+ * this many x its top 10 x changed (a margin: the attacker's data is not the encryption set). */
+#define NG_ADV_HIDE_MARGIN 1.5
 
 /* Paper form: how the next parameter is picked. GRAD is SCHEMES.md's rule (largest |gradient|).
  * GAIN (ours, not the paper's) picks the largest first-order loss increase |gradient x (target -
@@ -132,6 +135,9 @@ typedef struct ng_adv_options {
     int         dead;         /* hardened: also silence every unit of the first eligible tensor (its
                                  positive weights and biases to negative in-tensor values), kept out
                                  of the rounds; dropped (logged) if its units still fire */
+    int         hide;         /* hardened: camouflage rounds after the budget (0 = none; see
+                                 advparams_hide.c): perturbed parameters the gradient-outlier
+                                 detector ranks hot at the locked point are put back and replaced */
     const char *tensors;      /* comma-separated fnmatch patterns of eligible tensors; NULL = every
                                  trainable "*.weight" tensor with ndim >= 2 */
     int         batch;        /* forward/backward batch (256) */

@@ -198,6 +198,8 @@ static ng_status check_inputs(ng_model *m, const ng_dataset *d, const ng_adv_opt
                        (long long)o->set_size, o->batch);
     if (o->harden && (o->spread < 1 || o->spread > 1000))
         return ng_fail(NG_E_INVALID, "advparams: spread %d is outside 1..1000", o->spread);
+    if (o->hide < 0 || o->hide > 100)
+        return ng_fail(NG_E_INVALID, "advparams: %d camouflage rounds is outside 0..100", o->hide);
     if (o->rule != NG_ADV_RULE_GRAD && o->rule != NG_ADV_RULE_GAIN)
         return ng_fail(NG_E_INVALID, "advparams: unknown selection rule %d", (int)o->rule);
     if (o->tensors && strlen(o->tensors) > NG_ADV_PATTERN_MAX)
@@ -253,6 +255,85 @@ static ng_status dead_layer(adv_run *r, ng_model *m, const adv_tensor *dt, const
         report(o, &s);
     }
     free(mv);
+    return st;
+}
+
+static int cmp_desc_f(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x < y) - (x > y);
+}
+
+/* Index of the eligible tensor named `name`, or nt. */
+static size_t tensor_index(const adv_tensor *t, size_t nt, const char *name)
+{
+    size_t a = 0;
+    while (a < nt && strcmp(t[a].name, name) != 0) a++;
+    return a;
+}
+
+/* Camouflage rounds (advparams_hide.c): at the locked point, every perturbed parameter the
+ * gradient-outlier detector would rank among its top NG_ADV_HIDE_MARGIN x 10 x changed is put back,
+ * and as many new ones are drawn (hardened rule) among those it ranks below that. */
+static ng_status hide_rounds(adv_run *r, const ng_adv_options *o, const adv_tensor *t, size_t nt, float *params,
+                             uint8_t *chosen, ng_rng *rng, ng_adv_move *moves, ng_adv_key *k, double *loss,
+                             double *acc, double t0)
+{
+    float *z = ng_calloc(r->np, sizeof *z), *hz = ng_calloc(k->n, sizeof *hz);
+    if (!z || !hz) { free(z); free(hz); return NG_E_NOMEM; }
+    ng_status st = NG_OK;
+    for (int h = 0; h < o->hide && st == NG_OK; h++) {
+        if ((st = evaluate(r, 1, loss, acc)) != NG_OK) break;
+        size_t kk = (size_t)(NG_ADV_HIDE_MARGIN * 10.0 * (double)k->n);
+        float hot, cool;
+        if ((st = ng_adv_hide_scores(r->gacc, t, nt, kk, kk, z, &hot, &cool)) != NG_OK) break;
+        /* at most an eighth of the changed per round, the hottest first, so the lock holds */
+        size_t cap = (k->n + 7) / 8, nhot = 0;
+        float zcap = hot;
+        for (size_t i = 0; i < k->n; i++) {
+            size_t a = tensor_index(t, nt, k->pos[i].name);
+            if (a < nt && z[t[a].off + k->pos[i].index] >= hot) hz[nhot++] = z[t[a].off + k->pos[i].index];
+        }
+        if (nhot > cap) {
+            qsort(hz, nhot, sizeof *hz, cmp_desc_f);
+            zcap = hz[cap - 1];
+        }
+        size_t keep = 0, back = 0;
+        for (size_t i = 0; i < k->n; i++) {
+            size_t a = tensor_index(t, nt, k->pos[i].name);
+            size_t at = a < nt ? t[a].off + k->pos[i].index : 0;
+            if (a < nt && z[at] >= hot && z[at] >= zcap && back < cap) {
+                params[at] = bits2f(k->pos[i].orig);   /* stays marked chosen: never drawn again */
+                sodium_memzero(k->pos[i].name, strlen(k->pos[i].name));
+                free(k->pos[i].name);
+                back++;
+            } else {
+                k->pos[keep++] = k->pos[i];
+            }
+        }
+        k->n = keep;
+        if (o->log) fprintf(o->log, "advparams: camouflage round %d: accuracy %.2f%%, %zu of %zu changed ranked hot, "
+                            "put back\n", h + 1, 100 * *acc, back, keep + back);
+        if (back == 0) break;
+        for (size_t a = 0; a < nt; a++)   /* the hot ones are not candidates this round */
+            for (size_t e = 0; e < t[a].numel; e++)
+                if (!chosen[t[a].off + e] && z[t[a].off + e] >= cool) chosen[t[a].off + e] = 2;
+        size_t nm = ng_adv_harden_pick(r->gacc, params, t, nt, chosen, back, o->spread, o->down, rng, moves);
+        for (size_t a = 0; a < nt; a++)
+            for (size_t e = 0; e < t[a].numel; e++)
+                if (chosen[t[a].off + e] == 2) chosen[t[a].off + e] = 0;
+        for (size_t i = 0; i < nm && st == NG_OK; i++) {
+            size_t at = t[moves[i].ti].off + moves[i].ei;
+            st = ng_adv_key_push(k, t[moves[i].ti].name, moves[i].ei, f2bits(params[at]), f2bits(moves[i].to));
+            if (st == NG_OK) { params[at] = moves[i].to; chosen[at] = 1; }
+        }
+    }
+    free(z);
+    free(hz);
+    if (st == NG_OK) st = evaluate(r, 0, loss, acc);
+    if (st == NG_OK && o->log)
+        fprintf(o->log, "advparams: after camouflage: %zu changed, loss %.4f, accuracy %.2f%%  %.1fs\n", k->n, *loss,
+                100 * *acc, ng_now() - t0);
     return st;
 }
 
@@ -351,6 +432,8 @@ ng_status ng_adv_encrypt(ng_model *m, ng_weights *w, const ng_dataset *data, con
         ng_adv_step s = {(int)k->n, t[lm->ti].name, lm->ei, g, old, lm->to, loss, acc, ng_now() - t0};
         report(o, &s);
     }
+    if (st == NG_OK && o->harden && o->hide > 0 && k->n > 0)
+        st = hide_rounds(&r, o, t, nt, params, chosen, &rng, moves, k, &loss, &acc, t0);
     if (st == NG_OK && dead_ti == 0) st = dead_layer(&r, m, &t[0], &t[1], nt - 2, params, chosen, &rng, k, o, &loss, &acc, t0);
     if (st == NG_OK && k->n == 0)
         st = ng_fail(NG_E_STATE, "advparams: accuracy on the encryption set is already %.2f%%, below the target "

@@ -33,6 +33,12 @@ ng_status ng_adv_harden_prepare(ng_adv_tensor *t, size_t nt, const float *params
 size_t ng_adv_harden_pick(const float *grad, const float *params, const ng_adv_tensor *t, size_t nt,
                           uint8_t *chosen, size_t want, int spread, int down, ng_rng *rng, ng_adv_move *out);
 
+/* Camouflage rounds (advparams_hide.c): z[at] = the gradient-outlier detector's score of every
+ * eligible parameter (|g - mean| / sd within its tensor); *hot and *cool = the k_hot-th and
+ * k_cool-th largest of them. */
+ng_status ng_adv_hide_scores(const float *grad, const ng_adv_tensor *t, size_t nt, size_t k_hot, size_t k_cool,
+                             float *z, float *hot, float *cool);
+
 /* Dead layer (advparams_dead.c): one move; `at` in the model's array, `ei` in the tensor `name`. */
 typedef struct ng_adv_dead_move { const char *name; size_t at, ei; float to; } ng_adv_dead_move;
 /* Plan the moves that silence every unit of eligible tensor t (its positive weights, and the
