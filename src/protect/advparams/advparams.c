@@ -258,78 +258,20 @@ static ng_status dead_layer(adv_run *r, ng_model *m, const adv_tensor *dt, const
     return st;
 }
 
-static int cmp_desc_f(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x < y) - (x > y);
-}
-
-/* Index of the eligible tensor named `name`, or nt. */
-static size_t tensor_index(const adv_tensor *t, size_t nt, const char *name)
-{
-    size_t a = 0;
-    while (a < nt && strcmp(t[a].name, name) != 0) a++;
-    return a;
-}
-
-/* Camouflage rounds (advparams_hide.c): at the locked point, every perturbed parameter the
- * gradient-outlier detector would rank among its top NG_ADV_HIDE_MARGIN x 10 x changed is put back,
- * and as many new ones are drawn (hardened rule) among those it ranks below that. */
+/* Camouflage rounds (advparams_hide.c), each after a gradient at the locked point. */
 static ng_status hide_rounds(adv_run *r, const ng_adv_options *o, const adv_tensor *t, size_t nt, float *params,
                              uint8_t *chosen, ng_rng *rng, ng_adv_move *moves, ng_adv_key *k, double *loss,
                              double *acc, double t0)
 {
-    float *z = ng_calloc(r->np, sizeof *z), *hz = ng_calloc(k->n, sizeof *hz);
-    if (!z || !hz) { free(z); free(hz); return NG_E_NOMEM; }
     ng_status st = NG_OK;
     for (int h = 0; h < o->hide && st == NG_OK; h++) {
+        size_t n = k->n, back = 0;
         if ((st = evaluate(r, 1, loss, acc)) != NG_OK) break;
-        size_t kk = (size_t)(NG_ADV_HIDE_MARGIN * 10.0 * (double)k->n);
-        float hot, cool;
-        if ((st = ng_adv_hide_scores(r->gacc, t, nt, kk, kk, z, &hot, &cool)) != NG_OK) break;
-        /* at most an eighth of the changed per round, the hottest first, so the lock holds */
-        size_t cap = (k->n + 7) / 8, nhot = 0;
-        float zcap = hot;
-        for (size_t i = 0; i < k->n; i++) {
-            size_t a = tensor_index(t, nt, k->pos[i].name);
-            if (a < nt && z[t[a].off + k->pos[i].index] >= hot) hz[nhot++] = z[t[a].off + k->pos[i].index];
-        }
-        if (nhot > cap) {
-            qsort(hz, nhot, sizeof *hz, cmp_desc_f);
-            zcap = hz[cap - 1];
-        }
-        size_t keep = 0, back = 0;
-        for (size_t i = 0; i < k->n; i++) {
-            size_t a = tensor_index(t, nt, k->pos[i].name);
-            size_t at = a < nt ? t[a].off + k->pos[i].index : 0;
-            if (a < nt && z[at] >= hot && z[at] >= zcap && back < cap) {
-                params[at] = bits2f(k->pos[i].orig);   /* stays marked chosen: never drawn again */
-                sodium_memzero(k->pos[i].name, strlen(k->pos[i].name));
-                free(k->pos[i].name);
-                back++;
-            } else {
-                k->pos[keep++] = k->pos[i];
-            }
-        }
-        k->n = keep;
+        st = ng_adv_hide_round(r->gacc, params, t, nt, chosen, k, o->spread, o->down, rng, moves, &back);
         if (o->log) fprintf(o->log, "advparams: camouflage round %d: accuracy %.2f%%, %zu of %zu changed ranked hot, "
-                            "put back\n", h + 1, 100 * *acc, back, keep + back);
+                            "put back and redrawn\n", h + 1, 100 * *acc, back, n);
         if (back == 0) break;
-        for (size_t a = 0; a < nt; a++)   /* the hot ones are not candidates this round */
-            for (size_t e = 0; e < t[a].numel; e++)
-                if (!chosen[t[a].off + e] && z[t[a].off + e] >= cool) chosen[t[a].off + e] = 2;
-        size_t nm = ng_adv_harden_pick(r->gacc, params, t, nt, chosen, back, o->spread, o->down, rng, moves);
-        for (size_t a = 0; a < nt; a++)
-            for (size_t e = 0; e < t[a].numel; e++)
-                if (chosen[t[a].off + e] == 2) chosen[t[a].off + e] = 0;
-        for (size_t i = 0; i < nm && st == NG_OK; i++) {
-            size_t at = t[moves[i].ti].off + moves[i].ei;
-            st = ng_adv_key_push(k, t[moves[i].ti].name, moves[i].ei, f2bits(params[at]), f2bits(moves[i].to));
-            if (st == NG_OK) { params[at] = moves[i].to; chosen[at] = 1; }
-        }
     }
-    free(z);
-    free(hz);
     if (st == NG_OK) st = evaluate(r, 0, loss, acc);
     if (st == NG_OK && o->log)
         fprintf(o->log, "advparams: after camouflage: %zu changed, loss %.4f, accuracy %.2f%%  %.1fs\n", k->n, *loss,
