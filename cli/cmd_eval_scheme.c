@@ -34,6 +34,10 @@ static const char help[] =
     "                        layer (advparams encrypt --dead-layer) or the paper's (--rule grad, target 0.15)\n"
     "  --curve LIST          advparams: also the curve parameters changed -> accuracy after reset + fine-tuning\n"
     "                        on the first --fractions share, both forms, at these budgets (paper form <= 400)\n"
+    "  --curve-only          advparams: the curve alone (skips the encryption, pruning and adaptive rows)\n"
+    "  --hide N              advparams: N camouflage rounds in the hardened forms (advparams encrypt --hide)\n"
+    "  --down                advparams: the hardened rounds only lower values (an experiment, see\n"
+    "                        docs/threat-model.md)\n"
     "  --rates LIST          advparams pruning rates (default 0.1,0.3,0.5,0.7,0.9)\n"
     "  --prune-epochs N      advparams: fine-tune after pruning (default 1)\n"
     "  --limit N             test images used (default all)\n"
@@ -76,7 +80,7 @@ int ng_cmd_eval_scheme(int argc, char **argv)
 {
     enum { O_DATA = 0x5000, O_MODEL, O_ARCH, O_TEPOCHS, O_FRACS, O_AEPOCHS, O_TRIALS, O_KS, O_BUDGET,
            O_RATES, O_PEPOCHS, O_LIMIT, O_WORKDIR, O_SEED, O_THREADS, O_BUDGETS, O_SARCH, O_INDEP, O_WMRATE, O_TCOUNT, O_FORM, O_CURVE,
-           O_SNATT, O_PARTS };
+           O_SNATT, O_PARTS, O_CONLY, O_HIDE, O_DOWN };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA}, {"model", required_argument, 0, O_MODEL},
         {"arch", required_argument, 0, O_ARCH}, {"train-epochs", required_argument, 0, O_TEPOCHS},
@@ -91,6 +95,8 @@ int ng_cmd_eval_scheme(int argc, char **argv)
         {"train-count", required_argument, 0, O_TCOUNT}, {"attacks-only", no_argument, 0, O_SNATT},
         {"parts", required_argument, 0, O_PARTS},
         {"form", required_argument, 0, O_FORM}, {"curve", required_argument, 0, O_CURVE},
+        {"curve-only", no_argument, 0, O_CONLY}, {"hide", required_argument, 0, O_HIDE},
+        {"down", no_argument, 0, O_DOWN},
         NG_CLI_FORCE_LONGOPT, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(help, argc < 2 ? stderr : stdout);
@@ -126,6 +132,9 @@ int ng_cmd_eval_scheme(int argc, char **argv)
         case O_SEED: if (ng_cli_int("eval-scheme", "--seed", optarg, 0, (long long)1 << 62, &v)) return NG_EXIT_USAGE; c.seed = (uint64_t)v; break;
         case O_THREADS: if (ng_cli_int("eval-scheme", "--threads", optarg, 0, 256, &v)) return NG_EXIT_USAGE; c.threads = (int)v; break;
         case O_FRACS: if (parse_list("--fractions", optarg, c.fractions, &c.n_fractions, 1e-6, 1)) return NG_EXIT_USAGE; break;
+        case O_CONLY: c.curve_only = 1; break;
+        case O_DOWN: c.down = 1; break;
+        case O_HIDE: if (ng_cli_int("eval-scheme", "--hide", optarg, 0, 100, &v)) return NG_EXIT_USAGE; c.hide = (int)v; break;
         case O_CURVE: if (parse_list("--curve", optarg, c.curve, &c.n_curve, 1, NG_ADV_MAX_BUDGET)) return NG_EXIT_USAGE; break;
         case O_FORM:
             if (strcmp(optarg, "harden") && strcmp(optarg, "paper") && strcmp(optarg, "dead"))

@@ -18,6 +18,9 @@ typedef struct ng_es_ctx {
     int paper;                /* advparams: paper form (GRAD, 0.15) instead of the hardened one */
     int dead;                 /* advparams: hardened form with a dead layer (ng_adv_options.dead) */
     double curve[NG_ES_MAX_LIST]; int n_curve;   /* advparams: budgets of the fine-tuning curve */
+    int curve_only;           /* advparams: the curve alone (no encryption/attack rows before it) */
+    int down;                 /* advparams: hardened rounds only lower values (ng_adv_options.down) */
+    int hide;                 /* advparams: camouflage rounds of the hardened forms (ng_adv_options.hide) */
     uint64_t seed;
     ng_dataset train, test;
     /* dynamarks */

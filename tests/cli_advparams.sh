@@ -53,6 +53,12 @@ assert grep -q "changed 312 of" "$T/out"
 expect 0 "" "" "$NG" advparams decrypt "$T/encd.onnx" --key "$T/kd.key" -o "$T/decd.onnx"
 assert cmp -s "$T/dec.onnx" "$T/decd.onnx"
 
+# --hide: camouflage rounds keep the count (100) and decrypt to the same original bits
+expect 0 "" "" "$NG" advparams encrypt "$M" --data "$DATA" -o "$T/ench.onnx" --key-out "$T/kh.key" --budget 100 --hide 2 --allow-miss
+assert grep -q "changed 100 of" "$T/out"
+expect 0 "" "" "$NG" advparams decrypt "$T/ench.onnx" --key "$T/kh.key" -o "$T/dech.onnx"
+assert cmp -s "$T/dec.onnx" "$T/dech.onnx"
+
 # eval with the key in memory equals eval of the decrypted file
 expect 0 "" "" "$NG" eval "$T/dec.onnx" --data "$DATA"; cp "$T/out" "$T/eval_plain"
 expect 0 "" "" "$NG" eval "$T/enc.onnx" --data "$DATA" --advparams-key "$T/k.key"; cp "$T/out" "$T/eval_key"
@@ -92,6 +98,7 @@ assert cmp -s "$T/d.safetensors" "$T/m.safetensors"
 expect 0 "" "" "$NG" advparams encrypt "$M" --data "$DATA" -o "$T/encP.onnx" --key-out "$T/kP.key" --rule grad --target-acc 0.15 --allow-miss
 assert bash -c "grep -q 'changed [0-9]* of' '$T/out' && test \$(grep -o 'changed [0-9]*' '$T/out' | cut -d' ' -f2) -le 25"
 expect 2 "" "" "$NG" advparams encrypt "$M" --data "$DATA" -o "$T/x" --key-out "$T/x.key" --spread 0
+expect 2 "" "" "$NG" advparams encrypt "$M" --data "$DATA" -o "$T/x" --key-out "$T/x.key" --hide 101
 expect 2 "" "" "$NG" advparams encrypt "$T/m.safetensors" --arch lenet5 --data "$DATA" -o "$T/x" --key-out "$T/x.key" --rule best
 
 finish

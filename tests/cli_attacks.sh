@@ -49,6 +49,12 @@ check "'$(jget adv.json "['models'][0]['changed_in_range']")' == 'True'" "advpar
 check "'$(jget adv.json "['models'][0]['decrypt_bit_exact']")' == 'True'" "advparams: decrypt is bit-exact"
 check "$(jget adv.json "['models'][0]['accuracy_after']") < $(jget adv.json "['models'][0]['accuracy_before']") - 0.3" \
       "advparams: accuracy drops by more than 30 points"
+# --curve-only: the curve rows alone; --hide keeps the count of the hardened rows
+"$NG" eval-scheme advparams --model "$FIX" --attack-epochs 1 --fractions 0.02 --curve-only --curve 100 --hide 2 \
+      --limit 1000 --workdir wd -o advc.json > advc.txt 2>/dev/null
+check "$(jget advc.json "['models'][0]['curve'][1]['changed']") == 100" "advparams --curve-only --hide: 100 changed"
+check "$(jget advc.json "['models'][0]['curve'][1]['hide']") == 2" "advparams --curve-only: the hidden row records its rounds"
+check "'$(jget advc.json "['models'][0]['curve'][0]['form']")' == 'paper'" "advparams --curve-only: the paper row first"
 
 # usage errors
 expect 2 "" "unknown attack: usage error" "$NG" attack nosuch "$FIX"

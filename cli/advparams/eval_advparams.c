@@ -45,6 +45,8 @@ static ng_status curve_point(ng_es_ctx *c, const ng_model *base, int harden, int
     ng_status st = fr ? ng_model_clone(base, &enc) : NG_E_NOMEM;
     ng_adv_options o = harden ? ng_adv_options_default() : ng_adv_options_paper();
     o.budget = budget;
+    o.hide = harden ? c->hide : 0;
+    o.down = harden ? c->down : 0;
     o.target_acc = 0;
     o.seed = c->seed;
     o.threads = c->threads;
@@ -61,14 +63,14 @@ static ng_status curve_point(ng_es_ctx *c, const ng_model *base, int harden, int
     if (st == NG_OK) {
         int L = fo.epochs - 1;
         if (fo.scratch) *scratch = fr->acc_scratch[L];
-        printf("    %-8s %8d  %7.4f%%  %6.2f%%  %6.2f%%  %6.2f%%  ", harden ? "hardened" : "paper", budget,
-               100.0 * (double)budget / (double)ng_model_nparams(base), 100 * acc, 100 * fr->acc_attacked[L], 100 * *scratch);
+        printf("    %-8s %8zu  %7.4f%%  %6.2f%%  %6.2f%%  %6.2f%%  ", harden ? (c->hide ? "hidden" : "hardened") : "paper",
+               ng_adv_key_count(k), 100.0 * (double)ng_adv_key_count(k) / (double)ng_model_nparams(base), 100 * acc, 100 * fr->acc_attacked[L], 100 * *scratch);
         int bar = (int)(50 * fr->acc_attacked[L] + 0.5), sc = (int)(50 * *scratch + 0.5);
         for (int i = 0; i <= 50 && (i < bar || i <= sc); i++) putchar(i == sc ? '|' : i < bar ? (harden ? '#' : '=') : ' ');
         putchar('\n');
         fflush(stdout);
-        json_array_append_new(arr, json_pack("{s:s,s:i,s:f,s:f,s:f,s:I}", "form", harden ? "hardened" : "paper", "changed",
-                                             budget, "accuracy_encrypted", acc, "accuracy_tuned", fr->acc_attacked[L],
+        json_array_append_new(arr, json_pack("{s:s,s:I,s:i,s:f,s:f,s:f,s:I}", "form", harden ? "hardened" : "paper", "changed",
+                                             (json_int_t)ng_adv_key_count(k), "hide", o.hide, "accuracy_encrypted", acc, "accuracy_tuned", fr->acc_attacked[L],
                                              "accuracy_scratch", *scratch, "reinitialised", (json_int_t)fr->n_sanitized));
     }
     free(fr);
@@ -107,11 +109,25 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *out)
     double acc_before, acc_after;
     uint8_t id0[32], id1[32];
     if ((st = ng_evaluate(base, &c->test, 0, 256, c->threads, &acc_before, NULL, NULL)) != NG_OK) goto done;
+    if (c->curve_only) {
+        json_t *cv = NULL, *r = json_object();
+        printf("AdvParams curve on %s (%s, %zu parameters, %.2f%%)\n", path, arch, ng_model_nparams(base), 100 * acc_before);
+        if (c->n_curve > 0 && (st = curve(c, base, &cv)) != NG_OK) { json_decref(r); goto done; }
+        json_object_set_new(r, "arch", json_string(arch));
+        json_object_set_new(r, "model", json_string(path));
+        json_object_set_new(r, "accuracy_before", json_real(acc_before));
+        json_object_set_new(r, "hide", json_integer(c->hide));
+        if (cv) json_object_set_new(r, "curve", cv);
+        json_array_append_new(out, r);
+        goto done;
+    }
     if ((st = ng_weights_open(path, &w)) != NG_OK) goto done;
     ng_weights_id(w, id0);
     if ((st = ng_model_clone(base, &enc)) != NG_OK) goto done;
     ng_adv_options o = c->paper ? ng_adv_options_paper() : ng_adv_options_default();
     o.dead = c->dead;
+    o.hide = o.harden ? c->hide : 0;
+    o.down = o.harden ? c->down : 0;
     if (c->budget > 0) o.budget = c->budget;
     o.seed = c->seed;
     o.threads = c->threads;
@@ -121,8 +137,8 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *out)
     if ((st = ng_evaluate(enc, &c->test, 0, 256, c->threads, &acc_after, NULL, NULL)) != NG_OK) goto done;
     size_t changed = ng_adv_key_count(k), total = ng_model_nparams(base);
     int in_range = all_in_range(base, k);
-    printf("AdvParams (%s form) on %s (%s, %zu parameters)\n", o.dead ? "hardened + dead layer" : o.harden ? "hardened" : "paper's",
-           path, arch, total);
+    printf("AdvParams (%s form%s) on %s (%s, %zu parameters)\n", o.dead ? "hardened + dead layer" : o.harden ? "hardened" : "paper's",
+           o.hide ? ", camouflage rounds" : o.down ? ", moves down only" : "", path, arch, total);
     printf("  accuracy %.2f%% -> %.2f%% (drop %.2f points, %.1f%% relative); %zu parameters changed (%.6f%% of all), "
            "all inside their tensor's range: %s; %.2f s\n", 100 * acc_before, 100 * acc_after,
            100 * (acc_before - acc_after), 100 * (acc_before - acc_after) / acc_before, changed,
@@ -185,6 +201,8 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *out)
     json_object_set_new(r, "arch", json_string(arch));
     if (cv) json_object_set_new(r, "curve", cv);
     json_object_set_new(r, "form", json_string(o.dead ? "dead" : o.harden ? "hardened" : "paper"));
+    json_object_set_new(r, "hide", json_integer(o.hide));
+    json_object_set_new(r, "down", json_boolean(o.down));
     json_object_set_new(r, "detectors", dt);
     json_object_set_new(r, "model", json_string(path));
     json_object_set_new(r, "parameters", json_integer((json_int_t)total));

@@ -177,7 +177,8 @@ fail:
 json_t *ng_attack_detector_table(const ng_adaptive_result *r, const char *indent, int print)
 {
     json_t *arr = json_array();
-    double rnd = r->candidates > 0 ? (double)r->perturbed * (double)r->topk / (double)r->candidates : 0;
+    int64_t kk = r->topk < r->candidates ? r->topk : r->candidates;   /* a top k past the model is all of it */
+    double rnd = r->candidates > 0 ? (double)r->perturbed * (double)kk / (double)r->candidates : 0;
     if (print)
         printf("%sdetectors: perturbed parameters in each one's top %lld of %lld candidates (%lld perturbed; "
                "a random ranking finds %.1f)\n", indent, (long long)r->topk, (long long)r->candidates,
@@ -191,8 +192,8 @@ json_t *ng_attack_detector_table(const ng_adaptive_result *r, const char *indent
                                              (json_int_t)r->perturbed, "random_expected", rnd));
     }
     if (print && r->best >= 0) {
-        printf("%s  the best detector's top %lld reset to the tensor mean: accuracy %.2f%%", indent, (long long)r->topk,
-               100 * r->acc_best_reset);
+        printf("%s  the best detector (%s)'s top %lld reset to the tensor mean: accuracy %.2f%%", indent,
+               ng_detector_name(r->best), (long long)r->topk, 100 * r->acc_best_reset);
         if (r->acc_best_tuned >= 0) printf(", then fine-tuned %.2f%%", 100 * r->acc_best_tuned);
         printf("\n%s  its top %lld only (%lld perturbed among them): accuracy %.2f%%", indent, (long long)r->perturbed,
                (long long)r->best1_found, 100 * r->acc_best1_reset);

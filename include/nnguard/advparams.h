@@ -22,6 +22,15 @@
  * not say which parameters moved, but an attacker with data can still rank them: see
  * ng_attack_detect and docs/threat-model.md for what each detector finds.
  *
+ * Camouflage rounds (options.hide; CLI --hide N; ours, off by default, an experiment): after the
+ * budget, N rounds each compute the gradient at the locked point, score every eligible parameter
+ * as the adaptive attacker's gradient-outlier detector does (|g - mean| / sd within its tensor),
+ * put back (at most an eighth of the changed per round, hottest first) the perturbed ones ranked
+ * within the top NG_ADV_HIDE_MARGIN x 10 x changed, and redraw as many by the hardened rule among
+ * the parameters ranked below that. The count stays the budget. Measured
+ * (docs/results/advparams-hide-lenet5.txt): it hides them from every detector at 500-1,000 changed
+ * on LeNet-5, but the lock it leaves is shallow and fine-tuning on 1% restores 80%.
+ *
  * Dead layer (options.dead; CLI --dead-layer; ours): the first eligible tensor (model order) is
  * kept out of the rounds; after them, every positive weight of it, and every positive bias of
  * its "*.bias" companion, is moved to a value drawn strictly inside that tensor's own original
@@ -88,6 +97,9 @@
 #define NG_ADV_MAX_BUDGET (1 << 20)
 /* Default budget of the hardened form (see docs/results/advparams-curve-*.txt for the search). */
 #define NG_ADV_HARDEN_BUDGET 2000
+/* Camouflage rounds: a perturbed parameter is "hot" when the gradient detector ranks it within
+ * this many x its top 10 x changed (a margin: the attacker's data is not the encryption set). */
+#define NG_ADV_HIDE_MARGIN 1.5
 
 /* Paper form: how the next parameter is picked. GRAD is SCHEMES.md's rule (largest |gradient|).
  * GAIN (ours, not the paper's) picks the largest first-order loss increase |gradient x (target -
@@ -125,13 +137,17 @@ typedef struct ng_adv_options {
     int         spread;       /* hardened: each round's positions drawn at random among the spread x
                                  best-scoring candidates (4; 1 = the best) */
     int         down;         /* hardened: only moves that lower a value (toward dead ReLU units); an
-                                 experiment, no CLI flag: on the LeNet-5 fixture it hides the rounds
+                                 experiment, `eval-scheme --down` only: on the LeNet-5 fixture it hides the rounds
                                  from the gradient detector (500 changed: 8.8% in its top 5,000 vs
                                  60.4%) but leaves 13.95% encrypted, and fine-tuning on 1% restores
-                                 75% at 1,000 changed (scratch 58.49%): units pushed down come back */
+                                 75% at 1,000 changed (scratch 58.49%): units pushed down come back
+                                 (2,000 on lenet5-5ep: 10.00%, gradient 61.9%, fine-tuned 73.43%) */
     int         dead;         /* hardened: also silence every unit of the first eligible tensor (its
                                  positive weights and biases to negative in-tensor values), kept out
                                  of the rounds; dropped (logged) if its units still fire */
+    int         hide;         /* hardened: camouflage rounds after the budget (0 = none; see
+                                 advparams_hide.c): perturbed parameters the gradient-outlier
+                                 detector ranks hot at the locked point are put back and replaced */
     const char *tensors;      /* comma-separated fnmatch patterns of eligible tensors; NULL = every
                                  trainable "*.weight" tensor with ndim >= 2 */
     int         batch;        /* forward/backward batch (256) */

@@ -218,8 +218,14 @@ static ng_status adaptive(const ng_model *m, const ng_dataset *train, const ng_d
     reset_flagged(a, flag, truth, n_truth, &r->flagged, &r->found);
     if ((st = reset_eval_tune(a, train, test, o, &r->acc_reset, &r->acc_tuned)) != NG_OK) goto out;
     if (r->topk > 0) {   /* the best detector's top k (chosen with the key: an upper bound for the attacker) */
+        /* ties (every detector finds all once 10 x budget covers the model) broken by the top 1 x
+         * count, not by the table's order: the attacker's best, not its first */
+        int64_t det1[NG_DETECTORS], c1;
+        if ((st = ng_attack_detect(m, g, truth, n_truth, (int64_t)n_truth, det1, &c1)) != NG_OK) goto out;
         int best = 0;
-        for (int d = 1; d < NG_DETECTORS; d++) if (r->det_found[d] > r->det_found[best]) best = d;
+        for (int d = 1; d < NG_DETECTORS; d++)
+            if (r->det_found[d] > r->det_found[best] || (r->det_found[d] == r->det_found[best] && det1[d] > det1[best]))
+                best = d;
         r->best = best;
         for (int pass = 0; pass < 2; pass++) {   /* its top k, then its top 1 x truth */
             ng_model_free(a);

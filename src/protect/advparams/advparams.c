@@ -198,6 +198,8 @@ static ng_status check_inputs(ng_model *m, const ng_dataset *d, const ng_adv_opt
                        (long long)o->set_size, o->batch);
     if (o->harden && (o->spread < 1 || o->spread > 1000))
         return ng_fail(NG_E_INVALID, "advparams: spread %d is outside 1..1000", o->spread);
+    if (o->hide < 0 || o->hide > 100)
+        return ng_fail(NG_E_INVALID, "advparams: %d camouflage rounds is outside 0..100", o->hide);
     if (o->rule != NG_ADV_RULE_GRAD && o->rule != NG_ADV_RULE_GAIN)
         return ng_fail(NG_E_INVALID, "advparams: unknown selection rule %d", (int)o->rule);
     if (o->tensors && strlen(o->tensors) > NG_ADV_PATTERN_MAX)
@@ -253,6 +255,27 @@ static ng_status dead_layer(adv_run *r, ng_model *m, const adv_tensor *dt, const
         report(o, &s);
     }
     free(mv);
+    return st;
+}
+
+/* Camouflage rounds (advparams_hide.c), each after a gradient at the locked point. */
+static ng_status hide_rounds(adv_run *r, const ng_adv_options *o, const adv_tensor *t, size_t nt, float *params,
+                             uint8_t *chosen, ng_rng *rng, ng_adv_move *moves, ng_adv_key *k, double *loss,
+                             double *acc, double t0)
+{
+    ng_status st = NG_OK;
+    for (int h = 0; h < o->hide && st == NG_OK; h++) {
+        size_t n = k->n, back = 0;
+        if ((st = evaluate(r, 1, loss, acc)) != NG_OK) break;
+        st = ng_adv_hide_round(r->gacc, params, t, nt, chosen, k, o->spread, o->down, rng, moves, &back);
+        if (o->log) fprintf(o->log, "advparams: camouflage round %d: accuracy %.2f%%, %zu of %zu changed ranked hot, "
+                            "put back and redrawn\n", h + 1, 100 * *acc, back, n);
+        if (back == 0) break;
+    }
+    if (st == NG_OK) st = evaluate(r, 0, loss, acc);
+    if (st == NG_OK && o->log)
+        fprintf(o->log, "advparams: after camouflage: %zu changed, loss %.4f, accuracy %.2f%%  %.1fs\n", k->n, *loss,
+                100 * *acc, ng_now() - t0);
     return st;
 }
 
@@ -351,6 +374,8 @@ ng_status ng_adv_encrypt(ng_model *m, ng_weights *w, const ng_dataset *data, con
         ng_adv_step s = {(int)k->n, t[lm->ti].name, lm->ei, g, old, lm->to, loss, acc, ng_now() - t0};
         report(o, &s);
     }
+    if (st == NG_OK && o->harden && o->hide > 0 && k->n > 0)
+        st = hide_rounds(&r, o, t, nt, params, chosen, &rng, moves, k, &loss, &acc, t0);
     if (st == NG_OK && dead_ti == 0) st = dead_layer(&r, m, &t[0], &t[1], nt - 2, params, chosen, &rng, k, o, &loss, &acc, t0);
     if (st == NG_OK && k->n == 0)
         st = ng_fail(NG_E_STATE, "advparams: accuracy on the encryption set is already %.2f%%, below the target "

@@ -33,6 +33,19 @@ ng_status ng_adv_harden_prepare(ng_adv_tensor *t, size_t nt, const float *params
 size_t ng_adv_harden_pick(const float *grad, const float *params, const ng_adv_tensor *t, size_t nt,
                           uint8_t *chosen, size_t want, int spread, int down, ng_rng *rng, ng_adv_move *out);
 
+/* Camouflage rounds (advparams_hide.c): z[at] = the gradient-outlier detector's score of every
+ * eligible parameter (|g - mean| / sd within its tensor); *hot and *cool = the k_hot-th and
+ * k_cool-th largest of them. */
+ng_status ng_adv_hide_scores(const float *grad, const ng_adv_tensor *t, size_t nt, size_t k_hot, size_t k_cool,
+                             float *z, float *hot, float *cool);
+
+/* One camouflage round on the gradient at the locked point: put back (original bits; they stay
+ * marked chosen) at most an eighth of k's positions, the hottest of those ranked within the top
+ * NG_ADV_HIDE_MARGIN x 10 x changed, and draw as many new ones (ng_adv_harden_pick) among the
+ * parameters ranked below that, appended to k and applied to params. *back: how many were put back. */
+ng_status ng_adv_hide_round(const float *grad, float *params, const ng_adv_tensor *t, size_t nt, uint8_t *chosen,
+                            ng_adv_key *k, int spread, int down, ng_rng *rng, ng_adv_move *moves, size_t *back);
+
 /* Dead layer (advparams_dead.c): one move; `at` in the model's array, `ei` in the tensor `name`. */
 typedef struct ng_adv_dead_move { const char *name; size_t at, ei; float to; } ng_adv_dead_move;
 /* Plan the moves that silence every unit of eligible tensor t (its positive weights, and the
