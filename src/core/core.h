@@ -24,6 +24,10 @@ char *ng_strdup(const char *s);
 /* Read a whole file into a malloc'ed buffer (with a NUL byte after it); refuses files > max_bytes. */
 ng_status ng_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len);
 
+/* Read exactly n bytes of fd at offset off into buf (retrying short reads and EINTR, in pieces of
+ * at most 8 MiB); a read error or a file shorter than off + n fails naming `name`. */
+ng_status ng_pread_all(int fd, const char *name, void *buf, size_t n, uint64_t off);
+
 /* Map a file read-only (private, copy-on-write). */
 typedef struct ng_map { void *data; size_t len; } ng_map;
 ng_status ng_map_file(const char *path, ng_map *m);

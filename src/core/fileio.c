@@ -40,15 +40,16 @@ static ng_status open_regular(const char *path, int *fd, size_t *len)
     return NG_OK;
 }
 
-/* Read n bytes from offset 0 of fd into buf, in pieces of at most 8 MiB. */
-static ng_status read_all(int fd, const char *path, uint8_t *buf, size_t n)
+ng_status ng_pread_all(int fd, const char *name, void *buf, size_t n, uint64_t off)
 {
+    uint8_t *b = buf;
     size_t got = 0;
     while (got < n) {
-        ssize_t r = pread(fd, buf + got, n - got < ((size_t)8 << 20) ? n - got : (size_t)8 << 20, (off_t)got);
+        size_t want = n - got < ((size_t)8 << 20) ? n - got : (size_t)8 << 20;
+        ssize_t r = pread(fd, b + got, want, (off_t)(off + got));
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0)
-            return ng_fail(NG_E_IO, "%s: read failed after %zu bytes: %s", path, got,
+            return ng_fail(NG_E_IO, "%s: read failed after %llu bytes: %s", name, (unsigned long long)(off + got),
                            r < 0 ? strerror(errno) : "file shrank");
         got += (size_t)r;
     }
@@ -70,7 +71,7 @@ ng_status ng_read_file(const char *path, size_t max_bytes, uint8_t **data, size_
     uint8_t *buf = malloc(n + 1);
     if (!buf) { close(fd); return ng_fail(NG_E_NOMEM, "%s: cannot allocate %zu bytes", path, n); }
     ng_advise_huge(buf, n + 1);
-    st = read_all(fd, path, buf, n);
+    st = ng_pread_all(fd, path, buf, n, 0);
     close(fd);
     if (st != NG_OK) { free(buf); return st; }
     buf[n] = 0;
@@ -104,7 +105,7 @@ ng_status ng_read_file_anon(const char *path, ng_map *m)
     uint8_t *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) { close(fd); return ng_fail(NG_E_NOMEM, "%s: cannot allocate %zu bytes", path, n); }
     ng_advise_huge(p, n);
-    st = read_all(fd, path, p, n);
+    st = ng_pread_all(fd, path, p, n, 0);
     close(fd);
     if (st != NG_OK) { munmap(p, n); return st; }
     m->data = p; m->len = n;

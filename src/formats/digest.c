@@ -219,14 +219,7 @@ typedef struct fd_ctx { int fd; const char *name; } fd_ctx;
 static ng_status fd_read(void *ctx, uint64_t off, void *buf, size_t n)
 {
     const fd_ctx *c = ctx;
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = pread(c->fd, (uint8_t *)buf + got, n - got, (off_t)(off + got));
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return ng_fail(NG_E_IO, "%s: read failed: %s", c->name, r < 0 ? strerror(errno) : "file shrank");
-        got += (size_t)r;
-    }
-    return NG_OK;
+    return ng_pread_all(c->fd, c->name, buf, n, off);
 }
 
 ng_status ng_st_header_graph_digest(const ng_st_header *h, int fd, const char *name, uint8_t out[32])

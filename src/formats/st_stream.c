@@ -183,18 +183,6 @@ ng_status ng_st_header_parse(const uint8_t *buf, size_t len, uint64_t file_size,
     return NG_OK;
 }
 
-static ng_status pread_full(int fd, void *buf, size_t n, uint64_t off, const char *name)
-{
-    uint8_t *p = buf;
-    while (n > 0) {
-        ssize_t r = pread(fd, p, n, (off_t)off);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return ng_fail(NG_E_IO, "%s: read failed: %s", name, r < 0 ? strerror(errno) : "file shrank");
-        p += r; n -= (size_t)r; off += (uint64_t)r;
-    }
-    return NG_OK;
-}
-
 ng_status ng_st_header_read_fd(int fd, const char *name, ng_st_header **out)
 {
     *out = NULL;
@@ -203,14 +191,14 @@ ng_status ng_st_header_read_fd(int fd, const char *name, ng_st_header **out)
     uint64_t size = (uint64_t)sb.st_size;
     uint8_t len8[8];
     if (size < 8) return ng_st_header_parse(len8, 0, size, name, out);
-    ng_status st = pread_full(fd, len8, 8, 0, name);
+    ng_status st = ng_pread_all(fd, name, len8, 8, 0);
     if (st != NG_OK) return st;
     uint64_t hn = ng_le64(len8);
     if (hn > NG_ST_MAX_HEADER || hn > size - 8) return ng_st_header_parse(len8, 8, size, name, out);
     uint8_t *buf = malloc((size_t)hn + 8);
     if (!buf) return ng_fail(NG_E_NOMEM, "%s: cannot allocate %llu bytes for the header", name, (ull)hn);
     memcpy(buf, len8, 8);
-    st = pread_full(fd, buf + 8, (size_t)hn, 8, name);
+    st = ng_pread_all(fd, name, buf + 8, (size_t)hn, 8);
     if (st == NG_OK) st = ng_st_header_parse(buf, (size_t)hn + 8, size, name, out);
     free(buf);
     return st;

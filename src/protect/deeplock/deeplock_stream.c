@@ -83,23 +83,11 @@ static void fail_all(sctx *x, worker *w, ng_status st)
     pthread_mutex_unlock(&x->mu);
 }
 
-static ng_status read_at(int fd, const char *name, uint8_t *b, size_t n, uint64_t off)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = pread(fd, b + got, n - got, (off_t)(off + got));
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return ng_fail(NG_E_IO, "%s: read failed: %s", name, r < 0 ? strerror(errno) : "file shrank");
-        got += (size_t)r;
-    }
-    return NG_OK;
-}
-
 /* Read item i into b, then MAC and (un)lock its pieces in place. */
 static ng_status fill(sctx *x, size_t i, uint8_t *b, ng_expand_cursor *cur)
 {
     const item *it = &x->it[i];
-    ng_status st = read_at(x->fd, x->in_name, b, (size_t)it->len, x->in_data + it->begin);
+    ng_status st = ng_pread_all(x->fd, x->in_name, b, (size_t)it->len, x->in_data + it->begin);
     for (size_t k = it->p0; k < it->p1 && st == NG_OK; k++) {
         const piece *q = &x->pc[k];
         if (!q->is_param) continue;   /* non-float bytes pass through as they are */

@@ -46,18 +46,6 @@ typedef struct sstate {
     uint64_t ntags;
 } sstate;
 
-static ng_status read_at(int fd, const char *name, uint8_t *b, size_t n, uint64_t off)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = pread(fd, b + got, n - got, (off_t)(off + got));
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return ng_fail(NG_E_IO, "%s: read failed: %s", name, r < 0 ? strerror(errno) : "file shrank");
-        got += (size_t)r;
-    }
-    return NG_OK;
-}
-
 /* The parameters (float tensors in data order) and every piece of the data section. */
 static ng_status layout(sstate *x, piece **out, size_t *npc)
 {
@@ -142,7 +130,7 @@ static void stream_worker(void *arg, int64_t i0, int64_t i1, int worker)
         for (size_t q = b->i; q < b->j && st == NG_OK; q++) {
             const piece *pc = &c->pc[q];
             uint64_t at = pc->t->begin + pc->off;
-            st = read_at(x->fd, x->in, buf, (size_t)pc->n, in_data + at);
+            st = ng_pread_all(x->fd, x->in, buf, (size_t)pc->n, in_data + at);
             if (st == NG_OK && pc->param >= 0) {
                 ng_seal_chunk ch = {(uint32_t)pc->param, pc->index, buf, (size_t)pc->n, pc->final, x->tags[tag++]};
                 int ok = ng_seal_aead_chunk(&a, &ch, x->key[ch.param], x->ad[ch.param], c->open);
