@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include "dataset.h"
 #include "model.h"
+#include "weights.h"
 #include "securenet.h"
 #include "train.h"
 

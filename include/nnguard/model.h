@@ -7,7 +7,7 @@
  * each with its own ng_exec (activation buffers, worker threads).
  *
  *     ng_model *m;  ng_exec *e;  const float *logits;  ng_shape os;
- *     ng_model_load("lenet.onnx", &m);
+ *     ng_model_load("lenet.onnx", &m);               // nnguard/model_io.h
  *     ng_exec_options o = ng_exec_options_default();
  *     ng_exec_new(m, &o, &e);
  *     ng_exec_forward(e, images, n, &logits, &os);   // os = {n, classes}
@@ -23,27 +23,15 @@
 #include "status.h"
 #include "rng.h"
 #include "tensor.h"
-#include "weights.h"
 
 typedef struct ng_model ng_model;
 typedef struct ng_exec  ng_exec;
 
-/* ---- loading and saving ---- */
-/* ONNX file (graph + weights). A safetensors file holds no graph: use ng_model_from_arch + ng_model_set_weights. */
-ng_status ng_model_load(const char *path, ng_model **out);
-ng_status ng_model_load_buffer(const void *buf, size_t len, const char *name, ng_model **out);
-/* Build the engine graph from an opened ONNX file (e.g. after unlocking it in memory). */
-ng_status ng_model_from_weights(const ng_weights *w, ng_model **out);
+/* ---- building and copying (loading and saving: nnguard/model_io.h) ---- */
 /* Built-in architecture ("mlp", "lenet5", "vgg-small", "resnet-small") for inputs c x h x w,
  * parameters initialised as PyTorch does (Kaiming-uniform), from seed. */
 ng_status ng_model_from_arch(const char *arch, int c, int h, int w, int classes, uint64_t seed,
                              ng_model **out);
-/* Copy weights into m by parameter name; every parameter of m must be found with its shape (F32). */
-ng_status ng_model_set_weights(ng_model *m, const ng_weights *w);
-/* Save as ONNX (graph + weights, opset 13) or safetensors (weights only) by extension; atomic. */
-ng_status ng_model_save(const ng_model *m, const char *path);
-ng_status ng_model_save_onnx(const ng_model *m, const char *path);
-ng_status ng_model_save_safetensors(const ng_model *m, const char *path);
 ng_status ng_model_clone(const ng_model *m, ng_model **out);
 void      ng_model_free(ng_model *m);
 

@@ -7,13 +7,14 @@
  */
 #ifndef NNGUARD_H
 #define NNGUARD_H
-#define NNGUARD_VERSION "0.1.0"
+#include "version.h"
 #include "status.h"
 #include "init.h"
 #include "rng.h"
 #include "tensor.h"
 #include "weights.h"
 #include "model.h"
+#include "model_io.h"
 #include "dataset.h"
 #include "train.h"
 #include "keys.h"

@@ -29,6 +29,9 @@
  */
 #ifndef NNGUARD_WEIGHTS_H
 #define NNGUARD_WEIGHTS_H
+#ifdef NG_LAYER_ENGINE
+#error "src/core and src/engine must not include nnguard/weights.h: file formats sit above the engine (CMakeLists.txt, nnguard_engine)"
+#endif
 #include <stddef.h>
 #include <stdint.h>
 #include "status.h"

@@ -1,5 +1,6 @@
 /* formats/model_save.c - save an engine model in the format its file name asks for. */
 #include "nnguard/model.h"
+#include "nnguard/model_io.h"
 #include "core/core.h"
 
 ng_status ng_model_save(const ng_model *m, const char *path)

@@ -14,7 +14,8 @@
 #include <string.h>
 #include "engine/graph.h"
 #include "formats/onnx_internal.h"
-#include "nnguard/nnguard.h"
+#include "nnguard/model_io.h"
+#include "nnguard/version.h"
 
 typedef struct arena { void **p; size_t n, cap; int oom; } arena;
 

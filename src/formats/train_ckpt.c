@@ -9,6 +9,7 @@
 #include <sodium.h>
 #include "engine/train_impl.h"
 #include "core/core.h"
+#include "nnguard/model_io.h"
 #include "nnguard/weights.h"
 
 NG_STATIC_ASSERT(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "checkpoint floats are written in host order");

@@ -7,6 +7,7 @@
 #include <sodium.h>
 #include "core/pool.h"
 #include "formats/weights_impl.h"
+#include "nnguard/model_io.h"
 #include "protect/deeplock/deeplock_impl.h"
 
 typedef struct run_ctx { ng_dl_piece *pc; const ng_dl_stream *s; int unlock; atomic_int failed; } run_ctx;

@@ -8,6 +8,7 @@
 #include "formats/weights_impl.h"
 #include "protect/deeplock/deeplock_impl.h"
 #include "protect/seal/seal_impl.h"
+#include "nnguard/model_io.h"
 
 const char *ng_aead_name(ng_aead a)
 {
