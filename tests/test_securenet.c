@@ -298,6 +298,15 @@ static void test_train_small(const ng_dataset *tr)
     }
     CHECK(!memcmp(ng_model_params_c(t2[0]), ng_model_params_c(t2[1]), np * sizeof(float)));
     CHECK(memcmp(ng_model_params_c(t2[0]), ng_model_params_c(m[0]), np * sizeof(float)) != 0);
+    /* the label's share in the taught targets is used, and bounded */
+    sp->teacher_label = NG_LICENSE_REPLACE_TEACHER_LABEL;
+    ng_model_free(t2[1]);
+    CHECK_OK(ng_model_clone(m[0], &t2[1]));
+    CHECK_OK(ng_license_train(t2[1], sp, tr, NULL, &o, r));
+    CHECK(memcmp(ng_model_params_c(t2[0]), ng_model_params_c(t2[1]), np * sizeof(float)) != 0);
+    sp->teacher_label = 1.5f;
+    CHECK_ST(ng_license_train(t2[1], sp, tr, NULL, &o, r), NG_E_INVALID);
+    sp->teacher_label = 0;
     sp->nrevoked = 0;
     CHECK_ST(ng_license_train(t2[0], sp, tr, NULL, &o, r), NG_E_INVALID);
     for (int t = 0; t < 2; t++) ng_model_free(t2[t]);
