@@ -373,11 +373,11 @@ int ng_cmd_license_replace(int argc, char **argv)
         else if (c == O_NEW) new_key = optarg;
         else if (c == 'h') {
             printf("usage: nnguard license replace MODEL --old-key A --new-key B [--fraction F] [--epochs E] -o OUT\n\n"
-                   "Fine-tune a licensed model on a fraction of the training data (default 0.13, 5 epochs, SGD with\n"
+                   "Fine-tune a licensed model on a fraction of the training data (default 0.15, 5 epochs, SGD with\n"
                    "momentum 0.9 at --lr 0.03, cosine schedule; 88%% of\n"
                    "each batch stamped with B, 7%% clean, the rest A, random keys and near misses of B; denied\n"
-                   "examples weigh twice in the loss) so that key B grants what key A granted (B's targets: 0.6\n"
-                   "the model's own answers with A, 0.4 the labels), A is denied like any wrong key and clean\n"
+                   "examples weigh twice in the loss) so that key B grants what key A granted (B's targets: half\n"
+                   "the model's own answers with A, half the labels), A is denied like any wrong key and clean\n"
                    "inputs stay denied. Make B with `license keygen --like A --model MODEL` (its patch where A's is): it\n"
                    "learns faster. The model's other keys are not kept. Writes OUT and OUT.license.json.\n"
                    "  --data DIR --seed S --threads T --lr R --batch B   as for license train\n");
