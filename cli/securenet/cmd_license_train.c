@@ -182,7 +182,7 @@ static void help_train(void)
            "  --epochs E --batch B --lr R --seed S --threads T   (defaults 10, 64, 1e-3 Adam, 0, all)\n"
            "  --p-key P               share of examples stamped with a granted key, P throughout (default: 0.7\n"
            "                          throughout for single with a patch stamp, else a ramp from 0.5 in the first\n"
-           "                          epoch to 0.8 in the last, per-user 0.78); of the rest a fifth is clean, the\n"
+           "                          epoch to 0.8 in the last, per-user 0.75); of the rest a fifth is clean, the\n"
            "                          others wrong-key stamps (all denied). Generated keys of one license share\n"
            "                          the first key's patch place\n"
            NG_SN_STAMP_HELP NG_CLI_FORCE_HELP, NG_DEFAULT_DATA_DIR);
