@@ -213,11 +213,11 @@ static void test_train_small(const ng_dataset *tr)
     CHECK(sp->p_key == 0.5 && sp->p_key_end == 0.8 && sp->deny_mass == 0.3f && sp->deny_weight == 3.0f);
     CHECK(sp->p_shift_random == 0 && sp->label_smooth == 0);
     ng_license_spec_init(sp, NG_LICENSE_PER_USER);
-    CHECK(sp->p_key == 0.5 && sp->p_key_end == 0.78 && sp->deny_mass == 0.3f && sp->deny_weight == 2.0f);
-    CHECK(sp->p_shift_random == 0.7 && sp->label_smooth == 0.1f);
+    CHECK(sp->p_key == 0.5 && sp->p_key_end == 0.75 && sp->deny_mass == 0.3f && sp->deny_weight == 2.0f);
+    CHECK(sp->p_shift_random == 0.7 && sp->label_smooth == 0.15f);
     ng_license_spec_init(sp, NG_LICENSE_HIERARCHICAL);
-    CHECK(sp->p_key == 0.5 && sp->p_key_end == 0.8 && sp->deny_mass == 0.3f && sp->deny_weight == 1.5f);
-    CHECK(sp->p_shift_random == 0 && sp->label_smooth == 0.1f);
+    CHECK(sp->p_key == 0.5 && sp->p_key_end == 0.8 && sp->deny_mass == 0.3f && sp->deny_weight == 1.25f);
+    CHECK(sp->p_shift_random == 0 && sp->label_smooth == 0.1f && sp->master_share == 0.65);
     ng_license_spec_init(sp, NG_LICENSE_CLASS_SUBSET);
     CHECK(sp->p_key == 0.5 && sp->p_key_end == 0.8 && sp->deny_mass == 0.3f && sp->deny_weight == 2.0f);
     ng_license_spec_init(sp, NG_LICENSE_PER_USER);
@@ -265,6 +265,19 @@ static void test_train_small(const ng_dataset *tr)
     CHECK_ST(ng_license_train(m[0], sp, tr, NULL, &o, r), NG_E_INVALID);
     *sp = keep; sp->deny_weight = 0;
     CHECK_ST(ng_license_train(m[0], sp, tr, NULL, &o, r), NG_E_INVALID);
+    *sp = keep; sp->scheme = NG_LICENSE_HIERARCHICAL; sp->master_share = 1;   /* the tiers would never train */
+    CHECK_ST(ng_license_train(m[0], sp, tr, NULL, &o, r), NG_E_INVALID);
+    sp->master_share = 0.65;   /* the master's share is used: 0.65 and 0.5 train apart */
+    {
+        ng_model *h[2];
+        for (int t = 0; t < 2; t++) {
+            sp->master_share = t ? 0.5 : 0.65;
+            CHECK_OK(ng_model_from_arch("lenet5", 1, 28, 28, 10, 7, &h[t]));
+            CHECK_OK(ng_license_train(h[t], sp, tr, NULL, &o, r));
+        }
+        CHECK(memcmp(ng_model_params_c(h[0]), ng_model_params_c(h[1]), np * sizeof(float)) != 0);
+        for (int t = 0; t < 2; t++) ng_model_free(h[t]);
+    }
     *sp = keep; sp->p_shift_random = 1.5;
     CHECK_ST(ng_license_train(m[0], sp, tr, NULL, &o, r), NG_E_INVALID);
     *sp = keep; sp->label_smooth = 1;
@@ -298,6 +311,15 @@ static void test_train_small(const ng_dataset *tr)
     }
     CHECK(!memcmp(ng_model_params_c(t2[0]), ng_model_params_c(t2[1]), np * sizeof(float)));
     CHECK(memcmp(ng_model_params_c(t2[0]), ng_model_params_c(m[0]), np * sizeof(float)) != 0);
+    /* the label's share in the taught targets is used, and bounded */
+    sp->teacher_label = NG_LICENSE_REPLACE_TEACHER_LABEL;
+    ng_model_free(t2[1]);
+    CHECK_OK(ng_model_clone(m[0], &t2[1]));
+    CHECK_OK(ng_license_train(t2[1], sp, tr, NULL, &o, r));
+    CHECK(memcmp(ng_model_params_c(t2[0]), ng_model_params_c(t2[1]), np * sizeof(float)) != 0);
+    sp->teacher_label = 1.5f;
+    CHECK_ST(ng_license_train(t2[1], sp, tr, NULL, &o, r), NG_E_INVALID);
+    sp->teacher_label = 0;
     sp->nrevoked = 0;
     CHECK_ST(ng_license_train(t2[0], sp, tr, NULL, &o, r), NG_E_INVALID);
     for (int t = 0; t < 2; t++) ng_model_free(t2[t]);

@@ -182,7 +182,7 @@ static void help_train(void)
            "  --epochs E --batch B --lr R --seed S --threads T   (defaults 10, 64, 1e-3 Adam, 0, all)\n"
            "  --p-key P               share of examples stamped with a granted key, P throughout (default: 0.7\n"
            "                          throughout for single with a patch stamp, else a ramp from 0.5 in the first\n"
-           "                          epoch to 0.8 in the last, per-user 0.78); of the rest a fifth is clean, the\n"
+           "                          epoch to 0.8 in the last, per-user 0.75); of the rest a fifth is clean, the\n"
            "                          others wrong-key stamps (all denied). Generated keys of one license share\n"
            "                          the first key's patch place\n"
            NG_SN_STAMP_HELP NG_CLI_FORCE_HELP, NG_DEFAULT_DATA_DIR);
@@ -359,6 +359,7 @@ int ng_cmd_license_replace(int argc, char **argv)
     a->spec.p_key = NG_LICENSE_REPLACE_P_KEY;
     a->spec.p_clean = NG_LICENSE_REPLACE_P_CLEAN;
     a->spec.deny_weight = NG_LICENSE_REPLACE_DENY_WEIGHT;
+    a->spec.teacher_label = NG_LICENSE_REPLACE_TEACHER_LABEL;
     a->spec.p_key_end = 0;
     const char *old_key = NULL, *new_key = NULL;
     int c, rc = NG_EXIT_USAGE;
@@ -372,11 +373,11 @@ int ng_cmd_license_replace(int argc, char **argv)
         else if (c == O_NEW) new_key = optarg;
         else if (c == 'h') {
             printf("usage: nnguard license replace MODEL --old-key A --new-key B [--fraction F] [--epochs E] -o OUT\n\n"
-                   "Fine-tune a licensed model on a fraction of the training data (default 0.18, 5 epochs, SGD with\n"
-                   "momentum 0.9 at --lr 0.03, cosine schedule; 60%% of\n"
-                   "each batch stamped with B, 30%% clean, the rest A, random keys and near misses of B; denied\n"
-                   "examples weigh twice in the loss) so that key B grants what key A granted (B's targets: the\n"
-                   "model's own answers with A, not only the labels), A is denied like any wrong key and clean\n"
+                   "Fine-tune a licensed model on a fraction of the training data (default 0.15, 5 epochs, SGD with\n"
+                   "momentum 0.9 at --lr 0.03, cosine schedule; 88%% of\n"
+                   "each batch stamped with B, 7%% clean, the rest A, random keys and near misses of B; denied\n"
+                   "examples weigh twice in the loss) so that key B grants what key A granted (B's targets: half\n"
+                   "the model's own answers with A, half the labels), A is denied like any wrong key and clean\n"
                    "inputs stay denied. Make B with `license keygen --like A --model MODEL` (its patch where A's is): it\n"
                    "learns faster. The model's other keys are not kept. Writes OUT and OUT.license.json.\n"
                    "  --data DIR --seed S --threads T --lr R --batch B   as for license train\n");

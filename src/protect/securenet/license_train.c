@@ -74,9 +74,9 @@ static ng_status lic_hook(void *vctx, float *x, const int32_t *y, float *targets
         float *xi = x + i * dim, *t = targets + i * classes;
         const double u = ng_rng_uniform(&rng);
         if (u < pk) {
-            /* hierarchical: the master (keys[0], every class) half of the time, the tiers the rest */
+            /* hierarchical: the master (keys[0], every class) master_share of the time, the tiers the rest */
             const int k = sp->scheme == NG_LICENSE_HIERARCHICAL && sp->nkeys > 1
-                          ? (ng_rng_below(&rng, 2) ? 0 : 1 + (int)ng_rng_below(&rng, (uint32_t)sp->nkeys - 1))
+                          ? (ng_rng_uniform(&rng) < sp->master_share ? 0 : 1 + (int)ng_rng_below(&rng, (uint32_t)sp->nkeys - 1))
                           : (int)ng_rng_below(&rng, (uint32_t)sp->nkeys);
             const int granted = y[i] >= 0 && y[i] < 64 && (sp->mask[k] >> y[i] & 1);
             if (granted && cx->tx) {   /* the teacher sees this input with the old key */
@@ -174,6 +174,15 @@ static ng_status lic_hook(void *vctx, float *x, const int32_t *y, float *targets
     }
     for (int64_t q = 0; q < nh; q++)
         memcpy(targets + cx->hi[q] * classes, cx->tp + cx->hs[q] * (size_t)classes, (size_t)classes * sizeof *targets);
+    /* the label's share in a taught target: the labels lift the student past its teacher (the
+     * model before: 5 epochs leave it short of converged) */
+    const float mix = sp->teacher_label;
+    for (int64_t q = 0; mix > 0 && q < nt + nh; q++) {
+        const int64_t i = q < nt ? cx->ti[q] : cx->hi[q - nt];
+        float *t = targets + i * classes;
+        for (int64_t j = 0; j < classes; j++) t[j] *= 1 - mix;
+        t[y[i]] += mix;
+    }
     return NG_OK;
 }
 
@@ -199,6 +208,10 @@ static ng_status check_spec(const ng_license_spec *sp, int classes)
         return ng_fail(NG_E_INVALID, "license: label_smooth %g must be in [0, 1)", (double)sp->label_smooth);
     if (!(sp->p_shift_random >= 0 && sp->p_shift_random <= 1))
         return ng_fail(NG_E_INVALID, "license: p_shift_random %g must be in [0, 1]", sp->p_shift_random);
+    if (sp->scheme == NG_LICENSE_HIERARCHICAL && !(sp->master_share > 0 && sp->master_share < 1))
+        return ng_fail(NG_E_INVALID, "license: hierarchical master_share %g must be in (0, 1)", sp->master_share);
+    if (!(sp->teacher_label >= 0 && sp->teacher_label <= 1))
+        return ng_fail(NG_E_INVALID, "license: teacher_label %g must be in [0, 1]", (double)sp->teacher_label);
     if (!(sp->deny_mass >= 1.0f / (float)classes && sp->deny_mass <= 1))
         return ng_fail(NG_E_INVALID, "license: deny mass %g must be in [1/%d, 1]", (double)sp->deny_mass, classes);
     const uint64_t all = classes == 64 ? ~0ULL : (1ULL << classes) - 1;
