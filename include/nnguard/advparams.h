@@ -100,6 +100,9 @@
 /* Camouflage rounds: a perturbed parameter is "hot" when the gradient detector ranks it within
  * this many x its top 10 x changed (a margin: the attacker's data is not the encryption set). */
 #define NG_ADV_HIDE_MARGIN 1.5
+/* Reset-proof rule: a perturbed value is drawn within this share of its tensor's sorted values
+ * on either side of the tensor's mean (0.05: the central 10%). */
+#define NG_ADV_RP_BAND 0.05
 
 /* Paper form: how the next parameter is picked. GRAD is SCHEMES.md's rule (largest |gradient|).
  * GAIN (ours, not the paper's) picks the largest first-order loss increase |gradient x (target -
@@ -148,6 +151,10 @@ typedef struct ng_adv_options {
     int         hide;         /* hardened: camouflage rounds after the budget (0 = none; see
                                  advparams_hide.c): perturbed parameters the gradient-outlier
                                  detector ranks hot at the locked point are put back and replaced */
+    int         reset_proof;  /* hardened: the rounds move parameters INTO their tensor's centre band
+                                 (NG_ADV_RP_BAND around the mean) instead of toward its edges, so
+                                 that resetting suspects to the mean restores nothing (an
+                                 experiment, off by default; advparams_resetproof.c) */
     const char *tensors;      /* comma-separated fnmatch patterns of eligible tensors; NULL = every
                                  trainable "*.weight" tensor with ndim >= 2 */
     int         batch;        /* forward/backward batch (256) */
