@@ -31,6 +31,16 @@
  * (docs/results/advparams-hide-lenet5.txt): it hides them from every detector at 500-1,000 changed
  * on LeNet-5, but the lock it leaves is shallow and fine-tuning on 1% restores 80%.
  *
+ * Reset-proof rule (options.reset_proof; CLI --reset-proof; ours, off by default, an experiment):
+ * the rounds score a parameter by the first-order loss increase of moving it INTO its tensor's
+ * centre band (NG_ADV_RP_BAND of the sorted original values on each side of the mean, on the side
+ * that raises the loss), positive only, and draw the new value strictly between two distinct
+ * original values there: the original value was the informative one, so the adaptive attacker's
+ * reset to the tensor mean restores nothing. The rounds stop early (fewer changed than the budget)
+ * when no such move is left. Measured (docs/results/advparams-resetproof-lenet5.txt): on LeNet-5
+ * it holds the reset + fine-tune attacker from about 10,000 changed, the plain rounds from about
+ * 12,000; below 9,000 neither does. Not with the paper form, down or hide (NG_E_INVALID).
+ *
  * Dead layer (options.dead; CLI --dead-layer; ours): the first eligible tensor (model order) is
  * kept out of the rounds; after them, every positive weight of it, and every positive bias of
  * its "*.bias" companion, is moved to a value drawn strictly inside that tensor's own original
