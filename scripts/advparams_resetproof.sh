@@ -3,7 +3,7 @@
 # command: on LeNet-5, the reset-proof rule (--reset-proof) against the plain hardened form at the
 # same budgets, each with the top-1x reset + fine-tuning attacker run with EVERY detector.
 # usage: scripts/advparams_resetproof.sh [OUTDIR] [THREADS] [SEED]   (from the repository, after a build)
-# About 1-2 CPU minutes per row on LeNet-5 (16 rows). The last lines print the table to compare.
+# About 1-2 CPU minutes per row on LeNet-5 (14 rows). The last lines print the table to compare.
 set -euo pipefail
 NG=${NG:-$(pwd)/build/nnguard}
 OUT=${1:-advparams-resetproof}
@@ -20,7 +20,7 @@ row() {   # name, budget, then eval-scheme options
 }
 BUDGETS="2000 4000 8000 9000 10000 12000 16000"
 for b in $BUDGETS; do row "rp$b" "$b" --reset-proof; done
-for b in 2000 4000 8000 10000 12000 16000; do row "h$b" "$b"; done
+for b in 2000 4000 8000 10000 11000 12000 16000; do row "h$b" "$b"; done
 printf "%-8s %8s %9s %10s  %s\n" row changed encrypted fine-tuned "every detector's top 1x reset + fine-tuned (extremes dup magnitude neighbours gradient distribution)"
 for f in rp*.txt h*.txt; do
     n=${f%.txt}
