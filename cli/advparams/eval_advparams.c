@@ -48,6 +48,7 @@ static ng_status curve_point(ng_es_ctx *c, const ng_model *base, int harden, int
     o.hide = harden ? c->hide : 0;
     o.down = harden ? c->down : 0;
     o.reset_proof = harden ? c->reset_proof : 0;
+    if (c->spread > 0) o.spread = c->spread;
     o.target_acc = 0;
     o.seed = c->seed;
     o.threads = c->threads;
@@ -130,6 +131,7 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *out)
     o.hide = o.harden ? c->hide : 0;
     o.down = o.harden ? c->down : 0;
     o.reset_proof = o.harden ? c->reset_proof : 0;
+    if (c->spread > 0) o.spread = c->spread;
     if (c->budget > 0) o.budget = c->budget;
     o.seed = c->seed;
     o.threads = c->threads;
@@ -222,6 +224,7 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *out)
     json_object_set_new(r, "hide", json_integer(o.hide));
     json_object_set_new(r, "down", json_boolean(o.down));
     json_object_set_new(r, "reset_proof", json_boolean(o.reset_proof));
+    json_object_set_new(r, "spread", json_integer(o.spread));
     json_object_set_new(r, "detectors", dt);
     if (each) json_object_set_new(r, "every_detector_top1x", each);
     json_object_set_new(r, "model", json_string(path));
