@@ -58,7 +58,7 @@ static const char enc_help[] =
     "                          original value matters INTO their tensor's centre band (the 10% of its\n"
     "                          values around its mean), so that resetting suspects to the mean restores\n"
     "                          nothing; on LeNet-5, with --spread 1, it holds the reset + fine-tune\n"
-    "                          attacker from ~8,000 changed, the default form from ~12,000\n"
+    "                          attacker at ~10,000 changed, the default form at ~12,000\n"
     "                          (docs/results/advparams-resetproof-lenet5.txt)\n"
     "  --dead-layer            hardened: also silence every unit of the first eligible tensor (its\n"
     "                          positive weights and biases moved to negative values from inside the\n"

@@ -38,8 +38,9 @@
  * original values there: the original value was the informative one, so the adaptive attacker's
  * reset to the tensor mean restores nothing. The rounds stop early (fewer changed than the budget)
  * when no such move is left. Measured (docs/results/advparams-resetproof-lenet5.txt): on LeNet-5
- * it holds the reset + fine-tune attacker from about 10,000 changed (spread 4) or 8,000 (spread 1,
- * three seeds), the plain rounds from about 12,000 (either spread); below 6,000 none does.
+ * it holds the reset + fine-tune attacker from about 10,000 changed (spread 4 on two seeds, spread 1
+ * on five; 8,000 with spread 1 on three seeds of five), the plain rounds from about 12,000; below
+ * 6,000 none does.
  * Not with the paper form, down or hide (NG_E_INVALID).
  *
  * Dead layer (options.dead; CLI --dead-layer; ours): the first eligible tensor (model order) is
