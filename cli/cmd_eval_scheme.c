@@ -38,6 +38,11 @@ static const char help[] =
     "  --hide N              advparams: N camouflage rounds in the hardened forms (advparams encrypt --hide)\n"
     "  --down                advparams: the hardened rounds only lower values (an experiment, see\n"
     "                        docs/threat-model.md)\n"
+    "  --reset-proof         advparams: the hardened rounds move values into their tensor's centre band\n"
+    "                        (advparams encrypt --reset-proof; an experiment, see docs/threat-model.md)\n"
+    "  --spread S            advparams: the hardened rounds' spread (advparams encrypt --spread; default 4)\n"
+    "  --every-detector      advparams: the top-1x reset + fine-tuning attacker with every detector,\n"
+    "                        not only the one that finds most in its top 10x\n"
     "  --rates LIST          advparams pruning rates (default 0.1,0.3,0.5,0.7,0.9)\n"
     "  --prune-epochs N      advparams: fine-tune after pruning (default 1)\n"
     "  --limit N             test images used (default all)\n"
@@ -80,7 +85,7 @@ int ng_cmd_eval_scheme(int argc, char **argv)
 {
     enum { O_DATA = 0x5000, O_MODEL, O_ARCH, O_TEPOCHS, O_FRACS, O_AEPOCHS, O_TRIALS, O_KS, O_BUDGET,
            O_RATES, O_PEPOCHS, O_LIMIT, O_WORKDIR, O_SEED, O_THREADS, O_BUDGETS, O_SARCH, O_INDEP, O_WMRATE, O_TCOUNT, O_FORM, O_CURVE,
-           O_SNATT, O_PARTS, O_CONLY, O_HIDE, O_DOWN };
+           O_SNATT, O_PARTS, O_CONLY, O_HIDE, O_DOWN, O_RPROOF, O_EVERY, O_SPREAD };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA}, {"model", required_argument, 0, O_MODEL},
         {"arch", required_argument, 0, O_ARCH}, {"train-epochs", required_argument, 0, O_TEPOCHS},
@@ -96,7 +101,8 @@ int ng_cmd_eval_scheme(int argc, char **argv)
         {"parts", required_argument, 0, O_PARTS},
         {"form", required_argument, 0, O_FORM}, {"curve", required_argument, 0, O_CURVE},
         {"curve-only", no_argument, 0, O_CONLY}, {"hide", required_argument, 0, O_HIDE},
-        {"down", no_argument, 0, O_DOWN},
+        {"down", no_argument, 0, O_DOWN}, {"reset-proof", no_argument, 0, O_RPROOF},
+        {"every-detector", no_argument, 0, O_EVERY}, {"spread", required_argument, 0, O_SPREAD},
         NG_CLI_FORCE_LONGOPT, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(help, argc < 2 ? stderr : stdout);
@@ -134,6 +140,9 @@ int ng_cmd_eval_scheme(int argc, char **argv)
         case O_FRACS: if (parse_list("--fractions", optarg, c.fractions, &c.n_fractions, 1e-6, 1)) return NG_EXIT_USAGE; break;
         case O_CONLY: c.curve_only = 1; break;
         case O_DOWN: c.down = 1; break;
+        case O_RPROOF: c.reset_proof = 1; break;
+        case O_EVERY: c.every_det = 1; break;
+        case O_SPREAD: if (ng_cli_int("eval-scheme", "--spread", optarg, 1, 1000, &v)) return NG_EXIT_USAGE; c.spread = (int)v; break;
         case O_HIDE: if (ng_cli_int("eval-scheme", "--hide", optarg, 0, 100, &v)) return NG_EXIT_USAGE; c.hide = (int)v; break;
         case O_CURVE: if (parse_list("--curve", optarg, c.curve, &c.n_curve, 1, NG_ADV_MAX_BUDGET)) return NG_EXIT_USAGE; break;
         case O_FORM:

@@ -20,6 +20,9 @@ typedef struct ng_es_ctx {
     double curve[NG_ES_MAX_LIST]; int n_curve;   /* advparams: budgets of the fine-tuning curve */
     int curve_only;           /* advparams: the curve alone (no encryption/attack rows before it) */
     int down;                 /* advparams: hardened rounds only lower values (ng_adv_options.down) */
+    int reset_proof;          /* advparams: hardened rounds move values into the centre band (ng_adv_options.reset_proof) */
+    int spread;               /* advparams: hardened rounds' spread (ng_adv_options.spread; 0 = its default) */
+    int every_det;            /* advparams: the top-1x reset + fine-tuning with every detector (ng_attack_adaptive_each) */
     int hide;                 /* advparams: camouflage rounds of the hardened forms (ng_adv_options.hide) */
     uint64_t seed;
     ng_dataset train, test;

@@ -59,6 +59,16 @@ assert grep -q "changed 100 of" "$T/out"
 expect 0 "" "" "$NG" advparams decrypt "$T/ench.onnx" --key "$T/kh.key" -o "$T/dech.onnx"
 assert cmp -s "$T/dec.onnx" "$T/dech.onnx"
 
+# --reset-proof: the count kept (100), decrypt to the same original bits; with --hide refused
+expect 0 "" "" "$NG" advparams encrypt "$M" --data "$DATA" -o "$T/encr.onnx" --key-out "$T/kr.key" --budget 100 --reset-proof --allow-miss
+assert grep -q "changed 100 of" "$T/out"
+assert bash -c "! cmp -s '$T/encr.onnx' '$T/ench.onnx'"
+expect 0 "" "" "$NG" advparams decrypt "$T/encr.onnx" --key "$T/kr.key" -o "$T/decr.onnx"
+assert cmp -s "$T/dec.onnx" "$T/decr.onnx"
+expect 2 "" "" "$NG" advparams encrypt "$M" --data "$DATA" -o "$T/encr2.onnx" --key-out "$T/kr2.key" --budget 100 --reset-proof --hide 2
+assert grep -q "reset-proof rule" "$T/err"
+assert test ! -e "$T/encr2.onnx"
+
 # eval with the key in memory equals eval of the decrypted file
 expect 0 "" "" "$NG" eval "$T/dec.onnx" --data "$DATA"; cp "$T/out" "$T/eval_plain"
 expect 0 "" "" "$NG" eval "$T/enc.onnx" --data "$DATA" --advparams-key "$T/k.key"; cp "$T/out" "$T/eval_key"

@@ -55,6 +55,17 @@ check "$(jget adv.json "['models'][0]['accuracy_after']") < $(jget adv.json "['m
 check "$(jget advc.json "['models'][0]['curve'][1]['changed']") == 100" "advparams --curve-only --hide: 100 changed"
 check "$(jget advc.json "['models'][0]['curve'][1]['hide']") == 2" "advparams --curve-only: the hidden row records its rounds"
 check "'$(jget advc.json "['models'][0]['curve'][0]['form']")' == 'paper'" "advparams --curve-only: the paper row first"
+# --reset-proof --spread 1 --every-detector: the six detectors' top-1x reset rows, values in the
+# centre band (no extremes, no large magnitudes), decrypt bit-exact
+"$NG" eval-scheme advparams --model "$FIX" --attack-epochs 1 --fractions 0.02 --rates 0.5 --prune-epochs 0 \
+      --budget 200 --reset-proof --spread 1 --every-detector --limit 1000 --workdir wd -o advr.json > advr.txt 2>/dev/null
+check "'$(jget advr.json "['models'][0]['reset_proof']")' == 'True'" "advparams --reset-proof: recorded"
+check "$(jget advr.json "['models'][0]['spread']") == 1" "advparams --spread 1: recorded"
+check "$(jget advr.json "['models'][0]['changed']") == 200" "advparams --reset-proof: 200 changed"
+check "len($(jget advr.json "['models'][0]['every_detector_top1x']")) == 6" "advparams --every-detector: six rows"
+check "$(jget advr.json "['models'][0]['detectors'][0]['found']") <= 200 * 0.1" "advparams --reset-proof: not at the extremes"
+check "$(jget advr.json "['models'][0]['detectors'][2]['found']") <= 200 * 0.1" "advparams --reset-proof: not large"
+check "'$(jget advr.json "['models'][0]['decrypt_bit_exact']")' == 'True'" "advparams --reset-proof: decrypt is bit-exact"
 
 # usage errors
 expect 2 "" "unknown attack: usage error" "$NG" attack nosuch "$FIX"

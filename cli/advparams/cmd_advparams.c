@@ -54,6 +54,12 @@ static const char enc_help[] =
     "  --hide N                hardened: N camouflage rounds after the budget: at the encrypted point,\n"
     "                          the parameters the gradient-outlier detector ranks among its top\n"
     "                          15 x budget are put back and replaced by low-ranked ones (0: none)\n"
+    "  --reset-proof           hardened (an experiment, off by default): the rounds move parameters whose\n"
+    "                          original value matters INTO their tensor's centre band (the 10% of its\n"
+    "                          values around its mean), so that resetting suspects to the mean restores\n"
+    "                          nothing; on LeNet-5, with --spread 1, it holds the reset + fine-tune\n"
+    "                          attacker at ~10,000 changed, the default form at ~12,000\n"
+    "                          (docs/results/advparams-resetproof-lenet5.txt)\n"
     "  --dead-layer            hardened: also silence every unit of the first eligible tensor (its\n"
     "                          positive weights and biases moved to negative values from inside the\n"
     "                          tensor): those units never fire, so they pass no gradient to\n"
@@ -82,7 +88,7 @@ static const char top_help[] =
     "positions and values are the key.\n";
 
 enum { OPT_DATA = 0x4f00, OPT_KEY_OUT, OPT_BUDGET, OPT_TARGET, OPT_TENSORS, OPT_SET, OPT_SEED,
-       OPT_PASS, OPT_MARK, OPT_THREADS, OPT_KEY, OPT_RULE, OPT_ALLOW_MISS, OPT_HARDEN, OPT_SPREAD, OPT_DEAD, OPT_HIDE };
+       OPT_PASS, OPT_MARK, OPT_THREADS, OPT_KEY, OPT_RULE, OPT_ALLOW_MISS, OPT_HARDEN, OPT_SPREAD, OPT_DEAD, OPT_HIDE, OPT_RPROOF };
 
 /* Passphrase from a file (keys.h helper: first line, file must be 0600), or none. */
 static ng_status read_pass(const char *file, char **pass, size_t *len)
@@ -102,7 +108,8 @@ static int encrypt_cmd(int argc, char **argv)
         {"mark", no_argument, NULL, OPT_MARK}, {"rule", required_argument, NULL, OPT_RULE},
         {"threads", required_argument, NULL, OPT_THREADS}, {"allow-miss", no_argument, NULL, OPT_ALLOW_MISS},
         {"harden", no_argument, NULL, OPT_HARDEN}, {"spread", required_argument, NULL, OPT_SPREAD},
-        {"dead-layer", no_argument, NULL, OPT_DEAD}, {"hide", required_argument, NULL, OPT_HIDE}, NG_CLI_ARCH_LONGOPTS, NG_CLI_FORCE_LONGOPT, {0, 0, 0, 0}};
+        {"dead-layer", no_argument, NULL, OPT_DEAD}, {"hide", required_argument, NULL, OPT_HIDE},
+        {"reset-proof", no_argument, NULL, OPT_RPROOF}, NG_CLI_ARCH_LONGOPTS, NG_CLI_FORCE_LONGOPT, {0, 0, 0, 0}};
     const char *cmd = "advparams encrypt", *data = NULL, *out = NULL, *key_out = NULL, *pass_file = NULL;
     int mark = 0, allow_miss = 0, force = 0, missed = 0, c, harden = -1, budget = 0;
     long long v;
@@ -130,6 +137,7 @@ static int encrypt_cmd(int argc, char **argv)
         case OPT_HARDEN: harden = 1; break;
         case OPT_DEAD: o.dead = 1; harden = 1; break;
         case OPT_HIDE: if (ng_cli_int(cmd, "--hide", optarg, 0, 100, &v)) return NG_EXIT_USAGE; o.hide = (int)v; harden = 1; break;
+        case OPT_RPROOF: o.reset_proof = 1; harden = 1; break;
         case OPT_SPREAD: if (ng_cli_int(cmd, "--spread", optarg, 1, 1000, &v)) return NG_EXIT_USAGE; o.spread = (int)v; break;
         case NG_CLI_OPT_FORCE: force = 1; break;
         case OPT_RULE:

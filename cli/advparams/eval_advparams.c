@@ -47,6 +47,8 @@ static ng_status curve_point(ng_es_ctx *c, const ng_model *base, int harden, int
     o.budget = budget;
     o.hide = harden ? c->hide : 0;
     o.down = harden ? c->down : 0;
+    o.reset_proof = harden ? c->reset_proof : 0;
+    if (c->spread > 0) o.spread = c->spread;
     o.target_acc = 0;
     o.seed = c->seed;
     o.threads = c->threads;
@@ -128,6 +130,8 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *out)
     o.dead = c->dead;
     o.hide = o.harden ? c->hide : 0;
     o.down = o.harden ? c->down : 0;
+    o.reset_proof = o.harden ? c->reset_proof : 0;
+    if (c->spread > 0) o.spread = c->spread;
     if (c->budget > 0) o.budget = c->budget;
     o.seed = c->seed;
     o.threads = c->threads;
@@ -138,7 +142,7 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *out)
     size_t changed = ng_adv_key_count(k), total = ng_model_nparams(base);
     int in_range = all_in_range(base, k);
     printf("AdvParams (%s form%s) on %s (%s, %zu parameters)\n", o.dead ? "hardened + dead layer" : o.harden ? "hardened" : "paper's",
-           o.hide ? ", camouflage rounds" : o.down ? ", moves down only" : "", path, arch, total);
+           o.hide ? ", camouflage rounds" : o.down ? ", moves down only" : o.reset_proof ? ", reset-proof" : "", path, arch, total);
     printf("  accuracy %.2f%% -> %.2f%% (drop %.2f points, %.1f%% relative); %zu parameters changed (%.6f%% of all), "
            "all inside their tensor's range: %s; %.2f s\n", 100 * acc_before, 100 * acc_after,
            100 * (acc_before - acc_after), 100 * (acc_before - acc_after) / acc_before, changed,
@@ -188,7 +192,23 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *out)
     printf("  adaptive attack: %lld parameters reset, %lld of the %lld perturbed found; accuracy %.2f%% after reset, "
            "%.2f%% after %d epochs of fine-tuning on %.0f%% of the data\n", (long long)ar.flagged, (long long)ar.found,
            (long long)ar.perturbed, 100 * ar.acc_reset, 100 * ar.acc_tuned, ao.epochs, 100 * ao.fraction);
-    json_t *dt = ng_attack_detector_table(&ar, "  ", 1);
+    json_t *dt = ng_attack_detector_table(&ar, "  ", 1), *each = NULL;
+    if (c->every_det && changed > 0) {   /* the top 1x reset with every detector, not only the best */
+        int64_t f1[NG_DETECTORS];
+        double at[NG_DETECTORS];
+        if ((st = ng_attack_adaptive_each(enc, &c->train, &c->test, &ao, pos, changed, f1, at)) != NG_OK) {
+            json_decref(dt);
+            goto done;
+        }
+        each = json_array();
+        printf("  every detector's top %zu reset to the tensor mean, then fine-tuned (%d epochs, %.0f%% of the data):\n",
+               changed, ao.epochs, 100 * ao.fraction);
+        for (int d = 0; d < NG_DETECTORS; d++) {
+            printf("    %-52s %7lld perturbed among them  %6.2f%%\n", ng_detector_name(d), (long long)f1[d], 100 * at[d]);
+            json_array_append_new(each, json_pack("{s:s,s:I,s:f}", "detector", ng_detector_name(d), "found",
+                                                  (json_int_t)f1[d], "accuracy_tuned", at[d]));
+        }
+    }
     /* decrypt: bit-exact? */
     if ((st = ng_adv_decrypt(w, k)) != NG_OK) goto done;
     ng_weights_id(w, id1);
@@ -203,7 +223,10 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *out)
     json_object_set_new(r, "form", json_string(o.dead ? "dead" : o.harden ? "hardened" : "paper"));
     json_object_set_new(r, "hide", json_integer(o.hide));
     json_object_set_new(r, "down", json_boolean(o.down));
+    json_object_set_new(r, "reset_proof", json_boolean(o.reset_proof));
+    json_object_set_new(r, "spread", json_integer(o.spread));
     json_object_set_new(r, "detectors", dt);
+    if (each) json_object_set_new(r, "every_detector_top1x", each);
     json_object_set_new(r, "model", json_string(path));
     json_object_set_new(r, "parameters", json_integer((json_int_t)total));
     json_object_set_new(r, "accuracy_before", json_real(acc_before));

@@ -31,6 +31,18 @@
  * (docs/results/advparams-hide-lenet5.txt): it hides them from every detector at 500-1,000 changed
  * on LeNet-5, but the lock it leaves is shallow and fine-tuning on 1% restores 80%.
  *
+ * Reset-proof rule (options.reset_proof; CLI --reset-proof; ours, off by default, an experiment):
+ * the rounds score a parameter by the first-order loss increase of moving it INTO its tensor's
+ * centre band (NG_ADV_RP_BAND of the sorted original values on each side of the mean, on the side
+ * that raises the loss), positive only, and draw the new value strictly between two distinct
+ * original values there: the original value was the informative one, so the adaptive attacker's
+ * reset to the tensor mean restores nothing. The rounds stop early (fewer changed than the budget)
+ * when no such move is left. Measured (docs/results/advparams-resetproof-lenet5.txt): on LeNet-5
+ * it holds the reset + fine-tune attacker from about 10,000 changed (spread 4 on two seeds, spread 1
+ * on five; 8,000 with spread 1 on three seeds of five), the plain rounds from about 12,000; below
+ * 6,000 none does.
+ * Not with the paper form, down or hide (NG_E_INVALID).
+ *
  * Dead layer (options.dead; CLI --dead-layer; ours): the first eligible tensor (model order) is
  * kept out of the rounds; after them, every positive weight of it, and every positive bias of
  * its "*.bias" companion, is moved to a value drawn strictly inside that tensor's own original
@@ -100,6 +112,9 @@
 /* Camouflage rounds: a perturbed parameter is "hot" when the gradient detector ranks it within
  * this many x its top 10 x changed (a margin: the attacker's data is not the encryption set). */
 #define NG_ADV_HIDE_MARGIN 1.5
+/* Reset-proof rule: a perturbed value is drawn within this share of its tensor's sorted values
+ * on either side of the tensor's mean (0.05: the central 10%). */
+#define NG_ADV_RP_BAND 0.05
 
 /* Paper form: how the next parameter is picked. GRAD is SCHEMES.md's rule (largest |gradient|).
  * GAIN (ours, not the paper's) picks the largest first-order loss increase |gradient x (target -
@@ -148,6 +163,10 @@ typedef struct ng_adv_options {
     int         hide;         /* hardened: camouflage rounds after the budget (0 = none; see
                                  advparams_hide.c): perturbed parameters the gradient-outlier
                                  detector ranks hot at the locked point are put back and replaced */
+    int         reset_proof;  /* hardened: the rounds move parameters INTO their tensor's centre band
+                                 (NG_ADV_RP_BAND around the mean) instead of toward its edges, so
+                                 that resetting suspects to the mean restores nothing (an
+                                 experiment, off by default; advparams_resetproof.c) */
     const char *tensors;      /* comma-separated fnmatch patterns of eligible tensors; NULL = every
                                  trainable "*.weight" tensor with ndim >= 2 */
     int         batch;        /* forward/backward batch (256) */

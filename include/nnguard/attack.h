@@ -154,6 +154,14 @@ ng_status   ng_attack_detect_mask(const ng_model *m, const float *grad, const ng
 ng_status ng_attack_adaptive(const ng_model *m, const ng_dataset *train, const ng_dataset *test,
                              const ng_finetune_options *o, double z, const ng_position *truth,
                              size_t n_truth, ng_adaptive_result *r);
+/* The top-1x reset attacker with EVERY detector, not only the one that found most in its top
+ * 10x (which is not always the one that helps the attacker most): for each detector d, its top
+ * n_truth candidates (gradient on the attacker's o->fraction / o->count data) reset to the tensor
+ * mean, then o->epochs of fine-tuning. found1[d]: perturbed among them; acc_tuned[d]: accuracy
+ * after fine-tuning (after the reset when o->epochs is 0). n_truth must be >= 1. */
+ng_status ng_attack_adaptive_each(const ng_model *m, const ng_dataset *train, const ng_dataset *test,
+                                  const ng_finetune_options *o, const ng_position *truth, size_t n_truth,
+                                  int64_t found1[NG_DETECTORS], double acc_tuned[NG_DETECTORS]);
 
 /* ---- model extraction through a prediction API (DynaMarks, nnguard serve) ----
  * The attacker holds a pool of unlabelled inputs (never the owner's verification set), sends

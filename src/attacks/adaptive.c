@@ -252,3 +252,36 @@ out:
     ng_dataset_free(&sub);
     return st;
 }
+
+ng_status ng_attack_adaptive_each(const ng_model *m, const ng_dataset *train, const ng_dataset *test,
+                                  const ng_finetune_options *o, const ng_position *truth, size_t n_truth,
+                                  int64_t found1[NG_DETECTORS], double acc_tuned[NG_DETECTORS])
+{
+    if (!truth || n_truth == 0) return ng_fail(NG_E_INVALID, "adaptive attack: no perturbed positions to score");
+    ng_dataset sub = {0};
+    ng_status st = ng_dataset_subset(train, o->count > 0 ? 1.0 : o->fraction, o->count, o->seed, &sub);
+    if (st != NG_OK) return st;
+    size_t np = ng_model_nparams(m);
+    float *g = ng_alloc_aligned(np * sizeof(float));
+    uint8_t *flag = ng_calloc(np, 1);
+    ng_model *a = NULL;
+    if (!g || !flag) st = NG_E_NOMEM;
+    if (st == NG_OK && (st = ng_model_clone(m, &a)) == NG_OK) st = mean_gradient(a, &sub, o->threads, g);
+    for (int d = 0; d < NG_DETECTORS && st == NG_OK; d++) {
+        int64_t f[NG_DETECTORS], c, fl;
+        double acc_reset;
+        ng_model_free(a);
+        a = NULL;
+        memset(flag, 0, np);
+        if ((st = ng_model_clone(m, &a)) != NG_OK) break;
+        if ((st = ng_attack_detect_mask(a, g, truth, n_truth, (int64_t)n_truth, f, &c, d, flag)) != NG_OK) break;
+        reset_flagged(a, flag, truth, n_truth, &fl, &found1[d]);
+        st = reset_eval_tune(a, train, test, o, &acc_reset, &acc_tuned[d]);
+        if (o->epochs <= 0) acc_tuned[d] = acc_reset;
+    }
+    ng_model_free(a);
+    ng_free_aligned(g);
+    free(flag);
+    ng_dataset_free(&sub);
+    return st;
+}

@@ -198,6 +198,9 @@ static ng_status check_inputs(ng_model *m, const ng_dataset *d, const ng_adv_opt
                        (long long)o->set_size, o->batch);
     if (o->harden && (o->spread < 1 || o->spread > 1000))
         return ng_fail(NG_E_INVALID, "advparams: spread %d is outside 1..1000", o->spread);
+    if (o->reset_proof && (!o->harden || o->down || o->hide))
+        return ng_fail(NG_E_INVALID, "advparams: the reset-proof rule is a hardened-form rule; it does not combine "
+                       "with the paper form, --down or --hide");
     if (o->hide < 0 || o->hide > 100)
         return ng_fail(NG_E_INVALID, "advparams: %d camouflage rounds is outside 0..100", o->hide);
     if (o->rule != NG_ADV_RULE_GRAD && o->rule != NG_ADV_RULE_GAIN)
@@ -351,7 +354,8 @@ ng_status ng_adv_encrypt(ng_model *m, ng_weights *w, const ng_dataset *data, con
             size_t want = (k->n + 3) / 4, left = (size_t)o->budget - k->n;
             if (want < 1) want = 1;
             if (want > left) want = left;
-            nm = ng_adv_harden_pick(r.gacc, params, t, nt, chosen, want, o->spread, o->down, &rng, moves);
+            nm = o->reset_proof ? ng_adv_resetproof_pick(r.gacc, params, t, nt, chosen, want, o->spread, &rng, moves)
+                                : ng_adv_harden_pick(r.gacc, params, t, nt, chosen, want, o->spread, o->down, &rng, moves);
         } else {
             size_t ti = 0, ei = 0;
             if (pick(&r, o->rule, params, t, nt, chosen, &ti, &ei)) {

@@ -34,6 +34,21 @@ ng_status ng_adv_harden_prepare(ng_adv_tensor *t, size_t nt, const float *params
         t[a].blo = lo;
         t[a].bhi = k >= 4 ? hi : 0;
         if (k < 4) t[a].blo = 1;   /* blo > bhi: unusable */
+        /* reset-proof centre band: the mean's sorted index, NG_ADV_RP_BAND of the values each side */
+        double mean = 0;
+        for (size_t e = 0; e < k; e++) mean += s[e];
+        mean = k ? mean / (double)k : 0;
+        size_t c = 0, lo2 = k, hi2 = 0, h = (size_t)ceil(NG_ADV_RP_BAND * (double)k);
+        while (c < k && (double)s[c] < mean) c++;
+        if (t[a].blo <= t[a].bhi) {
+            lo2 = c > h ? c - h : 0;
+            hi2 = c + h;
+            if (lo2 < t[a].blo) lo2 = t[a].blo;
+            if (hi2 > t[a].bhi) hi2 = t[a].bhi;
+        }
+        t[a].cmid = c;
+        t[a].clo = lo2;
+        t[a].chi = hi2;
     }
     return NG_OK;
 }

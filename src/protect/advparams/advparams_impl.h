@@ -19,6 +19,9 @@ typedef struct ng_adv_tensor {
     float *sorted;          /* hardened form only (NULL otherwise): ns non-NaN values */
     size_t ns;
     size_t blo, bhi;        /* bulk of sorted; blo > bhi when the tensor is too small */
+    size_t cmid, clo, chi;  /* reset-proof rule: the sorted index of the tensor's mean and the
+                               centre band [clo, chi] around it (NG_ADV_RP_BAND of the values
+                               each side, inside the bulk); clo >= chi when unusable */
 } ng_adv_tensor;
 
 /* One hardened move: element ei of tensor ti goes to `to`. */
@@ -32,6 +35,13 @@ ng_status ng_adv_harden_prepare(ng_adv_tensor *t, size_t nt, const float *params
  * (interpolated between neighbours). Marks them chosen; returns how many moves were written. */
 size_t ng_adv_harden_pick(const float *grad, const float *params, const ng_adv_tensor *t, size_t nt,
                           uint8_t *chosen, size_t want, int spread, int down, ng_rng *rng, ng_adv_move *out);
+
+/* Reset-proof rule (advparams_resetproof.c): like ng_adv_harden_pick, but a chosen parameter
+ * goes INTO its tensor's centre band (on the side of the mean that raises the loss), so the
+ * original value is what was informative and resetting it to the tensor mean restores nothing.
+ * Score: the first-order loss increase g x (band half's midpoint - v), positive only. */
+size_t ng_adv_resetproof_pick(const float *grad, const float *params, const ng_adv_tensor *t, size_t nt,
+                              uint8_t *chosen, size_t want, int spread, ng_rng *rng, ng_adv_move *out);
 
 /* Camouflage rounds (advparams_hide.c): z[at] = the gradient-outlier detector's score of every
  * eligible parameter (|g - mean| / sd within its tensor); *hot and *cool = the k_hot-th and
