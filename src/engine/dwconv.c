@@ -9,6 +9,7 @@ typedef struct dw_job {
     float *y, *dx, *dw, *db;
     float *const *scr;
     int relu;
+    const float *clip;   /* forward: {lo, hi} of a fused Clip, or NULL */
 } dw_job;
 
 /* Output columns [*lo, *hi) whose tap at input column offset off (ow*sw + off) lies in [0, W). */
@@ -87,6 +88,54 @@ NG_KERN_CLONES static void dw_fwd_grid(const ng_win2d *g, const dw_grid *q, cons
     }
 }
 
+/* 3x3 windows, dilation 1, stride 1 or 2 (MobileNetV2's depthwise layers): the plane zero-padded
+ * into xp (rows Hp, columns Wp), then each output row computed in one pass with the 9 taps summed
+ * in registers (bias first, taps in row-major order, as the other kernels) and Relu or Clip applied
+ * on the way out, instead of one read-modify-write pass over the row per tap. */
+static int dw_use_3x3(const ng_win2d *g, int64_t *Hp, int64_t *Wp)
+{
+    if (g->kh != 3 || g->kw != 3 || g->dh != 1 || g->dw != 1 || g->sh != g->sw || g->sh > 2) return 0;
+    const int64_t s = g->sh, need_h = (g->OH - 1) * s + 3, need_w = (g->OW - 1) * s + 3;
+    *Hp = g->pt + g->H > need_h ? g->pt + g->H : need_h;
+    *Wp = g->pl + g->W > need_w ? g->pl + g->W : need_w;
+    return 1;
+}
+
+NG_KERN_CLONES static void dw_fwd_3x3(const ng_win2d *g, int64_t Hp, int64_t Wp, const float *restrict x,
+                                      const float *restrict wc, float bias, int relu, const float *clip,
+                                      float *restrict xp, float *restrict y)
+{
+    memset(xp, 0, sizeof(float) * (size_t)(Hp * Wp));
+    for (int64_t h = 0; h < g->H; h++) memcpy(xp + (g->pt + h) * Wp + g->pl, x + h * g->W, sizeof(float) * (size_t)g->W);
+    const float w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5], w6 = wc[6], w7 = wc[7], w8 = wc[8];
+    const float lo = clip ? clip[0] : 0.0f, hi = clip ? clip[1] : 0.0f;
+    const int64_t OW = g->OW;
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        float *restrict yr = y + oh * OW;
+        if (g->sh == 1) {
+            const float *r0 = xp + oh * Wp, *r1 = r0 + Wp, *r2 = r1 + Wp;
+            for (int64_t k = 0; k < OW; k++) {
+                float v = bias;
+                v += w0 * r0[k]; v += w1 * r0[k + 1]; v += w2 * r0[k + 2];
+                v += w3 * r1[k]; v += w4 * r1[k + 1]; v += w5 * r1[k + 2];
+                v += w6 * r2[k]; v += w7 * r2[k + 1]; v += w8 * r2[k + 2];
+                yr[k] = v;
+            }
+        } else {
+            const float *r0 = xp + 2 * oh * Wp, *r1 = r0 + Wp, *r2 = r1 + Wp;
+            for (int64_t k = 0; k < OW; k++) {
+                float v = bias;
+                v += w0 * r0[2 * k]; v += w1 * r0[2 * k + 1]; v += w2 * r0[2 * k + 2];
+                v += w3 * r1[2 * k]; v += w4 * r1[2 * k + 1]; v += w5 * r1[2 * k + 2];
+                v += w6 * r2[2 * k]; v += w7 * r2[2 * k + 1]; v += w8 * r2[2 * k + 2];
+                yr[k] = v;
+            }
+        }
+        if (clip) for (int64_t k = 0; k < OW; k++) { const float v = yr[k]; yr[k] = v < lo ? lo : v > hi ? hi : v; }
+        else if (relu) for (int64_t k = 0; k < OW; k++) yr[k] = yr[k] > 0.0f ? yr[k] : 0.0f;
+    }
+}
+
 /* One plane, row by row: each tap over the contiguous range of output columns it sees the image in. */
 NG_KERN_CLONES static void dw_fwd_rows(const ng_win2d *g, const float *restrict x, const float *restrict wc,
                                        float bias, int relu, float *restrict y)
@@ -120,28 +169,36 @@ static void dw_fwd_body(void *arg, int64_t i0, int64_t i1, int worker)
     const ng_win2d *g = j->g;
     const int64_t HW = g->H * g->W, OHW = g->OH * g->OW, K = g->kh * g->kw;
     dw_grid q;
-    const int grid = dw_use_grid(g, &q);
+    int64_t Hp, Wp;
+    const int k3 = dw_use_3x3(g, &Hp, &Wp), grid = !k3 && dw_use_grid(g, &q);
     for (int64_t it = i0; it < i1; it++) {
         const int64_t c = it % g->C;
         const float bias = j->b ? j->b[c] : 0.0f;
+        if (k3) {
+            dw_fwd_3x3(g, Hp, Wp, j->x + it * HW, j->w + c * K, bias, j->relu, j->clip, j->scr[worker], j->y + it * OHW);
+            continue;
+        }
         if (grid) dw_fwd_grid(g, &q, j->x + it * HW, j->w + c * K, bias, j->relu, j->scr[worker],
                               j->scr[worker] + q.padsz, j->y + it * OHW);
         else dw_fwd_rows(g, j->x + it * HW, j->w + c * K, bias, j->relu, j->y + it * OHW);
+        if (j->clip) ng_clamp(j->y + it * OHW, OHW, j->clip[0], j->clip[1]);   /* while the plane is in cache */
     }
 }
 
 int64_t ng_dwconv_fwd_scratch(const ng_win2d *g)
 {
     dw_grid q;
+    int64_t Hp, Wp;
+    if (dw_use_3x3(g, &Hp, &Wp)) return Hp * Wp;
     return dw_use_grid(g, &q) ? q.padsz + q.L : 1;
 }
 
 void ng_dwconv_fwd(ng_pool *p, const ng_win2d *g, int64_t N, const float *x, const float *w,
-                   const float *b, int relu, float *y, float *const *scr)
+                   const float *b, int relu, const float *clip, float *y, float *const *scr)
 {
     dw_job j;
     memset(&j, 0, sizeof j);
-    j.g = g; j.N = N; j.x = x; j.w = w; j.b = b; j.y = y; j.relu = relu; j.scr = scr;
+    j.g = g; j.N = N; j.x = x; j.w = w; j.b = b; j.y = y; j.relu = relu; j.clip = clip; j.scr = scr;
     ng_pool_for(p, N * g->C, dw_fwd_body, &j);
 }
 
