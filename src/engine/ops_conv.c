@@ -127,38 +127,45 @@ static float **conv_scratch(ng_opctx *c, size_t floats, float **ptrs, int nw)
     return ptrs;
 }
 
-/* Output rows [r0, r1) of channels [m0, m1) of group g: one GEMM of those channels' weights with
- * the rows' columns of cm (the column matrix, K x ldb, or the image itself for a 1x1), straight
- * into y (or into the grid yw, Mg x L, when wide), then bias, Relu or Clip over the block while it
- * is still in cache (no separate pass over the whole output). Columns per output row: OW (Wp when
- * wide). Single-threaded (the callers split the work). */
+/* Output rows [r0, r1) of channels [m0, m1) of group g: the block filled with the bias, one GEMM
+ * (beta 1) of those channels' weights with the rows' columns of cm (the column matrix, K x ldb, or
+ * the image itself for a 1x1) added in, straight into y (or into the grid yw, Mg x L, when wide),
+ * then Relu or Clip over the block while it is still in cache (no separate pass over the whole
+ * output). The bias goes in first as the GEMM's C (beta 0 would cost OpenBLAS a zeroing pass).
+ * Columns per output row: OW (Wp when wide). Single-threaded (the callers split the work). */
 static void conv_gemm_block(const conv_job *j, int64_t g, const float *cm, int64_t ldb, float *yg, float *yw,
                             int64_t m0, int64_t m1, int64_t r0, int64_t r1)
 {
     const conv_geom *o = &j->o;
     const int64_t prow = o->wide ? o->Wp : o->g.OW, c0 = r0 * prow, nc = (r1 - r0) * prow;
+    const int64_t ldc = o->wide ? o->L : o->OHW;
     const float *a = j->w + (g * o->Mg + m0) * o->K;
+    float *cb = o->wide ? yw + c0 : yg + c0;
     if (m1 <= m0 || nc <= 0) return;
+    for (int64_t m = m0; m < m1; m++) {
+        const float bv = j->b ? j->b[g * o->Mg + m] : 0.0f;
+        float *r = cb + m * ldc;
+        for (int64_t p = 0; p < nc; p++) r[p] = bv;
+    }
+    ng_par_sgemm(NULL, 0, 0, m1 - m0, nc, o->K, 1.0f, a, o->K, cm + c0, ldb, 1.0f, cb + m0 * ldc, ldc);
     if (o->wide) {
-        ng_par_sgemm(NULL, 0, 0, m1 - m0, nc, o->K, 1.0f, a, o->K, cm + c0, ldb, 0.0f, yw + m0 * o->L + c0, o->L);
-        for (int64_t m = m0; m < m1; m++) {
-            const float bv = j->b ? j->b[g * o->Mg + m] : 0.0f;
+        for (int64_t m = m0; m < m1; m++)
             for (int64_t oh = r0; oh < r1; oh++)
-                copy_out(yg + m * o->OHW + oh * o->g.OW, yw + m * o->L + oh * o->Wp, o->g.OW, bv, j->relu, j->clip);
-        }
+                copy_out(yg + m * o->OHW + oh * o->g.OW, yw + m * o->L + oh * o->Wp, o->g.OW, 0.0f, j->relu, j->clip);
         return;
     }
-    ng_par_sgemm(NULL, 0, 0, m1 - m0, nc, o->K, 1.0f, a, o->K, cm + c0, ldb, 0.0f, yg + m0 * o->OHW + c0, o->OHW);
+    if (!j->relu && !j->clip) return;
     for (int64_t m = m0; m < m1; m++) {
         float *r = yg + m * o->OHW + c0;
-        copy_out(r, r, nc, j->b ? j->b[g * o->Mg + m] : 0.0f, j->relu, j->clip);
+        if (j->clip) ng_clamp(r, nc, j->clip[0], j->clip[1]);
+        else copy_out(r, r, nc, 0.0f, 1, NULL);
     }
 }
 
-/* Output rows per GEMM block: about NG_CONV_BLOCK floats of output (the epilogue finds them in L2),
+/* Output rows per GEMM block: about NG_CONV_BLOCK floats of output (96 KB: the epilogue finds them in L2),
  * at least NG_CONV_MIN_COLS columns (the weights are packed once per block). */
-#define NG_CONV_BLOCK 16384
-#define NG_CONV_MIN_COLS 96
+#define NG_CONV_BLOCK 24576
+#define NG_CONV_MIN_COLS 112
 static int64_t conv_block_rows(const conv_geom *o, int64_t mrows)
 {
     const int64_t prow = o->wide ? o->Wp : o->g.OW;
