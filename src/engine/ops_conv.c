@@ -163,7 +163,9 @@ static void conv_gemm_block(const conv_job *j, int64_t g, const float *cm, int64
 }
 
 /* Output rows per GEMM block: about NG_CONV_BLOCK floats of output (96 KB: the epilogue finds them in L2),
- * at least NG_CONV_MIN_COLS columns (the weights are packed once per block). */
+ * at least NG_CONV_MIN_COLS columns; all of them (one GEMM) when the reduction is at least as long as
+ * a block is wide: OpenBLAS packs the weights (mrows x K) once per block, and for deep layers that
+ * traffic outweighs what the cached epilogue saves (resnet18's layer3 at 14x14, K 2304: +10%). */
 #define NG_CONV_BLOCK 24576
 #define NG_CONV_MIN_COLS 112
 static int64_t conv_block_rows(const conv_geom *o, int64_t mrows)
@@ -171,6 +173,7 @@ static int64_t conv_block_rows(const conv_geom *o, int64_t mrows)
     const int64_t prow = o->wide ? o->Wp : o->g.OW;
     int64_t cols = NG_CONV_BLOCK / (mrows > 0 ? mrows : 1);
     if (cols < NG_CONV_MIN_COLS) cols = NG_CONV_MIN_COLS;
+    if (o->K >= cols) return o->g.OH;
     int64_t r = cols / prow;
     if (r < 1) r = 1;
     return r > o->g.OH ? o->g.OH : r;
@@ -212,8 +215,9 @@ static void conv_fwd_body(void *arg, int64_t i0, int64_t i1, int worker)
 
 /* One image, one group (batch 1): the work split inside it. The column matrix is built in
  * parallel over input channels, then the blocks of conv_gemm_block run over the workers: blocks
- * of output rows when the output is wide enough for every worker to get a few, else blocks of
- * output channels (each worker packs only its share of the weights, the bulk of a deep layer). */
+ * of output rows when the output has more columns than channels (each worker packs only its share
+ * of the column matrix), else blocks of output channels (each packs only its share of the weights,
+ * the bulk of a deep layer); ng_par_sgemm's rule. */
 typedef struct conv_one { const conv_job *j; const float *cm; int64_t ld, nr, R, mb; float *col, *yw; } conv_one;
 
 static void conv_one_cols(void *arg, int64_t c0, int64_t c1, int worker)
@@ -257,7 +261,7 @@ static void conv_fwd_one(ng_pool *p, const conv_job *j, float *scr)
         q.ld = o->wide ? o->L : o->OHW;
     }
     const int64_t prow = o->wide ? o->Wp : o->g.OW;
-    if (o->g.OH * prow >= (int64_t)nw * 2 * NG_CONV_MIN_COLS) {   /* blocks of rows, at least 2 per worker */
+    if (o->g.OH * prow > o->Mg && o->g.OH >= 2 * nw) {   /* blocks of rows, at least 2 per worker */
         q.mb = o->Mg;
         q.R = conv_block_rows(o, o->Mg);
         const int64_t most = (o->g.OH + 2 * nw - 1) / (2 * nw);
