@@ -17,6 +17,13 @@
  * bit-identical to NG_NO_FUSION and to training mode; input gradients bit-identical too (backward
  * after a folded forward runs the forward again unfolded); the next forward on that exec folds
  * nothing (an exec used for gradients keeps its activations) and still gives the same output.
+ *
+ * Third graph (MobileNetV2's pattern, ReLU6 = Clip): x -> Conv3x3 stride 2 -> Clip -> depthwise Conv3x3 -> Clip
+ * -> Conv1x1 -> Clip -> y, bounds [-0.25, 0.5] so both bounds and the inside are hit. In inference each
+ * Clip is folded into its Conv (im2col + GEMM, the depthwise kernel, the direct kernel); at batch 1 the
+ * GEMMs run split inside the image. Checked against NG_NO_FUSION and training mode: outputs bit-identical,
+ * input gradients bit-identical (a backward after a folded Clip reruns the forward unfolded: the Clip's
+ * input is needed to tell x == hi from x > hi), and against a double reference within 1e-5.
  * ctest-engine-only: links nnguard_engine alone. */
 #include "tutil.h"
 #include "engine/graph.h"
@@ -223,6 +230,100 @@ static void test_pools(ng_rng *r)
     ng_model_free(m);
 }
 
+/* The third graph: CC x CH x CW -> conv CC -> CM (3x3 s2 pad 1) -> clip -> dw 3x3 -> clip -> 1x1 CM -> CO -> clip. */
+enum { CC = 3, CH = 23, CW = 21, CM = 40, CO = 12, COH = 12, COW = 11 };
+static const float CLO = -0.25f, CHI = 0.5f;
+
+static int clip_node(ng_model *m, const char *name, int x)
+{
+    ng_attrs a;
+    ng_attrs_default(&a);
+    a.lo = CLO; a.hi = CHI;
+    int y = ng_model_add_value(m, name, NG_V_ACT, NULL);
+    ng_model_add_node(m, NG_OP_CLIP, name, &x, 1, &y, 1, &a);
+    return y;
+}
+
+static ng_model *build_clips(ng_rng *r)
+{
+    ng_model *m = ng_model_alloc();
+    ng_shape xs = {4, {-1, CC, CH, CW}};
+    int x = ng_model_add_value(m, "x", NG_V_INPUT, &xs);
+    m->input = x;
+    int c1 = clip_node(m, "clip1", conv_node(m, "cconv1", x, CC, CM, 3, 2, 0, r));
+    int c2 = clip_node(m, "clip2", conv_node(m, "cconv2", c1, CM, CM, 3, 1, 1, r));
+    m->output = clip_node(m, "clip3", conv_node(m, "cconv3", c2, CM, CO, 1, 1, 0, r));
+    return m;
+}
+
+static double clip_ref_error(const ng_model *m, const float *x, const float *y, int n)
+{
+    enum { NX = CC * CH * CW, N1 = CM * COH * COW, NO = CO * COH * COW };
+    static double a[NX], b1[N1], b2[N1], out[NO];
+    double worst = 0;
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < NX; k++) a[k] = x[i * NX + k];
+        ref_conv(a, CC, CH, CW, param(m, "cconv1.w"), param(m, "cconv1.b"), CM, 3, 2, 0, b1, COH, COW);
+        for (int k = 0; k < N1; k++) b1[k] = b1[k] < CLO ? CLO : b1[k] > CHI ? CHI : b1[k];
+        ref_conv(b1, CM, COH, COW, param(m, "cconv2.w"), param(m, "cconv2.b"), CM, 3, 1, 1, b2, COH, COW);
+        for (int k = 0; k < N1; k++) b2[k] = b2[k] < CLO ? CLO : b2[k] > CHI ? CHI : b2[k];
+        ref_conv(b2, CM, COH, COW, param(m, "cconv3.w"), param(m, "cconv3.b"), CO, 1, 1, 0, out, COH, COW);
+        for (int k = 0; k < NO; k++) {
+            double v = out[k] < CLO ? CLO : out[k] > CHI ? CHI : out[k];
+            double e = fabs(v - y[i * NO + k]) / (fabs(v) > 1 ? fabs(v) : 1);
+            if (e > worst) worst = e;
+        }
+    }
+    return worst;
+}
+
+static void test_clips(ng_rng *r)
+{
+    ng_model *m = build_clips(r);
+    CHECK_OK(ng_model_finalize(m));
+    const int batches[2] = {1, 5};
+    for (int bi = 0; bi < 2; bi++) {
+        const int n = batches[bi], nx = n * CC * CH * CW, ny = n * CO * COH * COW;
+        float *x = malloc((size_t)nx * sizeof(float)), *y[3], *g[3];
+        rnd_fill(r, x, nx, 1.0f);
+        for (int k = 0; k < 3; k++) {
+            y[k] = calloc((size_t)ny, sizeof(float));
+            g[k] = calloc((size_t)nx, sizeof(float));
+            ng_exec *e = new_exec(m, k == 2, k != 1);
+            if (!e) return;
+            const float *out;
+            ng_shape os;
+            CHECK_OK(ng_exec_forward(e, x, n, &out, &os));
+            CHECK(ng_shape_numel(&os) == ny);
+            memcpy(y[k], out, (size_t)ny * sizeof(float));
+            float *dy = malloc((size_t)ny * sizeof(float));
+            for (int i = 0; i < ny; i++) dy[i] = 1.0f + 0.001f * (float)(i % 7);
+            CHECK_OK(ng_exec_backward(e, dy, NULL, g[k]));
+            CHECK_OK(ng_exec_forward(e, x, n, &out, &os));   /* after backward: unfolded, same output */
+            CHECKF(!memcmp(y[k], out, (size_t)ny * sizeof(float)), "clips batch %d: the second forward differs", n);
+            free(dy);
+            ng_exec_free(e);
+        }
+        CHECKF(!memcmp(y[0], y[1], (size_t)ny * sizeof(float)), "clips batch %d: fused output differs from unfused", n);
+        CHECKF(!memcmp(y[0], y[2], (size_t)ny * sizeof(float)), "clips batch %d: inference differs from training", n);
+        CHECKF(!memcmp(g[0], g[1], (size_t)nx * sizeof(float)), "clips batch %d: input gradient after a fused forward differs", n);
+        CHECKF(!memcmp(g[0], g[2], (size_t)nx * sizeof(float)), "clips batch %d: input gradient differs from training", n);
+        int at_lo = 0, at_hi = 0, nz = 0;
+        for (int k = 0; k < ny; k++) { at_lo += y[0][k] == CLO; at_hi += y[0][k] == CHI; }
+        for (int k = 0; k < nx; k++) nz += g[0][k] != 0.0f;
+        double err = clip_ref_error(m, x, y[0], n);
+        printf("clips batch %d: %d / %d outputs at the lower / upper bound of %d, %d of %d input gradients non-zero, "
+               "worst relative error against the double reference %.3g\n", n, at_lo, at_hi, ny, nz, nx, err);
+        CHECKF(at_lo > ny / 20 && at_hi > ny / 20 && at_lo + at_hi < ny - ny / 5,
+               "clips batch %d: %d / %d of %d outputs at the bounds (a test that cannot see Clip)", n, at_lo, at_hi, ny);
+        CHECKF(nz > nx / 4, "clips batch %d: only %d of %d input gradients non-zero", n, nz, nx);
+        CHECKF(err < 1e-5, "clips batch %d: error %.3g against the reference", n, err);
+        for (int k = 0; k < 3; k++) { free(y[k]); free(g[k]); }
+        free(x);
+    }
+    ng_model_free(m);
+}
+
 int main(void)
 {
     CHECK_OK(ng_init());
@@ -259,5 +360,6 @@ int main(void)
     test_pools(&r);
     C1 = 16; C2 = 32; PY = 32 * 2 * 3;
     test_pools(&r);
+    test_clips(&r);
     return tu_done();
 }

@@ -641,6 +641,13 @@ int main(void)
         { 1, 6, 5, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 3, 3, 6, 1 },     /* dilation 3 on a 5x6 image: most taps outside */
         { 2, 3, 8, 70, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 3, 1 },    /* wide rows (OW >= 32: row by row), stride 2 */
         { 1, 2, 5, 40, 2, 3, 3, 1, 1, 1, 2, 0, 1, 1, 2, 2, 0 },    /* wide rows, stride 1, dilation 1x2 */
+        { 1, 4, 40, 36, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4, 1 },   /* 3x3 rows kernel, stride 1, OW 36: overlapping last vector */
+        { 2, 3, 13, 70, 3, 3, 3, 2, 2, 0, 1, 2, 1, 1, 1, 3, 1 },   /* 3x3 rows kernel, stride 2, asymmetric pads, OW 35 */
+        /* batch 1, group 1: one image split over the workers (conv_fwd_one) */
+        { 1, 24, 40, 40, 40, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1 }, /* 1x1: blocks of output rows */
+        { 1, 3, 45, 47, 20, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1 },  /* ResNet's stem: im2col, blocks of rows */
+        { 1, 40, 5, 5, 72, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },   /* small output: blocks of 48 / 24 channels */
+        { 1, 36, 7, 7, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 0 },   /* stride 2, channel blocks, no bias */
     };
     for (size_t i = 0; i < NG_ARRAY_LEN(convs); i++) test_conv(&convs[i]);
     /* Stride 1, padded grid at most twice the output width, Mg <= 32, K <= 160: the direct kernel. */

@@ -9,6 +9,7 @@ typedef struct dw_job {
     float *y, *dx, *dw, *db;
     float *const *scr;
     int relu;
+    const float *clip;   /* forward: {lo, hi} of a fused Clip, or NULL */
 } dw_job;
 
 /* Output columns [*lo, *hi) whose tap at input column offset off (ow*sw + off) lies in [0, W). */
@@ -87,6 +88,91 @@ NG_KERN_CLONES static void dw_fwd_grid(const ng_win2d *g, const dw_grid *q, cons
     }
 }
 
+/* 3x3 windows, dilation 1, stride 1 or 2 (MobileNetV2's depthwise layers): the plane zero-padded
+ * into xp (rows Hp, columns Wp), then each output row computed in one pass with the 9 taps summed
+ * in registers (bias first, taps in row-major order, as the other kernels) and Relu or Clip applied
+ * on the way out, instead of one read-modify-write pass over the row per tap. Rows of at least 32
+ * outputs (shorter ones go to the grid kernel, whose loops run over the whole plane); the last 16
+ * columns of a row are computed as one vector ending at the row's end (overlapping the previous one:
+ * the same values written twice) instead of one by one. */
+static int dw_use_3x3(const ng_win2d *g, int64_t *Hp, int64_t *Wp)
+{
+    if (g->kh != 3 || g->kw != 3 || g->dh != 1 || g->dw != 1 || g->sh != g->sw || g->sh > 2 || g->OW < 32) return 0;
+    const int64_t s = g->sh, need_h = (g->OH - 1) * s + 3, need_w = (g->OW - 1) * s + 3;
+    *Hp = g->pt + g->H > need_h ? g->pt + g->H : need_h;
+    *Wp = g->pl + g->W > need_w ? g->pl + g->W : need_w;
+    return 1;
+}
+
+typedef float dw_v16 __attribute__((vector_size(64)));
+typedef int32_t dw_v16i __attribute__((vector_size(64)));
+/* the even / odd lanes of the 32 floats a:b (GCC and clang spell the shuffle differently) */
+#if defined(__clang__)
+#define DW_EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+#define DW_ODD(a, b)  __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
+#else
+#define DW_EVEN(a, b) __builtin_shuffle(a, b, (dw_v16i){ 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30 })
+#define DW_ODD(a, b)  __builtin_shuffle(a, b, (dw_v16i){ 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31 })
+#endif
+
+/* (macros, not functions: a 64-byte vector argument would change the ABI outside the AVX-512 clone) */
+#define DW_LD(v, p) memcpy(&(v), (p), sizeof(v))
+/* v = Relu (v > 0 ? v : +0) or Clip (v < lo ? lo : v > hi ? hi : v) of its 16 lanes: the ops' expressions */
+#define DW_ACT(v, relu, clip) do { \
+        if (clip) { \
+            const dw_v16 lo_ = (dw_v16){0} + (clip)[0], hi_ = (dw_v16){0} + (clip)[1]; \
+            dw_v16i m_ = (dw_v16i)((v) < lo_); \
+            (v) = (dw_v16)(((dw_v16i)lo_ & m_) | ((dw_v16i)(v) & ~m_)); \
+            m_ = (dw_v16i)((v) > hi_); \
+            (v) = (dw_v16)(((dw_v16i)hi_ & m_) | ((dw_v16i)(v) & ~m_)); \
+        } else if (relu) { \
+            (v) = (dw_v16)((dw_v16i)(v) & (dw_v16i)((v) > (dw_v16){0})); \
+        } \
+    } while (0)
+
+NG_KERN_CLONES static void dw_fwd_3x3(const ng_win2d *g, int64_t Hp, int64_t Wp, const float *restrict x,
+                                      const float *restrict wc, float bias, int relu, const float *clip,
+                                      float *restrict xp, float *restrict y)
+{
+    /* the padded plane, plus 32 floats of slack for the stride-2 vector loads past the last row */
+    memset(xp, 0, sizeof(float) * (size_t)(Hp * Wp + 32));
+    for (int64_t h = 0; h < g->H; h++) memcpy(xp + (g->pt + h) * Wp + g->pl, x + h * g->W, sizeof(float) * (size_t)g->W);
+    const float w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5], w6 = wc[6], w7 = wc[7], w8 = wc[8];
+    if (g->OW < 16) return;   /* (dw_use_3x3 sends no such plane here) */
+    const int64_t OW = g->OW, s = g->sh;
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        float *restrict yr = y + oh * OW;
+        const float *r0 = xp + s * oh * Wp, *r1 = r0 + Wp, *r2 = r1 + Wp;
+        if (s == 1) {
+            for (int64_t k0 = 0; k0 < OW; k0 += 16) {
+                const int64_t k = k0 + 16 <= OW ? k0 : OW - 16;
+                dw_v16 v = (dw_v16){0} + bias, a, b, c;
+                DW_LD(a, r0 + k); DW_LD(b, r0 + k + 1); DW_LD(c, r0 + k + 2);
+                v += w0 * a; v += w1 * b; v += w2 * c;
+                DW_LD(a, r1 + k); DW_LD(b, r1 + k + 1); DW_LD(c, r1 + k + 2);
+                v += w3 * a; v += w4 * b; v += w5 * c;
+                DW_LD(a, r2 + k); DW_LD(b, r2 + k + 1); DW_LD(c, r2 + k + 2);
+                v += w6 * a; v += w7 * b; v += w8 * c;
+                DW_ACT(v, relu, clip);
+                memcpy(yr + k, &v, sizeof v);
+            }
+        } else {
+            for (int64_t k0 = 0; k0 < OW; k0 += 16) {   /* taps 0, 1: even / odd lanes; tap 2: even lanes 2 further */
+                const int64_t k = k0 + 16 <= OW ? k0 : OW - 16;
+                const float *rr[3] = { r0 + 2 * k, r1 + 2 * k, r2 + 2 * k }, *ww = wc;
+                dw_v16 v = (dw_v16){0} + bias;
+                for (int i = 0; i < 3; i++, ww += 3) {
+                    dw_v16 p, q, p2, q2;
+                    DW_LD(p, rr[i]); DW_LD(q, rr[i] + 16); DW_LD(p2, rr[i] + 2); DW_LD(q2, rr[i] + 18);
+                    v += ww[0] * DW_EVEN(p, q); v += ww[1] * DW_ODD(p, q); v += ww[2] * DW_EVEN(p2, q2);
+                }
+                DW_ACT(v, relu, clip);
+                memcpy(yr + k, &v, sizeof v);
+            }
+        }
+    }
+}
+
 /* One plane, row by row: each tap over the contiguous range of output columns it sees the image in. */
 NG_KERN_CLONES static void dw_fwd_rows(const ng_win2d *g, const float *restrict x, const float *restrict wc,
                                        float bias, int relu, float *restrict y)
@@ -120,28 +206,36 @@ static void dw_fwd_body(void *arg, int64_t i0, int64_t i1, int worker)
     const ng_win2d *g = j->g;
     const int64_t HW = g->H * g->W, OHW = g->OH * g->OW, K = g->kh * g->kw;
     dw_grid q;
-    const int grid = dw_use_grid(g, &q);
+    int64_t Hp, Wp;
+    const int k3 = dw_use_3x3(g, &Hp, &Wp), grid = !k3 && dw_use_grid(g, &q);
     for (int64_t it = i0; it < i1; it++) {
         const int64_t c = it % g->C;
         const float bias = j->b ? j->b[c] : 0.0f;
+        if (k3) {
+            dw_fwd_3x3(g, Hp, Wp, j->x + it * HW, j->w + c * K, bias, j->relu, j->clip, j->scr[worker], j->y + it * OHW);
+            continue;
+        }
         if (grid) dw_fwd_grid(g, &q, j->x + it * HW, j->w + c * K, bias, j->relu, j->scr[worker],
                               j->scr[worker] + q.padsz, j->y + it * OHW);
         else dw_fwd_rows(g, j->x + it * HW, j->w + c * K, bias, j->relu, j->y + it * OHW);
+        if (j->clip) ng_clamp(j->y + it * OHW, OHW, j->clip[0], j->clip[1]);   /* while the plane is in cache */
     }
 }
 
 int64_t ng_dwconv_fwd_scratch(const ng_win2d *g)
 {
     dw_grid q;
+    int64_t Hp, Wp;
+    if (dw_use_3x3(g, &Hp, &Wp)) return Hp * Wp + 32;
     return dw_use_grid(g, &q) ? q.padsz + q.L : 1;
 }
 
 void ng_dwconv_fwd(ng_pool *p, const ng_win2d *g, int64_t N, const float *x, const float *w,
-                   const float *b, int relu, float *y, float *const *scr)
+                   const float *b, int relu, const float *clip, float *y, float *const *scr)
 {
     dw_job j;
     memset(&j, 0, sizeof j);
-    j.g = g; j.N = N; j.x = x; j.w = w; j.b = b; j.y = y; j.relu = relu; j.scr = scr;
+    j.g = g; j.N = N; j.x = x; j.w = w; j.b = b; j.y = y; j.relu = relu; j.clip = clip; j.scr = scr;
     ng_pool_for(p, N * g->C, dw_fwd_body, &j);
 }
 

@@ -8,7 +8,8 @@
  * (Training-mode BatchNorm writes the running statistics into the model.)
  * With the environment variable NG_PROFILE set, each exec prints the time spent
  * per node (forward and backward) to stderr when it is freed; with NG_NO_FUSION set,
- * inference runs every node on its own (no Conv/Add -> Relu or Conv -> MaxPool fusion, see fusion_plan);
+ * inference runs every node on its own (no Conv/Add -> Relu, Conv -> Clip or Conv -> MaxPool fusion, see
+ * fusion_plan);
  * with NG_WINOGRAD=0, inference runs 3x3 stride-1 Convs through im2col + GEMM instead of Winograd (wconv.h).
  */
 #include <stdio.h>
@@ -49,9 +50,11 @@ struct ng_exec {
     ng_tensor **dins;
     int       *in_off;
     double    *prof;         /* NG_PROFILE set: seconds per node, forward then backward (2 x nodes) */
-    char      *fuse;         /* per node: 1 when inference may fold the Relu node right after it into it */
+    char      *fuse;         /* per node: FUSE_RELU / FUSE_CLIP when inference may fold the Relu / Clip node
+                                right after it into it, else 0 */
     int       *fpool;        /* per node: the MaxPool node inference may fold into this Conv, or -1 */
     int        pooled;       /* MaxPools the last forward folded (their inputs were never written) */
+    int        clipped;      /* Clips the last forward folded (their inputs were never written) */
     int        grads;        /* backward ran on this exec: fold no more MaxPools (see ng_exec_backward) */
     int        winograd;     /* NG_WINOGRAD is not "0": inference Convs may use Winograd (ng_opctx.winograd) */
     int        conv_direct;  /* NG_CONV_DIRECT is not "0" (ng_opctx.conv_direct) */
@@ -98,6 +101,12 @@ void ng_exec_free(ng_exec *e)
  * over the activations less. Only where the producer's output feeds that Relu alone and is not
  * the graph's output; training runs every node as it is (backward needs the pre-activation). */
 static int fuses_relu(int op) { return op == NG_OP_CONV || op == NG_OP_ADD; }
+enum { FUSE_RELU = 1, FUSE_CLIP = 2 };
+
+/* Conv -> Clip (MobileNetV2's ReLU6) the same way: the Conv clamps its output. Clip's backward
+ * reads its input (dy passes where lo <= x <= hi), which the alias overwrites with the clamped
+ * value, so a backward after such a forward reruns it unfused (like a folded MaxPool). */
+static int fuses_clip(const ng_node *a, const ng_node *b) { return a->op == NG_OP_CONV && b->op == NG_OP_CLIP; }
 
 /* Conv [-> Relu] -> MaxPool (LeNet's and VGG's pattern): the Conv may also write the pooled output
  * straight into the MaxPool's buffer (ng_opctx.pool_node; the Conv says whether it did), so the
@@ -106,6 +115,7 @@ static int fuses_relu(int op) { return op == NG_OP_CONV || op == NG_OP_ADD; }
 static int pool_after(const ng_model *m, const int *uses, const char *fuse, int i)
 {
     if (m->nodes[i].op != NG_OP_CONV || m->nodes[i].n_out != 1) return -1;
+    if (fuse[i] == FUSE_CLIP) return -1;   /* the folded pool would not see the clamp */
     const int p = i + 1 + (fuse[i] ? 1 : 0);
     if (p >= m->n_nodes) return -1;
     const ng_node *pn = &m->nodes[p];
@@ -129,8 +139,10 @@ static ng_status fusion_plan(ng_exec *e)
     const int off = getenv("NG_NO_FUSION") != NULL;
     for (int i = 0; !off && i + 1 < m->n_nodes; i++) {
         const ng_node *a = &m->nodes[i], *b = &m->nodes[i + 1];
-        e->fuse[i] = fuses_relu(a->op) && a->n_out == 1 && b->op == NG_OP_RELU && b->n_in == 1 &&
-                     b->in[0] == a->out[0] && uses[a->out[0]] == 1 && a->out[0] != m->output;
+        const int alone = a->n_out == 1 && b->n_in == 1 && b->n_out == 1 && b->in[0] == a->out[0] &&
+                          uses[a->out[0]] == 1 && a->out[0] != m->output;
+        if (alone && fuses_relu(a->op) && b->op == NG_OP_RELU) e->fuse[i] = FUSE_RELU;
+        else if (alone && fuses_clip(a, b)) e->fuse[i] = FUSE_CLIP;
     }
     for (int i = 0; i < m->n_nodes; i++) e->fpool[i] = off ? -1 : pool_after(m, uses, e->fuse, i);
     free(uses);
@@ -330,9 +342,10 @@ static ng_status run_forward(ng_exec *e)
     exec_ctx xc;
     ctx_init(e, &xc, NULL);
     e->pooled = 0;
+    e->clipped = 0;
     for (int i = 0; i < m->n_nodes; i++) {
         const ng_node *nd = &m->nodes[i];
-        const int fuse = e->fuse[i] && !e->training;
+        const int fuse = e->fuse[i] && !e->training && !(e->fuse[i] == FUSE_CLIP && e->grads);
         if (e->fuse[i]) {   /* the Relu after it: an alias of this node's output, or its own buffer */
             int r = m->nodes[i + 1].out[0];
             e->t[r].data = fuse ? e->t[nd->out[0]].data : e->buf[r];
@@ -340,7 +353,9 @@ static ng_status run_forward(ng_exec *e)
         xc.c.saved = &e->saved[i];
         xc.c.saved_size = &e->saved_size[i];
         xc.c.node = nd;
-        xc.c.fuse_relu = fuse;
+        xc.c.fuse_relu = fuse && e->fuse[i] == FUSE_RELU;
+        xc.c.fuse_clip = fuse && e->fuse[i] == FUSE_CLIP;
+        if (xc.c.fuse_clip) { xc.c.clip_lo = m->nodes[i + 1].a.lo; xc.c.clip_hi = m->nodes[i + 1].a.hi; }
         const int pool = e->training || e->grads ? -1 : e->fpool[i];
         xc.c.pool_node = pool >= 0 ? &m->nodes[pool] : NULL;
         xc.c.pool_out = pool >= 0 ? e->outs[pool * NG_NODE_MAX_OUT] : NULL;
@@ -349,10 +364,10 @@ static ng_status run_forward(ng_exec *e)
         st = ng_ops[nd->op].forward(&xc.c, nd, e->ins + e->in_off[i], e->outs + i * NG_NODE_MAX_OUT);
         if (st != NG_OK) return node_fail(nd, st);
         if (e->prof) e->prof[i] += ng_now() - t0;
-        if (fuse) i++;   /* the Relu is done */
+        if (fuse) { e->clipped += xc.c.fuse_clip; i++; }   /* the Relu / Clip is done */
         if (xc.c.pool_done) { i = pool; e->pooled++; }   /* and the MaxPool */
     }
-    xc.c.fuse_relu = 0;
+    xc.c.fuse_relu = xc.c.fuse_clip = 0;
     xc.c.pool_node = NULL;
     e->ran = 1;
     if (m->granted && !e->training) mask_classes(m, e->t[m->output].data, n);
@@ -364,10 +379,10 @@ ng_status ng_exec_backward(ng_exec *e, const float *dout, float *grad_params, fl
     ng_model *m = e->m;
     if (!e->ran) return ng_fail(NG_E_STATE, "backward needs a forward pass on this exec first");
     e->grads = 1;
-    if (e->pooled) {
-        /* A folded MaxPool left its input unwritten, and backward reads it: run the forward again
-         * unfolded (same outputs, bit for bit). This exec folds no more MaxPools: an exec used for
-         * gradients (the attacks) pays this once. */
+    if (e->pooled || e->clipped) {
+        /* A folded MaxPool or Clip left its input unwritten, and backward reads it: run the forward
+         * again unfolded (same outputs, bit for bit). This exec folds no more of them: an exec used
+         * for gradients (the attacks) pays this once. */
         ng_status st = run_forward(e);
         if (st != NG_OK) return st;
     }

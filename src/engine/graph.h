@@ -174,6 +174,9 @@ typedef struct ng_opctx {
     const ng_node *node;
     int       fuse_relu;  /* forward, inference only: write Relu(output) (the exec skips the Relu
                              node that follows; only ops in ng_op_fuses_relu get it) */
+    int       fuse_clip;  /* forward, inference only, Conv: write Clip(output) to [clip_lo, clip_hi] (the exec
+                             skips the Clip node that follows: MobileNetV2's ReLU6); never with fuse_relu */
+    float     clip_lo, clip_hi;
     const ng_node *pool_node; /* forward, inference only, Conv: a 2-D MaxPool over this node's output
                              (after the Relu when fuse_relu is set) that the Conv may compute too */
     ng_tensor *pool_out;  /* that MaxPool's output */

@@ -229,3 +229,11 @@ void ng_slice_bounds(int64_t d, int64_t s, int64_t e, int64_t step, int64_t *sta
     int64_t n = span > 0 ? (span + mag - 1) / mag : 0;
     if (n > 0) { *start = s; *len = n; }
 }
+
+NG_KERN_CLONES void ng_clamp(float *y, int64_t n, float lo, float hi)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const float v = y[i];
+        y[i] = v < lo ? lo : v > hi ? hi : v;
+    }
+}

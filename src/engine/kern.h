@@ -66,6 +66,9 @@ void ng_par_sgemm(ng_pool *p, int trans_a, int trans_b, int64_t M, int64_t N, in
                   float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                   float beta, float *C, int64_t ldc);
 
+/* y[i] = min(max(y[i], lo), hi), the Clip op's expression (bit for bit): a Conv's fused Clip. */
+void ng_clamp(float *y, int64_t n, float lo, float hi);
+
 /* Strided walk over shape s (row-major, innermost loop on the last dim):
  * dst[db + sum_k i_k dst_st[k]] = (add: +=) src[sb + sum_k i_k sst[k]]. Strides may be 0 or negative. */
 void ng_nd_map(const ng_shape *s, const float *src, int64_t sb, const int64_t *sst,

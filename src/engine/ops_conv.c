@@ -96,6 +96,7 @@ typedef struct conv_job {
     ng_pool *inner;     /* pool for the GEMMs when there is a single work item, else NULL */
     int64_t nb;         /* forward: images per GEMM (conv_fwd_batched) */
     int     relu;       /* forward: write Relu of the output (fused by the exec) */
+    const float *clip;  /* forward: {lo, hi}: write Clip of the output (fused by the exec), else NULL */
     const ng_dconv *dc; /* forward: the direct kernel's plan (conv_fwd_direct), else NULL */
     const ng_dconv16 *dc16; /* or its 16-channel variant's */
     const float *wp;    /* its packed weights, one block per group */
@@ -103,9 +104,15 @@ typedef struct conv_job {
     float  *yp;         /* the folded MaxPool's output (conv_pool_ok), else NULL */
 } conv_job;
 
-/* dst[i] = src[i] + bias, or Relu of it (the same expression as the Relu op). dst may be src. */
-static void copy_out(float *dst, const float *src, int64_t n, float bias, int relu)
+/* dst[i] = src[i] + bias, or Relu of it (the same expression as the Relu op), or clamped to
+ * [clip[0], clip[1]] (the Clip op's, ng_clamp) when clip is not NULL. dst may be src. */
+NG_KERN_CLONES static void copy_out(float *dst, const float *src, int64_t n, float bias, int relu, const float *clip)
 {
+    if (clip) {
+        const float lo = clip[0], hi = clip[1];
+        for (int64_t i = 0; i < n; i++) { float v = src[i] + bias; dst[i] = v < lo ? lo : v > hi ? hi : v; }
+        return;
+    }
     if (!relu) { for (int64_t i = 0; i < n; i++) dst[i] = src[i] + bias; return; }
     for (int64_t i = 0; i < n; i++) { float v = src[i] + bias; dst[i] = v > 0.0f ? v : 0.0f; }
 }
@@ -120,42 +127,153 @@ static float **conv_scratch(ng_opctx *c, size_t floats, float **ptrs, int nw)
     return ptrs;
 }
 
+/* Output rows [r0, r1) of channels [m0, m1) of group g: the block filled with the bias, one GEMM
+ * (beta 1) of those channels' weights with the rows' columns of cm (the column matrix, K x ldb, or
+ * the image itself for a 1x1) added in, straight into y (or into the grid yw, Mg x L, when wide),
+ * then Relu or Clip over the block while it is still in cache (no separate pass over the whole
+ * output). The bias goes in first as the GEMM's C (beta 0 would cost OpenBLAS a zeroing pass).
+ * Columns per output row: OW (Wp when wide). Single-threaded (the callers split the work). */
+static void conv_gemm_block(const conv_job *j, int64_t g, const float *cm, int64_t ldb, float *yg, float *yw,
+                            int64_t m0, int64_t m1, int64_t r0, int64_t r1)
+{
+    const conv_geom *o = &j->o;
+    const int64_t prow = o->wide ? o->Wp : o->g.OW, c0 = r0 * prow, nc = (r1 - r0) * prow;
+    const int64_t ldc = o->wide ? o->L : o->OHW;
+    const float *a = j->w + (g * o->Mg + m0) * o->K;
+    float *cb = o->wide ? yw + c0 : yg + c0;
+    if (m1 <= m0 || nc <= 0) return;
+    for (int64_t m = m0; m < m1; m++) {
+        const float bv = j->b ? j->b[g * o->Mg + m] : 0.0f;
+        float *r = cb + m * ldc;
+        for (int64_t p = 0; p < nc; p++) r[p] = bv;
+    }
+    ng_par_sgemm(NULL, 0, 0, m1 - m0, nc, o->K, 1.0f, a, o->K, cm + c0, ldb, 1.0f, cb + m0 * ldc, ldc);
+    if (o->wide) {
+        for (int64_t m = m0; m < m1; m++)
+            for (int64_t oh = r0; oh < r1; oh++)
+                copy_out(yg + m * o->OHW + oh * o->g.OW, yw + m * o->L + oh * o->Wp, o->g.OW, 0.0f, j->relu, j->clip);
+        return;
+    }
+    if (!j->relu && !j->clip) return;
+    for (int64_t m = m0; m < m1; m++) {
+        float *r = yg + m * o->OHW + c0;
+        if (j->clip) ng_clamp(r, nc, j->clip[0], j->clip[1]);
+        else copy_out(r, r, nc, 0.0f, 1, NULL);
+    }
+}
+
+/* Output rows per GEMM block: about NG_CONV_BLOCK floats of output (96 KB: the epilogue finds them in L2),
+ * at least NG_CONV_MIN_COLS columns; all of them (one GEMM) when the reduction is at least as long as
+ * a block is wide: OpenBLAS packs the weights (mrows x K) once per block, and for deep layers that
+ * traffic outweighs what the cached epilogue saves (resnet18's layer3 at 14x14, K 2304: +10%). */
+#define NG_CONV_BLOCK 24576
+#define NG_CONV_MIN_COLS 112
+static int64_t conv_block_rows(const conv_geom *o, int64_t mrows)
+{
+    const int64_t prow = o->wide ? o->Wp : o->g.OW;
+    int64_t cols = NG_CONV_BLOCK / (mrows > 0 ? mrows : 1);
+    if (cols < NG_CONV_MIN_COLS) cols = NG_CONV_MIN_COLS;
+    if (o->K >= cols) return o->g.OH;
+    int64_t r = cols / prow;
+    if (r < 1) r = 1;
+    return r > o->g.OH ? o->g.OH : r;
+}
+
+/* The column matrix (or the image itself) of one (image, group) for conv_gemm_block; col: scratch
+ * of K x (L or OHW) floats, then the padded planes when wide. Returns it and its row stride. */
+static const float *conv_cols(const conv_geom *o, const float *xg, float *col, int64_t *ld)
+{
+    if (o->one_by_one) { *ld = o->OHW; return xg; }
+    if (o->wide) {
+        float *xpad = col + o->K * o->L;
+        ng_pad_planes(xg, o->Cg, o->H, o->W, o->g.pt, o->g.pl, o->Hp, o->Wp, o->g.dw * (o->g.kw - 1), xpad);
+        ng_im2col_wide(xpad, o->Cg, o->Hp, o->Wp, o->g.kh, o->g.kw, o->g.dh, o->g.dw, o->L, col, o->L);
+        *ld = o->L;
+        return col;
+    }
+    ng_im2col(&o->g, xg, col, o->OHW);
+    *ld = o->OHW;
+    return col;
+}
+
+/* Work item = (image, group): its columns, then its output in blocks of rows (conv_gemm_block).
+ * Scratch per worker: col, the padded planes (wide), the grid output yw (wide). */
 static void conv_fwd_body(void *arg, int64_t i0, int64_t i1, int worker)
 {
     const conv_job *j = arg;
     const conv_geom *o = &j->o;
-    float *col = j->scr[worker];
+    float *col = j->scr[worker], *yw = col + o->K * o->L + o->padsz;
+    const int64_t R = conv_block_rows(o, o->Mg);
     for (int64_t it = i0; it < i1; it++) {
-        int64_t n = it / o->G, g = it % o->G;
-        const float *xg = j->x + (n * o->C + g * o->Cg) * o->HW;
+        int64_t n = it / o->G, g = it % o->G, ld;
+        const float *cm = conv_cols(o, j->x + (n * o->C + g * o->Cg) * o->HW, col, &ld);
         float *yg = j->y + (n * o->M + g * o->Mg) * o->OHW;
-        if (o->wide) {
-            float *xpad = col + o->K * o->L, *yw = xpad + o->padsz;
-            ng_pad_planes(xg, o->Cg, o->H, o->W, o->g.pt, o->g.pl, o->Hp, o->Wp, o->g.dw * (o->g.kw - 1), xpad);
-            ng_im2col_wide(xpad, o->Cg, o->Hp, o->Wp, o->g.kh, o->g.kw, o->g.dh, o->g.dw, o->L, col, o->L);
-            ng_par_sgemm(j->inner, 0, 0, o->Mg, o->L, o->K, 1.0f, j->w + g * o->Mg * o->K, o->K,
-                         col, o->L, 0.0f, yw, o->L);
-            for (int64_t m = 0; m < o->Mg; m++) {
-                float bv = j->b ? j->b[g * o->Mg + m] : 0.0f;
-                for (int64_t oh = 0; oh < o->g.OH; oh++)
-                    copy_out(yg + m * o->OHW + oh * o->g.OW, yw + m * o->L + oh * o->Wp, o->g.OW, bv, j->relu);
-            }
-            continue;
-        }
-        const float *cm = xg;
-        if (!o->one_by_one) { ng_im2col(&o->g, xg, col, o->OHW); cm = col; }
-        float beta = 0.0f;
-        if (j->b) {
-            for (int64_t m = 0; m < o->Mg; m++) {
-                float bv = j->b[g * o->Mg + m], *r = yg + m * o->OHW;
-                for (int64_t p = 0; p < o->OHW; p++) r[p] = bv;
-            }
-            beta = 1.0f;
-        }
-        ng_par_sgemm(j->inner, 0, 0, o->Mg, o->OHW, o->K, 1.0f, j->w + g * o->Mg * o->K, o->K,
-                     cm, o->OHW, beta, yg, o->OHW);
-        if (j->relu) copy_out(yg, yg, o->Mg * o->OHW, 0.0f, 1);
+        for (int64_t r0 = 0; r0 < o->g.OH; r0 += R)
+            conv_gemm_block(j, g, cm, ld, yg, yw, 0, o->Mg, r0, r0 + R < o->g.OH ? r0 + R : o->g.OH);
     }
+}
+
+/* One image, one group (batch 1): the work split inside it. The column matrix is built in
+ * parallel over input channels, then the blocks of conv_gemm_block run over the workers: blocks
+ * of output rows when the output has more columns than channels (each worker packs only its share
+ * of the column matrix), else blocks of output channels (each packs only its share of the weights,
+ * the bulk of a deep layer); ng_par_sgemm's rule. */
+typedef struct conv_one { const conv_job *j; const float *cm; int64_t ld, nr, R, mb; float *col, *yw; } conv_one;
+
+static void conv_one_cols(void *arg, int64_t c0, int64_t c1, int worker)
+{
+    const conv_one *q = arg;
+    const conv_geom *o = &q->j->o;
+    (void)worker;
+    const int64_t kk = o->g.kh * o->g.kw;
+    if (o->wide) {
+        ng_im2col_wide(q->col + o->K * o->L + c0 * o->Hp * o->Wp, c1 - c0, o->Hp, o->Wp, o->g.kh, o->g.kw, o->g.dh,
+                       o->g.dw, o->L, q->col + c0 * kk * o->L, o->L);
+        return;
+    }
+    ng_win2d g = o->g;
+    g.C = c1 - c0;
+    ng_im2col(&g, q->j->x + c0 * o->HW, q->col + c0 * kk * o->OHW, o->OHW);
+}
+
+static void conv_one_blocks(void *arg, int64_t u0, int64_t u1, int worker)
+{
+    const conv_one *q = arg;
+    const conv_geom *o = &q->j->o;
+    (void)worker;
+    for (int64_t u = u0; u < u1; u++) {
+        const int64_t mi = u / q->nr, ri = u % q->nr, r0 = ri * q->R;
+        const int64_t m0 = mi * q->mb, m1 = m0 + q->mb < o->Mg ? m0 + q->mb : o->Mg;
+        conv_gemm_block(q->j, 0, q->cm, q->ld, q->j->y, q->yw, m0, m1, r0, r0 + q->R < o->g.OH ? r0 + q->R : o->g.OH);
+    }
+}
+
+static void conv_fwd_one(ng_pool *p, const conv_job *j, float *scr)
+{
+    const conv_geom *o = &j->o;
+    const int nw = ng_pool_size(p);
+    conv_one q = { .j = j, .col = scr, .yw = scr + o->K * o->L + o->padsz, .cm = j->x, .ld = o->OHW };
+    if (!o->one_by_one) {
+        if (o->wide) ng_pad_planes(j->x, o->Cg, o->H, o->W, o->g.pt, o->g.pl, o->Hp, o->Wp, o->g.dw * (o->g.kw - 1),
+                                   scr + o->K * o->L);
+        ng_pool_for(p, o->Cg, conv_one_cols, &q);
+        q.cm = scr;
+        q.ld = o->wide ? o->L : o->OHW;
+    }
+    const int64_t prow = o->wide ? o->Wp : o->g.OW;
+    if (o->g.OH * prow > o->Mg && o->g.OH >= 2 * nw) {   /* blocks of rows, at least 2 per worker */
+        q.mb = o->Mg;
+        q.R = conv_block_rows(o, o->Mg);
+        const int64_t most = (o->g.OH + 2 * nw - 1) / (2 * nw);
+        if (q.R > most) q.R = most;
+    } else {   /* blocks of output channels, one per worker (multiples of 16 rows) */
+        q.R = o->g.OH;
+        q.mb = (o->Mg + nw - 1) / nw;
+        q.mb = (q.mb + 15) / 16 * 16;
+    }
+    q.nr = (o->g.OH + q.R - 1) / q.R;
+    const int64_t nm = (o->Mg + q.mb - 1) / q.mb;
+    ng_pool_for(p, nm * q.nr, conv_one_blocks, &q);
 }
 
 /* The grid's valid columns out: y (Mg x OH x OW) = yw[m*Lr + oh*Wp + ow] (+ 0, the bias is in),
@@ -264,12 +382,14 @@ static void conv_fwd_direct(void *arg, int64_t i0, int64_t i1, int worker)
         if (j->dc16) {
             ng_dconv16_run(j->dc16, j->wp + g * plen, xpad, j->y + (n * o->M + g * o->Mg) * o->OHW,
                            j->yp ? j->yp + (n * o->M + g * o->Mg) * PH * PW : NULL);
+            if (j->clip && !j->yp) ng_clamp(j->y + (n * o->M + g * o->Mg) * o->OHW, o->Mg * o->OHW, j->clip[0], j->clip[1]);
             continue;
         }
         ng_dconv_run(d, j->wp + g * plen, xpad, yw);
         if (j->yp) dconv_out_pool(yw, d->Lr, o->Wp, o->Mg, PH, PW, j->relu, j->yp + (n * o->M + g * o->Mg) * PH * PW,
                                   yw + d->Mp * d->Lr);
         else dconv_out(yw, d->Lr, o->Wp, o->Mg, o->g.OH, o->g.OW, j->relu, j->y + (n * o->M + g * o->Mg) * o->OHW);
+        if (j->clip && !j->yp) ng_clamp(j->y + (n * o->M + g * o->Mg) * o->OHW, o->Mg * o->OHW, j->clip[0], j->clip[1]);
     }
 }
 
@@ -348,7 +468,7 @@ static void conv_fwd_batched(void *arg, int64_t i0, int64_t i1, int worker)
                 const int64_t rows = o->wide ? o->g.OH : 1, cols = o->wide ? o->g.OW : o->OHW,
                               step = o->wide ? o->Wp : 0;
                 for (int64_t r = 0; r < rows; r++, dst += cols, src += step)
-                    copy_out(dst, src, cols, bv, j->relu);
+                    copy_out(dst, src, cols, bv, j->relu, j->clip);
             }
     }
 }
@@ -366,6 +486,20 @@ static int64_t conv_images_per_gemm(const conv_geom *o, int nw)
     return (o->N + chunks - 1) / chunks;
 }
 
+/* y[0 .. n) clamped (a fused Clip after a kernel that cannot apply it per block), over the pool. */
+typedef struct clamp_job { float *y; const float *clip; } clamp_job;
+static void clamp_body(void *arg, int64_t i0, int64_t i1, int worker)
+{
+    const clamp_job *q = arg;
+    (void)worker;
+    ng_clamp(q->y + i0, i1 - i0, q->clip[0], q->clip[1]);
+}
+static void conv_clamp_all(ng_pool *p, float *y, int64_t n, const float *clip)
+{
+    clamp_job q = { y, clip };
+    ng_pool_for(p, n, clamp_body, &q);
+}
+
 ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in, ng_tensor *const *out)
 {
     const ng_tensor *b = n->n_in > 2 ? in[2] : NULL;
@@ -377,13 +511,15 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
     float *ptrs[NG_KERN_MAX_WORKERS];
     if (nw > NG_KERN_MAX_WORKERS)
         return ng_fail(NG_E_UNSUPPORTED, "node '%s' (Conv): %d workers, at most %d supported", NG_NODE_NAME(n), nw, NG_KERN_MAX_WORKERS);
+    const float clip[2] = { c->clip_lo, c->clip_hi };
+    j.clip = c->fuse_clip ? clip : NULL;
     if (j.o.depthwise) {
         ng_win2d dg = j.o.g;
         dg.C = j.o.C;   /* all channels (o.g is one group's window) */
         if (!conv_scratch(c, (size_t)ng_dwconv_fwd_scratch(&dg), ptrs, nw))
             return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for the padded planes", NG_NODE_NAME(n));
         ng_dwconv_fwd(c->pool, &dg, j.o.N, in[0]->data, in[1]->data, b ? b->data : NULL, c->fuse_relu,
-                      out[0]->data, ptrs);
+                      c->fuse_clip ? clip : NULL, out[0]->data, ptrs);
         return NG_OK;
     }
     j.relu = c->fuse_relu;
@@ -419,11 +555,12 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
         float *s = ng_opctx_scratch(c, 0, (size_t)ng_wino_scratch(&p));
         if (!s) return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for the Winograd transforms", NG_NODE_NAME(n));
         ng_wino_fwd(c->pool, &p, j.x, j.w, j.b, j.relu, j.y, s);
+        if (j.clip) conv_clamp_all(c->pool, j.y, o->N * o->M * o->OHW, j.clip);
         return NG_OK;
     }
     j.nb = conv_images_per_gemm(&j.o, nw);
     size_t floats = j.o.one_by_one ? 1 : (size_t)(j.o.K * j.o.OHW);
-    if (j.o.wide) floats = (size_t)(j.o.K * j.o.L + j.o.padsz + j.o.Mg * j.o.L);
+    if (j.o.wide) floats = (size_t)(j.o.K * j.o.L + j.o.padsz + j.o.Mg * j.o.L);   /* conv_fwd_body's layout */
     if (j.nb > 1) {
         const int64_t P = j.o.wide ? j.o.L : j.o.OHW;
         floats = (size_t)(j.o.K * j.nb * P + j.o.padsz + j.o.M * j.nb * P);
@@ -436,7 +573,7 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
         return NG_OK;
     }
     int64_t items = j.o.N * j.o.G;
-    if (items == 1) { j.inner = c->pool; conv_fwd_body(&j, 0, 1, 0); }
+    if (items == 1) conv_fwd_one(c->pool, &j, ptrs[0]);
     else ng_pool_for(c->pool, items, conv_fwd_body, &j);
     return NG_OK;
 }
