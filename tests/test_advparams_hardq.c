@@ -15,15 +15,8 @@ int main(int argc, char **argv)
     (void)argc;
     ng_blas_reexec(argv);
     CHECK_OK(ng_init());
-    ng_dataset full, tr, te, tefull, atk;
-    CHECK_OK(ng_dataset_load_dir(NG_FMNIST_DIR, NG_SPLIT_TRAIN, &full));
-    CHECK_OK(ng_dataset_load_dir(NG_FMNIST_DIR, NG_SPLIT_TEST, &tefull));
-    if (tu_fail) return tu_done();
-    CHECK_OK(ng_dataset_subset(&full, 0, 2000, 3, &tr));
-    CHECK_OK(ng_dataset_subset(&tefull, 0, 1000, 3, &te));
-    CHECK_OK(ng_dataset_subset(&full, 0, 200, 4, &atk));
-    ng_dataset_free(&full);
-    ng_dataset_free(&tefull);
+    ng_dataset tr, te, atk;
+    if (!ah_small_sets(&tr, &te, &atk)) return tu_done();
     const char *onnx = tu_path("fixtures/lenet5.onnx");
     char keyp[512];
     snprintf(keyp, sizeof keyp, "%s/q.advkey", tu_tmpdir());

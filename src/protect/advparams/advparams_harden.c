@@ -80,11 +80,23 @@ static int side_range(const ng_adv_tensor *t, float v, float g, int down, size_t
     return *j1 > *j0;
 }
 
-typedef struct cand { float score; uint32_t ti; uint64_t ei; } cand;
 static int cmp_cand(const void *a, const void *b)
 {
-    float x = ((const cand *)a)->score, y = ((const cand *)b)->score;
+    float x = ((const ng_adv_cand *)a)->score, y = ((const ng_adv_cand *)b)->score;
     return (x < y) - (x > y);   /* descending */
+}
+
+size_t ng_adv_cand_pool(ng_adv_cand *c, size_t n, size_t want, int spread)
+{
+    qsort(c, n, sizeof *c, cmp_cand);
+    return (size_t)spread * want < n ? (size_t)spread * want : n;
+}
+
+ng_adv_cand ng_adv_cand_draw(ng_adv_cand *c, size_t i, size_t pool, ng_rng *rng)
+{
+    size_t r = i + ng_rng_below(rng, (uint32_t)(pool - i));
+    ng_adv_cand x = c[r]; c[r] = c[i]; c[i] = x;
+    return x;
 }
 
 size_t ng_adv_harden_pick(const float *grad, const float *params, const ng_adv_tensor *t, size_t nt,
@@ -92,7 +104,7 @@ size_t ng_adv_harden_pick(const float *grad, const float *params, const ng_adv_t
 {
     size_t total = 0, nc = 0, done = 0;
     for (size_t a = 0; a < nt; a++) total += t[a].numel;
-    cand *c = ng_calloc(total ? total : 1, sizeof *c);
+    ng_adv_cand *c = ng_calloc(total ? total : 1, sizeof *c);
     if (!c) return 0;
     for (size_t a = 0; a < nt; a++) {
         const float *s = t[a].sorted;
@@ -106,14 +118,12 @@ size_t ng_adv_harden_pick(const float *grad, const float *params, const ng_adv_t
             if (!side_range(&t[a], v, g, down, &j0, &j1)) continue;
             double mid = s[j0 + (j1 - j0) / 2];
             float score = (float)(fabs((double)g) * fabs(mid - (double)v));
-            if (score > 0) c[nc++] = (cand){score, (uint32_t)a, e};
+            if (score > 0) c[nc++] = (ng_adv_cand){score, (uint32_t)a, e};
         }
     }
-    qsort(c, nc, sizeof *c, cmp_cand);
-    size_t pool = (size_t)spread * want < nc ? (size_t)spread * want : nc;
+    size_t pool = ng_adv_cand_pool(c, nc, want, spread);
     for (size_t i = 0; i < pool && done < want; i++) {
-        size_t r = i + ng_rng_below(rng, (uint32_t)(pool - i));   /* partial Fisher-Yates */
-        cand x = c[r]; c[r] = c[i]; c[i] = x;
+        ng_adv_cand x = ng_adv_cand_draw(c, i, pool, rng);   /* partial Fisher-Yates */
         const ng_adv_tensor *tt = &t[x.ti];
         size_t at = tt->off + x.ei, j0, j1;
         float v = params[at];

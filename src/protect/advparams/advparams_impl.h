@@ -29,6 +29,13 @@ typedef struct ng_adv_move { size_t ti, ei; float to; } ng_adv_move;
 
 /* Hardened form: sort each tensor's values and set its bulk (advparams_harden.c). */
 ng_status ng_adv_harden_prepare(ng_adv_tensor *t, size_t nt, const float *params);
+/* A candidate parameter of the hardened picks: score (higher first), tensor, element. */
+typedef struct ng_adv_cand { float score; uint32_t ti; uint64_t ei; } ng_adv_cand;
+/* Sort c by descending score; the pool the picks draw from: the best spread x want of them. */
+size_t ng_adv_cand_pool(ng_adv_cand *c, size_t n, size_t want, int spread);
+/* Step i of a partial Fisher-Yates shuffle of c[i..pool): a uniform draw swapped into c[i]. */
+ng_adv_cand ng_adv_cand_draw(ng_adv_cand *c, size_t i, size_t pool, ng_rng *rng);
+
 /* Pick up to `want` not-yet-chosen parameters: score |g| x the expected in-bulk move on the side
  * that raises the loss, keep the top spread x want, draw `want` of them at random, and draw each new
  * value from the tensor's own sorted values between the current one and the bulk's edge

@@ -24,19 +24,13 @@ static int band_half(const ng_adv_tensor *t, float g, size_t *j0, size_t *j1)
     return *j1 > *j0;
 }
 
-typedef struct cand { float score; uint32_t ti; uint64_t ei; } cand;
-static int cmp_cand(const void *a, const void *b)
-{
-    float x = ((const cand *)a)->score, y = ((const cand *)b)->score;
-    return (x < y) - (x > y);   /* descending */
-}
 
 size_t ng_adv_resetproof_pick(const float *grad, const float *params, const ng_adv_tensor *t, size_t nt,
                               uint8_t *chosen, size_t want, int spread, ng_rng *rng, ng_adv_move *out)
 {
     size_t total = 0, nc = 0, done = 0;
     for (size_t a = 0; a < nt; a++) total += t[a].numel;
-    cand *c = ng_calloc(total ? total : 1, sizeof *c);
+    ng_adv_cand *c = ng_calloc(total ? total : 1, sizeof *c);
     if (!c) return 0;
     for (size_t a = 0; a < nt; a++) {
         const float *s = t[a].sorted;
@@ -48,14 +42,12 @@ size_t ng_adv_resetproof_pick(const float *grad, const float *params, const ng_a
             if (chosen[at] || isnan(v) || fbits(v) == fbits(mn) || fbits(v) == fbits(mx)) continue;
             if (!band_half(&t[a], g, &j0, &j1)) continue;
             double gain = (double)g * ((double)s[j0 + (j1 - j0) / 2] - (double)v);
-            if (gain > 0) c[nc++] = (cand){(float)gain, (uint32_t)a, e};
+            if (gain > 0) c[nc++] = (ng_adv_cand){(float)gain, (uint32_t)a, e};
         }
     }
-    qsort(c, nc, sizeof *c, cmp_cand);
-    size_t pool = (size_t)spread * want < nc ? (size_t)spread * want : nc;
+    size_t pool = ng_adv_cand_pool(c, nc, want, spread);
     for (size_t i = 0; i < pool && done < want; i++) {
-        size_t r = i + ng_rng_below(rng, (uint32_t)(pool - i));   /* partial Fisher-Yates */
-        cand x = c[r]; c[r] = c[i]; c[i] = x;
+        ng_adv_cand x = ng_adv_cand_draw(c, i, pool, rng);   /* partial Fisher-Yates */
         const ng_adv_tensor *tt = &t[x.ti];
         size_t at = tt->off + x.ei, j0, j1;
         float v = params[at];
