@@ -2,10 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "engine/dconv.h"
-
-/* 16 floats: one AVX-512 register, two AVX2 ones (GCC's generic vectors, lowered per target). */
-typedef float v16 __attribute__((vector_size(64)));
-typedef int32_t v16i __attribute__((vector_size(64)));
+#include "engine/v16.h"
 
 /* yw[mi*ldy + p] (mi < MB, p < 16*VB) = bias[mi] + sum_k wb[k*MB + mi] * xp[off[k] + p]. MB x VB
  * accumulators stay in registers for the whole reduction; per tap: VB vector loads of the input,
@@ -14,16 +11,16 @@ static inline __attribute__((always_inline)) void
 dconv_tile(const int MB, const int VB, const float *restrict xp, const int32_t *restrict off,
            const float *restrict wb, const float *restrict bias, int64_t K, float *restrict yw, int64_t ldy)
 {
-    v16 acc[8][4];
+    ng_v16 acc[8][4];
 #pragma GCC unroll 8
     for (int mi = 0; mi < MB; mi++)
 #pragma GCC unroll 4
-        for (int vi = 0; vi < VB; vi++) acc[mi][vi] = (v16){0} + bias[mi];
+        for (int vi = 0; vi < VB; vi++) acc[mi][vi] = (ng_v16){0} + bias[mi];
     for (int64_t k = 0; k < K; k++) {
         const float *xs = xp + off[k], *wk = wb + k * MB;
-        v16 xv[4];
+        ng_v16 xv[4];
 #pragma GCC unroll 4
-        for (int vi = 0; vi < VB; vi++) memcpy(&xv[vi], xs + 16 * vi, sizeof(v16));
+        for (int vi = 0; vi < VB; vi++) memcpy(&xv[vi], xs + 16 * vi, sizeof(ng_v16));
 #pragma GCC unroll 8
         for (int mi = 0; mi < MB; mi++) {
             const float wv = wk[mi];
@@ -34,7 +31,7 @@ dconv_tile(const int MB, const int VB, const float *restrict xp, const int32_t *
 #pragma GCC unroll 8
     for (int mi = 0; mi < MB; mi++)
 #pragma GCC unroll 4
-        for (int vi = 0; vi < VB; vi++) memcpy(yw + mi * ldy + 16 * vi, &acc[mi][vi], sizeof(v16));
+        for (int vi = 0; vi < VB; vi++) memcpy(yw + mi * ldy + 16 * vi, &acc[mi][vi], sizeof(ng_v16));
 }
 
 typedef void (*dconv_fn)(const ng_dconv *d, const float *wp, const float *bias, const float *xpad, float *yw);
@@ -163,7 +160,7 @@ static inline __attribute__((always_inline)) void
 dconv16_tile(const int R, const ng_dconv16 *q, const float *restrict xp, const float *restrict wq,
              const float *restrict bias, int64_t oh0, int64_t ow0, float *restrict y, float *restrict yp)
 {
-    v16 acc[2][12], bv;
+    ng_v16 acc[2][12], bv;
     memcpy(&bv, bias, sizeof bv);
 #pragma GCC unroll 2
     for (int r = 0; r < 2; r++)
@@ -172,7 +169,7 @@ dconv16_tile(const int R, const ng_dconv16 *q, const float *restrict xp, const f
     const float *x0 = xp + oh0 * q->Wp + ow0, *x1 = x0 + q->Wp;
     const int32_t *off = q->d.off;
     for (int64_t k = 0; k < q->d.K; k++) {
-        v16 wv;
+        ng_v16 wv;
         memcpy(&wv, wq + 16 * k, sizeof wv);
         const float *a = x0 + off[k], *b = x1 + off[k];
 #pragma GCC unroll 12
@@ -183,8 +180,8 @@ dconv16_tile(const int R, const ng_dconv16 *q, const float *restrict xp, const f
     for (int r = 0; r < 2; r++)
 #pragma GCC unroll 12
         for (int c = 0; c < R; c++) {
-            v16 v = acc[r][c] + 0.0f;
-            if (q->relu) v = (v16)((v16i)v & (v16i)(v > (v16){0}));   /* v > 0 ? v : +0, NaN -> +0 */
+            ng_v16 v = acc[r][c] + 0.0f;
+            if (q->relu) v = (ng_v16)((ng_v16i)v & (ng_v16i)(v > (ng_v16){0}));   /* v > 0 ? v : +0, NaN -> +0 */
             memcpy(t[r][c], &v, sizeof v);
         }
     const int64_t OH = q->OH, OW = q->OW, OHW = OH * OW;

@@ -1,6 +1,7 @@
 /* engine/dwconv.c - direct depthwise convolution (see dwconv.h). */
 #include <string.h>
 #include "engine/dwconv.h"
+#include "engine/v16.h"
 
 typedef struct dw_job {
     const ng_win2d *g;
@@ -104,29 +105,18 @@ static int dw_use_3x3(const ng_win2d *g, int64_t *Hp, int64_t *Wp)
     return 1;
 }
 
-typedef float dw_v16 __attribute__((vector_size(64)));
-typedef int32_t dw_v16i __attribute__((vector_size(64)));
-/* the even / odd lanes of the 32 floats a:b (GCC and clang spell the shuffle differently) */
-#if defined(__clang__)
-#define DW_EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
-#define DW_ODD(a, b)  __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
-#else
-#define DW_EVEN(a, b) __builtin_shuffle(a, b, (dw_v16i){ 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30 })
-#define DW_ODD(a, b)  __builtin_shuffle(a, b, (dw_v16i){ 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31 })
-#endif
-
 /* (macros, not functions: a 64-byte vector argument would change the ABI outside the AVX-512 clone) */
 #define DW_LD(v, p) memcpy(&(v), (p), sizeof(v))
 /* v = Relu (v > 0 ? v : +0) or Clip (v < lo ? lo : v > hi ? hi : v) of its 16 lanes: the ops' expressions */
 #define DW_ACT(v, relu, clip) do { \
         if (clip) { \
-            const dw_v16 lo_ = (dw_v16){0} + (clip)[0], hi_ = (dw_v16){0} + (clip)[1]; \
-            dw_v16i m_ = (dw_v16i)((v) < lo_); \
-            (v) = (dw_v16)(((dw_v16i)lo_ & m_) | ((dw_v16i)(v) & ~m_)); \
-            m_ = (dw_v16i)((v) > hi_); \
-            (v) = (dw_v16)(((dw_v16i)hi_ & m_) | ((dw_v16i)(v) & ~m_)); \
+            const ng_v16 lo_ = (ng_v16){0} + (clip)[0], hi_ = (ng_v16){0} + (clip)[1]; \
+            ng_v16i m_ = (ng_v16i)((v) < lo_); \
+            (v) = (ng_v16)(((ng_v16i)lo_ & m_) | ((ng_v16i)(v) & ~m_)); \
+            m_ = (ng_v16i)((v) > hi_); \
+            (v) = (ng_v16)(((ng_v16i)hi_ & m_) | ((ng_v16i)(v) & ~m_)); \
         } else if (relu) { \
-            (v) = (dw_v16)((dw_v16i)(v) & (dw_v16i)((v) > (dw_v16){0})); \
+            (v) = (ng_v16)((ng_v16i)(v) & (ng_v16i)((v) > (ng_v16){0})); \
         } \
     } while (0)
 
@@ -146,7 +136,7 @@ NG_KERN_CLONES static void dw_fwd_3x3(const ng_win2d *g, int64_t Hp, int64_t Wp,
         if (s == 1) {
             for (int64_t k0 = 0; k0 < OW; k0 += 16) {
                 const int64_t k = k0 + 16 <= OW ? k0 : OW - 16;
-                dw_v16 v = (dw_v16){0} + bias, a, b, c;
+                ng_v16 v = (ng_v16){0} + bias, a, b, c;
                 DW_LD(a, r0 + k); DW_LD(b, r0 + k + 1); DW_LD(c, r0 + k + 2);
                 v += w0 * a; v += w1 * b; v += w2 * c;
                 DW_LD(a, r1 + k); DW_LD(b, r1 + k + 1); DW_LD(c, r1 + k + 2);
@@ -160,11 +150,11 @@ NG_KERN_CLONES static void dw_fwd_3x3(const ng_win2d *g, int64_t Hp, int64_t Wp,
             for (int64_t k0 = 0; k0 < OW; k0 += 16) {   /* taps 0, 1: even / odd lanes; tap 2: even lanes 2 further */
                 const int64_t k = k0 + 16 <= OW ? k0 : OW - 16;
                 const float *rr[3] = { r0 + 2 * k, r1 + 2 * k, r2 + 2 * k }, *ww = wc;
-                dw_v16 v = (dw_v16){0} + bias;
+                ng_v16 v = (ng_v16){0} + bias;
                 for (int i = 0; i < 3; i++, ww += 3) {
-                    dw_v16 p, q, p2, q2;
+                    ng_v16 p, q, p2, q2;
                     DW_LD(p, rr[i]); DW_LD(q, rr[i] + 16); DW_LD(p2, rr[i] + 2); DW_LD(q2, rr[i] + 18);
-                    v += ww[0] * DW_EVEN(p, q); v += ww[1] * DW_ODD(p, q); v += ww[2] * DW_EVEN(p2, q2);
+                    v += ww[0] * NG_V16_EVEN(p, q); v += ww[1] * NG_V16_ODD(p, q); v += ww[2] * NG_V16_EVEN(p2, q2);
                 }
                 DW_ACT(v, relu, clip);
                 memcpy(yr + k, &v, sizeof v);

@@ -21,6 +21,7 @@
 #include "engine/dwconv.h"
 #include "engine/dconv.h"
 #include "engine/wconv.h"
+#include "engine/v16.h"
 
 typedef struct conv_geom {
     int64_t N, C, H, W, M, G, Cg, Mg, K, HW, OHW;
@@ -290,17 +291,6 @@ NG_KERN_CLONES static void dconv_out(const float *restrict yw, int64_t Lr, int64
         }
 }
 
-typedef float v16f __attribute__((vector_size(64)));
-typedef int32_t v16m __attribute__((vector_size(64)));
-/* the even / odd lanes of the 32 floats p0:p1 (GCC and clang spell the shuffle differently) */
-#if defined(__clang__)
-#define EVEN16(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
-#define ODD16(a, b)  __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
-#else
-#define EVEN16(a, b) __builtin_shuffle(a, b, (v16m){ 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30 })
-#define ODD16(a, b)  __builtin_shuffle(a, b, (v16m){ 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31 })
-#endif
-
 /* The same values max-pooled 2x2 with stride 2 into yp (Mg x PH x PW): the MaxPool node's fast
  * path (ops_pool.c) on what dconv_out would have written, the same comparisons in the same order,
  * so the folded pool is bit-identical to running the nodes one by one. With Wp even, the column
@@ -330,17 +320,17 @@ NG_KERN_CLONES static void dconv_out_pool(const float *restrict yw, int64_t Lr, 
         const int64_t np = PH * Wp, hw = Wp / 2;   /* pairs in rows 0 .. 2*PH-1; pairs per row */
         int64_t k0 = 0;
         for (; k0 + 16 <= np; k0 += 16) {   /* 16 pairs at once: split even / odd, then the same selects */
-            v16f p0, p1;
+            ng_v16 p0, p1;
             memcpy(&p0, pl + 2 * k0, sizeof p0);
             memcpy(&p1, pl + 2 * k0 + 16, sizeof p1);
-            v16f a0 = EVEN16(p0, p1) + 0.0f;
-            v16f a1 = ODD16(p0, p1) + 0.0f;
+            ng_v16 a0 = NG_V16_EVEN(p0, p1) + 0.0f;
+            ng_v16 a1 = NG_V16_ODD(p0, p1) + 0.0f;
             if (relu) {
-                a0 = (v16f)((v16m)a0 & (v16m)(a0 > (v16f){0}));
-                a1 = (v16f)((v16m)a1 & (v16m)(a1 > (v16f){0}));
+                a0 = (ng_v16)((ng_v16i)a0 & (ng_v16i)(a0 > (ng_v16){0}));
+                a1 = (ng_v16)((ng_v16i)a1 & (ng_v16i)(a1 > (ng_v16){0}));
             }
-            const v16m gt = (v16m)(a0 > a1);
-            const v16f hv = (v16f)(((v16m)a0 & gt) | ((v16m)a1 & ~gt));
+            const ng_v16i gt = (ng_v16i)(a0 > a1);
+            const ng_v16 hv = (ng_v16)(((ng_v16i)a0 & gt) | ((ng_v16i)a1 & ~gt));
             memcpy(h + k0, &hv, sizeof hv);
         }
         if (relu) {
