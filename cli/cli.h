@@ -36,6 +36,11 @@ ng_status ng_cli_check_outputs(const char *const *outs, size_t no, const char *c
 #define NG_CLI_OPT_FORCE 0x4e80   /* outside the ranges of load_model.h (0x4e00..) and the commands (0x100.., 0x4f00.., 0x5000..) */
 #define NG_CLI_FORCE_LONGOPT {"force", no_argument, NULL, NG_CLI_OPT_FORCE}
 #define NG_CLI_FORCE_HELP "  --force                 replace an existing output (never an input)\n"
+/* Creates the folder dir for cmd (mode e.g. 0755) unless a folder of that name exists; refuses a
+ * file of that name. *made says whether this call created it, so that a command that fails can
+ * take back the empty folder it made: ng_cli_unmake_dir (which leaves a folder with files in it). */
+int  ng_cli_make_dir(const char *cmd, const char *dir, int mode, int *made);
+void ng_cli_unmake_dir(const char *dir, int made);
 /* True when stderr is a terminal (progress bars). */
 int ng_cli_tty(void);
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "cli.h"
 #include "core/core.h"
 
@@ -76,4 +77,21 @@ ng_status ng_cli_check_outputs(const char *const *outs, size_t no, const char *c
     free(o);
     free(in);
     return st;
+}
+
+int ng_cli_make_dir(const char *cmd, const char *dir, int mode, int *made)
+{
+    struct stat sb;
+    *made = 0;
+    if (mkdir(dir, (mode_t)mode) == 0) { *made = 1; return NG_EXIT_OK; }
+    int e = errno;
+    if (e == EEXIST && stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode)) return NG_EXIT_OK;
+    if (e == EEXIST) fprintf(stderr, "nnguard %s: %s exists and is not a folder; name a folder\n", cmd, dir);
+    else fprintf(stderr, "nnguard %s: cannot create the folder %s: %s\n", cmd, dir, strerror(e));
+    return NG_EXIT_FAIL;
+}
+
+void ng_cli_unmake_dir(const char *dir, int made)
+{
+    if (made) (void)rmdir(dir);   /* only an empty folder goes; one with results stays */
 }

@@ -204,10 +204,8 @@ int ng_cmd_demo(int argc, char **argv)
             if (ng_es_scheme_index(t) < 0)
                 return ng_cli_usage("demo", "--report-schemes: unknown scheme '%s' (deeplock, advparams, securenet, dynamarks)", t);
     }
-    if (mkdir(d.out, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "nnguard demo: cannot create %s: %s\n", d.out, strerror(errno));
-        return NG_EXIT_FAIL;
-    }
+    int made;
+    if (ng_cli_make_dir("demo", d.out, 0755, &made) != NG_EXIT_OK) return NG_EXIT_FAIL;
     static const char *const names[6] = {"lenet5.onnx", "lenet5.locked.onnx", "lenet5.key", "lenet5.advparams.onnx",
                                          "lenet5.advparams.key", ""};
     for (int i = 0; i < 5; i++) snprintf(d.path[i], sizeof d.path[i], "%s/%s", d.out, names[i]);
@@ -218,8 +216,12 @@ int ng_cmd_demo(int argc, char **argv)
     ng_status st;
     printf("nnguard %s demo on %s\n", NNGUARD_VERSION, d.data);
     step("1. the data");
-    if ((st = ng_dataset_load_dir(d.data, NG_SPLIT_TRAIN, &d.train)) != NG_OK) return ng_cli_fail("demo", st);
-    if ((st = ng_dataset_load_dir(d.data, NG_SPLIT_TEST, &d.test)) != NG_OK) { ng_dataset_free(&d.train); return ng_cli_fail("demo", st); }
+    if ((st = ng_dataset_load_dir(d.data, NG_SPLIT_TRAIN, &d.train)) != NG_OK ||
+        (st = ng_dataset_load_dir(d.data, NG_SPLIT_TEST, &d.test)) != NG_OK) {
+        ng_dataset_free(&d.train);
+        ng_cli_unmake_dir(d.out, made);
+        return ng_cli_fail("demo", st);
+    }
     printf("%lld training and %lld test images of %dx%dx%d, %d classes\n", (long long)d.train.n, (long long)d.test.n,
            d.train.c, d.train.h, d.train.w, d.train.classes);
     step("2. the model to protect");
@@ -244,7 +246,7 @@ out:
     ng_model_free(m);
     ng_dataset_free(&d.train);
     ng_dataset_free(&d.test);
-    if (st != NG_OK) return ng_cli_fail("demo", st);
+    if (st != NG_OK) { ng_cli_unmake_dir(d.out, made); return ng_cli_fail("demo", st); }
     if (d.no_report) return NG_EXIT_OK;
     step("5. every scheme under the same attacks, beside the papers' figures: the quick report");
     return quick_report(&d, src);

@@ -176,11 +176,12 @@ int ng_cmd_eval_scheme(int argc, char **argv)
     if (c.model) c.n_archs = 1;
     ng_status st = ng_cli_check_outputs(&c.report, 1, &c.model, 1, force);
     if (st != NG_OK) return ng_cli_fail("eval-scheme", st);
-    if (mkdir(c.workdir, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "nnguard eval-scheme: cannot create %s\n", c.workdir);
-        return NG_EXIT_FAIL;
+    int made;
+    if (ng_cli_make_dir("eval-scheme", c.workdir, 0755, &made) != NG_EXIT_OK) return NG_EXIT_FAIL;
+    if ((st = ng_es_load_data(&c)) != NG_OK) {
+        ng_cli_unmake_dir(c.workdir, made);
+        return ng_cli_fail("eval-scheme", st);
     }
-    if ((st = ng_es_load_data(&c)) != NG_OK) return ng_cli_fail("eval-scheme", st);
     json_t *report = json_object();
     st = ng_es_run(&c, scheme, report);
     int rc = NG_EXIT_OK;
@@ -193,6 +194,7 @@ int ng_cmd_eval_scheme(int argc, char **argv)
         else printf("report written to %s\n", c.report);
     }
     json_decref(report);
+    if (rc != NG_EXIT_OK) ng_cli_unmake_dir(c.workdir, made);
     ng_dataset_free(&c.train);
     ng_dataset_free(&c.test);
     return rc;

@@ -284,27 +284,29 @@ int ng_cmd_evaluate(int argc, char **argv)
     }
     if (optind < argc) return ng_cli_usage("evaluate", "unexpected argument '%s'", argv[optind]);
     if (!r.out) return ng_cli_usage("evaluate", "--out DIR is required (results.json and report.html go there)");
-    if (mkdir(r.out, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "nnguard evaluate: --out %s: cannot create the folder: %s\n", r.out, strerror(errno));
-        return NG_EXIT_FAIL;
-    }
+    int made_out, made_work = 0;
+    if (ng_cli_make_dir("evaluate", r.out, 0755, &made_out) != NG_EXIT_OK) return NG_EXIT_FAIL;
     snprintf(r.json_path, sizeof r.json_path, "%s/results.json", r.out);
     snprintf(r.html_path, sizeof r.html_path, "%s/report.html", r.out);
     snprintf(r.work, sizeof r.work, "%s/work", r.out);
     const char *outs[2] = {r.json_path, r.html_path}, *ins[2] = {r.model, r.render};
     ng_status st = ng_cli_check_outputs(r.render ? outs + 1 : outs, r.render ? 1 : 2, ins, 2, r.force);
-    if (st != NG_OK) return ng_cli_fail("evaluate", st);
+    if (st != NG_OK) { ng_cli_unmake_dir(r.out, made_out); return ng_cli_fail("evaluate", st); }
     if (r.render) return render_only(&r);
     if (r.limit < 0) r.limit = r.quick ? 2000 : 0;
-    if (mkdir(r.work, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "nnguard evaluate: cannot create %s: %s\n", r.work, strerror(errno));
+    if (ng_cli_make_dir("evaluate", r.work, 0755, &made_work) != NG_EXIT_OK) {
+        ng_cli_unmake_dir(r.out, made_out);
         return NG_EXIT_FAIL;
     }
     ng_es_ctx c;
     ng_es_defaults(&c, "deeplock");
     c.data = r.data;
     c.limit = r.limit;
-    if ((st = ng_es_load_data(&c)) != NG_OK) return ng_cli_fail("evaluate", st);
+    if ((st = ng_es_load_data(&c)) != NG_OK) {
+        ng_cli_unmake_dir(r.work, made_work);
+        ng_cli_unmake_dir(r.out, made_out);
+        return ng_cli_fail("evaluate", st);
+    }
     r.test = c.test;
     r.train = c.train;
     if (r.quick && c.train.n > NG_EVALUATE_QUICK_TRAIN) {
@@ -328,6 +330,10 @@ int ng_cmd_evaluate(int argc, char **argv)
     else printf("\nevaluate: %zu figures in %.0f s\nresults: %s\nreport:  %s\n",
                 json_array_size(json_object_get(res, "results")), ng_now() - r.t0, r.json_path, r.html_path);
     json_decref(res);
+    if (rc != NG_EXIT_OK) {
+        ng_cli_unmake_dir(r.work, made_work);
+        ng_cli_unmake_dir(r.out, made_out);
+    }
     ng_dataset_free(&r.train);
     ng_dataset_free(&r.test);
     return rc;

@@ -61,6 +61,11 @@ echo old > t.onnx
 expect 3 "already exists" "train onto an existing file (before any training)" "$NG" train --arch mlp --count 10 --epochs 1 -o t.onnx
 expect 3 "same device and inode" "train -o over --init" "$NG" train --init m.onnx --count 10 --epochs 1 -o m.onnx --force
 expect 3 "already exists" "eval-scheme onto an existing report" "$NG" eval-scheme deeplock -o t.onnx --model m.onnx
+expect 1 "not a folder" "eval-scheme on a missing data folder" "$NG" eval-scheme deeplock --data "$T/no-such-data" --workdir wd-new --model m.onnx
+assert test ! -e wd-new
+expect 1 "is not a folder" "eval-scheme --workdir naming a file" "$NG" eval-scheme deeplock --workdir t.onnx --model m.onnx
+expect 1 "not a folder" "evaluate on a missing data folder" "$NG" evaluate --data "$T/no-such-data" --out ev-new
+assert test ! -e ev-new
 expect 3 "already exists" "keygen onto an existing key" "$NG" keygen -o k.key
 expect 2 "never overwrites" "keygen --force is refused" "$NG" keygen -o k.key --force
 expect 2 "is a folder" "an output that is a folder" "$NG" lock m.onnx -o "$T" --key k.key --force
