@@ -1,7 +1,7 @@
 /* cli/securenet/eval_securenet_bind.c - `nnguard eval-scheme securenet --parts ...,bind`: the
  * bound license (ng_license_bind) measured against the attackers of the unbound one: the file
  * alone (no key) fine-tuned on 1/5/10% of the data beside scratch, trigger reverse-engineering
- * on the locked parameters, 100 random keys (slots and stamps); with the key: bit-exact
+ * on the locked parameters (as they are, and re-initialised where out of distribution), 100 random keys (slots and stamps); with the key: bit-exact
  * parameters and accuracy after the unlock, and the unlock's cost per load beside inference. */
 #include <math.h>
 #include <stdio.h>
@@ -120,6 +120,16 @@ static ng_status one(ng_es_ctx *c, const ng_dataset *train, const ng_model *m, c
         json_object_set_new(o, "finetune_without_key", ft);
     }
     if (st == NG_OK) st = ng_es_sn_trigger(c, train, b, &so, "reverse_trigger", o);
+    /* the same search after the fine-tuning attacker's preparation: out-of-distribution (locked)
+     * parameters re-initialised as a fresh layer would be, the rest kept */
+    ng_finetune_options fo = ng_finetune_options_default();
+    if (st == NG_OK) {
+        const int64_t nr = ng_reinit_ood(b, fo.sanitize_abs, fo.ood_factor, c->seed + 1000);
+        json_object_set_new(o, "reinit_params", json_integer(nr));
+        printf("    the trigger search again after re-initialising the %lld out-of-distribution parameters (of %zu):\n",
+               (long long)nr, ng_model_nparams(b));
+        st = ng_es_sn_trigger(c, train, b, &so, "reverse_trigger_reinit", o);
+    }
     ng_model_free(b);
     ng_model_free(u);
     return st;
