@@ -41,6 +41,10 @@ expect 0 "" "" "$NG" license bind m.onnx --key k1 -o b.onnx
 assert grep -q "bound m.onnx to 1 license key" "$T/out"
 assert test "$(nslots b.onnx)" = 1
 assert test "$(nslots m.onnx)" = 0
+expect 0 "" "" "$NG" license info b.onnx
+assert grep -q "bound: parameters locked (\*), key slots for: $(/usr/bin/python3 -c "import json; print(json.load(open('m.onnx.license.json'))['keys'][0]['id'])")" "$T/out"
+expect 0 "" "" "$NG" license info m.onnx
+assert grep -q "not bound" "$T/out"
 expect 0 "" "" "$NG" predict m.onnx --images in.idx --license-key k1 --threads 1 --logits lm.f32
 expect 0 "" "" "$NG" predict b.onnx --images in.idx --license-key k1 --threads 1 --logits lb.f32
 assert cmp -s lm.f32 lb.f32

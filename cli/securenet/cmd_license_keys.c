@@ -262,7 +262,7 @@ int ng_cmd_license_info(int argc, char **argv)
     const char *cmd = "license info";
     if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
         printf("usage: nnguard license info MODEL\n\nThe SecureNet scheme, stamping mode and key ids (with the classes each "
-               "grants) of MODEL.\n");
+               "grants) of MODEL,\nand whether it is bound (license bind) with the ids of its key slots.\n");
         return NG_EXIT_OK;
     }
     if (argc != 2) return ng_cli_usage(cmd, "give one MODEL");
@@ -280,6 +280,13 @@ int ng_cmd_license_info(int argc, char **argv)
     if (so.mode == NG_STAMP_PATCH) printf("patch %dx%d", so.patch, so.patch);
     else printf("blend a=%g", (double)so.alpha);
     printf("\nkeys (id:granted class mask): %s\n", keys ? keys : "none");
+    if (ng_license_is_bound(m)) {   /* the slots' key ids, never their contents */
+        const char *sl = ng_model_meta_get(m, "nnguard.license.slots"), *only = ng_model_meta_get(m, "nnguard.license.bind_only");
+        printf("bound: parameters locked (%s), key slots for:", only ? only : "?");
+        for (const char *p = sl; p && strlen(p) >= 16; p = strchr(p, ',') ? strchr(p, ',') + 1 : p + strlen(p))
+            printf(" %.16s", p);
+        printf("\n");
+    } else printf("not bound (the parameters are in clear)\n");
     ng_model_free(m);
     return NG_EXIT_OK;
 }
