@@ -71,6 +71,17 @@ expect nz "k1" "" "$NG" eval bad2.onnx --data "$DATA" --limit 100 --license-key 
 expect nz "opens none" "" "$NG" predict bad1.onnx --images in.idx --license-key k1 --labels bad.txt
 assert test ! -e bad.txt
 
+# the key holder's tools on a bound model: license harden re-binds its output to the key; attack
+# fgsm with the key unlocks in memory (its success with the key is that of the unbound model)
+expect 0 "" "" "$NG" license harden b.onnx --key k1 --mode clean --data "$DATA" --fraction 0.005 --epochs 1 --limit 100 --threads 1 -o h.onnx
+assert test "$(nslots h.onnx)" = 1
+assert ge "$(acc h.onnx --license-key k1)" 0.4
+expect nz "k2" "" "$NG" license harden b.onnx --key k2 --mode clean --data "$DATA" --fraction 0.005 --epochs 1 --limit 100 -o bad.onnx
+expect 0 "" "" "$NG" attack fgsm m.onnx --data "$DATA" --eps 0.1 --limit 200 --threads 1 --license-key k1 --json
+cp "$T/out" fm.json
+expect 0 "" "" "$NG" attack fgsm b.onnx --data "$DATA" --eps 0.1 --limit 200 --threads 1 --license-key k1 --json
+assert cmp -s fm.json "$T/out"
+
 # license bind: bad input writes nothing
 expect nz "k2" "" "$NG" license bind m.onnx --key k2 -o bad.onnx
 expect nz "already bound" "" "$NG" license bind b.onnx --key k1 -o bad.onnx
