@@ -4,7 +4,9 @@
 # With its key the bound file gives the unbound model's logits bit for bit; without a key it is at
 # most 15% (scrambled parameters); a key that opens no slot, an altered slot (a hex digit of its
 # ciphertext XOR 1, and a byte flipped out of hex) are refused naming the key file, exit non-zero;
-# replace re-binds to the new key alone (the old key's slot is gone). Bad input writes nothing.
+# replace re-binds to the new key alone (the old key's slot is gone); per-user and hierarchical
+# models get one slot per key; license harden and attack fgsm --license-key open a bound model.
+# Bad input writes nothing.
 # ctest-label: slow
 . "$(dirname "$0")/lib.sh"
 acc() { "$NG" eval "$@" --data "$DATA" --limit 2000 --threads 1 --json 2>/dev/null | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['accuracy'])"; }
@@ -58,6 +60,17 @@ expect 0 "" "" "$NG" license train --scheme single --arch lenet5 --key k1 --data
 assert grep -q "bound to its keys" "$T/out"
 assert grep -q '"bound": true' t.onnx.license.json
 assert test "$(acc t.onnx --license-key k1)" = "$a_m"
+
+# several keys: one slot per granted key (per-user; hierarchical's master and tiers), each opens it;
+# license bind with some of the keys leaves the others out
+expect 0 "" "" "$NG" license train --scheme per-user --users 3 --arch lenet5 --keys-out pu --data "$DATA" --fraction 0.01 --epochs 1 --seed 3 --threads 1 --bind -q -o pu.onnx
+assert test "$(nslots pu.onnx)" = 3
+for u in 1 2 3; do expect 0 "" "" "$NG" eval pu.onnx --data "$DATA" --limit 100 --threads 1 --license-key pu/user-$u.key; done
+expect 0 "" "" "$NG" license train --scheme hierarchical --tiers "0-9;0-4;5-9" --arch lenet5 --keys-out hi --data "$DATA" --fraction 0.01 --epochs 1 --seed 3 --threads 1 -q -o hi.onnx
+expect 0 "" "" "$NG" license bind hi.onnx --key hi/master.key --key hi/tier-2.key -o hib.onnx
+assert test "$(nslots hib.onnx)" = 2
+expect 0 "" "" "$NG" eval hib.onnx --data "$DATA" --limit 100 --threads 1 --license-key hi/tier-2.key --per-class
+expect 3 "tier-1.key" "" "$NG" eval hib.onnx --data "$DATA" --limit 100 --license-key hi/tier-1.key
 
 # a key that opens no slot; altered slots: refused, naming the key file
 expect 3 "k2" "" "$NG" eval b.onnx --data "$DATA" --limit 100 --license-key k2
