@@ -4,7 +4,9 @@
  *
  *   bench_securenet [--threads T] [--runs R] [--data DIR]
  *
- * Prints "infer <ns>/image", "stamp-patch <ns>/image <pct>% of inference", "stamp-blend ...".
+ * Prints "infer <ns>/image", "stamp-patch <ns>/image <pct>% of inference", "stamp-blend ...",
+ * and "unbind <ms>/load" (a bound license: open the key's slot, unlock and check the parameters;
+ * best of R runs of a fresh bound clone) with how many images' inference one load costs.
  * Target (issue 11): stamping under 1% of LeNet-5 inference time per image.
  */
 #include <stdio.h>
@@ -78,6 +80,23 @@ int main(int argc, char **argv)
         printf("stamp-%s %.1f ns/image %.3f%% of inference\n", mode ? "blend" : "patch", ns, 100 * ns / per);
         ng_stamper_free(s);
     }
+    double ub = 1e30;   /* a bound license: one unlock per load */
+    ng_model *b;
+    if (ng_model_clone(m, &b) != NG_OK || ng_license_bind(b, &k, 1, NULL) != NG_OK) return fail("bind");
+    for (int r = 0; r < runs; r++) {
+        ng_model *c;
+        if (ng_model_clone(b, &c) != NG_OK) return fail("clone");
+        double t0 = ng_now();
+        if (ng_license_unbind(c, &k) != NG_OK) return fail("unbind");
+        double t = ng_now() - t0;
+        if (t < ub) ub = t;
+        if (memcmp(ng_model_params_c(c), ng_model_params_c(m), ng_model_nparams(m) * sizeof(float)))
+            return fail("unbind is not bit-exact");
+        ng_model_free(c);
+    }
+    printf("unbind %.3f ms/load (%zu parameters) = %.1f images' inference\n", 1e3 * ub, ng_model_nparams(m),
+           1e9 * ub / per);
+    ng_model_free(b);
     ng_key_wipe(&k);
     free(logits); free(y);
     ng_model_free(m);

@@ -68,14 +68,19 @@ int ng_cmd_license_harden(int argc, char **argv);   /* cli/securenet/cmd_license
 int ng_cmd_license_stamp(int argc, char **argv);
 int ng_cmd_license_train(int argc, char **argv);
 int ng_cmd_license_replace(int argc, char **argv);
+int ng_cmd_license_bind(int argc, char **argv);     /* cli/securenet/cmd_license_bind.c */
 int ng_cmd_license_info(int argc, char **argv);
 #define NG_CLI_OPT_LICENSE_KEY 0x4e90
 #define NG_CLI_LICENSE_KEY_HELP \
     "  --license-key KEY       SecureNet license key file: stamp the inputs before the forward pass\n"
 /* Stamp n inputs x (c x h x w) for the licensed model m (from path) with the key in key_file:
- * NG_E_STATE when m has no license metadata; a note on stderr when the key is not the model's. */
-ng_status ng_cli_license_stamp(const char *cmd, const char *path, const ng_model *m, const char *key_file, float *x,
+ * NG_E_STATE when m has no license metadata; a note on stderr when the key is not the model's.
+ * A bound model (license train --bind) is first unlocked in memory with the key's slot: a key
+ * that opens no slot is NG_E_KEY naming key_file (nothing runs). */
+ng_status ng_cli_license_stamp(const char *cmd, const char *path, ng_model *m, const char *key_file, float *x,
                                int64_t n, int c, int h, int w);
+/* A note on stderr when m is a bound licensed model run without --license-key. */
+void ng_cli_license_note(const char *cmd, const char *path, const ng_model *m);
 
 /* Sealed models and signed licenses (cli/seal/). */
 int ng_cmd_seal(int argc, char **argv);

@@ -188,6 +188,7 @@ int ng_cmd_eval(int argc, char **argv)
     } else {
         int64_t n = limit > 0 && limit < d.n ? limit : d.n;
         if (license_key) st = ng_cli_license_stamp("eval", path, m, license_key, d.x, n, d.c, d.h, d.w);
+        else ng_cli_license_note("eval", path, m);
         if (st == NG_OK) st = run_eval(m, &d, n, (int)batch, (int)threads, &r);
         rc = st != NG_OK ? ng_cli_fail("eval", st) : report(path, data, &r, per_class, json, (int)batch, (int)threads);
     }

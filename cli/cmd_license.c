@@ -10,6 +10,7 @@ static const ng_cmd ng_license_cmds[] = {
     {"stamp",   ng_cmd_license_stamp,   "SecureNet: stamp IDX images with a license key"},
     {"train",   ng_cmd_license_train,   "SecureNet: train a model that works only with its license keys"},
     {"replace", ng_cmd_license_replace, "SecureNet: move a licensed model from an old key to a new one"},
+    {"bind",    ng_cmd_license_bind,    "SecureNet: lock a licensed model's parameters, one key slot per license key"},
     {"harden",  ng_cmd_license_harden,  "SecureNet: adversarial or clean fine-tuning with the key (defences)"},
     {"info",    ng_cmd_license_info,    "SecureNet: the scheme, stamp and key ids of a licensed model"},
     {"issue",   ng_cmd_license_issue,   "sealed models: sign a license, the model key wrapped to the licensee"},

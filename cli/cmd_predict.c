@@ -236,7 +236,7 @@ int ng_cmd_predict(int argc, char **argv)
         if (a.shape.ndim != 4) st = ng_fail(NG_E_SHAPE, "%s: --license-key stamps images (N x C x H x W inputs)", data);
         else st = ng_cli_license_stamp("predict", model, m, license_key, a.x, n, (int)a.shape.d[1], (int)a.shape.d[2],
                                        (int)a.shape.d[3]);
-    }
+    } else if (st == NG_OK) ng_cli_license_note("predict", model, m);
     if (st == NG_OK) {
         logits = ng_calloc((size_t)n, (size_t)nc * sizeof *logits);
         st = logits ? ng_model_predict(m, a.x, n, (int)batch, (int)threads, logits) : NG_E_NOMEM;

@@ -67,4 +67,13 @@ ng_status ng_es_securenet(ng_es_ctx *c, json_t *report);
  * the normally trained model, may be NULL), into att (cli/securenet/eval_securenet_attacks.c). */
 ng_status ng_es_sn_attacks(ng_es_ctx *c, const ng_dataset *train, ng_model *single, ng_model *base,
                            const ng_key *key, json_t *att);
+/* Trigger reverse-engineering (patch or blend as so) on m with 10% of train, into out[name]. */
+ng_status ng_es_sn_trigger(ng_es_ctx *c, const ng_dataset *train, ng_model *m, const ng_stamp_options *so,
+                           const char *name, json_t *out);
+/* The bound license (cli/securenet/eval_securenet_bind.c): single (key k1) and blend (key kb, may
+ * be NULL) bound to their keys; bit-exact unlock, accuracy with the key, no key and 100 random keys
+ * (none opens a slot; the locked model stamped with them), unlock time per load beside inference,
+ * fine-tuning without the key (c->train: the attacker's pool) and trigger reverse-engineering. */
+ng_status ng_es_sn_bind(ng_es_ctx *c, const ng_dataset *train, const ng_model *single, const ng_key *k1,
+                        const ng_model *blend, const ng_key *kb, json_t *out);
 #endif

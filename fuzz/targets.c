@@ -460,10 +460,25 @@ int ng_fuzz_license_meta(const uint8_t *data, size_t size)
         !((o.mode == NG_STAMP_PATCH && o.patch >= 1 && o.patch <= NG_LICENSE_MAX_PATCH) ||
           (o.mode == NG_STAMP_BLEND && o.alpha > 0 && o.alpha <= 1)))
         abort();   /* contract */
+    char *nl2 = strchr(keys, '\n'), *slots = nl2 ? nl2 + 1 : NULL;
+    if (nl2) *nl2 = 0;
     uint64_t mask;
     char id[17] = "0123456789abcdef";
     (void)ng_license_keys_find(keys, id, &mask);
     if (strlen(keys) >= 16) { memcpy(id, keys, 16); (void)ng_license_keys_find(keys, id, &mask); }
+    /* a third line: a bound model's nnguard.license.slots (and the second its bind_only), opened
+     * with a fixed key; no slot can be forged without the model key */
+    static ng_model *bm;
+    if (slots && (bm || ng_model_from_arch("mlp", 1, 4, 4, 3, 1, &bm) == NG_OK)) {
+        ng_key k = {.len = 32};
+        memset(k.k, 0x5a, 32);
+        ng_model_meta_set(bm, "nnguard.license.bind", "1");
+        ng_model_meta_set(bm, "nnguard.license.bind_only", keys);
+        ng_model_meta_set(bm, "nnguard.license.bind_salt", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+        ng_model_meta_set(bm, "nnguard.license.bind_mac", "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100");
+        ng_model_meta_set(bm, "nnguard.license.slots", slots);
+        if (ng_license_unbind(bm, &k) == NG_OK) abort();   /* contract */
+    }
     ng_clear_error();
     return 0;
 }

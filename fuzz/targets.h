@@ -44,7 +44,7 @@ int ng_fuzz_info(const uint8_t *data, size_t size);        /* `nnguard info` (it
 int ng_fuzz_http_req(const uint8_t *data, size_t size);    /* /v1/predict: JSON / float32 bodies, bearer header */
 int ng_fuzz_clients(const uint8_t *data, size_t size);     /* serve's clients file, token lookup, admission */
 int ng_fuzz_wm_opts(const uint8_t *data, size_t size);     /* watermark options: --wm-strength, --wm-mode */
-int ng_fuzz_license_meta(const uint8_t *data, size_t size);/* SecureNet metadata: stamp line, then the keys list */
+int ng_fuzz_license_meta(const uint8_t *data, size_t size);/* SecureNet metadata: stamp line, keys list (also a bind_only), slots */
 int ng_fuzz_sealed(const uint8_t *data, size_t size);      /* sealed models: metadata, fields, tags, unseal */
 int ng_fuzz_license(const uint8_t *data, size_t size);     /* license files, identity files (secret, public) */
 

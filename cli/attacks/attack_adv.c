@@ -9,8 +9,9 @@
 #include "securenet/sn_cli.h"
 
 /* The victim's stamper for a.license_key on m (NULL without a key): the key must be 256 bits and m
- * must carry license metadata (both errors name the file). */
-static ng_status key_stamper(const ng_attack_args *a, const ng_model *m, const ng_dataset *d, ng_stamper **s)
+ * must carry license metadata (both errors name the file). A bound model is unlocked in memory with
+ * the key's slot first (the attacker holds the key). */
+static ng_status key_stamper(const ng_attack_args *a, ng_model *m, const ng_dataset *d, ng_stamper **s)
 {
     *s = NULL;
     if (!a->license_key) return NG_OK;
@@ -19,6 +20,10 @@ static ng_status key_stamper(const ng_attack_args *a, const ng_model *m, const n
     if (st != NG_OK) return ng_fail_ctx(st, a->model);
     ng_key k;
     if ((st = ng_sn_load_key(a->license_key, &k)) != NG_OK) return st;
+    if (ng_license_is_bound(m) && (st = ng_license_unbind(m, &k)) != NG_OK) {
+        ng_key_wipe(&k);
+        return ng_fail_ctx(st, a->license_key);
+    }
     uint64_t mask;
     if (ng_license_key_classes(m, &k, &mask) == NG_E_KEY)
         fprintf(stderr, "nnguard attack: note: %s is not one of %s's license keys: expect denied outputs\n",

@@ -28,7 +28,8 @@ static const char *const harden_help =
     "  --backdoor-target C     also measure the success of the BadNets trigger towards class C\n"
     "  --limit N               test images measured (default 2000)\n"
     "  --seed S --threads T --json\n"
-    "  -o OUT                  the hardened model\n" NG_CLI_FORCE_HELP;
+    "  -o OUT                  the hardened model (a bound MODEL is unlocked in memory with KEY's slot\n"
+    "                          and OUT is bound to KEY again)\n" NG_CLI_FORCE_HELP;
 
 typedef struct hfig { double key, none, wrong, fgsm, pgd, bd_asr; } hfig;
 
@@ -127,6 +128,8 @@ int ng_cmd_license_harden(int argc, char **argv)
     if ((st = ng_model_load(model, &m)) != NG_OK) goto done;
     if ((st = ng_license_stamp_options(m, &so)) != NG_OK) { ng_fail_ctx(st, model); goto done; }
     if ((st = ng_sn_load_key(key_file, &k)) != NG_OK) goto done;
+    const int bound = ng_license_is_bound(m);   /* unlocked in memory with the key's slot, re-bound to it */
+    if (bound && (st = ng_license_unbind(m, &k)) != NG_OK) { ng_fail_ctx(st, key_file); goto done; }
     uint64_t mask;
     if ((st = ng_license_key_classes(m, &k, &mask)) != NG_OK) { ng_fail_ctx(st, key_file); goto done; }
     if (bd >= ng_model_num_classes(m)) {
@@ -158,6 +161,7 @@ int ng_cmd_license_harden(int argc, char **argv)
     free(res);
     if (st != NG_OK) goto done;
     if ((st = measure(m, s, &so, &te, (float)eps, (int)bd, (int)threads, (uint64_t)seed, &after)) != NG_OK) goto done;
+    if (bound && (st = ng_license_bind(m, &k, 1, NULL)) != NG_OK) goto done;
     if ((st = ng_model_save(m, out)) != NG_OK) goto done;
     if (json) {
         json_t *j = json_object();

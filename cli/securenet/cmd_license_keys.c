@@ -73,7 +73,7 @@ int ng_sn_stamp_option(const char *cmd, int opt, const char *arg, ng_stamp_optio
     }
 }
 
-ng_status ng_cli_license_stamp(const char *cmd, const char *path, const ng_model *m, const char *key_file, float *x,
+ng_status ng_cli_license_stamp(const char *cmd, const char *path, ng_model *m, const char *key_file, float *x,
                                int64_t n, int c, int h, int w)
 {
     ng_stamp_options so;
@@ -81,6 +81,12 @@ ng_status ng_cli_license_stamp(const char *cmd, const char *path, const ng_model
     if (st != NG_OK) return ng_fail_ctx(st, path);
     ng_key k;
     if ((st = ng_sn_load_key(key_file, &k)) != NG_OK) return st;
+    if (ng_license_is_bound(m) && (st = ng_license_unbind(m, &k)) != NG_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", ng_last_error());   /* ng_fail rewrites the buffer it reads */
+        ng_key_wipe(&k);
+        return ng_fail(st, "%s: %s (--license-key %s)", path, why, key_file);
+    }
     uint64_t mask;
     if (ng_license_key_classes(m, &k, &mask) == NG_E_KEY)
         fprintf(stderr, "nnguard %s: note: %s is not one of %s's license keys: expect denied outputs\n", cmd, key_file,
@@ -93,6 +99,13 @@ ng_status ng_cli_license_stamp(const char *cmd, const char *path, const ng_model
     ng_license_stamp(s, x, n);
     ng_stamper_free(s);
     return NG_OK;
+}
+
+void ng_cli_license_note(const char *cmd, const char *path, const ng_model *m)
+{
+    if (ng_license_is_bound(m))
+        fprintf(stderr, "nnguard %s: %s is a bound licensed model (its parameters are locked); running it as it is "
+                "\xe2\x80\x94 pass --license-key KEY to unlock it in memory and stamp the inputs\n", cmd, path);
 }
 
 /* The key in like_file moved to another key's place: ng_license_key_align with the stamp options
@@ -249,7 +262,7 @@ int ng_cmd_license_info(int argc, char **argv)
     const char *cmd = "license info";
     if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
         printf("usage: nnguard license info MODEL\n\nThe SecureNet scheme, stamping mode and key ids (with the classes each "
-               "grants) of MODEL.\n");
+               "grants) of MODEL,\nand whether it is bound (license bind) with the ids of its key slots.\n");
         return NG_EXIT_OK;
     }
     if (argc != 2) return ng_cli_usage(cmd, "give one MODEL");
@@ -267,6 +280,13 @@ int ng_cmd_license_info(int argc, char **argv)
     if (so.mode == NG_STAMP_PATCH) printf("patch %dx%d", so.patch, so.patch);
     else printf("blend a=%g", (double)so.alpha);
     printf("\nkeys (id:granted class mask): %s\n", keys ? keys : "none");
+    if (ng_license_is_bound(m)) {   /* the slots' key ids, never their contents */
+        const char *sl = ng_model_meta_get(m, "nnguard.license.slots"), *only = ng_model_meta_get(m, "nnguard.license.bind_only");
+        printf("bound: parameters locked (%s), key slots for:", only ? only : "?");
+        for (const char *p = sl; p && strlen(p) >= 16; p = strchr(p, ',') ? strchr(p, ',') + 1 : p + strlen(p))
+            printf(" %.16s", p);
+        printf("\n");
+    } else printf("not bound (the parameters are in clear)\n");
     ng_model_free(m);
     return NG_EXIT_OK;
 }

@@ -19,7 +19,7 @@
 typedef struct lic_args {
     const char *arch, *init, *data, *out, *keys_out, *grant, *tiers;
     const char *key_files[NG_LICENSE_MAX_KEYS];
-    int nkey_files, users, force, pkey_set;
+    int nkey_files, users, force, pkey_set, bind;
     double fraction;
     ng_train_options o;
     ng_license_spec spec;
@@ -66,6 +66,7 @@ static ng_status write_description(const lic_args *a, const char *path, int clas
     json_object_set_new(o, "epochs", json_integer(a->o.epochs));
     json_object_set_new(o, "seed", json_integer((json_int_t)a->o.seed));
     json_object_set_new(o, "examples", json_integer(examples));
+    json_object_set_new(o, "bound", json_boolean(a->bind));
     char *s = json_dumps(o, JSON_PRESERVE_ORDER | JSON_INDENT(2));
     json_decref(o);
     if (!s) return NG_E_NOMEM;
@@ -162,7 +163,7 @@ static ng_status check_key_outputs(lic_args *a)
 }
 
 enum { O_SCHEME = 0x100, O_ARCH, O_INIT, O_DATA, O_KEY, O_KEYS_OUT, O_USERS, O_GRANT, O_TIERS, O_EPOCHS, O_SEED,
-       O_FRACTION, O_THREADS, O_LR, O_BATCH, O_PKEY };
+       O_FRACTION, O_THREADS, O_LR, O_BATCH, O_PKEY, O_BIND };
 
 static void help_train(void)
 {
@@ -185,6 +186,10 @@ static void help_train(void)
            "                          epoch to 0.8 in the last, per-user 0.75); of the rest a fifth is clean, the\n"
            "                          others wrong-key stamps (all denied). Generated keys of one license share\n"
            "                          the first key's patch place\n"
+           "  --bind                  bind the model to its keys: its parameters Deep-Locked under a random model\n"
+           "                          key, stored in one key slot per license key (nnguard/securenet.h). The file\n"
+           "                          still runs anywhere, scrambled; eval|predict --license-key unlock it in memory.\n"
+           "                          Fine-tuning the file without a key then starts from nothing\n"
            NG_SN_STAMP_HELP NG_CLI_FORCE_HELP, NG_DEFAULT_DATA_DIR);
 }
 
@@ -239,12 +244,14 @@ static int run_and_save(const char *cmd, lic_args *a, ng_model *m, const ng_data
     double t0 = ng_now();
     ng_status st = ng_license_train(m, &a->spec, train, test, &a->o, r);
     double secs = ng_now() - t0;
+    if (st == NG_OK && a->bind) st = ng_license_bind(m, a->spec.keys, a->spec.nkeys, NULL);
     if (st == NG_OK && a->keys_out) st = save_keys(a);
     if (st == NG_OK) st = write_description(a, desc, ng_model_num_classes(m), train->n);
     if (st == NG_OK) st = ng_model_save(m, a->out);
     if (st == NG_OK)
-        printf("%s: test accuracy with the (first) key %.2f%%, %d epochs on %lld examples in %.1f s; saved %s and %s\n",
-               cmd, 100 * r->final_acc, a->o.epochs, (long long)train->n, secs, a->out, desc);
+        printf("%s: test accuracy with the (first) key %.2f%%, %d epochs on %lld examples in %.1f s; saved %s%s and %s\n",
+               cmd, 100 * r->final_acc, a->o.epochs, (long long)train->n, secs, a->out,
+               a->bind ? " (bound to its keys)" : "", desc);
     free(r);
     return st == NG_OK ? NG_EXIT_OK : ng_cli_fail(cmd, st);
 }
@@ -265,7 +272,7 @@ int ng_cmd_license_train(int argc, char **argv)
         {"init", required_argument, NULL, O_INIT}, {"key", required_argument, NULL, O_KEY},
         {"keys-out", required_argument, NULL, O_KEYS_OUT}, {"users", required_argument, NULL, O_USERS},
         {"grant", required_argument, NULL, O_GRANT}, {"tiers", required_argument, NULL, O_TIERS},
-        COMMON_LONGOPTS, {0}};
+        {"bind", no_argument, NULL, O_BIND}, COMMON_LONGOPTS, {0}};
     lic_args *a = malloc(sizeof *a);
     if (!a) return ng_cli_fail(cmd, NG_E_NOMEM);
     args_init(a);
@@ -292,6 +299,7 @@ int ng_cmd_license_train(int argc, char **argv)
         case O_USERS: if (ng_cli_int(cmd, "--users", optarg, 1, NG_LICENSE_MAX_KEYS, &v)) goto done; a->users = (int)v; break;
         case O_GRANT: a->grant = optarg; break;
         case O_TIERS: a->tiers = optarg; break;
+        case O_BIND: a->bind = 1; break;
         case 'h': help_train(); rc = NG_EXIT_OK; goto done;
         default: ng_cli_usage(cmd, "unknown option or missing value in '%s'", argv[optind - 1]); goto done;
         }
@@ -380,6 +388,8 @@ int ng_cmd_license_replace(int argc, char **argv)
                    "the model's own answers with A, half the labels), A is denied like any wrong key and clean\n"
                    "inputs stay denied. Make B with `license keygen --like A --model MODEL` (its patch where A's is): it\n"
                    "learns faster. The model's other keys are not kept. Writes OUT and OUT.license.json.\n"
+                   "A bound model (license train --bind) is unlocked in memory with A's key slot and OUT is bound to\n"
+                   "B alone (a new model key; A's slot is gone).\n"
                    "  --data DIR --seed S --threads T --lr R --batch B   as for license train\n");
             rc = NG_EXIT_OK;
             goto done;
@@ -405,7 +415,9 @@ int ng_cmd_license_replace(int argc, char **argv)
     }
     if (st == NG_OK && (st = ng_sn_load_key(old_key, &a->spec.revoked[0])) == NG_OK) {
         a->spec.nrevoked = 1;
-        if ((st = ng_license_key_classes(m, &a->spec.revoked[0], &mask)) != NG_OK)
+        a->bind = ng_license_is_bound(m);   /* opened with the old key's slot, re-bound to the new key alone */
+        if (a->bind && (st = ng_license_unbind(m, &a->spec.revoked[0])) != NG_OK) st = ng_fail_ctx(st, old_key);
+        else if ((st = ng_license_key_classes(m, &a->spec.revoked[0], &mask)) != NG_OK)
             st = ng_fail_ctx(st, old_key);
     }
     if (st == NG_OK && (st = ng_sn_load_key(new_key, &a->spec.keys[0])) == NG_OK) {

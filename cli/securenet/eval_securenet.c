@@ -238,18 +238,19 @@ static ng_status replacement(const sn_run *r, ng_model *lic, const ng_license_sp
     return st;
 }
 
-static ng_status trigger(const sn_run *r, ng_model *m, const ng_stamp_options *so, const char *name, json_t *out)
+ng_status ng_es_sn_trigger(ng_es_ctx *c, const ng_dataset *train, ng_model *m, const ng_stamp_options *so,
+                           const char *name, json_t *out)
 {
     ng_dataset att = {0};
-    ng_status st = ng_dataset_subset(r->train, 0.1, 0, r->c->seed + 77, &att);
+    ng_status st = ng_dataset_subset(train, 0.1, 0, c->seed + 77, &att);
     ng_trigger_options o = ng_trigger_options_default();
     o.blend = so->mode == NG_STAMP_BLEND;
     o.alpha = so->alpha;
-    o.seed = r->c->seed;
-    o.threads = r->c->threads;
-    o.epochs = r->c->attack_epochs;
+    o.seed = c->seed;
+    o.threads = c->threads;
+    o.epochs = c->attack_epochs;
     ng_trigger_result tr;
-    if (st == NG_OK) st = ng_attack_reverse_trigger(m, &att, &r->c->test, &o, &tr);
+    if (st == NG_OK) st = ng_attack_reverse_trigger(m, &att, &c->test, &o, &tr);
     if (st == NG_OK) {
         json_t *j = json_object();
         json_object_set_new(j, "attacker_examples", json_integer(att.n));
@@ -270,7 +271,7 @@ static ng_status trigger(const sn_run *r, ng_model *m, const ng_stamp_options *s
 
 static const char *const sn_parts[] = {
     "normal", "single", "replace", "blend", "per-user", "class-subset", "hierarchical", "finetune", "trigger",
-    "attacks", NULL,
+    "attacks", "bind", NULL,
 };
 
 /* Is part in --parts (all parts when it is not given)? */
@@ -296,7 +297,7 @@ static ng_status check_parts(const char *parts)
         for (int i = 0; sn_parts[i]; i++) ok |= strlen(sn_parts[i]) == l && !strncmp(p, sn_parts[i], l);
         if (!ok)
             return ng_fail(NG_E_INVALID, "--parts: unknown part '%.*s' (normal, single, replace, blend, per-user, "
-                           "class-subset, hierarchical, finetune, trigger, attacks)", (int)l, p);
+                           "class-subset, hierarchical, finetune, trigger, attacks, bind)", (int)l, p);
         p += l + (e != NULL);
     }
     return NG_OK;
@@ -408,10 +409,21 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *arr)
         if (st != NG_OK) goto out;
     }
     ng_stamp_options so = ng_stamp_options_default();
-    if (single && want(c, "trigger") && (st = trigger(&r, single, &so, "reverse_trigger_patch", att)) != NG_OK) goto out;
+    if (single && want(c, "trigger") && (st = ng_es_sn_trigger(c, r.train, single, &so, "reverse_trigger_patch", att)) != NG_OK) goto out;
     so.mode = NG_STAMP_BLEND;
-    if (blend && want(c, "trigger") && (st = trigger(&r, blend, &so, "reverse_trigger_blend", att)) != NG_OK) goto out;
-    if (single && want(c, "attacks")) st = ng_es_sn_attacks(c, r.train, single, base, &key1, att);
+    if (blend && want(c, "trigger") && (st = ng_es_sn_trigger(c, r.train, blend, &so, "reverse_trigger_blend", att)) != NG_OK) goto out;
+    if (single && want(c, "attacks") && (st = ng_es_sn_attacks(c, r.train, single, base, &key1, att)) != NG_OK) goto out;
+    if (single && want(c, "bind")) {   /* the bound license: the same attackers on the bound files */
+        ng_key kb;
+        fixed_key(&kb, c->seed + 1, 0);   /* the blend model's key (spec_keys above) */
+        json_t *bj = json_object();
+        json_object_set_new(r.out, "bind", bj);
+        const ng_dataset keep = c->train;
+        c->train = *r.train;
+        st = ng_es_sn_bind(c, r.train, single, &key1, blend, &kb, bj);
+        c->train = keep;
+        ng_key_wipe(&kb);
+    }
 out:
     ng_key_wipe(&key1);
     ng_model_free(base); ng_model_free(single); ng_model_free(blend);

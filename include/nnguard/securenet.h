@@ -35,6 +35,35 @@
  *   nnguard.license.deny    the deny class (decimal): what the model answers without a valid key
  *                           (informational: nothing reads it back to stamp or evaluate)
  *                           (bit j = class j; classes 0..63)
+ *
+ * ==== Bound license (opt-in: license train --bind, license bind) ====
+ * A licensed model's file alone gives a head start: its features are intact, only the input
+ * check is learnt (fine-tuning without a key on 1-10% of the data recovers 86-88%). Binding
+ * locks its parameters with Deep-Lock (nnguard/deeplock.h, AES-256-CTR stream, S-box) under a
+ * random model key MK, and stores MK once per license key in a key slot that only that license
+ * key opens. The file stays a valid ONNX model that runs anywhere (scrambled: useless); nnguard
+ * with a granted license key unlocks it in memory, then stamps as above.
+ *   MK, salt  32 bytes each from the OS CSPRNG (randombytes_buf), new for every bind
+ *   params    ng_deeplock_lock_params(model tensors in order, MK, salt, ctr, only = "*" or the
+ *             pattern): c_j = S(b_j XOR k_j), the format 3 ctr stream of (MK, salt)
+ *   MAC key   A  = BLAKE2b-256(key = MK, "nnguard.license.bind.v1.mac" NUL | salt)
+ *   mac       BLAKE2b-256(key = A, for each tensor: lp(name) | u64le nbytes | plaintext bytes)
+ *             (lp(x) = u32le length | x) checks the unlocked parameters bit for bit
+ *   slot key  SK = BLAKE2b-256(key = LK, "nnguard.license.bind.v1.slot" NUL | salt), LK a license key
+ *   slot      ID:NONCE:CT  ID the key id (16 hex), NONCE 24 random bytes (48 hex), CT (96 hex) =
+ *             XChaCha20-Poly1305-IETF(key SK, NONCE, ad = "nnguard.license.bind.v1" NUL | salt |
+ *             lp(only) | ID, plaintext MK): 32 + 16 bytes
+ * Metadata (besides nnguard.license.*):
+ *   nnguard.license.bind        "1" (format)
+ *   nnguard.license.bind_only   the locked tensors' pattern (fnmatch list, "*" for all)
+ *   nnguard.license.bind_salt   salt, 64 hex
+ *   nnguard.license.bind_mac    mac, 64 hex
+ *   nnguard.license.slots       "SLOT,SLOT,..." one per key the model grants (at most 64)
+ * Opening (ng_license_unbind) tries every slot (no early exit; the key id is public, the slot
+ * key is not), unlocks a copy of the parameters, checks mac in constant time and only then
+ * writes them into the model: a key that opens no slot is NG_E_KEY, an altered slot opens
+ * nothing (NG_E_KEY), altered parameters or pattern fail the mac (NG_E_AUTH); the model is
+ * left as it was on failure. MK, SK and the copy are wiped.
  */
 #ifndef NNGUARD_SECURENET_H
 #define NNGUARD_SECURENET_H
@@ -190,5 +219,18 @@ ng_status ng_license_keys_find(const char *value, const char id[17], uint64_t *m
  * with raw key bytes (raw != NULL, key NULL); per_class (d->classes doubles) may be NULL. */
 ng_status ng_license_evaluate(ng_model *m, const ng_stamp_options *so, const ng_key *key, const uint8_t *raw,
                               const ng_dataset *d, int64_t limit, int threads, double *acc, double *per_class);
+
+/* ---- bound license (see the top of this header) ---- */
+/* 1 when m carries nnguard.license.bind. */
+int       ng_license_is_bound(const ng_model *m);
+/* Lock m's parameters (the tensors matching only; NULL = all) under a fresh random model key and
+ * write one key slot per key (nkeys 1..NG_LICENSE_MAX_KEYS, 256-bit license keys). NG_E_STATE
+ * when m is already bound, NG_E_INVALID when only matches no tensor. On failure m is unchanged. */
+ng_status ng_license_bind(ng_model *m, const ng_key *keys, int nkeys, const char *only);
+/* Open m's slot for key, unlock m's parameters in memory and remove the bind metadata (m is then
+ * the licensed model it was before binding). NG_E_STATE when m is not bound, NG_E_KEY when key
+ * opens no slot, NG_E_FORMAT for malformed bind metadata, NG_E_AUTH when the unlocked parameters
+ * fail the mac; m is unchanged on failure. */
+ng_status ng_license_unbind(ng_model *m, const ng_key *key);
 
 #endif
