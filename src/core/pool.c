@@ -9,7 +9,8 @@
  * the caller waiting for the workers) polls the shared counters for up to NG_POOL_SPIN_US
  * microseconds (default 200; 0 = always sleep at once) before it sleeps on the condition variable,
  * as ONNX Runtime's and OpenMP's pools do. The spin is bounded, so an idle pool costs nothing, and
- * it is off while the machine is oversubscribed (busy_machine): there spinning only steals time. */
+ * by default it is off while the machine is oversubscribed (busy_machine): there spinning only
+ * steals time. NG_POOL_SPIN_US set explicitly spins that long whatever the load. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -33,6 +34,7 @@ struct ng_pool {
     long spin_ns;          /* how long a waiter polls before it sleeps (NG_POOL_SPIN_US) */
     atomic_int spin;       /* 0: the machine is oversubscribed, sleep at once (busy_machine) */
     long checked;          /* when the caller last looked at the load (mono_ns) */
+    int spin_auto;         /* NG_POOL_SPIN_US not set: spin only while the machine is not busy */
     ng_pool_body body;
     void *arg;
     int64_t total;
@@ -144,7 +146,8 @@ ng_pool *ng_pool_new(int threads)
     if (!p) return NULL;
     p->n = threads > 0 ? threads : ng_ncpu();
     p->spin_ns = spin_ns_from_env();
-    atomic_init(&p->spin, !busy_machine());
+    p->spin_auto = !getenv("NG_POOL_SPIN_US");
+    atomic_init(&p->spin, !p->spin_auto || !busy_machine());
     p->checked = mono_ns();
     atomic_init(&p->gen, 0);
     atomic_init(&p->pending, 0);
@@ -174,7 +177,7 @@ void ng_pool_for(ng_pool *p, int64_t n, ng_pool_body body, void *arg)
 {
     if (n <= 0) return;
     if (!p || p->n == 1 || n == 1) { body(arg, 0, n, 0); return; }
-    if (p->spin_ns > 0) {   /* look at the load again once a second */
+    if (p->spin_ns > 0 && p->spin_auto) {   /* look at the load again once a second */
         long now = mono_ns();
         if (now - p->checked > 1000000000L) { p->checked = now; atomic_store_explicit(&p->spin, !busy_machine(), memory_order_relaxed); }
     }
