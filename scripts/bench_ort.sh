@@ -37,7 +37,7 @@ run() {   # run NAME C H W BATCH
     local name=$1 c=$2 h=$3 w=$4 b=$5 ng="" ort="" pt="" t
     local onnx=$D/models/$name.onnx pt_model=$D/models/$name.pt
     for r in $(seq "$ROUNDS"); do
-        if t=$("$B/bench_model" "$onnx" "$b" "$ITERS" 2); then ng="$ng $t"; else
+        if t=$("$B/bench_model" "$onnx" "$b" "$ITERS" 2 2>/dev/null); then ng="$ng $t"; else
             echo "$name batch $b: nnguard unsupported (${t#unsupported: })"; ng=unsupported; fi
         t=$(node bench/peers/ort_peer.js "$onnx" "$c" "$h" "$w" "$b" "$ITERS") && ort="$ort $t"
         t=$(OMP_NUM_THREADS=2 "$PY" bench/peers/torch_peer.py "$pt_model" "$c" "$h" "$w" "$b" "$ITERS") && pt="$pt $t"

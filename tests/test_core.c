@@ -24,6 +24,30 @@ static void sum_body(void *arg, int64_t i0, int64_t i1, int w)
     for (int64_t i = i0; i < i1; i++) out[i] = i * i;
 }
 
+static void inc_body(void *arg, int64_t i0, int64_t i1, int w)
+{
+    int64_t *out = arg;
+    for (int64_t i = i0; i < i1; i++) out[i]++;
+}
+
+/* Short loops back to back, waiters spinning (NG_POOL_SPIN_US=200, whatever the load) or sleeping
+ * at once (0): after each ng_pool_for every element was incremented exactly once (a join that
+ * returned early, a chunk run twice or skipped would show). */
+static void pool_joins(const char *spin_us, int threads)
+{
+    setenv("NG_POOL_SPIN_US", spin_us, 1);
+    ng_pool *p = ng_pool_new(threads);
+    unsetenv("NG_POOL_SPIN_US");
+    int64_t c[37] = {0};
+    int bad = 0;
+    for (int rep = 1; rep <= 3000; rep++) {
+        ng_pool_for(p, 37, inc_body, c);
+        for (int i = 0; i < 37; i++) bad += c[i] != rep;
+    }
+    CHECKF(bad == 0, "spin %s us, %d threads: %d elements wrong after a loop", spin_us, threads, bad);
+    ng_pool_free(p);
+}
+
 int main(void)
 {
     CHECK_OK(ng_init());
@@ -73,6 +97,10 @@ int main(void)
     for (int i = 0; i < 1001; i++) ok &= sq64[i] == (int64_t)i * i;
     CHECK(ok);
     ng_pool_free(p);
+    pool_joins("200", 2);
+    pool_joins("200", 3);
+    pool_joins("0", 2);
+    pool_joins("0", 3);
 
     /* atomic write: success, then a simulated full disk keeps the original and leaves no temp file */
     char dir[512], path[600];

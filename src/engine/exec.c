@@ -11,12 +11,16 @@
  * inference runs every node on its own (no Conv/Add -> Relu, Conv -> Clip or Conv -> MaxPool fusion, see
  * fusion_plan);
  * with NG_WINOGRAD=0, inference runs 3x3 stride-1 Convs through im2col + GEMM instead of Winograd (wconv.h).
+ * Inference forwards share activation buffers between values whose lives do not overlap (memplan.h:
+ * the working set stays in the caches); a backward, training, or NG_MEMPLAN=0 gives every activation
+ * its own buffer (a backward after a planned forward reruns it, as after a folded MaxPool).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "engine/graph.h"
 #include "engine/ops.h"
+#include "engine/memplan.h"
 
 struct ng_exec;
 /* The context handed to kernels, with a way back to its exec (for scratch). */
@@ -59,6 +63,14 @@ struct ng_exec {
     int        winograd;     /* NG_WINOGRAD is not "0": inference Convs may use Winograd (ng_opctx.winograd) */
     int        conv_direct;  /* NG_CONV_DIRECT is not "0" (ng_opctx.conv_direct) */
     int        dconv16;      /* NG_DCONV16 is not "0" (ng_opctx.dconv16) */
+    int        memplan;      /* NG_MEMPLAN is not "0": inference forwards share buffers (memplan.h) */
+    int        planned;      /* the last forward ran on shared buffers (backward must rerun it) */
+    int64_t    plan_batch;   /* batch the plan below is for; 0: none yet */
+    int       *slot;         /* per value: its shared buffer, or -1 (its own) */
+    size_t    *slot_size;    /* per shared buffer: floats needed (n_vals entries) */
+    float    **sbuf;         /* the shared buffers, owned */
+    size_t    *scap;
+    int        nslots;
 };
 
 ng_exec_options ng_exec_options_default(void)
@@ -84,6 +96,7 @@ void ng_exec_free(ng_exec *e)
         if (e->buf) ng_free_aligned(e->buf[i]);
         if (e->gbuf) ng_free_aligned(e->gbuf[i]);
     }
+    for (int i = 0; e->sbuf && i < m->n_vals; i++) ng_free_aligned(e->sbuf[i]);
     for (int i = 0; e->saved && i < m->n_nodes; i++) ng_free_aligned(e->saved[i]);
     for (int i = 0; e->scratch && i < e->nworkers; i++) ng_free_aligned(e->scratch[i]);
     ng_free_aligned(e->xcopy);
@@ -91,6 +104,7 @@ void ng_exec_free(ng_exec *e)
     free(e->g); free(e->gbuf); free(e->gcap); free(e->req);
     free(e->saved); free(e->saved_size); free(e->scratch); free(e->scratch_cap);
     free(e->fuse); free(e->fpool);
+    free(e->slot); free(e->slot_size); free(e->sbuf); free(e->scap);
     free(e->ins); free(e->outs); free(e->douts); free(e->dins); free(e->in_off);
     ng_pool_free(e->pool);
     free(e);
@@ -191,7 +205,12 @@ ng_status ng_exec_new(ng_model *m, const ng_exec_options *o, ng_exec **out)
     e->outs = ng_calloc(nn * NG_NODE_MAX_OUT, sizeof *e->outs);
     e->douts = ng_calloc(nn * NG_NODE_MAX_OUT, sizeof *e->douts);
     e->in_off = ng_calloc(nn + 1, sizeof *e->in_off);
-    if (!e->shapes || !e->t || !e->buf || !e->cap || !e->g || !e->gbuf || !e->gcap || !e->req ||
+    e->slot = ng_calloc(nv, sizeof *e->slot);
+    e->slot_size = ng_calloc(nv, sizeof *e->slot_size);
+    e->sbuf = ng_calloc(nv, sizeof *e->sbuf);
+    e->scap = ng_calloc(nv, sizeof *e->scap);
+    if (!e->slot || !e->slot_size || !e->sbuf || !e->scap ||
+        !e->shapes || !e->t || !e->buf || !e->cap || !e->g || !e->gbuf || !e->gcap || !e->req ||
         !e->saved || !e->saved_size || !e->scratch || !e->scratch_cap || !e->ins || !e->dins ||
         !e->outs || !e->douts || !e->in_off) {
         ng_exec_free(e);
@@ -213,6 +232,7 @@ ng_status ng_exec_new(ng_model *m, const ng_exec_options *o, ng_exec **out)
     e->winograd = !env_is_zero("NG_WINOGRAD");
     e->conv_direct = !env_is_zero("NG_CONV_DIRECT");
     e->dconv16 = !env_is_zero("NG_DCONV16");
+    e->memplan = !env_is_zero("NG_MEMPLAN");
     if (getenv("NG_PROFILE") && !(e->prof = ng_calloc(2 * nn, sizeof *e->prof))) { ng_exec_free(e); return NG_E_NOMEM; }
     *out = e;
     return NG_OK;
@@ -256,12 +276,34 @@ static ng_status prepare(ng_exec *e, int64_t n)
         if (i == m->input) {
             if (!grow(&e->xcopy, &e->xcap, (size_t)numel)) return NG_E_NOMEM;
             e->t[i].data = e->xcopy;
-            continue;
         }
+    }
+    e->batch = n;
+    e->plan_batch = 0;
+    return NG_OK;
+}
+
+/* Point every activation at its buffer for this forward: a shared one (plan: an inference
+ * forward, memplan.h) or its own. Shared buffers are planned once per batch size. */
+static ng_status bind(ng_exec *e, int plan)
+{
+    ng_model *m = e->m;
+    if (plan && e->plan_batch != e->batch) {
+        e->nslots = ng_memplan(m, e->shapes, e->fuse, e->fpool, e->slot, e->slot_size);
+        if (e->nslots < 0) return NG_E_NOMEM;
+        for (int k = 0; k < e->nslots; k++)
+            if (!grow(&e->sbuf[k], &e->scap[k], e->slot_size[k])) return NG_E_NOMEM;
+        e->plan_batch = e->batch;
+    }
+    for (int i = 0; i < m->n_vals; i++) {
+        if (m->vals[i].kind != NG_V_ACT || i == m->input) continue;
+        int64_t numel = ng_shape_numel(&e->shapes[i]);
+        if (numel < 0) continue;
+        if (plan && e->slot[i] >= 0) { e->t[i].data = e->sbuf[e->slot[i]]; continue; }
         if (!grow(&e->buf[i], &e->cap[i], (size_t)numel)) return NG_E_NOMEM;
         e->t[i].data = e->buf[i];
     }
-    e->batch = n;
+    e->planned = plan;
     return NG_OK;
 }
 
@@ -338,7 +380,8 @@ static ng_status run_forward(ng_exec *e)
 {
     ng_model *m = e->m;
     const int64_t n = e->batch;
-    ng_status st;
+    ng_status st = bind(e, e->memplan && !e->training && !e->grads);
+    if (st != NG_OK) return st;
     exec_ctx xc;
     ctx_init(e, &xc, NULL);
     e->pooled = 0;
@@ -346,10 +389,7 @@ static ng_status run_forward(ng_exec *e)
     for (int i = 0; i < m->n_nodes; i++) {
         const ng_node *nd = &m->nodes[i];
         const int fuse = e->fuse[i] && !e->training && !(e->fuse[i] == FUSE_CLIP && e->grads);
-        if (e->fuse[i]) {   /* the Relu after it: an alias of this node's output, or its own buffer */
-            int r = m->nodes[i + 1].out[0];
-            e->t[r].data = fuse ? e->t[nd->out[0]].data : e->buf[r];
-        }
+        if (fuse) e->t[m->nodes[i + 1].out[0]].data = e->t[nd->out[0]].data;   /* the Relu after it: an alias */
         xc.c.saved = &e->saved[i];
         xc.c.saved_size = &e->saved_size[i];
         xc.c.node = nd;
@@ -379,10 +419,11 @@ ng_status ng_exec_backward(ng_exec *e, const float *dout, float *grad_params, fl
     ng_model *m = e->m;
     if (!e->ran) return ng_fail(NG_E_STATE, "backward needs a forward pass on this exec first");
     e->grads = 1;
-    if (e->pooled || e->clipped) {
-        /* A folded MaxPool or Clip left its input unwritten, and backward reads it: run the forward
-         * again unfolded (same outputs, bit for bit). This exec folds no more of them: an exec used
-         * for gradients (the attacks) pays this once. */
+    if (e->pooled || e->clipped || e->planned) {
+        /* A folded MaxPool or Clip left its input unwritten, or shared buffers overwrote activations,
+         * and backward reads them: run the forward again unfolded on buffers of their own (same
+         * outputs, bit for bit). This exec folds and shares no more: an exec used for gradients
+         * (the attacks) pays this once. */
         ng_status st = run_forward(e);
         if (st != NG_OK) return st;
     }

@@ -1,0 +1,198 @@
+/* test_memplan: inference forwards on shared activation buffers (engine/memplan.h).
+ *
+ *   - a chain x -> Relu a -> Relu b -> Relu c -> Relu d -> Relu y needs exactly 2 buffers (a, c share
+ *     one, b, d the other); the graph input and output keep their own;
+ *   - on a residual block (x -> depthwise Conv -> Relu r1 -> Conv -> Add(., r1) -> Relu -> Conv1x1 -> y:
+ *     r1 is read two nodes later) with and without the Conv -> Relu fold: no two values whose lives
+ *     overlap share a buffer, every buffer holds its values, a folded Relu's output is its Conv's
+ *     buffer, and fewer buffers than values;
+ *   - through the exec, batch 1 then 5 then 1 (a new plan per batch): outputs bit-identical to
+ *     NG_MEMPLAN=0 (every activation its own buffer), and the input gradient of a backward after a
+ *     planned forward (which reruns it unshared) bit-identical to the unplanned exec's.
+ * ctest-engine-only: links nnguard_engine alone. */
+#include "tutil.h"
+#include "engine/graph.h"
+#include "engine/memplan.h"
+
+enum { C = 4, H = 6, W = 6, M = 5 };
+
+static void rnd_fill(ng_rng *r, float *p, int64_t n, float s)
+{
+    for (int64_t i = 0; i < n; i++) p[i] = s * (2.0f * ng_rng_uniform(r) - 1.0f);
+}
+
+static int unary(ng_model *m, ng_op op, const char *name, const int *ins, int n_in)
+{
+    int y = ng_model_add_value(m, name, NG_V_ACT, NULL);
+    ng_model_add_node(m, op, name, ins, n_in, &y, 1, NULL);
+    return y;
+}
+
+static int conv_node(ng_model *m, const char *name, int x, int cin, int cout, int k, int stride, int dwise, ng_rng *r)
+{
+    ng_shape ws = {4, {cout, dwise ? 1 : cin, k, k}}, bs = {1, {cout}};
+    char nm[64];
+    snprintf(nm, sizeof nm, "%s.w", name);
+    int w = ng_model_add_param(m, nm, &ws, NULL, 1);
+    rnd_fill(r, m->params + m->vals[w].off, ng_shape_numel(&ws), 0.4f);
+    snprintf(nm, sizeof nm, "%s.b", name);
+    int b = ng_model_add_param(m, nm, &bs, NULL, 1);
+    rnd_fill(r, m->params + m->vals[b].off, cout, 0.3f);
+    ng_attrs a;
+    ng_attrs_default(&a);
+    a.kernel[0] = a.kernel[1] = k;
+    a.stride[0] = a.stride[1] = stride;
+    a.group = dwise ? cin : 1;
+    for (int i = 0; i < 4; i++) a.pad[i] = k / 2;
+    int ins[3] = {x, w, b}, y = ng_model_add_value(m, name, NG_V_ACT, NULL);
+    ng_model_add_node(m, NG_OP_CONV, name, ins, 3, &y, 1, &a);
+    return y;
+}
+
+static ng_model *build_residual(ng_rng *r)
+{
+    ng_model *m = ng_model_alloc();
+    ng_shape xs = {4, {-1, C, H, W}};
+    int x = ng_model_add_value(m, "x", NG_V_INPUT, &xs);
+    m->input = x;
+    int c1 = conv_node(m, "conv1", x, C, C, 3, 1, 1, r);
+    int r1 = unary(m, NG_OP_RELU, "relu1", &c1, 1);
+    int c2 = conv_node(m, "conv2", r1, C, C, 3, 1, 0, r);
+    int add_in[2] = {c2, r1};
+    int s = unary(m, NG_OP_ADD, "add", add_in, 2);
+    int r2 = unary(m, NG_OP_RELU, "relu2", &s, 1);
+    m->output = conv_node(m, "conv3", r2, C, M, 1, 2, 0, r);
+    return m;
+}
+
+/* Lives [written, last read] of planned values sharing a buffer never overlap; buffers are big enough.
+ * No folded MaxPools here (fpool all -1); fuse as given (a folded Relu shares its producer's life). */
+static void check_plan(const ng_model *m, const ng_shape *sh, const char *fuse, const int *slot, const size_t *size,
+                       int ns)
+{
+    const int nv = m->n_vals;
+    int *born = malloc((size_t)nv * sizeof *born), *last = malloc((size_t)nv * sizeof *last);
+    for (int v = 0; v < nv; v++) born[v] = last[v] = -1;
+    for (int i = 0; i < m->n_nodes; i++) {
+        const ng_node *n = &m->nodes[i];
+        const int at = i > 0 && fuse[i - 1] ? i - 1 : i;   /* a folded node runs inside its producer */
+        for (int j = 0; j < n->n_out; j++) { born[n->out[j]] = at; last[n->out[j]] = i; }
+        for (int j = 0; j < n->n_in; j++) if (n->in[j] >= 0) last[n->in[j]] = i;
+    }
+    int planned = 0, bad = 0;
+    for (int v = 0; v < nv; v++) {
+        if (slot[v] < 0) continue;
+        planned++;
+        CHECKF(slot[v] < ns && size[slot[v]] >= (size_t)ng_shape_numel(&sh[v]), "value %s: buffer %d too small",
+               m->vals[v].name, slot[v]);
+        for (int u = 0; u < v; u++) {
+            if (slot[u] != slot[v]) continue;
+            int alias = 0;
+            for (int i = 0; i + 1 < m->n_nodes; i++)
+                if (fuse[i] && ((m->nodes[i].out[0] == u && m->nodes[i + 1].out[0] == v) ||
+                                (m->nodes[i].out[0] == v && m->nodes[i + 1].out[0] == u))) alias = 1;
+            if (!alias && !(last[u] < born[v] || last[v] < born[u])) bad++;
+        }
+    }
+    CHECKF(bad == 0, "%d pairs of values share a buffer while both are live", bad);
+    CHECKF(ns < planned, "%d buffers for %d values: nothing shared", ns, planned);
+    free(born);
+    free(last);
+}
+
+static void test_chain(void)
+{
+    ng_model *m = ng_model_alloc();
+    ng_shape xs = {2, {-1, 8}};
+    int v = ng_model_add_value(m, "x", NG_V_INPUT, &xs), ids[6];
+    m->input = v;
+    ids[0] = v;
+    const char *nm[5] = {"a", "b", "c", "d", "y"};
+    for (int i = 0; i < 5; i++) ids[i + 1] = v = unary(m, NG_OP_RELU, nm[i], &v, 1);
+    m->output = v;
+    CHECK_OK(ng_model_finalize(m));
+    ng_shape *sh = calloc((size_t)m->n_vals, sizeof *sh);
+    int *slot = malloc((size_t)m->n_vals * sizeof *slot);
+    size_t *size = malloc((size_t)m->n_vals * sizeof *size);
+    char *fuse = calloc((size_t)m->n_nodes, 1);
+    int *fpool = malloc((size_t)m->n_nodes * sizeof *fpool);
+    for (int i = 0; i < m->n_nodes; i++) fpool[i] = -1;
+    CHECK_OK(ng_model_infer_shapes(m, 3, sh));
+    int ns = ng_memplan(m, sh, fuse, fpool, slot, size);
+    CHECKF(ns == 2, "chain of 4 planned values: %d buffers, want 2", ns);
+    CHECK(slot[ids[1]] >= 0 && slot[ids[1]] == slot[ids[3]] && slot[ids[2]] == slot[ids[4]]);
+    CHECK(slot[ids[1]] != slot[ids[2]]);
+    CHECK(slot[ids[0]] == -1 && slot[ids[5]] == -1);   /* the graph input and output: their own */
+    CHECK(ns == 2 && size[0] == 24 && size[1] == 24);
+    free(sh); free(slot); free(size); free(fuse); free(fpool);
+    ng_model_free(m);
+}
+
+static void test_residual_plan(ng_model *m)
+{
+    ng_shape *sh = calloc((size_t)m->n_vals, sizeof *sh);
+    int *slot = malloc((size_t)m->n_vals * sizeof *slot);
+    size_t *size = malloc((size_t)m->n_vals * sizeof *size);
+    char *fuse = calloc((size_t)m->n_nodes, 1);
+    int *fpool = malloc((size_t)m->n_nodes * sizeof *fpool);
+    for (int i = 0; i < m->n_nodes; i++) fpool[i] = -1;
+    CHECK_OK(ng_model_infer_shapes(m, 2, sh));
+    for (int f = 0; f < 2; f++) {
+        fuse[0] = fuse[2] = (char)f;   /* conv1 -> relu1, add -> relu2 */
+        int ns = ng_memplan(m, sh, fuse, fpool, slot, size);
+        CHECK(ns > 0);
+        if (f) CHECK(slot[m->nodes[0].out[0]] == slot[m->nodes[1].out[0]]);
+        check_plan(m, sh, fuse, slot, size, ns);
+    }
+    free(sh); free(slot); free(size); free(fuse); free(fpool);
+}
+
+/* Output (and, grad, the input gradient for dL/dy = 1) of a fresh 2-thread inference exec. */
+static void run(ng_model *m, int plan, const float *x, int n, float *y, float *gx)
+{
+    if (plan) unsetenv("NG_MEMPLAN"); else setenv("NG_MEMPLAN", "0", 1);
+    ng_exec_options o = ng_exec_options_default();
+    o.threads = 2;
+    ng_exec *e = NULL;
+    CHECK_OK(ng_exec_new(m, &o, &e));
+    unsetenv("NG_MEMPLAN");
+    if (!e) return;
+    const float *out;
+    ng_shape os;
+    const int bs[3] = {1, n, 1};
+    for (int k = 0; k < 3; k++) CHECK_OK(ng_exec_forward(e, x, bs[k], &out, &os));   /* replanned per batch */
+    CHECK_OK(ng_exec_forward(e, x, n, &out, &os));
+    int64_t ny = ng_shape_numel(&os);
+    memcpy(y, out, (size_t)ny * sizeof(float));
+    float *dy = malloc((size_t)ny * sizeof(float));
+    for (int64_t i = 0; i < ny; i++) dy[i] = 1.0f;
+    CHECK_OK(ng_exec_backward(e, dy, NULL, gx));
+    free(dy);
+    ng_exec_free(e);
+}
+
+int main(void)
+{
+    CHECK_OK(ng_init());
+    ng_rng r;
+    ng_rng_seed(&r, 5);
+    test_chain();
+    ng_model *m = build_residual(&r);
+    CHECK_OK(ng_model_finalize(m));
+    test_residual_plan(m);
+    const int n = 5, nx = n * C * H * W, ny = n * M * 9;
+    float *x = malloc((size_t)nx * sizeof(float)), *y[2], *g[2];
+    rnd_fill(&r, x, nx, 1.0f);
+    for (int k = 0; k < 2; k++) { y[k] = calloc((size_t)ny, sizeof(float)); g[k] = calloc((size_t)nx, sizeof(float)); }
+    run(m, 1, x, n, y[0], g[0]);
+    run(m, 0, x, n, y[1], g[1]);
+    CHECK(!memcmp(y[0], y[1], (size_t)ny * sizeof(float)));
+    CHECK(!memcmp(g[0], g[1], (size_t)nx * sizeof(float)));
+    int nz = 0;
+    for (int k = 0; k < nx; k++) nz += g[0][k] != 0.0f;
+    CHECKF(nz > nx / 4, "only %d of %d input gradients non-zero", nz, nx);
+    for (int k = 0; k < 2; k++) { free(y[k]); free(g[k]); }
+    free(x);
+    ng_model_free(m);
+    return tu_done();
+}
