@@ -17,20 +17,20 @@ set -euo pipefail
 NG=${NG:-$(pwd)/build/nnguard}
 OUT=${1:-advparams-deadrp}
 table() {
-    printf "%-22s %7s %6s %6s %6s %6s %6s | %6s %6s %6s | %6s %6s %s\n" row changed enc ft rnd det top1 dft ddet dtop max target ""
+    printf "%-34s %7s %6s %6s %6s %6s %6s | %6s %6s %6s | %6s %6s %s\n" row changed enc ft rnd det top1 dft ddet dtop max target ""
     for f in "$OUT"/*.json; do
         jq -r --arg n "$(basename "$f" .json)" '.models[0] as $m | ($m.detectors | map(select(.found != null and .top_k != null and .which == null))) as $d |
           ($m.detectors | map(select(.detector == "dead layer: re-initialised")) | .[0]) as $dl |
           ($m.finetune[0].accuracy_scratch[-1]) as $sc |
           ([$m.every_detector_top1x[].accuracy_tuned] | max) as $t1 |
-          (if $dl then ([$dl.then_best_tuned, ($m.every_detector_top1x_revived // [] | map(.accuracy_tuned) | max // 0)] | max) else 0 end) as $dt |
+          (if $dl then ([$dl.then_best_tuned, ($m.every_detector_top1x_revived // [] | map(select(.found != null) | .accuracy_tuned) | max // 0)] | max) else 0 end) as $dt |
           ([$m.finetune[0].accuracy_attacked[-1], $t1, ($dl.accuracy_tuned // 0), $dt] | max) as $mx |
           [$n, $m.changed, $m.accuracy_after*100, $m.finetune[0].accuracy_attacked[-1]*100,
            ($d[0].random_expected / $m.changed * 100), ([$d[].found] | max) / $m.changed * 100, $t1*100,
            (($dl.accuracy_tuned // -0.01)*100), (if $dl then ([$dl.then_found[]] | max) / $dl.then_perturbed * 100 else -1 end), $dt*100,
            $mx*100, ($sc+0.03)*100, (if $mx <= $sc + 0.03 and $m.accuracy_after <= 0.12 then "held" else "FAILS" end)] |
           "\(.[0]) \(.[1]) \(.[2:11] | map(. * 100 | round / 100) | join(" ")) \(.[11]*100|round/100) \(.[12])"' "$f" |
-        awk '{printf "%-22s %7s %6s %6s %6s %6s %6s | %6s %6s %6s | %6s %6s %s\n", $1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13}'
+        awk '{printf "%-34s %7s %6s %6s %6s %6s %6s | %6s %6s %6s | %6s %6s %s\n", $1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13}'
     done
 }
 if [ "${2:-}" = table ]; then table; exit 0; fi

@@ -120,6 +120,19 @@ static ng_status every_on_revived(ng_es_ctx *c, const ng_model *enc, const ng_fi
             json_array_append_new(*out, json_pack("{s:s,s:I,s:f}", "detector", ng_detector_name(d), "found",
                                                   (json_int_t)f1[d], "accuracy_tuned", at[d]));
         }
+        /* why the most damaging one wins: its flagged parameters split by the key */
+        int best = 0;
+        for (int d = 1; d < NG_DETECTORS; d++) if (at[d] > at[best]) best = d;
+        double lb[4], ac[4];
+        if (ao->epochs > 0 && (st = ng_attack_reset_split(rv, &c->train, &c->test, ao, rest, nr, best, lb, ac)) == NG_OK) {
+            printf("    split by the key (%s): training loss before fine-tuning -> accuracy after: all flagged reset "
+                   "%.3f -> %.2f%%, only the untouched among them %.3f -> %.2f%%, only the perturbed %.3f -> %.2f%%, "
+                   "none %.3f -> %.2f%%\n", ng_detector_name(best), lb[0], 100 * ac[0], lb[1], 100 * ac[1], lb[2],
+                   100 * ac[2], lb[3], 100 * ac[3]);
+            json_array_append_new(*out, json_pack("{s:s,s:s,s:[f,f,f,f],s:[f,f,f,f]}", "detector", "split by the key",
+                                                  "which", ng_detector_name(best), "loss_before", lb[0], lb[1], lb[2],
+                                                  lb[3], "accuracy_tuned", ac[0], ac[1], ac[2], ac[3]));
+        }
     }
     ng_model_free(rv);
     free(rest);

@@ -164,6 +164,14 @@ ng_status ng_attack_dead_revive(const ng_model *m, const ng_dataset *train, cons
                                 ng_model **out, char *name, size_t cap, int64_t *reinit);
 /* The key's positions outside the dead tensors `dead` (comma-separated) and their "*.bias" into rest (n slots); returns how many. */
 size_t    ng_attack_dead_rest(const char *dead, const ng_position *truth, size_t n, ng_position *rest);
+/* Why the top-1x reset attacker wins (a diagnostic: it uses the key): detector det's top n_truth
+ * candidates (gradient on the attacker's data, as ng_attack_adaptive_each) reset to their tensor's
+ * mean [0] all of them, [1] only the owner's untouched ones among them, [2] only the perturbed ones,
+ * [3] none; then o->epochs (>= 1) of fine-tuning: the attacker's training loss before the first
+ * step, and the test accuracy after the last. */
+ng_status ng_attack_reset_split(const ng_model *m, const ng_dataset *train, const ng_dataset *test,
+                                const ng_finetune_options *o, const ng_position *truth, size_t n_truth, int det,
+                                double loss_before[4], double acc_tuned[4]);
 /* The top-1x reset attacker with EVERY detector, not only the one that found most in its top
  * 10x (which is not always the one that helps the attacker most): for each detector d, its top
  * n_truth candidates (gradient on the attacker's o->fraction / o->count data) reset to the tensor
