@@ -54,7 +54,9 @@
  * when the encryption set's gradient over the tensor and its bias is then exactly zero; otherwise
  * undone (a log line) and the key holds the rounds alone. The key holds budget + those moves.
  * Visible to anyone who looks at activations: the dead-layer attacker of ng_attack_adaptive
- * re-initialises that layer; what is then left to protect the model is the rounds' budget.
+ * re-initialises that layer; what is then left to protect the model is the rounds' budget. With
+ * reset-proof rounds (measured: docs/results/advparams-deadrp-lenet5.txt) the revived model still
+ * gives the reset + fine-tune attacker 63-77% on LeNet-5 at 500-8,000 changed (scratch 53-62%).
  *
  *     ng_adv_options o = ng_adv_options_default();   // hardened, NG_ADV_HARDEN_BUDGET, target 0.10
  *     ng_adv_key *k;
