@@ -22,7 +22,7 @@ table() {
         jq -r --arg n "$(basename "$f" .json)" '.models[0] as $m | ($m.detectors | map(select(.found != null and .top_k != null and .which == null))) as $d |
           ($m.detectors | map(select(.detector == "dead layer: re-initialised")) | .[0]) as $dl |
           ($m.finetune[0].accuracy_scratch[-1]) as $sc |
-          ([$m.every_detector_top1x[].accuracy_tuned] | max) as $t1 |
+          ([$m.every_detector_top1x[] | select(.found != null) | .accuracy_tuned] | max) as $t1 |
           (if $dl then ([$dl.then_best_tuned, ($m.every_detector_top1x_revived // [] | map(select(.found != null) | .accuracy_tuned) | max // 0)] | max) else 0 end) as $dt |
           ([$m.finetune[0].accuracy_attacked[-1], $t1, ($dl.accuracy_tuned // 0), $dt] | max) as $mx |
           [$n, $m.changed, $m.accuracy_after*100, $m.finetune[0].accuracy_attacked[-1]*100,

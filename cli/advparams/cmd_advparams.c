@@ -140,7 +140,7 @@ static int encrypt_cmd(int argc, char **argv)
         case OPT_MARK: mark = 1; break;
         case OPT_ALLOW_MISS: allow_miss = 1; break;
         case OPT_HARDEN: harden = 1; break;
-        case OPT_DEAD: o.dead = 1; harden = 1; break;
+        case OPT_DEAD: if (!o.dead) o.dead = 1; harden = 1; break;
         case OPT_DEAD_N:
             if (ng_cli_int(cmd, "--dead-layers", optarg, 1, 16, &v)) return NG_EXIT_USAGE;
             o.dead_layers = (int)v; if (!o.dead) o.dead = 1; harden = 1; break;
