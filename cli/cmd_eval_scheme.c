@@ -40,6 +40,9 @@ static const char help[] =
     "                        docs/threat-model.md)\n"
     "  --reset-proof         advparams: the hardened rounds move values into their tensor's centre band\n"
     "                        (advparams encrypt --reset-proof; an experiment, see docs/threat-model.md)\n"
+    "  --dead-at K           advparams: --form dead with the K-th eligible tensor as the dead layer\n"
+    "                        (advparams encrypt --dead-at; 1 = the first, as --form dead)\n"
+    "  --dead-layers N       advparams: --form dead with N consecutive dead layers (advparams encrypt --dead-layers)\n"
     "  --spread S            advparams: the hardened rounds' spread (advparams encrypt --spread; default 4)\n"
     "  --every-detector      advparams: the top-1x reset + fine-tuning attacker with every detector,\n"
     "                        not only the one that finds most in its top 10x\n"
@@ -86,7 +89,7 @@ int ng_cmd_eval_scheme(int argc, char **argv)
 {
     enum { O_DATA = 0x5000, O_MODEL, O_ARCH, O_TEPOCHS, O_FRACS, O_AEPOCHS, O_TRIALS, O_KS, O_BUDGET,
            O_RATES, O_PEPOCHS, O_LIMIT, O_WORKDIR, O_SEED, O_THREADS, O_BUDGETS, O_SARCH, O_INDEP, O_WMRATE, O_TCOUNT, O_FORM, O_CURVE,
-           O_SNATT, O_PARTS, O_CONLY, O_HIDE, O_DOWN, O_RPROOF, O_EVERY, O_SPREAD };
+           O_SNATT, O_PARTS, O_CONLY, O_HIDE, O_DOWN, O_RPROOF, O_EVERY, O_SPREAD, O_DEAD_AT, O_DEAD_N };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA}, {"model", required_argument, 0, O_MODEL},
         {"arch", required_argument, 0, O_ARCH}, {"train-epochs", required_argument, 0, O_TEPOCHS},
@@ -104,7 +107,8 @@ int ng_cmd_eval_scheme(int argc, char **argv)
         {"curve-only", no_argument, 0, O_CONLY}, {"hide", required_argument, 0, O_HIDE},
         {"down", no_argument, 0, O_DOWN}, {"reset-proof", no_argument, 0, O_RPROOF},
         {"every-detector", no_argument, 0, O_EVERY}, {"spread", required_argument, 0, O_SPREAD},
-        NG_CLI_FORCE_LONGOPT, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"dead-at", required_argument, 0, O_DEAD_AT},
+        {"dead-layers", required_argument, 0, O_DEAD_N}, NG_CLI_FORCE_LONGOPT, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(help, argc < 2 ? stderr : stdout);
         return argc < 2 ? NG_EXIT_USAGE : NG_EXIT_OK;
@@ -116,7 +120,7 @@ int ng_cmd_eval_scheme(int argc, char **argv)
     ng_es_ctx c;
     ng_es_defaults(&c, scheme);
     long long v;
-    int ch, force = 0;
+    int ch, force = 0, dead_at = 0, dead_n = 0;
     static char archbuf[256];
     optind = 1;
     while ((ch = getopt_long(argc - 1, argv + 1, "ho:", opts, NULL)) != -1) {
@@ -143,6 +147,8 @@ int ng_cmd_eval_scheme(int argc, char **argv)
         case O_DOWN: c.down = 1; break;
         case O_RPROOF: c.reset_proof = 1; break;
         case O_EVERY: c.every_det = 1; break;
+        case O_DEAD_N: if (ng_cli_int("eval-scheme", "--dead-layers", optarg, 1, 16, &v)) return NG_EXIT_USAGE; dead_n = (int)v; break;
+        case O_DEAD_AT: if (ng_cli_int("eval-scheme", "--dead-at", optarg, 1, 1000, &v)) return NG_EXIT_USAGE; dead_at = (int)v; break;
         case O_SPREAD: if (ng_cli_int("eval-scheme", "--spread", optarg, 1, 1000, &v)) return NG_EXIT_USAGE; c.spread = (int)v; break;
         case O_HIDE: if (ng_cli_int("eval-scheme", "--hide", optarg, 0, 100, &v)) return NG_EXIT_USAGE; c.hide = (int)v; break;
         case O_CURVE: if (parse_list("--curve", optarg, c.curve, &c.n_curve, 1, NG_ADV_MAX_BUDGET)) return NG_EXIT_USAGE; break;
@@ -172,6 +178,11 @@ int ng_cmd_eval_scheme(int argc, char **argv)
         }
     }
     if (optind + 1 < argc) return ng_cli_usage("eval-scheme", "unexpected argument '%s'", argv[optind + 1]);
+    if (dead_at && c.paper) return ng_cli_usage("eval-scheme", "--dead-at is a hardened-form option; drop --form paper");
+    if (dead_n && c.paper) return ng_cli_usage("eval-scheme", "--dead-layers is a hardened-form option; drop --form paper");
+    if (dead_at) c.dead = dead_at;   /* implies --form dead */
+    if (dead_n && !c.dead) c.dead = 1;
+    c.dead_layers = dead_n;
     if (c.model && is_sn)
         return ng_cli_usage("eval-scheme", "--model: securenet trains its models (normal and licensed) itself; use --arch");
     if (c.model) c.n_archs = 1;

@@ -16,7 +16,8 @@ typedef struct ng_es_ctx {
     int ft_sanity;            /* fine-tuning: also the sanity run (the attack on an all-fresh model) */
     int64_t limit;            /* test images used (0 = all) */
     int paper;                /* advparams: paper form (GRAD, 0.15) instead of the hardened one */
-    int dead;                 /* advparams: hardened form with a dead layer (ng_adv_options.dead) */
+    int dead;                 /* advparams: hardened form with a dead layer at this eligible tensor (1 = the first; ng_adv_options.dead) */
+    int dead_layers;          /* advparams: consecutive dead layers from `dead` (0: one; ng_adv_options.dead_layers) */
     double curve[NG_ES_MAX_LIST]; int n_curve;   /* advparams: budgets of the fine-tuning curve */
     int curve_only;           /* advparams: the curve alone (no encryption/attack rows before it) */
     int down;                 /* advparams: hardened rounds only lower values (ng_adv_options.down) */

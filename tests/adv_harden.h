@@ -147,7 +147,7 @@ static void ah_detectors_ft(const char *label, const char *onnx, const ng_datase
     ng_weights_free(w);
     ng_model_free(m);
 }
-static void ah_detectors(const char *label, const char *onnx, const ng_dataset *tr, const ng_dataset *te,
+static inline void ah_detectors(const char *label, const char *onnx, const ng_dataset *tr, const ng_dataset *te,
                          const ng_dataset *atk, const ng_adv_options *o, int64_t found[NG_DETECTORS], int64_t *n)
 {
     ah_detectors_ft(label, onnx, tr, te, atk, o, 0, found, n, NULL);

@@ -66,6 +66,10 @@ static const char enc_help[] =
     "                          anything before them and fine-tuning cannot revive them; the key\n"
     "                          holds --budget + those moves. Visible to anyone who looks at the\n"
     "                          activations (docs/threat-model.md: the dead-layer attacker)\n"
+    "  --dead-at K             hardened: the dead layer is the K-th eligible tensor (1 = the first, as\n"
+    "                          --dead-layer); with K = 2 the layers before it pass no gradient either\n"
+    "  --dead-layers N         hardened: silence N consecutive eligible tensors from the dead one (default 1):\n"
+    "                          re-initialising the first alone does not revive the network\n"
     "  --allow-miss            write OUT and KEY even when the target accuracy was not reached\n"
     "  --force                 replace an existing OUT (never an existing KEY, nor an input)\n"
     "  --threads N             worker threads (default: all cores)\n"
@@ -88,7 +92,7 @@ static const char top_help[] =
     "positions and values are the key.\n";
 
 enum { OPT_DATA = 0x4f00, OPT_KEY_OUT, OPT_BUDGET, OPT_TARGET, OPT_TENSORS, OPT_SET, OPT_SEED,
-       OPT_PASS, OPT_MARK, OPT_THREADS, OPT_KEY, OPT_RULE, OPT_ALLOW_MISS, OPT_HARDEN, OPT_SPREAD, OPT_DEAD, OPT_HIDE, OPT_RPROOF };
+       OPT_PASS, OPT_MARK, OPT_THREADS, OPT_KEY, OPT_RULE, OPT_ALLOW_MISS, OPT_HARDEN, OPT_SPREAD, OPT_DEAD, OPT_HIDE, OPT_RPROOF, OPT_DEAD_AT, OPT_DEAD_N };
 
 /* Passphrase from a file (keys.h helper: first line, file must be 0600), or none. */
 static ng_status read_pass(const char *file, char **pass, size_t *len)
@@ -109,7 +113,8 @@ static int encrypt_cmd(int argc, char **argv)
         {"threads", required_argument, NULL, OPT_THREADS}, {"allow-miss", no_argument, NULL, OPT_ALLOW_MISS},
         {"harden", no_argument, NULL, OPT_HARDEN}, {"spread", required_argument, NULL, OPT_SPREAD},
         {"dead-layer", no_argument, NULL, OPT_DEAD}, {"hide", required_argument, NULL, OPT_HIDE},
-        {"reset-proof", no_argument, NULL, OPT_RPROOF}, NG_CLI_ARCH_LONGOPTS, NG_CLI_FORCE_LONGOPT, {0, 0, 0, 0}};
+        {"reset-proof", no_argument, NULL, OPT_RPROOF}, {"dead-at", required_argument, NULL, OPT_DEAD_AT},
+        {"dead-layers", required_argument, NULL, OPT_DEAD_N}, NG_CLI_ARCH_LONGOPTS, NG_CLI_FORCE_LONGOPT, {0, 0, 0, 0}};
     const char *cmd = "advparams encrypt", *data = NULL, *out = NULL, *key_out = NULL, *pass_file = NULL;
     int mark = 0, allow_miss = 0, force = 0, missed = 0, c, harden = -1, budget = 0;
     long long v;
@@ -135,7 +140,11 @@ static int encrypt_cmd(int argc, char **argv)
         case OPT_MARK: mark = 1; break;
         case OPT_ALLOW_MISS: allow_miss = 1; break;
         case OPT_HARDEN: harden = 1; break;
-        case OPT_DEAD: o.dead = 1; harden = 1; break;
+        case OPT_DEAD: if (!o.dead) o.dead = 1; harden = 1; break;
+        case OPT_DEAD_N:
+            if (ng_cli_int(cmd, "--dead-layers", optarg, 1, 16, &v)) return NG_EXIT_USAGE;
+            o.dead_layers = (int)v; if (!o.dead) o.dead = 1; harden = 1; break;
+        case OPT_DEAD_AT: if (ng_cli_int(cmd, "--dead-at", optarg, 1, 1000, &v)) return NG_EXIT_USAGE; o.dead = (int)v; harden = 1; break;
         case OPT_HIDE: if (ng_cli_int(cmd, "--hide", optarg, 0, 100, &v)) return NG_EXIT_USAGE; o.hide = (int)v; harden = 1; break;
         case OPT_RPROOF: o.reset_proof = 1; harden = 1; break;
         case OPT_SPREAD: if (ng_cli_int(cmd, "--spread", optarg, 1, 1000, &v)) return NG_EXIT_USAGE; o.spread = (int)v; break;

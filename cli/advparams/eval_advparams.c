@@ -99,6 +99,57 @@ static ng_status curve(ng_es_ctx *c, const ng_model *base, json_t **out)
     return st;
 }
 
+/* --every-detector: why the most damaging detector's top-1x reset wins, its flagged parameters split
+ * by the key (ng_attack_reset_split); only when that reset lifted the model above 20%. */
+static ng_status split_by_key(ng_es_ctx *c, const ng_model *m, const ng_finetune_options *ao, const ng_position *pos,
+                              size_t n, const double at[NG_DETECTORS], json_t **out)
+{
+    *out = NULL;
+    int best = 0;
+    for (int d = 1; d < NG_DETECTORS; d++) if (at[d] > at[best]) best = d;
+    double lb[4], ac[4];
+    if (ao->epochs <= 0 || !(at[best] > 0.2)) return NG_OK;
+    ng_status st = ng_attack_reset_split(m, &c->train, &c->test, ao, pos, n, best, lb, ac);
+    if (st != NG_OK) return st;
+    printf("    split by the key (%s): training loss before fine-tuning -> accuracy after: all flagged reset "
+           "%.3f -> %.2f%%, only the untouched among them %.3f -> %.2f%%, only the perturbed %.3f -> %.2f%%, "
+           "none %.3f -> %.2f%%\n", ng_detector_name(best), lb[0], 100 * ac[0], lb[1], 100 * ac[1], lb[2],
+           100 * ac[2], lb[3], 100 * ac[3]);
+    *out = json_pack("{s:s,s:[s,s,s,s],s:[f,f,f,f],s:[f,f,f,f]}", "detector", ng_detector_name(best), "reset", "all flagged",
+                     "untouched among them", "perturbed among them", "none", "loss_before", lb[0], lb[1], lb[2], lb[3],
+                     "accuracy_tuned", ac[0], ac[1], ac[2], ac[3]);
+    return NG_OK;
+}
+
+/* --every-detector with the dead-layer attacker: its revived model, then every detector's top 1x
+ * (of the key's positions outside the re-initialised tensor) reset and fine-tuned. */
+static ng_status every_on_revived(ng_es_ctx *c, const ng_model *enc, const ng_finetune_options *ao,
+                                  const ng_position *pos, size_t changed, json_t **out, json_t **split)
+{
+    *split = NULL;
+    ng_model *rv = NULL;
+    char name[128];
+    int64_t reinit = 0, f1[NG_DETECTORS];
+    double at[NG_DETECTORS];
+    ng_position *rest = calloc(changed, sizeof *rest);
+    ng_status st = rest ? ng_attack_dead_revive(enc, &c->train, ao, &rv, name, sizeof name, &reinit) : NG_E_NOMEM;
+    size_t nr = st == NG_OK && rv ? ng_attack_dead_rest(name, pos, changed, rest) : 0;
+    if (nr > 0 && (st = ng_attack_adaptive_each(rv, &c->train, &c->test, ao, rest, nr, f1, at)) == NG_OK) {
+        *out = json_array();
+        printf("  on the dead-layer attacker's revived model (%s re-initialised), every detector's top %zu of the other "
+               "perturbed reset, then fine-tuned:\n", name, nr);
+        for (int d = 0; d < NG_DETECTORS; d++) {
+            printf("    %-52s %7lld perturbed among them  %6.2f%%\n", ng_detector_name(d), (long long)f1[d], 100 * at[d]);
+            json_array_append_new(*out, json_pack("{s:s,s:I,s:f}", "detector", ng_detector_name(d), "found",
+                                                  (json_int_t)f1[d], "accuracy_tuned", at[d]));
+        }
+        st = split_by_key(c, rv, ao, rest, nr, at, split);
+    }
+    ng_model_free(rv);
+    free(rest);
+    return st;
+}
+
 static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *out)
 {
     ng_model *base = NULL, *enc = NULL;
@@ -128,6 +179,7 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *out)
     if ((st = ng_model_clone(base, &enc)) != NG_OK) goto done;
     ng_adv_options o = c->paper ? ng_adv_options_paper() : ng_adv_options_default();
     o.dead = c->dead;
+    o.dead_layers = c->dead_layers;
     o.hide = o.harden ? c->hide : 0;
     o.down = o.harden ? c->down : 0;
     o.reset_proof = o.harden ? c->reset_proof : 0;
@@ -192,7 +244,7 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *out)
     printf("  adaptive attack: %lld parameters reset, %lld of the %lld perturbed found; accuracy %.2f%% after reset, "
            "%.2f%% after %d epochs of fine-tuning on %.0f%% of the data\n", (long long)ar.flagged, (long long)ar.found,
            (long long)ar.perturbed, 100 * ar.acc_reset, 100 * ar.acc_tuned, ao.epochs, 100 * ao.fraction);
-    json_t *dt = ng_attack_detector_table(&ar, "  ", 1), *each = NULL;
+    json_t *dt = ng_attack_detector_table(&ar, "  ", 1), *each = NULL, *split = NULL, *split_dead = NULL;
     if (c->every_det && changed > 0) {   /* the top 1x reset with every detector, not only the best */
         int64_t f1[NG_DETECTORS];
         double at[NG_DETECTORS];
@@ -208,6 +260,20 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *out)
             json_array_append_new(each, json_pack("{s:s,s:I,s:f}", "detector", ng_detector_name(d), "found",
                                                   (json_int_t)f1[d], "accuracy_tuned", at[d]));
         }
+        if ((st = split_by_key(c, enc, &ao, pos, changed, at, &split)) != NG_OK) {
+            json_decref(dt);
+            json_decref(each);
+            goto done;
+        }
+    }
+    json_t *each_dead = NULL;
+    if (c->every_det && changed > 0 && ar.dead_tensor[0] &&
+        (st = every_on_revived(c, enc, &ao, pos, changed, &each_dead, &split_dead)) != NG_OK) {
+        json_decref(dt);
+        json_decref(each);
+        json_decref(split);
+        json_decref(each_dead);
+        goto done;
     }
     /* decrypt: bit-exact? */
     if ((st = ng_adv_decrypt(w, k)) != NG_OK) goto done;
@@ -227,6 +293,11 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *out)
     json_object_set_new(r, "spread", json_integer(o.spread));
     json_object_set_new(r, "detectors", dt);
     if (each) json_object_set_new(r, "every_detector_top1x", each);
+    if (each_dead) json_object_set_new(r, "every_detector_top1x_revived", each_dead);
+    if (split) json_object_set_new(r, "every_detector_split", split);
+    if (split_dead) json_object_set_new(r, "every_detector_split_revived", split_dead);
+    json_object_set_new(r, "dead_at", json_integer(o.dead));
+    json_object_set_new(r, "dead_layers", json_integer(o.dead ? (o.dead_layers > 1 ? o.dead_layers : 1) : 0));
     json_object_set_new(r, "model", json_string(path));
     json_object_set_new(r, "parameters", json_integer((json_int_t)total));
     json_object_set_new(r, "accuracy_before", json_real(acc_before));

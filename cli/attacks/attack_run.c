@@ -209,8 +209,7 @@ json_t *ng_attack_detector_table(const ng_adaptive_result *r, const char *indent
                                              r->acc_best1_tuned));
     if (r->dead_tensor[0]) {
         if (print) {
-            printf("%s  dead-layer attacker: %s has zero gradient everywhere; it and its bias re-initialised (%lld "
-                   "parameters)", indent, r->dead_tensor, (long long)r->dead_reinit);
+            printf("%s  dead-layer attacker: %s: zero gradient everywhere, re-initialised with its bias (%lld parameters)", indent, r->dead_tensor, (long long)r->dead_reinit);
             if (r->acc_dead_tuned >= 0) printf(", then fine-tuned %.2f%%", 100 * r->acc_dead_tuned);
             putchar('\n');
         }

@@ -43,8 +43,9 @@
  * 6,000 none does.
  * Not with the paper form, down or hide (NG_E_INVALID).
  *
- * Dead layer (options.dead; CLI --dead-layer; ours): the first eligible tensor (model order) is
- * kept out of the rounds; after them, every positive weight of it, and every positive bias of
+ * Dead layer (options.dead; CLI --dead-layer, or --dead-at K for the K-th eligible tensor; ours):
+ * the first eligible tensor (model order; the dead-th with --dead-at; with --dead-layers N, N
+ * consecutive ones, each silenced in turn as below) is kept out of the rounds; after them, every positive weight of it, and every positive bias of
  * its "*.bias" companion, is moved to a value drawn strictly inside that tensor's own original
  * negative values (never its min, never the new max). With non-negative inputs (images in [0, 1],
  * or a ReLU before it) and a ReLU right after it (no BatchNorm between), its units never fire:
@@ -53,7 +54,9 @@
  * when the encryption set's gradient over the tensor and its bias is then exactly zero; otherwise
  * undone (a log line) and the key holds the rounds alone. The key holds budget + those moves.
  * Visible to anyone who looks at activations: the dead-layer attacker of ng_attack_adaptive
- * re-initialises that layer; what is then left to protect the model is the rounds' budget.
+ * re-initialises that layer; what is then left to protect the model is the rounds' budget. With
+ * reset-proof rounds (measured: docs/results/advparams-deadrp-lenet5.txt) the revived model still
+ * gives the reset + fine-tune attacker 63-77% on LeNet-5 at 500-8,000 changed (scratch 53-62%).
  *
  *     ng_adv_options o = ng_adv_options_default();   // hardened, NG_ADV_HARDEN_BUDGET, target 0.10
  *     ng_adv_key *k;
@@ -157,9 +160,12 @@ typedef struct ng_adv_options {
                                  60.4%) but leaves 13.95% encrypted, and fine-tuning on 1% restores
                                  75% at 1,000 changed (scratch 58.49%): units pushed down come back
                                  (2,000 on lenet5-5ep: 10.00%, gradient 61.9%, fine-tuned 73.43%) */
-    int         dead;         /* hardened: also silence every unit of the first eligible tensor (its
-                                 positive weights and biases to negative in-tensor values), kept out
-                                 of the rounds; dropped (logged) if its units still fire */
+    int         dead;         /* hardened: also silence every unit of the dead-th eligible tensor (1 =
+                                 the first; 0 = none; its positive weights and biases to negative
+                                 in-tensor values), kept out of the rounds; dropped (logged) if its
+                                 units still fire */
+    int         dead_layers;  /* hardened, with dead: silence this many consecutive eligible tensors
+                                 from the dead-th (0 or 1: one; CLI --dead-layers) */
     int         hide;         /* hardened: camouflage rounds after the budget (0 = none; see
                                  advparams_hide.c): perturbed parameters the gradient-outlier
                                  detector ranks hot at the locked point are put back and replaced */

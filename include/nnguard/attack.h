@@ -125,11 +125,13 @@ typedef struct ng_adaptive_result {
     int64_t found;            /* of those, positions that were really perturbed */
     int64_t perturbed;        /* positions in truth */
     double  acc_before, acc_reset, acc_tuned;
-    /* The dead-layer attacker: the first eligible tensor (model order) whose loss gradient on the
-     * attacker's data is zero everywhere (units that never fire, or nothing flowing in) is
-     * re-initialised as a fresh layer would be, with its "*.bias", then fine-tuned; and, on that
-     * revived model, the whole attack again against the key's other positions (dead_then). */
-    char    dead_tensor[128];         /* "" when no tensor is all zero-gradient */
+    /* The dead-layer attacker (ng_attack_dead_revive): of the weight tensors whose loss gradient
+     * on the attacker's data is zero everywhere (units that never fire, or nothing flowing in), the
+     * first (model order) whose re-initialisation as a fresh layer (with its "*.bias") makes the
+     * gradient flow into every weight tensor, else the first run of 2 or 3 consecutive ones that
+     * does (else the first of them alone) is re-initialised, then fine-tuned; and, on that revived
+     * model, the whole attack again against the key's other positions (dead_then). */
+    char    dead_tensor[128];         /* "" when no tensor is all zero-gradient; "a,b" for a run */
     int64_t dead_reinit;              /* parameters re-initialised (weights + bias) */
     double  acc_dead_tuned;           /* after o->epochs of fine-tuning (-1: not run) */
     int64_t dead_then_perturbed, dead_then_topk, dead_then_det[NG_DETECTORS];
@@ -154,6 +156,22 @@ ng_status   ng_attack_detect_mask(const ng_model *m, const float *grad, const ng
 ng_status ng_attack_adaptive(const ng_model *m, const ng_dataset *train, const ng_dataset *test,
                              const ng_finetune_options *o, double z, const ng_position *truth,
                              size_t n_truth, ng_adaptive_result *r);
+/* The dead-layer attacker's revival alone (see ng_adaptive_result): the gradient on its data
+ * (o->fraction / o->count, o->seed), then the weight tensor it re-initialises with its "*.bias"
+ * (name: cap bytes; *reinit: parameters drawn afresh). *out: the revived clone (free it), or NULL
+ * when no weight tensor has a zero gradient everywhere. */
+ng_status ng_attack_dead_revive(const ng_model *m, const ng_dataset *train, const ng_finetune_options *o,
+                                ng_model **out, char *name, size_t cap, int64_t *reinit);
+/* The key's positions outside the dead tensors `dead` (comma-separated) and their "*.bias" into rest (n slots); returns how many. */
+size_t    ng_attack_dead_rest(const char *dead, const ng_position *truth, size_t n, ng_position *rest);
+/* Why the top-1x reset attacker wins (a diagnostic: it uses the key): detector det's top n_truth
+ * candidates (gradient on the attacker's data, as ng_attack_adaptive_each) reset to their tensor's
+ * mean [0] all of them, [1] only the owner's untouched ones among them, [2] only the perturbed ones,
+ * [3] none; then o->epochs (>= 1) of fine-tuning: the attacker's training loss before the first
+ * step, and the test accuracy after the last. */
+ng_status ng_attack_reset_split(const ng_model *m, const ng_dataset *train, const ng_dataset *test,
+                                const ng_finetune_options *o, const ng_position *truth, size_t n_truth, int det,
+                                double loss_before[4], double acc_tuned[4]);
 /* The top-1x reset attacker with EVERY detector, not only the one that found most in its top
  * 10x (which is not always the one that helps the attacker most): for each detector d, its top
  * n_truth candidates (gradient on the attacker's o->fraction / o->count data) reset to the tensor

@@ -4,11 +4,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "nnguard/attack.h"
+#include "attacks/adaptive_impl.h"
 #include "core/core.h"
 
-/* Mean loss gradient over d (inference mode: the deployed model), into g (nparams floats). */
-static ng_status mean_gradient(ng_model *m, const ng_dataset *d, int threads, float *g)
+ng_status ng_attack_mean_gradient(ng_model *m, const ng_dataset *d, int threads, float *g)
 {
     size_t np = ng_model_nparams(m);
     ng_exec_options eo = ng_exec_options_default();
@@ -93,41 +92,17 @@ static ng_status adaptive(const ng_model *m, const ng_dataset *train, const ng_d
                           const ng_finetune_options *o, double z, const ng_position *truth, size_t n_truth,
                           ng_adaptive_result *r, int depth);
 
-/* The dead-layer attacker (see ng_adaptive_result): g is the loss gradient on its data. */
-static ng_status dead_layer(const ng_model *m, const float *g, const ng_dataset *train, const ng_dataset *test,
-                            const ng_finetune_options *o, double z, const ng_position *truth, size_t n_truth,
-                            ng_adaptive_result *r, int depth)
+/* The dead-layer attacker (see ng_adaptive_result): g is the loss gradient on its data sub. */
+static ng_status dead_layer(const ng_model *m, const float *g, const ng_dataset *sub, const ng_dataset *train,
+                            const ng_dataset *test, const ng_finetune_options *o, double z, const ng_position *truth,
+                            size_t n_truth, ng_adaptive_result *r, int depth)
 {
-    size_t nt = ng_model_ntensors(m), wi = (size_t)-1;
-    for (size_t t = 0; t < nt && wi == (size_t)-1; t++) {
-        ng_param p;
-        ng_model_tensor(m, t, &p);
-        if (p.shape.ndim < 2 || !ng_model_tensor_trainable(m, t)) continue;
-        size_t off = ng_model_tensor_offset(m, t), n = (size_t)ng_shape_numel(&p.shape), zero = 1;
-        for (size_t i = 0; i < n && zero; i++) zero = g[off + i] == 0;
-        if (zero) wi = t;
-    }
-    if (wi == (size_t)-1) return NG_OK;
     ng_model *a = NULL;
     ng_position *rest = NULL;
+    ng_status st = ng_attack_dead_revive_g(m, g, sub, o, &a, r->dead_tensor, sizeof r->dead_tensor, &r->dead_reinit);
+    if (st != NG_OK || !a) return st;
     ng_finetune_result *fr = ng_calloc(1, sizeof *fr);
-    ng_status st = fr ? ng_model_clone(m, &a) : NG_E_NOMEM;
-    if (st != NG_OK) { free(fr); return st; }
-    ng_param wp;
-    ng_model_tensor(a, wi, &wp);
-    snprintf(r->dead_tensor, sizeof r->dead_tensor, "%s", wp.name);
-    size_t wl = strlen(wp.name);
-    ng_rng rng;
-    ng_rng_seed(&rng, o->seed ^ 0x646561646c6179ull);
-    for (size_t t = 0; t < nt; t++) {
-        ng_param p;
-        ng_model_tensor(a, t, &p);
-        int bias = wl > 7 && !strcmp(wp.name + wl - 7, ".weight") && strlen(p.name) == wl - 2 &&
-                   !strncmp(p.name, wp.name, wl - 7) && !strcmp(p.name + wl - 7, ".bias");
-        if (t != wi && !bias) continue;
-        ng_model_init_tensor(a, t, &rng);
-        r->dead_reinit += ng_shape_numel(&p.shape);
-    }
+    if (!fr) { ng_model_free(a); return NG_E_NOMEM; }
     if (o->epochs > 0) {
         ng_finetune_options fo = *o;
         fo.scratch = 0;
@@ -137,10 +112,7 @@ static ng_status dead_layer(const ng_model *m, const float *g, const ng_dataset 
     if (st == NG_OK && depth == 0 && truth && n_truth) {   /* then the whole attack on the revived model */
         size_t nr = 0;
         if (!(rest = ng_calloc(n_truth, sizeof *rest))) st = NG_E_NOMEM;
-        for (size_t i = 0; st == NG_OK && i < n_truth; i++)
-            if (strcmp(truth[i].tensor, wp.name) != 0 &&
-                !(strlen(truth[i].tensor) == wl - 2 && !strncmp(truth[i].tensor, wp.name, wl - 7)))
-                rest[nr++] = truth[i];
+        else nr = ng_attack_dead_rest(r->dead_tensor, truth, n_truth, rest);
         ng_adaptive_result *r2 = ng_calloc(1, sizeof *r2);
         if (st == NG_OK && !r2) st = NG_E_NOMEM;
         if (st == NG_OK && nr && (st = adaptive(a, train, test, o, z, rest, nr, r2, depth + 1)) == NG_OK) {
@@ -188,7 +160,7 @@ static ng_status adaptive(const ng_model *m, const ng_dataset *train, const ng_d
     g = ng_alloc_aligned(np * sizeof(float));
     flag = ng_calloc(np, 1);
     if (!g || !flag) { st = NG_E_NOMEM; goto out; }
-    if ((st = mean_gradient(a, &sub, o->threads, g)) != NG_OK) goto out;
+    if ((st = ng_attack_mean_gradient(a, &sub, o->threads, g)) != NG_OK) goto out;
 
     if (truth && n_truth) {
         r->topk = 10 * (int64_t)n_truth;
@@ -240,7 +212,7 @@ static ng_status adaptive(const ng_model *m, const ng_dataset *train, const ng_d
                                       pass ? &r->acc_best1_tuned : &r->acc_best_tuned)) != NG_OK) goto out;
         }
     }
-    if (depth == 0 && (st = dead_layer(m, g, train, test, o, z, truth, n_truth, r, depth)) != NG_OK) goto out;
+    if (depth == 0 && (st = dead_layer(m, g, &sub, train, test, o, z, truth, n_truth, r, depth)) != NG_OK) goto out;
     if (o->log)
         fprintf(o->log, "adaptive attack: %lld parameters reset (%lld of %lld perturbed found); accuracy %.2f%% -> %.2f%% reset%s\n",
                 (long long)r->flagged, (long long)r->found, (long long)r->perturbed, 100 * r->acc_before,
@@ -266,7 +238,7 @@ ng_status ng_attack_adaptive_each(const ng_model *m, const ng_dataset *train, co
     uint8_t *flag = ng_calloc(np, 1);
     ng_model *a = NULL;
     if (!g || !flag) st = NG_E_NOMEM;
-    if (st == NG_OK && (st = ng_model_clone(m, &a)) == NG_OK) st = mean_gradient(a, &sub, o->threads, g);
+    if (st == NG_OK && (st = ng_model_clone(m, &a)) == NG_OK) st = ng_attack_mean_gradient(a, &sub, o->threads, g);
     for (int d = 0; d < NG_DETECTORS && st == NG_OK; d++) {
         int64_t f[NG_DETECTORS], c, fl;
         double acc_reset;

@@ -201,6 +201,10 @@ static ng_status check_inputs(ng_model *m, const ng_dataset *d, const ng_adv_opt
     if (o->reset_proof && (!o->harden || o->down || o->hide))
         return ng_fail(NG_E_INVALID, "advparams: the reset-proof rule is a hardened-form rule; it does not combine "
                        "with the paper form, --down or --hide");
+    if (o->dead < 0 || o->dead > 1000)
+        return ng_fail(NG_E_INVALID, "advparams: dead layer at eligible tensor %d is outside 1..1000 (0: none)", o->dead);
+    if (o->dead_layers < 0 || o->dead_layers > 16)
+        return ng_fail(NG_E_INVALID, "advparams: %d dead layers is outside 1..16", o->dead_layers);
     if (o->hide < 0 || o->hide > 100)
         return ng_fail(NG_E_INVALID, "advparams: %d camouflage rounds is outside 0..100", o->hide);
     if (o->rule != NG_ADV_RULE_GRAD && o->rule != NG_ADV_RULE_GAIN)
@@ -333,11 +337,18 @@ ng_status ng_adv_encrypt(ng_model *m, ng_weights *w, const ng_dataset *data, con
         ng_adv_step s = {0, NULL, 0, 0, 0, 0, loss, acc, ng_now() - t0};
         report(o, &s);
     }
-    /* dead layer: the first eligible tensor (model order) is kept out of the rounds */
-    size_t dead_ti = o->harden && o->dead ? 0 : (size_t)-1;
-    if (st == NG_OK && dead_ti == 0) {
-        if (nt < 2) st = ng_fail(NG_E_INVALID, "advparams: a dead layer needs two or more eligible tensors (%zu)", nt);
-        for (size_t e = 0; st == NG_OK && e < t[0].numel; e++) chosen[t[0].off + e] = 1;
+    /* dead layer: the o->dead-th eligible tensor (model order; 1 = the first) is kept out of the rounds */
+    size_t dead_ti = o->harden && o->dead > 0 ? (size_t)o->dead - 1 : (size_t)-1;
+    int dead_n = o->dead_layers > 1 ? o->dead_layers : 1;
+    if (st == NG_OK && dead_ti != (size_t)-1) {
+        if (dead_ti + 1 >= nt)
+            st = ng_fail(NG_E_INVALID, "advparams: a dead layer at eligible tensor %d needs at least one eligible tensor "
+                         "after it (%zu eligible); lower --dead-at", o->dead, nt);
+        else if (dead_ti + (size_t)dead_n >= nt)
+            st = ng_fail(NG_E_INVALID, "advparams: %d dead layers from eligible tensor %d need an eligible tensor after "
+                         "them (%zu eligible); lower --dead-layers", dead_n, o->dead, nt);
+        for (size_t j = 0; j < (size_t)dead_n; j++)
+            for (size_t e = 0; st == NG_OK && e < t[dead_ti + j].numel; e++) chosen[t[dead_ti + j].off + e] = 1;
     }
     if (st == NG_OK && o->harden) {
         st = ng_adv_harden_prepare(t, nt, params);
@@ -380,7 +391,9 @@ ng_status ng_adv_encrypt(ng_model *m, ng_weights *w, const ng_dataset *data, con
     }
     if (st == NG_OK && o->harden && o->hide > 0 && k->n > 0)
         st = hide_rounds(&r, o, t, nt, params, chosen, &rng, moves, k, &loss, &acc, t0);
-    if (st == NG_OK && dead_ti == 0) st = dead_layer(&r, m, &t[0], &t[1], nt - 2, params, chosen, &rng, k, o, &loss, &acc, t0);
+    for (size_t j = 0; st == NG_OK && dead_ti != (size_t)-1 && j < (size_t)dead_n; j++)   /* model order */
+        st = dead_layer(&r, m, &t[dead_ti + j], &t[dead_ti + j + 1], nt - dead_ti - j - 2, params, chosen, &rng, k, o,
+                        &loss, &acc, t0);
     if (st == NG_OK && k->n == 0)
         st = ng_fail(NG_E_STATE, "advparams: accuracy on the encryption set is already %.2f%%, below the target "
                      "%.2f%%: nothing to encrypt", 100 * acc, 100 * o->target_acc);
