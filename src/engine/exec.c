@@ -280,6 +280,7 @@ static void ctx_init(ng_exec *e, exec_ctx *x, float *grad_params)
     x->c.pool = e->pool;
     x->c.training = e->training;
     x->c.winograd = e->winograd && !e->training;
+    x->c.wino_bwd = e->winograd;
     x->c.conv_direct = e->conv_direct;
     x->c.dconv16 = e->dconv16;
     x->c.rng = &e->rng;

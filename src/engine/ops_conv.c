@@ -7,7 +7,8 @@
  * With stride 1, col is built on the zero-padded grid instead (ng_im2col_wide: one memcpy per col
  * row); the grid's extra columns are dropped from the forward output and are zero in backward's dY.
  * Backward per image and group:  dW_g += dY_g * col^T,  dcol = W_g^T * dY_g then col2im into dX,
- * dB[m] += sum dY[m]. Depthwise convolutions (group == C == M) skip all this for the direct kernel
+ * dB[m] += sum dY[m]; for 3x3 stride-1 Convs dX comes from Winograd instead (conv_use_wino_bwd,
+ * wconv.h). Depthwise convolutions (group == C == M) skip all this for the direct kernel
  * of dwconv.h; stride-1 forwards with few output channels and short reductions for the one of
  * dconv.h (conv_use_direct), which can also write a following 2x2 MaxPool's output (the exec's
  * fold, ng_opctx.pool_node). Work items (image, group) are split over the exec's workers; each worker keeps
@@ -425,6 +426,18 @@ static int conv_use_wino(const ng_opctx *c, const conv_geom *o)
            o->N * ((g->OH + 1) / 2) * ((g->OW + 1) / 2) >= NG_WINO_MIN_TILES;
 }
 
+/* Winograd for the data gradient of a training Conv (ng_wino_bwd_data): the same shapes as the
+ * forward's (3x3, stride 1, group 1, C and M of at least 16, every pad in [0, 2], the caller's
+ * plan checks the pads), dX's tiles counted over H x W. dX = W^T dY through col2im costs 9 C M MACs
+ * per pixel and a K x OHW column buffer; Winograd 4 C M per pixel. ng_opctx.wino_bwd (NG_WINOGRAD=0
+ * turns it off with the forward's). */
+static int conv_use_wino_bwd(const ng_opctx *c, const conv_geom *o)
+{
+    const ng_win2d *g = &o->g;
+    return c->wino_bwd && o->G == 1 && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 &&
+           g->dw == 1 && o->C >= 16 && o->M >= 16 && o->N * ((o->H + 1) / 2) * ((o->W + 1) / 2) >= NG_WINO_MIN_TILES;
+}
+
 /* Several images per GEMM (group 1, small outputs): the column matrices of nb images side by side
  * (K x nb*P, P = OHW or the padded grid's L), one GEMM Yb (M x nb*P) = W * col, then each image's
  * outputs (and bias) copied out of Yb. One GEMM with nb times the columns instead of nb narrow
@@ -717,6 +730,14 @@ static void conv_bwd_batched(void *arg, int64_t i0, int64_t i1, int worker)
     }
 }
 
+static ng_status conv_bwd_data_wino(ng_opctx *c, const ng_node *n, const ng_wino *wp, const conv_job *j, float *dx)
+{
+    float *s = ng_opctx_scratch(c, 0, (size_t)ng_wino_scratch(wp));
+    if (!s) return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for Winograd backward buffers", NG_NODE_NAME(n));
+    ng_wino_bwd_data(c->pool, wp, j->dy, j->w, dx, s);
+    return NG_OK;
+}
+
 ng_status ng_conv_bwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
                       const ng_tensor *const *out, const ng_tensor *const *dout, ng_tensor *const *din)
 {
@@ -744,6 +765,14 @@ ng_status ng_conv_bwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
         ng_dwconv_bwd(c->pool, &dg, o->N, j.x, j.w, j.dy, j.dx, j.dw, j.db, ptrs);
         return NG_OK;
     }
+    ng_wino wp;
+    float *dx_wino = NULL;
+    if (j.dx && conv_use_wino_bwd(c, o) &&
+        ng_wino_plan_bwd_data(&wp, o->N, o->C, o->M, o->H, o->W, o->g.pt, o->g.pl, o->g.OH, o->g.OW, nw, 0)) {
+        dx_wino = j.dx;   /* after dW and dB (which keep the GEMM path) */
+        j.dx = NULL;
+        if (!j.dw && !j.db) return conv_bwd_data_wino(c, n, &wp, &j, dx_wino);
+    }
     j.nb = conv_images_per_gemm(o, nw);
     const int64_t P = j.nb * (o->wide ? o->L : o->OHW);   /* columns per GEMM */
     size_t floats = (size_t)(2 * o->K * o->OHW + o->M * o->K + o->M);
@@ -764,5 +793,5 @@ ng_status ng_conv_bwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
         if (j.dw) for (size_t i = 0; i < wsz; i++) j.dw[i] += part[i];
         if (j.db) for (int64_t i = 0; i < o->M; i++) j.db[i] += part[wsz + (size_t)i];
     }
-    return NG_OK;
+    return dx_wino ? conv_bwd_data_wino(c, n, &wp, &j, dx_wino) : NG_OK;
 }
