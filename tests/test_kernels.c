@@ -761,12 +761,12 @@ int main(void)
     };
     for (size_t i = 0; i < NG_ARRAY_LEN(winos); i++) test_wino(&winos[i]);
     static const wino_case wbwds[] = {
-        /* N  C  H   W   M pt pl pb pr bias; tiles over H x W, at least 64 (NG_WINO_MIN_TILES) */
-        { 1, 16, 15, 17, 16, 1, 1, 1, 1, 1 },   /* batch 1, odd sizes: 72 tiles */
-        { 3, 17, 11, 9, 20, 1, 1, 1, 1, 0 },    /* batch 3, C not a multiple of 8 */
-        { 3, 16, 10, 13, 19, 0, 2, 2, 0, 1 },   /* asymmetric pads */
-        { 2, 24, 13, 12, 16, 2, 2, 2, 2, 0 },   /* pad 2: OH = H + 2 */
-        { 4, 32, 14, 14, 40, 1, 1, 1, 1, 1 },   /* vgg-small-like */
+        /* N  C  H   W   M pt pl pb pr bias; tiles over H x W at least 64 (NG_WINO_MIN_TILES), C * M >= 1024 */
+        { 1, 32, 15, 17, 32, 1, 1, 1, 1, 1 },   /* batch 1, odd sizes: 72 tiles */
+        { 3, 33, 11, 9, 40, 1, 1, 1, 1, 0 },    /* batch 3, C not a multiple of 8 */
+        { 3, 16, 10, 13, 67, 0, 2, 2, 0, 1 },   /* asymmetric pads, M 67 */
+        { 2, 41, 13, 12, 32, 2, 2, 2, 2, 0 },   /* pad 2: OH = H + 2 */
+        { 4, 32, 14, 14, 64, 1, 1, 1, 1, 1 },   /* vgg-small-like */
     };
     for (size_t i = 0; i < NG_ARRAY_LEN(wbwds); i++) test_wino_bwd(&wbwds[i]);
 

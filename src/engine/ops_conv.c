@@ -416,26 +416,33 @@ static int conv_use_direct(const ng_opctx *c, const conv_geom *o)
  * Conv (32 forwards, loaded machine), im2col -> Winograd: layer1 (56x56, 784 tiles) 4.6 -> 2.5,
  * layer2 (28x28, 196 tiles) 3.6 -> 2.4, but layer3 (14x14, 49 tiles, 256 channels) 3.5 -> 4.0: its
  * transformed weights (16 x 256 x 256 floats, redone every forward) cost more than the 49 tiles
- * save. Training keeps im2col + GEMM (the exec clears c->winograd). */
+ * save. In training (where no Relu is fused) only with C * M >= NG_WINO_TRAIN_MIN_CM: batch 64,
+ * 1 thread, ms per training forward (bench_conv_bwd, loaded machine), im2col -> Winograd: 32->32
+ * 28x28 15.5 -> 11.4-14.0, 64->64 14x14 13.5 -> 7.9-10.2, 128->128 7x7 14.7 -> 12.1-12.4, but
+ * 16->16 28x28 3.1 -> 3.3-4.0 (the transforms cost more than 16-channel GEMMs save). */
 #define NG_WINO_MIN_TILES 64
+#define NG_WINO_TRAIN_MIN_CM 1024
 static int conv_use_wino(const ng_opctx *c, const conv_geom *o)
 {
     const ng_win2d *g = &o->g;
-    return c->winograd && !c->training && o->G == 1 && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 &&
-           g->dh == 1 && g->dw == 1 && o->C >= 16 && o->M >= 16 &&
+    return c->winograd && o->G == 1 && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 &&
+           g->dh == 1 && g->dw == 1 && o->C >= 16 && o->M >= 16 && (!c->training || o->C * o->M >= NG_WINO_TRAIN_MIN_CM) &&
            o->N * ((g->OH + 1) / 2) * ((g->OW + 1) / 2) >= NG_WINO_MIN_TILES;
 }
 
 /* Winograd for the data gradient of a training Conv (ng_wino_bwd_data): the same shapes as the
- * forward's (3x3, stride 1, group 1, C and M of at least 16, every pad in [0, 2], the caller's
- * plan checks the pads), dX's tiles counted over H x W. dX = W^T dY through col2im costs 9 C M MACs
- * per pixel and a K x OHW column buffer; Winograd 4 C M per pixel. ng_opctx.wino_bwd (NG_WINOGRAD=0
- * turns it off with the forward's). */
+ * training forward's (3x3, stride 1, group 1, C and M of at least 16, C * M >= 1024, every pad in
+ * [0, 2]: the caller's plan checks the pads), dX's tiles counted over H x W. dX = W^T dY through
+ * col2im costs 9 C M MACs per pixel and a K x OHW column buffer; Winograd 4 C M per pixel plus its
+ * transforms. Backward (dX, dW, dB) at batch 64, 1 thread, ms, col2im -> Winograd (bench_conv_bwd,
+ * loaded machine): 32->32 28x28 32.4 -> 29-31, 64->64 14x14 27.5-31 -> 23-25, 128->128 7x7
+ * 31.5-36 -> 27.5-29.7; 16->16 28x28 no gain (0.88-1.06x). ng_opctx.winograd (NG_WINOGRAD=0 turns
+ * it off with the forward's). */
 static int conv_use_wino_bwd(const ng_opctx *c, const conv_geom *o)
 {
     const ng_win2d *g = &o->g;
-    return c->wino_bwd && o->G == 1 && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 &&
-           g->dw == 1 && o->C >= 16 && o->M >= 16 && o->N * ((o->H + 1) / 2) * ((o->W + 1) / 2) >= NG_WINO_MIN_TILES;
+    return c->winograd && o->G == 1 && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 &&
+           g->dw == 1 && o->C >= 16 && o->M >= 16 && o->C * o->M >= NG_WINO_TRAIN_MIN_CM && o->N * ((o->H + 1) / 2) * ((o->W + 1) / 2) >= NG_WINO_MIN_TILES;
 }
 
 /* Several images per GEMM (group 1, small outputs): the column matrices of nb images side by side
