@@ -761,9 +761,9 @@ int main(void)
     };
     for (size_t i = 0; i < NG_ARRAY_LEN(winos); i++) test_wino(&winos[i]);
     static const wino_case wbwds[] = {
-        /* N  C  H   W   M pt pl pb pr bias; tiles over H x W at least 64 (NG_WINO_MIN_TILES), C * M >= 1024 */
+        /* N  C  H   W   M pt pl pb pr bias; tiles over H x W at least 64, C * M >= 1024, H x W >= 100 */
         { 1, 32, 15, 17, 32, 1, 1, 1, 1, 1 },   /* batch 1, odd sizes: 72 tiles */
-        { 3, 33, 11, 9, 40, 1, 1, 1, 1, 0 },    /* batch 3, C not a multiple of 8 */
+        { 3, 33, 11, 10, 40, 1, 1, 1, 1, 0 },   /* batch 3, C not a multiple of 8 */
         { 3, 16, 10, 13, 67, 0, 2, 2, 0, 1 },   /* asymmetric pads, M 67 */
         { 2, 41, 13, 12, 32, 2, 2, 2, 2, 0 },   /* pad 2: OH = H + 2 */
         { 4, 32, 14, 14, 64, 1, 1, 1, 1, 1 },   /* vgg-small-like */
@@ -809,6 +809,8 @@ int main(void)
     test_bn(7, 3, 5, 4, 0);
     test_bn(7, 3, 5, 4, 1);
     test_bn(6, 4, 0, 0, 1);   /* N x C (BatchNorm1d) */
+    test_bn(3, 5, 7, 9, 1);   /* 63 per plane: the 16-lane sums and their tail */
+    test_bn(2, 3, 14, 14, 0);
     test_bn_hand();
     return tu_done();
 }

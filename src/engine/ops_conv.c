@@ -422,17 +422,25 @@ static int conv_use_direct(const ng_opctx *c, const conv_geom *o)
  * 16->16 28x28 3.1 -> 3.3-4.0 (the transforms cost more than 16-channel GEMMs save). */
 #define NG_WINO_MIN_TILES 64
 #define NG_WINO_TRAIN_MIN_CM 1024
+/* ... and on outputs under 10x10 (7x7: 8x8 of tiles, 31% computed for nothing) only with C * M of at
+ * least 8192: resnet-small's 64->64 7x7 ran 0.80-1.12x (forward 4.0 -> 4.3-4.6 ms), vgg-small's
+ * 128->128 7x7 1.06-1.31x. */
+static int conv_wino_train_ok(const conv_geom *o)
+{
+    const int64_t cm = o->C * o->M;
+    return cm >= NG_WINO_TRAIN_MIN_CM && (o->g.OH * o->g.OW >= 100 || cm >= 8 * NG_WINO_TRAIN_MIN_CM);
+}
 static int conv_use_wino(const ng_opctx *c, const conv_geom *o)
 {
     const ng_win2d *g = &o->g;
     return c->winograd && o->G == 1 && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 &&
-           g->dh == 1 && g->dw == 1 && o->C >= 16 && o->M >= 16 && (!c->training || o->C * o->M >= NG_WINO_TRAIN_MIN_CM) &&
+           g->dh == 1 && g->dw == 1 && o->C >= 16 && o->M >= 16 && (!c->training || conv_wino_train_ok(o)) &&
            o->N * ((g->OH + 1) / 2) * ((g->OW + 1) / 2) >= NG_WINO_MIN_TILES;
 }
 
 /* Winograd for the data gradient of a training Conv (ng_wino_bwd_data): the same shapes as the
- * training forward's (3x3, stride 1, group 1, C and M of at least 16, C * M >= 1024, every pad in
- * [0, 2]: the caller's plan checks the pads), dX's tiles counted over H x W. dX = W^T dY through
+ * training forward's (3x3, stride 1, group 1, C and M of at least 16, conv_wino_train_ok, every pad
+ * in [0, 2]: the caller's plan checks the pads), dX's tiles counted over H x W. dX = W^T dY through
  * col2im costs 9 C M MACs per pixel and a K x OHW column buffer; Winograd 4 C M per pixel plus its
  * transforms. Backward (dX, dW, dB) at batch 64, 1 thread, ms, col2im -> Winograd (bench_conv_bwd,
  * loaded machine): 32->32 28x28 32.4 -> 29-31, 64->64 14x14 27.5-31 -> 23-25, 128->128 7x7
@@ -442,7 +450,7 @@ static int conv_use_wino_bwd(const ng_opctx *c, const conv_geom *o)
 {
     const ng_win2d *g = &o->g;
     return c->winograd && o->G == 1 && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 &&
-           g->dw == 1 && o->C >= 16 && o->M >= 16 && o->C * o->M >= NG_WINO_TRAIN_MIN_CM && o->N * ((o->H + 1) / 2) * ((o->W + 1) / 2) >= NG_WINO_MIN_TILES;
+           g->dw == 1 && o->C >= 16 && o->M >= 16 && conv_wino_train_ok(o) && o->N * ((o->H + 1) / 2) * ((o->W + 1) / 2) >= NG_WINO_MIN_TILES;
 }
 
 /* Several images per GEMM (group 1, small outputs): the column matrices of nb images side by side
