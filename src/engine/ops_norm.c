@@ -56,65 +56,23 @@ static ng_status bn_shapes(const ng_node *n, const ng_tensor *const *in, int64_t
     return bn_check(n, s, N, C, S);
 }
 
-/* The per-plane sums below run in 16 float lanes, which the compiler turns into vector adds (a
- * single running sum is a serial chain it may not reorder); each plane's lanes are then added in
- * double, so the float sums cover at most S / 16 elements. BatchNorm's three passes (statistics,
- * apply, backward's sums) were 9% of a vgg-small training step with scalar double sums. */
-#define BN_LANES 16
-
-/* sum x[i] and sum (x[i] - m)^2 over one plane. */
-NG_KERN_CLONES static void bn_plane_stats(const float *restrict x, int64_t S, float m, double *s, double *q)
-{
-    float a[BN_LANES] = {0}, b[BN_LANES] = {0};
-    int64_t i = 0;
-    for (; i + BN_LANES <= S; i += BN_LANES)
-        for (int k = 0; k < BN_LANES; k++) { const float v = x[i + k], d = v - m; a[k] += v; b[k] += d * d; }
-    double ss = 0.0, qq = 0.0;
-    for (; i < S; i++) { const float d = x[i] - m; ss += x[i]; qq += (double)d * d; }
-    for (int k = 0; k < BN_LANES; k++) { ss += a[k]; qq += b[k]; }
-    *s += ss; *q += qq;
-}
-
-/* sum dy[i] and sum dy[i] * (x[i] - m) over one plane. */
-NG_KERN_CLONES static void bn_plane_dsums(const float *restrict x, const float *restrict dy, int64_t S, float m,
-                                          double *sdy, double *sdyx)
-{
-    float a[BN_LANES] = {0}, b[BN_LANES] = {0};
-    int64_t i = 0;
-    for (; i + BN_LANES <= S; i += BN_LANES)
-        for (int k = 0; k < BN_LANES; k++) { const float g = dy[i + k]; a[k] += g; b[k] += g * (x[i + k] - m); }
-    double s = 0.0, t = 0.0;
-    for (; i < S; i++) { s += dy[i]; t += (double)dy[i] * (x[i] - m); }
-    for (int k = 0; k < BN_LANES; k++) { s += a[k]; t += b[k]; }
-    *sdy += s; *sdyx += t;
-}
-
-/* y[i] = a * x[i] + b over one plane. */
-NG_KERN_CLONES static void bn_plane_affine(const float *restrict x, int64_t S, float a, float b, float *restrict y)
-{
-    for (int64_t i = 0; i < S; i++) y[i] = a * x[i] + b;
-}
-
-/* dx[i] += k * (dy[i] - mdy - (x[i] - mu) * r) over one plane (r = invstd * mean(dy * xh)). */
-NG_KERN_CLONES static void bn_plane_dx(const float *restrict x, const float *restrict dy, int64_t S, float k,
-                                       float mdy, float mu, float r, float *restrict dx)
-{
-    for (int64_t i = 0; i < S; i++) dx[i] += k * (dy[i] - mdy - (x[i] - mu) * r);
-}
-
-/* Batch mean and biased variance for channels [c0, c1): the mean from a first pass, the variance
- * as the mean squared deviation from it in a second (no cancellation as in E[x^2] - E[x]^2). */
+/* Batch mean and biased variance (two passes, double sums) for channels [c0, c1). */
 static void bn_stats_body(void *arg, int64_t c0, int64_t c1, int worker)
 {
     bn_job *j = arg;
     double cnt = (double)(j->N * j->S);
     for (int64_t ch = c0; ch < c1; ch++) {
-        double s = 0.0, q = 0.0, unused = 0.0;
-        for (int64_t n = 0; n < j->N; n++) bn_plane_stats(j->x + (n * j->C + ch) * j->S, j->S, 0.0f, &s, &unused);
-        const float mu = (float)(s / cnt);
-        s = 0.0;
-        for (int64_t n = 0; n < j->N; n++) bn_plane_stats(j->x + (n * j->C + ch) * j->S, j->S, mu, &s, &q);
-        j->mu[ch] = mu;
+        double s = 0.0, q = 0.0;
+        for (int64_t n = 0; n < j->N; n++) {
+            const float *x = j->x + (n * j->C + ch) * j->S;
+            for (int64_t i = 0; i < j->S; i++) s += x[i];
+        }
+        double mu = s / cnt;
+        for (int64_t n = 0; n < j->N; n++) {
+            const float *x = j->x + (n * j->C + ch) * j->S;
+            for (int64_t i = 0; i < j->S; i++) { double d = x[i] - mu; q += d * d; }
+        }
+        j->mu[ch] = (float)mu;
         j->invstd[ch] = (float)(q / cnt);   /* variance for now; turned into invstd by the caller */
     }
 }
@@ -126,7 +84,9 @@ static void bn_apply_body(void *arg, int64_t p0, int64_t p1, int worker)
     for (int64_t p = p0; p < p1; p++) {
         int64_t ch = p % j->C;
         float a = j->scale[ch] * j->invstd[ch], b = j->bias[ch] - j->mu[ch] * a;
-        bn_plane_affine(j->x + p * j->S, j->S, a, b, j->y + p * j->S);
+        const float *x = j->x + p * j->S;
+        float *y = j->y + p * j->S;
+        for (int64_t i = 0; i < j->S; i++) y[i] = a * x[i] + b;
     }
 }
 
@@ -189,18 +149,20 @@ static void bn_bwd_body(void *arg, int64_t c0, int64_t c1, int worker)
     double cnt = (double)(j->N * j->S);
     for (int64_t ch = c0; ch < c1; ch++) {
         float mu = j->mu[ch], is = j->invstd[ch];
-        double sdy = 0.0, sdyx = 0.0;   /* sum dy, sum dy * (x - mu) */
-        for (int64_t n = 0; n < j->N; n++)
-            bn_plane_dsums(j->x + (n * j->C + ch) * j->S, j->dy + (n * j->C + ch) * j->S, j->S, mu, &sdy, &sdyx);
-        sdyx *= is;                     /* sum dy * xh */
+        double sdy = 0.0, sdyx = 0.0;
+        for (int64_t n = 0; n < j->N; n++) {
+            const float *x = j->x + (n * j->C + ch) * j->S, *dy = j->dy + (n * j->C + ch) * j->S;
+            for (int64_t i = 0; i < j->S; i++) { sdy += dy[i]; sdyx += (double)dy[i] * (double)((x[i] - mu) * is); }
+        }
         if (j->dscale) j->dscale[ch] += (float)sdyx;
         if (j->dbias) j->dbias[ch] += (float)sdy;
         if (!j->dx) continue;
         float k = j->scale[ch] * is;
         float mdy = training ? (float)(sdy / cnt) : 0.0f, mdyx = training ? (float)(sdyx / cnt) : 0.0f;
         for (int64_t n = 0; n < j->N; n++) {
-            const int64_t off = (n * j->C + ch) * j->S;
-            bn_plane_dx(j->x + off, j->dy + off, j->S, k, mdy, mu, is * mdyx, j->dx + off);
+            const float *x = j->x + (n * j->C + ch) * j->S, *dy = j->dy + (n * j->C + ch) * j->S;
+            float *dx = j->dx + (n * j->C + ch) * j->S;
+            for (int64_t i = 0; i < j->S; i++) dx[i] += k * (dy[i] - mdy - (x[i] - mu) * is * mdyx);
         }
     }
 }
