@@ -88,6 +88,8 @@ static void a_softmax2d(ng_attrs *a) { a->axis = 1; a->softmax_2d = 1; }
 
 static const gcase cases[] = {
     { "Conv 3x3 pad 1 + bias", NG_OP_CONV, SH(2, 2, 5, 5), 2, { P(1, 3, 2, 3, 3), P(1, 3) }, 0, 0, 0, -1, 1, {0}, 0, 0, a_conv_basic },
+    /* training forward and dX both Winograd (C * M >= 1024, 72 tiles); W fixed: its gradient is GEMM's */
+    { "Conv 3x3 pad 1 C16 M64 training (Winograd)", NG_OP_CONV, SH(1, 16, 15, 17), 1, { P(0, 64, 16, 3, 3) }, 0, 0, 1, -1, 1, {0}, 0, 0, a_conv_basic },
     { "Conv group 2 stride 2x1 dil 2 pad", NG_OP_CONV, SH(2, 4, 7, 6), 2, { P(1, 4, 2, 2, 3), P(1, 4) }, 0, 0, 0, -1, 1, {0}, 0, 0, a_conv_gsd },
     { "Conv depthwise stride 2 no bias", NG_OP_CONV, SH(2, 3, 6, 6), 1, { P(1, 3, 1, 3, 3) }, 0, 0, 0, -1, 1, {0}, 0, 0, a_conv_dw },
     { "Conv 1x1 stride 2", NG_OP_CONV, SH(1, 3, 5, 5), 2, { P(1, 4, 3, 1, 1), P(1, 4) }, 0, 0, 0, -1, 1, {0}, 0, 0, a_conv_1x1 },

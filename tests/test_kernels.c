@@ -297,6 +297,84 @@ static void test_wino(const wino_case *k)
     free(x); free(w); free(b); free(y); free(ry); free(rr);
 }
 
+/* The Winograd data gradient (ng_wino_bwd_data), 3x3 stride-1 Convs with pads in [0, 2]: called
+ * directly on a 2-worker pool with the same three chunkings as test_wino, adding into a dX that
+ * already holds values (backward accumulates), against the double adjoint within 1e-5 of its
+ * magnitude; then the Conv node's backward in a training exec (where ops_conv.c picks Winograd
+ * for dX) against the same reference and against NG_WINOGRAD=0 (W^T dY + col2im) within 1e-5.
+ * The two exec results must differ in some bit: the same numbers would mean Winograd never ran. */
+static void test_wino_bwd(const wino_case *k)
+{
+    const int64_t OH = k->H + k->pt + k->pb - 2, OW = k->W + k->pl + k->pr - 2;
+    size_t nx = (size_t)(k->N * k->C * k->H * k->W), nw = (size_t)(k->M * k->C * 9), ny = (size_t)(k->N * k->M * OH * OW);
+    float *x = rnd(nx, -1, 1), *w = rnd(nw, -0.5f, 0.5f), *b = rnd((size_t)k->M, -1, 1), *dy = rnd(ny, -1, 1);
+    float *dx0 = rnd(nx, -1, 1), *dx = malloc(nx * sizeof(float));
+    double *rdx = calloc(nx, sizeof(double)), *racc = malloc(nx * sizeof(double));
+    for (int64_t n = 0; n < k->N; n++)
+        for (int64_t m = 0; m < k->M; m++)
+            for (int64_t oh = 0; oh < OH; oh++)
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    const double d = dy[((n * k->M + m) * OH + oh) * OW + ow];
+                    for (int64_t c = 0; c < k->C; c++)
+                        for (int64_t i = 0; i < 3; i++)
+                            for (int64_t j = 0; j < 3; j++) {
+                                int64_t h = oh - k->pt + i, ww = ow - k->pl + j;
+                                if (h < 0 || h >= k->H || ww < 0 || ww >= k->W) continue;
+                                rdx[((n * k->C + c) * k->H + h) * k->W + ww] += d * w[(m * k->C + c) * 9 + i * 3 + j];
+                            }
+                }
+    for (size_t i = 0; i < nx; i++) racc[i] = dx0[i] + rdx[i];
+    printf("Winograd Conv data gradient N%lld C%lld %lldx%lld M%lld pad %lld,%lld,%lld,%lld\n", (long long)k->N,
+           (long long)k->C, (long long)k->H, (long long)k->W, (long long)k->M, (long long)k->pt, (long long)k->pl,
+           (long long)k->pb, (long long)k->pr);
+    ng_pool *pool = ng_pool_new(2);
+    CHECK(pool != NULL);
+    /* planned as the forward of dY (M channels, OH x OW) to dX (C channels, H x W) */
+    const int64_t th = (k->H + 1) / 2, tw = (k->W + 1) / 2, row_bytes = 16 * (k->C + k->M) * tw * (int64_t)sizeof(float);
+    const int64_t chunks[3] = { 0, row_bytes * ((k->N * th + 1) / 2), 1 };
+    int saw_shared = 0, saw_own = 0;
+    for (int ci = 0; ci < 3; ci++) {
+        ng_wino p;
+        CHECK(ng_wino_plan_bwd_data(&p, k->N, k->C, k->M, k->H, k->W, k->pt, k->pl, OH, OW, 2, chunks[ci]));
+        saw_shared |= !p.own;
+        saw_own |= p.own;
+        float *scr = malloc((size_t)ng_wino_scratch(&p) * sizeof(float));
+        memcpy(dx, dx0, nx * sizeof(float));
+        ng_wino_bwd_data(pool, &p, dy, w, dx, scr);
+        char what[96];
+        snprintf(what, sizeof what, "dX += Winograd, %lld chunk(s)%s", (long long)p.nchunks, p.own ? " per worker" : "");
+        CHECK(relerr(what, dx, racc, nx) < 1e-5);
+        free(scr);
+    }
+    CHECK(saw_shared && saw_own);
+    ng_pool_free(pool);
+    ng_attrs a;
+    ng_attrs_default(&a);
+    a.pad[0] = k->pt; a.pad[1] = k->pl; a.pad[2] = k->pb; a.pad[3] = k->pr;
+    ng_shape xs = shp(4, k->N, k->C, k->H, k->W), ps[2] = { shp(4, k->M, k->C, 3, 3), shp(1, k->M, 0, 0, 0) };
+    float *pd[2] = { w, b }, *gx[2];
+    for (int off = 0; off < 2; off++) {
+        if (off) setenv("NG_WINOGRAD", "0", 1);
+        onenode t;
+        CHECK(build(&t, NG_OP_CONV, &a, &xs, k->bias ? 3 : 2, 0, ps, pd, NULL, 1, 0));
+        const float *yo;
+        ng_shape ysh;
+        CHECK_OK(ng_exec_forward(t.e, x, k->N, &yo, &ysh));
+        float *gp = calloc(ng_model_nparams(t.m) + 1, sizeof(float));
+        gx[off] = calloc(nx, sizeof(float));
+        CHECK_OK(ng_exec_backward(t.e, dy, gp, gx[off]));
+        CHECK(relerr(off ? "exec backward dX, NG_WINOGRAD=0" : "exec backward dX (Winograd)", gx[off], rdx, nx) < 1e-5);
+        free(gp);
+        destroy(&t);
+        if (off) unsetenv("NG_WINOGRAD");
+    }
+    for (size_t i = 0; i < nx; i++) rdx[i] = gx[1][i];
+    CHECK(relerr("Winograd dX against W^T dY + col2im", gx[0], rdx, nx) < 1e-5);
+    CHECK(memcmp(gx[0], gx[1], nx * sizeof(float)) != 0);
+    free(gx[0]); free(gx[1]);
+    free(x); free(w); free(b); free(dy); free(dx0); free(dx); free(rdx); free(racc);
+}
+
 /* ---------------- Gemm / MatMul ---------------- */
 
 /* Y = alpha op(A) op(B) + beta C with A or B the graph input (the other a parameter). */
@@ -682,6 +760,15 @@ int main(void)
         { 1, 64, 16, 16, 64, 1, 1, 1, 1, 1 },   /* batch 1, resnet-like channels */
     };
     for (size_t i = 0; i < NG_ARRAY_LEN(winos); i++) test_wino(&winos[i]);
+    static const wino_case wbwds[] = {
+        /* N  C  H   W   M pt pl pb pr bias; tiles over H x W at least 64, C * M >= 1024, H x W >= 100 */
+        { 1, 32, 15, 17, 32, 1, 1, 1, 1, 1 },   /* batch 1, odd sizes: 72 tiles */
+        { 3, 33, 11, 10, 40, 1, 1, 1, 1, 0 },   /* batch 3, C not a multiple of 8 */
+        { 3, 16, 10, 13, 67, 0, 2, 2, 0, 1 },   /* asymmetric pads, M 67 */
+        { 2, 41, 13, 12, 32, 2, 2, 2, 2, 0 },   /* pad 2: OH = H + 2 */
+        { 4, 32, 14, 14, 64, 1, 1, 1, 1, 1 },   /* vgg-small-like */
+    };
+    for (size_t i = 0; i < NG_ARRAY_LEN(wbwds); i++) test_wino_bwd(&wbwds[i]);
 
     test_gemm(7, 5, 9, 0, 0, 1, 1, 5, 1.0f, 1.0f);       /* C [N] */
     test_gemm(64, 120, 400, 0, 1, 1, 1, 120, 1.0f, 1.0f); /* LeNet f1 (split GEMMs) */
@@ -722,6 +809,8 @@ int main(void)
     test_bn(7, 3, 5, 4, 0);
     test_bn(7, 3, 5, 4, 1);
     test_bn(6, 4, 0, 0, 1);   /* N x C (BatchNorm1d) */
+    test_bn(3, 5, 7, 9, 1);   /* 63 per plane: the 16-lane sums and their tail */
+    test_bn(2, 3, 14, 14, 0);
     test_bn_hand();
     return tu_done();
 }

@@ -60,7 +60,7 @@ struct ng_exec {
     int        pooled;       /* MaxPools the last forward folded (their inputs were never written) */
     int        clipped;      /* Clips the last forward folded (their inputs were never written) */
     int        grads;        /* backward ran on this exec: fold no more MaxPools (see ng_exec_backward) */
-    int        winograd;     /* NG_WINOGRAD is not "0": inference Convs may use Winograd (ng_opctx.winograd) */
+    int        winograd;     /* NG_WINOGRAD is not "0": Convs may use Winograd (ng_opctx.winograd) */
     int        conv_direct;  /* NG_CONV_DIRECT is not "0" (ng_opctx.conv_direct) */
     int        dconv16;      /* NG_DCONV16 is not "0" (ng_opctx.dconv16) */
     int        memplan;      /* NG_MEMPLAN is not "0": inference forwards share buffers (memplan.h) */
@@ -321,7 +321,7 @@ static void ctx_init(ng_exec *e, exec_ctx *x, float *grad_params)
     memset(x, 0, sizeof *x);
     x->c.pool = e->pool;
     x->c.training = e->training;
-    x->c.winograd = e->winograd && !e->training;
+    x->c.winograd = e->winograd;
     x->c.conv_direct = e->conv_direct;
     x->c.dconv16 = e->dconv16;
     x->c.rng = &e->rng;

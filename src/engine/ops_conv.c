@@ -7,7 +7,8 @@
  * With stride 1, col is built on the zero-padded grid instead (ng_im2col_wide: one memcpy per col
  * row); the grid's extra columns are dropped from the forward output and are zero in backward's dY.
  * Backward per image and group:  dW_g += dY_g * col^T,  dcol = W_g^T * dY_g then col2im into dX,
- * dB[m] += sum dY[m]. Depthwise convolutions (group == C == M) skip all this for the direct kernel
+ * dB[m] += sum dY[m]; for 3x3 stride-1 Convs dX comes from Winograd instead (conv_use_wino_bwd,
+ * wconv.h). Depthwise convolutions (group == C == M) skip all this for the direct kernel
  * of dwconv.h; stride-1 forwards with few output channels and short reductions for the one of
  * dconv.h (conv_use_direct), which can also write a following 2x2 MaxPool's output (the exec's
  * fold, ng_opctx.pool_node). Work items (image, group) are split over the exec's workers; each worker keeps
@@ -415,14 +416,41 @@ static int conv_use_direct(const ng_opctx *c, const conv_geom *o)
  * Conv (32 forwards, loaded machine), im2col -> Winograd: layer1 (56x56, 784 tiles) 4.6 -> 2.5,
  * layer2 (28x28, 196 tiles) 3.6 -> 2.4, but layer3 (14x14, 49 tiles, 256 channels) 3.5 -> 4.0: its
  * transformed weights (16 x 256 x 256 floats, redone every forward) cost more than the 49 tiles
- * save. Training keeps im2col + GEMM (the exec clears c->winograd). */
+ * save. In training (where no Relu is fused) only with C * M >= NG_WINO_TRAIN_MIN_CM: batch 64,
+ * 1 thread, ms per training forward (bench_conv_bwd, loaded machine), im2col -> Winograd: 32->32
+ * 28x28 15.5 -> 11.4-14.0, 64->64 14x14 13.5 -> 7.9-10.2, 128->128 7x7 14.7 -> 12.1-12.4, but
+ * 16->16 28x28 3.1 -> 3.3-4.0 (the transforms cost more than 16-channel GEMMs save). */
 #define NG_WINO_MIN_TILES 64
+#define NG_WINO_TRAIN_MIN_CM 1024
+/* ... and on outputs under 10x10 (7x7: 8x8 of tiles, 31% computed for nothing) only with C * M of at
+ * least 8192: resnet-small's 64->64 7x7 ran 0.80-1.12x (forward 4.0 -> 4.3-4.6 ms), vgg-small's
+ * 128->128 7x7 1.06-1.31x. */
+static int conv_wino_train_ok(const conv_geom *o)
+{
+    const int64_t cm = o->C * o->M;
+    return cm >= NG_WINO_TRAIN_MIN_CM && (o->g.OH * o->g.OW >= 100 || cm >= 8 * NG_WINO_TRAIN_MIN_CM);
+}
 static int conv_use_wino(const ng_opctx *c, const conv_geom *o)
 {
     const ng_win2d *g = &o->g;
-    return c->winograd && !c->training && o->G == 1 && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 &&
-           g->dh == 1 && g->dw == 1 && o->C >= 16 && o->M >= 16 &&
+    return c->winograd && o->G == 1 && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 &&
+           g->dh == 1 && g->dw == 1 && o->C >= 16 && o->M >= 16 && (!c->training || conv_wino_train_ok(o)) &&
            o->N * ((g->OH + 1) / 2) * ((g->OW + 1) / 2) >= NG_WINO_MIN_TILES;
+}
+
+/* Winograd for the data gradient of a training Conv (ng_wino_bwd_data): the same shapes as the
+ * training forward's (3x3, stride 1, group 1, C and M of at least 16, conv_wino_train_ok, every pad
+ * in [0, 2]: the caller's plan checks the pads), dX's tiles counted over H x W. dX = W^T dY through
+ * col2im costs 9 C M MACs per pixel and a K x OHW column buffer; Winograd 4 C M per pixel plus its
+ * transforms. Backward (dX, dW, dB) at batch 64, 1 thread, ms, col2im -> Winograd (bench_conv_bwd,
+ * loaded machine): 32->32 28x28 32.4 -> 29-31, 64->64 14x14 27.5-31 -> 23-25, 128->128 7x7
+ * 31.5-36 -> 27.5-29.7; 16->16 28x28 no gain (0.88-1.06x). ng_opctx.winograd (NG_WINOGRAD=0 turns
+ * it off with the forward's). */
+static int conv_use_wino_bwd(const ng_opctx *c, const conv_geom *o)
+{
+    const ng_win2d *g = &o->g;
+    return c->winograd && o->G == 1 && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 &&
+           g->dw == 1 && o->C >= 16 && o->M >= 16 && conv_wino_train_ok(o) && o->N * ((o->H + 1) / 2) * ((o->W + 1) / 2) >= NG_WINO_MIN_TILES;
 }
 
 /* Several images per GEMM (group 1, small outputs): the column matrices of nb images side by side
@@ -717,6 +745,14 @@ static void conv_bwd_batched(void *arg, int64_t i0, int64_t i1, int worker)
     }
 }
 
+static ng_status conv_bwd_data_wino(ng_opctx *c, const ng_node *n, const ng_wino *wp, const conv_job *j, float *dx)
+{
+    float *s = ng_opctx_scratch(c, 0, (size_t)ng_wino_scratch(wp));
+    if (!s) return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for Winograd backward buffers", NG_NODE_NAME(n));
+    ng_wino_bwd_data(c->pool, wp, j->dy, j->w, dx, s);
+    return NG_OK;
+}
+
 ng_status ng_conv_bwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
                       const ng_tensor *const *out, const ng_tensor *const *dout, ng_tensor *const *din)
 {
@@ -744,6 +780,14 @@ ng_status ng_conv_bwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
         ng_dwconv_bwd(c->pool, &dg, o->N, j.x, j.w, j.dy, j.dx, j.dw, j.db, ptrs);
         return NG_OK;
     }
+    ng_wino wp;
+    float *dx_wino = NULL;
+    if (j.dx && conv_use_wino_bwd(c, o) &&
+        ng_wino_plan_bwd_data(&wp, o->N, o->C, o->M, o->H, o->W, o->g.pt, o->g.pl, o->g.OH, o->g.OW, nw, 0)) {
+        dx_wino = j.dx;   /* after dW and dB (which keep the GEMM path) */
+        j.dx = NULL;
+        if (!j.dw && !j.db) return conv_bwd_data_wino(c, n, &wp, &j, dx_wino);
+    }
     j.nb = conv_images_per_gemm(o, nw);
     const int64_t P = j.nb * (o->wide ? o->L : o->OHW);   /* columns per GEMM */
     size_t floats = (size_t)(2 * o->K * o->OHW + o->M * o->K + o->M);
@@ -764,5 +808,5 @@ ng_status ng_conv_bwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
         if (j.dw) for (size_t i = 0; i < wsz; i++) j.dw[i] += part[i];
         if (j.db) for (int64_t i = 0; i < o->M; i++) j.db[i] += part[wsz + (size_t)i];
     }
-    return NG_OK;
+    return dx_wino ? conv_bwd_data_wino(c, n, &wp, &j, dx_wino) : NG_OK;
 }

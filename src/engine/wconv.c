@@ -58,12 +58,18 @@ int64_t ng_wino_scratch(const ng_wino *p)
 
 /* U_k[m][c] = (G g G^T)[k / 4][k % 4] for the 3x3 kernel g = w[m][c]. */
 NG_KERN_CLONES static void wino_weights(const float *restrict w, int64_t M, int64_t C, int64_t m0, int64_t m1,
-                                        float *restrict U)
+                                        int flip, float *restrict U)
 {
     const int64_t MC = M * C;
     for (int64_t m = m0; m < m1; m++)
         for (int64_t c = 0; c < C; c++) {
+            float gf[9];
             const float *g = w + (m * C + c) * 9;
+            if (flip) {   /* the data gradient's kernel: w[c][m] turned 180 degrees */
+                const float *s = w + (c * M + m) * 9;
+                for (int t = 0; t < 9; t++) gf[t] = s[8 - t];
+                g = gf;
+            }
             float a[4][3];
             for (int j = 0; j < 3; j++) {
                 a[0][j] = g[j];
@@ -122,8 +128,9 @@ NG_KERN_CLONES static void wino_input(const ng_wino *restrict p, const float *re
         }
 }
 
-/* y tiles of output channels [m0, m1), tile rows [r0, r1) = A^T Z A (+ bias, Relu): two output rows
- * at a time into tmp, then their OW valid columns out. */
+/* y tiles of output channels [m0, m1), tile rows [r0, r1) = A^T Z A (+ bias, Relu; or added to y
+ * when relu is WINO_ADD): two output rows at a time into tmp, then their OW valid columns out. */
+#define WINO_ADD 2
 NG_KERN_CLONES static void wino_output(const ng_wino *restrict p, const float *restrict Z, const float *restrict b,
                                        int relu, int64_t m0, int64_t m1, int64_t r0, int64_t r1, int64_t Tb,
                                        float *restrict tmp, float *restrict y)
@@ -153,7 +160,9 @@ NG_KERN_CLONES static void wino_output(const ng_wino *restrict p, const float *r
                 if (oh >= p->OH) break;
                 const float *src = k ? o1 : o0;
                 float *dst = y + ((n * p->M + m) * p->OH + oh) * OW;
-                if (relu) {
+                if (relu == WINO_ADD) {
+                    for (int64_t i = 0; i < OW; i++) dst[i] += src[i];
+                } else if (relu) {
                     for (int64_t i = 0; i < OW; i++) { float v = src[i] + bv; dst[i] = v > 0.0f ? v : 0.0f; }
                 } else {
                     for (int64_t i = 0; i < OW; i++) dst[i] = src[i] + bv;
@@ -175,7 +184,8 @@ typedef struct wino_job {
     const ng_wino *p;
     const float *x, *w, *b;
     float *y;
-    int relu;
+    int relu;       /* 1: Relu, WINO_ADD: add into y */
+    int flip;       /* weights of the data gradient (ng_wino_bwd_data) */
     wino_bufs bf;
     int64_t r0, r1;   /* the chunk of the shared phases */
 } wino_job;
@@ -184,7 +194,7 @@ static void wt_body(void *arg, int64_t i0, int64_t i1, int worker)
 {
     (void)worker;
     const wino_job *j = arg;
-    wino_weights(j->w, j->p->M, j->p->C, i0, i1, j->bf.U);
+    wino_weights(j->w, j->p->M, j->p->C, i0, i1, j->flip, j->bf.U);
 }
 
 /* Each worker: its chunks end to end, with its own V and Z. */
@@ -227,10 +237,10 @@ static void out_body(void *arg, int64_t i0, int64_t i1, int worker)
                 bf->tmps + worker * bf->tmplen, j->y);
 }
 
-void ng_wino_fwd(ng_pool *pool, const ng_wino *p, const float *x, const float *w, const float *b, int relu,
-                 float *y, float *scr)
+static void wino_run(ng_pool *pool, const ng_wino *p, const float *x, const float *w, const float *b, int relu,
+                     int flip, float *y, float *scr)
 {
-    wino_job j = { .p = p, .x = x, .w = w, .b = b, .y = y, .relu = relu, .bf = wino_layout(p, scr) };
+    wino_job j = { .p = p, .x = x, .w = w, .b = b, .y = y, .relu = relu, .flip = flip, .bf = wino_layout(p, scr) };
     memset(j.bf.zero, 0, sizeof(float) * (size_t)p->W);
     ng_pool_for(pool, p->M, wt_body, &j);
     if (p->own) { ng_pool_for(pool, p->nchunks, own_body, &j); return; }
@@ -242,4 +252,29 @@ void ng_wino_fwd(ng_pool *pool, const ng_wino *p, const float *x, const float *w
         ng_pool_for(pool, 16, gemm_body, &j);
         ng_pool_for(pool, p->M, out_body, &j);
     }
+}
+
+void ng_wino_fwd(ng_pool *pool, const ng_wino *p, const float *x, const float *w, const float *b, int relu,
+                 float *y, float *scr)
+{
+    wino_run(pool, p, x, w, b, relu ? 1 : 0, 0, y, scr);
+}
+
+/* dX[n, c, h, w] = sum_{m, i, j} dY[n, m, h + pt - i, w + pl - j] * W[m, c, i, j]: with i' = 2 - i,
+ * j' = 2 - j, the forward convolution of dY (M channels, OH x OW) with the kernel W'[c, m, i', j'] =
+ * W[m, c, 2 - i', 2 - j'] and padding 2 - pt, 2 - pl, giving H x W. Rows beyond dY read the zero
+ * row; columns beyond it the zero padding of the transform's row buffer (wino_input): a dY row lands
+ * at columns [2 - pl, W + pr) of a buffer 2 * ceil(W / 2) + 2 >= W + 2 wide, so every pad in [0, 2]. */
+int ng_wino_plan_bwd_data(ng_wino *p, int64_t N, int64_t C, int64_t M, int64_t H, int64_t W, int64_t pt,
+                          int64_t pl, int64_t OH, int64_t OW, int nw, int64_t chunk_bytes)
+{
+    const int64_t pb = OH + 2 - H - pt, pr = OW + 2 - W - pl;
+    if (pt < 0 || pt > 2 || pl < 0 || pl > 2 || pb < 0 || pb > 2 || pr < 0 || pr > 2 || OH < 1 || OW < 1) return 0;
+    ng_wino_plan(p, N, M, C, OH, OW, 2 - pt, 2 - pl, H, W, nw, chunk_bytes);
+    return 1;
+}
+
+void ng_wino_bwd_data(ng_pool *pool, const ng_wino *p, const float *dy, const float *w, float *dx, float *scr)
+{
+    wino_run(pool, p, dy, w, NULL, WINO_ADD, 1, dx, scr);
 }

@@ -1,4 +1,4 @@
-/* engine/wconv.h - Winograd F(2x2, 3x3) convolution forward (inference), for ops_conv.c.
+/* engine/wconv.h - Winograd F(2x2, 3x3) convolution forward and data gradient, for ops_conv.c.
  *
  *   Y[n, m, oh, ow] = B[m] + sum_{c, i, j} W[m, c, i, j] * X[n, c, oh - pt + i, ow - pl + j]
  *
@@ -40,5 +40,13 @@ int64_t ng_wino_scratch(const ng_wino *p);
  * expression). scr: ng_wino_scratch(p) floats. */
 void ng_wino_fwd(ng_pool *pool, const ng_wino *p, const float *x, const float *w, const float *b, int relu,
                  float *y, float *scr);
+/* The data gradient of that convolution (3x3, stride 1, every pad in [0, 2]), on the same kernels:
+ * dX += conv(dY, W turned 180 degrees with its channel axes swapped, padding 2 - pt, 2 - pl).
+ * Plan it with the forward's geometry (x: N x C x H x W, w: M x C x 3 x 3, dy: N x M x OH x OW);
+ * returns 0 (nothing planned) for pads outside [0, 2]. Scratch: ng_wino_scratch(p) floats. */
+int  ng_wino_plan_bwd_data(ng_wino *p, int64_t N, int64_t C, int64_t M, int64_t H, int64_t W, int64_t pt,
+                           int64_t pl, int64_t OH, int64_t OW, int nw, int64_t chunk_bytes);
+/* dx += the data gradient of dy through w (dx is added to, as backward's gradients are). */
+void ng_wino_bwd_data(ng_pool *pool, const ng_wino *p, const float *dy, const float *w, float *dx, float *scr);
 
 #endif
