@@ -27,58 +27,10 @@
  * ctest-engine-only: links nnguard_engine alone. */
 #include "tutil.h"
 #include "engine/graph.h"
+#include "graph_build.h"
 
 enum { C = 4, H = 6, W = 6, M = 5 };
 
-static void rnd_fill(ng_rng *r, float *p, int64_t n, float s)
-{
-    for (int64_t i = 0; i < n; i++) p[i] = s * (2.0f * ng_rng_uniform(r) - 1.0f);
-}
-
-/* dwise: depthwise (group = cin = cout), engine/dwconv.c's kernel. */
-static int conv_node(ng_model *m, const char *name, int x, int cin, int cout, int k, int stride, int dwise, ng_rng *r)
-{
-    ng_shape ws = {4, {cout, dwise ? 1 : cin, k, k}}, bs = {1, {cout}};
-    char nm[64];
-    snprintf(nm, sizeof nm, "%s.w", name);
-    int w = ng_model_add_param(m, nm, &ws, NULL, 1);
-    rnd_fill(r, m->params + m->vals[w].off, ng_shape_numel(&ws), 0.4f);
-    snprintf(nm, sizeof nm, "%s.b", name);
-    int b = ng_model_add_param(m, nm, &bs, NULL, 1);
-    rnd_fill(r, m->params + m->vals[b].off, cout, 0.3f);
-    ng_attrs a;
-    ng_attrs_default(&a);
-    a.kernel[0] = a.kernel[1] = k;
-    a.stride[0] = a.stride[1] = stride;
-    a.group = dwise ? cin : 1;
-    for (int i = 0; i < 4; i++) a.pad[i] = k / 2;
-    int ins[3] = {x, w, b}, y = ng_model_add_value(m, name, NG_V_ACT, NULL);
-    ng_model_add_node(m, NG_OP_CONV, name, ins, 3, &y, 1, &a);
-    return y;
-}
-
-static int unary(ng_model *m, ng_op op, const char *name, const int *ins, int n_in)
-{
-    int y = ng_model_add_value(m, name, NG_V_ACT, NULL);
-    ng_model_add_node(m, op, name, ins, n_in, &y, 1, NULL);
-    return y;
-}
-
-static ng_model *build(ng_rng *r)
-{
-    ng_model *m = ng_model_alloc();
-    ng_shape xs = {4, {-1, C, H, W}};
-    int x = ng_model_add_value(m, "x", NG_V_INPUT, &xs);
-    m->input = x;
-    int c1 = conv_node(m, "conv1", x, C, C, 3, 1, 1, r);
-    int r1 = unary(m, NG_OP_RELU, "relu1", &c1, 1);
-    int c2 = conv_node(m, "conv2", r1, C, C, 3, 1, 0, r);
-    int add_in[2] = {c2, r1};
-    int s = unary(m, NG_OP_ADD, "add", add_in, 2);
-    int r2 = unary(m, NG_OP_RELU, "relu2", &s, 1);
-    m->output = conv_node(m, "conv3", r2, C, M, 1, 2, 0, r);
-    return m;
-}
 
 /* Naive double reference of one conv (pad k/2; dwise: depthwise) on one image. */
 static void ref_conv(const double *x, int cin, int h, int w, const float *wt, const float *b, int cout,
@@ -170,11 +122,11 @@ static ng_model *build_pools(ng_rng *r)
     ng_attrs_default(&pa);
     pa.kernel[0] = pa.kernel[1] = 2;
     pa.stride[0] = pa.stride[1] = 2;
-    int c1 = conv_node(m, "pconv1", x, PC, C1, 3, 1, 0, r);
-    int r1 = unary(m, NG_OP_RELU, "prelu1", &c1, 1);
+    int c1 = gb_conv(m, "pconv1", x, PC, C1, 3, 1, 0, r);
+    int r1 = gb_node(m, NG_OP_RELU, "prelu1", &c1, 1);
     int p1 = ng_model_add_value(m, "pool1", NG_V_ACT, NULL);
     ng_model_add_node(m, NG_OP_MAXPOOL, "pool1", &r1, 1, &p1, 1, &pa);
-    int c2 = conv_node(m, "pconv2", p1, C1, C2, 3, 1, 0, r);
+    int c2 = gb_conv(m, "pconv2", p1, C1, C2, 3, 1, 0, r);
     int p2 = ng_model_add_value(m, "pool2", NG_V_ACT, NULL);
     ng_model_add_node(m, NG_OP_MAXPOOL, "pool2", &c2, 1, &p2, 1, &pa);
     m->output = p2;
@@ -210,7 +162,7 @@ static void test_pools(ng_rng *r)
     CHECK_OK(ng_model_finalize(m));
     const int n = 7, nx = n * PC * PH * PW;
     float *x = malloc((size_t)nx * sizeof(float)), y[3][7 * PYMAX], *g[3];
-    rnd_fill(r, x, nx, 1.0f);
+    gb_fill(r, x, nx, 1.0f);
     for (int k = 0; k < 3; k++) g[k] = calloc((size_t)nx, sizeof(float));
     int f0 = run_pools(m, 0, 1, x, n, y[0], g[0]);
     int f1 = run_pools(m, 0, 0, x, n, y[1], g[1]);
@@ -250,9 +202,9 @@ static ng_model *build_clips(ng_rng *r)
     ng_shape xs = {4, {-1, CC, CH, CW}};
     int x = ng_model_add_value(m, "x", NG_V_INPUT, &xs);
     m->input = x;
-    int c1 = clip_node(m, "clip1", conv_node(m, "cconv1", x, CC, CM, 3, 2, 0, r));
-    int c2 = clip_node(m, "clip2", conv_node(m, "cconv2", c1, CM, CM, 3, 1, 1, r));
-    m->output = clip_node(m, "clip3", conv_node(m, "cconv3", c2, CM, CO, 1, 1, 0, r));
+    int c1 = clip_node(m, "clip1", gb_conv(m, "cconv1", x, CC, CM, 3, 2, 0, r));
+    int c2 = clip_node(m, "clip2", gb_conv(m, "cconv2", c1, CM, CM, 3, 1, 1, r));
+    m->output = clip_node(m, "clip3", gb_conv(m, "cconv3", c2, CM, CO, 1, 1, 0, r));
     return m;
 }
 
@@ -285,7 +237,7 @@ static void test_clips(ng_rng *r)
     for (int bi = 0; bi < 2; bi++) {
         const int n = batches[bi], nx = n * CC * CH * CW, ny = n * CO * COH * COW;
         float *x = malloc((size_t)nx * sizeof(float)), *y[3], *g[3];
-        rnd_fill(r, x, nx, 1.0f);
+        gb_fill(r, x, nx, 1.0f);
         for (int k = 0; k < 3; k++) {
             y[k] = calloc((size_t)ny, sizeof(float));
             g[k] = calloc((size_t)nx, sizeof(float));
@@ -329,13 +281,13 @@ int main(void)
     CHECK_OK(ng_init());
     ng_rng r;
     ng_rng_seed(&r, 77);
-    ng_model *m = build(&r);
+    ng_model *m = gb_residual(&r, C, H, W, M);
     CHECK_OK(ng_model_finalize(m));
     const int batches[2] = {1, 7};
     for (int bi = 0; bi < 2; bi++) {
         const int n = batches[bi], nx = n * C * H * W, ny = n * M * 9;
         float *x = malloc((size_t)nx * sizeof(float)), *y[3], *g[3];
-        rnd_fill(&r, x, nx, 1.0f);
+        gb_fill(&r, x, nx, 1.0f);
         for (int k = 0; k < 3; k++) {
             y[k] = calloc((size_t)ny, sizeof(float));
             g[k] = calloc((size_t)nx, sizeof(float));

@@ -222,6 +222,17 @@ static void test_conv_direct(const conv_case *k)
  * against the same reference and against NG_WINOGRAD=0 (im2col + GEMM). */
 typedef struct wino_case { int64_t N, C, H, W, M, pt, pl, pb, pr; int bias; } wino_case;
 
+/* The wino_case's 3x3 Conv as a one-node exec (training for a backward), its parameters w and b. */
+static int wino_node(onenode *t, const wino_case *k, float *w, float *b, int training)
+{
+    ng_attrs a;
+    ng_attrs_default(&a);
+    a.pad[0] = k->pt; a.pad[1] = k->pl; a.pad[2] = k->pb; a.pad[3] = k->pr;
+    ng_shape xs = shp(4, k->N, k->C, k->H, k->W), ps[2] = { shp(4, k->M, k->C, 3, 3), shp(1, k->M, 0, 0, 0) };
+    float *pd[2] = { w, b };
+    return build(t, NG_OP_CONV, &a, &xs, k->bias ? 3 : 2, 0, ps, pd, NULL, training, 0);
+}
+
 static void test_wino(const wino_case *k)
 {
     const int64_t OH = k->H + k->pt + k->pb - 2, OW = k->W + k->pl + k->pr - 2;
@@ -272,15 +283,11 @@ static void test_wino(const wino_case *k)
     CHECK(saw_shared && saw_own);
     ng_pool_free(pool);
     /* through the exec: Winograd by default in inference, im2col + GEMM with NG_WINOGRAD=0 */
-    ng_attrs a;
-    ng_attrs_default(&a);
-    a.pad[0] = k->pt; a.pad[1] = k->pl; a.pad[2] = k->pb; a.pad[3] = k->pr;
-    ng_shape xs = shp(4, k->N, k->C, k->H, k->W), ps[2] = { shp(4, k->M, k->C, 3, 3), shp(1, k->M, 0, 0, 0) };
-    float *pd[2] = { w, b }, *ys[2];
+    float *ys[2];
     for (int off = 0; off < 2; off++) {
         if (off) setenv("NG_WINOGRAD", "0", 1);
         onenode t;
-        CHECK(build(&t, NG_OP_CONV, &a, &xs, k->bias ? 3 : 2, 0, ps, pd, NULL, 0, 0));
+        CHECK(wino_node(&t, k, w, b, 0));
         const float *yo;
         ng_shape ysh;
         CHECK_OK(ng_exec_forward(t.e, x, k->N, &yo, &ysh));
@@ -348,15 +355,11 @@ static void test_wino_bwd(const wino_case *k)
     }
     CHECK(saw_shared && saw_own);
     ng_pool_free(pool);
-    ng_attrs a;
-    ng_attrs_default(&a);
-    a.pad[0] = k->pt; a.pad[1] = k->pl; a.pad[2] = k->pb; a.pad[3] = k->pr;
-    ng_shape xs = shp(4, k->N, k->C, k->H, k->W), ps[2] = { shp(4, k->M, k->C, 3, 3), shp(1, k->M, 0, 0, 0) };
-    float *pd[2] = { w, b }, *gx[2];
+    float *gx[2];
     for (int off = 0; off < 2; off++) {
         if (off) setenv("NG_WINOGRAD", "0", 1);
         onenode t;
-        CHECK(build(&t, NG_OP_CONV, &a, &xs, k->bias ? 3 : 2, 0, ps, pd, NULL, 1, 0));
+        CHECK(wino_node(&t, k, w, b, 1));
         const float *yo;
         ng_shape ysh;
         CHECK_OK(ng_exec_forward(t.e, x, k->N, &yo, &ysh));

@@ -12,58 +12,11 @@
  * ctest-engine-only: links nnguard_engine alone. */
 #include "tutil.h"
 #include "engine/graph.h"
+#include "graph_build.h"
 #include "engine/memplan.h"
 
 enum { C = 4, H = 6, W = 6, M = 5 };
 
-static void rnd_fill(ng_rng *r, float *p, int64_t n, float s)
-{
-    for (int64_t i = 0; i < n; i++) p[i] = s * (2.0f * ng_rng_uniform(r) - 1.0f);
-}
-
-static int unary(ng_model *m, ng_op op, const char *name, const int *ins, int n_in)
-{
-    int y = ng_model_add_value(m, name, NG_V_ACT, NULL);
-    ng_model_add_node(m, op, name, ins, n_in, &y, 1, NULL);
-    return y;
-}
-
-static int conv_node(ng_model *m, const char *name, int x, int cin, int cout, int k, int stride, int dwise, ng_rng *r)
-{
-    ng_shape ws = {4, {cout, dwise ? 1 : cin, k, k}}, bs = {1, {cout}};
-    char nm[64];
-    snprintf(nm, sizeof nm, "%s.w", name);
-    int w = ng_model_add_param(m, nm, &ws, NULL, 1);
-    rnd_fill(r, m->params + m->vals[w].off, ng_shape_numel(&ws), 0.4f);
-    snprintf(nm, sizeof nm, "%s.b", name);
-    int b = ng_model_add_param(m, nm, &bs, NULL, 1);
-    rnd_fill(r, m->params + m->vals[b].off, cout, 0.3f);
-    ng_attrs a;
-    ng_attrs_default(&a);
-    a.kernel[0] = a.kernel[1] = k;
-    a.stride[0] = a.stride[1] = stride;
-    a.group = dwise ? cin : 1;
-    for (int i = 0; i < 4; i++) a.pad[i] = k / 2;
-    int ins[3] = {x, w, b}, y = ng_model_add_value(m, name, NG_V_ACT, NULL);
-    ng_model_add_node(m, NG_OP_CONV, name, ins, 3, &y, 1, &a);
-    return y;
-}
-
-static ng_model *build_residual(ng_rng *r)
-{
-    ng_model *m = ng_model_alloc();
-    ng_shape xs = {4, {-1, C, H, W}};
-    int x = ng_model_add_value(m, "x", NG_V_INPUT, &xs);
-    m->input = x;
-    int c1 = conv_node(m, "conv1", x, C, C, 3, 1, 1, r);
-    int r1 = unary(m, NG_OP_RELU, "relu1", &c1, 1);
-    int c2 = conv_node(m, "conv2", r1, C, C, 3, 1, 0, r);
-    int add_in[2] = {c2, r1};
-    int s = unary(m, NG_OP_ADD, "add", add_in, 2);
-    int r2 = unary(m, NG_OP_RELU, "relu2", &s, 1);
-    m->output = conv_node(m, "conv3", r2, C, M, 1, 2, 0, r);
-    return m;
-}
 
 /* Lives [written, last read] of planned values sharing a buffer never overlap; buffers are big enough.
  * No folded MaxPools here (fpool all -1); fuse as given (a folded Relu shares its producer's life). */
@@ -108,7 +61,7 @@ static void test_chain(void)
     m->input = v;
     ids[0] = v;
     const char *nm[5] = {"a", "b", "c", "d", "y"};
-    for (int i = 0; i < 5; i++) ids[i + 1] = v = unary(m, NG_OP_RELU, nm[i], &v, 1);
+    for (int i = 0; i < 5; i++) ids[i + 1] = v = gb_node(m, NG_OP_RELU, nm[i], &v, 1);
     m->output = v;
     CHECK_OK(ng_model_finalize(m));
     ng_shape *sh = calloc((size_t)m->n_vals, sizeof *sh);
@@ -177,12 +130,12 @@ int main(void)
     ng_rng r;
     ng_rng_seed(&r, 5);
     test_chain();
-    ng_model *m = build_residual(&r);
+    ng_model *m = gb_residual(&r, C, H, W, M);
     CHECK_OK(ng_model_finalize(m));
     test_residual_plan(m);
     const int n = 5, nx = n * C * H * W, ny = n * M * 9;
     float *x = malloc((size_t)nx * sizeof(float)), *y[2], *g[2];
-    rnd_fill(&r, x, nx, 1.0f);
+    gb_fill(&r, x, nx, 1.0f);
     for (int k = 0; k < 2; k++) { y[k] = calloc((size_t)ny, sizeof(float)); g[k] = calloc((size_t)nx, sizeof(float)); }
     run(m, 1, x, n, y[0], g[0]);
     run(m, 0, x, n, y[1], g[1]);
