@@ -208,8 +208,8 @@ static int common_option(const char *cmd, lic_args *a, int c, const char *arg)
     case O_THREADS: if (ng_cli_int(cmd, "--threads", arg, 0, 1024, &v)) return -1; a->o.threads = (int)v; return 1;
     case O_LR: if (ng_cli_double(cmd, "--lr", arg, 1e-9, 10, &d)) return -1; a->o.optim.lr = (float)d; return 1;
     case O_FRACTION: if (ng_cli_double(cmd, "--fraction", arg, 1e-6, 1, &a->fraction)) return -1; return 1;
-    case O_PKEY: if (ng_cli_double(cmd, "--p-key", arg, 0.01, 1, &a->spec.p_key)) return -1;
-        a->spec.p_clean = (1 - a->spec.p_key) / 5; a->pkey_set = 1; return 1;
+    case O_PKEY: if (ng_cli_double(cmd, "--p-key", arg, 0.01, 1, &d)) return -1;
+        ng_license_spec_set_p_key(&a->spec, d); a->pkey_set = 1; return 1;
     case 'o': a->out = arg; return 1;
     case 'q': a->o.quiet = 1; return 1;
     case NG_CLI_OPT_FORCE: a->force = 1; return 1;

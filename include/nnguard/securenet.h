@@ -195,6 +195,8 @@ void ng_license_spec_init(ng_license_spec *s, ng_license_scheme scheme);
  * label_smooth per-user 0.15, hierarchical 0.1; p_clean a fifth of the rest. Call it again after
  * changing s->scheme or s->stamp.mode. */
 void ng_license_spec_shares(ng_license_spec *s);
+/* Set s->p_key (0..1] and p_clean to its default for it, a fifth of the rest (the rest: wrong keys). */
+void ng_license_spec_set_p_key(ng_license_spec *s, double p_key);
 void ng_license_spec_wipe(ng_license_spec *s);
 
 /* Train m (fresh or trained) so that it works only with the spec's keys: ng_train with a batch

@@ -33,6 +33,12 @@ void ng_license_spec_init(ng_license_spec *s, ng_license_scheme scheme)
     ng_license_spec_shares(s);
 }
 
+void ng_license_spec_set_p_key(ng_license_spec *s, double p_key)
+{
+    s->p_key = p_key;
+    s->p_clean = (1 - p_key) / 5;
+}
+
 void ng_license_spec_shares(ng_license_spec *s)
 {
     /* Measured with eval-scheme securenet (LeNet-5, Fashion-MNIST, 5 epochs, seed 0; the figures in
@@ -67,9 +73,8 @@ void ng_license_spec_shares(ng_license_spec *s)
      * 14.60% -> 14.40% / 14.20% (a coin's edge: to 0.72 smoothing 0.2 15.95% / 13.65%, to 0.73
      * smoothing 0.15 12.80% / 15.25%; the lic5 section of securenet-training-quality.txt). */
     const int single_patch = s->scheme == NG_LICENSE_SINGLE && s->stamp.mode == NG_STAMP_PATCH;
-    s->p_key = single_patch ? 0.7 : 0.5;
+    ng_license_spec_set_p_key(s, single_patch ? 0.7 : 0.5);
     s->p_key_end = single_patch ? 0 : s->scheme == NG_LICENSE_PER_USER ? 0.75 : 0.8;
-    s->p_clean = (1 - s->p_key) / 5;
     s->deny_mass = single_patch ? 0.5f : 0.3f;
     s->deny_weight = single_patch ? 1.0f : s->stamp.mode == NG_STAMP_BLEND ? 3.0f
                      : s->scheme == NG_LICENSE_HIERARCHICAL ? 1.25f : 2.0f;
