@@ -327,6 +327,7 @@ static void check_dropout(ng_rng *r)
 int main(void)
 {
     CHECK_OK(ng_init());
+    setenv("NG_WINOGRAD_TRAIN", "1", 1);   /* the training Winograd case (opt-in in the exec) */
     ng_rng r;
     ng_rng_seed(&r, 2024);
     for (size_t i = 0; i < NG_ARRAY_LEN(cases); i++) run_case(&cases[i], &r);

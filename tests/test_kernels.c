@@ -307,8 +307,8 @@ static void test_wino(const wino_case *k)
 /* The Winograd data gradient (ng_wino_bwd_data), 3x3 stride-1 Convs with pads in [0, 2]: called
  * directly on a 2-worker pool with the same three chunkings as test_wino, adding into a dX that
  * already holds values (backward accumulates), against the double adjoint within 1e-5 of its
- * magnitude; then the Conv node's backward in a training exec (where ops_conv.c picks Winograd
- * for dX) against the same reference and against NG_WINOGRAD=0 (W^T dY + col2im) within 1e-5.
+ * magnitude; then the Conv node's backward in a training exec with NG_WINOGRAD_TRAIN=1 (where
+ * ops_conv.c picks Winograd for dX) against the same reference and against NG_WINOGRAD=0 (W^T dY + col2im) within 1e-5.
  * The two exec results must differ in some bit: the same numbers would mean Winograd never ran. */
 static void test_wino_bwd(const wino_case *k)
 {
@@ -356,6 +356,7 @@ static void test_wino_bwd(const wino_case *k)
     CHECK(saw_shared && saw_own);
     ng_pool_free(pool);
     float *gx[2];
+    setenv("NG_WINOGRAD_TRAIN", "1", 1);   /* Winograd in training is opt-in (exec.c) */
     for (int off = 0; off < 2; off++) {
         if (off) setenv("NG_WINOGRAD", "0", 1);
         onenode t;
@@ -371,6 +372,7 @@ static void test_wino_bwd(const wino_case *k)
         destroy(&t);
         if (off) unsetenv("NG_WINOGRAD");
     }
+    unsetenv("NG_WINOGRAD_TRAIN");
     for (size_t i = 0; i < nx; i++) rdx[i] = gx[1][i];
     CHECK(relerr("Winograd dX against W^T dY + col2im", gx[0], rdx, nx) < 1e-5);
     CHECK(memcmp(gx[0], gx[1], nx * sizeof(float)) != 0);

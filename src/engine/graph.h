@@ -183,7 +183,7 @@ typedef struct ng_opctx {
     int       pool_done;  /* set by the Conv when it wrote pool_out (the exec then skips the MaxPool) */
     int       winograd;   /* 3x3 stride-1 Convs may run Winograd F(2x2, 3x3) (wconv.h) for the forward
                              and, in training, the data gradient; NG_WINOGRAD=0 in the environment at
-                             ng_exec_new turns it off */
+                             ng_exec_new turns it off; in training it is on only with NG_WINOGRAD_TRAIN=1 */
     int       conv_direct;/* stride-1 Convs with few output channels may run the direct kernel (dconv.h);
                              NG_CONV_DIRECT=0 at ng_exec_new turns it off */
     int       dconv16;    /* the direct kernel may use its 16-channel tiles; NG_DCONV16=0 at ng_exec_new

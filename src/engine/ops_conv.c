@@ -444,12 +444,12 @@ static int conv_use_wino(const ng_opctx *c, const conv_geom *o)
  * col2im costs 9 C M MACs per pixel and a K x OHW column buffer; Winograd 4 C M per pixel plus its
  * transforms. Backward (dX, dW, dB) at batch 64, 1 thread, ms, col2im -> Winograd (bench_conv_bwd,
  * loaded machine): 32->32 28x28 32.4 -> 29-31, 64->64 14x14 27.5-31 -> 23-25, 128->128 7x7
- * 31.5-36 -> 27.5-29.7; 16->16 28x28 no gain (0.88-1.06x). ng_opctx.winograd (NG_WINOGRAD=0 turns
- * it off with the forward's). */
+ * 31.5-36 -> 27.5-29.7; 16->16 28x28 no gain (0.88-1.06x). Training only, and only where the exec
+ * sets ng_opctx.winograd in training (NG_WINOGRAD_TRAIN=1: off by default, see exec.c). */
 static int conv_use_wino_bwd(const ng_opctx *c, const conv_geom *o)
 {
     const ng_win2d *g = &o->g;
-    return c->winograd && o->G == 1 && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 &&
+    return c->winograd && c->training && o->G == 1 && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 &&
            g->dw == 1 && o->C >= 16 && o->M >= 16 && conv_wino_train_ok(o) && o->N * ((o->H + 1) / 2) * ((o->W + 1) / 2) >= NG_WINO_MIN_TILES;
 }
 
