@@ -53,6 +53,20 @@ static void check_plan(const ng_model *m, const ng_shape *sh, const char *fuse, 
     free(last);
 }
 
+/* What ng_memplan reads and writes for m: shapes, slots and sizes per value, no fusion, no folded pools. */
+typedef struct bufs { ng_shape *sh; int *slot; size_t *size; char *fuse; int *fpool; } bufs;
+
+static bufs bufs_new(const ng_model *m)
+{
+    bufs b = { calloc((size_t)m->n_vals, sizeof *b.sh), malloc((size_t)m->n_vals * sizeof *b.slot),
+               malloc((size_t)m->n_vals * sizeof *b.size), calloc((size_t)m->n_nodes, 1),
+               malloc((size_t)m->n_nodes * sizeof *b.fpool) };
+    for (int i = 0; i < m->n_nodes; i++) b.fpool[i] = -1;
+    return b;
+}
+
+static void bufs_free(bufs *b) { free(b->sh); free(b->slot); free(b->size); free(b->fuse); free(b->fpool); }
+
 static void test_chain(void)
 {
     ng_model *m = ng_model_alloc();
@@ -64,40 +78,30 @@ static void test_chain(void)
     for (int i = 0; i < 5; i++) ids[i + 1] = v = gb_node(m, NG_OP_RELU, nm[i], &v, 1);
     m->output = v;
     CHECK_OK(ng_model_finalize(m));
-    ng_shape *sh = calloc((size_t)m->n_vals, sizeof *sh);
-    int *slot = malloc((size_t)m->n_vals * sizeof *slot);
-    size_t *size = malloc((size_t)m->n_vals * sizeof *size);
-    char *fuse = calloc((size_t)m->n_nodes, 1);
-    int *fpool = malloc((size_t)m->n_nodes * sizeof *fpool);
-    for (int i = 0; i < m->n_nodes; i++) fpool[i] = -1;
-    CHECK_OK(ng_model_infer_shapes(m, 3, sh));
-    int ns = ng_memplan(m, sh, fuse, fpool, slot, size);
+    bufs b = bufs_new(m);
+    CHECK_OK(ng_model_infer_shapes(m, 3, b.sh));
+    int ns = ng_memplan(m, b.sh, b.fuse, b.fpool, b.slot, b.size);
     CHECKF(ns == 2, "chain of 4 planned values: %d buffers, want 2", ns);
-    CHECK(slot[ids[1]] >= 0 && slot[ids[1]] == slot[ids[3]] && slot[ids[2]] == slot[ids[4]]);
-    CHECK(slot[ids[1]] != slot[ids[2]]);
-    CHECK(slot[ids[0]] == -1 && slot[ids[5]] == -1);   /* the graph input and output: their own */
-    CHECK(ns == 2 && size[0] == 24 && size[1] == 24);
-    free(sh); free(slot); free(size); free(fuse); free(fpool);
+    CHECK(b.slot[ids[1]] >= 0 && b.slot[ids[1]] == b.slot[ids[3]] && b.slot[ids[2]] == b.slot[ids[4]]);
+    CHECK(b.slot[ids[1]] != b.slot[ids[2]]);
+    CHECK(b.slot[ids[0]] == -1 && b.slot[ids[5]] == -1);   /* the graph input and output: their own */
+    CHECK(ns == 2 && b.size[0] == 24 && b.size[1] == 24);
+    bufs_free(&b);
     ng_model_free(m);
 }
 
 static void test_residual_plan(ng_model *m)
 {
-    ng_shape *sh = calloc((size_t)m->n_vals, sizeof *sh);
-    int *slot = malloc((size_t)m->n_vals * sizeof *slot);
-    size_t *size = malloc((size_t)m->n_vals * sizeof *size);
-    char *fuse = calloc((size_t)m->n_nodes, 1);
-    int *fpool = malloc((size_t)m->n_nodes * sizeof *fpool);
-    for (int i = 0; i < m->n_nodes; i++) fpool[i] = -1;
-    CHECK_OK(ng_model_infer_shapes(m, 2, sh));
+    bufs b = bufs_new(m);
+    CHECK_OK(ng_model_infer_shapes(m, 2, b.sh));
     for (int f = 0; f < 2; f++) {
-        fuse[0] = fuse[2] = (char)f;   /* conv1 -> relu1, add -> relu2 */
-        int ns = ng_memplan(m, sh, fuse, fpool, slot, size);
+        b.fuse[0] = b.fuse[2] = (char)f;   /* conv1 -> relu1, add -> relu2 */
+        int ns = ng_memplan(m, b.sh, b.fuse, b.fpool, b.slot, b.size);
         CHECK(ns > 0);
-        if (f) CHECK(slot[m->nodes[0].out[0]] == slot[m->nodes[1].out[0]]);
-        check_plan(m, sh, fuse, slot, size, ns);
+        if (f) CHECK(b.slot[m->nodes[0].out[0]] == b.slot[m->nodes[1].out[0]]);
+        check_plan(m, b.sh, b.fuse, b.slot, b.size, ns);
     }
-    free(sh); free(slot); free(size); free(fuse); free(fpool);
+    bufs_free(&b);
 }
 
 /* Output (and, grad, the input gradient for dL/dy = 1) of a fresh 2-thread inference exec. */
