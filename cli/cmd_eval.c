@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include "json_num.h"
 #include "cli.h"
 #include "core/core.h"
 #include "load_model.h"
@@ -93,14 +94,14 @@ static int report(const char *model, const char *data, const eval_result *r, int
     json_object_set_new(o, "split", json_string("test"));
     json_object_set_new(o, "n", json_integer(r->n));
     json_object_set_new(o, "correct", json_integer(r->correct));
-    json_object_set_new(o, "accuracy", json_real(acc));
-    json_object_set_new(o, "images_per_s", json_real(ips));
-    json_object_set_new(o, "seconds", json_real(r->seconds));
+    json_object_set_new(o, "accuracy", ng_json_num(acc));
+    json_object_set_new(o, "images_per_s", ng_json_num(ips));
+    json_object_set_new(o, "seconds", ng_json_num(r->seconds));
     json_object_set_new(o, "batch", json_integer(batch));
     json_object_set_new(o, "threads", json_integer(threads));
     if (per_class) {
         json_t *a = json_array();
-        for (int k = 0; k < r->classes; k++) json_array_append_new(a, json_real(ratio(r->class_hit[k], r->class_n[k])));
+        for (int k = 0; k < r->classes; k++) json_array_append_new(a, ng_json_num(ratio(r->class_hit[k], r->class_n[k])));
         json_object_set_new(o, "per_class", a);
     }
     char *s = json_dumps(o, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));

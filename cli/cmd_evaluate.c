@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include "json_num.h"
 #include "cli.h"
 #include "core/core.h"
 #include "eval_scheme.h"
@@ -319,7 +320,7 @@ int ng_cmd_evaluate(int argc, char **argv)
     st = evaluate(&r, res);
     int rc = NG_EXIT_OK;
     if (st == NG_OK) {
-        json_object_set_new(res, "wall_seconds", json_real(ng_now() - r.t0));
+        json_object_set_new(res, "wall_seconds", ng_json_num(ng_now() - r.t0));
         json_t *m = ng_results_machine();
         json_object_set(json_object_get(res, "machine"), "load_end", json_object_get(m, "load"));
         json_decref(m);

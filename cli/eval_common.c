@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "json_num.h"
 #include "cli.h"
 #include "core/core.h"
 #include "eval_scheme.h"
@@ -65,20 +66,20 @@ ng_status ng_es_finetune(ng_es_ctx *c, const ng_model *victim, json_t **out)
         json_t *row = json_object(), *att = json_array(), *scr = json_array(), *san = json_array(), *loss = json_array();
         printf("    %5.1f%% of the data (%6lld images):", 100 * c->fractions[f], (long long)r->n_train);
         for (int e = 0; e < r->epochs; e++) {
-            json_array_append_new(att, json_real(r->acc_attacked[e]));
-            json_array_append_new(scr, json_real(r->acc_scratch[e]));
-            json_array_append_new(san, json_real(r->acc_sanity[e]));
-            json_array_append_new(loss, json_real(r->loss_attacked[e]));
+            json_array_append_new(att, ng_json_num(r->acc_attacked[e]));
+            json_array_append_new(scr, ng_json_num(r->acc_scratch[e]));
+            json_array_append_new(san, ng_json_num(r->acc_sanity[e]));
+            json_array_append_new(loss, ng_json_num(r->loss_attacked[e]));
         }
         int L = r->epochs - 1;
         printf(" attacked %6.2f%% (loss %.2f -> %.2f)  scratch %6.2f%%", 100 * r->acc_attacked[L], r->loss_before,
                r->loss_attacked[L], 100 * r->acc_scratch[L]);
         if (c->ft_sanity) printf("  sanity %6.2f%%", 100 * r->acc_sanity[L]);
         printf("  (last epoch)\n");
-        json_object_set_new(row, "fraction", json_real(c->fractions[f]));
+        json_object_set_new(row, "fraction", ng_json_num(c->fractions[f]));
         json_object_set_new(row, "train_examples", json_integer(r->n_train));
         json_object_set_new(row, "params_reinitialised", json_integer(r->n_sanitized));
-        json_object_set_new(row, "loss_before", json_real(r->loss_before));
+        json_object_set_new(row, "loss_before", ng_json_num(r->loss_before));
         json_object_set_new(row, "loss_attacked", loss);
         json_object_set_new(row, "accuracy_attacked", att);
         json_object_set_new(row, "accuracy_scratch", scr);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
+#include "json_num.h"
 #include "cli.h"
 #include "eval_scheme.h"
 #include "attacks/attack_cli.h"
@@ -168,7 +169,7 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *out)
         if (c->n_curve > 0 && (st = curve(c, base, &cv)) != NG_OK) { json_decref(r); goto done; }
         json_object_set_new(r, "arch", json_string(arch));
         json_object_set_new(r, "model", json_string(path));
-        json_object_set_new(r, "accuracy_before", json_real(acc_before));
+        json_object_set_new(r, "accuracy_before", ng_json_num(acc_before));
         json_object_set_new(r, "hide", json_integer(c->hide));
         if (cv) json_object_set_new(r, "curve", cv);
         json_array_append_new(out, r);
@@ -219,7 +220,7 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *out)
                               "accuracy", pts[i].acc);
         printf("    %3.0f%%: %6.2f%%", 100 * pts[i].rate, 100 * pts[i].acc);
         if (po.epochs > 0) {
-            json_object_set_new(p, "accuracy_tuned", json_real(ptt[i].acc_tuned));
+            json_object_set_new(p, "accuracy_tuned", ng_json_num(ptt[i].acc_tuned));
             printf("  fine-tuned %6.2f%%", 100 * ptt[i].acc_tuned);
         }
         putchar('\n');
@@ -300,14 +301,14 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *out)
     json_object_set_new(r, "dead_layers", json_integer(o.dead ? (o.dead_layers > 1 ? o.dead_layers : 1) : 0));
     json_object_set_new(r, "model", json_string(path));
     json_object_set_new(r, "parameters", json_integer((json_int_t)total));
-    json_object_set_new(r, "accuracy_before", json_real(acc_before));
-    json_object_set_new(r, "accuracy_after", json_real(acc_after));
-    json_object_set_new(r, "drop_points", json_real(acc_before - acc_after));
-    json_object_set_new(r, "drop_relative", json_real((acc_before - acc_after) / acc_before));
+    json_object_set_new(r, "accuracy_before", ng_json_num(acc_before));
+    json_object_set_new(r, "accuracy_after", ng_json_num(acc_after));
+    json_object_set_new(r, "drop_points", ng_json_num(acc_before - acc_after));
+    json_object_set_new(r, "drop_relative", ng_json_num((acc_before - acc_after) / acc_before));
     json_object_set_new(r, "changed", json_integer((json_int_t)changed));
-    json_object_set_new(r, "changed_fraction", json_real((double)changed / (double)total));
+    json_object_set_new(r, "changed_fraction", ng_json_num((double)changed / (double)total));
     json_object_set_new(r, "changed_in_range", json_boolean(in_range));
-    json_object_set_new(r, "encrypt_seconds", json_real(secs));
+    json_object_set_new(r, "encrypt_seconds", ng_json_num(secs));
     json_object_set_new(r, "decrypt_bit_exact", json_boolean(exact));
     json_object_set_new(r, "finetune", ft);
     json_object_set_new(r, "prune", pr);

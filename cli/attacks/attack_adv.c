@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include "json_num.h"
 #include "cli.h"
 #include "attack_cli.h"
 #include "securenet/sn_cli.h"
@@ -51,10 +52,10 @@ static json_t *adv_json(const char *name, const ng_advex_result *r)
     json_object_set_new(o, "images", json_integer(r->n));
     json_object_set_new(o, "correct", json_integer(r->correct));
     json_object_set_new(o, "flipped", json_integer(r->flipped));
-    json_object_set_new(o, "success_rate", json_real(r->success));
-    json_object_set_new(o, "accuracy_clean", json_real(r->acc_clean));
-    json_object_set_new(o, "accuracy_adversarial", json_real(r->acc_adv));
-    json_object_set_new(o, "linf", json_real(r->linf));
+    json_object_set_new(o, "success_rate", ng_json_num(r->success));
+    json_object_set_new(o, "accuracy_clean", ng_json_num(r->acc_clean));
+    json_object_set_new(o, "accuracy_adversarial", ng_json_num(r->acc_adv));
+    json_object_set_new(o, "linf", ng_json_num(r->linf));
     return o;
 }
 
@@ -97,7 +98,7 @@ int ng_attack_run_adversarial(const ng_attack_args *a, int pgd)
     if (st == NG_OK && a->json) {
         json_t *j = json_object();
         json_object_set_new(j, "attack", json_string(pgd ? "pgd" : "fgsm"));
-        json_object_set_new(j, "eps", json_real(a->eps));
+        json_object_set_new(j, "eps", ng_json_num(a->eps));
         json_object_set_new(j, "steps", json_integer(o.steps));
         json_object_set_new(j, "seed", json_integer((json_int_t)o.seed));
         json_object_set_new(j, "license_key", json_boolean(s != NULL));

@@ -3,6 +3,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include "json_num.h"
 #include "cli.h"
 #include "attack_cli.h"
 
@@ -43,10 +44,10 @@ int ng_attack_run_license_keyguess(const ng_attack_args *a)
     if (a->json) {
         json_t *o = json_object();
         json_object_set_new(o, "trials", json_integer(r.trials));
-        json_object_set_new(o, "accuracy_no_key", json_real(none));
-        json_object_set_new(o, "accuracy_mean", json_real(r.acc_mean));
-        json_object_set_new(o, "accuracy_min", json_real(r.acc_min));
-        json_object_set_new(o, "accuracy_max", json_real(r.acc_max));
+        json_object_set_new(o, "accuracy_no_key", ng_json_num(none));
+        json_object_set_new(o, "accuracy_mean", ng_json_num(r.acc_mean));
+        json_object_set_new(o, "accuracy_min", ng_json_num(r.acc_min));
+        json_object_set_new(o, "accuracy_max", ng_json_num(r.acc_max));
         char *s = json_dumps(o, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
         json_decref(o);
         if (s) puts(s);

@@ -2,6 +2,7 @@
  * load the model and data, run the attack, print a table (or JSON with --json). */
 #include <jansson.h>
 #include <stdlib.h>
+#include "json_num.h"
 #include "cli.h"
 #include "attack_cli.h"
 #include "load_model.h"
@@ -43,7 +44,7 @@ static int print_json(json_t *o)
 static json_t *series(const double *v, int n)
 {
     json_t *a = json_array();
-    for (int e = 0; e < n; e++) json_array_append_new(a, json_real(v[e]));
+    for (int e = 0; e < n; e++) json_array_append_new(a, ng_json_num(v[e]));
     return a;
 }
 
@@ -52,8 +53,8 @@ static json_t *finetune_json(const ng_finetune_result *r, const ng_finetune_opti
     json_t *j = json_object();
     json_object_set_new(j, "train_examples", json_integer(r->n_train));
     json_object_set_new(j, "params_reinitialised", json_integer(r->n_sanitized));
-    json_object_set_new(j, "accuracy_before", json_real(r->acc_before));
-    json_object_set_new(j, "loss_before", json_real(r->loss_before));
+    json_object_set_new(j, "accuracy_before", ng_json_num(r->acc_before));
+    json_object_set_new(j, "loss_before", ng_json_num(r->loss_before));
     json_object_set_new(j, "accuracy_attacked", series(r->acc_attacked, r->epochs));
     json_object_set_new(j, "loss_attacked", series(r->loss_attacked, r->epochs));
     if (o->scratch) json_object_set_new(j, "accuracy_scratch", series(r->acc_scratch, r->epochs));
@@ -107,10 +108,10 @@ int ng_attack_run_prune(const ng_attack_args *a)
         json_t *arr = json_array();
         for (int i = 0; i < a->n_rates; i++) {
             json_t *p = json_object();
-            json_object_set_new(p, "rate", json_real(pts[i].rate));
+            json_object_set_new(p, "rate", ng_json_num(pts[i].rate));
             json_object_set_new(p, "zeroed", json_integer(pts[i].zeroed));
-            json_object_set_new(p, "accuracy", json_real(pts[i].acc));
-            if (pts[i].acc_tuned >= 0) json_object_set_new(p, "accuracy_tuned", json_real(pts[i].acc_tuned));
+            json_object_set_new(p, "accuracy", ng_json_num(pts[i].acc));
+            if (pts[i].acc_tuned >= 0) json_object_set_new(p, "accuracy_tuned", ng_json_num(pts[i].acc_tuned));
             json_array_append_new(arr, p);
         }
         rc = print_json(arr);
@@ -150,12 +151,12 @@ int ng_attack_run_keyguess(const ng_attack_args *a)
     if (st != NG_OK) goto fail;
     if (a->json) {
         json_t *o = json_object(), *arr = json_array();
-        for (int i = 0; i < r.trials; i++) json_array_append_new(arr, json_real(r.acc[i]));
+        for (int i = 0; i < r.trials; i++) json_array_append_new(arr, ng_json_num(r.acc[i]));
         json_object_set_new(o, "trials", json_integer(r.trials));
-        json_object_set_new(o, "accuracy_locked", json_real(locked_acc));
-        json_object_set_new(o, "accuracy_mean", json_real(r.acc_mean));
-        json_object_set_new(o, "accuracy_min", json_real(r.acc_min));
-        json_object_set_new(o, "accuracy_max", json_real(r.acc_max));
+        json_object_set_new(o, "accuracy_locked", ng_json_num(locked_acc));
+        json_object_set_new(o, "accuracy_mean", ng_json_num(r.acc_mean));
+        json_object_set_new(o, "accuracy_min", ng_json_num(r.acc_min));
+        json_object_set_new(o, "accuracy_max", ng_json_num(r.acc_max));
         json_object_set_new(o, "accuracy", arr);
         print_json(o);
     } else {
@@ -267,9 +268,9 @@ int ng_attack_run_adaptive(const ng_attack_args *a)
                 json_object_set_new(o, "found", json_integer(r.found));
                 json_object_set_new(o, "detectors", ng_attack_detector_table(&r, "", 0));
             }
-            json_object_set_new(o, "accuracy_before", json_real(r.acc_before));
-            json_object_set_new(o, "accuracy_reset", json_real(r.acc_reset));
-            if (r.acc_tuned >= 0) json_object_set_new(o, "accuracy_tuned", json_real(r.acc_tuned));
+            json_object_set_new(o, "accuracy_before", ng_json_num(r.acc_before));
+            json_object_set_new(o, "accuracy_reset", ng_json_num(r.acc_reset));
+            if (r.acc_tuned >= 0) json_object_set_new(o, "accuracy_tuned", ng_json_num(r.acc_tuned));
             print_json(o);
         } else {
             printf("adaptive attack on %s: %lld parameters flagged and reset", a->model, (long long)r.flagged);

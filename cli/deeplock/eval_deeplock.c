@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
+#include "json_num.h"
 #include "cli.h"
 #include "eval_scheme.h"
 #include "core/core.h"
@@ -42,10 +43,10 @@ static ng_status throughput(ng_keystream ks, const ng_key *key, int threads, jso
     int same = st == NG_OK && memcmp(a, b, bytes) == 0;   /* b holds the plaintext copy */
     double gb = (double)bytes / 1e9;
     json_object_set_new(o, "bytes", json_integer((json_int_t)bytes));
-    json_object_set_new(o, "lock_gb_s", json_real(gb / best_lock));
-    json_object_set_new(o, "unlock_gb_s", json_real(gb / best_unlock));
-    json_object_set_new(o, "memcpy_gb_s", json_real(gb / best_cp));
-    json_object_set_new(o, "lock_vs_memcpy", json_real(best_cp / best_lock));
+    json_object_set_new(o, "lock_gb_s", ng_json_num(gb / best_lock));
+    json_object_set_new(o, "unlock_gb_s", ng_json_num(gb / best_unlock));
+    json_object_set_new(o, "memcpy_gb_s", ng_json_num(gb / best_cp));
+    json_object_set_new(o, "lock_vs_memcpy", ng_json_num(best_cp / best_lock));
     json_object_set_new(o, "roundtrip_exact", json_boolean(same));
     printf("  throughput (%s, %zu MiB in memory): lock %.2f GB/s, unlock %.2f GB/s, memcpy %.2f GB/s (lock = %.2fx memcpy)\n",
            ng_keystream_name(ks), bytes >> 20, gb / best_lock, gb / best_unlock, gb / best_cp, best_cp / best_lock);
@@ -104,14 +105,14 @@ ng_status ng_es_deeplock(ng_es_ctx *c, json_t *report)
     json_t *tp = json_object();
     st = throughput(ks, &key, c->threads, tp);
     json_t *kga = json_array();
-    for (int i = 0; i < kg.trials; i++) json_array_append_new(kga, json_real(kg.acc[i]));
+    for (int i = 0; i < kg.trials; i++) json_array_append_new(kga, ng_json_num(kg.acc[i]));
     json_object_set_new(report, "model", json_string(path));
     json_object_set_new(report, "model_id", json_string(hex));
     json_object_set_new(report, "keystream", json_string(ng_keystream_name(ks)));
     json_object_set_new(report, "parameters", json_integer((json_int_t)ng_model_nparams(base)));
-    json_object_set_new(report, "accuracy_original", json_real(acc_orig));
-    json_object_set_new(report, "accuracy_locked", json_real(acc_locked));
-    json_object_set_new(report, "accuracy_unlocked", json_real(acc_unlocked));
+    json_object_set_new(report, "accuracy_original", ng_json_num(acc_orig));
+    json_object_set_new(report, "accuracy_locked", ng_json_num(acc_locked));
+    json_object_set_new(report, "accuracy_unlocked", ng_json_num(acc_unlocked));
     json_object_set_new(report, "unlock_bit_exact", json_boolean(exact));
     json_object_set_new(report, "wrong_keys", json_pack("{s:i,s:f,s:f,s:f,s:o}", "trials", kg.trials,
                         "mean", kg.acc_mean, "max", kg.acc_max, "min", kg.acc_min, "accuracy", kga));

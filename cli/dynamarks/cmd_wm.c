@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "json_num.h"
 #include "cli.h"
 #include "load_model.h"
 #include "wm_cli.h"
@@ -127,13 +128,13 @@ json_t *ng_wm_cli_json(const ng_wm_result *r)
 {
     json_t *o = json_object();
     json_object_set_new(o, "mode", json_string(ng_wm_mode_name(r->mode)));
-    json_object_set_new(o, "statistic", json_real(r->statistic));
-    json_object_set_new(o, "p_value", json_real(r->p_value));
+    json_object_set_new(o, "statistic", ng_json_num(r->statistic));
+    json_object_set_new(o, "p_value", ng_json_num(r->p_value));
     json_object_set_new(o, "n", json_integer(r->n));
     json_object_set_new(o, "verdict", json_string(r->stolen ? "stolen" : "not detected"));
     if (r->mode == NG_WM_SOFT) {
         json_t *t = json_array();
-        for (int c = 0; c < NG_WM_MAX_CLASSES && c < r->classes_used; c++) json_array_append_new(t, json_real(r->tau[c]));
+        for (int c = 0; c < NG_WM_MAX_CLASSES && c < r->classes_used; c++) json_array_append_new(t, ng_json_num(r->tau[c]));
         json_object_set_new(o, "tau", t);
         json_object_set_new(o, "classes_used", json_integer(r->classes_used));
     } else {
@@ -224,7 +225,7 @@ static int verify(int argc, char **argv)
     if (json) {
         json_t *o = ng_wm_cli_json(&r);
         json_object_set_new(o, "suspect", json_string(suspect_path));
-        json_object_set_new(o, "threshold", json_real(threshold));
+        json_object_set_new(o, "threshold", ng_json_num(threshold));
         char *s = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
         json_decref(o);
         if (s) { puts(s); free(s); }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sodium.h>
+#include "json_num.h"
 #include "cli.h"
 #include "eval_scheme.h"
 #include "wm_cli.h"
@@ -41,7 +42,7 @@ static json_t *result_json(const ng_wm_result *r, const char *what, double acc)
 {
     json_t *o = ng_wm_cli_json(r);
     json_object_set_new(o, "model", json_string(what));
-    if (acc >= 0) json_object_set_new(o, "accuracy", json_real(acc));
+    if (acc >= 0) json_object_set_new(o, "accuracy", ng_json_num(acc));
     return o;
 }
 
@@ -143,7 +144,7 @@ static ng_status removal(dm_env *v, ng_model *sur, int64_t budget, json_t *arr)
             snprintf(what, sizeof what, "pruned %.0f%% (magnitude)", 100 * rates[i]);
             row(what, acc, &r);
             json_t *o = result_json(&r, "prune", acc);
-            json_object_set_new(o, "rate", json_real(rates[i]));
+            json_object_set_new(o, "rate", ng_json_num(rates[i]));
             json_array_append_new(arr, o);
         }
         ng_model_free(p);
@@ -235,7 +236,7 @@ ng_status ng_es_dynamarks(ng_es_ctx *c, json_t *report)
            path, c->surrogate_arch, (long long)c->test.n, v.threshold);
     json_object_set_new(report, "owner_model", json_string(path));
     json_object_set_new(report, "surrogate_arch", json_string(c->surrogate_arch));
-    json_object_set_new(report, "threshold", json_real(v.threshold));
+    json_object_set_new(report, "threshold", ng_json_num(v.threshold));
     json_object_set_new(report, "strength", json_pack("[f,f]", so.a_min, so.a_max));
     if ((st = api_accuracy(&v, report)) != NG_OK) goto done;
     /* the three APIs, served for real on loopback */
@@ -281,9 +282,9 @@ ng_status ng_es_dynamarks(ng_es_ctx *c, json_t *report)
             row(what, er.accuracy, &r);
             json_t *j = result_json(&r, api ? "surrogate_plain_api" : "surrogate_watermarked_api", er.accuracy);
             json_object_set_new(j, "budget", json_integer(budget));
-            json_object_set_new(j, "fidelity", json_real(er.fidelity));
+            json_object_set_new(j, "fidelity", ng_json_num(er.fidelity));
             json_object_set_new(j, "epochs", json_integer(epochs_for(budget)));
-            json_object_set_new(j, "query_seconds", json_real(er.query_seconds));
+            json_object_set_new(j, "query_seconds", ng_json_num(er.query_seconds));
             json_array_append_new(ext, j);
             if (!api && (budget == 5000 || !keep)) { ng_model_free(keep); keep = sur; keep_budget = budget; }
             else ng_model_free(sur);
@@ -304,7 +305,7 @@ ng_status ng_es_dynamarks(ng_es_ctx *c, json_t *report)
             row("label-API surrogate, 5000 queries", er.accuracy, &r);
             json_t *j = result_json(&r, "surrogate_label_api", er.accuracy);
             json_object_set_new(j, "budget", json_integer(budget));
-            json_object_set_new(j, "fidelity", json_real(er.fidelity));
+            json_object_set_new(j, "fidelity", ng_json_num(er.fidelity));
             json_object_set_new(report, "label_mode", j);
         }
         ng_model_free(sur);
@@ -329,7 +330,7 @@ ng_status ng_es_dynamarks(ng_es_ctx *c, json_t *report)
             row(what, acc, &r);
             json_t *j = result_json(&r, arch, acc);
             json_object_set_new(j, "seed", json_integer((json_int_t)(c->seed + 500 + (uint64_t)i)));
-            json_object_set_new(j, "label_mode_p_value", json_real(rl.p_value));
+            json_object_set_new(j, "label_mode_p_value", ng_json_num(rl.p_value));
             json_array_append_new(fp, j);
             fps += r.stolen;
             fps_label += rl.stolen;

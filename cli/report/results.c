@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+#include "json_num.h"
 #include "results.h"
 
 /* Fields of an array element that say which one it is: they go to the row's setting. */
@@ -30,6 +31,7 @@ typedef struct flat {
 
 static void row(const flat *f, const char *model, const json_t *setting, const char *metric, const json_t *jv)
 {
+    if (!json_is_number(jv) && !json_is_boolean(jv)) return;   /* null: a NaN the run wrote, not a 0 */
     double v = json_is_boolean(jv) ? json_is_true(jv) : json_number_value(jv);
     json_t *r = json_object();
     json_object_set_new(r, "scheme", json_string(f->scheme));
@@ -37,7 +39,7 @@ static void row(const flat *f, const char *model, const json_t *setting, const c
     json_object_set_new(r, "setting", json_deep_copy(setting));
     json_object_set_new(r, "metric", json_string(metric));
     json_object_set_new(r, "value", json_is_integer(jv) ? json_integer(json_integer_value(jv))
-                                  : json_is_boolean(jv) ? json_integer(json_is_true(jv)) : isfinite(v) ? json_real(v) : json_null());
+                                  : json_is_boolean(jv) ? json_integer(json_is_true(jv)) : ng_json_num(v));
     json_object_set_new(r, "seed", json_integer(f->seed));
     json_array_append_new(f->rows, r);
 }
@@ -214,10 +216,10 @@ static void add(json_t *out, const char *scheme, const char *quantity, double pa
     json_t *p = json_object();
     json_object_set_new(p, "scheme", json_string(scheme));
     json_object_set_new(p, "quantity", json_string(quantity));
-    json_object_set_new(p, "paper", isnan(paper) ? json_null() : json_real(paper));
+    json_object_set_new(p, "paper", isnan(paper) ? json_null() : ng_json_num(paper));
     json_object_set_new(p, "paper_text", json_string(paper_text));
-    json_object_set_new(p, "ours", json_real(ours));
-    json_object_set_new(p, "difference", isnan(paper) ? json_null() : json_real(ours - paper));
+    json_object_set_new(p, "ours", ng_json_num(ours));
+    json_object_set_new(p, "difference", isnan(paper) ? json_null() : ng_json_num(ours - paper));
     json_object_set_new(p, "unit", json_string(unit));
     json_object_set_new(p, "setting", json_string(setting));
     json_object_set_new(p, "source", json_string(source));

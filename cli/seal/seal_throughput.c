@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "json_num.h"
 #include "cli.h"
 #include "core/core.h"
 #include "eval_scheme.h"
@@ -64,8 +65,8 @@ ng_status ng_cli_seal_throughput(const uint8_t *data, size_t bytes, int threads,
         goto out;
     }
     double gb = (double)bytes / 1e9;
-    json_object_set_new(o, "seal_gb_s", json_real(gb / best_seal));
-    json_object_set_new(o, "unseal_gb_s", json_real(gb / best_unseal));
+    json_object_set_new(o, "seal_gb_s", ng_json_num(gb / best_seal));
+    json_object_set_new(o, "unseal_gb_s", ng_json_num(gb / best_unseal));
     json_object_set_new(o, "seal_aead", json_string(aead));
     json_object_set_new(o, "seal_roundtrip_exact", json_true());
     printf("  seal (%s, the same bytes as one tensor): seal %.2f GB/s, unseal %.2f GB/s\n", aead, gb / best_seal,

@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include "json_num.h"
 #include "cli.h"
 #include "core/core.h"
 #include "nnguard/attack.h"
@@ -57,12 +58,12 @@ static ng_status measure(ng_model *m, const ng_stamper *s, const ng_stamp_option
 static json_t *fig_json(const hfig *f)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "accuracy_key", json_real(f->key));
-    json_object_set_new(o, "accuracy_no_key", json_real(f->none));
-    json_object_set_new(o, "accuracy_random_key", json_real(f->wrong));
-    json_object_set_new(o, "fgsm_success_key_known", json_real(f->fgsm));
-    json_object_set_new(o, "pgd10_success_key_known", json_real(f->pgd));
-    if (f->bd_asr >= 0) json_object_set_new(o, "backdoor_success_key", json_real(f->bd_asr));
+    json_object_set_new(o, "accuracy_key", ng_json_num(f->key));
+    json_object_set_new(o, "accuracy_no_key", ng_json_num(f->none));
+    json_object_set_new(o, "accuracy_random_key", ng_json_num(f->wrong));
+    json_object_set_new(o, "fgsm_success_key_known", ng_json_num(f->fgsm));
+    json_object_set_new(o, "pgd10_success_key_known", ng_json_num(f->pgd));
+    if (f->bd_asr >= 0) json_object_set_new(o, "backdoor_success_key", ng_json_num(f->bd_asr));
     return o;
 }
 
@@ -168,10 +169,10 @@ int ng_cmd_license_harden(int argc, char **argv)
         json_object_set_new(j, "mode", json_string(adv ? "adv" : "clean"));
         json_object_set_new(j, "examples", json_integer(sub.n));
         json_object_set_new(j, "epochs", json_integer(epochs));
-        json_object_set_new(j, "eps", json_real(eps));
+        json_object_set_new(j, "eps", ng_json_num(eps));
         json_object_set_new(j, "steps", json_integer(steps));
         json_object_set_new(j, "seed", json_integer(seed));
-        json_object_set_new(j, "seconds", json_real(secs));
+        json_object_set_new(j, "seconds", ng_json_num(secs));
         json_object_set_new(j, "test_images", json_integer(te.n));
         json_object_set_new(j, "before", fig_json(&before));
         json_object_set_new(j, "after", fig_json(&after));

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "json_num.h"
 #include "cli.h"
 #include "core/core.h"
 #include "load_model.h"
@@ -46,7 +47,7 @@ static ng_status write_description(const lic_args *a, const char *path, int clas
     json_object_set_new(o, "scheme", json_string(ng_license_scheme_name(a->spec.scheme)));
     json_object_set_new(st, "mode", json_string(a->spec.stamp.mode == NG_STAMP_PATCH ? "patch" : "blend"));
     if (a->spec.stamp.mode == NG_STAMP_PATCH) json_object_set_new(st, "patch", json_integer(a->spec.stamp.patch));
-    else json_object_set_new(st, "alpha", json_real(a->spec.stamp.alpha));
+    else json_object_set_new(st, "alpha", ng_json_num(a->spec.stamp.alpha));
     json_object_set_new(o, "stamp", st);
     for (int i = 0; i < a->spec.nkeys; i++) {
         json_t *k = json_object(), *cl = json_array();

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "json_num.h"
 #include "cli.h"
 #include "eval_scheme.h"
 #include "core/core.h"
@@ -51,7 +52,7 @@ static void fixed_key(ng_key *k, uint64_t seed, int i)
 static json_t *jarr(const double *v, int n)
 {
     json_t *a = json_array();
-    for (int i = 0; i < n; i++) json_array_append_new(a, json_real(v[i]));
+    for (int i = 0; i < n; i++) json_array_append_new(a, ng_json_num(v[i]));
     return a;
 }
 
@@ -62,7 +63,7 @@ static ng_status keyed(const sn_run *r, ng_model *m, const ng_stamp_options *so,
     ng_status st = ng_license_evaluate(m, so, k, NULL, &r->c->test, 0, r->c->threads, acc, pc);
     if (st != NG_OK) return st;
     json_t *e = json_object();
-    json_object_set_new(e, "accuracy", json_real(*acc));
+    json_object_set_new(e, "accuracy", ng_json_num(*acc));
     json_object_set_new(e, "per_class", jarr(pc, r->c->test.classes));
     json_object_set_new(o, name, e);
     printf("    %-14s %6.2f%%  per class:", name, 100 * *acc);
@@ -96,11 +97,11 @@ static ng_status keyguess(const sn_run *r, ng_model *m, const ng_stamp_options *
         mean1 += a / n1;
     }
     json_object_set_new(o, "random_keys", json_integer(nr));
-    json_object_set_new(o, "random_keys_worst", json_real(worst));
-    json_object_set_new(o, "random_keys_mean", json_real(mean));
+    json_object_set_new(o, "random_keys_worst", ng_json_num(worst));
+    json_object_set_new(o, "random_keys_mean", ng_json_num(mean));
     json_object_set_new(o, "one_bit_keys", json_integer(n1));
-    json_object_set_new(o, "one_bit_keys_worst", json_real(worst1));
-    json_object_set_new(o, "one_bit_keys_mean", json_real(mean1));
+    json_object_set_new(o, "one_bit_keys_worst", ng_json_num(worst1));
+    json_object_set_new(o, "one_bit_keys_mean", ng_json_num(mean1));
     json_object_set_new(o, "keyguess_images", json_integer(lim));
     printf("    %d random keys: worst %.2f%%, mean %.2f%%; %d keys one bit away: worst %.2f%%, mean %.2f%% (%lld images)\n",
            nr, 100 * worst, 100 * mean, n1, 100 * worst1, 100 * mean1, (long long)lim);
@@ -135,8 +136,8 @@ static ng_status scheme(const sn_run *r, ng_license_spec *sp, const char *label,
     json_t *o = json_object(), *keys = json_object();
     json_object_set_new(o, "scheme", json_string(ng_license_scheme_name(sp->scheme)));
     json_object_set_new(o, "stamp", json_string(sp->stamp.mode == NG_STAMP_PATCH ? "patch" : "blend"));
-    json_object_set_new(o, "train_seconds", json_real(secs[0]));
-    json_object_set_new(o, "train_cpu_seconds", json_real(secs[1]));
+    json_object_set_new(o, "train_seconds", ng_json_num(secs[0]));
+    json_object_set_new(o, "train_cpu_seconds", ng_json_num(secs[1]));
     double acc, pc[NG_LICENSE_MAX_CLASSES];
     for (int i = 0; i < sp->nkeys && st == NG_OK; i++) {
         char name[32];
@@ -152,8 +153,8 @@ static ng_status scheme(const sn_run *r, ng_license_spec *sp, const char *label,
                 if (!(sp->mask[i] >> j & 1)) { other = fmax(other, pc[j]); continue; }
                 if (r->normal_pc[j] - pc[j] > drop) { drop = r->normal_pc[j] - pc[j]; worst = j; }
             }
-            json_object_set_new(e, "granted_worst_drop_vs_normal", json_real(drop));
-            json_object_set_new(e, "other_classes_max", json_real(other));
+            json_object_set_new(e, "granted_worst_drop_vs_normal", ng_json_num(drop));
+            json_object_set_new(e, "other_classes_max", ng_json_num(other));
             printf("    %-14s granted classes vs normal: worst %+.1f points (class %d); other classes at most %.1f%%\n",
                    "", -100 * drop, worst, 100 * other);
         }
@@ -217,14 +218,14 @@ static ng_status replacement(const sn_run *r, ng_model *lic, const ng_license_sp
     if (st == NG_OK) st = keyed(r, m, &sp->stamp, NULL, "no-key", j, &a_none, pc);
     const double img_ratio = (double)sub.n * epochs / ((double)r->train->n * r->c->train_epochs);
     if (st == NG_OK) {
-        json_object_set_new(j, "fraction", json_real(frac));
+        json_object_set_new(j, "fraction", ng_json_num(frac));
         json_object_set_new(j, "epochs", json_integer(epochs));
         json_object_set_new(j, "examples", json_integer(sub.n));
-        json_object_set_new(j, "seconds", json_real(secs));
-        json_object_set_new(j, "cost_images_vs_license_training", json_real(img_ratio));
-        json_object_set_new(j, "cpu_seconds", json_real(cpu));
-        json_object_set_new(j, "cost_seconds_vs_license_training", json_real(secs / lic_secs[0]));
-        json_object_set_new(j, "cost_cpu_seconds_vs_license_training", json_real(cpu / lic_secs[1]));
+        json_object_set_new(j, "seconds", ng_json_num(secs));
+        json_object_set_new(j, "cost_images_vs_license_training", ng_json_num(img_ratio));
+        json_object_set_new(j, "cpu_seconds", ng_json_num(cpu));
+        json_object_set_new(j, "cost_seconds_vs_license_training", ng_json_num(secs / lic_secs[0]));
+        json_object_set_new(j, "cost_cpu_seconds_vs_license_training", ng_json_num(cpu / lic_secs[1]));
         printf("    cost: %.1f s (%.1f%% of license training's %.1f s), %.1f CPU s (%.1f%% of its %.1f), %.1f%% of its "
                "image passes\n", secs, 100 * secs / lic_secs[0], lic_secs[0], cpu, 100 * cpu / lic_secs[1], lic_secs[1],
                100 * img_ratio);
@@ -255,11 +256,11 @@ ng_status ng_es_sn_trigger(ng_es_ctx *c, const ng_dataset *train, ng_model *m, c
         json_t *j = json_object();
         json_object_set_new(j, "attacker_examples", json_integer(att.n));
         json_object_set_new(j, "epochs", json_integer(o.epochs));
-        json_object_set_new(j, "accuracy_before", json_real(tr.acc_before));
-        json_object_set_new(j, "accuracy_after", json_real(tr.acc_after));
-        json_object_set_new(j, "loss_first_epoch", json_real(tr.loss_first));
-        json_object_set_new(j, "loss_last_epoch", json_real(tr.loss_last));
-        json_object_set_new(j, "mask_mean", json_real(tr.mask_mean));
+        json_object_set_new(j, "accuracy_before", ng_json_num(tr.acc_before));
+        json_object_set_new(j, "accuracy_after", ng_json_num(tr.acc_after));
+        json_object_set_new(j, "loss_first_epoch", ng_json_num(tr.loss_first));
+        json_object_set_new(j, "loss_last_epoch", ng_json_num(tr.loss_last));
+        json_object_set_new(j, "mask_mean", ng_json_num(tr.mask_mean));
         json_object_set_new(out, name, j);
         printf("  reverse-engineered trigger (%s, %lld labelled images, %d epochs): held-out accuracy %.2f%% -> %.2f%% "
                "(loss %.3f -> %.3f, mask mean %.3f)\n", name, (long long)att.n, o.epochs, 100 * tr.acc_before,
@@ -344,9 +345,9 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *arr)
         normal_secs = ng_now() - t0;
         if ((st = ng_license_evaluate(base, NULL, NULL, NULL, &c->test, 0, c->threads, &acc_normal, pc)) != NG_OK) goto out;
         json_t *nj = json_object();
-        json_object_set_new(nj, "accuracy", json_real(acc_normal));
+        json_object_set_new(nj, "accuracy", ng_json_num(acc_normal));
         json_object_set_new(nj, "per_class", jarr(pc, C));
-        json_object_set_new(nj, "train_seconds", json_real(normal_secs));
+        json_object_set_new(nj, "train_seconds", ng_json_num(normal_secs));
         json_object_set_new(r.out, "normal", nj);
         r.have_normal = 1;
         memcpy(r.normal_pc, pc, (size_t)C * sizeof(double));
@@ -369,7 +370,7 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *arr)
             goto out;
         }
         if (normal_secs > 0) {
-            json_object_set_new(r.out, "license_vs_normal_train_time", json_real(secs_single[0] / normal_secs));
+            json_object_set_new(r.out, "license_vs_normal_train_time", ng_json_num(secs_single[0] / normal_secs));
             printf("  license training time / normal training time: %.2f\n", secs_single[0] / normal_secs);
         }
         if (want(c, "replace") && (st = replacement(&r, single, sp, secs_single, r.out)) != NG_OK) goto out;

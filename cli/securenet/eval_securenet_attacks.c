@@ -8,6 +8,7 @@
  * (the backdoor removal step), each measured before and after. */
 #include <stdlib.h>
 #include <string.h>
+#include "json_num.h"
 #include "cli.h"
 #include "eval_scheme.h"
 #include "core/core.h"
@@ -17,10 +18,10 @@
 static json_t *advj(const ng_advex_result *r)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "success_rate", json_real(r->success));
+    json_object_set_new(o, "success_rate", ng_json_num(r->success));
     json_object_set_new(o, "flipped", json_integer(r->flipped));
     json_object_set_new(o, "correct", json_integer(r->correct));
-    json_object_set_new(o, "accuracy_adversarial", json_real(r->acc_adv));
+    json_object_set_new(o, "accuracy_adversarial", ng_json_num(r->acc_adv));
     return o;
 }
 
@@ -48,7 +49,7 @@ static ng_status adversarial(ng_es_ctx *c, ng_model *m, ng_model *base, const ng
             json_t *j = json_object();
             json_object_set_new(j, "attack", json_string(pgd ? "pgd" : "fgsm"));
             json_object_set_new(j, "steps", json_integer(o.steps));
-            json_object_set_new(j, "eps", json_real(o.eps));
+            json_object_set_new(j, "eps", ng_json_num(o.eps));
             json_object_set_new(j, "key_known", advj(&k));
             json_object_set_new(j, "key_unknown", advj(&u));
             if (base) json_object_set_new(j, "normal_model", advj(&b));
@@ -66,12 +67,12 @@ static json_t *bdj(const ng_backdoor_result *r)
     json_t *o = json_object();
     json_object_set_new(o, "attacker_examples", json_integer(r->n_train));
     json_object_set_new(o, "poisoned", json_integer(r->n_poison));
-    json_object_set_new(o, "success_without_key", json_real(r->asr_nokey));
-    json_object_set_new(o, "success_with_key", json_real(r->asr_key));
-    json_object_set_new(o, "clean_without_key", json_real(r->clean_nokey));
-    json_object_set_new(o, "clean_with_key", json_real(r->clean_key));
-    json_object_set_new(o, "success_with_key_before", json_real(r->asr_before_key));
-    json_object_set_new(o, "clean_with_key_before", json_real(r->clean_before_key));
+    json_object_set_new(o, "success_without_key", ng_json_num(r->asr_nokey));
+    json_object_set_new(o, "success_with_key", ng_json_num(r->asr_key));
+    json_object_set_new(o, "clean_without_key", ng_json_num(r->clean_nokey));
+    json_object_set_new(o, "clean_with_key", ng_json_num(r->clean_key));
+    json_object_set_new(o, "success_with_key_before", ng_json_num(r->asr_before_key));
+    json_object_set_new(o, "clean_with_key_before", ng_json_num(r->clean_before_key));
     return o;
 }
 
@@ -95,11 +96,11 @@ static ng_status dmeasure(ng_es_ctx *c, ng_model *m, const ng_stamper *s, const 
 static json_t *dj(const dfig *f)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "accuracy_key", json_real(f->key));
-    json_object_set_new(o, "accuracy_no_key", json_real(f->none));
-    json_object_set_new(o, "fgsm_success_key_known", json_real(f->fgsm));
-    json_object_set_new(o, "pgd10_success_key_known", json_real(f->pgd));
-    json_object_set_new(o, "backdoor_success_with_key", json_real(f->bd));
+    json_object_set_new(o, "accuracy_key", ng_json_num(f->key));
+    json_object_set_new(o, "accuracy_no_key", ng_json_num(f->none));
+    json_object_set_new(o, "fgsm_success_key_known", ng_json_num(f->fgsm));
+    json_object_set_new(o, "pgd10_success_key_known", ng_json_num(f->pgd));
+    json_object_set_new(o, "backdoor_success_with_key", ng_json_num(f->bd));
     return o;
 }
 
@@ -134,8 +135,8 @@ static ng_status defend(ng_es_ctx *c, const ng_dataset *train, ng_model *m, cons
         json_t *j = json_object();
         json_object_set_new(j, "examples", json_integer(sub.n));
         json_object_set_new(j, "epochs", json_integer(o.epochs));
-        json_object_set_new(j, "adversarial_share_of_keyed", json_real(p_adv));
-        json_object_set_new(j, "seconds", json_real(secs));
+        json_object_set_new(j, "adversarial_share_of_keyed", ng_json_num(p_adv));
+        json_object_set_new(j, "seconds", ng_json_num(secs));
         json_object_set_new(j, "before", dj(&b));
         json_object_set_new(j, "after", dj(&a));
         json_object_set_new(out, name, j);
@@ -166,9 +167,9 @@ ng_status ng_es_sn_attacks(ng_es_ctx *c, const ng_dataset *train, ng_model *sing
     bo.target = SN_BD_TARGET;
     bo.seed = c->seed;
     bo.threads = c->threads;
-    json_object_set_new(bd, "poison", json_real(bo.poison));
+    json_object_set_new(bd, "poison", ng_json_num(bo.poison));
     json_object_set_new(bd, "target", json_integer(bo.target));
-    json_object_set_new(bd, "fraction", json_real(bo.fraction));
+    json_object_set_new(bd, "fraction", ng_json_num(bo.fraction));
     json_object_set_new(bd, "epochs", json_integer(bo.epochs));
     if (st == NG_OK)
         printf("  BadNets backdoor (%.0f%% of the data, %.0f%% poisoned -> class %d, %d epochs): success (triggered "

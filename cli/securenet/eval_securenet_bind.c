@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "json_num.h"
 #include "cli.h"
 #include "eval_scheme.h"
 #include "core/core.h"
@@ -41,11 +42,11 @@ static ng_status timing(ng_es_ctx *c, const ng_model *bound, ng_model *open, con
     st = ng_license_evaluate(open, so, k, NULL, &c->test, 0, c->threads, &acc, NULL);
     const double iw = ng_now() - t0, ic = ng_cpu_now() - c0, n = (double)c->test.n;
     if (st != NG_OK) return st;
-    json_object_set_new(o, "unlock_ms_per_load", json_real(1e3 * wall / BIND_LOADS));
-    json_object_set_new(o, "unlock_cpu_ms_per_load", json_real(1e3 * cpu / BIND_LOADS));
-    json_object_set_new(o, "inference_ms_test_set", json_real(1e3 * iw));
-    json_object_set_new(o, "inference_cpu_ms_test_set", json_real(1e3 * ic));
-    json_object_set_new(o, "inference_ms_per_image", json_real(1e3 * iw / n));
+    json_object_set_new(o, "unlock_ms_per_load", ng_json_num(1e3 * wall / BIND_LOADS));
+    json_object_set_new(o, "unlock_cpu_ms_per_load", ng_json_num(1e3 * cpu / BIND_LOADS));
+    json_object_set_new(o, "inference_ms_test_set", ng_json_num(1e3 * iw));
+    json_object_set_new(o, "inference_cpu_ms_test_set", ng_json_num(1e3 * ic));
+    json_object_set_new(o, "inference_ms_per_image", ng_json_num(1e3 * iw / n));
     printf("    unlock per load: %.2f ms (%.2f CPU ms, mean of %d) beside inference with the key: %.1f ms for %.0f test "
            "images (%.1f CPU ms), %.4f ms per image: one load = %.1f images' inference\n", 1e3 * wall / BIND_LOADS,
            1e3 * cpu / BIND_LOADS, BIND_LOADS, 1e3 * iw, n, 1e3 * ic, 1e3 * iw / n, wall / BIND_LOADS / (iw / n));
@@ -77,10 +78,10 @@ static ng_status guesses(ng_es_ctx *c, ng_model *bound, const ng_stamp_options *
     if (st != NG_OK) return st;
     json_object_set_new(o, "random_keys", json_integer(c->trials));
     json_object_set_new(o, "random_keys_opening_a_slot", json_integer(opened));
-    json_object_set_new(o, "locked_random_stamp_worst", json_real(worst));
-    json_object_set_new(o, "locked_random_stamp_mean", json_real(mean));
-    json_object_set_new(o, "locked_no_key", json_real(a_none));
-    json_object_set_new(o, "locked_right_stamp", json_real(a_stamp));
+    json_object_set_new(o, "locked_random_stamp_worst", ng_json_num(worst));
+    json_object_set_new(o, "locked_random_stamp_mean", ng_json_num(mean));
+    json_object_set_new(o, "locked_no_key", ng_json_num(a_none));
+    json_object_set_new(o, "locked_right_stamp", ng_json_num(a_stamp));
     printf("    %d random keys: %d open a slot; the locked model stamped with them: worst %.2f%%, mean %.2f%% (%lld "
            "images); locked, no key %.2f%%, locked with the right key's stamp (no unlock) %.2f%%\n", c->trials, opened,
            100 * worst, 100 * mean, (long long)lim, 100 * a_none, 100 * a_stamp);
@@ -106,8 +107,8 @@ static ng_status one(ng_es_ctx *c, const ng_dataset *train, const ng_model *m, c
     if (st == NG_OK) {
         const int exact = same_params(u, m);
         json_object_set_new(o, "unlocked_bit_exact", json_boolean(exact));
-        json_object_set_new(o, "accuracy_unbound_with_key", json_real(a_plain));
-        json_object_set_new(o, "accuracy_bound_with_key", json_real(a_open));
+        json_object_set_new(o, "accuracy_unbound_with_key", ng_json_num(a_plain));
+        json_object_set_new(o, "accuracy_bound_with_key", ng_json_num(a_open));
         printf("  bound license (%s): with the key %.2f%% (unbound %.2f%%), parameters after the unlock %s\n", name,
                100 * a_open, 100 * a_plain, exact ? "bit-exact" : "DIFFER");
         if (!exact) st = ng_fail(NG_E_INTERNAL, "bound license: the unlocked parameters differ from the model's");
