@@ -93,7 +93,16 @@ expect nz "k2" "" "$NG" license harden b.onnx --key k2 --mode clean --data "$DAT
 expect 0 "" "" "$NG" attack fgsm m.onnx --data "$DATA" --eps 0.1 --limit 200 --threads 1 --license-key k1 --json
 cp "$T/out" fm.json
 expect 0 "" "" "$NG" attack fgsm b.onnx --data "$DATA" --eps 0.1 --limit 200 --threads 1 --license-key k1 --json
-assert cmp -s fm.json "$T/out"
+cp "$T/out" fb.json
+# with the key: the same examples as on the unbound model; without it the attacker crafts on the
+# file as shipped (scrambled parameters), not on the unlocked model
+rows() { /usr/bin/python3 -c "
+import json, sys
+j = json.load(open('$1'))
+print(json.dumps([r for r in j['results'] if r['crafted'] == '$2']))"; }
+assert test "$(rows fm.json with-key)" = "$(rows fb.json with-key)"
+assert grep -q '"key_unknown_crafted_on"' fb.json
+assert test "$(rows fm.json without-key)" != "$(rows fb.json without-key)"
 
 # license bind: bad input writes nothing
 expect nz "k2" "" "$NG" license bind m.onnx --key k2 -o bad.onnx

@@ -11,8 +11,10 @@
 
 /* The victim's stamper for a.license_key on m (NULL without a key): the key must be 256 bits and m
  * must carry license metadata (both errors name the file). A bound model is unlocked in memory with
- * the key's slot first (the attacker holds the key). */
-static ng_status key_stamper(const ng_attack_args *a, ng_model *m, const ng_dataset *d, ng_stamper **s)
+ * the key's slot first (the victim holds the key); with `locked` non-NULL, a copy of the file as
+ * shipped (still scrambled: what an attacker without the key holds) is kept there first. */
+static ng_status key_stamper(const ng_attack_args *a, ng_model *m, const ng_dataset *d, ng_stamper **s,
+                             ng_model **locked)
 {
     *s = NULL;
     if (!a->license_key) return NG_OK;
@@ -21,6 +23,10 @@ static ng_status key_stamper(const ng_attack_args *a, ng_model *m, const ng_data
     if (st != NG_OK) return ng_fail_ctx(st, a->model);
     ng_key k;
     if ((st = ng_sn_load_key(a->license_key, &k)) != NG_OK) return st;
+    if (ng_license_is_bound(m) && locked && (st = ng_model_clone(m, locked)) != NG_OK) {
+        ng_key_wipe(&k);
+        return st;
+    }
     if (ng_license_is_bound(m) && (st = ng_license_unbind(m, &k)) != NG_OK) {
         ng_key_wipe(&k);
         return ng_fail_ctx(st, a->license_key);
@@ -63,13 +69,13 @@ int ng_attack_run_adversarial(const ng_attack_args *a, int pgd)
 {
     const char *cmd = pgd ? "attack pgd" : "attack fgsm";
     if (!pgd && a->steps > 1) return ng_cli_usage(cmd, "--steps is for pgd (fgsm takes one step of --eps)");
-    ng_model *m = NULL;
+    ng_model *m = NULL, *locked = NULL;
     ng_dataset te = {0};
     ng_stamper *s = NULL;
     json_t *rows = json_array();
     ng_status st = ng_model_load(a->model, &m);
     if (st == NG_OK) st = load_split(a, NG_SPLIT_TEST, a->limit, &te);
-    if (st == NG_OK) st = key_stamper(a, m, &te, &s);
+    if (st == NG_OK) st = key_stamper(a, m, &te, &s, &locked);
     if (st != NG_OK) goto out;
     if (!s && ng_model_meta_get(m, "nnguard.license.stamp"))
         fprintf(stderr, "nnguard %s: note: %s is a SecureNet model and no --license-key was given: its inputs are "
@@ -85,7 +91,9 @@ int ng_attack_run_adversarial(const ng_attack_args *a, int pgd)
     for (int with = s ? 1 : 0; with >= 0 && st == NG_OK; with--) {
         ng_advex_result r;
         const char *name = !s ? "plain" : with ? "with-key" : "without-key";
-        if ((st = ng_attack_adversarial(m, &te, s, with ? s : NULL, &o, &r)) != NG_OK) break;
+        /* key unknown on a bound file: the attacker holds only the scrambled parameters */
+        ng_model *craft_m = !with && locked ? locked : m;
+        if ((st = ng_attack_adversarial_transfer(m, s, craft_m, with ? s : NULL, &te, &o, &r)) != NG_OK) break;
         json_array_append_new(rows, adv_json(name, &r));
         if (!a->json)
             printf("  %-12s success %6.2f%%  (%lld of %lld correct flipped; accuracy %.2f%% -> %.2f%%)\n",
@@ -94,7 +102,7 @@ int ng_attack_run_adversarial(const ng_attack_args *a, int pgd)
     }
     if (st == NG_OK && !a->json && s)
         printf("  (victim stamps with %s; \"key known\": gradients through the stamp, \"key unknown\": crafted on the "
-               "bare model)\n", a->license_key);
+               "%s)\n", a->license_key, locked ? "bound file as shipped, its parameters still scrambled" : "bare model");
     if (st == NG_OK && a->json) {
         json_t *j = json_object();
         json_object_set_new(j, "attack", json_string(pgd ? "pgd" : "fgsm"));
@@ -102,6 +110,7 @@ int ng_attack_run_adversarial(const ng_attack_args *a, int pgd)
         json_object_set_new(j, "steps", json_integer(o.steps));
         json_object_set_new(j, "seed", json_integer((json_int_t)o.seed));
         json_object_set_new(j, "license_key", json_boolean(s != NULL));
+        if (locked) json_object_set_new(j, "key_unknown_crafted_on", json_string("bound file (scrambled)"));
         json_object_set(j, "results", rows);
         char *t = json_dumps(j, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
         json_decref(j);
@@ -111,6 +120,7 @@ int ng_attack_run_adversarial(const ng_attack_args *a, int pgd)
 out:
     json_decref(rows);
     ng_stamper_free(s);
+    ng_model_free(locked);
     ng_model_free(m);
     ng_dataset_free(&te);
     return st == NG_OK ? NG_EXIT_OK : ng_cli_fail(cmd, st);
@@ -129,7 +139,7 @@ int ng_attack_run_backdoor(const ng_attack_args *a)
     ng_stamper *s = NULL;
     if ((st = ng_model_load(a->model, &m)) != NG_OK) goto out;
     if ((st = load_split(a, NG_SPLIT_TEST, a->limit, &te)) != NG_OK) goto out;
-    if ((st = key_stamper(a, m, &te, &s)) != NG_OK) goto out;
+    if ((st = key_stamper(a, m, &te, &s, NULL)) != NG_OK) goto out;
     if ((st = load_split(a, NG_SPLIT_TRAIN, 0, &tr)) != NG_OK) goto out;
     ng_backdoor_options o = ng_backdoor_options_default();
     o.poison = a->poison;

@@ -272,6 +272,11 @@ typedef struct ng_advex_result {
 } ng_advex_result;
 ng_status ng_attack_adversarial(ng_model *m, const ng_dataset *d, const ng_stamper *victim, const ng_stamper *craft,
                                 const ng_advex_options *o, ng_advex_result *r);
+/* The same with the examples crafted on another model of the same input and class count (transfer):
+ * the victim runs `m`, the attacker differentiates `craft_m`, e.g. the file an attacker without the
+ * key holds when m is a bound SecureNet model (its parameters scrambled until a key unlocks them). */
+ng_status ng_attack_adversarial_transfer(ng_model *m, const ng_stamper *victim, ng_model *craft_m, const ng_stamper *craft,
+                                         const ng_dataset *d, const ng_advex_options *o, ng_advex_result *r);
 /* The crafting step alone: n adversarial versions of x (labels y) into xadv (n x dim). */
 ng_status ng_attack_adversarial_batch(ng_model *m, const float *x, const int32_t *y, int64_t n, const ng_stamper *craft,
                                       const ng_advex_options *o, ng_rng *rng, float *xadv);

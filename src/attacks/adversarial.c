@@ -109,7 +109,23 @@ out:
 ng_status ng_attack_adversarial(ng_model *m, const ng_dataset *d, const ng_stamper *victim, const ng_stamper *craft,
                                 const ng_advex_options *o, ng_advex_result *r)
 {
+    return ng_attack_adversarial_transfer(m, victim, m, craft, d, o, r);
+}
+
+ng_status ng_attack_adversarial_transfer(ng_model *m, const ng_stamper *victim, ng_model *craft_m, const ng_stamper *craft,
+                                         const ng_dataset *d, const ng_advex_options *o, ng_advex_result *r)
+{
     memset(r, 0, sizeof *r);
+    if (craft_m != m) {
+        ng_shape a, b;
+        ng_model_input_shape(m, &a);
+        ng_model_input_shape(craft_m, &b);
+        int same = a.ndim == b.ndim && ng_model_num_classes(m) == ng_model_num_classes(craft_m);
+        for (int i = 1; same && i < a.ndim; i++) same = a.d[i] == b.d[i];
+        if (!same)
+            return ng_fail(NG_E_SHAPE, "adversarial examples: the crafting model's input or class count differs from "
+                           "the victim's");
+    }
     if (!(o->eps >= 0 && o->eps <= 1) || o->steps < 1 || o->batch < 1 || !(o->step >= 0))
         return ng_fail(NG_E_INVALID, "adversarial examples: eps in [0, 1], steps >= 1, batch >= 1, step >= 0");
     ng_shape in;
@@ -134,7 +150,7 @@ ng_status ng_attack_adversarial(ng_model *m, const ng_dataset *d, const ng_stamp
         const float *x = d->x + (size_t)i * dim;
         const int32_t *y = d->y + i;
         if ((st = victim_labels(e, victim, x, buf, n, dim, c, l0)) != NG_OK) break;
-        if ((st = ng_attack_adversarial_batch(m, x, y, n, craft, o, &rng, xa)) != NG_OK) break;
+        if ((st = ng_attack_adversarial_batch(craft_m, x, y, n, craft, o, &rng, xa)) != NG_OK) break;
         if ((st = victim_labels(e, victim, xa, buf, n, dim, c, l1)) != NG_OK) break;
         for (int64_t k = 0; k < n; k++) {
             const int ok0 = l0[k] == y[k], ok1 = l1[k] == y[k];
