@@ -26,7 +26,7 @@ static const char help[] =
     "  --arch LIST         advparams and securenet architectures (default lenet5)\n"
     "  --quick             20,000 training images (stratified), 2,000 test images, 3 epochs (SecureNet 5),\n"
     "                      attacks 2 epochs, 10 wrong keys, query budgets 1000,5000, 3 independent models:\n"
-    "                      6.2 minutes measured on 2 cores at load 11 (the full budgets: 6.6 minutes quiet)\n"
+    "                      minutes on 2 cores instead of hours (stderr shows the time left)\n"
     "  --model FILE.onnx   the LeNet-5 to protect (deeplock, advparams, dynamarks) instead of training one\n"
     "  --data DIR          dataset folder (default " NG_DEFAULT_DATA_DIR ")\n"
     "  --limit N           test images used (default: all; 2000 with --quick)\n"
