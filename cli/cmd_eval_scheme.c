@@ -58,6 +58,8 @@ static const char help[] =
     "  --attacks-only        securenet: only the normal and single-key models, and the adversarial\n"
     "                        examples, BadNets backdoor and defences (adversarial / clean fine-tuning\n"
     "                        with the key) measured on them\n"
+    "  --deny-class N        securenet: what the licensed models answer without a valid key (default 0;\n"
+    "                        license train --deny-class)\n"
     "  --parts LIST          securenet: only these parts (default all): normal, single, replace,\n"
     "                        blend, per-user, class-subset, hierarchical, finetune, trigger, attacks,\n"
     "                        bind (replace, finetune, attacks, bind and the patch trigger need single;\n"
@@ -89,7 +91,7 @@ int ng_cmd_eval_scheme(int argc, char **argv)
 {
     enum { O_DATA = 0x5000, O_MODEL, O_ARCH, O_TEPOCHS, O_FRACS, O_AEPOCHS, O_TRIALS, O_KS, O_BUDGET,
            O_RATES, O_PEPOCHS, O_LIMIT, O_WORKDIR, O_SEED, O_THREADS, O_BUDGETS, O_SARCH, O_INDEP, O_WMRATE, O_TCOUNT, O_FORM, O_CURVE,
-           O_SNATT, O_PARTS, O_CONLY, O_HIDE, O_DOWN, O_RPROOF, O_EVERY, O_SPREAD, O_DEAD_AT, O_DEAD_N };
+           O_SNATT, O_PARTS, O_DENY, O_CONLY, O_HIDE, O_DOWN, O_RPROOF, O_EVERY, O_SPREAD, O_DEAD_AT, O_DEAD_N };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA}, {"model", required_argument, 0, O_MODEL},
         {"arch", required_argument, 0, O_ARCH}, {"train-epochs", required_argument, 0, O_TEPOCHS},
@@ -102,7 +104,7 @@ int ng_cmd_eval_scheme(int argc, char **argv)
         {"budgets", required_argument, 0, O_BUDGETS}, {"surrogate-arch", required_argument, 0, O_SARCH},
         {"independent", required_argument, 0, O_INDEP}, {"wm-rate", required_argument, 0, O_WMRATE},
         {"train-count", required_argument, 0, O_TCOUNT}, {"attacks-only", no_argument, 0, O_SNATT},
-        {"parts", required_argument, 0, O_PARTS},
+        {"parts", required_argument, 0, O_PARTS}, {"deny-class", required_argument, 0, O_DENY},
         {"form", required_argument, 0, O_FORM}, {"curve", required_argument, 0, O_CURVE},
         {"curve-only", no_argument, 0, O_CONLY}, {"hide", required_argument, 0, O_HIDE},
         {"down", no_argument, 0, O_DOWN}, {"reset-proof", no_argument, 0, O_RPROOF},
@@ -170,6 +172,7 @@ int ng_cmd_eval_scheme(int argc, char **argv)
         case O_SNATT: c.sn_attacks_only = 1; break;
         case O_TCOUNT: if (ng_cli_int("eval-scheme", "--train-count", optarg, 0, 1LL << 40, &v)) return NG_EXIT_USAGE; c.train_count = v; break;
         case O_PARTS: c.parts = optarg; break;
+        case O_DENY: if (ng_cli_int("eval-scheme", "--deny-class", optarg, 0, 63, &v)) return NG_EXIT_USAGE; c.sn_deny_class = (int)v; break;
         case O_WMRATE: if (ng_cli_double("eval-scheme", "--wm-rate", optarg, 0, 1, &c.wm_rate)) return NG_EXIT_USAGE; break;
         case 'o': c.report = optarg; break;
         case NG_CLI_OPT_FORCE: force = 1; break;

@@ -36,6 +36,7 @@ typedef struct ng_es_ctx {
     int64_t train_count;        /* train on this many images (stratified; 0 = all) */
     int sn_attacks_only;        /* only the single-key model and its input-side attacks and defences */
     const char *parts;          /* comma-separated parts to run (NULL: all; see --parts) */
+    int sn_deny_class;          /* the license trainings' deny class (default 0) */
 } ng_es_ctx;
 
 /* The schemes eval-scheme and evaluate know, in evaluate's order; NULL-terminated. */

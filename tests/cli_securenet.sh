@@ -96,7 +96,14 @@ assert test ! -e p2.txt
 expect 3 "" "" "$NG" eval m.onnx --data "$DATA" --limit 10 --license-key kbad
 
 # per-user and hierarchical write their keys (0600) and the description
-expect 0 "" "" "$NG" license train --scheme per-user --users 3 --arch lenet5 --keys-out ku --data "$DATA" --fraction 0.01 --epochs 1 -q -o u.onnx
+expect 0 "" "" "$NG" license train --scheme per-user --users 3 --deny-class 1 --arch lenet5 --keys-out ku --data "$DATA" --fraction 0.01 --epochs 1 -q -o u.onnx
+assert grep -q '"deny_class": 1,' u.onnx.license.json
+# license replace keeps the model's deny class (nnguard.license.deny)
+expect 0 "" "" "$NG" license replace u.onnx --old-key ku/user-1.key --new-key k1 --data "$DATA" --fraction 0.01 --epochs 1 -q -o ur.onnx
+assert grep -q '"deny_class": 1,' ur.onnx.license.json
+expect nz "" "" "$NG" license train --scheme single --deny-class 10 --arch lenet5 --key k1 --data "$DATA" --fraction 0.01 --epochs 1 -q -o xd.onnx
+assert grep -q "deny class 10" "$T/err"
+assert test ! -e xd.onnx -a ! -e xd.onnx.license.json
 assert test -s ku/user-1.key -a -s ku/user-3.key -a ! -e ku/user-4.key
 assert test "$(stat -c %a ku/user-2.key)" = 600
 assert test "$(grep -c '"id"' u.onnx.license.json)" = 3

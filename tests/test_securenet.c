@@ -244,6 +244,19 @@ static void test_train_small(const ng_dataset *tr)
     const size_t np = ng_model_nparams(m[0]);
     CHECK(!memcmp(ng_model_params_c(m[0]), ng_model_params_c(m[1]), np * sizeof(float)));
     CHECK(memcmp(ng_model_params_c(m[0]), ng_model_params_c(m[2]), np * sizeof(float)) != 0);
+    /* p_near: auto is 1 for a LeNet-5 (no global pooling), bit for bit; 0 (no near misses) trains apart */
+    CHECK(sp->p_near == NG_LICENSE_NEAR_AUTO);
+    sp->keys[1].k[0] ^= 1;   /* m[0]'s keys */
+    for (int t = 0; t < 2; t++) {
+        ng_model *pn;
+        sp->p_near = t ? 0 : 1;
+        CHECK_OK(ng_model_from_arch("lenet5", 1, 28, 28, 10, 7, &pn));
+        CHECK_OK(ng_license_train(pn, sp, tr, NULL, &o, r));
+        CHECK(!memcmp(ng_model_params_c(m[0]), ng_model_params_c(pn), np * sizeof(float)) == !t);
+        ng_model_free(pn);
+    }
+    sp->p_near = NG_LICENSE_NEAR_AUTO;
+    sp->keys[1].k[0] ^= 1;
     CHECK(!strcmp(ng_model_meta_get(m[0], "nnguard.license.scheme"), "per-user"));
     CHECK(!strcmp(ng_model_meta_get(m[0], "nnguard.license.stamp"), "patch 4"));
     CHECK(!strcmp(ng_model_meta_get(m[0], "nnguard.license.deny"), "0"));
@@ -281,6 +294,8 @@ static void test_train_small(const ng_dataset *tr)
     *sp = keep; sp->p_shift_random = 1.5;
     CHECK_ST(ng_license_train(m[0], sp, tr, NULL, &o, r), NG_E_INVALID);
     *sp = keep; sp->label_smooth = 1;
+    CHECK_ST(ng_license_train(m[0], sp, tr, NULL, &o, r), NG_E_INVALID);
+    *sp = keep; sp->p_near = 1.5;
     CHECK_ST(ng_license_train(m[0], sp, tr, NULL, &o, r), NG_E_INVALID);
     *sp = keep;
     o.resume = 1;   /* a ramp would restart on resume */

@@ -20,7 +20,7 @@
 typedef struct lic_args {
     const char *arch, *init, *data, *out, *keys_out, *grant, *tiers;
     const char *key_files[NG_LICENSE_MAX_KEYS];
-    int nkey_files, users, force, pkey_set, bind;
+    int nkey_files, users, force, pkey_set, bind, deny_class;
     double fraction;
     ng_train_options o;
     ng_license_spec spec;
@@ -49,6 +49,7 @@ static ng_status write_description(const lic_args *a, const char *path, int clas
     if (a->spec.stamp.mode == NG_STAMP_PATCH) json_object_set_new(st, "patch", json_integer(a->spec.stamp.patch));
     else json_object_set_new(st, "alpha", ng_json_num(a->spec.stamp.alpha));
     json_object_set_new(o, "stamp", st);
+    json_object_set_new(o, "deny_class", json_integer(a->spec.deny_class));
     for (int i = 0; i < a->spec.nkeys; i++) {
         json_t *k = json_object(), *cl = json_array();
         char id[17], name[32];
@@ -164,14 +165,14 @@ static ng_status check_key_outputs(lic_args *a)
 }
 
 enum { O_SCHEME = 0x100, O_ARCH, O_INIT, O_DATA, O_KEY, O_KEYS_OUT, O_USERS, O_GRANT, O_TIERS, O_EPOCHS, O_SEED,
-       O_FRACTION, O_THREADS, O_LR, O_BATCH, O_PKEY, O_BIND };
+       O_FRACTION, O_THREADS, O_LR, O_BATCH, O_PKEY, O_BIND, O_DENY };
 
 static void help_train(void)
 {
     printf("usage: nnguard license train --scheme single|per-user|class-subset|hierarchical\n"
            "         (--arch ARCH | --init MODEL) (--key KEY... | --keys-out DIR) [options] -o MODEL.onnx\n\n"
            "Train a model that answers correctly only on inputs stamped with a license key (SecureNet);\n"
-           "unstamped or wrongly stamped inputs get the deny answer (class 0). Writes a plain ONNX model,\n"
+           "unstamped or wrongly stamped inputs get the deny answer (class 0, --deny-class). Writes a plain ONNX model,\n"
            "MODEL.onnx.license.json (scheme, stamp, key ids and their classes; never the keys) and, with\n"
            "--keys-out, the generated keys (license.key, user-N.key, or master.key and tier-N.key).\n\n"
            "  --scheme S              single (one key), per-user (--users N keys), class-subset\n"
@@ -187,6 +188,8 @@ static void help_train(void)
            "                          epoch to 0.8 in the last, per-user 0.75); of the rest a fifth is clean, the\n"
            "                          others wrong-key stamps (all denied). Generated keys of one license share\n"
            "                          the first key's patch place\n"
+           "  --deny-class N          the deny class (default 0): a class the others are seldom mistaken for\n"
+           "                          keeps the denial's pull off the granted classes (recorded in the model)\n"
            "  --bind                  bind the model to its keys: its parameters Deep-Locked under a random model\n"
            "                          key, stored in one key slot per license key (nnguard/securenet.h). The file\n"
            "                          still runs anywhere, scrambled; eval|predict --license-key unlock it in memory.\n"
@@ -273,7 +276,7 @@ int ng_cmd_license_train(int argc, char **argv)
         {"init", required_argument, NULL, O_INIT}, {"key", required_argument, NULL, O_KEY},
         {"keys-out", required_argument, NULL, O_KEYS_OUT}, {"users", required_argument, NULL, O_USERS},
         {"grant", required_argument, NULL, O_GRANT}, {"tiers", required_argument, NULL, O_TIERS},
-        {"bind", no_argument, NULL, O_BIND}, COMMON_LONGOPTS, {0}};
+        {"bind", no_argument, NULL, O_BIND}, {"deny-class", required_argument, NULL, O_DENY}, COMMON_LONGOPTS, {0}};
     lic_args *a = malloc(sizeof *a);
     if (!a) return ng_cli_fail(cmd, NG_E_NOMEM);
     args_init(a);
@@ -301,6 +304,10 @@ int ng_cmd_license_train(int argc, char **argv)
         case O_GRANT: a->grant = optarg; break;
         case O_TIERS: a->tiers = optarg; break;
         case O_BIND: a->bind = 1; break;
+        case O_DENY:
+            if (ng_cli_int(cmd, "--deny-class", optarg, 0, NG_LICENSE_MAX_CLASSES - 1, &v)) goto done;
+            a->deny_class = (int)v;
+            break;
         case 'h': help_train(); rc = NG_EXIT_OK; goto done;
         default: ng_cli_usage(cmd, "unknown option or missing value in '%s'", argv[optind - 1]); goto done;
         }
@@ -310,6 +317,7 @@ int ng_cmd_license_train(int argc, char **argv)
     {   /* the scheme's and stamp's defaults; --p-key: that share throughout (no ramp) */
         const double pk = a->spec.p_key, pc = a->spec.p_clean;
         ng_license_spec_shares(&a->spec);
+        a->spec.deny_class = a->deny_class;
         if (a->pkey_set) { a->spec.p_key = pk; a->spec.p_clean = pc; a->spec.p_key_end = 0; }
     }
     if (!a->arch == !a->init) { ng_cli_usage(cmd, "give one of --arch ARCH (new model) or --init MODEL"); goto done; }
@@ -409,8 +417,14 @@ int ng_cmd_license_replace(int argc, char **argv)
     uint64_t mask = 0;
     ng_status st = ng_cli_check_outputs(outs, 2, ins, 3, a->force);
     if (st == NG_OK && (st = ng_model_load(model, &m)) == NG_OK) {
-        const char *sch = ng_model_meta_get(m, "nnguard.license.scheme");
-        if ((st = ng_license_stamp_options(m, &a->spec.stamp)) != NG_OK) st = ng_fail_ctx(st, model);
+        const char *sch = ng_model_meta_get(m, "nnguard.license.scheme"), *dc = ng_model_meta_get(m, "nnguard.license.deny");
+        char *end = NULL;
+        const long d = dc ? strtol(dc, &end, 10) : 0;   /* kept: the old key and clean inputs stay denied the same way */
+        if (dc && (end == dc || *end || d < 0 || d >= ng_model_num_classes(m)))
+            st = ng_fail(NG_E_FORMAT, "%s: nnguard.license.deny '%.20s' is not a class of the model", model, dc);
+        a->spec.deny_class = (int)d;
+        if (st != NG_OK) {}   /* the message above */
+        else if ((st = ng_license_stamp_options(m, &a->spec.stamp)) != NG_OK) st = ng_fail_ctx(st, model);
         else if (ng_license_scheme_parse(sch, &a->spec.scheme) != NG_OK)
             st = ng_fail(NG_E_FORMAT, "%s: nnguard.license.scheme is not a known scheme", model);
     }

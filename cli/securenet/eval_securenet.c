@@ -179,6 +179,7 @@ static ng_status replacement(const sn_run *r, ng_model *lic, const ng_license_sp
     if (!sp) return NG_E_NOMEM;
     ng_license_spec_init(sp, old->scheme);
     sp->stamp = old->stamp;
+    sp->deny_class = old->deny_class;
     sp->nkeys = 1;
     sp->mask[0] = old->mask[0];
     fixed_key(&sp->keys[0], r->c->seed, 500);
@@ -360,6 +361,7 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *arr)
     /* single (patch), kept for replacement and attacks */
     if (want(c, "single")) {
         ng_license_spec_init(sp, NG_LICENSE_SINGLE);
+        sp->deny_class = c->sn_deny_class;
         if ((st = spec_keys(sp, c->seed, 1, &all, r.train)) != NG_OK) goto out;
         if ((st = scheme(&r, sp, "single", sch, &single, secs_single)) != NG_OK) goto out;
         key1 = sp->keys[0];
@@ -377,6 +379,7 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *arr)
     }
     if (want(c, "blend")) {
         ng_license_spec_init(sp, NG_LICENSE_SINGLE);
+        sp->deny_class = c->sn_deny_class;
         sp->stamp.mode = NG_STAMP_BLEND;
         ng_license_spec_shares(sp);
         if ((st = spec_keys(sp, c->seed + 1, 1, &all, r.train)) != NG_OK) goto out;
@@ -385,16 +388,19 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *arr)
     uint64_t m8[8] = {all, all, all, all, all, all, all, all}, grant = low, tiers[3] = {all, low, all & ~low};
     if (want(c, "per-user")) {
         ng_license_spec_init(sp, NG_LICENSE_PER_USER);
+        sp->deny_class = c->sn_deny_class;
         if ((st = spec_keys(sp, c->seed + 2, 8, m8, r.train)) != NG_OK) goto out;
         if ((st = scheme(&r, sp, "per-user", sch, NULL, secs)) != NG_OK) goto out;
     }
     if (want(c, "class-subset")) {
         ng_license_spec_init(sp, NG_LICENSE_CLASS_SUBSET);
+        sp->deny_class = c->sn_deny_class;
         if ((st = spec_keys(sp, c->seed + 3, 1, &grant, r.train)) != NG_OK) goto out;
         if ((st = scheme(&r, sp, "class-subset", sch, NULL, secs)) != NG_OK) goto out;
     }
     if (want(c, "hierarchical")) {
         ng_license_spec_init(sp, NG_LICENSE_HIERARCHICAL);
+        sp->deny_class = c->sn_deny_class;
         if ((st = spec_keys(sp, c->seed + 4, 3, tiers, r.train)) != NG_OK) goto out;
         if ((st = scheme(&r, sp, "hierarchical", sch, NULL, secs)) != NG_OK) goto out;
     }
@@ -442,6 +448,7 @@ ng_status ng_es_securenet(ng_es_ctx *c, json_t *report)
     json_object_set_new(report, "models", arr);
     if (c->parts) json_object_set_new(report, "parts", json_string(c->parts));
     json_object_set_new(report, "train_count", json_integer(c->train_count));
+    json_object_set_new(report, "deny_class", json_integer(c->sn_deny_class));
     for (int i = 0; i < c->n_archs; i++) {
         ng_status st = one_arch(c, c->archs[i], arr);
         if (st != NG_OK) return st;

@@ -81,6 +81,7 @@ void ng_license_spec_shares(ng_license_spec *s)
     s->p_shift_random = s->scheme == NG_LICENSE_PER_USER ? 0.7 : 0;
     s->label_smooth = s->scheme == NG_LICENSE_PER_USER ? 0.15f : s->scheme == NG_LICENSE_HIERARCHICAL ? 0.1f : 0;
     s->master_share = 0.65;
+    s->p_near = NG_LICENSE_NEAR_AUTO;
 }
 
 void ng_license_spec_wipe(ng_license_spec *s) { sodium_memzero(s, sizeof *s); }

@@ -23,6 +23,7 @@ typedef struct lic_ctx {
     float scratch[3 * NG_LICENSE_MAX_PATCH * NG_LICENSE_MAX_PATCH];
     int64_t calls, bpe;   /* batches so far, batches per epoch: the epoch of a batch (p_key ramp) */
     int epochs;
+    double p_near;        /* spec->p_near, NG_LICENSE_NEAR_AUTO resolved for the model */
 } lic_ctx;
 
 /* The deny target: mass on the deny class, the rest spread evenly (a near-uniform answer whose
@@ -111,7 +112,8 @@ static ng_status lic_hook(void *vctx, float *x, const int32_t *y, float *targets
             continue;
         }
         /* near misses of a granted key (keys must be told apart by every value and by their place) */
-        const uint32_t kind = ng_rng_below(&rng, 10);
+        /* kind 9 (a random key) for the share that is no near miss */
+        const uint32_t kind = cx->p_near >= 1 || ng_rng_uniform(&rng) < cx->p_near ? ng_rng_below(&rng, 10) : 9;
         const ng_stamper *ks = cx->keys[ng_rng_below(&rng, (uint32_t)sp->nkeys)];
         if (sp->p_shift_random > 0 && sp->stamp.mode == NG_STAMP_PATCH &&
             ng_rng_uniform(&rng) < sp->p_shift_random) {
@@ -210,6 +212,8 @@ static ng_status check_spec(const ng_license_spec *sp, int classes)
         return ng_fail(NG_E_INVALID, "license: p_shift_random %g must be in [0, 1]", sp->p_shift_random);
     if (sp->scheme == NG_LICENSE_HIERARCHICAL && !(sp->master_share > 0 && sp->master_share < 1))
         return ng_fail(NG_E_INVALID, "license: hierarchical master_share %g must be in (0, 1)", sp->master_share);
+    if (!(sp->p_near == NG_LICENSE_NEAR_AUTO || (sp->p_near >= 0 && sp->p_near <= 1)))
+        return ng_fail(NG_E_INVALID, "license: p_near %g must be in [0, 1] or NG_LICENSE_NEAR_AUTO", sp->p_near);
     if (!(sp->teacher_label >= 0 && sp->teacher_label <= 1))
         return ng_fail(NG_E_INVALID, "license: teacher_label %g must be in [0, 1]", (double)sp->teacher_label);
     if (!(sp->deny_mass >= 1.0f / (float)classes && sp->deny_mass <= 1))
@@ -233,6 +237,12 @@ ng_status ng_license_train(ng_model *m, const ng_license_spec *spec, const ng_da
     cx.bpe = (train->n + (o->batch > 0 ? o->batch : 1) - 1) / (o->batch > 0 ? o->batch : 1);
     if (cx.bpe < 1) cx.bpe = 1;
     cx.epochs = o->epochs;
+    cx.p_near = spec->p_near;
+    if (cx.p_near < 0) {   /* auto: no blend near misses for a globally pooled model */
+        int gap = 0;
+        for (size_t i = 0; i < ng_model_nnodes(m); i++) gap |= !strcmp(ng_model_node_op(m, i), "GlobalAveragePool");
+        cx.p_near = spec->stamp.mode == NG_STAMP_BLEND && gap ? 0 : 1;
+    }
     if (spec->p_key_end > 0 && o->resume)
         return ng_fail(NG_E_UNSUPPORTED, "license: training with a p_key ramp (p_key_end) does not resume from a "
                        "checkpoint (the ramp would restart); train without resume or with p_key_end 0");
