@@ -66,6 +66,8 @@ struct ng_exec {
     int        conv_direct;  /* NG_CONV_DIRECT is not "0" (ng_opctx.conv_direct) */
     int        dconv16;      /* NG_DCONV16 is not "0" (ng_opctx.dconv16) */
     int        memplan;      /* NG_MEMPLAN is not "0": inference forwards share buffers (memplan.h) */
+    int        train_fuse;   /* NG_TRAIN_FUSION is not "0": training folds Relus too (fuses_relu) */
+    int        train_fused;  /* the last forward was a training one that folded them */
     int        planned;      /* the last forward ran on shared buffers (backward must rerun it) */
     int64_t    plan_batch;   /* batch the plan below is for; 0: none yet */
     int       *slot;         /* per value: its shared buffer, or -1 (its own) */
@@ -112,11 +114,14 @@ void ng_exec_free(ng_exec *e)
     free(e);
 }
 
-/* Conv -> Relu and Add -> Relu (ResNet's pattern): in inference the producer writes Relu of its
- * output and the Relu node is skipped, its output an alias of the producer's buffer: one pass
- * over the activations less. Only where the producer's output feeds that Relu alone and is not
- * the graph's output; training runs every node as it is (backward needs the pre-activation). */
-static int fuses_relu(int op) { return op == NG_OP_CONV || op == NG_OP_ADD; }
+/* Conv -> Relu, Add -> Relu (ResNet's pattern) and BatchNormalization -> Relu (VGG's): the producer
+ * writes Relu of its output and the Relu node is skipped, its output an alias of the producer's
+ * buffer: one pass over the activations less. Only where the producer's output feeds that Relu
+ * alone and is not the graph's output. Training fuses too (NG_TRAIN_FUSION=0 turns it off): none
+ * of these producers' backward reads its own output, and Relu's backward reads only its output
+ * (y > 0), which the alias holds; after BatchNormalization the backward is fused as well
+ * (BatchNormalization's takes the Relu's dY and masks it with y > 0; ops_norm.c). */
+static int fuses_relu(int op) { return op == NG_OP_CONV || op == NG_OP_ADD || op == NG_OP_BATCHNORM; }
 enum { FUSE_RELU = 1, FUSE_CLIP = 2 };
 
 /* Conv -> Clip (MobileNetV2's ReLU6) the same way: the Conv clamps its output. Clip's backward
@@ -236,6 +241,7 @@ ng_status ng_exec_new(ng_model *m, const ng_exec_options *o, ng_exec **out)
     e->conv_direct = !env_is_zero("NG_CONV_DIRECT");
     e->dconv16 = !env_is_zero("NG_DCONV16");
     e->memplan = !env_is_zero("NG_MEMPLAN");
+    e->train_fuse = !env_is_zero("NG_TRAIN_FUSION");
     if (getenv("NG_PROFILE") && !(e->prof = ng_calloc(2 * nn, sizeof *e->prof))) { ng_exec_free(e); return NG_E_NOMEM; }
     *out = e;
     return NG_OK;
@@ -380,6 +386,19 @@ ng_status ng_exec_forward(ng_exec *e, const float *x, int64_t n, const float **o
     return NG_OK;
 }
 
+/* Whether a training forward folds the Relu after node i into it (fuses_relu). */
+static int relu_fused_train(const ng_exec *e, int i)
+{
+    return e->training && e->train_fuse && e->fuse[i] == FUSE_RELU;
+}
+
+/* Whether the backward runs the Relu after node i inside node i's backward: after a
+ * BatchNormalization whose training forward folded it (the BatchNormalization takes the Relu's dY). */
+static int relu_bwd_fused(const ng_exec *e, int i)
+{
+    return i >= 0 && e->train_fused && e->fuse[i] == FUSE_RELU && e->m->nodes[i].op == NG_OP_BATCHNORM;
+}
+
 /* Every node in order on the input in e->xcopy (shapes and buffers prepared). */
 static ng_status run_forward(ng_exec *e)
 {
@@ -391,9 +410,11 @@ static ng_status run_forward(ng_exec *e)
     ctx_init(e, &xc, NULL);
     e->pooled = 0;
     e->clipped = 0;
+    e->train_fused = e->training && e->train_fuse;
     for (int i = 0; i < m->n_nodes; i++) {
         const ng_node *nd = &m->nodes[i];
-        const int fuse = e->fuse[i] && !e->training && !(e->fuse[i] == FUSE_CLIP && e->grads);
+        const int fuse = e->training ? relu_fused_train(e, i)
+                                     : e->fuse[i] && !(e->fuse[i] == FUSE_CLIP && e->grads);
         if (fuse) e->t[m->nodes[i + 1].out[0]].data = e->t[nd->out[0]].data;   /* the Relu after it: an alias */
         xc.c.saved = &e->saved[i];
         xc.c.saved_size = &e->saved_size[i];
@@ -481,13 +502,17 @@ ng_status ng_exec_backward(ng_exec *e, const float *dout, float *grad_params, fl
         }
         if (!ng_ops[nd->op].backward)
             return ng_fail(NG_E_UNSUPPORTED, "node '%s' (%s): operator has no gradient", nd->name, ng_ops[nd->op].name);
+        if (relu_bwd_fused(e, i - 1)) continue;   /* this Relu: in the BatchNormalization's backward */
         xc.c.saved = &e->saved[i];
         xc.c.saved_size = &e->saved_size[i];
         xc.c.node = nd;
+        /* A fused Relu's dY (its output aliases this node's, so out[0] holds y = Relu(...) for the mask) */
+        xc.c.fuse_relu = relu_bwd_fused(e, i);
+        const int dnode = xc.c.fuse_relu ? i + 1 : i;
         double t0 = e->prof ? ng_now() : 0;
         ng_status st = ng_ops[nd->op].backward(&xc.c, nd, e->ins + e->in_off[i],
                                                (const ng_tensor *const *)(e->outs + i * NG_NODE_MAX_OUT),
-                                               e->douts + i * NG_NODE_MAX_OUT, din);
+                                               e->douts + dnode * NG_NODE_MAX_OUT, din);
         if (st != NG_OK) return node_fail(nd, st);
         if (e->prof) e->prof[m->n_nodes + i] += ng_now() - t0;
     }

@@ -172,8 +172,10 @@ typedef struct ng_opctx {
     float    *grad_params;/* backward: base of the gradient array (same layout as params), or NULL */
     ng_model *model;      /* BN running-stat updates in training */
     const ng_node *node;
-    int       fuse_relu;  /* forward, inference only: write Relu(output) (the exec skips the Relu
-                             node that follows; only ops in ng_op_fuses_relu get it) */
+    int       fuse_relu;  /* forward: write Relu(output) (the exec skips the Relu node that follows;
+                             only ops in exec.c's fuses_relu get it; in training only with NG_TRAIN_FUSION
+                             not "0"); backward, BatchNormalization in training: dout is the skipped
+                             Relu's dY and out[0] its output (mask y > 0) */
     int       fuse_clip;  /* forward, inference only, Conv: write Clip(output) to [clip_lo, clip_hi] (the exec
                              skips the Clip node that follows: MobileNetV2's ReLU6); never with fuse_relu */
     float     clip_lo, clip_hi;
