@@ -58,6 +58,7 @@ struct ng_exec {
     char      *fuse;         /* per node: FUSE_RELU / FUSE_CLIP when inference may fold the Relu / Clip node
                                 right after it into it, else 0 */
     int       *fpool;        /* per node: the MaxPool node inference may fold into this Conv, or -1 */
+    char      *gskip;        /* per value: backward needs no gradient buffer for it (relu_bwd_fused) */
     int        pooled;       /* MaxPools the last forward folded (their inputs were never written) */
     int        clipped;      /* Clips the last forward folded (their inputs were never written) */
     int        grads;        /* backward ran on this exec: fold no more MaxPools (see ng_exec_backward) */
@@ -107,7 +108,7 @@ void ng_exec_free(ng_exec *e)
     free(e->shapes); free(e->t); free(e->buf); free(e->cap);
     free(e->g); free(e->gbuf); free(e->gcap); free(e->req);
     free(e->saved); free(e->saved_size); free(e->scratch); free(e->scratch_cap);
-    free(e->fuse); free(e->fpool);
+    free(e->fuse); free(e->fpool); free(e->gskip);
     free(e->slot); free(e->slot_size); free(e->sbuf); free(e->scap);
     free(e->ins); free(e->outs); free(e->douts); free(e->dins); free(e->in_off);
     ng_pool_free(e->pool);
@@ -153,7 +154,8 @@ static ng_status fusion_plan(ng_exec *e)
     int *uses = ng_calloc((size_t)m->n_vals, sizeof *uses);
     e->fuse = ng_calloc((size_t)m->n_nodes, 1);
     e->fpool = ng_calloc((size_t)m->n_nodes, sizeof *e->fpool);
-    if (!uses || !e->fuse || !e->fpool) { free(uses); return NG_E_NOMEM; }
+    e->gskip = ng_calloc((size_t)m->n_vals, 1);
+    if (!uses || !e->fuse || !e->fpool || !e->gskip) { free(uses); return NG_E_NOMEM; }
     for (int i = 0; i < m->n_nodes; i++)
         for (int j = 0; j < m->nodes[i].n_in; j++)
             if (m->nodes[i].in[j] >= 0) uses[m->nodes[i].in[j]]++;
@@ -468,12 +470,17 @@ ng_status ng_exec_backward(ng_exec *e, const float *dout, float *grad_params, fl
         for (int j = 0; j < nd->n_in; j++) any |= nd->in[j] >= 0 && e->req[nd->in[j]];
         for (int j = 0; j < nd->n_out; j++) e->req[nd->out[j]] = (char)any;
     }
+    /* The output of a BatchNormalization whose Relu runs inside its backward: its gradient is the
+     * Relu's, this one is never read nor written (no buffer, no zeroing pass). */
+    memset(e->gskip, 0, (size_t)m->n_vals);
+    for (int i = 0; i < m->n_nodes; i++)
+        if (relu_bwd_fused(e, i)) e->gskip[m->nodes[i].out[0]] = 1;
     /* Gradient views: params into grad_params, input into grad_input, activations zeroed buffers. */
     for (int i = 0; i < m->n_vals; i++) {
         const ng_value *v = &m->vals[i];
         int64_t numel = ng_shape_numel(&e->shapes[i]);
         e->g[i].data = NULL;
-        if (!e->req[i] && i != m->output) continue;
+        if ((!e->req[i] || e->gskip[i]) && i != m->output) continue;
         if (v->kind == NG_V_PARAM) { e->g[i].data = grad_params + v->off; continue; }
         if (i == m->input) {
             if (grad_input) memset(grad_input, 0, (size_t)numel * sizeof(float));
