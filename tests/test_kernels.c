@@ -766,6 +766,8 @@ int main(void)
         { 1, 3, 45, 47, 20, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1 },  /* ResNet's stem: im2col, blocks of rows */
         { 1, 40, 5, 5, 72, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },   /* small output: blocks of 48 / 24 channels */
         { 1, 36, 7, 7, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 0 },   /* stride 2, channel blocks, no bias */
+        { 3, 16, 9, 10, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },  /* dX by the direct kernel, 16-channel tiles */
+        { 2, 16, 8, 9, 8, 3, 3, 1, 1, 0, 2, 2, 0, 1, 1, 1, 1 },    /* the same, asymmetric pads (0 / 2 rows, 2 / 0 cols) */
     };
     for (size_t i = 0; i < NG_ARRAY_LEN(convs); i++) test_conv(&convs[i]);
     /* Stride 1, padded grid at most twice the output width, Mg <= 32, K <= 160: the direct kernel. */

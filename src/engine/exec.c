@@ -65,6 +65,7 @@ struct ng_exec {
     int        winograd;     /* NG_WINOGRAD is not "0": inference Convs may use Winograd (ng_opctx.winograd) */
     int        wino_train;   /* NG_WINOGRAD_TRAIN is "1": training Convs may too (forward and dX) */
     int        conv_direct;  /* NG_CONV_DIRECT is not "0" (ng_opctx.conv_direct) */
+    int        conv_direct_bwd; /* NG_CONV_DIRECT_BWD is not "0" (ng_opctx.conv_direct_bwd) */
     int        dconv16;      /* NG_DCONV16 is not "0" (ng_opctx.dconv16) */
     int        memplan;      /* NG_MEMPLAN is not "0": inference forwards share buffers (memplan.h) */
     int        train_fuse;   /* NG_TRAIN_FUSION is not "0": training folds Relus too (fuses_relu) */
@@ -241,6 +242,7 @@ ng_status ng_exec_new(ng_model *m, const ng_exec_options *o, ng_exec **out)
     e->winograd = !env_is_zero("NG_WINOGRAD");
     e->wino_train = getenv("NG_WINOGRAD_TRAIN") && getenv("NG_WINOGRAD_TRAIN")[0] == '1';
     e->conv_direct = !env_is_zero("NG_CONV_DIRECT");
+    e->conv_direct_bwd = !env_is_zero("NG_CONV_DIRECT_BWD");
     e->dconv16 = !env_is_zero("NG_DCONV16");
     e->memplan = !env_is_zero("NG_MEMPLAN");
     e->train_fuse = !env_is_zero("NG_TRAIN_FUSION");
@@ -336,6 +338,7 @@ static void ctx_init(ng_exec *e, exec_ctx *x, float *grad_params)
      * vgg-small trained at 410-413 img/s with it against 478 without (quiet, 2026-12-03). */
     x->c.winograd = e->winograd && (!e->training || e->wino_train);
     x->c.conv_direct = e->conv_direct;
+    x->c.conv_direct_bwd = e->conv_direct_bwd;
     x->c.dconv16 = e->dconv16;
     x->c.rng = &e->rng;
     x->c.grad_params = grad_params;

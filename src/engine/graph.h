@@ -190,6 +190,9 @@ typedef struct ng_opctx {
                              NG_CONV_DIRECT=0 at ng_exec_new turns it off */
     int       dconv16;    /* the direct kernel may use its 16-channel tiles; NG_DCONV16=0 at ng_exec_new
                              turns them off */
+    int       conv_direct_bwd; /* with conv_direct: stride-1 Convs with few channels may compute dX with the
+                             direct kernel (ops_conv.c, conv_use_direct_bwd); NG_CONV_DIRECT_BWD=0 at
+                             ng_exec_new turns it off */
 } ng_opctx;
 
 /* Fill out shapes from input shapes; return NG_OK or ng_fail(NG_E_SHAPE, "node 'x' (Conv): ..."). */
