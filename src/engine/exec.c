@@ -12,6 +12,9 @@
  * fusion_plan);
  * with NG_WINOGRAD=0, inference runs 3x3 stride-1 Convs through im2col + GEMM instead of Winograd (wconv.h);
  * with NG_WINOGRAD_TRAIN=1, training runs them (forward and data gradient) through Winograd too.
+ * Training folds a Relu into the BatchNormalization / Conv / Add before it as inference does (and runs
+ * it inside BatchNormalization's backward); NG_TRAIN_FUSION=0 runs every node (same bits).
+ * NG_CONV_DIRECT_BWD=0 keeps small stride-1 Convs' data gradient on W^T dY + col2im (ops_conv.c).
  * Inference forwards share activation buffers between values whose lives do not overlap (memplan.h:
  * the working set stays in the caches); a backward, training, or NG_MEMPLAN=0 gives every activation
  * its own buffer (a backward after a planned forward reruns it, as after a folded MaxPool).
