@@ -8,7 +8,7 @@
  *   - inference with fusion against inference with NG_NO_FUSION set: bit-identical outputs, and
  *     bit-identical input gradients (ng_exec_backward in inference mode, as the attacks run it);
  *   - inference against training mode (no BatchNorm or Dropout here, so the same function; training
- *     never fuses): bit-identical;
+ *     fuses the Relus too): bit-identical;
  *   - against a naive double-precision reference of the whole block: relative error below 1e-5.
  *
  * Second graph (LeNet's pattern): x -> Conv3x3 pad 1 -> Relu -> MaxPool 2x2 -> Conv3x3 pad 1 -> MaxPool 2x2 -> y.
@@ -24,6 +24,9 @@
  * GEMMs run split inside the image. Checked against NG_NO_FUSION and training mode: outputs bit-identical,
  * input gradients bit-identical (a backward after a folded Clip reruns the forward unfolded: the Clip's
  * input is needed to tell x == hi from x > hi), and against a double reference within 1e-5.
+ * Fourth graph (training): Conv -> BatchNormalization -> Relu -> Conv -> Add -> Relu, the training
+ * fusions (BatchNormalization's forward and backward with its Relu, Add's forward) against
+ * NG_TRAIN_FUSION=0: outputs, gradients and running statistics bit-identical (test_train_bn).
  * ctest-engine-only: links nnguard_engine alone. */
 #include "tutil.h"
 #include "engine/graph.h"
@@ -276,6 +279,87 @@ static void test_clips(ng_rng *r)
     ng_model_free(m);
 }
 
+/* The fourth graph (VGG's and ResNet's training pattern): x -> Conv3x3 -> BatchNormalization -> Relu r
+ * -> Conv3x3 -> Add(., r) -> Relu -> y, in training mode. With the training fusions (default) the
+ * BatchNormalization writes Relu(y) and its backward takes the Relu's dY masked by y > 0, the Add
+ * writes its Relu too; NG_TRAIN_FUSION=0 runs every node. Both from the same parameters: outputs,
+ * parameter gradients, input gradients and the updated running statistics bit-identical. */
+static ng_model *build_bn(uint64_t seed)
+{
+    ng_rng r;
+    ng_rng_seed(&r, seed);
+    ng_model *m = ng_model_alloc();
+    ng_shape xs = {4, {-1, C, H, W}}, cs = {1, {C}};
+    int x = ng_model_add_value(m, "x", NG_V_INPUT, &xs);
+    m->input = x;
+    int c1 = gb_conv(m, "bconv1", x, C, C, 3, 1, 0, &r);
+    int bn[5] = { c1 };
+    const char *pn[4] = { "bn.scale", "bn.bias", "bn.mean", "bn.var" };
+    for (int i = 0; i < 4; i++) {
+        bn[i + 1] = ng_model_add_param(m, pn[i], &cs, NULL, i < 2);
+        float *p = m->params + m->vals[bn[i + 1]].off;
+        gb_fill(&r, p, C, 0.5f);
+        for (int k = 0; k < C; k++) p[k] += i == 0 || i == 3 ? 1.0f : 0.0f;
+    }
+    ng_attrs a;
+    ng_attrs_default(&a);
+    a.epsilon = 1e-5f; a.momentum = 0.9f;
+    int b = ng_model_add_value(m, "bn", NG_V_ACT, NULL);
+    ng_model_add_node(m, NG_OP_BATCHNORM, "bn", bn, 5, &b, 1, &a);
+    int r1 = gb_node(m, NG_OP_RELU, "brelu1", &b, 1);
+    int c2 = gb_conv(m, "bconv2", r1, C, C, 3, 1, 0, &r);
+    int add_in[2] = {c2, r1};
+    int s = gb_node(m, NG_OP_ADD, "badd", add_in, 2);
+    m->output = gb_node(m, NG_OP_RELU, "brelu2", &s, 1);
+    return m;
+}
+
+static void test_train_bn(void)
+{
+    const int n = 5, nx = n * C * H * W, ny = nx;
+    float *x = malloc((size_t)nx * sizeof(float)), *dy = malloc((size_t)ny * sizeof(float)), *y[2], *gx[2], *gp[2];
+    ng_model *m[2];
+    ng_rng r;
+    ng_rng_seed(&r, 5);
+    gb_fill(&r, x, nx, 1.0f);
+    gb_fill(&r, dy, ny, 1.0f);
+    for (int k = 0; k < 2; k++) {
+        m[k] = build_bn(11);
+        CHECK_OK(ng_model_finalize(m[k]));
+        if (k) setenv("NG_TRAIN_FUSION", "0", 1);
+        ng_exec_options o = ng_exec_options_default();
+        o.threads = 2;
+        o.training = 1;
+        ng_exec *e = NULL;
+        CHECK_OK(ng_exec_new(m[k], &o, &e));
+        unsetenv("NG_TRAIN_FUSION");
+        if (!e) return;
+        const float *out;
+        ng_shape os;
+        CHECK_OK(ng_exec_forward(e, x, n, &out, &os));
+        CHECK(ng_shape_numel(&os) == ny);
+        y[k] = malloc((size_t)ny * sizeof(float));
+        memcpy(y[k], out, (size_t)ny * sizeof(float));
+        gx[k] = calloc((size_t)nx, sizeof(float));
+        gp[k] = calloc(ng_model_nparams(m[k]), sizeof(float));
+        CHECK_OK(ng_exec_backward(e, dy, gp[k], gx[k]));
+        ng_exec_free(e);
+    }
+    const size_t np = ng_model_nparams(m[0]);
+    int zx = 0, zp = 0, zy = 0;
+    for (int k = 0; k < nx; k++) { zx += gx[0][k] != 0.0f; zy += y[0][k] != 0.0f; }
+    for (size_t k = 0; k < np; k++) zp += gp[0][k] != 0.0f;
+    printf("training BN -> Relu, Add -> Relu: %d of %d outputs, %d of %d input and %d of %zu parameter gradients "
+           "non-zero\n", zy, ny, zx, nx, zp, np);
+    CHECKF(!memcmp(y[0], y[1], (size_t)ny * sizeof(float)), "training: fused output differs from NG_TRAIN_FUSION=0");
+    CHECKF(!memcmp(gx[0], gx[1], (size_t)nx * sizeof(float)), "training: fused input gradient differs");
+    CHECKF(!memcmp(gp[0], gp[1], np * sizeof(float)), "training: fused parameter gradients differ");
+    CHECKF(!memcmp(m[0]->params, m[1]->params, np * sizeof(float)), "training: running statistics differ");
+    CHECKF(zy > ny / 4 && zy < ny && zx > nx / 2, "training: a test that cannot see the Relus (%d / %d)", zy, zx);
+    for (int k = 0; k < 2; k++) { free(y[k]); free(gx[k]); free(gp[k]); ng_model_free(m[k]); }
+    free(x); free(dy);
+}
+
 int main(void)
 {
     CHECK_OK(ng_init());
@@ -294,7 +378,7 @@ int main(void)
         }
         run(m, 0, 1, x, n, y[0], g[0]);   /* inference, fused */
         run(m, 0, 0, x, n, y[1], g[1]);   /* inference, every node */
-        run(m, 1, 1, x, n, y[2], g[2]);   /* training mode: never fused */
+        run(m, 1, 1, x, n, y[2], g[2]);   /* training mode (fuses the Relus too) */
         CHECKF(!memcmp(y[0], y[1], (size_t)ny * sizeof(float)), "batch %d: fused output differs from unfused", n);
         CHECKF(!memcmp(g[0], g[1], (size_t)nx * sizeof(float)), "batch %d: fused input gradient differs", n);
         CHECKF(!memcmp(y[0], y[2], (size_t)ny * sizeof(float)), "batch %d: inference differs from training mode", n);
@@ -313,5 +397,6 @@ int main(void)
     C1 = 16; C2 = 32; PY = 32 * 2 * 3;
     test_pools(&r);
     test_clips(&r);
+    test_train_bn();
     return tu_done();
 }

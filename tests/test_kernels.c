@@ -674,6 +674,41 @@ static void test_bn(int64_t N, int64_t C, int64_t H, int64_t W, int training)
     free(rdx); free(bm); free(bv); free(rds); free(rdb); free(gp); free(gx);
 }
 
+/* Training statistics over planes longer than the kernel's float-lane pieces (65,536 floats: a
+ * 300 x 300 plane is split in two) and far from zero (x in [100, 101): the one-pass combination of
+ * per-piece deviations must not cancel): y and the running variance against the double reference. */
+static void test_bn_long(void)
+{
+    const int64_t N = 2, C = 2, H = 300, W = 300, S = H * W;
+    const size_t nx = (size_t)(N * C * S);
+    float *x = rnd(nx, 100, 101), sc[2] = { 1.0f, 0.5f }, bi[2] = { 0.0f, 0.25f }, rm[2] = { 0, 0 }, rv[2] = { 1, 1 };
+    double *xd = malloc(nx * sizeof(double)), *ry = malloc(nx * sizeof(double)), bm[2], bv[2], eps = 1e-5;
+    for (size_t i = 0; i < nx; i++) xd[i] = x[i];
+    bn_ref(xd, N, C, S, sc, bi, rm, rv, eps, 1, ry, bm, bv);
+    ng_attrs a;
+    ng_attrs_default(&a);
+    a.epsilon = (float)eps; a.momentum = 0.0f;   /* running statistics = the batch's */
+    ng_shape xs = shp(4, N, C, H, W), cs = shp(1, C, 0, 0, 0);
+    ng_shape ps[4] = { cs, cs, cs, cs };
+    float *pd[4] = { sc, bi, rm, rv };
+    int tr[4] = { 1, 1, 0, 0 };
+    printf("BatchNormalization N%lld C%lld %lldx%lld training (planes in two pieces, x near 100)\n", (long long)N,
+           (long long)C, (long long)H, (long long)W);
+    onenode t;
+    const float *y;
+    ng_shape ys;
+    CHECK(build(&t, NG_OP_BATCHNORM, &a, &xs, 5, 0, ps, pd, tr, 1, 0));
+    CHECK_OK(ng_exec_forward(t.e, x, N, &y, &ys));
+    CHECK(relerr("forward y", y, ry, nx) < TOL);
+    const float *nrv = ng_model_params_c(t.m) + ng_model_tensor_offset(t.m, 3);
+    double e_v = 0, cnt = (double)(N * S);
+    for (int64_t c = 0; c < C; c++) e_v = fmax(e_v, fabs(nrv[c] - bv[c] * cnt / (cnt - 1)) / (bv[c] * cnt / (cnt - 1)));
+    printf("  %-44s var rel err %.3g (var %.4f)\n", "running variance", e_v, bv[0]);
+    CHECK(e_v < 1e-5);
+    destroy(&t);
+    free(x); free(xd); free(ry);
+}
+
 /* A hand computation for the running-statistics update, independent of the reference code:
  * one channel, x = {1, 2, 3, 6}: mean 3, biased var 3.5, unbiased var 14/3. */
 static void test_bn_hand(void)
@@ -731,6 +766,8 @@ int main(void)
         { 1, 3, 45, 47, 20, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1 },  /* ResNet's stem: im2col, blocks of rows */
         { 1, 40, 5, 5, 72, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },   /* small output: blocks of 48 / 24 channels */
         { 1, 36, 7, 7, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 0 },   /* stride 2, channel blocks, no bias */
+        { 3, 16, 9, 10, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },  /* dX by the direct kernel, 16-channel tiles */
+        { 2, 16, 8, 9, 8, 3, 3, 1, 1, 0, 2, 2, 0, 1, 1, 1, 1 },    /* the same, asymmetric pads (0 / 2 rows, 2 / 0 cols) */
     };
     for (size_t i = 0; i < NG_ARRAY_LEN(convs); i++) test_conv(&convs[i]);
     /* Stride 1, padded grid at most twice the output width, Mg <= 32, K <= 160: the direct kernel. */
@@ -817,5 +854,6 @@ int main(void)
     test_bn(3, 5, 7, 9, 1);   /* 63 per plane: the 16-lane sums and their tail */
     test_bn(2, 3, 14, 14, 0);
     test_bn_hand();
+    test_bn_long();
     return tu_done();
 }

@@ -12,6 +12,9 @@
  * fusion_plan);
  * with NG_WINOGRAD=0, inference runs 3x3 stride-1 Convs through im2col + GEMM instead of Winograd (wconv.h);
  * with NG_WINOGRAD_TRAIN=1, training runs them (forward and data gradient) through Winograd too.
+ * Training folds a Relu into the BatchNormalization / Conv / Add before it as inference does (and runs
+ * it inside BatchNormalization's backward); NG_TRAIN_FUSION=0 runs every node (same bits).
+ * NG_CONV_DIRECT_BWD=0 keeps small stride-1 Convs' data gradient on W^T dY + col2im (ops_conv.c).
  * Inference forwards share activation buffers between values whose lives do not overlap (memplan.h:
  * the working set stays in the caches); a backward, training, or NG_MEMPLAN=0 gives every activation
  * its own buffer (a backward after a planned forward reruns it, as after a folded MaxPool).
@@ -58,14 +61,18 @@ struct ng_exec {
     char      *fuse;         /* per node: FUSE_RELU / FUSE_CLIP when inference may fold the Relu / Clip node
                                 right after it into it, else 0 */
     int       *fpool;        /* per node: the MaxPool node inference may fold into this Conv, or -1 */
+    char      *gskip;        /* per value: backward needs no gradient buffer for it (relu_bwd_fused) */
     int        pooled;       /* MaxPools the last forward folded (their inputs were never written) */
     int        clipped;      /* Clips the last forward folded (their inputs were never written) */
     int        grads;        /* backward ran on this exec: fold no more MaxPools (see ng_exec_backward) */
     int        winograd;     /* NG_WINOGRAD is not "0": inference Convs may use Winograd (ng_opctx.winograd) */
     int        wino_train;   /* NG_WINOGRAD_TRAIN is "1": training Convs may too (forward and dX) */
     int        conv_direct;  /* NG_CONV_DIRECT is not "0" (ng_opctx.conv_direct) */
+    int        conv_direct_bwd; /* NG_CONV_DIRECT_BWD is not "0" (ng_opctx.conv_direct_bwd) */
     int        dconv16;      /* NG_DCONV16 is not "0" (ng_opctx.dconv16) */
     int        memplan;      /* NG_MEMPLAN is not "0": inference forwards share buffers (memplan.h) */
+    int        train_fuse;   /* NG_TRAIN_FUSION is not "0": training folds Relus too (fuses_relu) */
+    int        train_fused;  /* the last forward was a training one that folded them */
     int        planned;      /* the last forward ran on shared buffers (backward must rerun it) */
     int64_t    plan_batch;   /* batch the plan below is for; 0: none yet */
     int       *slot;         /* per value: its shared buffer, or -1 (its own) */
@@ -105,18 +112,21 @@ void ng_exec_free(ng_exec *e)
     free(e->shapes); free(e->t); free(e->buf); free(e->cap);
     free(e->g); free(e->gbuf); free(e->gcap); free(e->req);
     free(e->saved); free(e->saved_size); free(e->scratch); free(e->scratch_cap);
-    free(e->fuse); free(e->fpool);
+    free(e->fuse); free(e->fpool); free(e->gskip);
     free(e->slot); free(e->slot_size); free(e->sbuf); free(e->scap);
     free(e->ins); free(e->outs); free(e->douts); free(e->dins); free(e->in_off);
     ng_pool_free(e->pool);
     free(e);
 }
 
-/* Conv -> Relu and Add -> Relu (ResNet's pattern): in inference the producer writes Relu of its
- * output and the Relu node is skipped, its output an alias of the producer's buffer: one pass
- * over the activations less. Only where the producer's output feeds that Relu alone and is not
- * the graph's output; training runs every node as it is (backward needs the pre-activation). */
-static int fuses_relu(int op) { return op == NG_OP_CONV || op == NG_OP_ADD; }
+/* Conv -> Relu, Add -> Relu (ResNet's pattern) and BatchNormalization -> Relu (VGG's): the producer
+ * writes Relu of its output and the Relu node is skipped, its output an alias of the producer's
+ * buffer: one pass over the activations less. Only where the producer's output feeds that Relu
+ * alone and is not the graph's output. Training fuses too (NG_TRAIN_FUSION=0 turns it off): none
+ * of these producers' backward reads its own output, and Relu's backward reads only its output
+ * (y > 0), which the alias holds; after BatchNormalization the backward is fused as well
+ * (BatchNormalization's takes the Relu's dY and masks it with y > 0; ops_norm.c). */
+static int fuses_relu(int op) { return op == NG_OP_CONV || op == NG_OP_ADD || op == NG_OP_BATCHNORM; }
 enum { FUSE_RELU = 1, FUSE_CLIP = 2 };
 
 /* Conv -> Clip (MobileNetV2's ReLU6) the same way: the Conv clamps its output. Clip's backward
@@ -148,7 +158,8 @@ static ng_status fusion_plan(ng_exec *e)
     int *uses = ng_calloc((size_t)m->n_vals, sizeof *uses);
     e->fuse = ng_calloc((size_t)m->n_nodes, 1);
     e->fpool = ng_calloc((size_t)m->n_nodes, sizeof *e->fpool);
-    if (!uses || !e->fuse || !e->fpool) { free(uses); return NG_E_NOMEM; }
+    e->gskip = ng_calloc((size_t)m->n_vals, 1);
+    if (!uses || !e->fuse || !e->fpool || !e->gskip) { free(uses); return NG_E_NOMEM; }
     for (int i = 0; i < m->n_nodes; i++)
         for (int j = 0; j < m->nodes[i].n_in; j++)
             if (m->nodes[i].in[j] >= 0) uses[m->nodes[i].in[j]]++;
@@ -234,8 +245,10 @@ ng_status ng_exec_new(ng_model *m, const ng_exec_options *o, ng_exec **out)
     e->winograd = !env_is_zero("NG_WINOGRAD");
     e->wino_train = getenv("NG_WINOGRAD_TRAIN") && getenv("NG_WINOGRAD_TRAIN")[0] == '1';
     e->conv_direct = !env_is_zero("NG_CONV_DIRECT");
+    e->conv_direct_bwd = !env_is_zero("NG_CONV_DIRECT_BWD");
     e->dconv16 = !env_is_zero("NG_DCONV16");
     e->memplan = !env_is_zero("NG_MEMPLAN");
+    e->train_fuse = !env_is_zero("NG_TRAIN_FUSION");
     if (getenv("NG_PROFILE") && !(e->prof = ng_calloc(2 * nn, sizeof *e->prof))) { ng_exec_free(e); return NG_E_NOMEM; }
     *out = e;
     return NG_OK;
@@ -328,6 +341,7 @@ static void ctx_init(ng_exec *e, exec_ctx *x, float *grad_params)
      * vgg-small trained at 410-413 img/s with it against 478 without (quiet, 2026-12-03). */
     x->c.winograd = e->winograd && (!e->training || e->wino_train);
     x->c.conv_direct = e->conv_direct;
+    x->c.conv_direct_bwd = e->conv_direct_bwd;
     x->c.dconv16 = e->dconv16;
     x->c.rng = &e->rng;
     x->c.grad_params = grad_params;
@@ -380,6 +394,19 @@ ng_status ng_exec_forward(ng_exec *e, const float *x, int64_t n, const float **o
     return NG_OK;
 }
 
+/* Whether a training forward folds the Relu after node i into it (fuses_relu). */
+static int relu_fused_train(const ng_exec *e, int i)
+{
+    return e->training && e->train_fuse && e->fuse[i] == FUSE_RELU;
+}
+
+/* Whether the backward runs the Relu after node i inside node i's backward: after a
+ * BatchNormalization whose training forward folded it (the BatchNormalization takes the Relu's dY). */
+static int relu_bwd_fused(const ng_exec *e, int i)
+{
+    return i >= 0 && e->train_fused && e->fuse[i] == FUSE_RELU && e->m->nodes[i].op == NG_OP_BATCHNORM;
+}
+
 /* Every node in order on the input in e->xcopy (shapes and buffers prepared). */
 static ng_status run_forward(ng_exec *e)
 {
@@ -391,9 +418,11 @@ static ng_status run_forward(ng_exec *e)
     ctx_init(e, &xc, NULL);
     e->pooled = 0;
     e->clipped = 0;
+    e->train_fused = e->training && e->train_fuse;
     for (int i = 0; i < m->n_nodes; i++) {
         const ng_node *nd = &m->nodes[i];
-        const int fuse = e->fuse[i] && !e->training && !(e->fuse[i] == FUSE_CLIP && e->grads);
+        const int fuse = e->training ? relu_fused_train(e, i)
+                                     : e->fuse[i] && !(e->fuse[i] == FUSE_CLIP && e->grads);
         if (fuse) e->t[m->nodes[i + 1].out[0]].data = e->t[nd->out[0]].data;   /* the Relu after it: an alias */
         xc.c.saved = &e->saved[i];
         xc.c.saved_size = &e->saved_size[i];
@@ -447,12 +476,17 @@ ng_status ng_exec_backward(ng_exec *e, const float *dout, float *grad_params, fl
         for (int j = 0; j < nd->n_in; j++) any |= nd->in[j] >= 0 && e->req[nd->in[j]];
         for (int j = 0; j < nd->n_out; j++) e->req[nd->out[j]] = (char)any;
     }
+    /* The output of a BatchNormalization whose Relu runs inside its backward: its gradient is the
+     * Relu's, this one is never read nor written (no buffer, no zeroing pass). */
+    memset(e->gskip, 0, (size_t)m->n_vals);
+    for (int i = 0; i < m->n_nodes; i++)
+        if (relu_bwd_fused(e, i)) e->gskip[m->nodes[i].out[0]] = 1;
     /* Gradient views: params into grad_params, input into grad_input, activations zeroed buffers. */
     for (int i = 0; i < m->n_vals; i++) {
         const ng_value *v = &m->vals[i];
         int64_t numel = ng_shape_numel(&e->shapes[i]);
         e->g[i].data = NULL;
-        if (!e->req[i] && i != m->output) continue;
+        if ((!e->req[i] || e->gskip[i]) && i != m->output) continue;
         if (v->kind == NG_V_PARAM) { e->g[i].data = grad_params + v->off; continue; }
         if (i == m->input) {
             if (grad_input) memset(grad_input, 0, (size_t)numel * sizeof(float));
@@ -481,13 +515,17 @@ ng_status ng_exec_backward(ng_exec *e, const float *dout, float *grad_params, fl
         }
         if (!ng_ops[nd->op].backward)
             return ng_fail(NG_E_UNSUPPORTED, "node '%s' (%s): operator has no gradient", nd->name, ng_ops[nd->op].name);
+        if (relu_bwd_fused(e, i - 1)) continue;   /* this Relu: in the BatchNormalization's backward */
         xc.c.saved = &e->saved[i];
         xc.c.saved_size = &e->saved_size[i];
         xc.c.node = nd;
+        /* A fused Relu's dY (its output aliases this node's, so out[0] holds y = Relu(...) for the mask) */
+        xc.c.fuse_relu = relu_bwd_fused(e, i);
+        const int dnode = xc.c.fuse_relu ? i + 1 : i;
         double t0 = e->prof ? ng_now() : 0;
         ng_status st = ng_ops[nd->op].backward(&xc.c, nd, e->ins + e->in_off[i],
                                                (const ng_tensor *const *)(e->outs + i * NG_NODE_MAX_OUT),
-                                               e->douts + i * NG_NODE_MAX_OUT, din);
+                                               e->douts + dnode * NG_NODE_MAX_OUT, din);
         if (st != NG_OK) return node_fail(nd, st);
         if (e->prof) e->prof[m->n_nodes + i] += ng_now() - t0;
     }

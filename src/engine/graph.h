@@ -172,8 +172,10 @@ typedef struct ng_opctx {
     float    *grad_params;/* backward: base of the gradient array (same layout as params), or NULL */
     ng_model *model;      /* BN running-stat updates in training */
     const ng_node *node;
-    int       fuse_relu;  /* forward, inference only: write Relu(output) (the exec skips the Relu
-                             node that follows; only ops in ng_op_fuses_relu get it) */
+    int       fuse_relu;  /* forward: write Relu(output) (the exec skips the Relu node that follows;
+                             only ops in exec.c's fuses_relu get it; in training only with NG_TRAIN_FUSION
+                             not "0"); backward, BatchNormalization in training: dout is the skipped
+                             Relu's dY and out[0] its output (mask y > 0) */
     int       fuse_clip;  /* forward, inference only, Conv: write Clip(output) to [clip_lo, clip_hi] (the exec
                              skips the Clip node that follows: MobileNetV2's ReLU6); never with fuse_relu */
     float     clip_lo, clip_hi;
@@ -188,6 +190,9 @@ typedef struct ng_opctx {
                              NG_CONV_DIRECT=0 at ng_exec_new turns it off */
     int       dconv16;    /* the direct kernel may use its 16-channel tiles; NG_DCONV16=0 at ng_exec_new
                              turns them off */
+    int       conv_direct_bwd; /* with conv_direct: stride-1 Convs with few channels may compute dX with the
+                             direct kernel (ops_conv.c, conv_use_direct_bwd); NG_CONV_DIRECT_BWD=0 at
+                             ng_exec_new turns it off */
 } ng_opctx;
 
 /* Fill out shapes from input shapes; return NG_OK or ng_fail(NG_E_SHAPE, "node 'x' (Conv): ..."). */

@@ -8,7 +8,7 @@
  * row); the grid's extra columns are dropped from the forward output and are zero in backward's dY.
  * Backward per image and group:  dW_g += dY_g * col^T,  dcol = W_g^T * dY_g then col2im into dX,
  * dB[m] += sum dY[m]; for 3x3 stride-1 Convs dX comes from Winograd instead (conv_use_wino_bwd,
- * wconv.h). Depthwise convolutions (group == C == M) skip all this for the direct kernel
+ * wconv.h), or for few channels from the direct kernel (conv_use_direct_bwd). Depthwise convolutions (group == C == M) skip all this for the direct kernel
  * of dwconv.h; stride-1 forwards with few output channels and short reductions for the one of
  * dconv.h (conv_use_direct), which can also write a following 2x2 MaxPool's output (the exec's
  * fold, ng_opctx.pool_node). Work items (image, group) are split over the exec's workers; each worker keeps
@@ -753,6 +753,100 @@ static ng_status conv_bwd_data_wino(ng_opctx *c, const ng_node *n, const ng_wino
     return NG_OK;
 }
 
+/* The data gradient through the direct kernel (dconv.h). With stride 1 and dilation 1, dX is the
+ * stride-1 convolution of dY zero-padded by kh-1-pt rows on top and kw-1-pl columns on the left
+ * onto a grid of (H + kh - 1) x (W + kw - 1), with the weights turned 180 degrees and their input
+ * and output channels swapped:  W'[c, m, i, j] = W[m, c, kh-1-i, kw-1-j]  (every pad < the kernel).
+ * Taken where that convolution suits the direct kernel by the forward's rule (M kh kw <=
+ * NG_CONV_DIRECT_MAX_K taps, C <= 32 outputs): resnet-small's 16-channel 28x28 layers, whose dX
+ * through W^T dY (a GEMM reducing over 16 channels, then col2im) cost twice their forward.
+ * NG_CONV_DIRECT_BWD=0 at ng_exec_new turns it off (ng_opctx.conv_direct_bwd). */
+static int conv_use_direct_bwd(const ng_opctx *c, const conv_geom *o)
+{
+    const ng_win2d *g = &o->g;
+    const int64_t pb = o->Hp - o->H - g->pt, pr = o->Wp - o->W - g->pl;   /* stride 1: Hp = H + pt + pb */
+    return c->conv_direct && c->conv_direct_bwd && !o->depthwise && o->G == 1 && !o->one_by_one &&
+           g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 && g->pt < g->kh && g->pl < g->kw &&
+           pb >= 0 && pb < g->kh && pr >= 0 && pr < g->kw && o->M * g->kh * g->kw <= NG_CONV_DIRECT_MAX_K &&
+           o->C <= 32 && o->W + g->kw - 1 <= 2 * o->W;
+}
+
+typedef struct dxd_job {
+    const conv_geom *o;
+    const ng_dconv16 *q;    /* the plan (q->d alone when !use16) */
+    int use16;
+    const float *wp, *dy;   /* packed W' (worker 0's scratch); dY */
+    float *dx;
+    float **scr;
+    int64_t shared, Hq, Wq, xlen;   /* floats of W' + packing before each worker's part; the grid */
+} dxd_job;
+
+NG_KERN_CLONES static void add_into(float *restrict dst, const float *restrict src, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) dst[i] += src[i];
+}
+
+/* Images [i0, i1): dY padded onto the grid, the direct kernel, its valid outputs added into dX. */
+static void conv_dx_direct_body(void *arg, int64_t i0, int64_t i1, int worker)
+{
+    const dxd_job *j = arg;
+    const conv_geom *o = j->o;
+    const ng_win2d *g = &o->g;
+    const int64_t tail = g->kw - 1, padsz = o->M * j->Hq * j->Wq + tail;
+    float *xpad = j->scr[worker] + j->shared, *yw = xpad + j->xlen;
+    for (int64_t n = i0; n < i1; n++) {
+        ng_pad_planes(j->dy + n * o->M * o->OHW, o->M, g->OH, g->OW, g->kh - 1 - g->pt, g->kw - 1 - g->pl, j->Hq, j->Wq,
+                      tail, xpad);
+        memset(xpad + padsz, 0, sizeof(float) * (size_t)(j->xlen - padsz));
+        float *dxn = j->dx + n * o->C * o->HW;
+        if (j->use16) {
+            ng_dconv16_run(j->q, j->wp, xpad, yw, NULL);
+            add_into(dxn, yw, o->C * o->HW);
+            continue;
+        }
+        const ng_dconv *d = &j->q->d;
+        ng_dconv_run(d, j->wp, xpad, yw);
+        for (int64_t ch = 0; ch < o->C; ch++)
+            for (int64_t h = 0; h < o->H; h++)
+                add_into(dxn + (ch * o->H + h) * o->W, yw + ch * d->Lr + h * j->Wq, o->W);
+    }
+}
+
+static ng_status conv_bwd_data_direct(ng_opctx *c, const ng_node *n, const conv_job *cj, int nw)
+{
+    const conv_geom *o = &cj->o;
+    const ng_win2d *g = &o->g;
+    const int64_t kk = g->kh * g->kw, K2 = o->M * kk;
+    dxd_job j = { .o = o, .dy = cj->dy, .dx = cj->dx, .Hq = o->H + g->kh - 1, .Wq = o->W + g->kw - 1 };
+    ng_dconv16 q;
+    memset(&q, 0, sizeof q);
+    j.use16 = c->dconv16 && ng_dconv16_plan(&q, o->C, o->M, j.Hq, j.Wq, g->kh, g->kw, 1, 1, o->H, o->W);
+    if (!j.use16) ng_dconv_plan(&q.d, o->C, o->M, j.Hq, j.Wq, g->kh, g->kw, 1, 1, o->H);
+    q.relu = 0;
+    const int64_t plen = j.use16 ? ng_dconv16_packed_len(&q) : ng_dconv_packed_len(&q.d);
+    const int64_t padsz = o->M * j.Hq * j.Wq + g->kw - 1;
+    j.xlen = j.use16 ? ng_dconv16_xpad_len(&q) : ng_dconv_xpad_len(&q.d);
+    if (j.xlen < padsz) j.xlen = padsz;
+    const int64_t ywlen = j.use16 ? o->C * o->HW : q.d.Mp * q.d.Lr;
+    j.shared = o->C * K2 + plen;
+    float *ptrs[NG_KERN_MAX_WORKERS];
+    if (!conv_scratch(c, (size_t)(j.shared + j.xlen + ywlen), ptrs, nw))
+        return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for the data gradient's buffers", NG_NODE_NAME(n));
+    float *wt = ptrs[0];
+    for (int64_t m = 0; m < o->M; m++)
+        for (int64_t ch = 0; ch < o->C; ch++)
+            for (int64_t i = 0; i < g->kh; i++)
+                for (int64_t jj = 0; jj < g->kw; jj++)
+                    wt[(ch * o->M + m) * kk + (g->kh - 1 - i) * g->kw + (g->kw - 1 - jj)] =
+                        cj->w[(m * o->C + ch) * kk + i * g->kw + jj];
+    float *wp = ptrs[0] + o->C * K2;
+    if (j.use16) ng_dconv16_pack(&q, wt, NULL, wp);
+    else ng_dconv_pack(&q.d, wt, NULL, wp);
+    j.q = &q; j.wp = wp; j.scr = ptrs;
+    ng_pool_for(c->pool, o->N, conv_dx_direct_body, &j);
+    return NG_OK;
+}
+
 ng_status ng_conv_bwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
                       const ng_tensor *const *out, const ng_tensor *const *dout, ng_tensor *const *din)
 {
@@ -779,6 +873,12 @@ ng_status ng_conv_bwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
             return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for backward buffers", NG_NODE_NAME(n));
         ng_dwconv_bwd(c->pool, &dg, o->N, j.x, j.w, j.dy, j.dx, j.dw, j.db, ptrs);
         return NG_OK;
+    }
+    if (j.dx && conv_use_direct_bwd(c, o)) {
+        st = conv_bwd_data_direct(c, n, &j, nw);
+        if (st != NG_OK) return st;
+        j.dx = NULL;
+        if (!j.dw && !j.db) return NG_OK;
     }
     ng_wino wp;
     float *dx_wino = NULL;

@@ -8,6 +8,10 @@
  *   mu and invstd are kept in the exec's saved slot for backward.
  * Backward, training: xh = (x - mu) * invstd; dscale += sum dy*xh; dB += sum dy;
  *   dx += scale * invstd * (dy - mean(dy) - xh * mean(dy*xh)).
+ * With the Relu after it fused (ng_opctx.fuse_relu, training and inference exec alike): the forward
+ *   writes Relu(y); the training backward gets the Relu's dY and y = Relu(...) as out[0] and uses
+ *   dy * (y > 0) (the Relu's backward, which the exec skips). Sums run per plane in float lanes
+ *   (lane_sum, bn_dsums), planes combined in double.
  * Backward, inference: the statistics are constants: dx += dy * scale / sqrt(var + eps), dscale and dB
  *   as above with xh = (x - mean) / sqrt(var + eps). No gradient flows to the running statistics.
  */
@@ -16,6 +20,7 @@
 #include <string.h>
 #include "engine/ops.h"
 #include "engine/kern.h"
+#include "engine/v16.h"
 
 #define BN_MAGIC 0x6e67626e737461ULL   /* marks saved batch statistics */
 typedef struct bn_hdr { uint64_t magic; int64_t C; } bn_hdr;
@@ -25,7 +30,9 @@ typedef struct bn_job {
     const float *x, *scale, *bias, *rmean, *rvar, *dy;
     float *y, *dx, *dscale, *dbias;
     float *mu, *invstd;            /* per channel: batch (training) or running (inference) statistics */
+    const float *ymask;            /* backward with the Relu fused: its output y; dY counts where y > 0 */
     float eps;
+    int relu;                      /* forward: write Relu(y) (the exec folded the Relu in) */
 } bn_job;
 
 static ng_status bn_check(const ng_node *n, const ng_shape *const *in, int64_t *N, int64_t *C, int64_t *S)
@@ -56,37 +63,85 @@ static ng_status bn_shapes(const ng_node *n, const ng_tensor *const *in, int64_t
     return bn_check(n, s, N, C, S);
 }
 
-/* Batch mean and biased variance (two passes, double sums) for channels [c0, c1). */
+/* Sums over one plane in NG_BN_LANES float lanes (vectorised; a plane is short enough, e.g.
+ * 784 floats = 49 per lane, for float partial sums), the lanes and the tail added in double:
+ * lane_sum = sum p[i]; lane_sqdev = sum (p[i] - c)^2. */
+#define NG_BN_LANES 16   /* one ng_v16 */
+/* (macros: a function taking or returning ng_v16 would change the ABI between the clones) */
+#define V16_LOAD(v, p) memcpy(&(v), (p), sizeof(v))
+static double lanes_hsum(const float *l) { double s = 0.0; for (int k = 0; k < NG_BN_LANES; k++) s += l[k]; return s; }
+#define V16_HSUM(v) lanes_hsum((const float *)&(v))
+
+NG_KERN_CLONES static double lane_sum(const float *restrict p, int64_t n)
+{
+    ng_v16 acc = {0};
+    int64_t i = 0;
+    for (; i + NG_BN_LANES <= n; i += NG_BN_LANES) { ng_v16 v; V16_LOAD(v, p + i); acc += v; }
+    double s = V16_HSUM(acc);
+    for (; i < n; i++) s += p[i];
+    return s;
+}
+
+NG_KERN_CLONES static double lane_sqdev(const float *restrict p, int64_t n, float c)
+{
+    ng_v16 acc = {0};
+    int64_t i = 0;
+    for (; i + NG_BN_LANES <= n; i += NG_BN_LANES) { ng_v16 d; V16_LOAD(d, p + i); d -= c; acc += d * d; }
+    double s = V16_HSUM(acc);
+    for (; i < n; i++) { double d = (double)p[i] - c; s += d * d; }
+    return s;
+}
+
+/* Batch mean and biased variance for channels [c0, c1), one pass over memory: per plane its sum,
+ * then (while the plane is in cache) its squared deviations from its own mean m_p (rounded to
+ * float: c_p), the planes combined in double as Chan et al.'s pairwise update:
+ *   M2 = sum_p [ sum_i (x_i - c_p)^2 - S (m_p - c_p)^2 + S (m_p - mu)^2 ],  var = M2 / (N S).
+ * Planes longer than 2^16 floats are split in pieces of that size (float lanes stay short). */
+#define NG_BN_PIECE 65536
 static void bn_stats_body(void *arg, int64_t c0, int64_t c1, int worker)
 {
     bn_job *j = arg;
-    double cnt = (double)(j->N * j->S);
+    (void)worker;
+    const int64_t S = j->S;
+    double cnt = (double)(j->N * S);
     for (int64_t ch = c0; ch < c1; ch++) {
-        double s = 0.0, q = 0.0;
+        double s = 0.0, q = 0.0, qm = 0.0;   /* sum; sum of piece deviations; sum of len * m_p^2 */
         for (int64_t n = 0; n < j->N; n++) {
-            const float *x = j->x + (n * j->C + ch) * j->S;
-            for (int64_t i = 0; i < j->S; i++) s += x[i];
+            const float *x = j->x + (n * j->C + ch) * S;
+            for (int64_t i0 = 0; i0 < S; i0 += NG_BN_PIECE) {
+                const int64_t len = S - i0 < NG_BN_PIECE ? S - i0 : NG_BN_PIECE;
+                const double ps = lane_sum(x + i0, len), m = ps / (double)len;
+                const float cp = (float)m;
+                q += lane_sqdev(x + i0, len, cp) - (double)len * (m - cp) * (m - cp);
+                qm += (double)len * m * m;
+                s += ps;
+            }
         }
         double mu = s / cnt;
-        for (int64_t n = 0; n < j->N; n++) {
-            const float *x = j->x + (n * j->C + ch) * j->S;
-            for (int64_t i = 0; i < j->S; i++) { double d = x[i] - mu; q += d * d; }
-        }
+        /* sum_p len (m_p - mu)^2 = sum_p len m_p^2 - cnt mu^2 (>= 0 up to rounding) */
+        double between = qm - cnt * mu * mu;
+        q += between > 0.0 ? between : 0.0;
         j->mu[ch] = (float)mu;
         j->invstd[ch] = (float)(q / cnt);   /* variance for now; turned into invstd by the caller */
     }
 }
 
-/* y = (x - mu) * invstd * scale + bias over planes [p0, p1) of the N*C planes. */
+/* y = (x - mu) * invstd * scale + bias over planes [p0, p1) of the N*C planes, or Relu of it when
+ * the exec folded the Relu in (j->relu; the Relu op's expression). */
+NG_KERN_CLONES static void bn_apply_plane(const float *restrict x, float *restrict y, int64_t n, float a, float b, int relu)
+{
+    if (!relu) { for (int64_t i = 0; i < n; i++) y[i] = a * x[i] + b; return; }
+    for (int64_t i = 0; i < n; i++) { float v = a * x[i] + b; y[i] = v > 0.0f ? v : 0.0f; }
+}
+
 static void bn_apply_body(void *arg, int64_t p0, int64_t p1, int worker)
 {
     const bn_job *j = arg;
+    (void)worker;
     for (int64_t p = p0; p < p1; p++) {
         int64_t ch = p % j->C;
         float a = j->scale[ch] * j->invstd[ch], b = j->bias[ch] - j->mu[ch] * a;
-        const float *x = j->x + p * j->S;
-        float *y = j->y + p * j->S;
-        for (int64_t i = 0; i < j->S; i++) y[i] = a * x[i] + b;
+        bn_apply_plane(j->x + p * j->S, j->y + p * j->S, j->S, a, b, j->relu);
     }
 }
 
@@ -113,6 +168,7 @@ ng_status ng_batchnorm_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const
     if (st != NG_OK) return st;
     j.x = in[0]->data; j.scale = in[1]->data; j.bias = in[2]->data; j.y = out[0]->data;
     j.eps = n->a.epsilon;
+    j.relu = c->fuse_relu;
     float *owned, *buf = bn_stats_buf(c, j.C, c->training, &owned);
     if (!buf) return ng_fail(NG_E_NOMEM, "node '%s' (BatchNormalization): no memory for statistics", NG_NODE_NAME(n));
     j.mu = buf; j.invstd = buf + j.C;
@@ -141,28 +197,71 @@ ng_status ng_batchnorm_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const
     return NG_OK;
 }
 
-/* Per channel in [c0, c1): sums of dy and dy*xh, then dscale, dbias and dx. */
+/* One plane's backward sums in NG_BN_LANES float lanes, added into *sdy (sum of dy) and *sdyx
+ * (sum of dy (x - mu)); dy counts only where y > 0 when y is not NULL (the fused Relu's mask). */
+NG_KERN_CLONES static void bn_dsums(const float *restrict x, const float *restrict dy, const float *restrict y,
+                                    int64_t n, float mu, double *sdy, double *sdyx)
+{
+    ng_v16 a1 = {0}, a2 = {0};
+    int64_t i = 0;
+    for (; i + NG_BN_LANES <= n; i += NG_BN_LANES) {
+        ng_v16 d, xv, yv;
+        V16_LOAD(d, dy + i);
+        V16_LOAD(xv, x + i);
+        if (y) { V16_LOAD(yv, y + i); d = (ng_v16)((ng_v16i)d & (ng_v16i)(yv > (ng_v16){0})); }   /* y > 0 ? dy : +0 */
+        a1 += d;
+        a2 += d * (xv - mu);
+    }
+    double s1 = V16_HSUM(a1), s2 = V16_HSUM(a2);
+    for (; i < n; i++) {
+        float d = y && !(y[i] > 0.0f) ? 0.0f : dy[i];
+        s1 += d; s2 += (double)d * (double)(x[i] - mu);
+    }
+    *sdy += s1; *sdyx += s2;
+}
+
+/* dx += k (dy - mdy - (x - mu) is mdyx) over one plane, dy masked as in bn_dsums. */
+NG_KERN_CLONES static void bn_dx_plane(const float *restrict x, const float *restrict dy, const float *restrict y,
+                                       float *restrict dx, int64_t n, float mu, float is, float k, float mdy, float mdyx)
+{
+    if (!y) { for (int64_t i = 0; i < n; i++) dx[i] += k * (dy[i] - mdy - (x[i] - mu) * is * mdyx); return; }
+    int64_t i = 0;
+    for (; i + NG_BN_LANES <= n; i += NG_BN_LANES) {
+        ng_v16 d, xv, yv, o;
+        V16_LOAD(d, dy + i); V16_LOAD(xv, x + i); V16_LOAD(yv, y + i); V16_LOAD(o, dx + i);
+        d = (ng_v16)((ng_v16i)d & (ng_v16i)(yv > (ng_v16){0}));   /* y > 0 ? dy : +0 */
+        o += k * (d - mdy - (xv - mu) * is * mdyx);
+        memcpy(dx + i, &o, sizeof o);
+    }
+    for (; i < n; i++) {
+        float d = y[i] > 0.0f ? dy[i] : 0.0f;
+        dx[i] += k * (d - mdy - (x[i] - mu) * is * mdyx);
+    }
+}
+
+/* Per channel in [c0, c1): sums of dy and dy*xh (xh = (x - mu) * invstd), then dscale, dbias, dx. */
 static void bn_bwd_body(void *arg, int64_t c0, int64_t c1, int worker)
 {
     const bn_job *j = arg;
+    (void)worker;
     int training = j->rmean == NULL;   /* statistics came from the batch */
     double cnt = (double)(j->N * j->S);
     for (int64_t ch = c0; ch < c1; ch++) {
         float mu = j->mu[ch], is = j->invstd[ch];
         double sdy = 0.0, sdyx = 0.0;
         for (int64_t n = 0; n < j->N; n++) {
-            const float *x = j->x + (n * j->C + ch) * j->S, *dy = j->dy + (n * j->C + ch) * j->S;
-            for (int64_t i = 0; i < j->S; i++) { sdy += dy[i]; sdyx += (double)dy[i] * (double)((x[i] - mu) * is); }
+            const int64_t off = (n * j->C + ch) * j->S;
+            bn_dsums(j->x + off, j->dy + off, j->ymask ? j->ymask + off : NULL, j->S, mu, &sdy, &sdyx);
         }
+        sdyx *= is;
         if (j->dscale) j->dscale[ch] += (float)sdyx;
         if (j->dbias) j->dbias[ch] += (float)sdy;
         if (!j->dx) continue;
         float k = j->scale[ch] * is;
         float mdy = training ? (float)(sdy / cnt) : 0.0f, mdyx = training ? (float)(sdyx / cnt) : 0.0f;
         for (int64_t n = 0; n < j->N; n++) {
-            const float *x = j->x + (n * j->C + ch) * j->S, *dy = j->dy + (n * j->C + ch) * j->S;
-            float *dx = j->dx + (n * j->C + ch) * j->S;
-            for (int64_t i = 0; i < j->S; i++) dx[i] += k * (dy[i] - mdy - (x[i] - mu) * is * mdyx);
+            const int64_t off = (n * j->C + ch) * j->S;
+            bn_dx_plane(j->x + off, j->dy + off, j->ymask ? j->ymask + off : NULL, j->dx + off, j->S, mu, is, k, mdy, mdyx);
         }
     }
 }
@@ -179,6 +278,7 @@ ng_status ng_batchnorm_bwd(ng_opctx *c, const ng_node *n, const ng_tensor *const
     j.dscale = din[1] ? din[1]->data : NULL;
     j.dbias = din[2] ? din[2]->data : NULL;
     j.eps = n->a.epsilon;
+    j.ymask = c->fuse_relu ? out[0]->data : NULL;   /* the exec passed the fused Relu's dY */
     if (!j.dx && !j.dscale && !j.dbias) return NG_OK;
     if (j.N * j.S < 1) return NG_OK;
     float *owned = malloc(2 * (size_t)j.C * sizeof(float) + 1);
