@@ -152,8 +152,9 @@ static void test_conv(const conv_case *k)
     free(x); free(w); free(b); free(dy); free(ry); free(rdx); free(rdw); free(rdb); free(gp); free(gx);
 }
 
-/* The direct stride-1 kernel (engine/dconv.c) against the double reference and against the im2col +
- * GEMM path (NG_CONV_DIRECT=0), within 1e-5 of the output's magnitude, with each set of tiles
+/* The direct stride-1 kernel (engine/dconv.c), or for 1x1 Convs the pointwise one (engine/pwconv.c),
+ * against the double reference and against the im2col + GEMM path (NG_CONV_DIRECT=0 NG_PWCONV=0),
+ * within 1e-5 of the output's magnitude, with each set of tiles
  * (NG_DCONV_ISA: 2 AVX-512 (the 16-channel tiles where Mg % 16 == 0), 1 AVX2, 0 baseline;
  * capped at what the CPU has). Forward only: the
  * kernel has no backward of its own (test_conv checks the node's backward on the same cases). */
@@ -196,6 +197,7 @@ static void test_conv_direct(const conv_case *k)
                                          "forward y, im2col + GEMM" };
     for (int p = 0; p < 4; p++) {
         if (paths[p][0]) setenv(paths[p][0], paths[p][1], 1);
+        if (p == 3) setenv("NG_PWCONV", "0", 1);   /* 1x1 Convs: the pointwise kernel off too */
         onenode t;
         CHECK(build(&t, NG_OP_CONV, &a, &xs, k->bias ? 3 : 2, 0, ps, pd, NULL, 0, 0));
         const float *y;
@@ -207,6 +209,7 @@ static void test_conv_direct(const conv_case *k)
         memcpy(ys[p], y, ny * sizeof(float));
         destroy(&t);
         if (paths[p][0]) unsetenv(paths[p][0]);
+        unsetenv("NG_PWCONV");
     }
     double *gemm = malloc(ny * sizeof(double));
     for (size_t i = 0; i < ny; i++) gemm[i] = ys[3][i];
@@ -755,6 +758,22 @@ int main(void)
     for (size_t i = 0; i < NG_ARRAY_LEN(dconvs); i++) {
         test_conv(&dconvs[i]);
         test_conv_direct(&dconvs[i]);
+    }
+
+    /* 1x1 stride 1, at least 16 pixels: the pointwise kernel in inference (test_conv: training's GEMM) */
+    static const conv_case pwconvs[] = {
+        /* N  C  H  W   M kh kw sh sw pt pl pb pr dh dw g bias */
+        { 1, 7, 4, 4, 13, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1 },    /* 16 pixels, M 13: blocks of 8, 4, 1 */
+        { 1, 19, 7, 7, 21, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0 },   /* 49 pixels: last vector overlaps, no bias */
+        { 3, 24, 10, 10, 40, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1 }, /* batch 3, 100 pixels */
+        { 1, 64, 14, 14, 96, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1 }, /* batch 1, 14x14: split by channel blocks */
+        { 1, 16, 40, 40, 27, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1 }, /* batch 1, 1600 pixels: split by pixel chunks */
+        { 2, 600, 30, 30, 20, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1 },/* K 600: 5 chunks of 192 pixels, tail 132 */
+        { 2, 33, 3, 5, 10, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1 },   /* 15 pixels: not taken (GEMM) */
+    };
+    for (size_t i = 0; i < NG_ARRAY_LEN(pwconvs); i++) {
+        test_conv(&pwconvs[i]);
+        test_conv_direct(&pwconvs[i]);
     }
 
     static const wino_case winos[] = {

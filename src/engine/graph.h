@@ -188,6 +188,8 @@ typedef struct ng_opctx {
                              NG_CONV_DIRECT=0 at ng_exec_new turns it off */
     int       dconv16;    /* the direct kernel may use its 16-channel tiles; NG_DCONV16=0 at ng_exec_new
                              turns them off */
+    int       pwconv;     /* inference 1x1 Convs may run the pointwise kernel (pwconv.h); NG_PWCONV=0 at
+                             ng_exec_new turns it off */
 } ng_opctx;
 
 /* Fill out shapes from input shapes; return NG_OK or ng_fail(NG_E_SHAPE, "node 'x' (Conv): ..."). */

@@ -22,6 +22,7 @@
 #include "engine/dwconv.h"
 #include "engine/dconv.h"
 #include "engine/wconv.h"
+#include "engine/pwconv.h"
 #include "engine/v16.h"
 
 typedef struct conv_geom {
@@ -411,6 +412,14 @@ static int conv_use_direct(const ng_opctx *c, const conv_geom *o)
            o->K <= NG_CONV_DIRECT_MAX_K && o->Mg <= 32;
 }
 
+/* The pointwise kernel (pwconv.h) for inference 1x1 Convs (stride 1, no padding, group 1) of at
+ * least 16 pixels: MobileNetV2's expansions and projections. NG_PWCONV=0 at ng_exec_new turns it
+ * off (ng_opctx.pwconv). */
+static int conv_use_pw(const ng_opctx *c, const conv_geom *o)
+{
+    return c->pwconv && !c->training && o->one_by_one && o->G == 1 && ng_pwconv_ok(o->OHW);
+}
+
 /* Winograd F(2x2, 3x3) (wconv.h) for inference 3x3 stride-1 Convs of group 1 with enough channels
  * for its 16 GEMMs (C x M of at least 16 x 16) and tiles. resnet18 at batch 1, 2 threads, ms per
  * Conv (32 forwards, loaded machine), im2col -> Winograd: layer1 (56x56, 784 tiles) 4.6 -> 2.5,
@@ -542,6 +551,13 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
     }
     j.relu = c->fuse_relu;
     j.x = in[0]->data; j.w = in[1]->data; j.b = b ? b->data : NULL; j.y = out[0]->data;
+    if (conv_use_pw(c, &j.o)) {
+        const ng_pwconv a = { .N = j.o.N, .M = j.o.M, .K = j.o.K, .P = j.o.OHW, .x = j.x, .w = j.w, .b = j.b,
+                              .y = j.y, .act = j.clip ? NG_PW_CLIP : j.relu ? NG_PW_RELU : NG_PW_NONE,
+                              .lo = clip[0], .hi = clip[1] };
+        ng_pwconv_run(c->pool, &a);
+        return NG_OK;
+    }
     if (conv_use_direct(c, &j.o)) {
         ng_dconv16 q;
         const conv_geom *o = &j.o;
