@@ -729,6 +729,12 @@ int main(void)
         { 1, 2, 5, 40, 2, 3, 3, 1, 1, 1, 2, 0, 1, 1, 2, 2, 0 },    /* wide rows, stride 1, dilation 1x2 */
         { 1, 4, 40, 36, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4, 1 },   /* 3x3 rows kernel, stride 1, OW 36: overlapping last vector */
         { 2, 3, 13, 70, 3, 3, 3, 2, 2, 0, 1, 2, 1, 1, 1, 3, 1 },   /* 3x3 rows kernel, stride 2, asymmetric pads, OW 35 */
+        /* 3x3 stride 1 pad 1: the flat kernel (vectors across row ends, masked edge columns) */
+        { 2, 5, 7, 7, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 5, 1 },     /* 7x7: a vector spans 3 rows */
+        { 1, 3, 4, 4, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3, 0 },     /* 16 pixels: one vector, no bias */
+        { 1, 2, 20, 1, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1 },    /* one column: both edge taps masked */
+        { 3, 4, 14, 13, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4, 1 },   /* 14x13, last vector overlaps */
+        { 1, 3, 3, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3, 1 },     /* 15 pixels: not taken */
         /* batch 1, group 1: one image split over the workers (conv_fwd_one) */
         { 1, 24, 40, 40, 40, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1 }, /* 1x1: blocks of output rows */
         { 1, 3, 45, 47, 20, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1 },  /* ResNet's stem: im2col, blocks of rows */

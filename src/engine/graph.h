@@ -190,6 +190,8 @@ typedef struct ng_opctx {
                              turns them off */
     int       pwconv;     /* inference 1x1 Convs may run the pointwise kernel (pwconv.h); NG_PWCONV=0 at
                              ng_exec_new turns it off */
+    int       dwflat;     /* 3x3 stride-1 depthwise forwards may run the flat kernel (dwconv.c); NG_DWFLAT=0
+                             at ng_exec_new turns it off */
 } ng_opctx;
 
 /* Fill out shapes from input shapes; return NG_OK or ng_fail(NG_E_SHAPE, "node 'x' (Conv): ..."). */

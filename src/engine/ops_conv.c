@@ -546,7 +546,7 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
         if (!conv_scratch(c, (size_t)ng_dwconv_fwd_scratch(&dg), ptrs, nw))
             return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for the padded planes", NG_NODE_NAME(n));
         ng_dwconv_fwd(c->pool, &dg, j.o.N, in[0]->data, in[1]->data, b ? b->data : NULL, c->fuse_relu,
-                      c->fuse_clip ? clip : NULL, out[0]->data, ptrs);
+                      c->fuse_clip ? clip : NULL, c->dwflat, out[0]->data, ptrs);
         return NG_OK;
     }
     j.relu = c->fuse_relu;
