@@ -812,6 +812,11 @@ int main(void)
     test_gemm(40, 70, 90, 1, 1, 2, 40, 70, 0.75f, 1.0f); /* trans_a, larger */
     test_gemm(6, 7, 9, 1, 0, 1, 1, 7, 1.0f, 1.0f);       /* trans_a, trans_b 0 (B input [K, N]) */
     test_gemm(10, 500, 300, 0, 1, 1, 1, 500, 1.0f, 1.0f); /* wide: split over columns */
+    /* at most 4 rows: one sgemv per row, columns split over the workers (N >= 128) */
+    test_gemm(1, 1000, 320, 0, 1, 1, 1, 1000, 1.0f, 1.0f); /* a classifier at batch 1 */
+    test_gemm(3, 203, 77, 0, 0, 2, 3, 203, 0.5f, 2.0f);    /* trans_b 0, C [M,N], odd columns */
+    test_gemm(2, 9, 5, 0, 1, -1, 1, 1, 2.0f, 1.0f);        /* no C, one block */
+    test_gemm(4, 150, 33, 0, 1, 2, 4, 1, 1.0f, 0.5f);      /* C [M,1] */
 
     test_matmul(7, 0, 9, 5);
     test_matmul(3, 4, 6, 5);

@@ -67,6 +67,7 @@ struct ng_exec {
     int        dconv16;      /* NG_DCONV16 is not "0" (ng_opctx.dconv16) */
     int        pwconv;       /* NG_PWCONV is not "0" (ng_opctx.pwconv) */
     int        dwflat;       /* NG_DWFLAT is not "0" (ng_opctx.dwflat) */
+    int        gemv;         /* NG_GEMV is not "0" (ng_opctx.gemv) */
     int        memplan;      /* NG_MEMPLAN is not "0": inference forwards share buffers (memplan.h) */
     int        planned;      /* the last forward ran on shared buffers (backward must rerun it) */
     int64_t    plan_batch;   /* batch the plan below is for; 0: none yet */
@@ -239,6 +240,7 @@ ng_status ng_exec_new(ng_model *m, const ng_exec_options *o, ng_exec **out)
     e->dconv16 = !env_is_zero("NG_DCONV16");
     e->pwconv = !env_is_zero("NG_PWCONV");
     e->dwflat = !env_is_zero("NG_DWFLAT");
+    e->gemv = !env_is_zero("NG_GEMV");
     e->memplan = !env_is_zero("NG_MEMPLAN");
     if (getenv("NG_PROFILE") && !(e->prof = ng_calloc(2 * nn, sizeof *e->prof))) { ng_exec_free(e); return NG_E_NOMEM; }
     *out = e;
@@ -335,6 +337,7 @@ static void ctx_init(ng_exec *e, exec_ctx *x, float *grad_params)
     x->c.dconv16 = e->dconv16;
     x->c.pwconv = e->pwconv;
     x->c.dwflat = e->dwflat;
+    x->c.gemv = e->gemv;
     x->c.rng = &e->rng;
     x->c.grad_params = grad_params;
     x->c.model = e->m;

@@ -190,6 +190,8 @@ typedef struct ng_opctx {
                              turns them off */
     int       pwconv;     /* inference 1x1 Convs may run the pointwise kernel (pwconv.h); NG_PWCONV=0 at
                              ng_exec_new turns it off */
+    int       gemv;       /* Gemm with at most 4 rows runs one sgemv per row (ops_gemm.c); NG_GEMV=0 at
+                             ng_exec_new turns it off */
     int       dwflat;     /* 3x3 stride-1 depthwise forwards may run the flat kernel (dwconv.c); NG_DWFLAT=0
                              at ng_exec_new turns it off */
 } ng_opctx;
