@@ -55,8 +55,10 @@ struct ng_exec {
     ng_tensor **dins;
     int       *in_off;
     double    *prof;         /* NG_PROFILE set: seconds per node, forward then backward (2 x nodes) */
-    char      *fuse;         /* per node: FUSE_RELU / FUSE_CLIP when inference may fold the Relu / Clip node
-                                right after it into it, else 0 */
+    char      *fuse;         /* per node: FUSE_RELU / FUSE_CLIP / FUSE_ADD when inference may fold the Relu /
+                                Clip / Add node right after it into it, else 0 */
+    char      *addc;         /* per node: a Conv whose output only the Add right after it reads: 1 + the
+                                Add's other input slot (FUSE_ADD once the shapes say they match), else 0 */
     int       *fpool;        /* per node: the MaxPool node inference may fold into this Conv, or -1 */
     int        pooled;       /* MaxPools the last forward folded (their inputs were never written) */
     int        clipped;      /* Clips the last forward folded (their inputs were never written) */
@@ -67,6 +69,7 @@ struct ng_exec {
     int        dconv16;      /* NG_DCONV16 is not "0" (ng_opctx.dconv16) */
     int        pwconv;       /* NG_PWCONV is not "0" (ng_opctx.pwconv) */
     int        dwflat;       /* NG_DWFLAT is not "0" (ng_opctx.dwflat) */
+    int        addfuse;      /* NG_ADDFUSE is not "0": Conv -> Add may fuse (fuses_add) */
     int        gemv;         /* NG_GEMV is not "0" (ng_opctx.gemv) */
     int        memplan;      /* NG_MEMPLAN is not "0": inference forwards share buffers (memplan.h) */
     int        planned;      /* the last forward ran on shared buffers (backward must rerun it) */
@@ -108,7 +111,7 @@ void ng_exec_free(ng_exec *e)
     free(e->shapes); free(e->t); free(e->buf); free(e->cap);
     free(e->g); free(e->gbuf); free(e->gcap); free(e->req);
     free(e->saved); free(e->saved_size); free(e->scratch); free(e->scratch_cap);
-    free(e->fuse); free(e->fpool);
+    free(e->fuse); free(e->addc); free(e->fpool);
     free(e->slot); free(e->slot_size); free(e->sbuf); free(e->scap);
     free(e->ins); free(e->outs); free(e->douts); free(e->dins); free(e->in_off);
     ng_pool_free(e->pool);
@@ -120,12 +123,35 @@ void ng_exec_free(ng_exec *e)
  * over the activations less. Only where the producer's output feeds that Relu alone and is not
  * the graph's output; training runs every node as it is (backward needs the pre-activation). */
 static int fuses_relu(int op) { return op == NG_OP_CONV || op == NG_OP_ADD; }
-enum { FUSE_RELU = 1, FUSE_CLIP = 2 };
+enum { FUSE_RELU = 1, FUSE_CLIP = 2, FUSE_ADD = 3 };
 
 /* Conv -> Clip (MobileNetV2's ReLU6) the same way: the Conv clamps its output. Clip's backward
  * reads its input (dy passes where lo <= x <= hi), which the alias overwrites with the clamped
  * value, so a backward after such a forward reruns it unfused (like a folded MaxPool). */
 static int fuses_clip(const ng_node *a, const ng_node *b) { return a->op == NG_OP_CONV && b->op == NG_OP_CLIP; }
+
+static int shape_eq(const ng_shape *a, const ng_shape *b)
+{
+    if (a->ndim != b->ndim) return 0;
+    for (int k = 0; k < a->ndim; k++)
+        if (a->d[k] != b->d[k]) return 0;
+    return 1;
+}
+
+/* Conv -> Add (MobileNetV2's projection and its residual): the Conv may add the Add's other input
+ * to its output (the pointwise kernel does, in registers: ng_opctx.fuse_res); the Add's output is an
+ * alias of the Conv's, so when the Conv declines, the Add runs in place there. Only an Add with two
+ * inputs, the Conv's output on one side, not followed by a fused Relu, and (checked per batch in
+ * prepare: the alias needs it) all three of the same shape. Like Clip, a backward after such a
+ * forward reruns it unfused. */
+static int fuses_add(const ng_model *m, const int *uses, int i)
+{
+    const ng_node *a = &m->nodes[i], *b = &m->nodes[i + 1];
+    if (a->op != NG_OP_CONV || b->op != NG_OP_ADD || a->n_out != 1 || b->n_in != 2 || b->n_out != 1) return 0;
+    const int v = a->out[0];
+    if (uses[v] != 1 || v == m->output || b->in[0] == b->in[1] || (b->in[0] != v && b->in[1] != v)) return 0;
+    return b->in[0] == v ? 2 : 1;
+}
 
 /* Conv [-> Relu] -> MaxPool (LeNet's and VGG's pattern): the Conv may also write the pooled output
  * straight into the MaxPool's buffer (ng_opctx.pool_node; the Conv says whether it did), so the
@@ -150,8 +176,9 @@ static ng_status fusion_plan(ng_exec *e)
     const ng_model *m = e->m;
     int *uses = ng_calloc((size_t)m->n_vals, sizeof *uses);
     e->fuse = ng_calloc((size_t)m->n_nodes, 1);
+    e->addc = ng_calloc((size_t)m->n_nodes, 1);
     e->fpool = ng_calloc((size_t)m->n_nodes, sizeof *e->fpool);
-    if (!uses || !e->fuse || !e->fpool) { free(uses); return NG_E_NOMEM; }
+    if (!uses || !e->fuse || !e->addc || !e->fpool) { free(uses); return NG_E_NOMEM; }
     for (int i = 0; i < m->n_nodes; i++)
         for (int j = 0; j < m->nodes[i].n_in; j++)
             if (m->nodes[i].in[j] >= 0) uses[m->nodes[i].in[j]]++;
@@ -163,6 +190,8 @@ static ng_status fusion_plan(ng_exec *e)
         if (alone && fuses_relu(a->op) && b->op == NG_OP_RELU) e->fuse[i] = FUSE_RELU;
         else if (alone && fuses_clip(a, b)) e->fuse[i] = FUSE_CLIP;
     }
+    for (int i = 0; !off && e->addfuse && i + 2 < m->n_nodes; i++)   /* (a Conv folding a Relu has no Add next) */
+        if (!e->fuse[i] && !e->fuse[i + 1]) e->addc[i] = (char)fuses_add(m, uses, i);
     for (int i = 0; i < m->n_nodes; i++) e->fpool[i] = off ? -1 : pool_after(m, uses, e->fuse, i);
     free(uses);
     return NG_OK;
@@ -232,6 +261,7 @@ ng_status ng_exec_new(ng_model *m, const ng_exec_options *o, ng_exec **out)
         }
     }
     e->in_off[m->n_nodes] = k;
+    e->addfuse = !env_is_zero("NG_ADDFUSE");
     if (fusion_plan(e) != NG_OK) { ng_exec_free(e); return NG_E_NOMEM; }
     /* the kernel switches, read once per exec (not per Conv forward) */
     e->winograd = !env_is_zero("NG_WINOGRAD");
@@ -286,6 +316,12 @@ static ng_status prepare(ng_exec *e, int64_t n)
             if (!grow(&e->xcopy, &e->xcap, (size_t)numel)) return NG_E_NOMEM;
             e->t[i].data = e->xcopy;
         }
+    }
+    for (int i = 0; i < m->n_nodes; i++) {   /* Conv -> Add: the Add's inputs and output alike */
+        if (!e->addc[i]) continue;
+        const ng_node *a = &m->nodes[i + 1];
+        const ng_shape *s0 = &e->shapes[a->in[0]], *s1 = &e->shapes[a->in[1]], *so = &e->shapes[a->out[0]];
+        e->fuse[i] = shape_eq(s0, s1) && shape_eq(s0, so) ? FUSE_ADD : 0;
     }
     e->batch = n;
     e->plan_batch = 0;
@@ -402,7 +438,7 @@ static ng_status run_forward(ng_exec *e)
     e->clipped = 0;
     for (int i = 0; i < m->n_nodes; i++) {
         const ng_node *nd = &m->nodes[i];
-        const int fuse = e->fuse[i] && !e->training && !(e->fuse[i] == FUSE_CLIP && e->grads);
+        const int fuse = e->fuse[i] && !e->training && !((e->fuse[i] == FUSE_CLIP || e->fuse[i] == FUSE_ADD) && e->grads);
         if (fuse) e->t[m->nodes[i + 1].out[0]].data = e->t[nd->out[0]].data;   /* the Relu after it: an alias */
         xc.c.saved = &e->saved[i];
         xc.c.saved_size = &e->saved_size[i];
@@ -414,15 +450,20 @@ static ng_status run_forward(ng_exec *e)
         xc.c.pool_node = pool >= 0 ? &m->nodes[pool] : NULL;
         xc.c.pool_out = pool >= 0 ? e->outs[pool * NG_NODE_MAX_OUT] : NULL;
         xc.c.pool_done = 0;
+        xc.c.fuse_res = fuse && e->fuse[i] == FUSE_ADD ? &e->t[m->nodes[i + 1].in[e->addc[i] - 1]] : NULL;
+        xc.c.res_done = 0;
         double t0 = e->prof ? ng_now() : 0;
         st = ng_ops[nd->op].forward(&xc.c, nd, e->ins + e->in_off[i], e->outs + i * NG_NODE_MAX_OUT);
         if (st != NG_OK) return node_fail(nd, st);
         if (e->prof) e->prof[i] += ng_now() - t0;
-        if (fuse) { e->clipped += xc.c.fuse_clip; i++; }   /* the Relu / Clip is done */
+        if (fuse && e->fuse[i] == FUSE_ADD) {   /* the Add is done, or runs next in place */
+            if (xc.c.res_done) { e->clipped++; i++; }
+        } else if (fuse) { e->clipped += xc.c.fuse_clip; i++; }   /* the Relu / Clip is done */
         if (xc.c.pool_done) { i = pool; e->pooled++; }   /* and the MaxPool */
     }
     xc.c.fuse_relu = xc.c.fuse_clip = 0;
     xc.c.pool_node = NULL;
+    xc.c.fuse_res = NULL;
     e->ran = 1;
     if (m->granted && !e->training) mask_classes(m, e->t[m->output].data, n);
     return NG_OK;

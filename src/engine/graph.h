@@ -181,6 +181,11 @@ typedef struct ng_opctx {
                              (after the Relu when fuse_relu is set) that the Conv may compute too */
     ng_tensor *pool_out;  /* that MaxPool's output */
     int       pool_done;  /* set by the Conv when it wrote pool_out (the exec then skips the MaxPool) */
+    const ng_tensor *fuse_res; /* forward, inference only, Conv: the other input of the Add right after it
+                             (same shape as the output), which the Conv may add to its output (before
+                             Relu / Clip: never set with them); the Add's output is this node's buffer */
+    int       res_done;   /* set by the Conv when it added fuse_res (the exec then skips the Add; else the
+                             Add runs in place on this node's output) */
     int       winograd;   /* 3x3 stride-1 Convs may run Winograd F(2x2, 3x3) (wconv.h) for the forward
                              and, in training, the data gradient; NG_WINOGRAD=0 in the environment at
                              ng_exec_new turns it off; in training it is on only with NG_WINOGRAD_TRAIN=1 */

@@ -552,9 +552,14 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
     j.relu = c->fuse_relu;
     j.x = in[0]->data; j.w = in[1]->data; j.b = b ? b->data : NULL; j.y = out[0]->data;
     if (conv_use_pw(c, &j.o)) {
-        const ng_pwconv a = { .N = j.o.N, .M = j.o.M, .K = j.o.K, .P = j.o.OHW, .x = j.x, .w = j.w, .b = j.b,
-                              .y = j.y, .act = j.clip ? NG_PW_CLIP : j.relu ? NG_PW_RELU : NG_PW_NONE,
-                              .lo = clip[0], .hi = clip[1] };
+        ng_pwconv a = { .N = j.o.N, .M = j.o.M, .K = j.o.K, .P = j.o.OHW, .x = j.x, .w = j.w, .b = j.b,
+                        .y = j.y, .act = j.clip ? NG_PW_CLIP : j.relu ? NG_PW_RELU : NG_PW_NONE,
+                        .lo = clip[0], .hi = clip[1] };
+        const ng_tensor *r = c->fuse_res;   /* the Add after it (the exec checked the shapes match) */
+        if (r && ng_shape_numel(&r->s) == ng_shape_numel(&out[0]->s) && r->data != j.y) {
+            a.res = r->data;
+            c->res_done = 1;
+        }
         ng_pwconv_run(c->pool, &a);
         return NG_OK;
     }
