@@ -160,6 +160,8 @@ ng_status ng_model_finalize(ng_model *m);
 ng_status ng_model_infer_shapes(const ng_model *m, int64_t batch, ng_shape *shapes);
 /* MaxPool nodes the last forward on e folded into the Conv before them (test_fusion). */
 int ng_exec_folded_pools(const ng_exec *e);
+/* Images per sub-batch of the last forward (exec.c's subbatch_size), 0 when it ran the batch whole. */
+int64_t ng_exec_last_subbatch(const ng_exec *e);
 
 /* ---- operator table ---- */
 /* Per-run context handed to kernels. */
