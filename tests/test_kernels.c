@@ -143,6 +143,11 @@ static void test_conv(const conv_case *k)
     CHECK_OK(ng_exec_forward(t.e, x, k->N, &y, &ys));
     CHECK(ys.ndim == 4 && ys.d[1] == k->M && ys.d[2] == OH && ys.d[3] == OW);
     CHECK(relerr("forward y", y, ry, ny) < TOL);
+    onenode ti;   /* inference picks its own kernels (pointwise, Winograd, the pointwise kernel on im2col) */
+    CHECK(build(&ti, NG_OP_CONV, &a, &xs, k->bias ? 3 : 2, 0, ps, pd, NULL, 0, 0));
+    CHECK_OK(ng_exec_forward(ti.e, x, k->N, &y, &ys));
+    CHECK(relerr("forward y, inference", y, ry, ny) < TOL);
+    destroy(&ti);
     float *gp = calloc(ng_model_nparams(t.m) + 1, sizeof(float)), *gx = calloc(nx, sizeof(float));
     CHECK_OK(ng_exec_backward(t.e, dy, gp, gx));
     CHECK(relerr("backward dX", gx, rdx, nx) < TOL);
@@ -740,6 +745,8 @@ int main(void)
         { 1, 3, 45, 47, 20, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1 },  /* ResNet's stem: im2col, blocks of rows */
         { 1, 40, 5, 5, 72, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },   /* small output: blocks of 48 / 24 channels */
         { 1, 36, 7, 7, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 0 },   /* stride 2, channel blocks, no bias */
+        { 1, 64, 9, 9, 45, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },   /* inference: im2col + the pointwise kernel, K 576 */
+        { 1, 20, 12, 12, 12, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 1 },  /* 1x1 stride 2 (ResNet's downsample), 36 pixels */
     };
     for (size_t i = 0; i < NG_ARRAY_LEN(convs); i++) test_conv(&convs[i]);
     /* Stride 1, padded grid at most twice the output width, Mg <= 32, K <= 160: the direct kernel. */

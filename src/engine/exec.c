@@ -49,6 +49,7 @@ struct ng_exec {
     size_t     xcap;
     int        subenv;       /* NG_SUBBATCH: -1 unset (auto), 0 off, k > 0 images per sub-batch */
     int        subauto;      /* auto: -1 not decided yet, else the sub-batch size (0: none) */
+    int        subok;        /* the graph runs image by image (per_image), once subauto is decided */
     int64_t    sub_n;        /* the last forward ran a batch of sub_n in sub-batches (backward reruns it) */
     int64_t    sub_sb;       /* of sub_sb images each (the last one may have fewer) */
     float     *yfull;        /* that forward's whole output */
@@ -78,6 +79,7 @@ struct ng_exec {
     int        dconv16;      /* NG_DCONV16 is not "0" (ng_opctx.dconv16) */
     int        pwconv;       /* NG_PWCONV is not "0" (ng_opctx.pwconv) */
     int        dwflat;       /* NG_DWFLAT is not "0" (ng_opctx.dwflat) */
+    int        pwgemm;       /* NG_PWGEMM is not "0" (ng_opctx.pwgemm) */
     int        addfuse;      /* NG_ADDFUSE is not "0": Conv -> Add may fuse (fuses_add) */
     int        gemv;         /* NG_GEMV is not "0" (ng_opctx.gemv) */
     int        memplan;      /* NG_MEMPLAN is not "0": inference forwards share buffers (memplan.h) */
@@ -283,6 +285,7 @@ ng_status ng_exec_new(ng_model *m, const ng_exec_options *o, ng_exec **out)
     e->dconv16 = !env_is_zero("NG_DCONV16");
     e->pwconv = !env_is_zero("NG_PWCONV");
     e->dwflat = !env_is_zero("NG_DWFLAT");
+    e->pwgemm = !env_is_zero("NG_PWGEMM");
     e->gemv = !env_is_zero("NG_GEMV");
     e->memplan = !env_is_zero("NG_MEMPLAN");
     if (getenv("NG_PROFILE") && !(e->prof = ng_calloc(2 * nn, sizeof *e->prof))) { ng_exec_free(e); return NG_E_NOMEM; }
@@ -388,6 +391,7 @@ static void ctx_init(ng_exec *e, exec_ctx *x, float *grad_params)
     x->c.dconv16 = e->dconv16;
     x->c.pwconv = e->pwconv;
     x->c.dwflat = e->dwflat;
+    x->c.pwgemm = e->pwgemm;
     x->c.gemv = e->gemv;
     x->c.rng = &e->rng;
     x->c.grad_params = grad_params;
@@ -429,22 +433,56 @@ static ng_status run_forward(ng_exec *e);
  * pool has workers (each worker one image per layer, no image split between them) when the
  * activations of one image add up to at least half the parameters (MobileNetV2: yes; not ResNet-18,
  * whose 11.7 M parameters would be read again per sub-batch, nor LeNet-5). NG_SUBBATCH=0 turns it
- * off, NG_SUBBATCH=k forces k images. Inference only, and not on an exec used for gradients. */
+ * off, NG_SUBBATCH=k forces k images (auto or forced: only on graphs whose ops never mix images,
+ * per_image). Inference only, and not on an exec used for gradients. */
+/* Whether every image goes through the graph on its own: only ops that never mix images, and every
+ * activation led by the batch (shapes at batches 1 and 3 alike but for d[0]). */
+static int per_image(const ng_model *m, const ng_shape *s1, const ng_shape *s3)
+{
+    for (int i = 0; i < m->n_nodes; i++) {
+        const ng_node *n = &m->nodes[i];
+        switch (n->op) {
+        case NG_OP_CONV: case NG_OP_RELU: case NG_OP_CLIP: case NG_OP_ADD: case NG_OP_MUL: case NG_OP_SUB:
+        case NG_OP_DIV: case NG_OP_BATCHNORM: case NG_OP_MAXPOOL: case NG_OP_AVGPOOL: case NG_OP_GLOBALAVGPOOL:
+        case NG_OP_FLATTEN: case NG_OP_RESHAPE: case NG_OP_IDENTITY: case NG_OP_DROPOUT: case NG_OP_SIGMOID:
+        case NG_OP_HARDSIGMOID: case NG_OP_HARDSWISH: case NG_OP_TANH: case NG_OP_LEAKYRELU:
+            break;
+        case NG_OP_GEMM:
+            if (n->a.trans_a) return 0;
+            break;
+        default:
+            return 0;
+        }
+    }
+    for (int v = 0; v < m->n_vals; v++) {
+        if (m->vals[v].kind != NG_V_ACT && v != m->input) continue;
+        const ng_shape *a = &s1[v], *b = &s3[v];
+        if (ng_shape_numel(a) < 0) continue;   /* produced by no node */
+        if (a->ndim < 1 || a->ndim != b->ndim || a->d[0] != 1 || b->d[0] != 3) return 0;
+        for (int k = 1; k < a->ndim; k++)
+            if (a->d[k] != b->d[k]) return 0;
+    }
+    return 1;
+}
+
 static int64_t subbatch_size(ng_exec *e, int64_t n)
 {
     if (e->training || e->grads || !e->memplan || n <= 1 || e->subenv == 0) return 0;
-    if (e->subenv > 0) return e->subenv < n ? e->subenv : 0;
     if (e->subauto < 0) {
         const ng_model *m = e->m;
-        ng_shape *s = ng_calloc((size_t)m->n_vals, sizeof *s);
+        ng_shape *s = ng_calloc(2 * (size_t)m->n_vals, sizeof *s);
         if (!s) return 0;
         double acts = 0;
-        if (ng_model_infer_shapes(e->m, 1, s) == NG_OK)
-            for (int i = 0; i < m->n_vals; i++)
-                if (m->vals[i].kind == NG_V_ACT && ng_shape_numel(&s[i]) > 0) acts += (double)ng_shape_numel(&s[i]);
+        int ok = ng_model_infer_shapes(e->m, 1, s) == NG_OK && ng_model_infer_shapes(e->m, 3, s + m->n_vals) == NG_OK &&
+                 per_image(m, s, s + m->n_vals);
+        for (int i = 0; ok && i < m->n_vals; i++)
+            if (m->vals[i].kind == NG_V_ACT && ng_shape_numel(&s[i]) > 0) acts += (double)ng_shape_numel(&s[i]);
         free(s);
-        e->subauto = acts >= 0.5 * (double)m->n_params && acts > 0 ? e->nworkers : 0;
+        e->subok = ok;
+        e->subauto = ok && acts >= 0.5 * (double)m->n_params && acts > 0 ? e->nworkers : 0;
     }
+    if (!e->subok) return 0;
+    if (e->subenv > 0) return e->subenv < n ? e->subenv : 0;
     return e->subauto && e->subauto < n ? e->subauto : 0;
 }
 
@@ -556,8 +594,9 @@ ng_status ng_exec_backward(ng_exec *e, const float *dout, float *grad_params, fl
     if (e->pooled || e->clipped || e->planned) {
         /* A folded MaxPool or Clip left its input unwritten, or shared buffers overwrote activations,
          * and backward reads them: run the forward again unfolded on buffers of their own (same
-         * outputs, bit for bit). This exec folds and shares no more: an exec used for gradients
-         * (the attacks) pays this once. */
+         * outputs, bit for bit; after a forward in sub-batches, the whole batch's kernels may sum in
+         * another order: the same within rounding). This exec folds and shares no more: an exec used
+         * for gradients (the attacks) pays this once. */
         ng_status st = run_forward(e);
         if (st != NG_OK) return st;
     }

@@ -251,6 +251,32 @@ static void conv_one_blocks(void *arg, int64_t u0, int64_t u1, int worker)
     }
 }
 
+/* One image, one group, through the pointwise kernel (pwconv.h) on its column matrix: the
+ * im2col (K x OHW, plain: no padded grid) split over input channels, then the kernel reads the
+ * column matrix's rows and the weight rows in place (OpenBLAS packs both on every call: at batch
+ * 1 the weights, ResNet-18's 11.7 M floats, are each used for a few hundred output pixels only).
+ * Inference (ng_opctx.pwgemm, NG_PWGEMM=0 turns it off); the bias and Relu / Clip in registers. */
+typedef struct conv_pwcols { const conv_geom *o; const float *x; float *col; } conv_pwcols;
+static void conv_pw_cols(void *arg, int64_t c0, int64_t c1, int worker)
+{
+    const conv_pwcols *q = arg;
+    (void)worker;
+    ng_win2d g = q->o->g;
+    g.C = c1 - c0;
+    ng_im2col(&g, q->x + c0 * q->o->HW, q->col + c0 * g.kh * g.kw * q->o->OHW, q->o->OHW);
+}
+
+static void conv_fwd_pwgemm(ng_pool *p, const conv_job *j, float *col)
+{
+    const conv_geom *o = &j->o;
+    conv_pwcols q = { o, j->x, col };
+    ng_pool_for(p, o->Cg, conv_pw_cols, &q);
+    const ng_pwconv a = { .N = 1, .M = o->M, .K = o->K, .P = o->OHW, .x = col, .w = j->w, .b = j->b, .y = j->y,
+                          .act = j->clip ? NG_PW_CLIP : j->relu ? NG_PW_RELU : NG_PW_NONE,
+                          .lo = j->clip ? j->clip[0] : 0.0f, .hi = j->clip ? j->clip[1] : 0.0f };
+    ng_pwconv_run(p, &a);
+}
+
 static void conv_fwd_one(ng_pool *p, const conv_job *j, float *scr)
 {
     const conv_geom *o = &j->o;
@@ -595,6 +621,12 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
         if (!s) return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for the Winograd transforms", NG_NODE_NAME(n));
         ng_wino_fwd(c->pool, &p, j.x, j.w, j.b, j.relu, j.y, s);
         if (j.clip) conv_clamp_all(c->pool, j.y, o->N * o->M * o->OHW, j.clip);
+        return NG_OK;
+    }
+    if (c->pwgemm && !c->training && j.o.N == 1 && j.o.G == 1 && !j.o.one_by_one && ng_pwconv_ok(j.o.OHW)) {
+        float *col = ng_opctx_scratch(c, 0, (size_t)(j.o.K * j.o.OHW));
+        if (!col) return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for the column buffer", NG_NODE_NAME(n));
+        conv_fwd_pwgemm(c->pool, &j, col);
         return NG_OK;
     }
     j.nb = conv_images_per_gemm(&j.o, nw);
