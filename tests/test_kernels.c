@@ -740,6 +740,9 @@ int main(void)
         { 1, 2, 20, 1, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1 },    /* one column: both edge taps masked */
         { 3, 4, 14, 13, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4, 1 },   /* 14x13, last vector overlaps */
         { 1, 3, 3, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3, 1 },     /* 15 pixels: not taken */
+        /* 3x3 stride 2, outputs under 32 columns: rows of vectors on the padded plane */
+        { 2, 3, 40, 44, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 3, 1 },   /* OW 22: the row's last vector overlaps */
+        { 1, 4, 31, 33, 4, 3, 3, 2, 2, 0, 1, 1, 0, 1, 1, 4, 0 },   /* OW 16 exactly, asymmetric pads, no bias */
         /* batch 1, group 1: one image split over the workers (conv_fwd_one) */
         { 1, 24, 40, 40, 40, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1 }, /* 1x1: blocks of output rows */
         { 1, 3, 45, 47, 20, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1 },  /* ResNet's stem: im2col, blocks of rows */

@@ -213,6 +213,56 @@ NG_KERN_CLONES static void dw_fwd_flat3(const ng_win2d *g, const float *restrict
     }
 }
 
+/* 3x3 windows, stride 2, dilation 1, outputs under 32 columns (MobileNetV2's 56 -> 28, 28 -> 14 and
+ * 14 -> 7 layers): the plane zero-padded into xp (Hp rows of Wp columns), then each output row in
+ * vectors of 16 outputs, which take the even / odd lanes of 32 inputs per row of taps, the 9 taps
+ * summed in registers (bias first, row-major, as the other kernels), Relu / Clip applied on the way
+ * out; rows of 16 or more end with a vector overlapping the one before, shorter rows go through a
+ * 16-float buffer. (dw_fwd_grid computed a grid as wide as the padded input: half its stride-2
+ * outputs were junk, and it made 9 read-modify-write passes.) xp's zero borders are written once
+ * per worker and call: each plane overwrites only the image rows. */
+typedef struct dw_s2 { int64_t Hp, Wp, xlen; } dw_s2;
+
+static int dw_use_s2(const ng_win2d *g, dw_s2 *q)
+{
+    if (g->kh != 3 || g->kw != 3 || g->dh != 1 || g->dw != 1 || g->sh != 2 || g->sw != 2 || g->OW >= 32) return 0;
+    q->Wp = g->pl + g->W > 2 * g->OW + 1 ? g->pl + g->W : 2 * g->OW + 1;
+    q->Hp = g->pt + g->H > 2 * g->OH + 1 ? g->pt + g->H : 2 * g->OH + 1;
+    q->xlen = q->Hp * q->Wp + 48;   /* a row's last vector reads up to 33 floats past its first input */
+    return 1;
+}
+
+NG_KERN_CLONES static void dw_fwd_s2(const ng_win2d *g, const dw_s2 *q, const float *restrict x,
+                                     const float *restrict wc, float bias, int relu, const float *clip,
+                                     float *restrict xp, float *restrict y)
+{
+    const int64_t Wp = q->Wp, OW = g->OW;
+    for (int64_t h = 0; h < g->H; h++) {
+        float *d = xp + (g->pt + h) * Wp + g->pl;
+        const float *r = x + h * g->W;
+        for (int64_t k = 0; k < g->W; k++) d[k] = r[k];
+    }
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        float *yr = y + oh * OW;
+        for (int64_t k0 = 0; k0 < OW; k0 += 16) {
+            const int64_t k = k0 + 16 <= OW || OW < 16 ? k0 : OW - 16;
+            const float *ww = wc;
+            ng_v16 v = (ng_v16){0} + bias;
+            for (int i = 0; i < 3; i++, ww += 3) {
+                const float *r = xp + (2 * oh + i) * Wp + 2 * k;
+                ng_v16 a, b, a2, b2;
+                DW_LD(a, r); DW_LD(b, r + 16); DW_LD(a2, r + 2); DW_LD(b2, r + 18);
+                v += ww[0] * NG_V16_EVEN(a, b); v += ww[1] * NG_V16_ODD(a, b); v += ww[2] * NG_V16_EVEN(a2, b2);
+            }
+            DW_ACT(v, relu, clip);
+            if (OW >= 16) { memcpy(yr + k, &v, sizeof v); continue; }
+            float t[16];
+            memcpy(t, &v, sizeof v);
+            for (int64_t c = 0; c < OW; c++) yr[c] = t[c];
+        }
+    }
+}
+
 /* One plane, row by row: each tap over the contiguous range of output columns it sees the image in. */
 NG_KERN_CLONES static void dw_fwd_rows(const ng_win2d *g, const float *restrict x, const float *restrict wc,
                                        float bias, int relu, float *restrict y)
@@ -247,17 +297,23 @@ static void dw_fwd_body(void *arg, int64_t i0, int64_t i1, int worker)
     const int64_t HW = g->H * g->W, OHW = g->OH * g->OW, K = g->kh * g->kw;
     dw_grid q;
     int64_t Hp = 0, Wp = 0;
-    const int flat = j->flat3 && dw_use_flat3(g);
-    const int k3 = !flat && dw_use_3x3(g, &Hp, &Wp), grid = !flat && !k3 && dw_use_grid(g, &q);
+    dw_s2 q2;
+    const int flat = j->flat3 && dw_use_flat3(g), s2 = !flat && j->flat3 && dw_use_s2(g, &q2);
+    const int k3 = !flat && !s2 && dw_use_3x3(g, &Hp, &Wp), grid = !flat && !s2 && !k3 && dw_use_grid(g, &q);
     if (flat) {   /* the zeros around the plane: written once, the plane's copy never touches them */
         memset(j->scr[worker], 0, sizeof(float) * (size_t)dw_flat3_head(g));
         memset(j->scr[worker] + dw_flat3_head(g) + HW, 0, sizeof(float) * (size_t)(g->W + 17));
     }
+    if (s2) memset(j->scr[worker], 0, sizeof(float) * (size_t)q2.xlen);
     for (int64_t it = i0; it < i1; it++) {
         const int64_t c = it % g->C;
         const float bias = j->b ? j->b[c] : 0.0f;
         if (flat) {
             dw_fwd_flat3(g, j->x + it * HW, j->w + c * K, bias, j->relu, j->clip, j->scr[worker], j->y + it * OHW);
+            continue;
+        }
+        if (s2) {
+            dw_fwd_s2(g, &q2, j->x + it * HW, j->w + c * K, bias, j->relu, j->clip, j->scr[worker], j->y + it * OHW);
             continue;
         }
         if (k3) {
@@ -276,7 +332,9 @@ int64_t ng_dwconv_fwd_scratch(const ng_win2d *g)
     dw_grid q;
     int64_t Hp, Wp;
     int64_t n = 1;
+    dw_s2 q2;
     if (dw_use_flat3(g)) n = dw_flat3_len(g);   /* the exec picks the kernel after sizing the scratch */
+    if (dw_use_s2(g, &q2) && q2.xlen > n) n = q2.xlen;
     if (dw_use_3x3(g, &Hp, &Wp)) return Hp * Wp + 32 > n ? Hp * Wp + 32 : n;
     return dw_use_grid(g, &q) && q.padsz + q.L > n ? q.padsz + q.L : n;
 }
