@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The inference kernels of issue 13's engine work, off against on against ONNX Runtime, in the same
-# rounds (A B C A B C ...): "off" = NG_PWCONV=0 NG_DWFLAT=0 NG_GEMV=0 NG_ADDFUSE=0 NG_SUBBATCH=0 (the
+# rounds (A B C A B C ...): "off" = NG_PWCONV=0 NG_DWFLAT=0 NG_GEMV=0 NG_ADDFUSE=0 NG_SUBBATCH=0 NG_PWGEMM=0 (the
 # engine as it was before them), "on" = the defaults. Per model and batch: the median seconds per
 # batch at 2 threads (wall) of each round, then the medians and the ratios; and the 1-thread CPU
 # seconds per forward (bench_model's stderr) of off and on, which a loaded machine disturbs least.
@@ -13,7 +13,7 @@ D=${NG_BENCH_DIR:-$B/peers}
 ROUNDS=${ROUNDS:-3}
 ITERS=${ITERS:-10}
 export NODE_PATH=$D/node_modules
-OFF="NG_PWCONV=0 NG_DWFLAT=0 NG_GEMV=0 NG_ADDFUSE=0 NG_SUBBATCH=0"
+OFF="NG_PWCONV=0 NG_DWFLAT=0 NG_GEMV=0 NG_ADDFUSE=0 NG_SUBBATCH=0 NG_PWGEMM=0"
 median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 cpu_of() { sed -n 's/^cpu \([0-9.]*\) s.*/\1/p'; }
 echo "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); $ROUNDS rounds of $ITERS runs"
