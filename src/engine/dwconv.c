@@ -190,7 +190,7 @@ NG_KERN_CLONES static void dw_fwd_flat3(const ng_win2d *g, const float *restrict
     float *xp = xb + dw_flat3_head(g);
     memcpy(xp, x, sizeof(float) * (size_t)HW);
     const float w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5], w6 = wc[6], w7 = wc[7], w8 = wc[8];
-    ng_v16i col0;   /* column of each lane of the vector at p = 0 */
+    ng_v16i col0 = {0};   /* column of each lane of the vector at p = 0 */
     for (int l = 0; l < 16; l++) col0[l] = (int32_t)(l % W);
     for (int64_t k0 = 0; k0 < HW; k0 += 16) {
         const int64_t p = k0 + 16 <= HW ? k0 : HW - 16;
