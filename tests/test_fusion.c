@@ -27,6 +27,7 @@
  * Fourth graph (training): Conv -> BatchNormalization -> Relu -> Conv -> Add -> Relu, the training
  * fusions (BatchNormalization's forward and backward with its Relu, Add's forward) against
  * NG_TRAIN_FUSION=0: outputs, gradients and running statistics bit-identical (test_train_bn).
+ * Fifth graph (test_residuals): MobileNetV2's inverted residual blocks, the Add folded into the projection.
  * ctest-engine-only: links nnguard_engine alone. */
 #include "tutil.h"
 #include "engine/graph.h"
@@ -244,7 +245,14 @@ static void test_clips(ng_rng *r)
         for (int k = 0; k < 3; k++) {
             y[k] = calloc((size_t)ny, sizeof(float));
             g[k] = calloc((size_t)nx, sizeof(float));
+            /* bit-identity with training needs the training kernels: not the pointwise kernel on
+             * im2col (cconv1 at batch 1) nor sub-batches (batch 5), whose sums run in another order
+             * (test_kernels and test_memplan check those against references) */
+            setenv("NG_PWGEMM", "0", 1);
+            setenv("NG_SUBBATCH", "0", 1);
             ng_exec *e = new_exec(m, k == 2, k != 1);
+            unsetenv("NG_PWGEMM");
+            unsetenv("NG_SUBBATCH");
             if (!e) return;
             const float *out;
             ng_shape os;
@@ -360,6 +368,100 @@ static void test_train_bn(void)
     free(x); free(dy);
 }
 
+/* The fifth graph (MobileNetV2's inverted residual, twice): x [N, RC, RH, RW] -> Conv1x1 RC -> RE -> Clip
+ * -> depthwise Conv3x3 -> Clip -> Conv1x1 RE -> RC -> Add(x, .) -> b1; the same block on b1 with
+ * Add(., b1) (the Conv's output on the other side) -> y. In inference each projection adds the
+ * residual in its registers (the pointwise kernel) and the Add is skipped. Checked: outputs
+ * bit-identical to NG_ADDFUSE=0 (the same kernels, the Add as a node) and to NG_NO_FUSION within
+ * 1e-6 (no fusion at all), input gradients bit-identical to NG_ADDFUSE=0, and the output against a
+ * double reference of the blocks within 1e-5. */
+enum { RC = 8, RE = 24, RH = 9, RW = 10 };
+
+static int res_block(ng_model *m, const char *pfx, int x, int conv_first, ng_rng *r)
+{
+    char nm[64];
+    snprintf(nm, sizeof nm, "%s.expand", pfx);
+    int e = clip_node(m, "", gb_conv(m, nm, x, RC, RE, 1, 1, 0, r));
+    snprintf(nm, sizeof nm, "%s.dw", pfx);
+    int d = clip_node(m, "", gb_conv(m, nm, e, RE, RE, 3, 1, 1, r));
+    snprintf(nm, sizeof nm, "%s.project", pfx);
+    int p = gb_conv(m, nm, d, RE, RC, 1, 1, 0, r);
+    int ins[2] = { conv_first ? p : x, conv_first ? x : p };
+    snprintf(nm, sizeof nm, "%s.add", pfx);
+    return gb_node(m, NG_OP_ADD, nm, ins, 2);
+}
+
+static void res_ref(const ng_model *m, const char *pfx, const double *x, double *y)
+{
+    static double e[RE * RH * RW], d[RE * RH * RW];
+    char nw[64], nb[64];
+    snprintf(nw, sizeof nw, "%s.expand.w", pfx); snprintf(nb, sizeof nb, "%s.expand.b", pfx);
+    ref_conv(x, RC, RH, RW, param(m, nw), param(m, nb), RE, 1, 1, 0, e, RH, RW);
+    for (int k = 0; k < RE * RH * RW; k++) e[k] = e[k] < CLO ? CLO : e[k] > CHI ? CHI : e[k];
+    snprintf(nw, sizeof nw, "%s.dw.w", pfx); snprintf(nb, sizeof nb, "%s.dw.b", pfx);
+    ref_conv(e, RE, RH, RW, param(m, nw), param(m, nb), RE, 3, 1, 1, d, RH, RW);
+    for (int k = 0; k < RE * RH * RW; k++) d[k] = d[k] < CLO ? CLO : d[k] > CHI ? CHI : d[k];
+    snprintf(nw, sizeof nw, "%s.project.w", pfx); snprintf(nb, sizeof nb, "%s.project.b", pfx);
+    ref_conv(d, RE, RH, RW, param(m, nw), param(m, nb), RC, 1, 1, 0, y, RH, RW);
+    for (int k = 0; k < RC * RH * RW; k++) y[k] += x[k];
+}
+
+static void test_residuals(ng_rng *r)
+{
+    ng_model *m = ng_model_alloc();
+    ng_shape xs = {4, {-1, RC, RH, RW}};
+    int x = ng_model_add_value(m, "x", NG_V_INPUT, &xs);
+    m->input = x;
+    m->output = res_block(m, "b2", res_block(m, "b1", x, 0, r), 1, r);
+    CHECK_OK(ng_model_finalize(m));
+    const int batches[2] = {1, 3};
+    for (int bi = 0; bi < 2; bi++) {
+        const int n = batches[bi], nx = n * RC * RH * RW;
+        float *xv = malloc((size_t)nx * sizeof(float)), *y[3], *g[3];
+        gb_fill(r, xv, nx, 1.0f);
+        for (int k = 0; k < 3; k++) {   /* default, NG_ADDFUSE=0, NG_NO_FUSION */
+            y[k] = calloc((size_t)nx, sizeof(float));
+            g[k] = calloc((size_t)nx, sizeof(float));
+            if (k == 1) setenv("NG_ADDFUSE", "0", 1);
+            ng_exec *e = new_exec(m, 0, k != 2);
+            unsetenv("NG_ADDFUSE");
+            if (!e) return;
+            const float *out;
+            ng_shape os;
+            CHECK_OK(ng_exec_forward(e, xv, n, &out, &os));
+            CHECK(ng_shape_numel(&os) == nx);
+            memcpy(y[k], out, (size_t)nx * sizeof(float));
+            float *dy = malloc((size_t)nx * sizeof(float));
+            for (int i = 0; i < nx; i++) dy[i] = 1.0f + 0.001f * (float)(i % 5);
+            CHECK_OK(ng_exec_backward(e, dy, NULL, g[k]));
+            free(dy);
+            ng_exec_free(e);
+        }
+        CHECKF(!memcmp(y[0], y[1], (size_t)nx * sizeof(float)), "residuals batch %d: fused Add differs from the Add node", n);
+        CHECKF(!memcmp(g[0], g[1], (size_t)nx * sizeof(float)), "residuals batch %d: input gradient differs", n);
+        double worst = 0, wf = 0;
+        static double a[RC * RH * RW], b1[RC * RH * RW], b2[RC * RH * RW];
+        for (int i = 0; i < n; i++) {
+            for (int k = 0; k < RC * RH * RW; k++) a[k] = xv[i * RC * RH * RW + k];
+            res_ref(m, "b1", a, b1);
+            res_ref(m, "b2", b1, b2);
+            for (int k = 0; k < RC * RH * RW; k++) {
+                const double want = b2[k], got = y[0][i * RC * RH * RW + k], scale = fabs(want) > 1 ? fabs(want) : 1;
+                if (fabs(got - want) / scale > worst) worst = fabs(got - want) / scale;
+                const double other = y[2][i * RC * RH * RW + k];
+                if (fabs(got - other) / scale > wf) wf = fabs(got - other) / scale;
+            }
+        }
+        printf("residuals batch %d: worst relative error against the double reference %.3g, against no fusion %.3g\n",
+               n, worst, wf);
+        CHECKF(worst < 1e-5, "residuals batch %d: error %.3g against the reference", n, worst);
+        CHECKF(wf < 1e-6, "residuals batch %d: %.3g from the unfused exec", n, wf);
+        for (int k = 0; k < 3; k++) { free(y[k]); free(g[k]); }
+        free(xv);
+    }
+    ng_model_free(m);
+}
+
 int main(void)
 {
     CHECK_OK(ng_init());
@@ -398,5 +500,6 @@ int main(void)
     test_pools(&r);
     test_clips(&r);
     test_train_bn();
+    test_residuals(&r);
     return tu_done();
 }

@@ -143,6 +143,11 @@ static void test_conv(const conv_case *k)
     CHECK_OK(ng_exec_forward(t.e, x, k->N, &y, &ys));
     CHECK(ys.ndim == 4 && ys.d[1] == k->M && ys.d[2] == OH && ys.d[3] == OW);
     CHECK(relerr("forward y", y, ry, ny) < TOL);
+    onenode ti;   /* inference picks its own kernels (pointwise, Winograd, the pointwise kernel on im2col) */
+    CHECK(build(&ti, NG_OP_CONV, &a, &xs, k->bias ? 3 : 2, 0, ps, pd, NULL, 0, 0));
+    CHECK_OK(ng_exec_forward(ti.e, x, k->N, &y, &ys));
+    CHECK(relerr("forward y, inference", y, ry, ny) < TOL);
+    destroy(&ti);
     float *gp = calloc(ng_model_nparams(t.m) + 1, sizeof(float)), *gx = calloc(nx, sizeof(float));
     CHECK_OK(ng_exec_backward(t.e, dy, gp, gx));
     CHECK(relerr("backward dX", gx, rdx, nx) < TOL);
@@ -152,8 +157,9 @@ static void test_conv(const conv_case *k)
     free(x); free(w); free(b); free(dy); free(ry); free(rdx); free(rdw); free(rdb); free(gp); free(gx);
 }
 
-/* The direct stride-1 kernel (engine/dconv.c) against the double reference and against the im2col +
- * GEMM path (NG_CONV_DIRECT=0), within 1e-5 of the output's magnitude, with each set of tiles
+/* The direct stride-1 kernel (engine/dconv.c), or for 1x1 Convs the pointwise one (engine/pwconv.c),
+ * against the double reference and against the im2col + GEMM path (NG_CONV_DIRECT=0 NG_PWCONV=0),
+ * within 1e-5 of the output's magnitude, with each set of tiles
  * (NG_DCONV_ISA: 2 AVX-512 (the 16-channel tiles where Mg % 16 == 0), 1 AVX2, 0 baseline;
  * capped at what the CPU has). Forward only: the
  * kernel has no backward of its own (test_conv checks the node's backward on the same cases). */
@@ -196,6 +202,7 @@ static void test_conv_direct(const conv_case *k)
                                          "forward y, im2col + GEMM" };
     for (int p = 0; p < 4; p++) {
         if (paths[p][0]) setenv(paths[p][0], paths[p][1], 1);
+        if (p == 3) setenv("NG_PWCONV", "0", 1);   /* 1x1 Convs: the pointwise kernel off too */
         onenode t;
         CHECK(build(&t, NG_OP_CONV, &a, &xs, k->bias ? 3 : 2, 0, ps, pd, NULL, 0, 0));
         const float *y;
@@ -207,6 +214,7 @@ static void test_conv_direct(const conv_case *k)
         memcpy(ys[p], y, ny * sizeof(float));
         destroy(&t);
         if (paths[p][0]) unsetenv(paths[p][0]);
+        unsetenv("NG_PWCONV");
     }
     double *gemm = malloc(ny * sizeof(double));
     for (size_t i = 0; i < ny; i++) gemm[i] = ys[3][i];
@@ -761,6 +769,15 @@ int main(void)
         { 1, 2, 5, 40, 2, 3, 3, 1, 1, 1, 2, 0, 1, 1, 2, 2, 0 },    /* wide rows, stride 1, dilation 1x2 */
         { 1, 4, 40, 36, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4, 1 },   /* 3x3 rows kernel, stride 1, OW 36: overlapping last vector */
         { 2, 3, 13, 70, 3, 3, 3, 2, 2, 0, 1, 2, 1, 1, 1, 3, 1 },   /* 3x3 rows kernel, stride 2, asymmetric pads, OW 35 */
+        /* 3x3 stride 1 pad 1: the flat kernel (vectors across row ends, masked edge columns) */
+        { 2, 5, 7, 7, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 5, 1 },     /* 7x7: a vector spans 3 rows */
+        { 1, 3, 4, 4, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3, 0 },     /* 16 pixels: one vector, no bias */
+        { 1, 2, 20, 1, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1 },    /* one column: both edge taps masked */
+        { 3, 4, 14, 13, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4, 1 },   /* 14x13, last vector overlaps */
+        { 1, 3, 3, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3, 1 },     /* 15 pixels: not taken */
+        /* 3x3 stride 2, outputs under 32 columns: rows of vectors on the padded plane */
+        { 2, 3, 40, 44, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 3, 1 },   /* OW 22: the row's last vector overlaps */
+        { 1, 4, 31, 33, 4, 3, 3, 2, 2, 0, 1, 1, 0, 1, 1, 4, 0 },   /* OW 16 exactly, asymmetric pads, no bias */
         /* batch 1, group 1: one image split over the workers (conv_fwd_one) */
         { 1, 24, 40, 40, 40, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1 }, /* 1x1: blocks of output rows */
         { 1, 3, 45, 47, 20, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1 },  /* ResNet's stem: im2col, blocks of rows */
@@ -768,6 +785,8 @@ int main(void)
         { 1, 36, 7, 7, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 0 },   /* stride 2, channel blocks, no bias */
         { 3, 16, 9, 10, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },  /* dX by the direct kernel, 16-channel tiles */
         { 2, 16, 8, 9, 8, 3, 3, 1, 1, 0, 2, 2, 0, 1, 1, 1, 1 },    /* the same, asymmetric pads (0 / 2 rows, 2 / 0 cols) */
+        { 1, 64, 9, 9, 45, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },   /* inference: im2col + the pointwise kernel, K 576 */
+        { 1, 20, 12, 12, 12, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 1 },  /* 1x1 stride 2 (ResNet's downsample), 36 pixels */
     };
     for (size_t i = 0; i < NG_ARRAY_LEN(convs); i++) test_conv(&convs[i]);
     /* Stride 1, padded grid at most twice the output width, Mg <= 32, K <= 160: the direct kernel. */
@@ -792,6 +811,22 @@ int main(void)
     for (size_t i = 0; i < NG_ARRAY_LEN(dconvs); i++) {
         test_conv(&dconvs[i]);
         test_conv_direct(&dconvs[i]);
+    }
+
+    /* 1x1 stride 1, at least 16 pixels: the pointwise kernel in inference (test_conv: training's GEMM) */
+    static const conv_case pwconvs[] = {
+        /* N  C  H  W   M kh kw sh sw pt pl pb pr dh dw g bias */
+        { 1, 7, 4, 4, 13, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1 },    /* 16 pixels, M 13: blocks of 8, 4, 1 */
+        { 1, 19, 7, 7, 21, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0 },   /* 49 pixels: last vector overlaps, no bias */
+        { 3, 24, 10, 10, 40, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1 }, /* batch 3, 100 pixels */
+        { 1, 64, 14, 14, 96, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1 }, /* batch 1, 14x14: split by channel blocks */
+        { 1, 16, 40, 40, 27, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1 }, /* batch 1, 1600 pixels: split by pixel chunks */
+        { 2, 600, 30, 30, 20, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1 },/* K 600: 5 chunks of 192 pixels, tail 132 */
+        { 2, 33, 3, 5, 10, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1 },   /* 15 pixels: not taken (GEMM) */
+    };
+    for (size_t i = 0; i < NG_ARRAY_LEN(pwconvs); i++) {
+        test_conv(&pwconvs[i]);
+        test_conv_direct(&pwconvs[i]);
     }
 
     static const wino_case winos[] = {
@@ -824,6 +859,11 @@ int main(void)
     test_gemm(40, 70, 90, 1, 1, 2, 40, 70, 0.75f, 1.0f); /* trans_a, larger */
     test_gemm(6, 7, 9, 1, 0, 1, 1, 7, 1.0f, 1.0f);       /* trans_a, trans_b 0 (B input [K, N]) */
     test_gemm(10, 500, 300, 0, 1, 1, 1, 500, 1.0f, 1.0f); /* wide: split over columns */
+    /* at most 4 rows: one sgemv per row, columns split over the workers (N >= 128) */
+    test_gemm(1, 1000, 320, 0, 1, 1, 1, 1000, 1.0f, 1.0f); /* a classifier at batch 1 */
+    test_gemm(3, 203, 77, 0, 0, 2, 3, 203, 0.5f, 2.0f);    /* trans_b 0, C [M,N], odd columns */
+    test_gemm(2, 9, 5, 0, 1, -1, 1, 1, 2.0f, 1.0f);        /* no C, one block */
+    test_gemm(4, 150, 33, 0, 1, 2, 4, 1, 1.0f, 0.5f);      /* C [M,1] */
 
     test_matmul(7, 0, 9, 5);
     test_matmul(3, 4, 6, 5);

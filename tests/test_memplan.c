@@ -8,7 +8,9 @@
  *     buffer, and fewer buffers than values;
  *   - through the exec, batch 1 then 5 then 1 (a new plan per batch): outputs bit-identical to
  *     NG_MEMPLAN=0 (every activation its own buffer), and the input gradient of a backward after a
- *     planned forward (which reruns it unshared) bit-identical to the unplanned exec's.
+ *     planned forward (which reruns it unshared) bit-identical to the unplanned exec's; the batch of
+ *     5 in sub-batches (exec.c: auto 2, 2 and 1 images, NG_SUBBATCH=1: 1 each; NG_SUBBATCH=0: whole) gives
+ *     the same outputs and, its backward rerunning the batch whole, the same input gradients.
  * ctest-engine-only: links nnguard_engine alone. */
 #include "tutil.h"
 #include "engine/graph.h"
@@ -104,21 +106,27 @@ static void test_residual_plan(ng_model *m)
     bufs_free(&b);
 }
 
-/* Output (and, grad, the input gradient for dL/dy = 1) of a fresh 2-thread inference exec. */
-static void run(ng_model *m, int plan, const float *x, int n, float *y, float *gx)
+/* Output (and, grad, the input gradient for dL/dy = 1) of a fresh 2-thread inference exec; sub: the
+ * NG_SUBBATCH it is made with (NULL: unset, auto), want_sb the sub-batch size its forward must use. */
+static void run(ng_model *m, int plan, const char *sub, int64_t want_sb, const float *x, int n, float *y, float *gx)
 {
     if (plan) unsetenv("NG_MEMPLAN"); else setenv("NG_MEMPLAN", "0", 1);
+    if (sub) setenv("NG_SUBBATCH", sub, 1);
     ng_exec_options o = ng_exec_options_default();
     o.threads = 2;
     ng_exec *e = NULL;
     CHECK_OK(ng_exec_new(m, &o, &e));
     unsetenv("NG_MEMPLAN");
+    unsetenv("NG_SUBBATCH");
     if (!e) return;
     const float *out;
     ng_shape os;
     const int bs[3] = {1, n, 1};
     for (int k = 0; k < 3; k++) CHECK_OK(ng_exec_forward(e, x, bs[k], &out, &os));   /* replanned per batch */
     CHECK_OK(ng_exec_forward(e, x, n, &out, &os));
+    CHECKF(ng_exec_last_subbatch(e) == want_sb, "NG_SUBBATCH %s: sub-batches of %lld, expected %lld", sub ? sub : "unset",
+           (long long)ng_exec_last_subbatch(e), (long long)want_sb);
+    CHECK(os.ndim == 4 && os.d[0] == n);
     int64_t ny = ng_shape_numel(&os);
     memcpy(y, out, (size_t)ny * sizeof(float));
     float *dy = malloc((size_t)ny * sizeof(float));
@@ -138,17 +146,23 @@ int main(void)
     CHECK_OK(ng_model_finalize(m));
     test_residual_plan(m);
     const int n = 5, nx = n * C * H * W, ny = n * M * 9;
-    float *x = malloc((size_t)nx * sizeof(float)), *y[2], *g[2];
+    float *x = malloc((size_t)nx * sizeof(float)), *y[4], *g[4];
     gb_fill(&r, x, nx, 1.0f);
-    for (int k = 0; k < 2; k++) { y[k] = calloc((size_t)ny, sizeof(float)); g[k] = calloc((size_t)nx, sizeof(float)); }
-    run(m, 1, x, n, y[0], g[0]);
-    run(m, 0, x, n, y[1], g[1]);
-    CHECK(!memcmp(y[0], y[1], (size_t)ny * sizeof(float)));
-    CHECK(!memcmp(g[0], g[1], (size_t)nx * sizeof(float)));
+    for (int k = 0; k < 4; k++) { y[k] = calloc((size_t)ny, sizeof(float)); g[k] = calloc((size_t)nx, sizeof(float)); }
+    /* this block's activations outweigh its 213 parameters: auto sub-batches of 2 images (exec.c: one
+     * per worker) */
+    run(m, 1, NULL, 2, x, n, y[0], g[0]);
+    run(m, 0, NULL, 0, x, n, y[1], g[1]);   /* no plan: never sub-batched */
+    run(m, 1, "0", 0, x, n, y[2], g[2]);
+    run(m, 1, "1", 1, x, n, y[3], g[3]);    /* 1 image each */
+    for (int k = 1; k < 4; k++) {
+        CHECKF(!memcmp(y[0], y[k], (size_t)ny * sizeof(float)), "output %d differs", k);
+        CHECKF(!memcmp(g[0], g[k], (size_t)nx * sizeof(float)), "input gradient %d differs", k);
+    }
     int nz = 0;
     for (int k = 0; k < nx; k++) nz += g[0][k] != 0.0f;
     CHECKF(nz > nx / 4, "only %d of %d input gradients non-zero", nz, nx);
-    for (int k = 0; k < 2; k++) { free(y[k]); free(g[k]); }
+    for (int k = 0; k < 4; k++) { free(y[k]); free(g[k]); }
     free(x);
     ng_model_free(m);
     return tu_done();

@@ -11,6 +11,7 @@ typedef struct dw_job {
     float *const *scr;
     int relu;
     const float *clip;   /* forward: {lo, hi} of a fused Clip, or NULL */
+    int flat3;           /* forward: dw_fwd_flat3 may run */
 } dw_job;
 
 /* Output columns [*lo, *hi) whose tap at input column offset off (ow*sw + off) lies in [0, W). */
@@ -163,6 +164,105 @@ NG_KERN_CLONES static void dw_fwd_3x3(const ng_win2d *g, int64_t Hp, int64_t Wp,
     }
 }
 
+/* 3x3 windows, stride 1, dilation 1, padding 1 on every side (MobileNetV2's stride-1 depthwise
+ * layers): the plane is read as one flat run of H*W pixels, output p = oh*W + ow reading tap (i, t)
+ * at p + (i-1)*W + (t-1). The rows above and below come from zeros around a copy of the plane in xb
+ * (one memcpy, not one per row into a padded grid); the taps of column -1 and W, which the flat
+ * index would take from the neighbouring row, are masked to +0 (lanes whose column is 0 or W-1), so
+ * every output sums exactly what the padded kernels sum, in the same order (bias, taps row-major).
+ * Vectors of 16 outputs run across row ends, so 7x7 and 14x14 planes fill whole vectors; the last
+ * vector ends at H*W (overlapping the one before). Needs H*W >= 16. */
+static int dw_use_flat3(const ng_win2d *g)
+{
+    return g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1 && g->sh == 1 && g->sw == 1 && g->pt == 1 &&
+           g->pl == 1 && g->OH == g->H && g->OW == g->W && g->H * g->W >= 16;
+}
+/* Floats of xb: W + 1 zeros (and 15 more, so the plane starts 64-byte aligned when xb is), the
+ * plane, W + 1 + 16 zeros. */
+static int64_t dw_flat3_head(const ng_win2d *g) { return (g->W + 1 + 15) / 16 * 16; }
+static int64_t dw_flat3_len(const ng_win2d *g) { return dw_flat3_head(g) + g->H * g->W + g->W + 17; }
+
+NG_KERN_CLONES static void dw_fwd_flat3(const ng_win2d *g, const float *restrict x, const float *restrict wc,
+                                        float bias, int relu, const float *clip, float *restrict xb,
+                                        float *restrict y)
+{
+    const int64_t W = g->W, HW = g->H * W;
+    float *xp = xb + dw_flat3_head(g);
+    memcpy(xp, x, sizeof(float) * (size_t)HW);
+    const float w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5], w6 = wc[6], w7 = wc[7], w8 = wc[8];
+    ng_v16i col0 = {0};   /* column of each lane of the vector at p = 0 */
+    for (int l = 0; l < 16; l++) col0[l] = (int32_t)(l % W);
+    for (int64_t k0 = 0; k0 < HW; k0 += 16) {
+        const int64_t p = k0 + 16 <= HW ? k0 : HW - 16;
+        ng_v16i col = col0 + (int32_t)(p % W);
+        col -= (ng_v16i)(col >= (int32_t)W) & (int32_t)W;   /* (p % W) + l % W < 2W */
+        const ng_v16i ml = (ng_v16i)(col != 0), mr = (ng_v16i)(col != (int32_t)(W - 1));
+        const float *r0 = xp + p - W - 1, *r1 = r0 + W, *r2 = r1 + W;
+        ng_v16 v = (ng_v16){0} + bias, a, b, c;
+        DW_LD(a, r0); DW_LD(b, r0 + 1); DW_LD(c, r0 + 2);
+        a = (ng_v16)((ng_v16i)a & ml); c = (ng_v16)((ng_v16i)c & mr);
+        v += w0 * a; v += w1 * b; v += w2 * c;
+        DW_LD(a, r1); DW_LD(b, r1 + 1); DW_LD(c, r1 + 2);
+        a = (ng_v16)((ng_v16i)a & ml); c = (ng_v16)((ng_v16i)c & mr);
+        v += w3 * a; v += w4 * b; v += w5 * c;
+        DW_LD(a, r2); DW_LD(b, r2 + 1); DW_LD(c, r2 + 2);
+        a = (ng_v16)((ng_v16i)a & ml); c = (ng_v16)((ng_v16i)c & mr);
+        v += w6 * a; v += w7 * b; v += w8 * c;
+        DW_ACT(v, relu, clip);
+        memcpy(y + p, &v, sizeof v);
+    }
+}
+
+/* 3x3 windows, stride 2, dilation 1, outputs under 32 columns (MobileNetV2's 56 -> 28, 28 -> 14 and
+ * 14 -> 7 layers): the plane zero-padded into xp (Hp rows of Wp columns), then each output row in
+ * vectors of 16 outputs, which take the even / odd lanes of 32 inputs per row of taps, the 9 taps
+ * summed in registers (bias first, row-major, as the other kernels), Relu / Clip applied on the way
+ * out; rows of 16 or more end with a vector overlapping the one before, shorter rows go through a
+ * 16-float buffer. (dw_fwd_grid computed a grid as wide as the padded input: half its stride-2
+ * outputs were junk, and it made 9 read-modify-write passes.) xp's zero borders are written once
+ * per worker and call: each plane overwrites only the image rows. */
+typedef struct dw_s2 { int64_t Hp, Wp, xlen; } dw_s2;
+
+static int dw_use_s2(const ng_win2d *g, dw_s2 *q)
+{
+    if (g->kh != 3 || g->kw != 3 || g->dh != 1 || g->dw != 1 || g->sh != 2 || g->sw != 2 || g->OW >= 32) return 0;
+    q->Wp = g->pl + g->W > 2 * g->OW + 1 ? g->pl + g->W : 2 * g->OW + 1;
+    q->Hp = g->pt + g->H > 2 * g->OH + 1 ? g->pt + g->H : 2 * g->OH + 1;
+    q->xlen = q->Hp * q->Wp + 48;   /* a row's last vector reads up to 33 floats past its first input */
+    return 1;
+}
+
+NG_KERN_CLONES static void dw_fwd_s2(const ng_win2d *g, const dw_s2 *q, const float *restrict x,
+                                     const float *restrict wc, float bias, int relu, const float *clip,
+                                     float *restrict xp, float *restrict y)
+{
+    const int64_t Wp = q->Wp, OW = g->OW;
+    for (int64_t h = 0; h < g->H; h++) {
+        float *d = xp + (g->pt + h) * Wp + g->pl;
+        const float *r = x + h * g->W;
+        for (int64_t k = 0; k < g->W; k++) d[k] = r[k];
+    }
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        float *yr = y + oh * OW;
+        for (int64_t k0 = 0; k0 < OW; k0 += 16) {
+            const int64_t k = k0 + 16 <= OW || OW < 16 ? k0 : OW - 16;
+            const float *ww = wc;
+            ng_v16 v = (ng_v16){0} + bias;
+            for (int i = 0; i < 3; i++, ww += 3) {
+                const float *r = xp + (2 * oh + i) * Wp + 2 * k;
+                ng_v16 a, b, a2, b2;
+                DW_LD(a, r); DW_LD(b, r + 16); DW_LD(a2, r + 2); DW_LD(b2, r + 18);
+                v += ww[0] * NG_V16_EVEN(a, b); v += ww[1] * NG_V16_ODD(a, b); v += ww[2] * NG_V16_EVEN(a2, b2);
+            }
+            DW_ACT(v, relu, clip);
+            if (OW >= 16) { memcpy(yr + k, &v, sizeof v); continue; }
+            float t[16];
+            memcpy(t, &v, sizeof v);
+            for (int64_t c = 0; c < OW; c++) yr[c] = t[c];
+        }
+    }
+}
+
 /* One plane, row by row: each tap over the contiguous range of output columns it sees the image in. */
 NG_KERN_CLONES static void dw_fwd_rows(const ng_win2d *g, const float *restrict x, const float *restrict wc,
                                        float bias, int relu, float *restrict y)
@@ -196,11 +296,26 @@ static void dw_fwd_body(void *arg, int64_t i0, int64_t i1, int worker)
     const ng_win2d *g = j->g;
     const int64_t HW = g->H * g->W, OHW = g->OH * g->OW, K = g->kh * g->kw;
     dw_grid q;
-    int64_t Hp, Wp;
-    const int k3 = dw_use_3x3(g, &Hp, &Wp), grid = !k3 && dw_use_grid(g, &q);
+    int64_t Hp = 0, Wp = 0;
+    dw_s2 q2;
+    const int flat = j->flat3 && dw_use_flat3(g), s2 = !flat && j->flat3 && dw_use_s2(g, &q2);
+    const int k3 = !flat && !s2 && dw_use_3x3(g, &Hp, &Wp), grid = !flat && !s2 && !k3 && dw_use_grid(g, &q);
+    if (flat) {   /* the zeros around the plane: written once, the plane's copy never touches them */
+        memset(j->scr[worker], 0, sizeof(float) * (size_t)dw_flat3_head(g));
+        memset(j->scr[worker] + dw_flat3_head(g) + HW, 0, sizeof(float) * (size_t)(g->W + 17));
+    }
+    if (s2) memset(j->scr[worker], 0, sizeof(float) * (size_t)q2.xlen);
     for (int64_t it = i0; it < i1; it++) {
         const int64_t c = it % g->C;
         const float bias = j->b ? j->b[c] : 0.0f;
+        if (flat) {
+            dw_fwd_flat3(g, j->x + it * HW, j->w + c * K, bias, j->relu, j->clip, j->scr[worker], j->y + it * OHW);
+            continue;
+        }
+        if (s2) {
+            dw_fwd_s2(g, &q2, j->x + it * HW, j->w + c * K, bias, j->relu, j->clip, j->scr[worker], j->y + it * OHW);
+            continue;
+        }
         if (k3) {
             dw_fwd_3x3(g, Hp, Wp, j->x + it * HW, j->w + c * K, bias, j->relu, j->clip, j->scr[worker], j->y + it * OHW);
             continue;
@@ -216,16 +331,21 @@ int64_t ng_dwconv_fwd_scratch(const ng_win2d *g)
 {
     dw_grid q;
     int64_t Hp, Wp;
-    if (dw_use_3x3(g, &Hp, &Wp)) return Hp * Wp + 32;
-    return dw_use_grid(g, &q) ? q.padsz + q.L : 1;
+    int64_t n = 1;
+    dw_s2 q2;
+    if (dw_use_flat3(g)) n = dw_flat3_len(g);   /* the exec picks the kernel after sizing the scratch */
+    if (dw_use_s2(g, &q2) && q2.xlen > n) n = q2.xlen;
+    if (dw_use_3x3(g, &Hp, &Wp)) return Hp * Wp + 32 > n ? Hp * Wp + 32 : n;
+    return dw_use_grid(g, &q) && q.padsz + q.L > n ? q.padsz + q.L : n;
 }
 
 void ng_dwconv_fwd(ng_pool *p, const ng_win2d *g, int64_t N, const float *x, const float *w,
-                   const float *b, int relu, const float *clip, float *y, float *const *scr)
+                   const float *b, int relu, const float *clip, int flat3, float *y, float *const *scr)
 {
     dw_job j;
     memset(&j, 0, sizeof j);
     j.g = g; j.N = N; j.x = x; j.w = w; j.b = b; j.y = y; j.relu = relu; j.clip = clip; j.scr = scr;
+    j.flat3 = flat3;
     ng_pool_for(p, N * g->C, dw_fwd_body, &j);
 }
 

@@ -20,10 +20,11 @@
 int64_t ng_dwconv_fwd_scratch(const ng_win2d *g);
 /* y (N x C x OH x OW) = depthwise conv of x (N x C x H x W) with w (C x 1 x kh x kw) and b (C, or NULL),
  * Relu of it when relu is set (the Relu op's expression), clamped to [clip[0], clip[1]] when clip is
- * not NULL (ng_clamp, the Clip op's). g->C = C. scr: one buffer of ng_dwconv_fwd_scratch(g) floats per
+ * not NULL (ng_clamp, the Clip op's). g->C = C. flat3: 3x3 stride-1 pad-1 planes may run the flat kernel
+ * (one copy of the plane, vectors across row ends; else the padded-grid / row kernels). scr: one buffer of ng_dwconv_fwd_scratch(g) floats per
  * pool worker. */
 void ng_dwconv_fwd(ng_pool *p, const ng_win2d *g, int64_t N, const float *x, const float *w,
-                   const float *b, int relu, const float *clip, float *y, float *const *scr);
+                   const float *b, int relu, const float *clip, int flat3, float *y, float *const *scr);
 
 /* Floats of per-worker scratch ng_dwconv_bwd needs. */
 int64_t ng_dwconv_bwd_scratch(const ng_win2d *g);

@@ -8,13 +8,16 @@
  * (Training-mode BatchNorm writes the running statistics into the model.)
  * With the environment variable NG_PROFILE set, each exec prints the time spent
  * per node (forward and backward) to stderr when it is freed; with NG_NO_FUSION set,
- * inference runs every node on its own (no Conv/Add -> Relu, Conv -> Clip or Conv -> MaxPool fusion, see
+ * inference runs every node on its own (no Conv/Add -> Relu, Conv -> Clip, Conv -> Add or Conv -> MaxPool fusion, see
  * fusion_plan);
  * with NG_WINOGRAD=0, inference runs 3x3 stride-1 Convs through im2col + GEMM instead of Winograd (wconv.h);
  * with NG_WINOGRAD_TRAIN=1, training runs them (forward and data gradient) through Winograd too.
  * Training folds a Relu into the BatchNormalization / Conv / Add before it as inference does (and runs
  * it inside BatchNormalization's backward); NG_TRAIN_FUSION=0 runs every node (same bits).
  * NG_CONV_DIRECT_BWD=0 keeps small stride-1 Convs' data gradient on W^T dY + col2im (ops_conv.c).
+ * NG_PWCONV=0 (the pointwise kernel for 1x1 Convs), NG_DWFLAT=0 (the flat 3x3 depthwise kernel),
+ * NG_GEMV=0 (sgemv for Gemms of a few rows), NG_ADDFUSE=0 (Conv -> Add folded) and NG_SUBBATCH=0
+ * (inference batches in sub-batches, subbatch_size) switch the inference kernels off to compare.
  * Inference forwards share activation buffers between values whose lives do not overlap (memplan.h:
  * the working set stays in the caches); a backward, training, or NG_MEMPLAN=0 gives every activation
  * its own buffer (a backward after a planned forward reruns it, as after a folded MaxPool).
@@ -47,6 +50,13 @@ struct ng_exec {
     char      *req;          /* per value: its gradient is needed in this backward */
     float     *xcopy;        /* copy of the graph input (kept for backward) */
     size_t     xcap;
+    int        subenv;       /* NG_SUBBATCH: -1 unset (auto), 0 off, k > 0 images per sub-batch */
+    int        subauto;      /* auto: -1 not decided yet, else the sub-batch size (0: none) */
+    int        subok;        /* the graph runs image by image (per_image), once subauto is decided */
+    int64_t    sub_n;        /* the last forward ran a batch of sub_n in sub-batches (backward reruns it) */
+    int64_t    sub_sb;       /* of sub_sb images each (the last one may have fewer) */
+    float     *yfull;        /* that forward's whole output */
+    size_t     ycap;
     void     **saved;        /* per node */
     size_t    *saved_size;
     float    **scratch;      /* per worker */
@@ -58,8 +68,10 @@ struct ng_exec {
     ng_tensor **dins;
     int       *in_off;
     double    *prof;         /* NG_PROFILE set: seconds per node, forward then backward (2 x nodes) */
-    char      *fuse;         /* per node: FUSE_RELU / FUSE_CLIP when inference may fold the Relu / Clip node
-                                right after it into it, else 0 */
+    char      *fuse;         /* per node: FUSE_RELU / FUSE_CLIP / FUSE_ADD when inference may fold the Relu /
+                                Clip / Add node right after it into it, else 0 */
+    char      *addc;         /* per node: a Conv whose output only the Add right after it reads: 1 + the
+                                Add's other input slot (FUSE_ADD once the shapes say they match), else 0 */
     int       *fpool;        /* per node: the MaxPool node inference may fold into this Conv, or -1 */
     char      *gskip;        /* per value: backward needs no gradient buffer for it (relu_bwd_fused) */
     int        pooled;       /* MaxPools the last forward folded (their inputs were never written) */
@@ -70,6 +82,11 @@ struct ng_exec {
     int        conv_direct;  /* NG_CONV_DIRECT is not "0" (ng_opctx.conv_direct) */
     int        conv_direct_bwd; /* NG_CONV_DIRECT_BWD is not "0" (ng_opctx.conv_direct_bwd) */
     int        dconv16;      /* NG_DCONV16 is not "0" (ng_opctx.dconv16) */
+    int        pwconv;       /* NG_PWCONV is not "0" (ng_opctx.pwconv) */
+    int        dwflat;       /* NG_DWFLAT is not "0" (ng_opctx.dwflat) */
+    int        pwgemm;       /* NG_PWGEMM is not "0" (ng_opctx.pwgemm) */
+    int        addfuse;      /* NG_ADDFUSE is not "0": Conv -> Add may fuse (fuses_add) */
+    int        gemv;         /* NG_GEMV is not "0" (ng_opctx.gemv) */
     int        memplan;      /* NG_MEMPLAN is not "0": inference forwards share buffers (memplan.h) */
     int        train_fuse;   /* NG_TRAIN_FUSION is not "0": training folds Relus too (fuses_relu) */
     int        train_fused;  /* the last forward was a training one that folded them */
@@ -109,10 +126,11 @@ void ng_exec_free(ng_exec *e)
     for (int i = 0; e->saved && i < m->n_nodes; i++) ng_free_aligned(e->saved[i]);
     for (int i = 0; e->scratch && i < e->nworkers; i++) ng_free_aligned(e->scratch[i]);
     ng_free_aligned(e->xcopy);
+    ng_free_aligned(e->yfull);
     free(e->shapes); free(e->t); free(e->buf); free(e->cap);
     free(e->g); free(e->gbuf); free(e->gcap); free(e->req);
     free(e->saved); free(e->saved_size); free(e->scratch); free(e->scratch_cap);
-    free(e->fuse); free(e->fpool); free(e->gskip);
+    free(e->fuse); free(e->addc); free(e->fpool); free(e->gskip);
     free(e->slot); free(e->slot_size); free(e->sbuf); free(e->scap);
     free(e->ins); free(e->outs); free(e->douts); free(e->dins); free(e->in_off);
     ng_pool_free(e->pool);
@@ -127,12 +145,35 @@ void ng_exec_free(ng_exec *e)
  * (y > 0), which the alias holds; after BatchNormalization the backward is fused as well
  * (BatchNormalization's takes the Relu's dY and masks it with y > 0; ops_norm.c). */
 static int fuses_relu(int op) { return op == NG_OP_CONV || op == NG_OP_ADD || op == NG_OP_BATCHNORM; }
-enum { FUSE_RELU = 1, FUSE_CLIP = 2 };
+enum { FUSE_RELU = 1, FUSE_CLIP = 2, FUSE_ADD = 3 };
 
 /* Conv -> Clip (MobileNetV2's ReLU6) the same way: the Conv clamps its output. Clip's backward
  * reads its input (dy passes where lo <= x <= hi), which the alias overwrites with the clamped
  * value, so a backward after such a forward reruns it unfused (like a folded MaxPool). */
 static int fuses_clip(const ng_node *a, const ng_node *b) { return a->op == NG_OP_CONV && b->op == NG_OP_CLIP; }
+
+static int shape_eq(const ng_shape *a, const ng_shape *b)
+{
+    if (a->ndim != b->ndim) return 0;
+    for (int k = 0; k < a->ndim; k++)
+        if (a->d[k] != b->d[k]) return 0;
+    return 1;
+}
+
+/* Conv -> Add (MobileNetV2's projection and its residual): the Conv may add the Add's other input
+ * to its output (the pointwise kernel does, in registers: ng_opctx.fuse_res); the Add's output is an
+ * alias of the Conv's, so when the Conv declines, the Add runs in place there. Only an Add with two
+ * inputs, the Conv's output on one side, not followed by a fused Relu, and (checked per batch in
+ * prepare: the alias needs it) all three of the same shape. Like Clip, a backward after such a
+ * forward reruns it unfused. */
+static int fuses_add(const ng_model *m, const int *uses, int i)
+{
+    const ng_node *a = &m->nodes[i], *b = &m->nodes[i + 1];
+    if (a->op != NG_OP_CONV || b->op != NG_OP_ADD || a->n_out != 1 || b->n_in != 2 || b->n_out != 1) return 0;
+    const int v = a->out[0];
+    if (uses[v] != 1 || v == m->output || b->in[0] == b->in[1] || (b->in[0] != v && b->in[1] != v)) return 0;
+    return b->in[0] == v ? 2 : 1;
+}
 
 /* Conv [-> Relu] -> MaxPool (LeNet's and VGG's pattern): the Conv may also write the pooled output
  * straight into the MaxPool's buffer (ng_opctx.pool_node; the Conv says whether it did), so the
@@ -157,9 +198,10 @@ static ng_status fusion_plan(ng_exec *e)
     const ng_model *m = e->m;
     int *uses = ng_calloc((size_t)m->n_vals, sizeof *uses);
     e->fuse = ng_calloc((size_t)m->n_nodes, 1);
+    e->addc = ng_calloc((size_t)m->n_nodes, 1);
     e->fpool = ng_calloc((size_t)m->n_nodes, sizeof *e->fpool);
     e->gskip = ng_calloc((size_t)m->n_vals, 1);
-    if (!uses || !e->fuse || !e->fpool || !e->gskip) { free(uses); return NG_E_NOMEM; }
+    if (!uses || !e->fuse || !e->addc || !e->fpool || !e->gskip) { free(uses); return NG_E_NOMEM; }
     for (int i = 0; i < m->n_nodes; i++)
         for (int j = 0; j < m->nodes[i].n_in; j++)
             if (m->nodes[i].in[j] >= 0) uses[m->nodes[i].in[j]]++;
@@ -171,6 +213,8 @@ static ng_status fusion_plan(ng_exec *e)
         if (alone && fuses_relu(a->op) && b->op == NG_OP_RELU) e->fuse[i] = FUSE_RELU;
         else if (alone && fuses_clip(a, b)) e->fuse[i] = FUSE_CLIP;
     }
+    for (int i = 0; !off && e->addfuse && i + 2 < m->n_nodes; i++)   /* (a Conv folding a Relu has no Add next) */
+        if (!e->fuse[i] && !e->fuse[i + 1]) e->addc[i] = (char)fuses_add(m, uses, i);
     for (int i = 0; i < m->n_nodes; i++) e->fpool[i] = off ? -1 : pool_after(m, uses, e->fuse, i);
     free(uses);
     return NG_OK;
@@ -240,6 +284,10 @@ ng_status ng_exec_new(ng_model *m, const ng_exec_options *o, ng_exec **out)
         }
     }
     e->in_off[m->n_nodes] = k;
+    e->addfuse = !env_is_zero("NG_ADDFUSE");
+    const char *sb = getenv("NG_SUBBATCH");
+    e->subenv = sb && sb[0] >= '0' && sb[0] <= '9' ? atoi(sb) : -1;
+    e->subauto = -1;
     if (fusion_plan(e) != NG_OK) { ng_exec_free(e); return NG_E_NOMEM; }
     /* the kernel switches, read once per exec (not per Conv forward) */
     e->winograd = !env_is_zero("NG_WINOGRAD");
@@ -247,6 +295,10 @@ ng_status ng_exec_new(ng_model *m, const ng_exec_options *o, ng_exec **out)
     e->conv_direct = !env_is_zero("NG_CONV_DIRECT");
     e->conv_direct_bwd = !env_is_zero("NG_CONV_DIRECT_BWD");
     e->dconv16 = !env_is_zero("NG_DCONV16");
+    e->pwconv = !env_is_zero("NG_PWCONV");
+    e->dwflat = !env_is_zero("NG_DWFLAT");
+    e->pwgemm = !env_is_zero("NG_PWGEMM");
+    e->gemv = !env_is_zero("NG_GEMV");
     e->memplan = !env_is_zero("NG_MEMPLAN");
     e->train_fuse = !env_is_zero("NG_TRAIN_FUSION");
     if (getenv("NG_PROFILE") && !(e->prof = ng_calloc(2 * nn, sizeof *e->prof))) { ng_exec_free(e); return NG_E_NOMEM; }
@@ -257,6 +309,8 @@ ng_status ng_exec_new(ng_model *m, const ng_exec_options *o, ng_exec **out)
 void ng_exec_set_training(ng_exec *e, int on) { e->training = on; }
 
 int ng_exec_folded_pools(const ng_exec *e) { return e->pooled; }
+
+int64_t ng_exec_last_subbatch(const ng_exec *e) { return e->sub_n ? e->sub_sb : 0; }
 
 /* Make buf hold at least n floats (contents not kept). */
 static int grow(float **buf, size_t *cap, size_t n)
@@ -293,6 +347,12 @@ static ng_status prepare(ng_exec *e, int64_t n)
             if (!grow(&e->xcopy, &e->xcap, (size_t)numel)) return NG_E_NOMEM;
             e->t[i].data = e->xcopy;
         }
+    }
+    for (int i = 0; i < m->n_nodes; i++) {   /* Conv -> Add: the Add's inputs and output alike */
+        if (!e->addc[i]) continue;
+        const ng_node *a = &m->nodes[i + 1];
+        const ng_shape *s0 = &e->shapes[a->in[0]], *s1 = &e->shapes[a->in[1]], *so = &e->shapes[a->out[0]];
+        e->fuse[i] = shape_eq(s0, s1) && shape_eq(s0, so) ? FUSE_ADD : 0;
     }
     e->batch = n;
     e->plan_batch = 0;
@@ -343,6 +403,10 @@ static void ctx_init(ng_exec *e, exec_ctx *x, float *grad_params)
     x->c.conv_direct = e->conv_direct;
     x->c.conv_direct_bwd = e->conv_direct_bwd;
     x->c.dconv16 = e->dconv16;
+    x->c.pwconv = e->pwconv;
+    x->c.dwflat = e->dwflat;
+    x->c.pwgemm = e->pwgemm;
+    x->c.gemv = e->gemv;
     x->c.rng = &e->rng;
     x->c.grad_params = grad_params;
     x->c.model = e->m;
@@ -374,11 +438,103 @@ static void mask_classes(const ng_model *m, float *y, int64_t n)
 
 static ng_status run_forward(ng_exec *e);
 
+/* Inference batches in sub-batches: each image (or few) runs through the whole graph while its
+ * activations are still in the caches, instead of every layer streaming the whole batch's
+ * activations through memory (MobileNetV2 at batch 32: 154 MB for one layer's output). MobileNetV2
+ * batch 32, 1 thread, CPU s per forward (loaded machine, 2 runs): whole 0.325 / 0.310, sub-batches
+ * of 1 image 0.293 / 0.290, of 2 0.299 / 0.293, of 4 0.296 / 0.305. Worth it where the activations
+ * of one image outweigh the weights each sub-batch reads again: auto takes as many images as the
+ * pool has workers (each worker one image per layer, no image split between them) when the
+ * activations of one image add up to at least half the parameters (MobileNetV2: yes; not ResNet-18,
+ * whose 11.7 M parameters would be read again per sub-batch, nor LeNet-5). NG_SUBBATCH=0 turns it
+ * off, NG_SUBBATCH=k forces k images (auto or forced: only on graphs whose ops never mix images,
+ * per_image). Inference only, and not on an exec used for gradients. */
+/* Whether every image goes through the graph on its own: only ops that never mix images, and every
+ * activation led by the batch (shapes at batches 1 and 3 alike but for d[0]). */
+static int per_image(const ng_model *m, const ng_shape *s1, const ng_shape *s3)
+{
+    for (int i = 0; i < m->n_nodes; i++) {
+        const ng_node *n = &m->nodes[i];
+        switch (n->op) {
+        case NG_OP_CONV: case NG_OP_RELU: case NG_OP_CLIP: case NG_OP_ADD: case NG_OP_MUL: case NG_OP_SUB:
+        case NG_OP_DIV: case NG_OP_BATCHNORM: case NG_OP_MAXPOOL: case NG_OP_AVGPOOL: case NG_OP_GLOBALAVGPOOL:
+        case NG_OP_FLATTEN: case NG_OP_RESHAPE: case NG_OP_IDENTITY: case NG_OP_DROPOUT: case NG_OP_SIGMOID:
+        case NG_OP_HARDSIGMOID: case NG_OP_HARDSWISH: case NG_OP_TANH: case NG_OP_LEAKYRELU:
+            break;
+        case NG_OP_GEMM:
+            if (n->a.trans_a) return 0;
+            break;
+        default:
+            return 0;
+        }
+    }
+    for (int v = 0; v < m->n_vals; v++) {
+        if (m->vals[v].kind != NG_V_ACT && v != m->input) continue;
+        const ng_shape *a = &s1[v], *b = &s3[v];
+        if (ng_shape_numel(a) < 0) continue;   /* produced by no node */
+        if (a->ndim < 1 || a->ndim != b->ndim || a->d[0] != 1 || b->d[0] != 3) return 0;
+        for (int k = 1; k < a->ndim; k++)
+            if (a->d[k] != b->d[k]) return 0;
+    }
+    return 1;
+}
+
+static int64_t subbatch_size(ng_exec *e, int64_t n)
+{
+    if (e->training || e->grads || !e->memplan || n <= 1 || e->subenv == 0) return 0;
+    if (e->subauto < 0) {
+        const ng_model *m = e->m;
+        ng_shape *s = ng_calloc(2 * (size_t)m->n_vals, sizeof *s);
+        if (!s) return 0;
+        double acts = 0;
+        int ok = ng_model_infer_shapes(e->m, 1, s) == NG_OK && ng_model_infer_shapes(e->m, 3, s + m->n_vals) == NG_OK &&
+                 per_image(m, s, s + m->n_vals);
+        for (int i = 0; ok && i < m->n_vals; i++)
+            if (m->vals[i].kind == NG_V_ACT && ng_shape_numel(&s[i]) > 0) acts += (double)ng_shape_numel(&s[i]);
+        free(s);
+        e->subok = ok;
+        e->subauto = ok && acts >= 0.5 * (double)m->n_params && acts > 0 ? e->nworkers : 0;
+    }
+    if (!e->subok) return 0;
+    if (e->subenv > 0) return e->subenv < n ? e->subenv : 0;
+    return e->subauto && e->subauto < n ? e->subauto : 0;
+}
+
+static ng_status forward_sub(ng_exec *e, const float *x, int64_t n, int64_t sb, const float **out,
+                             ng_shape *out_shape)
+{
+    ng_model *m = e->m;
+    ng_status st = prepare(e, sb);
+    if (st != NG_OK) return st;
+    const int64_t per_in = ng_shape_numel(&e->shapes[m->input]) / sb, per_out = ng_shape_numel(&e->shapes[m->output]) / sb;
+    if (!grow(&e->xcopy, &e->xcap, (size_t)(n * per_in)) || !grow(&e->yfull, &e->ycap, (size_t)(n * per_out)))
+        return NG_E_NOMEM;
+    memcpy(e->xcopy, x, (size_t)(n * per_in) * sizeof(float));
+    for (int64_t i = 0; i < n && st == NG_OK; i += sb) {
+        const int64_t k = n - i < sb ? n - i : sb;
+        if ((st = prepare(e, k)) != NG_OK) break;
+        for (int j = 0; j < m->n_ptensors; j++) e->t[m->ptensors[j]].data = m->params + m->vals[m->ptensors[j]].off;
+        e->t[m->input].data = e->xcopy + i * per_in;   /* the sub-batch's images, in place */
+        if ((st = run_forward(e)) != NG_OK) break;
+        memcpy(e->yfull + i * per_out, e->t[m->output].data, (size_t)(k * per_out) * sizeof(float));
+    }
+    e->t[m->input].data = e->xcopy;
+    if (st != NG_OK) { e->ran = 0; return st; }
+    e->sub_n = n;
+    e->sub_sb = sb;
+    *out = e->yfull;
+    if (out_shape) { *out_shape = e->shapes[m->output]; out_shape->d[0] = n; }
+    return NG_OK;
+}
+
 ng_status ng_exec_forward(ng_exec *e, const float *x, int64_t n, const float **out, ng_shape *out_shape)
 {
     ng_model *m = e->m;
     if (n <= 0) return ng_fail(NG_E_INVALID, "batch size must be positive, got %lld", (long long)n);
     e->ran = 0;
+    e->sub_n = 0;
+    const int64_t sb = subbatch_size(e, n);
+    if (sb > 0) return forward_sub(e, x, n, sb, out, out_shape);
     ng_status st = prepare(e, n);
     if (st != NG_OK) return st;
     /* Params may have moved (set_weights does not move them, but add_param would). */
@@ -422,7 +578,7 @@ static ng_status run_forward(ng_exec *e)
     for (int i = 0; i < m->n_nodes; i++) {
         const ng_node *nd = &m->nodes[i];
         const int fuse = e->training ? relu_fused_train(e, i)
-                                     : e->fuse[i] && !(e->fuse[i] == FUSE_CLIP && e->grads);
+                                     : e->fuse[i] && !((e->fuse[i] == FUSE_CLIP || e->fuse[i] == FUSE_ADD) && e->grads);
         if (fuse) e->t[m->nodes[i + 1].out[0]].data = e->t[nd->out[0]].data;   /* the Relu after it: an alias */
         xc.c.saved = &e->saved[i];
         xc.c.saved_size = &e->saved_size[i];
@@ -434,15 +590,20 @@ static ng_status run_forward(ng_exec *e)
         xc.c.pool_node = pool >= 0 ? &m->nodes[pool] : NULL;
         xc.c.pool_out = pool >= 0 ? e->outs[pool * NG_NODE_MAX_OUT] : NULL;
         xc.c.pool_done = 0;
+        xc.c.fuse_res = fuse && e->fuse[i] == FUSE_ADD ? &e->t[m->nodes[i + 1].in[e->addc[i] - 1]] : NULL;
+        xc.c.res_done = 0;
         double t0 = e->prof ? ng_now() : 0;
         st = ng_ops[nd->op].forward(&xc.c, nd, e->ins + e->in_off[i], e->outs + i * NG_NODE_MAX_OUT);
         if (st != NG_OK) return node_fail(nd, st);
         if (e->prof) e->prof[i] += ng_now() - t0;
-        if (fuse) { e->clipped += xc.c.fuse_clip; i++; }   /* the Relu / Clip is done */
+        if (fuse && e->fuse[i] == FUSE_ADD) {   /* the Add is done, or runs next in place */
+            if (xc.c.res_done) { e->clipped++; i++; }
+        } else if (fuse) { e->clipped += xc.c.fuse_clip; i++; }   /* the Relu / Clip is done */
         if (xc.c.pool_done) { i = pool; e->pooled++; }   /* and the MaxPool */
     }
     xc.c.fuse_relu = xc.c.fuse_clip = 0;
     xc.c.pool_node = NULL;
+    xc.c.fuse_res = NULL;
     e->ran = 1;
     if (m->granted && !e->training) mask_classes(m, e->t[m->output].data, n);
     return NG_OK;
@@ -453,11 +614,18 @@ ng_status ng_exec_backward(ng_exec *e, const float *dout, float *grad_params, fl
     ng_model *m = e->m;
     if (!e->ran) return ng_fail(NG_E_STATE, "backward needs a forward pass on this exec first");
     e->grads = 1;
+    if (e->sub_n) {   /* the forward ran in sub-batches: run it whole (its input is in xcopy) */
+        ng_status st = prepare(e, e->sub_n);
+        if (st != NG_OK) return st;
+        e->sub_n = 0;
+        if ((st = run_forward(e)) != NG_OK) return st;
+    }
     if (e->pooled || e->clipped || e->planned) {
         /* A folded MaxPool or Clip left its input unwritten, or shared buffers overwrote activations,
          * and backward reads them: run the forward again unfolded on buffers of their own (same
-         * outputs, bit for bit). This exec folds and shares no more: an exec used for gradients
-         * (the attacks) pays this once. */
+         * outputs, bit for bit; after a forward in sub-batches, the whole batch's kernels may sum in
+         * another order: the same within rounding). This exec folds and shares no more: an exec used
+         * for gradients (the attacks) pays this once. */
         ng_status st = run_forward(e);
         if (st != NG_OK) return st;
     }

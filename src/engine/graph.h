@@ -160,6 +160,8 @@ ng_status ng_model_finalize(ng_model *m);
 ng_status ng_model_infer_shapes(const ng_model *m, int64_t batch, ng_shape *shapes);
 /* MaxPool nodes the last forward on e folded into the Conv before them (test_fusion). */
 int ng_exec_folded_pools(const ng_exec *e);
+/* Images per sub-batch of the last forward (exec.c's subbatch_size), 0 when it ran the batch whole. */
+int64_t ng_exec_last_subbatch(const ng_exec *e);
 
 /* ---- operator table ---- */
 /* Per-run context handed to kernels. */
@@ -183,6 +185,11 @@ typedef struct ng_opctx {
                              (after the Relu when fuse_relu is set) that the Conv may compute too */
     ng_tensor *pool_out;  /* that MaxPool's output */
     int       pool_done;  /* set by the Conv when it wrote pool_out (the exec then skips the MaxPool) */
+    const ng_tensor *fuse_res; /* forward, inference only, Conv: the other input of the Add right after it
+                             (same shape as the output), which the Conv may add to its output (before
+                             Relu / Clip: never set with them); the Add's output is this node's buffer */
+    int       res_done;   /* set by the Conv when it added fuse_res (the exec then skips the Add; else the
+                             Add runs in place on this node's output) */
     int       winograd;   /* 3x3 stride-1 Convs may run Winograd F(2x2, 3x3) (wconv.h) for the forward
                              and, in training, the data gradient; NG_WINOGRAD=0 in the environment at
                              ng_exec_new turns it off; in training it is on only with NG_WINOGRAD_TRAIN=1 */
@@ -193,6 +200,14 @@ typedef struct ng_opctx {
     int       conv_direct_bwd; /* with conv_direct: stride-1 Convs with few channels may compute dX with the
                              direct kernel (ops_conv.c, conv_use_direct_bwd); NG_CONV_DIRECT_BWD=0 at
                              ng_exec_new turns it off */
+    int       pwconv;     /* inference 1x1 Convs may run the pointwise kernel (pwconv.h); NG_PWCONV=0 at
+                             ng_exec_new turns it off */
+    int       gemv;       /* Gemm with at most 4 rows runs one sgemv per row (ops_gemm.c); NG_GEMV=0 at
+                             ng_exec_new turns it off */
+    int       pwgemm;     /* inference batch-1 Convs on the im2col path run the pointwise kernel on the
+                             column matrix (ops_conv.c); NG_PWGEMM=0 at ng_exec_new turns it off */
+    int       dwflat;     /* 3x3 stride-1 depthwise forwards may run the flat kernel (dwconv.c); NG_DWFLAT=0
+                             at ng_exec_new turns it off */
 } ng_opctx;
 
 /* Fill out shapes from input shapes; return NG_OK or ng_fail(NG_E_SHAPE, "node 'x' (Conv): ..."). */

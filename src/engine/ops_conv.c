@@ -22,6 +22,7 @@
 #include "engine/dwconv.h"
 #include "engine/dconv.h"
 #include "engine/wconv.h"
+#include "engine/pwconv.h"
 #include "engine/v16.h"
 
 typedef struct conv_geom {
@@ -250,6 +251,32 @@ static void conv_one_blocks(void *arg, int64_t u0, int64_t u1, int worker)
     }
 }
 
+/* One image, one group, through the pointwise kernel (pwconv.h) on its column matrix: the
+ * im2col (K x OHW, plain: no padded grid) split over input channels, then the kernel reads the
+ * column matrix's rows and the weight rows in place (OpenBLAS packs both on every call: at batch
+ * 1 the weights, ResNet-18's 11.7 M floats, are each used for a few hundred output pixels only).
+ * Inference (ng_opctx.pwgemm, NG_PWGEMM=0 turns it off); the bias and Relu / Clip in registers. */
+typedef struct conv_pwcols { const conv_geom *o; const float *x; float *col; } conv_pwcols;
+static void conv_pw_cols(void *arg, int64_t c0, int64_t c1, int worker)
+{
+    const conv_pwcols *q = arg;
+    (void)worker;
+    ng_win2d g = q->o->g;
+    g.C = c1 - c0;
+    ng_im2col(&g, q->x + c0 * q->o->HW, q->col + c0 * g.kh * g.kw * q->o->OHW, q->o->OHW);
+}
+
+static void conv_fwd_pwgemm(ng_pool *p, const conv_job *j, float *col)
+{
+    const conv_geom *o = &j->o;
+    conv_pwcols q = { o, j->x, col };
+    ng_pool_for(p, o->Cg, conv_pw_cols, &q);
+    const ng_pwconv a = { .N = 1, .M = o->M, .K = o->K, .P = o->OHW, .x = col, .w = j->w, .b = j->b, .y = j->y,
+                          .act = j->clip ? NG_PW_CLIP : j->relu ? NG_PW_RELU : NG_PW_NONE,
+                          .lo = j->clip ? j->clip[0] : 0.0f, .hi = j->clip ? j->clip[1] : 0.0f };
+    ng_pwconv_run(p, &a);
+}
+
 static void conv_fwd_one(ng_pool *p, const conv_job *j, float *scr)
 {
     const conv_geom *o = &j->o;
@@ -411,6 +438,14 @@ static int conv_use_direct(const ng_opctx *c, const conv_geom *o)
            o->K <= NG_CONV_DIRECT_MAX_K && o->Mg <= 32;
 }
 
+/* The pointwise kernel (pwconv.h) for inference 1x1 Convs (stride 1, no padding, group 1) of at
+ * least 16 pixels: MobileNetV2's expansions and projections. NG_PWCONV=0 at ng_exec_new turns it
+ * off (ng_opctx.pwconv). */
+static int conv_use_pw(const ng_opctx *c, const conv_geom *o)
+{
+    return c->pwconv && !c->training && o->one_by_one && o->G == 1 && ng_pwconv_ok(o->OHW);
+}
+
 /* Winograd F(2x2, 3x3) (wconv.h) for inference 3x3 stride-1 Convs of group 1 with enough channels
  * for its 16 GEMMs (C x M of at least 16 x 16) and tiles. resnet18 at batch 1, 2 threads, ms per
  * Conv (32 forwards, loaded machine), im2col -> Winograd: layer1 (56x56, 784 tiles) 4.6 -> 2.5,
@@ -537,11 +572,23 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
         if (!conv_scratch(c, (size_t)ng_dwconv_fwd_scratch(&dg), ptrs, nw))
             return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for the padded planes", NG_NODE_NAME(n));
         ng_dwconv_fwd(c->pool, &dg, j.o.N, in[0]->data, in[1]->data, b ? b->data : NULL, c->fuse_relu,
-                      c->fuse_clip ? clip : NULL, out[0]->data, ptrs);
+                      c->fuse_clip ? clip : NULL, c->dwflat, out[0]->data, ptrs);
         return NG_OK;
     }
     j.relu = c->fuse_relu;
     j.x = in[0]->data; j.w = in[1]->data; j.b = b ? b->data : NULL; j.y = out[0]->data;
+    if (conv_use_pw(c, &j.o)) {
+        ng_pwconv a = { .N = j.o.N, .M = j.o.M, .K = j.o.K, .P = j.o.OHW, .x = j.x, .w = j.w, .b = j.b,
+                        .y = j.y, .act = j.clip ? NG_PW_CLIP : j.relu ? NG_PW_RELU : NG_PW_NONE,
+                        .lo = clip[0], .hi = clip[1] };
+        const ng_tensor *r = c->fuse_res;   /* the Add after it (the exec checked the shapes match) */
+        if (r && ng_shape_numel(&r->s) == ng_shape_numel(&out[0]->s) && r->data != j.y) {
+            a.res = r->data;
+            c->res_done = 1;
+        }
+        ng_pwconv_run(c->pool, &a);
+        return NG_OK;
+    }
     if (conv_use_direct(c, &j.o)) {
         ng_dconv16 q;
         const conv_geom *o = &j.o;
@@ -574,6 +621,12 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
         if (!s) return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for the Winograd transforms", NG_NODE_NAME(n));
         ng_wino_fwd(c->pool, &p, j.x, j.w, j.b, j.relu, j.y, s);
         if (j.clip) conv_clamp_all(c->pool, j.y, o->N * o->M * o->OHW, j.clip);
+        return NG_OK;
+    }
+    if (c->pwgemm && !c->training && j.o.N == 1 && j.o.G == 1 && !j.o.one_by_one && ng_pwconv_ok(j.o.OHW)) {
+        float *col = ng_opctx_scratch(c, 0, (size_t)(j.o.K * j.o.OHW));
+        if (!col) return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for the column buffer", NG_NODE_NAME(n));
+        conv_fwd_pwgemm(c->pool, &j, col);
         return NG_OK;
     }
     j.nb = conv_images_per_gemm(&j.o, nw);

@@ -7,6 +7,7 @@
  * Large products are split into row/column blocks over the exec's workers (ng_par_sgemm).
  */
 #include <string.h>
+#include <cblas.h>
 #include "engine/ops.h"
 #include "engine/kern.h"
 
@@ -50,6 +51,40 @@ ng_status ng_gemm_shape(const ng_node *n, const ng_shape *const *in, ng_shape *o
     return NG_OK;
 }
 
+/* A few rows (batch 1-4 through a classifier): each row of Y is one matrix-vector product over B
+ * (cblas_sgemv), the columns of Y split over the workers. sgemm would pack all of B (K x N: 1280 x
+ * 1000 floats in MobileNetV2's classifier) on every call to use each element once per row. */
+#define NG_GEMV_MAX_ROWS 4
+typedef struct gemv_job { const ng_node *n; const gemm_geom *g; const float *A, *B; int64_t lda, ldb; float beta; float *y; } gemv_job;
+
+static void gemv_body(void *arg, int64_t c0, int64_t c1, int worker)
+{
+    const gemv_job *j = arg;
+    (void)worker;
+    for (int64_t i = 0; i < j->g->M; i++) {
+        const float *a = j->A + i * j->lda;   /* trans_a is 0 here: row i of A */
+        float *yr = j->y + i * j->g->N + c0;
+        if (j->n->a.trans_b)   /* B is N x K: y[c] = sum_k B[c, k] a[k] */
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, (blasint)(c1 - c0), (blasint)j->g->K, j->n->a.alpha,
+                        j->B + c0 * j->ldb, (blasint)j->ldb, a, 1, j->beta, yr, 1);
+        else                   /* B is K x N: y[c] = sum_k B[k, c] a[k] */
+            cblas_sgemv(CblasRowMajor, CblasTrans, (blasint)j->g->K, (blasint)(c1 - c0), j->n->a.alpha, j->B + c0,
+                        (blasint)j->ldb, a, 1, j->beta, yr, 1);
+    }
+}
+
+/* The columns in one block per worker (whole multiples of 16). */
+typedef struct gemv_split { const gemv_job *j; int64_t N, blocks; } gemv_split;
+static void gemv_blocks(void *arg, int64_t b0, int64_t b1, int worker)
+{
+    const gemv_split *s = arg;
+    const int64_t per = ((s->N + s->blocks - 1) / s->blocks + 15) / 16 * 16;
+    for (int64_t b = b0; b < b1; b++) {
+        const int64_t c0 = b * per, c1 = c0 + per < s->N ? c0 + per : s->N;
+        if (c1 > c0) gemv_body((void *)s->j, c0, c1, worker);
+    }
+}
+
 ng_status ng_gemm_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in, ng_tensor *const *out)
 {
     const ng_tensor *ct = n->n_in > 2 ? in[2] : NULL;
@@ -65,6 +100,13 @@ ng_status ng_gemm_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
             else for (int64_t k = 0; k < g.N; k++) yr[k] = n->a.beta * cr[k];
         }
         beta = 1.0f;
+    }
+    if (g.M <= NG_GEMV_MAX_ROWS && !n->a.trans_a && g.K > 0 && c->gemv) {
+        gemv_job j = { n, &g, in[0]->data, in[1]->data, in[0]->s.d[1], in[1]->s.d[1], beta, y };
+        const int64_t blocks = g.N >= 64 * ng_pool_size(c->pool) ? ng_pool_size(c->pool) : 1;
+        gemv_split s = { &j, g.N, blocks };
+        ng_pool_for(c->pool, blocks, gemv_blocks, &s);
+        return NG_OK;
     }
     ng_par_sgemm(c->pool, n->a.trans_a, n->a.trans_b, g.M, g.N, g.K, n->a.alpha, in[0]->data, in[0]->s.d[1],
                  in[1]->data, in[1]->s.d[1], beta, y, g.N);

@@ -1,0 +1,165 @@
+/* engine/pwconv.c - pointwise convolution for inference (see pwconv.h). */
+#include <stdlib.h>
+#include <string.h>
+#include "engine/pwconv.h"
+#include "engine/v16.h"
+
+/* y[mi*P + p] (mi < MB, p < 16*VB) = act(bias[mi] + sum_k w[mi*K + k] * x[k*P + p] (+ res[mi*P + p])).
+ * MB x VB accumulators stay in registers for the whole reduction; per input channel: VB vector
+ * loads of pixels, MB broadcasts of weights, MB*VB fused multiply-adds. */
+static inline __attribute__((always_inline)) void
+pw_tile(const int MB, const int VB, const ng_pwconv *a, const float *restrict x, const float *restrict w,
+        const float *restrict bias, const float *restrict res, float *restrict y)
+{
+    const int64_t K = a->K, P = a->P;
+    ng_v16 acc[8][4];
+#pragma GCC unroll 8
+    for (int mi = 0; mi < MB; mi++)
+#pragma GCC unroll 4
+        for (int vi = 0; vi < VB; vi++) acc[mi][vi] = (ng_v16){0} + (bias ? bias[mi] : 0.0f);
+    for (int64_t k = 0; k < K; k++) {
+        const float *xs = x + k * P;
+        ng_v16 xv[4];
+#pragma GCC unroll 4
+        for (int vi = 0; vi < VB; vi++) memcpy(&xv[vi], xs + 16 * vi, sizeof(ng_v16));
+#pragma GCC unroll 8
+        for (int mi = 0; mi < MB; mi++) {
+            const float wv = w[mi * K + k];
+#pragma GCC unroll 4
+            for (int vi = 0; vi < VB; vi++) acc[mi][vi] += wv * xv[vi];
+        }
+    }
+    const ng_v16 lo = (ng_v16){0} + a->lo, hi = (ng_v16){0} + a->hi;
+#pragma GCC unroll 8
+    for (int mi = 0; mi < MB; mi++)
+#pragma GCC unroll 4
+        for (int vi = 0; vi < VB; vi++) {
+            ng_v16 v = acc[mi][vi];
+            if (res) {
+                ng_v16 r;
+                memcpy(&r, res + mi * P + 16 * vi, sizeof r);
+                v = v + r;
+            }
+            if (a->act == NG_PW_RELU) {
+                v = (ng_v16)((ng_v16i)v & (ng_v16i)(v > (ng_v16){0}));   /* v > 0 ? v : +0 (the Relu op's) */
+            } else if (a->act == NG_PW_CLIP) {   /* v < lo ? lo : v > hi ? hi : v (ng_clamp's) */
+                ng_v16i m = (ng_v16i)(v < lo);
+                v = (ng_v16)(((ng_v16i)lo & m) | ((ng_v16i)v & ~m));
+                m = (ng_v16i)(v > hi);
+                v = (ng_v16)(((ng_v16i)hi & m) | ((ng_v16i)v & ~m));
+            }
+            memcpy(y + mi * P + 16 * vi, &v, sizeof v);
+        }
+}
+
+/* Rows [m0, m1) x pixels [p0, p1) (p1 - p0 >= 16) of one image: channel blocks outside (a block's
+ * weight rows stay in L1), pixel blocks inside (the chunk's input rows stay in L2). The rows past
+ * the last full block of MB go in blocks of 4 then 1; the pixels past the last full block of
+ * 16*VB in single vectors, the last one ending at p1. */
+#define PW_ROWS(MBX, VBX)                                                                               \
+    do {                                                                                                \
+        const float *wm = w + m * K, *bm = b ? b + m : NULL;                                            \
+        int64_t p = p0;                                                                                 \
+        for (; p + 16 * (VBX) <= p1; p += 16 * (VBX))                                                  \
+            pw_tile((MBX), (VBX), a, x + p, wm, bm, res ? res + m * P + p : NULL, y + m * P + p);      \
+        for (; p < p1; p += 16) {                                                                       \
+            const int64_t q = p + 16 <= p1 ? p : p1 - 16;                                               \
+            pw_tile((MBX), 1, a, x + q, wm, bm, res ? res + m * P + q : NULL, y + m * P + q);          \
+        }                                                                                               \
+    } while (0)
+
+#define PW_RUN(NAME, ATTR, MB, VB)                                                                      \
+    ATTR static void NAME(const ng_pwconv *a, const float *x, const float *res, float *y, int64_t m0,   \
+                          int64_t m1, int64_t p0, int64_t p1)                                           \
+    {                                                                                                   \
+        const int64_t K = a->K, P = a->P;                                                               \
+        const float *w = a->w, *b = a->b;                                                               \
+        int64_t m = m0;                                                                                 \
+        for (; m + (MB) <= m1; m += (MB)) PW_ROWS((MB), (VB));                                          \
+        for (; m + 4 <= m1; m += 4) PW_ROWS(4, (VB));                                                   \
+        for (; m < m1; m++) PW_ROWS(1, (VB));                                                           \
+    }
+
+typedef void (*pw_fn)(const ng_pwconv *a, const float *x, const float *res, float *y, int64_t m0, int64_t m1,
+                      int64_t p0, int64_t p1);
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define NG_PW_X86 1
+/* AVX-512: 32 registers, 24 accumulators. AVX2: 16 registers, a 16-float vector takes two. */
+PW_RUN(pw_run512, __attribute__((target("avx512f,avx512vl,avx2,fma"))), 8, 3)
+PW_RUN(pw_run2, __attribute__((target("avx2,fma"))), 6, 1)
+#endif
+PW_RUN(pw_run_base, , 4, 1)
+
+static pw_fn pw_pick(void)
+{
+    int isa = 0;
+#ifdef NG_PW_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) isa = 1;
+    if (isa && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) isa = 2;
+#endif
+    const char *cap = getenv("NG_DCONV_ISA");   /* the direct kernels' cap: test_kernels runs each */
+    if (cap && cap[0] >= '0' && cap[0] < '0' + isa) isa = cap[0] - '0';
+#ifdef NG_PW_X86
+    if (isa == 2) return pw_run512;
+    if (isa == 1) return pw_run2;
+#endif
+    return pw_run_base;
+}
+
+typedef struct pw_job {
+    const ng_pwconv *a;
+    pw_fn fn;
+    int64_t nchunks, pc, mparts, mrows;
+} pw_job;
+
+/* Work item = (image, pixel chunk, block of output channels). */
+static void pw_body(void *arg, int64_t i0, int64_t i1, int worker)
+{
+    const pw_job *j = arg;
+    const ng_pwconv *a = j->a;
+    (void)worker;
+    for (int64_t it = i0; it < i1; it++) {
+        const int64_t n = it / (j->nchunks * j->mparts), r = it % (j->nchunks * j->mparts);
+        const int64_t c = r / j->mparts, mp = r % j->mparts;
+        const int64_t p0 = c * j->pc, p1 = c + 1 < j->nchunks ? p0 + j->pc : a->P;
+        const int64_t m0 = mp * j->mrows, m1 = m0 + j->mrows < a->M ? m0 + j->mrows : a->M;
+        if (m1 <= m0) continue;
+        j->fn(a, a->x + n * a->K * a->P, a->res ? a->res + n * a->M * a->P : NULL, a->y + n * a->M * a->P,
+              m0, m1, p0, p1);
+    }
+}
+
+/* Input floats per pixel chunk (512 KB): the chunk's K rows stay in L2 while every channel block
+ * reads them. One image is split over the workers by pixel chunks when it has at least
+ * NG_PW_SPLIT_PIXELS per worker, else by channel blocks (7x7 and 14x14 planes: splitting their few
+ * pixels would make every worker read all the weights for a third of a tile's columns). */
+#define NG_PW_CHUNK_FLOATS 131072
+#define NG_PW_SPLIT_PIXELS 384
+
+void ng_pwconv_run(ng_pool *p, const ng_pwconv *a)
+{
+    const int nw = ng_pool_size(p);
+    pw_job j = { .a = a, .fn = pw_pick() };
+    int64_t pcmax = NG_PW_CHUNK_FLOATS / (a->K > 0 ? a->K : 1);
+    if (pcmax < 48) pcmax = 48;
+    j.nchunks = (a->P + pcmax - 1) / pcmax;
+    if (a->N < nw && a->P >= NG_PW_SPLIT_PIXELS * nw) j.nchunks = (j.nchunks + nw - 1) / nw * nw;
+    j.pc = (a->P + j.nchunks - 1) / j.nchunks;
+    j.pc = (j.pc + 47) / 48 * 48;   /* whole tiles */
+    if (j.pc > a->P) j.pc = a->P;
+    j.nchunks = a->P / j.pc + (a->P % j.pc >= 16);   /* a tail under 16 pixels joins the last chunk */
+    /* channel blocks: enough items for two per worker, blocks of whole tiles (multiples of 8) */
+    j.mparts = 1;
+    const int64_t items = a->N * j.nchunks;
+    if (items < 2 * nw) {
+        j.mparts = (2 * nw + items - 1) / items;
+        if (j.mparts > (a->M + 7) / 8) j.mparts = (a->M + 7) / 8;
+        if (j.mparts < 1) j.mparts = 1;
+    }
+    j.mrows = (a->M + j.mparts - 1) / j.mparts;
+    j.mrows = (j.mrows + 7) / 8 * 8;
+    j.mparts = (a->M + j.mrows - 1) / j.mrows;
+    ng_pool_for(p, a->N * j.nchunks * j.mparts, pw_body, &j);
+}
