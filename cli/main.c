@@ -43,6 +43,9 @@ int main(int argc, char **argv)
     if (argc < 2) { usage(stderr); return NG_EXIT_USAGE; }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) { usage(stdout); return 0; }
     if (!strcmp(argv[1], "--version")) { printf("nnguard %s\n", NNGUARD_VERSION); return 0; }
+    /* progress and tables reach a log file as they are printed: a long eval-scheme or train run
+     * redirected to a file and stopped early would otherwise leave it empty (stdio buffers 4 KB) */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     if (ng_init() != NG_OK) { fprintf(stderr, "nnguard: %s\n", ng_last_error()); return NG_EXIT_FAIL; }
     for (size_t i = 0; i < sizeof ng_cmds / sizeof ng_cmds[0]; i++)
         if (!strcmp(argv[1], ng_cmds[i].name)) return ng_cmds[i].run(argc - 1, argv + 1);
