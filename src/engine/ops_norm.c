@@ -69,6 +69,7 @@ static ng_status bn_shapes(const ng_node *n, const ng_tensor *const *in, int64_t
 #define NG_BN_LANES 16   /* one ng_v16 */
 /* (macros: a function taking or returning ng_v16 would change the ABI between the clones) */
 #define V16_LOAD(v, p) memcpy(&(v), (p), sizeof(v))
+/* cppcheck-suppress objectIndex ; false positive: l points at an ng_v16, NG_BN_LANES floats wide */
 static double lanes_hsum(const float *l) { double s = 0.0; for (int k = 0; k < NG_BN_LANES; k++) s += l[k]; return s; }
 #define V16_HSUM(v) lanes_hsum((const float *)&(v))
 
