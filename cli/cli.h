@@ -26,6 +26,10 @@ int ng_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(pr
 /* Parse helpers: return 0 and set *out, or print a usage error naming opt and return -1. */
 int ng_cli_int(const char *cmd, const char *opt, const char *s, long long lo, long long hi, long long *out);
 int ng_cli_double(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
+/* --schedule const|step|cosine into *out (an ng_sched_kind), or a usage error and -1. */
+int ng_cli_sched(const char *cmd, const char *s, int *out);
+/* The name of a schedule kind ("const", "step", "cosine"), for reports. */
+const char *ng_cli_sched_name(int sched);
 /* The check every command that writes files runs before doing any work, on its outputs outs[0..no)
  * and the files it reads ins[0..ni) (NULL entries are skipped). Refuses, naming the files:
  * an output that is an input (same device and inode, whatever the paths say: ./m.onnx, hard

@@ -81,12 +81,12 @@ int ng_cmd_train(int argc, char **argv)
         case O_LR: if (ng_cli_double(cmd, "--lr", optarg, 0, 100, &lr)) return NG_EXIT_USAGE; break;
         case O_MOM: if (ng_cli_double(cmd, "--momentum", optarg, 0, 0.999999, &mom)) return NG_EXIT_USAGE; break;
         case O_WD: if (ng_cli_double(cmd, "--weight-decay", optarg, 0, 10, &wd)) return NG_EXIT_USAGE; break;
-        case O_SCHED:
-            if (!strcmp(optarg, "const")) o.sched = NG_SCHED_CONST;
-            else if (!strcmp(optarg, "step")) o.sched = NG_SCHED_STEP;
-            else if (!strcmp(optarg, "cosine")) o.sched = NG_SCHED_COSINE;
-            else return ng_cli_usage(cmd, "--schedule is const, step or cosine, not '%s'", optarg);
+        case O_SCHED: {
+            int k;
+            if (ng_cli_sched(cmd, optarg, &k)) return NG_EXIT_USAGE;
+            o.sched = (ng_sched_kind)k;
             break;
+        }
         case O_FREEZE: o.freeze = optarg; break;
         case O_SEED: if (ng_cli_int(cmd, "--seed", optarg, 0, 1LL << 62, &v)) return NG_EXIT_USAGE; o.seed = (uint64_t)v; break;
         case O_THREADS: if (ng_cli_int(cmd, "--threads", optarg, 0, 1024, &v)) return NG_EXIT_USAGE; o.threads = (int)v; break;

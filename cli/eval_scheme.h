@@ -37,6 +37,7 @@ typedef struct ng_es_ctx {
     int sn_attacks_only;        /* only the single-key model and its input-side attacks and defences */
     const char *parts;          /* comma-separated parts to run (NULL: all; see --parts) */
     int sn_deny_class;          /* the license trainings' deny class (default 0) */
+    int sn_sched;               /* normal and license trainings' schedule (ng_sched_kind; default const) */
 } ng_es_ctx;
 
 /* The schemes eval-scheme and evaluate know, in evaluate's order; NULL-terminated. */

@@ -100,4 +100,18 @@ int ng_cli_double(const char *cmd, const char *opt, const char *s, double lo, do
     return 0;
 }
 
+const char *ng_cli_sched_name(int sched)
+{
+    return sched == NG_SCHED_STEP ? "step" : sched == NG_SCHED_COSINE ? "cosine" : "const";
+}
+
+int ng_cli_sched(const char *cmd, const char *s, int *out)
+{
+    static const int kinds[] = {NG_SCHED_CONST, NG_SCHED_STEP, NG_SCHED_COSINE};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(s, ng_cli_sched_name(kinds[i]))) { *out = kinds[i]; return 0; }
+    ng_cli_usage(cmd, "--schedule is const, step or cosine, not '%s'", s);
+    return -1;
+}
+
 int ng_cli_tty(void) { return isatty(2); }

@@ -104,6 +104,16 @@ assert grep -q '"deny_class": 1,' ur.onnx.license.json
 expect nz "" "" "$NG" license train --scheme single --deny-class 10 --arch lenet5 --key k1 --data "$DATA" --fraction 0.01 --epochs 1 -q -o xd.onnx
 assert grep -q "deny class 10" "$T/err"
 assert test ! -e xd.onnx -a ! -e xd.onnx.license.json
+# --schedule reaches the training: cosine halves epoch 2's rate, so its model differs from const's
+expect 0 "" "" "$NG" license train --scheme single --arch lenet5 --key k1 --data "$DATA" --fraction 0.01 --epochs 2 --schedule const -q -o sc.onnx
+expect 0 "" "" "$NG" license train --scheme single --arch lenet5 --key k1 --data "$DATA" --fraction 0.01 --epochs 2 --schedule cosine -q -o sk.onnx
+assert grep -q '"schedule": "const",' sc.onnx.license.json
+assert grep -q '"schedule": "cosine",' sk.onnx.license.json
+assert test "$(cksum < sc.onnx)" != "$(cksum < sk.onnx)"
+assert grep -q '"schedule": "cosine",' ur.onnx.license.json   # license replace: cosine by default
+expect 2 "" "" "$NG" license train --scheme single --arch lenet5 --key k1 --data "$DATA" --fraction 0.01 --epochs 2 --schedule linear -q -o sx.onnx
+assert grep -q "schedule is const, step or cosine, not 'linear'" "$T/err"
+assert test ! -e sx.onnx -a ! -e sx.onnx.license.json
 assert test -s ku/user-1.key -a -s ku/user-3.key -a ! -e ku/user-4.key
 assert test "$(stat -c %a ku/user-2.key)" = 600
 assert test "$(grep -c '"id"' u.onnx.license.json)" = 3

@@ -66,6 +66,7 @@ static ng_status write_description(const lic_args *a, const char *path, int clas
     json_object_set_new(o, "keys", ks);
     json_object_set_new(o, "classes", json_integer(classes));
     json_object_set_new(o, "epochs", json_integer(a->o.epochs));
+    json_object_set_new(o, "schedule", json_string(ng_cli_sched_name(a->o.sched)));
     json_object_set_new(o, "seed", json_integer((json_int_t)a->o.seed));
     json_object_set_new(o, "examples", json_integer(examples));
     json_object_set_new(o, "bound", json_boolean(a->bind));
@@ -165,7 +166,7 @@ static ng_status check_key_outputs(lic_args *a)
 }
 
 enum { O_SCHEME = 0x100, O_ARCH, O_INIT, O_DATA, O_KEY, O_KEYS_OUT, O_USERS, O_GRANT, O_TIERS, O_EPOCHS, O_SEED,
-       O_FRACTION, O_THREADS, O_LR, O_BATCH, O_PKEY, O_BIND, O_DENY };
+       O_FRACTION, O_THREADS, O_LR, O_BATCH, O_PKEY, O_BIND, O_DENY, O_SCHED };
 
 static void help_train(void)
 {
@@ -183,6 +184,8 @@ static void help_train(void)
            "  --data DIR              dataset folder (default %s)\n"
            "  --fraction F            train on a stratified fraction of the training set\n"
            "  --epochs E --batch B --lr R --seed S --threads T   (defaults 10, 64, 1e-3 Adam, 0, all)\n"
+           "  --schedule const|cosine the learning rate per epoch (default const; cosine: a settled end, what\n"
+           "                          short trainings of larger models such as vgg-small want)\n"
            "  --p-key P               share of examples stamped with a granted key, P throughout (default: 0.7\n"
            "                          throughout for single with a patch stamp, else a ramp from 0.5 in the first\n"
            "                          epoch to 0.8 in the last, per-user 0.75); of the rest a fifth is clean, the\n"
@@ -211,6 +214,12 @@ static int common_option(const char *cmd, lic_args *a, int c, const char *arg)
     case O_SEED: if (ng_cli_int(cmd, "--seed", arg, 0, 1LL << 62, &v)) return -1; a->o.seed = (uint64_t)v; return 1;
     case O_THREADS: if (ng_cli_int(cmd, "--threads", arg, 0, 1024, &v)) return -1; a->o.threads = (int)v; return 1;
     case O_LR: if (ng_cli_double(cmd, "--lr", arg, 1e-9, 10, &d)) return -1; a->o.optim.lr = (float)d; return 1;
+    case O_SCHED: {
+        int k;
+        if (ng_cli_sched(cmd, arg, &k)) return -1;
+        a->o.sched = (ng_sched_kind)k;
+        return 1;
+    }
     case O_FRACTION: if (ng_cli_double(cmd, "--fraction", arg, 1e-6, 1, &a->fraction)) return -1; return 1;
     case O_PKEY: if (ng_cli_double(cmd, "--p-key", arg, 0.01, 1, &d)) return -1;
         ng_license_spec_set_p_key(&a->spec, d); a->pkey_set = 1; return 1;
@@ -225,6 +234,7 @@ static int common_option(const char *cmd, lic_args *a, int c, const char *arg)
     {"data", required_argument, NULL, O_DATA}, {"epochs", required_argument, NULL, O_EPOCHS}, \
     {"batch", required_argument, NULL, O_BATCH}, {"seed", required_argument, NULL, O_SEED}, \
     {"threads", required_argument, NULL, O_THREADS}, {"lr", required_argument, NULL, O_LR}, \
+    {"schedule", required_argument, NULL, O_SCHED}, \
     {"fraction", required_argument, NULL, O_FRACTION}, {"p-key", required_argument, NULL, O_PKEY}, \
     {"output", required_argument, NULL, 'o'}, {"quiet", no_argument, NULL, 'q'}, \
     NG_SN_STAMP_LONGOPTS, NG_CLI_FORCE_LONGOPT, {"help", no_argument, NULL, 'h'}
@@ -399,7 +409,8 @@ int ng_cmd_license_replace(int argc, char **argv)
                    "learns faster. The model's other keys are not kept. Writes OUT and OUT.license.json.\n"
                    "A bound model (license train --bind) is unlocked in memory with A's key slot and OUT is bound to\n"
                    "B alone (a new model key; A's slot is gone).\n"
-                   "  --data DIR --seed S --threads T --lr R --batch B   as for license train\n");
+                   "  --data DIR --seed S --threads T --lr R --batch B   as for license train\n"
+                   "  --schedule const|cosine   the learning rate per epoch (default cosine here)\n");
             rc = NG_EXIT_OK;
             goto done;
         } else { ng_cli_usage(cmd, "unknown option or missing value in '%s'", argv[optind - 1]); goto done; }

@@ -114,6 +114,7 @@ static ng_status lic_train(const sn_run *r, const ng_license_spec *sp, ng_model 
     ng_status st = fresh(r, m);
     if (st != NG_OK) return st;
     ng_train_options o = topts(r, r->c->train_epochs);
+    o.sched = (ng_sched_kind)r->c->sn_sched;
     ng_train_result *res = calloc(1, sizeof *res);
     if (!res) return NG_E_NOMEM;
     const double t0 = ng_now(), c0 = ng_cpu_now();
@@ -341,6 +342,7 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *arr)
     if (want(c, "normal")) {
         if ((st = fresh(&r, &base)) != NG_OK) goto out;
         ng_train_options o = topts(&r, c->train_epochs);
+        o.sched = (ng_sched_kind)c->sn_sched;   /* as the license trainings */
         double t0 = ng_now();
         if ((st = ng_train(base, r.train, NULL, &o, res)) != NG_OK) goto out;
         normal_secs = ng_now() - t0;
@@ -449,6 +451,7 @@ ng_status ng_es_securenet(ng_es_ctx *c, json_t *report)
     if (c->parts) json_object_set_new(report, "parts", json_string(c->parts));
     json_object_set_new(report, "train_count", json_integer(c->train_count));
     json_object_set_new(report, "deny_class", json_integer(c->sn_deny_class));
+    json_object_set_new(report, "schedule", json_string(ng_cli_sched_name(c->sn_sched)));
     for (int i = 0; i < c->n_archs; i++) {
         ng_status st = one_arch(c, c->archs[i], arr);
         if (st != NG_OK) return st;
