@@ -9,7 +9,7 @@
  *   - through the exec, batch 1 then 5 then 1 (a new plan per batch): outputs bit-identical to
  *     NG_MEMPLAN=0 (every activation its own buffer), and the input gradient of a backward after a
  *     planned forward (which reruns it unshared) bit-identical to the unplanned exec's; the batch of
- *     5 in sub-batches (exec.c: auto 2, 2 and 1 images, NG_SUBBATCH=1: 1 each; NG_SUBBATCH=0: whole) gives
+ *     5 in sub-batches (exec_sub.c: auto 2, 2 and 1 images, NG_SUBBATCH=1: 1 each; NG_SUBBATCH=0: whole) gives
  *     the same outputs and, its backward rerunning the batch whole, the same input gradients.
  * ctest-engine-only: links nnguard_engine alone. */
 #include "tutil.h"
@@ -149,7 +149,7 @@ int main(void)
     float *x = malloc((size_t)nx * sizeof(float)), *y[4], *g[4];
     gb_fill(&r, x, nx, 1.0f);
     for (int k = 0; k < 4; k++) { y[k] = calloc((size_t)ny, sizeof(float)); g[k] = calloc((size_t)nx, sizeof(float)); }
-    /* this block's activations outweigh its 213 parameters: auto sub-batches of 2 images (exec.c: one
+    /* this block's activations outweigh its 213 parameters: auto sub-batches of 2 images (exec_sub.c: one
      * per worker) */
     run(m, 1, NULL, 2, x, n, y[0], g[0]);
     run(m, 0, NULL, 0, x, n, y[1], g[1]);   /* no plan: never sub-batched */

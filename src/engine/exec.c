@@ -9,7 +9,7 @@
  * With the environment variable NG_PROFILE set, each exec prints the time spent
  * per node (forward and backward) to stderr when it is freed; with NG_NO_FUSION set,
  * inference runs every node on its own (no Conv/Add -> Relu, Conv -> Clip, Conv -> Add or Conv -> MaxPool fusion, see
- * fusion_plan);
+ * exec_fuse.c);
  * with NG_WINOGRAD=0, inference runs 3x3 stride-1 Convs through im2col + GEMM instead of Winograd (wconv.h);
  * with NG_WINOGRAD_TRAIN=1, training runs them (forward and data gradient) through Winograd too.
  * Training folds a Relu into the BatchNormalization / Conv / Add before it as inference does (and runs
@@ -17,7 +17,7 @@
  * NG_CONV_DIRECT_BWD=0 keeps small stride-1 Convs' data gradient on W^T dY + col2im (ops_conv.c).
  * NG_PWCONV=0 (the pointwise kernel for 1x1 Convs), NG_DWFLAT=0 (the flat 3x3 depthwise kernel),
  * NG_GEMV=0 (sgemv for Gemms of a few rows), NG_ADDFUSE=0 (Conv -> Add folded) and NG_SUBBATCH=0
- * (inference batches in sub-batches, subbatch_size) switch the inference kernels off to compare.
+ * (inference batches in sub-batches, exec_sub.c) switch the inference kernels off to compare.
  * Inference forwards share activation buffers between values whose lives do not overlap (memplan.h:
  * the working set stays in the caches); a backward, training, or NG_MEMPLAN=0 gives every activation
  * its own buffer (a backward after a planned forward reruns it, as after a folded MaxPool).
@@ -25,79 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "engine/graph.h"
-#include "engine/ops.h"
+#include "engine/exec_impl.h"
 #include "engine/memplan.h"
-
-struct ng_exec;
-/* The context handed to kernels, with a way back to its exec (for scratch). */
-typedef struct exec_ctx { ng_opctx c; struct ng_exec *e; } exec_ctx;
-
-struct ng_exec {
-    ng_model  *m;
-    ng_pool   *pool;
-    int        training;
-    ng_rng     rng;
-    int64_t    batch;        /* batch of the current shapes; 0 before the first forward */
-    int        ran;          /* a forward pass ran at batch (backward allowed) */
-    ng_shape  *shapes;       /* per value */
-    ng_tensor *t;            /* per value: data + shape for this batch */
-    float    **buf;          /* per activation value, owned */
-    size_t    *cap;          /* floats */
-    ng_tensor *g;            /* per value: gradient view */
-    float    **gbuf;         /* per activation value (and graph input copy), owned */
-    size_t    *gcap;
-    char      *req;          /* per value: its gradient is needed in this backward */
-    float     *xcopy;        /* copy of the graph input (kept for backward) */
-    size_t     xcap;
-    int        subenv;       /* NG_SUBBATCH: -1 unset (auto), 0 off, k > 0 images per sub-batch */
-    int        subauto;      /* auto: -1 not decided yet, else the sub-batch size (0: none) */
-    int        subok;        /* the graph runs image by image (per_image), once subauto is decided */
-    int64_t    sub_n;        /* the last forward ran a batch of sub_n in sub-batches (backward reruns it) */
-    int64_t    sub_sb;       /* of sub_sb images each (the last one may have fewer) */
-    float     *yfull;        /* that forward's whole output */
-    size_t     ycap;
-    void     **saved;        /* per node */
-    size_t    *saved_size;
-    float    **scratch;      /* per worker */
-    size_t    *scratch_cap;
-    int        nworkers;
-    const ng_tensor **ins;   /* per node, from in_off[i]: pointers into t (NULL: absent) */
-    ng_tensor **outs;        /* per node, NG_NODE_MAX_OUT each */
-    const ng_tensor **douts;
-    ng_tensor **dins;
-    int       *in_off;
-    double    *prof;         /* NG_PROFILE set: seconds per node, forward then backward (2 x nodes) */
-    char      *fuse;         /* per node: FUSE_RELU / FUSE_CLIP / FUSE_ADD when inference may fold the Relu /
-                                Clip / Add node right after it into it, else 0 */
-    char      *addc;         /* per node: a Conv whose output only the Add right after it reads: 1 + the
-                                Add's other input slot (FUSE_ADD once the shapes say they match), else 0 */
-    int       *fpool;        /* per node: the MaxPool node inference may fold into this Conv, or -1 */
-    char      *gskip;        /* per value: backward needs no gradient buffer for it (relu_bwd_fused) */
-    int        pooled;       /* MaxPools the last forward folded (their inputs were never written) */
-    int        clipped;      /* Clips the last forward folded (their inputs were never written) */
-    int        grads;        /* backward ran on this exec: fold no more MaxPools (see ng_exec_backward) */
-    int        winograd;     /* NG_WINOGRAD is not "0": inference Convs may use Winograd (ng_opctx.winograd) */
-    int        wino_train;   /* NG_WINOGRAD_TRAIN is "1": training Convs may too (forward and dX) */
-    int        conv_direct;  /* NG_CONV_DIRECT is not "0" (ng_opctx.conv_direct) */
-    int        conv_direct_bwd; /* NG_CONV_DIRECT_BWD is not "0" (ng_opctx.conv_direct_bwd) */
-    int        dconv16;      /* NG_DCONV16 is not "0" (ng_opctx.dconv16) */
-    int        pwconv;       /* NG_PWCONV is not "0" (ng_opctx.pwconv) */
-    int        dwflat;       /* NG_DWFLAT is not "0" (ng_opctx.dwflat) */
-    int        pwgemm;       /* NG_PWGEMM is not "0" (ng_opctx.pwgemm) */
-    int        addfuse;      /* NG_ADDFUSE is not "0": Conv -> Add may fuse (fuses_add) */
-    int        gemv;         /* NG_GEMV is not "0" (ng_opctx.gemv) */
-    int        memplan;      /* NG_MEMPLAN is not "0": inference forwards share buffers (memplan.h) */
-    int        train_fuse;   /* NG_TRAIN_FUSION is not "0": training folds Relus too (fuses_relu) */
-    int        train_fused;  /* the last forward was a training one that folded them */
-    int        planned;      /* the last forward ran on shared buffers (backward must rerun it) */
-    int64_t    plan_batch;   /* batch the plan below is for; 0: none yet */
-    int       *slot;         /* per value: its shared buffer, or -1 (its own) */
-    size_t    *slot_size;    /* per shared buffer: floats needed (n_vals entries) */
-    float    **sbuf;         /* the shared buffers, owned */
-    size_t    *scap;
-    int        nslots;
-};
 
 ng_exec_options ng_exec_options_default(void)
 {
@@ -135,89 +64,6 @@ void ng_exec_free(ng_exec *e)
     free(e->ins); free(e->outs); free(e->douts); free(e->dins); free(e->in_off);
     ng_pool_free(e->pool);
     free(e);
-}
-
-/* Conv -> Relu, Add -> Relu (ResNet's pattern) and BatchNormalization -> Relu (VGG's): the producer
- * writes Relu of its output and the Relu node is skipped, its output an alias of the producer's
- * buffer: one pass over the activations less. Only where the producer's output feeds that Relu
- * alone and is not the graph's output. Training fuses too (NG_TRAIN_FUSION=0 turns it off): none
- * of these producers' backward reads its own output, and Relu's backward reads only its output
- * (y > 0), which the alias holds; after BatchNormalization the backward is fused as well
- * (BatchNormalization's takes the Relu's dY and masks it with y > 0; ops_norm.c). */
-static int fuses_relu(int op) { return op == NG_OP_CONV || op == NG_OP_ADD || op == NG_OP_BATCHNORM; }
-enum { FUSE_RELU = 1, FUSE_CLIP = 2, FUSE_ADD = 3 };
-
-/* Conv -> Clip (MobileNetV2's ReLU6) the same way: the Conv clamps its output. Clip's backward
- * reads its input (dy passes where lo <= x <= hi), which the alias overwrites with the clamped
- * value, so a backward after such a forward reruns it unfused (like a folded MaxPool). */
-static int fuses_clip(const ng_node *a, const ng_node *b) { return a->op == NG_OP_CONV && b->op == NG_OP_CLIP; }
-
-static int shape_eq(const ng_shape *a, const ng_shape *b)
-{
-    if (a->ndim != b->ndim) return 0;
-    for (int k = 0; k < a->ndim; k++)
-        if (a->d[k] != b->d[k]) return 0;
-    return 1;
-}
-
-/* Conv -> Add (MobileNetV2's projection and its residual): the Conv may add the Add's other input
- * to its output (the pointwise kernel does, in registers: ng_opctx.fuse_res); the Add's output is an
- * alias of the Conv's, so when the Conv declines, the Add runs in place there. Only an Add with two
- * inputs, the Conv's output on one side, not followed by a fused Relu, and (checked per batch in
- * prepare: the alias needs it) all three of the same shape. Like Clip, a backward after such a
- * forward reruns it unfused. */
-static int fuses_add(const ng_model *m, const int *uses, int i)
-{
-    const ng_node *a = &m->nodes[i], *b = &m->nodes[i + 1];
-    if (a->op != NG_OP_CONV || b->op != NG_OP_ADD || a->n_out != 1 || b->n_in != 2 || b->n_out != 1) return 0;
-    const int v = a->out[0];
-    if (uses[v] != 1 || v == m->output || b->in[0] == b->in[1] || (b->in[0] != v && b->in[1] != v)) return 0;
-    return b->in[0] == v ? 2 : 1;
-}
-
-/* Conv [-> Relu] -> MaxPool (LeNet's and VGG's pattern): the Conv may also write the pooled output
- * straight into the MaxPool's buffer (ng_opctx.pool_node; the Conv says whether it did), so the
- * full-size activation is never stored and read back. Same conditions on the values in between;
- * the MaxPool must not output indices. Nodes i, i+1 (the Relu, when fused) and the MaxPool next. */
-static int pool_after(const ng_model *m, const int *uses, const char *fuse, int i)
-{
-    if (m->nodes[i].op != NG_OP_CONV || m->nodes[i].n_out != 1) return -1;
-    if (fuse[i] == FUSE_CLIP) return -1;   /* the folded pool would not see the clamp */
-    const int p = i + 1 + (fuse[i] ? 1 : 0);
-    if (p >= m->n_nodes) return -1;
-    const ng_node *pn = &m->nodes[p];
-    const int v = m->nodes[p - 1].out[0];
-    if (pn->op != NG_OP_MAXPOOL || pn->n_out != 1 || pn->n_in != 1 || pn->in[0] != v || uses[v] != 1 ||
-        v == m->output)
-        return -1;
-    return p;
-}
-
-static ng_status fusion_plan(ng_exec *e)
-{
-    const ng_model *m = e->m;
-    int *uses = ng_calloc((size_t)m->n_vals, sizeof *uses);
-    e->fuse = ng_calloc((size_t)m->n_nodes, 1);
-    e->addc = ng_calloc((size_t)m->n_nodes, 1);
-    e->fpool = ng_calloc((size_t)m->n_nodes, sizeof *e->fpool);
-    e->gskip = ng_calloc((size_t)m->n_vals, 1);
-    if (!uses || !e->fuse || !e->addc || !e->fpool || !e->gskip) { free(uses); return NG_E_NOMEM; }
-    for (int i = 0; i < m->n_nodes; i++)
-        for (int j = 0; j < m->nodes[i].n_in; j++)
-            if (m->nodes[i].in[j] >= 0) uses[m->nodes[i].in[j]]++;
-    const int off = getenv("NG_NO_FUSION") != NULL;
-    for (int i = 0; !off && i + 1 < m->n_nodes; i++) {
-        const ng_node *a = &m->nodes[i], *b = &m->nodes[i + 1];
-        const int alone = a->n_out == 1 && b->n_in == 1 && b->n_out == 1 && b->in[0] == a->out[0] &&
-                          uses[a->out[0]] == 1 && a->out[0] != m->output;
-        if (alone && fuses_relu(a->op) && b->op == NG_OP_RELU) e->fuse[i] = FUSE_RELU;
-        else if (alone && fuses_clip(a, b)) e->fuse[i] = FUSE_CLIP;
-    }
-    for (int i = 0; !off && e->addfuse && i + 2 < m->n_nodes; i++)   /* (a Conv folding a Relu has no Add next) */
-        if (!e->fuse[i] && !e->fuse[i + 1]) e->addc[i] = (char)fuses_add(m, uses, i);
-    for (int i = 0; i < m->n_nodes; i++) e->fpool[i] = off ? -1 : pool_after(m, uses, e->fuse, i);
-    free(uses);
-    return NG_OK;
 }
 
 /* Whether the environment variable NAME is set to "0..." (a kernel switch turned off). */
@@ -288,7 +134,7 @@ ng_status ng_exec_new(ng_model *m, const ng_exec_options *o, ng_exec **out)
     const char *sb = getenv("NG_SUBBATCH");
     e->subenv = sb && sb[0] >= '0' && sb[0] <= '9' ? atoi(sb) : -1;
     e->subauto = -1;
-    if (fusion_plan(e) != NG_OK) { ng_exec_free(e); return NG_E_NOMEM; }
+    if (ng_exec_fusion_plan(e) != NG_OK) { ng_exec_free(e); return NG_E_NOMEM; }
     /* the kernel switches, read once per exec (not per Conv forward) */
     e->winograd = !env_is_zero("NG_WINOGRAD");
     e->wino_train = getenv("NG_WINOGRAD_TRAIN") && getenv("NG_WINOGRAD_TRAIN")[0] == '1';
@@ -312,8 +158,7 @@ int ng_exec_folded_pools(const ng_exec *e) { return e->pooled; }
 
 int64_t ng_exec_last_subbatch(const ng_exec *e) { return e->sub_n ? e->sub_sb : 0; }
 
-/* Make buf hold at least n floats (contents not kept). */
-static int grow(float **buf, size_t *cap, size_t n)
+int ng_exec_grow(float **buf, size_t *cap, size_t n)
 {
     if (*cap >= n && *buf) return 1;
     ng_free_aligned(*buf);
@@ -324,8 +169,15 @@ static int grow(float **buf, size_t *cap, size_t n)
     return 1;
 }
 
-/* Shapes and buffers for batch n (no-op when the batch is unchanged). */
-static ng_status prepare(ng_exec *e, int64_t n)
+static int shape_eq(const ng_shape *a, const ng_shape *b)
+{
+    if (a->ndim != b->ndim) return 0;
+    for (int k = 0; k < a->ndim; k++)
+        if (a->d[k] != b->d[k]) return 0;
+    return 1;
+}
+
+ng_status ng_exec_prepare(ng_exec *e, int64_t n)
 {
     ng_model *m = e->m;
     if (e->batch == n) return NG_OK;
@@ -344,7 +196,7 @@ static ng_status prepare(ng_exec *e, int64_t n)
             return ng_fail(NG_E_SHAPE, "value '%s' has no valid shape", v->name);
         }
         if (i == m->input) {
-            if (!grow(&e->xcopy, &e->xcap, (size_t)numel)) return NG_E_NOMEM;
+            if (!ng_exec_grow(&e->xcopy, &e->xcap, (size_t)numel)) return NG_E_NOMEM;
             e->t[i].data = e->xcopy;
         }
     }
@@ -368,7 +220,7 @@ static ng_status bind(ng_exec *e, int plan)
         e->nslots = ng_memplan(m, e->shapes, e->fuse, e->fpool, e->slot, e->slot_size);
         if (e->nslots < 0) return NG_E_NOMEM;
         for (int k = 0; k < e->nslots; k++)
-            if (!grow(&e->sbuf[k], &e->scap[k], e->slot_size[k])) return NG_E_NOMEM;
+            if (!ng_exec_grow(&e->sbuf[k], &e->scap[k], e->slot_size[k])) return NG_E_NOMEM;
         e->plan_batch = e->batch;
     }
     for (int i = 0; i < m->n_vals; i++) {
@@ -376,7 +228,7 @@ static ng_status bind(ng_exec *e, int plan)
         int64_t numel = ng_shape_numel(&e->shapes[i]);
         if (numel < 0) continue;
         if (plan && e->slot[i] >= 0) { e->t[i].data = e->sbuf[e->slot[i]]; continue; }
-        if (!grow(&e->buf[i], &e->cap[i], (size_t)numel)) return NG_E_NOMEM;
+        if (!ng_exec_grow(&e->buf[i], &e->cap[i], (size_t)numel)) return NG_E_NOMEM;
         e->t[i].data = e->buf[i];
     }
     e->planned = plan;
@@ -436,106 +288,15 @@ static void mask_classes(const ng_model *m, float *y, int64_t n)
     }
 }
 
-static ng_status run_forward(ng_exec *e);
-
-/* Inference batches in sub-batches: each image (or few) runs through the whole graph while its
- * activations are still in the caches, instead of every layer streaming the whole batch's
- * activations through memory (MobileNetV2 at batch 32: 154 MB for one layer's output). MobileNetV2
- * batch 32, 1 thread, CPU s per forward (loaded machine, 2 runs): whole 0.325 / 0.310, sub-batches
- * of 1 image 0.293 / 0.290, of 2 0.299 / 0.293, of 4 0.296 / 0.305. Worth it where the activations
- * of one image outweigh the weights each sub-batch reads again: auto takes as many images as the
- * pool has workers (each worker one image per layer, no image split between them) when the
- * activations of one image add up to at least half the parameters (MobileNetV2: yes; not ResNet-18,
- * whose 11.7 M parameters would be read again per sub-batch, nor LeNet-5). NG_SUBBATCH=0 turns it
- * off, NG_SUBBATCH=k forces k images (auto or forced: only on graphs whose ops never mix images,
- * per_image). Inference only, and not on an exec used for gradients. */
-/* Whether every image goes through the graph on its own: only ops that never mix images, and every
- * activation led by the batch (shapes at batches 1 and 3 alike but for d[0]). */
-static int per_image(const ng_model *m, const ng_shape *s1, const ng_shape *s3)
-{
-    for (int i = 0; i < m->n_nodes; i++) {
-        const ng_node *n = &m->nodes[i];
-        switch (n->op) {
-        case NG_OP_CONV: case NG_OP_RELU: case NG_OP_CLIP: case NG_OP_ADD: case NG_OP_MUL: case NG_OP_SUB:
-        case NG_OP_DIV: case NG_OP_BATCHNORM: case NG_OP_MAXPOOL: case NG_OP_AVGPOOL: case NG_OP_GLOBALAVGPOOL:
-        case NG_OP_FLATTEN: case NG_OP_RESHAPE: case NG_OP_IDENTITY: case NG_OP_DROPOUT: case NG_OP_SIGMOID:
-        case NG_OP_HARDSIGMOID: case NG_OP_HARDSWISH: case NG_OP_TANH: case NG_OP_LEAKYRELU:
-            break;
-        case NG_OP_GEMM:
-            if (n->a.trans_a) return 0;
-            break;
-        default:
-            return 0;
-        }
-    }
-    for (int v = 0; v < m->n_vals; v++) {
-        if (m->vals[v].kind != NG_V_ACT && v != m->input) continue;
-        const ng_shape *a = &s1[v], *b = &s3[v];
-        if (ng_shape_numel(a) < 0) continue;   /* produced by no node */
-        if (a->ndim < 1 || a->ndim != b->ndim || a->d[0] != 1 || b->d[0] != 3) return 0;
-        for (int k = 1; k < a->ndim; k++)
-            if (a->d[k] != b->d[k]) return 0;
-    }
-    return 1;
-}
-
-static int64_t subbatch_size(ng_exec *e, int64_t n)
-{
-    if (e->training || e->grads || !e->memplan || n <= 1 || e->subenv == 0) return 0;
-    if (e->subauto < 0) {
-        const ng_model *m = e->m;
-        ng_shape *s = ng_calloc(2 * (size_t)m->n_vals, sizeof *s);
-        if (!s) return 0;
-        double acts = 0;
-        int ok = ng_model_infer_shapes(e->m, 1, s) == NG_OK && ng_model_infer_shapes(e->m, 3, s + m->n_vals) == NG_OK &&
-                 per_image(m, s, s + m->n_vals);
-        for (int i = 0; ok && i < m->n_vals; i++)
-            if (m->vals[i].kind == NG_V_ACT && ng_shape_numel(&s[i]) > 0) acts += (double)ng_shape_numel(&s[i]);
-        free(s);
-        e->subok = ok;
-        e->subauto = ok && acts >= 0.5 * (double)m->n_params && acts > 0 ? e->nworkers : 0;
-    }
-    if (!e->subok) return 0;
-    if (e->subenv > 0) return e->subenv < n ? e->subenv : 0;
-    return e->subauto && e->subauto < n ? e->subauto : 0;
-}
-
-static ng_status forward_sub(ng_exec *e, const float *x, int64_t n, int64_t sb, const float **out,
-                             ng_shape *out_shape)
-{
-    ng_model *m = e->m;
-    ng_status st = prepare(e, sb);
-    if (st != NG_OK) return st;
-    const int64_t per_in = ng_shape_numel(&e->shapes[m->input]) / sb, per_out = ng_shape_numel(&e->shapes[m->output]) / sb;
-    if (!grow(&e->xcopy, &e->xcap, (size_t)(n * per_in)) || !grow(&e->yfull, &e->ycap, (size_t)(n * per_out)))
-        return NG_E_NOMEM;
-    memcpy(e->xcopy, x, (size_t)(n * per_in) * sizeof(float));
-    for (int64_t i = 0; i < n && st == NG_OK; i += sb) {
-        const int64_t k = n - i < sb ? n - i : sb;
-        if ((st = prepare(e, k)) != NG_OK) break;
-        for (int j = 0; j < m->n_ptensors; j++) e->t[m->ptensors[j]].data = m->params + m->vals[m->ptensors[j]].off;
-        e->t[m->input].data = e->xcopy + i * per_in;   /* the sub-batch's images, in place */
-        if ((st = run_forward(e)) != NG_OK) break;
-        memcpy(e->yfull + i * per_out, e->t[m->output].data, (size_t)(k * per_out) * sizeof(float));
-    }
-    e->t[m->input].data = e->xcopy;
-    if (st != NG_OK) { e->ran = 0; return st; }
-    e->sub_n = n;
-    e->sub_sb = sb;
-    *out = e->yfull;
-    if (out_shape) { *out_shape = e->shapes[m->output]; out_shape->d[0] = n; }
-    return NG_OK;
-}
-
 ng_status ng_exec_forward(ng_exec *e, const float *x, int64_t n, const float **out, ng_shape *out_shape)
 {
     ng_model *m = e->m;
     if (n <= 0) return ng_fail(NG_E_INVALID, "batch size must be positive, got %lld", (long long)n);
     e->ran = 0;
     e->sub_n = 0;
-    const int64_t sb = subbatch_size(e, n);
-    if (sb > 0) return forward_sub(e, x, n, sb, out, out_shape);
-    ng_status st = prepare(e, n);
+    const int64_t sb = ng_exec_subbatch_size(e, n);
+    if (sb > 0) return ng_exec_forward_sub(e, x, n, sb, out, out_shape);
+    ng_status st = ng_exec_prepare(e, n);
     if (st != NG_OK) return st;
     /* Params may have moved (set_weights does not move them, but add_param would). */
     for (int i = 0; i < m->n_ptensors; i++) {
@@ -543,7 +304,7 @@ ng_status ng_exec_forward(ng_exec *e, const float *x, int64_t n, const float **o
         e->t[v].data = m->params + m->vals[v].off;
     }
     memcpy(e->xcopy, x, (size_t)ng_shape_numel(&e->shapes[m->input]) * sizeof(float));
-    st = run_forward(e);
+    st = ng_exec_run_forward(e);
     if (st != NG_OK) return st;
     *out = e->t[m->output].data;
     if (out_shape) *out_shape = e->shapes[m->output];
@@ -563,8 +324,7 @@ static int relu_bwd_fused(const ng_exec *e, int i)
     return i >= 0 && e->train_fused && e->fuse[i] == FUSE_RELU && e->m->nodes[i].op == NG_OP_BATCHNORM;
 }
 
-/* Every node in order on the input in e->xcopy (shapes and buffers prepared). */
-static ng_status run_forward(ng_exec *e)
+ng_status ng_exec_run_forward(ng_exec *e)
 {
     ng_model *m = e->m;
     const int64_t n = e->batch;
@@ -615,10 +375,10 @@ ng_status ng_exec_backward(ng_exec *e, const float *dout, float *grad_params, fl
     if (!e->ran) return ng_fail(NG_E_STATE, "backward needs a forward pass on this exec first");
     e->grads = 1;
     if (e->sub_n) {   /* the forward ran in sub-batches: run it whole (its input is in xcopy) */
-        ng_status st = prepare(e, e->sub_n);
+        ng_status st = ng_exec_prepare(e, e->sub_n);
         if (st != NG_OK) return st;
         e->sub_n = 0;
-        if ((st = run_forward(e)) != NG_OK) return st;
+        if ((st = ng_exec_run_forward(e)) != NG_OK) return st;
     }
     if (e->pooled || e->clipped || e->planned) {
         /* A folded MaxPool or Clip left its input unwritten, or shared buffers overwrote activations,
@@ -626,7 +386,7 @@ ng_status ng_exec_backward(ng_exec *e, const float *dout, float *grad_params, fl
          * outputs, bit for bit; after a forward in sub-batches, the whole batch's kernels may sum in
          * another order: the same within rounding). This exec folds and shares no more: an exec used
          * for gradients (the attacks) pays this once. */
-        ng_status st = run_forward(e);
+        ng_status st = ng_exec_run_forward(e);
         if (st != NG_OK) return st;
     }
     if (grad_params) memset(grad_params, 0, m->n_params * sizeof(float));
@@ -662,7 +422,7 @@ ng_status ng_exec_backward(ng_exec *e, const float *dout, float *grad_params, fl
             continue;
         }
         if (numel < 0) continue;
-        if (!grow(&e->gbuf[i], &e->gcap[i], (size_t)numel)) return NG_E_NOMEM;
+        if (!ng_exec_grow(&e->gbuf[i], &e->gcap[i], (size_t)numel)) return NG_E_NOMEM;
         memset(e->gbuf[i], 0, (size_t)numel * sizeof(float));
         e->g[i].data = e->gbuf[i];
     }
@@ -729,7 +489,7 @@ float *ng_opctx_scratch(ng_opctx *c, int worker, size_t floats)
 {
     ng_exec *e = ((exec_ctx *)c)->e;
     if (worker < 0 || worker >= e->nworkers) { ng_fail(NG_E_INTERNAL, "scratch for unknown worker %d", worker); return NULL; }
-    if (!grow(&e->scratch[worker], &e->scratch_cap[worker], floats)) return NULL;
+    if (!ng_exec_grow(&e->scratch[worker], &e->scratch_cap[worker], floats)) return NULL;
     return e->scratch[worker];
 }
 

@@ -160,7 +160,7 @@ ng_status ng_model_finalize(ng_model *m);
 ng_status ng_model_infer_shapes(const ng_model *m, int64_t batch, ng_shape *shapes);
 /* MaxPool nodes the last forward on e folded into the Conv before them (test_fusion). */
 int ng_exec_folded_pools(const ng_exec *e);
-/* Images per sub-batch of the last forward (exec.c's subbatch_size), 0 when it ran the batch whole. */
+/* Images per sub-batch of the last forward (exec_sub.c's ng_exec_subbatch_size), 0 when it ran the batch whole. */
 int64_t ng_exec_last_subbatch(const ng_exec *e);
 
 /* ---- operator table ---- */
@@ -175,7 +175,7 @@ typedef struct ng_opctx {
     ng_model *model;      /* BN running-stat updates in training */
     const ng_node *node;
     int       fuse_relu;  /* forward: write Relu(output) (the exec skips the Relu node that follows;
-                             only ops in exec.c's fuses_relu get it; in training only with NG_TRAIN_FUSION
+                             only ops in exec_fuse.c's fuses_relu get it; in training only with NG_TRAIN_FUSION
                              not "0"); backward, BatchNormalization in training: dout is the skipped
                              Relu's dY and out[0] its output (mask y > 0) */
     int       fuse_clip;  /* forward, inference only, Conv: write Clip(output) to [clip_lo, clip_hi] (the exec
