@@ -1,6 +1,10 @@
 /* test_core: status messages, RNG reproducibility and statistics, dtype table,
- * atomic writes that leave the original intact on a simulated full disk. */
+ * atomic writes that leave the original intact on a simulated full disk; the worker pool's joins and
+ * its opt-in pinning (NG_POOL_PIN=1). */
+#define _GNU_SOURCE   /* pthread_{get,set}affinity_np, CPU_* */
 #include <dirent.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "tutil.h"
@@ -46,6 +50,43 @@ static void pool_joins(const char *spin_us, int threads)
     }
     CHECKF(bad == 0, "spin %s us, %d threads: %d elements wrong after a loop", spin_us, threads, bad);
     ng_pool_free(p);
+}
+
+/* NG_POOL_PIN=1: each thread's mask while it runs its chunk (one chunk per thread: n = threads). */
+static void affinity_body(void *arg, int64_t i0, int64_t i1, int w)
+{
+    cpu_set_t *sets = arg;
+    (void)i0; (void)i1;
+    pthread_getaffinity_np(pthread_self(), sizeof sets[w], &sets[w]);
+}
+
+/* With NG_POOL_PIN=1 on a caller that may run on 2+ CPUs: the caller and each worker on one CPU of
+ * their own (a worker that inherited an already pinned caller's mask would share its CPU), the
+ * loops still right, and the caller's mask back as it was after ng_pool_free. */
+static void pool_pin(void)
+{
+    cpu_set_t before, after, sets[2];
+    CHECK(pthread_getaffinity_np(pthread_self(), sizeof before, &before) == 0);
+    if (CPU_COUNT(&before) < 2) { printf("pool_pin: the caller may run on one CPU only: not checked\n"); return; }
+    setenv("NG_POOL_PIN", "1", 1);
+    ng_pool *p = ng_pool_new(2);
+    unsetenv("NG_POOL_PIN");
+    memset(sets, 0, sizeof sets);
+    ng_pool_for(p, 2, affinity_body, sets);
+    CHECKF(CPU_COUNT(&sets[0]) == 1 && CPU_COUNT(&sets[1]) == 1, "pinned: caller on %d CPUs, worker on %d",
+           CPU_COUNT(&sets[0]), CPU_COUNT(&sets[1]));
+    CHECK(!CPU_EQUAL(&sets[0], &sets[1]));
+    CPU_AND(&sets[0], &sets[0], &before);
+    CPU_AND(&sets[1], &sets[1], &before);
+    CHECK(CPU_COUNT(&sets[0]) == 1 && CPU_COUNT(&sets[1]) == 1);   /* CPUs the caller was allowed */
+    int64_t sq[101];
+    ng_pool_for(p, 101, sum_body, sq);
+    int ok = 1;
+    for (int i = 0; i < 101; i++) ok &= sq[i] == (int64_t)i * i;
+    CHECK(ok);
+    ng_pool_free(p);
+    CHECK(pthread_getaffinity_np(pthread_self(), sizeof after, &after) == 0);
+    CHECK(CPU_EQUAL(&before, &after));
 }
 
 int main(void)
@@ -101,6 +142,7 @@ int main(void)
     pool_joins("200", 3);
     pool_joins("0", 2);
     pool_joins("0", 3);
+    pool_pin();
 
     /* atomic write: success, then a simulated full disk keeps the original and leaves no temp file */
     char dir[512], path[600];

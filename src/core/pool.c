@@ -10,11 +10,19 @@
  * microseconds (default 200; 0 = always sleep at once) before it sleeps on the condition variable,
  * as ONNX Runtime's and OpenMP's pools do. The spin is bounded, so an idle pool costs nothing, and
  * by default it is off while the machine is oversubscribed (busy_machine): there spinning only
- * steals time. NG_POOL_SPIN_US set explicitly spins that long whatever the load. */
+ * steals time. NG_POOL_SPIN_US set explicitly spins that long whatever the load.
+ *
+ * NG_POOL_PIN=1 (off by default) pins each thread of a pool of n to its own CPU of those the caller
+ * may run on: the caller to the first, worker w to the (w mod count)-th. The caller's own mask is
+ * put back when the pool is freed on the thread that made it. For measuring whether a batch-1
+ * time depends on where the scheduler puts the threads; a library should not hold its caller's
+ * thread to one CPU otherwise. */
+#define _GNU_SOURCE   /* pthread_{get,set}affinity_np, CPU_* */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include "core/pool.h"
@@ -38,6 +46,11 @@ struct ng_pool {
     ng_pool_body body;
     void *arg;
     int64_t total;
+    int pin;               /* NG_POOL_PIN=1 and the caller may run on 2+ CPUs: cpus[] holds them */
+    int ncpus;
+    int *cpus;
+    pthread_t owner;       /* the thread that made the pool (pinned to cpus[0]) */
+    cpu_set_t caller_set;  /* its mask before, restored by ng_pool_free on that thread */
 };
 
 int ng_ncpu(void)
@@ -85,6 +98,29 @@ static int spin_wait(ng_pool *p, int want_gen, unsigned long seen)
     }
 }
 
+/* Pin the calling thread to the one CPU cpu; 0 on success. */
+static int pin_to(int cpu)
+{
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    return pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+}
+
+/* NG_POOL_PIN=1: the CPUs the caller may run on, in p->cpus (p->pin stays 0 with fewer than 2). */
+static void pin_plan(ng_pool *p)
+{
+    const char *s = getenv("NG_POOL_PIN");
+    if (!s || strcmp(s, "1") || p->n < 2) return;
+    p->owner = pthread_self();
+    if (pthread_getaffinity_np(p->owner, sizeof p->caller_set, &p->caller_set) != 0) return;
+    const int count = CPU_COUNT(&p->caller_set);
+    if (count < 2 || !(p->cpus = ng_calloc((size_t)count, sizeof *p->cpus))) return;
+    for (int c = 0; c < CPU_SETSIZE && p->ncpus < count; c++)
+        if (CPU_ISSET(c, &p->caller_set)) p->cpus[p->ncpus++] = c;
+    p->pin = p->ncpus >= 2;
+}
+
 static void run_chunk(ng_pool *p, int w)
 {
     int64_t per = p->total / p->n, rem = p->total % p->n;
@@ -101,6 +137,7 @@ static void *worker(void *a)
     ng_pool *p = wa->p;
     int w = wa->w;
     free(wa);
+    if (p->pin) pin_to(p->cpus[w % p->ncpus]);   /* p->cpus is set before any worker starts */
     unsigned long seen = 0;
     for (;;) {
         if (!spin_wait(p, 1, seen)) {
@@ -155,6 +192,7 @@ ng_pool *ng_pool_new(int threads)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->go, NULL);
     pthread_cond_init(&p->done, NULL);
+    pin_plan(p);
     if (p->n > 1) {
         p->th = ng_calloc((size_t)p->n, sizeof *p->th);
         if (!p->th) { p->n = 1; return p; }
@@ -168,6 +206,7 @@ ng_pool *ng_pool_new(int threads)
             }
         }
     }
+    if (p->pin) pin_to(p->cpus[0]);   /* after the workers were made: they inherit the caller's full mask */
     return p;
 }
 
@@ -202,6 +241,9 @@ void ng_pool_free(ng_pool *p)
     pthread_cond_broadcast(&p->go);
     pthread_mutex_unlock(&p->mu);
     for (int i = 1; i < p->n; i++) pthread_join(p->th[i], NULL);
+    if (p->pin && pthread_equal(p->owner, pthread_self()))
+        pthread_setaffinity_np(p->owner, sizeof p->caller_set, &p->caller_set);
+    free(p->cpus);
     free(p->th);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->go);
