@@ -1,4 +1,4 @@
-/* engine/ops_conv.c - Conv (2-D, NCHW): forward and backward.
+/* engine/ops_conv.c - Conv (2-D, NCHW): forward (backward: ops_conv_bwd.c).
  *
  *   Y[n, m, oh, ow] = B[m] + sum_{c in group(m), i, j} W[m, c, i, j] * X[n, c, oh*sh - pt + i*dh, ow*sw - pl + j*dw]
  *
@@ -17,25 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cblas.h>
-#include "engine/ops.h"
-#include "engine/kern.h"
+#include "engine/conv_impl.h"
 #include "engine/dwconv.h"
-#include "engine/dconv.h"
 #include "engine/wconv.h"
 #include "engine/pwconv.h"
 #include "engine/v16.h"
 
-typedef struct conv_geom {
-    int64_t N, C, H, W, M, G, Cg, Mg, K, HW, OHW;
-    int     depthwise;    /* group == C == M: the direct kernel of dwconv.h */
-    int     one_by_one;   /* col is the image itself */
-    int     wide;         /* forward on the padded grid (ng_im2col_wide) */
-    int64_t Hp, Wp, L, padsz; /* padded grid: rows, columns, OH*Wp, floats of the padded copy */
-    ng_win2d g;           /* per-group window (g.C = Cg) */
-} conv_geom;
-
-static ng_status conv_check(const ng_node *n, const ng_shape *xs, const ng_shape *ws, const ng_shape *bs,
-                            conv_geom *o)
+ng_status ng_conv_check(const ng_node *n, const ng_shape *xs, const ng_shape *ws, const ng_shape *bs,
+                        conv_geom *o)
 {
     const ng_attrs *a = &n->a;
     const char *nm = NG_NODE_NAME(n);
@@ -83,29 +72,13 @@ static ng_status conv_check(const ng_node *n, const ng_shape *xs, const ng_shape
 ng_status ng_conv_shape(const ng_node *n, const ng_shape *const *in, ng_shape *out)
 {
     conv_geom o = {0};
-    ng_status st = conv_check(n, in[0], in[1], n->n_in > 2 ? in[2] : NULL, &o);
+    ng_status st = ng_conv_check(n, in[0], in[1], n->n_in > 2 ? in[2] : NULL, &o);
     if (st != NG_OK) return st;
     out[0].ndim = 4;
     out[0].d[0] = o.N; out[0].d[1] = o.M; out[0].d[2] = o.g.OH; out[0].d[3] = o.g.OW;
     return NG_OK;
 }
 
-typedef struct conv_job {
-    conv_geom o;
-    const float *x, *w, *b, *dy;
-    float *y, *dx, *dw, *db;
-    float **scr;        /* per-worker scratch */
-    int   *used;        /* per worker: ran at least one item (its partials are valid) */
-    ng_pool *inner;     /* pool for the GEMMs when there is a single work item, else NULL */
-    int64_t nb;         /* forward: images per GEMM (conv_fwd_batched) */
-    int     relu;       /* forward: write Relu of the output (fused by the exec) */
-    const float *clip;  /* forward: {lo, hi}: write Clip of the output (fused by the exec), else NULL */
-    const ng_dconv *dc; /* forward: the direct kernel's plan (conv_fwd_direct), else NULL */
-    const ng_dconv16 *dc16; /* or its 16-channel variant's */
-    const float *wp;    /* its packed weights, one block per group */
-    int64_t xlen;       /* floats of its padded input */
-    float  *yp;         /* the folded MaxPool's output (conv_pool_ok), else NULL */
-} conv_job;
 
 /* dst[i] = src[i] + bias, or Relu of it (the same expression as the Relu op), or clamped to
  * [clip[0], clip[1]] (the Clip op's, ng_clamp) when clip is not NULL. dst may be src. */
@@ -121,7 +94,7 @@ NG_KERN_CLONES static void copy_out(float *dst, const float *src, int64_t n, flo
 }
 
 /* Fetch every worker's scratch on the calling thread (so workers never grow buffers). */
-static float **conv_scratch(ng_opctx *c, size_t floats, float **ptrs, int nw)
+float **ng_conv_scratch(ng_opctx *c, size_t floats, float **ptrs, int nw)
 {
     for (int w = 0; w < nw; w++) {
         ptrs[w] = ng_opctx_scratch(c, w, floats ? floats : 1);
@@ -184,7 +157,7 @@ static int64_t conv_block_rows(const conv_geom *o, int64_t mrows)
 
 /* The column matrix (or the image itself) of one (image, group) for conv_gemm_block; col: scratch
  * of K x (L or OHW) floats, then the padded planes when wide. Returns it and its row stride. */
-static const float *conv_cols(const conv_geom *o, const float *xg, float *col, int64_t *ld)
+const float *ng_conv_cols(const conv_geom *o, const float *xg, float *col, int64_t *ld)
 {
     if (o->one_by_one) { *ld = o->OHW; return xg; }
     if (o->wide) {
@@ -209,7 +182,7 @@ static void conv_fwd_body(void *arg, int64_t i0, int64_t i1, int worker)
     const int64_t R = conv_block_rows(o, o->Mg);
     for (int64_t it = i0; it < i1; it++) {
         int64_t n = it / o->G, g = it % o->G, ld;
-        const float *cm = conv_cols(o, j->x + (n * o->C + g * o->Cg) * o->HW, col, &ld);
+        const float *cm = ng_conv_cols(o, j->x + (n * o->C + g * o->Cg) * o->HW, col, &ld);
         float *yg = j->y + (n * o->M + g * o->Mg) * o->OHW;
         for (int64_t r0 = 0; r0 < o->g.OH; r0 += R)
             conv_gemm_block(j, g, cm, ld, yg, yw, 0, o->Mg, r0, r0 + R < o->g.OH ? r0 + R : o->g.OH);
@@ -430,8 +403,7 @@ static int conv_pool_ok(const ng_opctx *c, const conv_geom *o)
  * LeNet c1 (K 25, M 6) 1.23 -> 0.88 ms at batch 256, c2 (K 150, M 16) 2.92 -> 1.93 ms; MobileNetV2's
  * 1x1 projections at batch 32: K 32 M 16 15.3 -> 13.6 ms, K 144 M 24 20.9 -> 17.0 ms, but K 192
  * M 32 6.8 -> 7.8 ms (hence K <= 160). NG_CONV_DIRECT=0 in the environment at ng_exec_new turns it
- * off (the im2col + GEMM path for every Conv; ng_opctx.conv_direct). */
-#define NG_CONV_DIRECT_MAX_K 160   /* <= NG_DCONV_MAX_K */
+ * off (the im2col + GEMM path for every Conv; ng_opctx.conv_direct). NG_CONV_DIRECT_MAX_K: conv_impl.h. */
 static int conv_use_direct(const ng_opctx *c, const conv_geom *o)
 {
     return c->conv_direct && !o->depthwise && o->g.sh == 1 && o->g.sw == 1 && o->Wp <= 2 * o->g.OW &&
@@ -481,7 +453,7 @@ static int conv_use_wino(const ng_opctx *c, const conv_geom *o)
  * loaded machine): 32->32 28x28 32.4 -> 29-31, 64->64 14x14 27.5-31 -> 23-25, 128->128 7x7
  * 31.5-36 -> 27.5-29.7; 16->16 28x28 no gain (0.88-1.06x). Training only, and only where the exec
  * sets ng_opctx.winograd in training (NG_WINOGRAD_TRAIN=1: off by default, see exec.c). */
-static int conv_use_wino_bwd(const ng_opctx *c, const conv_geom *o)
+int ng_conv_use_wino_bwd(const ng_opctx *c, const conv_geom *o)
 {
     const ng_win2d *g = &o->g;
     return c->winograd && c->training && o->G == 1 && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 &&
@@ -529,7 +501,7 @@ static void conv_fwd_batched(void *arg, int64_t i0, int64_t i1, int worker)
 /* Images per GEMM: enough for about NG_CONV_COLS output columns per GEMM, while every worker still
  * gets a chunk; 1 (per-image GEMMs) for grouped convolutions and large outputs. */
 #define NG_CONV_COLS 512
-static int64_t conv_images_per_gemm(const conv_geom *o, int nw)
+int64_t ng_conv_images_per_gemm(const conv_geom *o, int nw)
 {
     const int64_t P = o->wide ? o->L : o->OHW;
     if (o->G != 1 || o->N < 2 || 2 * P > NG_CONV_COLS) return 1;
@@ -558,7 +530,7 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
     const ng_tensor *b = n->n_in > 2 ? in[2] : NULL;
     conv_job j;
     memset(&j, 0, sizeof j);
-    ng_status st = conv_check(n, &in[0]->s, &in[1]->s, b ? &b->s : NULL, &j.o);
+    ng_status st = ng_conv_check(n, &in[0]->s, &in[1]->s, b ? &b->s : NULL, &j.o);
     if (st != NG_OK) return st;
     int nw = ng_pool_size(c->pool);
     float *ptrs[NG_KERN_MAX_WORKERS];
@@ -569,7 +541,7 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
     if (j.o.depthwise) {
         ng_win2d dg = j.o.g;
         dg.C = j.o.C;   /* all channels (o.g is one group's window) */
-        if (!conv_scratch(c, (size_t)ng_dwconv_fwd_scratch(&dg), ptrs, nw))
+        if (!ng_conv_scratch(c, (size_t)ng_dwconv_fwd_scratch(&dg), ptrs, nw))
             return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for the padded planes", NG_NODE_NAME(n));
         ng_dwconv_fwd(c->pool, &dg, j.o.N, in[0]->data, in[1]->data, b ? b->data : NULL, c->fuse_relu,
                       c->fuse_clip ? clip : NULL, c->dwflat, out[0]->data, ptrs);
@@ -601,7 +573,7 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
         j.xlen = use16 ? ng_dconv16_xpad_len(&q) : ng_dconv_xpad_len(d);
         if (j.xlen < o->padsz) j.xlen = o->padsz;
         const int64_t ywlen = use16 ? 0 : d->Mp * d->Lr + d->Lr / 2 + 1;
-        if (!conv_scratch(c, (size_t)(o->G * plen + j.xlen + ywlen), ptrs, nw))
+        if (!ng_conv_scratch(c, (size_t)(o->G * plen + j.xlen + ywlen), ptrs, nw))
             return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for the padded planes", NG_NODE_NAME(n));
         for (int64_t g = 0; g < o->G; g++) {
             const float *wg = j.w + g * o->Mg * o->K, *bg = j.b ? j.b + g * o->Mg : NULL;
@@ -629,14 +601,14 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
         conv_fwd_pwgemm(c->pool, &j, col);
         return NG_OK;
     }
-    j.nb = conv_images_per_gemm(&j.o, nw);
+    j.nb = ng_conv_images_per_gemm(&j.o, nw);
     size_t floats = j.o.one_by_one ? 1 : (size_t)(j.o.K * j.o.OHW);
     if (j.o.wide) floats = (size_t)(j.o.K * j.o.L + j.o.padsz + j.o.Mg * j.o.L);   /* conv_fwd_body's layout */
     if (j.nb > 1) {
         const int64_t P = j.o.wide ? j.o.L : j.o.OHW;
         floats = (size_t)(j.o.K * j.nb * P + j.o.padsz + j.o.M * j.nb * P);
     }
-    if (!conv_scratch(c, floats, ptrs, nw))
+    if (!ng_conv_scratch(c, floats, ptrs, nw))
         return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for the column buffer", NG_NODE_NAME(n));
     j.scr = ptrs;
     if (j.nb > 1) {
@@ -647,319 +619,4 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
     if (items == 1) conv_fwd_one(c->pool, &j, ptrs[0]);
     else ng_pool_for(c->pool, items, conv_fwd_body, &j);
     return NG_OK;
-}
-
-static void conv_bias_grad(const conv_geom *o, const float *dyg, float *db)
-{
-    for (int64_t m = 0; m < o->Mg; m++) {
-        const float *r = dyg + m * o->OHW;
-        float s = 0.0f;
-        for (int64_t p = 0; p < o->OHW; p++) s += r[p];
-        db[m] += s;
-    }
-}
-
-/* Backward of one (image, group) on the padded grid: dY is spread onto the grid (zeros in the
- * extra columns), dW += dY_grid * colw^T, and dX gets W^T * dY_grid put back through the grid. */
-static void conv_bwd_wide(const conv_job *j, const float *xg, const float *dyg, const float *wg, float *dwg,
-                          float *dxg, float *col, float *dcol, float *xpad, float *dyw)
-{
-    const conv_geom *o = &j->o;
-    const ng_win2d *g = &o->g;
-    int64_t tail = g->dw * (g->kw - 1);
-    for (int64_t m = 0; m < o->Mg; m++)
-        for (int64_t oh = 0; oh < g->OH; oh++) {
-            const float *src = dyg + m * o->OHW + oh * g->OW;
-            float *dst = dyw + m * o->L + oh * o->Wp;
-            for (int64_t ow = 0; ow < g->OW; ow++) dst[ow] = src[ow];
-            for (int64_t ow = g->OW; ow < o->Wp; ow++) dst[ow] = 0.0f;
-        }
-    if (dwg) {
-        ng_pad_planes(xg, o->Cg, o->H, o->W, g->pt, g->pl, o->Hp, o->Wp, tail, xpad);
-        ng_im2col_wide(xpad, o->Cg, o->Hp, o->Wp, g->kh, g->kw, g->dh, g->dw, o->L, col, o->L);
-        ng_par_sgemm(j->inner, 0, 1, o->Mg, o->K, o->L, 1.0f, dyw, o->L, col, o->L, 1.0f, dwg, o->K);
-    }
-    if (dxg) {
-        ng_par_sgemm(j->inner, 1, 0, o->K, o->L, o->Mg, 1.0f, wg, o->K, dyw, o->L, 0.0f, dcol, o->L);
-        memset(xpad, 0, sizeof(float) * (size_t)o->padsz);
-        ng_col2im_wide_add(dcol, o->Cg, o->Hp, o->Wp, g->kh, g->kw, g->dh, g->dw, o->L, o->L, xpad);
-        ng_unpad_planes_add(xpad, o->Cg, o->H, o->W, g->pt, g->pl, o->Hp, o->Wp, dxg);
-    }
-}
-
-static void conv_bwd_body(void *arg, int64_t i0, int64_t i1, int worker)
-{
-    const conv_job *j = arg;
-    const conv_geom *o = &j->o;
-    size_t colsz = (size_t)(o->K * (o->wide ? o->L : o->OHW)), wsz = (size_t)(o->M * o->K);
-    float *col = j->scr[worker], *dcol = col + colsz;
-    float *xpad = dcol + colsz + wsz + (size_t)o->M, *dyw = xpad + o->padsz;   /* wide only */
-    float *dw = j->dw, *db = j->db;
-    if (worker != 0) {
-        /* Other workers sum into their own scratch; worker 0 accumulates into din directly. */
-        float *part = dcol + colsz;
-        if (dw) { memset(part, 0, sizeof(float) * wsz); dw = part; }
-        if (db) { memset(part + wsz, 0, sizeof(float) * (size_t)o->M); db = part + wsz; }
-    }
-    j->used[worker] = 1;
-    for (int64_t it = i0; it < i1; it++) {
-        int64_t n = it / o->G, g = it % o->G;
-        const float *xg = j->x + (n * o->C + g * o->Cg) * o->HW;
-        const float *dyg = j->dy + (n * o->M + g * o->Mg) * o->OHW;
-        const float *wg = j->w + g * o->Mg * o->K;
-        if (o->wide) {
-            conv_bwd_wide(j, xg, dyg, wg, dw ? dw + g * o->Mg * o->K : NULL,
-                          j->dx ? j->dx + (n * o->C + g * o->Cg) * o->HW : NULL, col, dcol, xpad, dyw);
-            if (db) conv_bias_grad(o, dyg, db + g * o->Mg);
-            continue;
-        }
-        if (dw) {
-            const float *cm = xg;
-            if (!o->one_by_one) { ng_im2col(&o->g, xg, col, o->OHW); cm = col; }
-            ng_par_sgemm(j->inner, 0, 1, o->Mg, o->K, o->OHW, 1.0f, dyg, o->OHW, cm, o->OHW,
-                         1.0f, dw + g * o->Mg * o->K, o->K);
-        }
-        if (db) conv_bias_grad(o, dyg, db + g * o->Mg);
-        if (j->dx) {
-            float *dxg = j->dx + (n * o->C + g * o->Cg) * o->HW;
-            if (o->one_by_one) {
-                ng_par_sgemm(j->inner, 1, 0, o->K, o->OHW, o->Mg, 1.0f, wg, o->K, dyg, o->OHW, 1.0f, dxg, o->OHW);
-            } else {
-                ng_par_sgemm(j->inner, 1, 0, o->K, o->OHW, o->Mg, 1.0f, wg, o->K, dyg, o->OHW, 0.0f, dcol, o->OHW);
-                ng_col2im_add(&o->g, dcol, dxg, o->OHW);
-            }
-        }
-    }
-}
-
-/* Backward of a chunk of j->nb images (group 1, small outputs), the adjoint of conv_fwd_batched:
- * dY of the chunk side by side (on the padded grid when wide, zeros in its extra columns),
- * dW += dYb * colb^T in one GEMM, dcolb = W^T * dYb in one GEMM, then each image's columns put
- * back into its dX. Scratch: col, dcol (K x nb*P each), dW/dB partials, xpad, dYb (M x nb*P). */
-static void conv_bwd_batched(void *arg, int64_t i0, int64_t i1, int worker)
-{
-    const conv_job *j = arg;
-    const conv_geom *o = &j->o;
-    const ng_win2d *g = &o->g;
-    const int64_t P = o->wide ? o->L : o->OHW, tail = g->dw * (g->kw - 1);
-    const size_t colsz = (size_t)(o->K * j->nb * P), wsz = (size_t)(o->M * o->K);
-    float *col = j->scr[worker], *dcol = col + colsz, *part = dcol + colsz;
-    float *xpad = part + wsz + (size_t)o->M, *dyb = xpad + o->padsz;
-    float *dw = j->dw, *db = j->db;
-    if (worker != 0) {
-        if (dw) { memset(part, 0, sizeof(float) * wsz); dw = part; }
-        if (db) { memset(part + wsz, 0, sizeof(float) * (size_t)o->M); db = part + wsz; }
-    }
-    j->used[worker] = 1;
-    for (int64_t it = i0; it < i1; it++) {
-        const int64_t n0 = it * j->nb, cnt = n0 + j->nb <= o->N ? j->nb : o->N - n0, ld = cnt * P;
-        for (int64_t i = 0; i < cnt; i++) {
-            const float *dyi = j->dy + (n0 + i) * o->M * o->OHW;
-            if (db) conv_bias_grad(o, dyi, db);
-            for (int64_t m = 0; m < o->M; m++) {
-                float *dst = dyb + m * ld + i * P;
-                if (!o->wide) { memcpy(dst, dyi + m * o->OHW, sizeof(float) * (size_t)P); continue; }
-                for (int64_t oh = 0; oh < g->OH; oh++, dst += o->Wp) {
-                    memcpy(dst, dyi + m * o->OHW + oh * g->OW, sizeof(float) * (size_t)g->OW);
-                    memset(dst + g->OW, 0, sizeof(float) * (size_t)(o->Wp - g->OW));
-                }
-            }
-            if (!dw) continue;
-            const float *xi = j->x + (n0 + i) * o->C * o->HW;
-            if (o->wide) {
-                ng_pad_planes(xi, o->C, o->H, o->W, g->pt, g->pl, o->Hp, o->Wp, tail, xpad);
-                ng_im2col_wide(xpad, o->C, o->Hp, o->Wp, g->kh, g->kw, g->dh, g->dw, o->L, col + i * P, ld);
-            } else if (o->one_by_one) {
-                for (int64_t ch = 0; ch < o->C; ch++)
-                    memcpy(col + ch * ld + i * P, xi + ch * o->HW, sizeof(float) * (size_t)P);
-            } else {
-                ng_im2col(g, xi, col + i * P, ld);
-            }
-        }
-        if (dw) ng_par_sgemm(NULL, 0, 1, o->M, o->K, ld, 1.0f, dyb, ld, col, ld, 1.0f, dw, o->K);
-        if (!j->dx) continue;
-        ng_par_sgemm(NULL, 1, 0, o->K, ld, o->M, 1.0f, j->w, o->K, dyb, ld, 0.0f, dcol, ld);
-        for (int64_t i = 0; i < cnt; i++) {
-            float *dxi = j->dx + (n0 + i) * o->C * o->HW;
-            if (o->wide) {
-                memset(xpad, 0, sizeof(float) * (size_t)o->padsz);
-                ng_col2im_wide_add(dcol + i * P, o->C, o->Hp, o->Wp, g->kh, g->kw, g->dh, g->dw, o->L, ld, xpad);
-                ng_unpad_planes_add(xpad, o->C, o->H, o->W, g->pt, g->pl, o->Hp, o->Wp, dxi);
-            } else if (o->one_by_one) {
-                for (int64_t ch = 0; ch < o->C; ch++) {
-                    const float *src = dcol + ch * ld + i * P;
-                    float *dst = dxi + ch * o->HW;
-                    for (int64_t p = 0; p < P; p++) dst[p] += src[p];
-                }
-            } else {
-                ng_col2im_add(g, dcol + i * P, dxi, ld);
-            }
-        }
-    }
-}
-
-static ng_status conv_bwd_data_wino(ng_opctx *c, const ng_node *n, const ng_wino *wp, const conv_job *j, float *dx)
-{
-    float *s = ng_opctx_scratch(c, 0, (size_t)ng_wino_scratch(wp));
-    if (!s) return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for Winograd backward buffers", NG_NODE_NAME(n));
-    ng_wino_bwd_data(c->pool, wp, j->dy, j->w, dx, s);
-    return NG_OK;
-}
-
-/* The data gradient through the direct kernel (dconv.h). With stride 1 and dilation 1, dX is the
- * stride-1 convolution of dY zero-padded by kh-1-pt rows on top and kw-1-pl columns on the left
- * onto a grid of (H + kh - 1) x (W + kw - 1), with the weights turned 180 degrees and their input
- * and output channels swapped:  W'[c, m, i, j] = W[m, c, kh-1-i, kw-1-j]  (every pad < the kernel).
- * Taken where that convolution suits the direct kernel by the forward's rule (M kh kw <=
- * NG_CONV_DIRECT_MAX_K taps, C <= 32 outputs): resnet-small's 16-channel 28x28 layers, whose dX
- * through W^T dY (a GEMM reducing over 16 channels, then col2im) cost twice their forward.
- * NG_CONV_DIRECT_BWD=0 at ng_exec_new turns it off (ng_opctx.conv_direct_bwd). */
-static int conv_use_direct_bwd(const ng_opctx *c, const conv_geom *o)
-{
-    const ng_win2d *g = &o->g;
-    const int64_t pb = o->Hp - o->H - g->pt, pr = o->Wp - o->W - g->pl;   /* stride 1: Hp = H + pt + pb */
-    return c->conv_direct && c->conv_direct_bwd && !o->depthwise && o->G == 1 && !o->one_by_one &&
-           g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 && g->pt < g->kh && g->pl < g->kw &&
-           pb >= 0 && pb < g->kh && pr >= 0 && pr < g->kw && o->M * g->kh * g->kw <= NG_CONV_DIRECT_MAX_K &&
-           o->C <= 32 && o->W + g->kw - 1 <= 2 * o->W;
-}
-
-typedef struct dxd_job {
-    const conv_geom *o;
-    const ng_dconv16 *q;    /* the plan (q->d alone when !use16) */
-    int use16;
-    const float *wp, *dy;   /* packed W' (worker 0's scratch); dY */
-    float *dx;
-    float **scr;
-    int64_t shared, Hq, Wq, xlen;   /* floats of W' + packing before each worker's part; the grid */
-} dxd_job;
-
-NG_KERN_CLONES static void add_into(float *restrict dst, const float *restrict src, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++) dst[i] += src[i];
-}
-
-/* Images [i0, i1): dY padded onto the grid, the direct kernel, its valid outputs added into dX. */
-static void conv_dx_direct_body(void *arg, int64_t i0, int64_t i1, int worker)
-{
-    const dxd_job *j = arg;
-    const conv_geom *o = j->o;
-    const ng_win2d *g = &o->g;
-    const int64_t tail = g->kw - 1, padsz = o->M * j->Hq * j->Wq + tail;
-    float *xpad = j->scr[worker] + j->shared, *yw = xpad + j->xlen;
-    for (int64_t n = i0; n < i1; n++) {
-        ng_pad_planes(j->dy + n * o->M * o->OHW, o->M, g->OH, g->OW, g->kh - 1 - g->pt, g->kw - 1 - g->pl, j->Hq, j->Wq,
-                      tail, xpad);
-        memset(xpad + padsz, 0, sizeof(float) * (size_t)(j->xlen - padsz));
-        float *dxn = j->dx + n * o->C * o->HW;
-        if (j->use16) {
-            ng_dconv16_run(j->q, j->wp, xpad, yw, NULL);
-            add_into(dxn, yw, o->C * o->HW);
-            continue;
-        }
-        const ng_dconv *d = &j->q->d;
-        ng_dconv_run(d, j->wp, xpad, yw);
-        for (int64_t ch = 0; ch < o->C; ch++)
-            for (int64_t h = 0; h < o->H; h++)
-                add_into(dxn + (ch * o->H + h) * o->W, yw + ch * d->Lr + h * j->Wq, o->W);
-    }
-}
-
-static ng_status conv_bwd_data_direct(ng_opctx *c, const ng_node *n, const conv_job *cj, int nw)
-{
-    const conv_geom *o = &cj->o;
-    const ng_win2d *g = &o->g;
-    const int64_t kk = g->kh * g->kw, K2 = o->M * kk;
-    dxd_job j = { .o = o, .dy = cj->dy, .dx = cj->dx, .Hq = o->H + g->kh - 1, .Wq = o->W + g->kw - 1 };
-    ng_dconv16 q;
-    memset(&q, 0, sizeof q);
-    j.use16 = c->dconv16 && ng_dconv16_plan(&q, o->C, o->M, j.Hq, j.Wq, g->kh, g->kw, 1, 1, o->H, o->W);
-    if (!j.use16) ng_dconv_plan(&q.d, o->C, o->M, j.Hq, j.Wq, g->kh, g->kw, 1, 1, o->H);
-    q.relu = 0;
-    const int64_t plen = j.use16 ? ng_dconv16_packed_len(&q) : ng_dconv_packed_len(&q.d);
-    const int64_t padsz = o->M * j.Hq * j.Wq + g->kw - 1;
-    j.xlen = j.use16 ? ng_dconv16_xpad_len(&q) : ng_dconv_xpad_len(&q.d);
-    if (j.xlen < padsz) j.xlen = padsz;
-    const int64_t ywlen = j.use16 ? o->C * o->HW : q.d.Mp * q.d.Lr;
-    j.shared = o->C * K2 + plen;
-    float *ptrs[NG_KERN_MAX_WORKERS];
-    if (!conv_scratch(c, (size_t)(j.shared + j.xlen + ywlen), ptrs, nw))
-        return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for the data gradient's buffers", NG_NODE_NAME(n));
-    float *wt = ptrs[0];
-    for (int64_t m = 0; m < o->M; m++)
-        for (int64_t ch = 0; ch < o->C; ch++)
-            for (int64_t i = 0; i < g->kh; i++)
-                for (int64_t jj = 0; jj < g->kw; jj++)
-                    wt[(ch * o->M + m) * kk + (g->kh - 1 - i) * g->kw + (g->kw - 1 - jj)] =
-                        cj->w[(m * o->C + ch) * kk + i * g->kw + jj];
-    float *wp = ptrs[0] + o->C * K2;
-    if (j.use16) ng_dconv16_pack(&q, wt, NULL, wp);
-    else ng_dconv_pack(&q.d, wt, NULL, wp);
-    j.q = &q; j.wp = wp; j.scr = ptrs;
-    ng_pool_for(c->pool, o->N, conv_dx_direct_body, &j);
-    return NG_OK;
-}
-
-ng_status ng_conv_bwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
-                      const ng_tensor *const *out, const ng_tensor *const *dout, ng_tensor *const *din)
-{
-    const ng_tensor *b = n->n_in > 2 ? in[2] : NULL;
-    conv_job j;
-    memset(&j, 0, sizeof j);
-    ng_status st = conv_check(n, &in[0]->s, &in[1]->s, b ? &b->s : NULL, &j.o);
-    if (st != NG_OK) return st;
-    const conv_geom *o = &j.o;
-    j.x = in[0]->data; j.w = in[1]->data; j.dy = dout[0]->data;
-    j.dx = din[0] ? din[0]->data : NULL;
-    j.dw = din[1] ? din[1]->data : NULL;
-    j.db = (b && n->n_in > 2 && din[2]) ? din[2]->data : NULL;
-    if (!j.dx && !j.dw && !j.db) return NG_OK;
-    int nw = ng_pool_size(c->pool);
-    if (nw > NG_KERN_MAX_WORKERS)
-        return ng_fail(NG_E_UNSUPPORTED, "node '%s' (Conv): %d workers, at most %d supported", NG_NODE_NAME(n), nw, NG_KERN_MAX_WORKERS);
-    float *ptrs[NG_KERN_MAX_WORKERS];
-    int used[NG_KERN_MAX_WORKERS] = {0};
-    if (o->depthwise) {
-        ng_win2d dg = o->g;
-        dg.C = o->C;
-        if (!conv_scratch(c, (size_t)ng_dwconv_bwd_scratch(&dg), ptrs, nw))
-            return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for backward buffers", NG_NODE_NAME(n));
-        ng_dwconv_bwd(c->pool, &dg, o->N, j.x, j.w, j.dy, j.dx, j.dw, j.db, ptrs);
-        return NG_OK;
-    }
-    if (j.dx && conv_use_direct_bwd(c, o)) {
-        st = conv_bwd_data_direct(c, n, &j, nw);
-        if (st != NG_OK) return st;
-        j.dx = NULL;
-        if (!j.dw && !j.db) return NG_OK;
-    }
-    ng_wino wp;
-    float *dx_wino = NULL;
-    if (j.dx && conv_use_wino_bwd(c, o) &&
-        ng_wino_plan_bwd_data(&wp, o->N, o->C, o->M, o->H, o->W, o->g.pt, o->g.pl, o->g.OH, o->g.OW, nw, 0)) {
-        dx_wino = j.dx;   /* after dW and dB (which keep the GEMM path) */
-        j.dx = NULL;
-        if (!j.dw && !j.db) return conv_bwd_data_wino(c, n, &wp, &j, dx_wino);
-    }
-    j.nb = conv_images_per_gemm(o, nw);
-    const int64_t P = j.nb * (o->wide ? o->L : o->OHW);   /* columns per GEMM */
-    size_t floats = (size_t)(2 * o->K * o->OHW + o->M * o->K + o->M);
-    if (o->wide) floats = (size_t)(2 * o->K * o->L + o->M * o->K + o->M + o->padsz + o->Mg * o->L);
-    if (j.nb > 1) floats = (size_t)(2 * o->K * P + o->M * o->K + o->M + o->padsz + o->M * P);
-    if (!conv_scratch(c, floats, ptrs, nw))
-        return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for backward buffers", NG_NODE_NAME(n));
-    j.scr = ptrs; j.used = used;
-    int64_t items = o->N * o->G;
-    if (j.nb > 1) ng_pool_for(c->pool, (o->N + j.nb - 1) / j.nb, conv_bwd_batched, &j);
-    else if (items == 1) { j.inner = c->pool; conv_bwd_body(&j, 0, 1, 0); }
-    else ng_pool_for(c->pool, items, conv_bwd_body, &j);
-    /* Add the other workers' partial sums. */
-    size_t colsz = (size_t)(o->K * (j.nb > 1 ? P : o->wide ? o->L : o->OHW)), wsz = (size_t)(o->M * o->K);
-    for (int w = 1; w < nw; w++) {
-        if (!used[w]) continue;
-        const float *part = ptrs[w] + 2 * colsz;
-        if (j.dw) for (size_t i = 0; i < wsz; i++) j.dw[i] += part[i];
-        if (j.db) for (int64_t i = 0; i < o->M; i++) j.db[i] += part[wsz + (size_t)i];
-    }
-    return dx_wino ? conv_bwd_data_wino(c, n, &wp, &j, dx_wino) : NG_OK;
 }
