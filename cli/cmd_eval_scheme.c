@@ -62,6 +62,7 @@ static const char help[] =
     "                        license train --deny-class)\n"
     "  --schedule const|cosine  securenet: the learning rate per epoch of the normal and license trainings\n"
     "                        (default const; license train --schedule)\n"
+    "  --replace-lr R        securenet: key replacement's learning rate (license replace --lr; default 0.03)\n"
     "  --parts LIST          securenet: only these parts (default all): normal, single, replace,\n"
     "                        blend, per-user, class-subset, hierarchical, finetune, trigger, attacks,\n"
     "                        bind (replace, finetune, attacks, bind and the patch trigger need single;\n"
@@ -93,7 +94,7 @@ int ng_cmd_eval_scheme(int argc, char **argv)
 {
     enum { O_DATA = 0x5000, O_MODEL, O_ARCH, O_TEPOCHS, O_FRACS, O_AEPOCHS, O_TRIALS, O_KS, O_BUDGET,
            O_RATES, O_PEPOCHS, O_LIMIT, O_WORKDIR, O_SEED, O_THREADS, O_BUDGETS, O_SARCH, O_INDEP, O_WMRATE, O_TCOUNT, O_FORM, O_CURVE,
-           O_SNATT, O_PARTS, O_DENY, O_SCHED, O_CONLY, O_HIDE, O_DOWN, O_RPROOF, O_EVERY, O_SPREAD, O_DEAD_AT, O_DEAD_N };
+           O_SNATT, O_PARTS, O_DENY, O_SCHED, O_RLR, O_CONLY, O_HIDE, O_DOWN, O_RPROOF, O_EVERY, O_SPREAD, O_DEAD_AT, O_DEAD_N };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA}, {"model", required_argument, 0, O_MODEL},
         {"arch", required_argument, 0, O_ARCH}, {"train-epochs", required_argument, 0, O_TEPOCHS},
@@ -107,7 +108,7 @@ int ng_cmd_eval_scheme(int argc, char **argv)
         {"independent", required_argument, 0, O_INDEP}, {"wm-rate", required_argument, 0, O_WMRATE},
         {"train-count", required_argument, 0, O_TCOUNT}, {"attacks-only", no_argument, 0, O_SNATT},
         {"parts", required_argument, 0, O_PARTS}, {"deny-class", required_argument, 0, O_DENY},
-        {"schedule", required_argument, 0, O_SCHED},
+        {"schedule", required_argument, 0, O_SCHED}, {"replace-lr", required_argument, 0, O_RLR},
         {"form", required_argument, 0, O_FORM}, {"curve", required_argument, 0, O_CURVE},
         {"curve-only", no_argument, 0, O_CONLY}, {"hide", required_argument, 0, O_HIDE},
         {"down", no_argument, 0, O_DOWN}, {"reset-proof", no_argument, 0, O_RPROOF},
@@ -177,6 +178,7 @@ int ng_cmd_eval_scheme(int argc, char **argv)
         case O_PARTS: c.parts = optarg; break;
         case O_DENY: if (ng_cli_int("eval-scheme", "--deny-class", optarg, 0, 63, &v)) return NG_EXIT_USAGE; c.sn_deny_class = (int)v; break;
         case O_SCHED: if (ng_cli_sched("eval-scheme", optarg, &c.sn_sched)) return NG_EXIT_USAGE; break;
+        case O_RLR: if (ng_cli_double("eval-scheme", "--replace-lr", optarg, 1e-6, 10, &c.sn_replace_lr)) return NG_EXIT_USAGE; break;
         case O_WMRATE: if (ng_cli_double("eval-scheme", "--wm-rate", optarg, 0, 1, &c.wm_rate)) return NG_EXIT_USAGE; break;
         case 'o': c.report = optarg; break;
         case NG_CLI_OPT_FORCE: force = 1; break;

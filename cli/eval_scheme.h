@@ -38,6 +38,7 @@ typedef struct ng_es_ctx {
     const char *parts;          /* comma-separated parts to run (NULL: all; see --parts) */
     int sn_deny_class;          /* the license trainings' deny class (default 0) */
     int sn_sched;               /* normal and license trainings' schedule (ng_sched_kind; default const) */
+    double sn_replace_lr;       /* key replacement's SGD rate (0: license replace's default) */
 } ng_es_ctx;
 
 /* The schemes eval-scheme and evaluate know, in evaluate's order; NULL-terminated. */

@@ -209,4 +209,16 @@ assert grep -q "kbad" "$T/err"
 expect 2 "" "" "$NG" license stamp --key k1 --images in.idx --patch 29 -o x.idx
 assert grep -q "does not fit" "$T/err"
 assert test ! -e x.onnx -a ! -e x.onnx.license.json -a ! -e x.idx
+
+# eval-scheme securenet records its schedule and the replacement's rate (--schedule, --replace-lr)
+expect 0 "" "" "$NG" eval-scheme securenet --arch lenet5 --train-count 600 --train-epochs 2 --schedule cosine \
+    --parts single,replace --replace-lr 0.005 --trials 2 --limit 300 --data "$DATA" --workdir es -o es.json
+check "'$(jget es.json "['schedule']")' == 'cosine'" "eval-scheme: schedule recorded"
+check "$(jget es.json "['models'][0]['replacement']['lr']") == 0.005" "eval-scheme: replacement rate recorded"
+assert grep -q "SGD at 0.005" "$T/out"
+expect 2 "" "" "$NG" eval-scheme securenet --replace-lr 0 --data "$DATA" -o es2.json
+assert grep -q -- "--replace-lr" "$T/err"
+expect 2 "" "" "$NG" eval-scheme securenet --schedule slow --data "$DATA" -o es2.json
+assert grep -q "schedule is const, step or cosine, not 'slow'" "$T/err"
+assert test ! -e es2.json
 finish

@@ -202,7 +202,8 @@ static ng_status replacement(const sn_run *r, ng_model *lic, const ng_license_sp
     ng_train_options o = topts(r, epochs);
     o.sched = NG_SCHED_COSINE;   /* as nnguard license replace, SGD with momentum */
     o.optim = ng_optim_options_default(NG_OPTIM_SGD);
-    o.optim.lr = NG_LICENSE_REPLACE_SGD_LR;
+    const double lr = r->c->sn_replace_lr > 0 ? r->c->sn_replace_lr : NG_LICENSE_REPLACE_SGD_LR;
+    o.optim.lr = (float)lr;
     o.optim.momentum = NG_LICENSE_REPLACE_MOMENTUM;
     ng_train_result *res = calloc(1, sizeof *res);
     double secs = 0, cpu = 0, a_new, a_old, a_none, pc[NG_LICENSE_MAX_CLASSES];
@@ -214,7 +215,7 @@ static ng_status replacement(const sn_run *r, ng_model *lic, const ng_license_sp
         cpu = ng_cpu_now() - c0;
     }
     json_t *j = json_object();
-    printf("  key replacement (%.0f%% of the training data, %d epochs):\n", 100 * frac, epochs);
+    printf("  key replacement (%.0f%% of the training data, %d epochs, SGD at %g):\n", 100 * frac, epochs, lr);
     if (st == NG_OK) st = keyed(r, m, &sp->stamp, &sp->keys[0], "new-key", j, &a_new, pc);
     if (st == NG_OK) st = keyed(r, m, &sp->stamp, &old->keys[0], "old-key", j, &a_old, pc);
     if (st == NG_OK) st = keyed(r, m, &sp->stamp, NULL, "no-key", j, &a_none, pc);
@@ -222,6 +223,7 @@ static ng_status replacement(const sn_run *r, ng_model *lic, const ng_license_sp
     if (st == NG_OK) {
         json_object_set_new(j, "fraction", ng_json_num(frac));
         json_object_set_new(j, "epochs", json_integer(epochs));
+        json_object_set_new(j, "lr", ng_json_num(round(lr * 1e6) / 1e6));   /* 0.03f: 0.03, not 0.0299999993 */
         json_object_set_new(j, "examples", json_integer(sub.n));
         json_object_set_new(j, "seconds", ng_json_num(secs));
         json_object_set_new(j, "cost_images_vs_license_training", ng_json_num(img_ratio));
