@@ -184,8 +184,8 @@ static void help_train(void)
            "  --data DIR              dataset folder (default %s)\n"
            "  --fraction F            train on a stratified fraction of the training set\n"
            "  --epochs E --batch B --lr R --seed S --threads T   (defaults 10, 64, 1e-3 Adam, 0, all)\n"
-           "  --schedule const|cosine the learning rate per epoch (default const; cosine: a settled end, what\n"
-           "                          short trainings of larger models such as vgg-small want)\n"
+           "  --schedule S            learning rate per epoch: const (default), step (x0.1 every third) or\n"
+           "                          cosine (a settled end, what short trainings of vgg-small want)\n"
            "  --p-key P               share of examples stamped with a granted key, P throughout (default: 0.7\n"
            "                          throughout for single with a patch stamp, else a ramp from 0.5 in the first\n"
            "                          epoch to 0.8 in the last, per-user 0.75); of the rest a fifth is clean, the\n"
@@ -410,7 +410,7 @@ int ng_cmd_license_replace(int argc, char **argv)
                    "A bound model (license train --bind) is unlocked in memory with A's key slot and OUT is bound to\n"
                    "B alone (a new model key; A's slot is gone).\n"
                    "  --data DIR --seed S --threads T --lr R --batch B   as for license train\n"
-                   "  --schedule const|cosine   the learning rate per epoch (default cosine here)\n"
+                   "  --schedule S   const, step or cosine learning rate per epoch (default cosine here)\n"
                    "The default rate suits LeNet-5; vgg-small (BatchNormalization, 12,000 images) keeps more of its\n"
                    "accuracy at --lr 0.005 (docs/results/securenet-vgg-small-e5.txt).\n");
             rc = NG_EXIT_OK;
