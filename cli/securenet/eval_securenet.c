@@ -35,6 +35,7 @@ static ng_train_options topts(const sn_run *r, int epochs)
 {
     ng_train_options o = ng_train_options_default();
     o.epochs = epochs;
+    o.sched = (ng_sched_kind)r->c->sn_sched;   /* normal and license training alike (replacement: cosine) */
     o.seed = r->c->seed;
     o.threads = r->c->threads;
     o.quiet = 1;
@@ -114,7 +115,6 @@ static ng_status lic_train(const sn_run *r, const ng_license_spec *sp, ng_model 
     ng_status st = fresh(r, m);
     if (st != NG_OK) return st;
     ng_train_options o = topts(r, r->c->train_epochs);
-    o.sched = (ng_sched_kind)r->c->sn_sched;
     ng_train_result *res = calloc(1, sizeof *res);
     if (!res) return NG_E_NOMEM;
     const double t0 = ng_now(), c0 = ng_cpu_now();
@@ -344,7 +344,6 @@ static ng_status one_arch(ng_es_ctx *c, const char *arch, json_t *arr)
     if (want(c, "normal")) {
         if ((st = fresh(&r, &base)) != NG_OK) goto out;
         ng_train_options o = topts(&r, c->train_epochs);
-        o.sched = (ng_sched_kind)c->sn_sched;   /* as the license trainings */
         double t0 = ng_now();
         if ((st = ng_train(base, r.train, NULL, &o, res)) != NG_OK) goto out;
         normal_secs = ng_now() - t0;
