@@ -43,6 +43,7 @@ int main(int argc, char **argv)
     float *x = malloc((size_t)(per * batch) * sizeof *x);
     ng_exec_options o = ng_exec_options_default();
     o.threads = threads;
+    o.const_params = !getenv("NG_BENCH_VARY");   /* as predict runs it; NG_BENCH_VARY=1: as before */
     ng_exec *e;
     if (!x || ng_exec_new(m, &o, &e) != NG_OK) { printf("unsupported: %s\n", ng_last_error()); return 3; }
     ng_rng r;

@@ -104,6 +104,7 @@ static void check_fixture(const char *dir, const char *name, int64_t opset, cons
         CHECKF(is.ndim == ni && is.d[0] == -1, "%s: input shape has %d dims, batch %lld", name, is.ndim, (long long)is.d[0]);
         ng_exec_options o = ng_exec_options_default();
         o.threads = 2;
+        o.const_params = 1;   /* as ng_model_predict runs it (roundtrip compares the two bit for bit) */
         CHECK_OK(ng_exec_new(m, &o, &e));
         const float *out = NULL;
         ng_shape os;

@@ -8,6 +8,7 @@
  * ctest-engine-only: links nnguard_engine alone (the engine without src/formats/). */
 #include "tutil.h"
 #include "engine/graph.h"
+#include "engine/pwconv.h"
 #include "engine/wconv.h"
 
 #define TOL 1e-4
@@ -49,6 +50,8 @@ typedef struct onenode {
     int       np;
 } onenode;
 
+static int build_const;   /* the next build's exec: ng_exec_options.const_params */
+
 static int build(onenode *t, ng_op op, const ng_attrs *a, const ng_shape *xs, int n_in, int in_pos,
                  const ng_shape *ps, float *const *pdata, const int *trainable, int training, int fixed_batch)
 {
@@ -78,6 +81,7 @@ static int build(onenode *t, ng_op op, const ng_attrs *a, const ng_shape *xs, in
     ng_exec_options o = ng_exec_options_default();
     o.threads = 2;
     o.training = training;
+    o.const_params = build_const;
     st = ng_exec_new(t->m, &o, &t->e);
     if (st != NG_OK) { fprintf(stderr, "exec: %s\n", ng_last_error()); return 0; }
     return 1;
@@ -273,22 +277,35 @@ static void test_wino(const wino_case *k)
     const int64_t th = (OH + 1) / 2, tw = (OW + 1) / 2, row_bytes = 16 * (k->C + k->M) * tw * (int64_t)sizeof(float);
     const int64_t chunks[3] = { 0, row_bytes * ((k->N * th + 1) / 2), 1 };
     int saw_shared = 0, saw_own = 0;
-    for (int ci = 0; ci < 3; ci++)
-        for (int relu = 0; relu < 2; relu++) {
-            ng_wino p;
-            ng_wino_plan(&p, k->N, k->C, k->M, k->H, k->W, k->pt, k->pl, OH, OW, 2, chunks[ci]);
-            saw_shared |= !p.own;
-            saw_own |= p.own;
-            float *scr = malloc((size_t)ng_wino_scratch(&p) * sizeof(float));
-            for (size_t i = 0; i < ny; i++) y[i] = NAN;   /* every output must be written */
-            ng_wino_fwd(pool, &p, x, w, k->bias ? b : NULL, relu, y, scr);
-            char what[96];
-            snprintf(what, sizeof what, "forward y, %lld chunk(s)%s%s", (long long)p.nchunks, p.own ? " per worker" : "",
-                     relu ? ", Relu" : "");
-            CHECK(relerr(what, y, relu ? rr : ry, ny) < 1e-5);
-            free(scr);
-        }
+    float *U = malloc((size_t)(16 * k->M * k->C) * sizeof(float));
+    /* the 16 GEMMs on OpenBLAS (pw 0) and on the pointwise kernel (pw 1, where the CPU has its fast
+     * tiles); the weights transformed per call, or once (ng_wino_weights) and passed in (form 2) */
+    for (int form = 0; form < 3; form++)
+        for (int ci = 0; ci < 3; ci++)
+            for (int relu = 0; relu < 2; relu++) {
+                ng_wino p;
+                ng_wino_plan(&p, k->N, k->C, k->M, k->H, k->W, k->pt, k->pl, OH, OW, 2, chunks[ci]);
+                p.pw = form > 0 && ng_pwconv_fast();
+                saw_shared |= !p.own;
+                saw_own |= p.own;
+                float *scr = malloc((size_t)(form == 2 ? ng_wino_scratch_u(&p) : ng_wino_scratch(&p)) * sizeof(float));
+                for (size_t i = 0; i < ny; i++) y[i] = NAN;   /* every output must be written */
+                if (form == 2) {
+                    for (size_t i = 0; i < (size_t)(16 * k->M * k->C); i++) U[i] = NAN;
+                    ng_wino_weights(pool, &p, w, U);
+                    ng_wino_fwd_u(pool, &p, x, U, k->bias ? b : NULL, relu, y, scr);
+                } else {
+                    ng_wino_fwd(pool, &p, x, w, k->bias ? b : NULL, relu, y, scr);
+                }
+                char what[128];
+                snprintf(what, sizeof what, "forward y, %lld chunk(s)%s%s, %s%s", (long long)p.nchunks,
+                         p.own ? " per worker" : "", relu ? ", Relu" : "", p.pw ? "pointwise GEMMs" : "OpenBLAS",
+                         form == 2 ? ", weights transformed once" : "");
+                CHECK(relerr(what, y, relu ? rr : ry, ny) < 1e-5);
+                free(scr);
+            }
     CHECK(saw_shared && saw_own);
+    free(U);
     ng_pool_free(pool);
     /* through the exec: Winograd by default in inference, im2col + GEMM with NG_WINOGRAD=0 */
     float *ys[2];
@@ -306,6 +323,30 @@ static void test_wino(const wino_case *k)
         destroy(&t);
         if (off) unsetenv("NG_WINOGRAD");
     }
+    /* an exec with const_params (predict's): Winograd from 16 tiles on, its transformed weights made
+     * at the first forward and kept: a weight changed behind its back leaves the output as it was
+     * (which shows the cache is what ran), ng_exec_params_changed makes it follow (zero weights:
+     * the bias alone) */
+    build_const = 1;
+    onenode t;
+    CHECK(wino_node(&t, k, w, b, 0));
+    build_const = 0;
+    const float *yo;
+    ng_shape ysh;
+    CHECK_OK(ng_exec_forward(t.e, x, k->N, &yo, &ysh));
+    CHECK(relerr("exec with const_params", yo, ry, ny) < 1e-5);
+    float *yc = malloc(ny * sizeof(float));
+    memcpy(yc, yo, ny * sizeof(float));
+    float *pw = ng_model_params(t.m) + ng_model_tensor_offset(t.m, 0);
+    memset(pw, 0, nw * sizeof(float));
+    CHECK_OK(ng_exec_forward(t.e, x, k->N, &yo, &ysh));
+    CHECK(memcmp(yo, yc, ny * sizeof(float)) == 0);
+    ng_exec_params_changed(t.e);
+    CHECK_OK(ng_exec_forward(t.e, x, k->N, &yo, &ysh));
+    for (size_t i = 0; i < ny; i++) ry[i] = k->bias ? b[i / (size_t)(OH * OW) % (size_t)k->M] : 0.0;
+    CHECK(relerr("exec with const_params after ng_exec_params_changed (zero weights)", yo, ry, ny) < 1e-6);
+    destroy(&t);
+    free(yc);
     for (size_t i = 0; i < ny; i++) ry[i] = ys[1][i];
     CHECK(relerr("Winograd against im2col + GEMM", ys[0], ry, ny) < 1e-5);
     free(ys[0]); free(ys[1]);
@@ -835,6 +876,8 @@ int main(void)
         { 3, 24, 12, 16, 40, 1, 1, 1, 1, 0 },   /* even, no bias */
         { 3, 16, 11, 9, 33, 2, 0, 1, 3, 1 },    /* asymmetric pads (pr 3: a tile column of padding) */
         { 1, 64, 16, 16, 64, 1, 1, 1, 1, 1 },   /* batch 1, resnet-like channels */
+        { 1, 48, 7, 7, 40, 1, 1, 1, 1, 1 },     /* batch 1, 7x7: 16 tiles (const_params execs only) */
+        { 1, 16, 34, 34, 40, 1, 1, 1, 1, 0 },   /* 17 tile rows of 17: chunks of unequal tiles */
     };
     for (size_t i = 0; i < NG_ARRAY_LEN(winos); i++) test_wino(&winos[i]);
     static const wino_case wbwds[] = {

@@ -86,12 +86,19 @@ typedef struct ng_exec_options {
     int      threads;   /* worker threads for this exec; 0 = all cores */
     int      training;  /* 1: BatchNorm uses batch statistics and updates running stats, Dropout drops */
     uint64_t seed;      /* Dropout RNG seed */
+    int      const_params; /* 1: the model's parameters do not change while this exec lives (inference:
+                              predict, serve, benchmarks). The exec may then keep weights in the form its
+                              kernels want (Winograd's transformed 3x3 kernels: 16/9 of their size) from
+                              the first forward on. Changing the parameters anyway: ng_exec_params_changed */
 } ng_exec_options;
 ng_exec_options ng_exec_options_default(void);
 
 ng_status ng_exec_new(ng_model *m, const ng_exec_options *o, ng_exec **out);
 void      ng_exec_free(ng_exec *e);
 void      ng_exec_set_training(ng_exec *e, int on);
+/* The model's parameters changed: drop what a const_params exec made from them (no-op otherwise;
+ * ng_exec_set_training(e, 1) does it too). */
+void      ng_exec_params_changed(ng_exec *e);
 /* Run n inputs (n x C x H x W floats). *out points to n x classes floats owned by e,
  * valid until the next call on e. */
 ng_status ng_exec_forward(ng_exec *e, const float *x, int64_t n, const float **out, ng_shape *out_shape);

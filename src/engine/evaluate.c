@@ -59,6 +59,7 @@ ng_status ng_evaluate(ng_model *m, const ng_dataset *d, int64_t limit, int batch
     ng_exec_options o = ng_exec_options_default();
     o.threads = threads;
     o.training = 0;
+    o.const_params = 1;   /* the model is not changed during the call */
     ng_exec *e;
     ng_status st = ng_exec_new(m, &o, &e);
     if (st != NG_OK) return st;

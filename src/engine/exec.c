@@ -53,6 +53,8 @@ void ng_exec_free(ng_exec *e)
     }
     for (int i = 0; e->sbuf && i < m->n_vals; i++) ng_free_aligned(e->sbuf[i]);
     for (int i = 0; e->saved && i < m->n_nodes; i++) ng_free_aligned(e->saved[i]);
+    for (int i = 0; e->wcache && i < m->n_nodes; i++) ng_free_aligned(e->wcache[i].data);
+    free(e->wcache);
     for (int i = 0; e->scratch && i < e->nworkers; i++) ng_free_aligned(e->scratch[i]);
     ng_free_aligned(e->xcopy);
     ng_free_aligned(e->yfull);
@@ -101,6 +103,7 @@ ng_status ng_exec_new(ng_model *m, const ng_exec_options *o, ng_exec **out)
     e->req = ng_calloc(nv, 1);
     e->saved = ng_calloc(nn, sizeof *e->saved);
     e->saved_size = ng_calloc(nn, sizeof *e->saved_size);
+    if (o->const_params && !(e->wcache = ng_calloc(nn, sizeof *e->wcache))) { ng_exec_free(e); return NG_E_NOMEM; }
     e->scratch = ng_calloc((size_t)e->nworkers, sizeof *e->scratch);
     e->scratch_cap = ng_calloc((size_t)e->nworkers, sizeof *e->scratch_cap);
     e->ins = ng_calloc(total_in + 1, sizeof *e->ins);
@@ -144,6 +147,7 @@ ng_status ng_exec_new(ng_model *m, const ng_exec_options *o, ng_exec **out)
     e->pwconv = !env_is_zero("NG_PWCONV");
     e->dwflat = !env_is_zero("NG_DWFLAT");
     e->pwgemm = !env_is_zero("NG_PWGEMM");
+    e->wino_pw = !env_is_zero("NG_WINO_PW");
     e->gemv = !env_is_zero("NG_GEMV");
     e->memplan = !env_is_zero("NG_MEMPLAN");
     e->train_fuse = !env_is_zero("NG_TRAIN_FUSION");
@@ -152,7 +156,18 @@ ng_status ng_exec_new(ng_model *m, const ng_exec_options *o, ng_exec **out)
     return NG_OK;
 }
 
-void ng_exec_set_training(ng_exec *e, int on) { e->training = on; }
+/* Switching to training means the parameters are about to change: the caches are made again at the
+ * next inference forward. */
+void ng_exec_set_training(ng_exec *e, int on)
+{
+    if (on) ng_exec_params_changed(e);
+    e->training = on;
+}
+
+void ng_exec_params_changed(ng_exec *e)
+{
+    for (int i = 0; e->wcache && i < e->m->n_nodes; i++) e->wcache[i].src = NULL;
+}
 
 int ng_exec_folded_pools(const ng_exec *e) { return e->pooled; }
 
@@ -258,6 +273,7 @@ static void ctx_init(ng_exec *e, exec_ctx *x, float *grad_params)
     x->c.pwconv = e->pwconv;
     x->c.dwflat = e->dwflat;
     x->c.pwgemm = e->pwgemm;
+    x->c.wino_pw = e->wino_pw;
     x->c.gemv = e->gemv;
     x->c.rng = &e->rng;
     x->c.grad_params = grad_params;
@@ -343,6 +359,7 @@ ng_status ng_exec_run_forward(ng_exec *e)
         xc.c.saved = &e->saved[i];
         xc.c.saved_size = &e->saved_size[i];
         xc.c.node = nd;
+        xc.c.wcache = e->wcache && !e->training ? &e->wcache[i] : NULL;
         xc.c.fuse_relu = fuse && e->fuse[i] == FUSE_RELU;
         xc.c.fuse_clip = fuse && e->fuse[i] == FUSE_CLIP;
         if (xc.c.fuse_clip) { xc.c.clip_lo = m->nodes[i + 1].a.lo; xc.c.clip_hi = m->nodes[i + 1].a.hi; }
@@ -465,6 +482,7 @@ ng_status ng_model_predict(ng_model *m, const float *x, int64_t n, int batch, in
     if (batch <= 0) batch = 256;
     ng_exec_options o = ng_exec_options_default();
     o.threads = threads;
+    o.const_params = 1;   /* the model is not changed during the call */
     ng_exec *e;
     ng_status st = ng_exec_new(m, &o, &e);
     if (st != NG_OK) return st;
@@ -491,6 +509,26 @@ float *ng_opctx_scratch(ng_opctx *c, int worker, size_t floats)
     if (worker < 0 || worker >= e->nworkers) { ng_fail(NG_E_INTERNAL, "scratch for unknown worker %d", worker); return NULL; }
     if (!ng_exec_grow(&e->scratch[worker], &e->scratch_cap[worker], floats)) return NULL;
     return e->scratch[worker];
+}
+
+float *ng_opctx_wcache(ng_opctx *c, const float *src, size_t floats, int *fresh)
+{
+    ng_wcache *w = c->wcache;
+    *fresh = 1;
+    if (!w) return NULL;
+    if (w->data && w->floats == floats && w->src == src) { *fresh = 0; return w->data; }
+    if (w->floats != floats || !w->data) {
+        ng_free_aligned(w->data);
+        w->floats = 0;
+        if (!(w->data = ng_alloc_aligned((floats ? floats : 1) * sizeof(float)))) {
+            w->src = NULL;
+            ng_fail(NG_E_NOMEM, "node '%s': no memory for its %zu transformed weights", c->node && c->node->name ? c->node->name : "", floats);
+            return NULL;
+        }
+        w->floats = floats;
+    }
+    w->src = src;   /* the caller fills it now */
+    return w->data;
 }
 
 void *ng_opctx_saved(ng_opctx *c, size_t bytes)

@@ -38,6 +38,7 @@ struct ng_exec {
     size_t     ycap;
     void     **saved;        /* per node */
     size_t    *saved_size;
+    ng_wcache *wcache;       /* per node, with const_params (NULL without): transformed weights */
     float    **scratch;      /* per worker */
     size_t    *scratch_cap;
     int        nworkers;
@@ -64,6 +65,7 @@ struct ng_exec {
     int        pwconv;       /* NG_PWCONV is not "0" (ng_opctx.pwconv) */
     int        dwflat;       /* NG_DWFLAT is not "0" (ng_opctx.dwflat) */
     int        pwgemm;       /* NG_PWGEMM is not "0" (ng_opctx.pwgemm) */
+    int        wino_pw;      /* NG_WINO_PW is not "0" (ng_opctx.wino_pw) */
     int        addfuse;      /* NG_ADDFUSE is not "0": Conv -> Add may fuse (fuses_add) */
     int        gemv;         /* NG_GEMV is not "0" (ng_opctx.gemv) */
     int        memplan;      /* NG_MEMPLAN is not "0": inference forwards share buffers (memplan.h) */

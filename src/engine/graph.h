@@ -164,6 +164,11 @@ int ng_exec_folded_pools(const ng_exec *e);
 int64_t ng_exec_last_subbatch(const ng_exec *e);
 
 /* ---- operator table ---- */
+/* A node's weights in the form its kernel wants them (Winograd's transformed kernels), kept by an
+ * exec whose parameters do not change (ng_exec_options.const_params): made at the first forward,
+ * reused by the next ones; src is the weight array it was made from. */
+typedef struct ng_wcache { float *data; size_t floats; const float *src; } ng_wcache;
+
 /* Per-run context handed to kernels. */
 typedef struct ng_opctx {
     ng_pool  *pool;       /* worker threads (never NULL; may have 1 thread) */
@@ -208,6 +213,10 @@ typedef struct ng_opctx {
                              column matrix (ops_conv.c); NG_PWGEMM=0 at ng_exec_new turns it off */
     int       dwflat;     /* 3x3 stride-1 depthwise forwards may run the flat kernel (dwconv.c); NG_DWFLAT=0
                              at ng_exec_new turns it off */
+    int       wino_pw;    /* Winograd's 16 GEMMs may run on the pointwise kernel (wconv.h, ng_wino.pw);
+                             NG_WINO_PW=0 at ng_exec_new keeps them on OpenBLAS */
+    ng_wcache *wcache;    /* forward on an exec with const_params, not training: this node's weight cache
+                             (ng_opctx_wcache), else NULL */
 } ng_opctx;
 
 /* Fill out shapes from input shapes; return NG_OK or ng_fail(NG_E_SHAPE, "node 'x' (Conv): ..."). */

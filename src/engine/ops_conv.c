@@ -428,6 +428,12 @@ static int conv_use_pw(const ng_opctx *c, const conv_geom *o)
  * 28x28 15.5 -> 11.4-14.0, 64->64 14x14 13.5 -> 7.9-10.2, 128->128 7x7 14.7 -> 12.1-12.4, but
  * 16->16 28x28 3.1 -> 3.3-4.0 (the transforms cost more than 16-channel GEMMs save). */
 #define NG_WINO_MIN_TILES 64
+/* An exec with const_params transforms the weights once (ng_opctx_wcache) and its 16 GEMMs run on
+ * the pointwise kernel (no packing of U per call), so from 16 tiles on (the pointwise kernel's
+ * least: resnet18's 7x7 layer4 at batch 1) Winograd wins: resnet18 batch 1, 1 thread, whole
+ * forward 27.5 ms (transform per forward, OpenBLAS) -> 31.0 (cached, OpenBLAS: its skinny GEMMs)
+ * -> 19.1 (cached, pointwise); batch 32 1.01 -> 0.73 s (OpenBLAS -> pointwise GEMMs). */
+#define NG_WINO_MIN_TILES_CACHED 16
 #define NG_WINO_TRAIN_MIN_CM 1024
 /* ... and on outputs under 10x10 (7x7: 8x8 of tiles, 31% computed for nothing) only with C * M of at
  * least 8192: resnet-small's 64->64 7x7 ran 0.80-1.12x (forward 4.0 -> 4.3-4.6 ms), vgg-small's
@@ -442,7 +448,7 @@ static int conv_use_wino(const ng_opctx *c, const conv_geom *o)
     const ng_win2d *g = &o->g;
     return c->winograd && o->G == 1 && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 &&
            g->dh == 1 && g->dw == 1 && o->C >= 16 && o->M >= 16 && (!c->training || conv_wino_train_ok(o)) &&
-           o->N * ((g->OH + 1) / 2) * ((g->OW + 1) / 2) >= NG_WINO_MIN_TILES;
+           o->N * ((g->OH + 1) / 2) * ((g->OW + 1) / 2) >= (c->wcache ? NG_WINO_MIN_TILES_CACHED : NG_WINO_MIN_TILES);
 }
 
 /* Winograd for the data gradient of a training Conv (ng_wino_bwd_data): the same shapes as the
@@ -589,9 +595,15 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
         const conv_geom *o = &j.o;
         ng_wino p;
         ng_wino_plan(&p, o->N, o->C, o->M, o->H, o->W, o->g.pt, o->g.pl, o->g.OH, o->g.OW, nw, 0);
-        float *s = ng_opctx_scratch(c, 0, (size_t)ng_wino_scratch(&p));
+        p.pw = p.pw && c->wino_pw;
+        int fresh = 0;
+        float *U = c->wcache ? ng_opctx_wcache(c, j.w, (size_t)(16 * o->M * o->C), &fresh) : NULL;
+        if (c->wcache && !U) return NG_E_NOMEM;
+        float *s = ng_opctx_scratch(c, 0, (size_t)(U ? ng_wino_scratch_u(&p) : ng_wino_scratch(&p)));
         if (!s) return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for the Winograd transforms", NG_NODE_NAME(n));
-        ng_wino_fwd(c->pool, &p, j.x, j.w, j.b, j.relu, j.y, s);
+        if (U && fresh) ng_wino_weights(c->pool, &p, j.w, U);
+        if (U) ng_wino_fwd_u(c->pool, &p, j.x, U, j.b, j.relu, j.y, s);
+        else ng_wino_fwd(c->pool, &p, j.x, j.w, j.b, j.relu, j.y, s);
         if (j.clip) conv_clamp_all(c->pool, j.y, o->N * o->M * o->OHW, j.clip);
         return NG_OK;
     }

@@ -11,7 +11,7 @@ static inline __attribute__((always_inline)) void
 pw_tile(const int MB, const int VB, const ng_pwconv *a, const float *restrict x, const float *restrict w,
         const float *restrict bias, const float *restrict res, float *restrict y)
 {
-    const int64_t K = a->K, P = a->P;
+    const int64_t K = a->K, P = ng_pwconv_ld(a);
     ng_v16 acc[8][4];
 #pragma GCC unroll 8
     for (int mi = 0; mi < MB; mi++)
@@ -69,19 +69,19 @@ pw_tile(const int MB, const int VB, const ng_pwconv *a, const float *restrict x,
     } while (0)
 
 #define PW_RUN(NAME, ATTR, MB, VB)                                                                      \
-    ATTR static void NAME(const ng_pwconv *a, const float *x, const float *res, float *y, int64_t m0,   \
-                          int64_t m1, int64_t p0, int64_t p1)                                           \
+    ATTR static void NAME(const ng_pwconv *a, const float *x, const float *w, const float *res, float *y, \
+                          int64_t m0, int64_t m1, int64_t p0, int64_t p1)                               \
     {                                                                                                   \
-        const int64_t K = a->K, P = a->P;                                                               \
-        const float *w = a->w, *b = a->b;                                                               \
+        const int64_t K = a->K, P = ng_pwconv_ld(a);                                                    \
+        const float *b = a->b;                                                                          \
         int64_t m = m0;                                                                                 \
         for (; m + (MB) <= m1; m += (MB)) PW_ROWS((MB), (VB));                                          \
         for (; m + 4 <= m1; m += 4) PW_ROWS(4, (VB));                                                   \
         for (; m < m1; m++) PW_ROWS(1, (VB));                                                           \
     }
 
-typedef void (*pw_fn)(const ng_pwconv *a, const float *x, const float *res, float *y, int64_t m0, int64_t m1,
-                      int64_t p0, int64_t p1);
+typedef void (*pw_fn)(const ng_pwconv *a, const float *x, const float *w, const float *res, float *y, int64_t m0,
+                      int64_t m1, int64_t p0, int64_t p1);
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define NG_PW_X86 1
@@ -126,8 +126,9 @@ static void pw_body(void *arg, int64_t i0, int64_t i1, int worker)
         const int64_t p0 = c * j->pc, p1 = c + 1 < j->nchunks ? p0 + j->pc : a->P;
         const int64_t m0 = mp * j->mrows, m1 = m0 + j->mrows < a->M ? m0 + j->mrows : a->M;
         if (m1 <= m0) continue;
-        j->fn(a, a->x + n * a->K * a->P, a->res ? a->res + n * a->M * a->P : NULL, a->y + n * a->M * a->P,
-              m0, m1, p0, p1);
+        const int64_t ld = ng_pwconv_ld(a);
+        j->fn(a, a->x + n * a->K * ld, a->w + n * a->wstep, a->res ? a->res + n * a->M * ld : NULL,
+              a->y + n * a->M * ld, m0, m1, p0, p1);
     }
 }
 
@@ -162,4 +163,22 @@ void ng_pwconv_run(ng_pool *p, const ng_pwconv *a)
     j.mrows = (j.mrows + 7) / 8 * 8;
     j.mparts = (a->M + j.mrows - 1) / j.mrows;
     ng_pool_for(p, a->N * j.nchunks * j.mparts, pw_body, &j);
+}
+
+int ng_pwconv_fast(void) { return pw_pick() != pw_run_base; }
+
+void ng_pwconv_serial(const ng_pwconv *a)
+{
+    const pw_fn fn = pw_pick();
+    const int64_t ld = ng_pwconv_ld(a);
+    int64_t pc = NG_PW_CHUNK_FLOATS / (a->K > 0 ? a->K : 1);
+    pc = pc < 48 ? 48 : pc / 48 * 48;
+    for (int64_t n = 0; n < a->N; n++)
+        for (int64_t p0 = 0; p0 < a->P; p0 += pc) {
+            int64_t p1 = p0 + pc < a->P ? p0 + pc : a->P;
+            if (a->P - p1 < 16) p1 = a->P;   /* a tail under 16 pixels joins this chunk */
+            fn(a, a->x + n * a->K * ld, a->w + n * a->wstep, a->res ? a->res + n * a->M * ld : NULL,
+               a->y + n * a->M * ld, 0, a->M, p0, p1);
+            if (p1 == a->P) break;
+        }
 }

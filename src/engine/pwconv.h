@@ -29,11 +29,20 @@ typedef struct ng_pwconv {
     float *y;             /* N x M x P (not x, not res) */
     int act;              /* NG_PW_NONE, NG_PW_RELU (v > 0 ? v : +0) or NG_PW_CLIP (to [lo, hi]) */
     float lo, hi;
+    int64_t ld;           /* floats between rows of x, y and res (0: P); an image of x is K * ld floats */
+    int64_t wstep;        /* floats between the images' weight matrices (0: one W for all): Winograd's
+                             16 GEMMs Z_k = U_k V_k as 16 "images" (wconv.c) */
 } ng_pwconv;
+
+static inline int64_t ng_pwconv_ld(const ng_pwconv *a) { return a->ld > 0 ? a->ld : a->P; }
 
 /* Whether the kernel takes this shape (P >= 16). */
 static inline int ng_pwconv_ok(int64_t P) { return P >= 16; }
+/* Whether this CPU runs the AVX2 or AVX-512 tiles (not the baseline's; NG_DCONV_ISA=0 says no). */
+int  ng_pwconv_fast(void);
 /* Computes a->y as above over the pool's workers. */
 void ng_pwconv_run(ng_pool *p, const ng_pwconv *a);
+/* The same on the calling thread (from inside a pool job). */
+void ng_pwconv_serial(const ng_pwconv *a);
 
 #endif

@@ -2,6 +2,7 @@
 #include <string.h>
 #include "engine/wconv.h"
 #include "engine/kern.h"
+#include "engine/pwconv.h"
 
 /* V and Z of one chunk (16 x (C + M) x tiles floats) are kept about this size. Each chunk's GEMMs
  * pack U again (OpenBLAS packs both operands per call): resnet18 batch 32, 2 threads, user CPU s
@@ -29,22 +30,23 @@ void ng_wino_plan(ng_wino *p, int64_t N, int64_t C, int64_t M, int64_t H, int64_
     }
     p->rows = rows;
     p->nchunks = nch;
+    p->pw = ng_pwconv_fast();
 }
 
 static int64_t wino_wq(const ng_wino *p) { return 2 * p->tw + 2; }   /* padded row width */
 
-/* Layout of the scratch: U (16 x M x C), a zero row (W), per buffer set V (16 x C x Tb) and
- * Z (16 x M x Tb), per worker a temp of 4 rows of Wq. */
+/* Layout of the scratch: U (16 x M x C; not there when the caller holds it), a zero row (W), per
+ * buffer set V (16 x C x Tb) and Z (16 x M x Tb), per worker a temp of 4 rows of Wq. */
 typedef struct wino_bufs { float *U, *zero, *sets, *tmps; int64_t Tb, setlen, tmplen; } wino_bufs;
 
-static wino_bufs wino_layout(const ng_wino *p, float *scr)
+static wino_bufs wino_layout(const ng_wino *p, float *scr, const float *U)
 {
     wino_bufs b;
     b.Tb = p->rows * p->tw;
     b.setlen = 16 * (p->C + p->M) * b.Tb;
     b.tmplen = 4 * wino_wq(p);
-    b.U = scr;
-    b.zero = b.U + 16 * p->M * p->C;
+    b.U = U ? (float *)U : scr;   /* read only when the caller's */
+    b.zero = U ? scr : b.U + 16 * p->M * p->C;
     b.sets = b.zero + p->W;
     b.tmps = b.sets + (p->own ? p->nw : 1) * b.setlen;
     return b;
@@ -52,8 +54,13 @@ static wino_bufs wino_layout(const ng_wino *p, float *scr)
 
 int64_t ng_wino_scratch(const ng_wino *p)
 {
+    return 16 * p->M * p->C + ng_wino_scratch_u(p);
+}
+
+int64_t ng_wino_scratch_u(const ng_wino *p)
+{
     const int64_t Tb = p->rows * p->tw;
-    return 16 * p->M * p->C + p->W + (p->own ? p->nw : 1) * 16 * (p->C + p->M) * Tb + p->nw * 4 * wino_wq(p);
+    return p->W + (p->own ? p->nw : 1) * 16 * (p->C + p->M) * Tb + p->nw * 4 * wino_wq(p);
 }
 
 /* U_k[m][c] = (G g G^T)[k / 4][k % 4] for the 3x3 kernel g = w[m][c]. */
@@ -175,6 +182,12 @@ NG_KERN_CLONES static void wino_output(const ng_wino *restrict p, const float *r
 static void wino_gemms(const ng_wino *p, const float *U, const float *V, float *Z, int64_t k0, int64_t k1,
                        int64_t tiles, int64_t Tb)
 {
+    if (p->pw && ng_pwconv_ok(tiles)) {   /* Z_k = U_k V_k as k1 - k0 "images" of the pointwise kernel */
+        const ng_pwconv a = { .N = k1 - k0, .M = p->M, .K = p->C, .P = tiles, .ld = Tb, .x = V + k0 * p->C * Tb,
+                              .w = U + k0 * p->M * p->C, .wstep = p->M * p->C, .y = Z + k0 * p->M * Tb };
+        ng_pwconv_serial(&a);
+        return;
+    }
     for (int64_t k = k0; k < k1; k++)
         ng_par_sgemm(NULL, 0, 0, p->M, tiles, p->C, 1.0f, U + k * p->M * p->C, p->C, V + k * p->C * Tb, Tb,
                      0.0f, Z + k * p->M * Tb, Tb);
@@ -237,12 +250,12 @@ static void out_body(void *arg, int64_t i0, int64_t i1, int worker)
                 bf->tmps + worker * bf->tmplen, j->y);
 }
 
-static void wino_run(ng_pool *pool, const ng_wino *p, const float *x, const float *w, const float *b, int relu,
-                     int flip, float *y, float *scr)
+static void wino_run(ng_pool *pool, const ng_wino *p, const float *x, const float *w, const float *U,
+                     const float *b, int relu, int flip, float *y, float *scr)
 {
-    wino_job j = { .p = p, .x = x, .w = w, .b = b, .y = y, .relu = relu, .flip = flip, .bf = wino_layout(p, scr) };
+    wino_job j = { .p = p, .x = x, .w = w, .b = b, .y = y, .relu = relu, .flip = flip, .bf = wino_layout(p, scr, U) };
     memset(j.bf.zero, 0, sizeof(float) * (size_t)p->W);
-    ng_pool_for(pool, p->M, wt_body, &j);
+    if (!U) ng_pool_for(pool, p->M, wt_body, &j);
     if (p->own) { ng_pool_for(pool, p->nchunks, own_body, &j); return; }
     const int64_t R = p->N * p->th;
     for (int64_t ch = 0; ch < p->nchunks; ch++) {
@@ -257,7 +270,20 @@ static void wino_run(ng_pool *pool, const ng_wino *p, const float *x, const floa
 void ng_wino_fwd(ng_pool *pool, const ng_wino *p, const float *x, const float *w, const float *b, int relu,
                  float *y, float *scr)
 {
-    wino_run(pool, p, x, w, b, relu ? 1 : 0, 0, y, scr);
+    wino_run(pool, p, x, w, NULL, b, relu ? 1 : 0, 0, y, scr);
+}
+
+void ng_wino_weights(ng_pool *pool, const ng_wino *p, const float *w, float *U)
+{
+    wino_job j = { .p = p, .w = w };
+    j.bf.U = U;
+    ng_pool_for(pool, p->M, wt_body, &j);
+}
+
+void ng_wino_fwd_u(ng_pool *pool, const ng_wino *p, const float *x, const float *U, const float *b, int relu,
+                   float *y, float *scr)
+{
+    wino_run(pool, p, x, NULL, U, b, relu ? 1 : 0, 0, y, scr);
 }
 
 /* dX[n, c, h, w] = sum_{m, i, j} dY[n, m, h + pt - i, w + pl - j] * W[m, c, i, j]: with i' = 2 - i,
@@ -276,5 +302,5 @@ int ng_wino_plan_bwd_data(ng_wino *p, int64_t N, int64_t C, int64_t M, int64_t H
 
 void ng_wino_bwd_data(ng_pool *pool, const ng_wino *p, const float *dy, const float *w, float *dx, float *scr)
 {
-    wino_run(pool, p, dy, w, NULL, WINO_ADD, 1, dx, scr);
+    wino_run(pool, p, dy, w, NULL, NULL, WINO_ADD, 1, dx, scr);
 }

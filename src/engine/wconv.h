@@ -28,6 +28,8 @@ typedef struct ng_wino {
     int64_t nchunks;    /* ceil(N * th / rows) */
     int     own;        /* each worker runs whole chunks with its own buffers */
     int     nw;         /* workers of the pool it was planned for */
+    int     pw;         /* the 16 GEMMs on the pointwise kernel (pwconv.h: weights read in place, no
+                           packing) instead of OpenBLAS; the plan's choice, callers may override */
 } ng_wino;
 
 /* Plan the forward of x (N x C x H x W) -> y (N x M x OH x OW) on a pool of nw workers, in chunks
@@ -40,6 +42,13 @@ int64_t ng_wino_scratch(const ng_wino *p);
  * expression). scr: ng_wino_scratch(p) floats. */
 void ng_wino_fwd(ng_pool *pool, const ng_wino *p, const float *x, const float *w, const float *b, int relu,
                  float *y, float *scr);
+/* The transformed weights U (16 x M x C floats) of w, for ng_wino_fwd_u: made once, used by every
+ * forward while w does not change (an inference exec's weight cache). */
+void ng_wino_weights(ng_pool *pool, const ng_wino *p, const float *w, float *U);
+/* ng_wino_fwd with U made by ng_wino_weights; scr: ng_wino_scratch_u(p) floats. */
+void ng_wino_fwd_u(ng_pool *pool, const ng_wino *p, const float *x, const float *U, const float *b, int relu,
+                   float *y, float *scr);
+int64_t ng_wino_scratch_u(const ng_wino *p);
 /* The data gradient of that convolution (3x3, stride 1, every pad in [0, 2]), on the same kernels:
  * dX += conv(dY, W turned 180 degrees with its channel axes swapped, padding 2 - pt, 2 - pl).
  * Plan it with the forward's geometry (x: N x C x H x W, w: M x C x 3 x 3, dy: N x M x OH x OW);

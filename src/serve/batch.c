@@ -125,6 +125,7 @@ ng_status ng_loop_init(ng_server *s, ng_loop *l)
     l->s = s;
     ng_exec_options eo = ng_exec_options_default();
     eo.threads = 1;
+    eo.const_params = 1;   /* the served model never changes while the server runs */
     ng_status st = ng_exec_new(s->model, &eo, &l->e);
     if (st != NG_OK) return st;
     size_t mb = (size_t)s->o.max_batch;
