@@ -89,6 +89,27 @@ static void pool_pin(void)
     CHECK(CPU_EQUAL(&before, &after));
 }
 
+/* By default (no NG_POOL_PIN) each worker starts on a CPU other than the caller's and is then
+ * freed again: while the loops run, every thread's mask is the caller's whole mask (nothing of the
+ * caller's process is left pinned), and the caller's mask is untouched. */
+static void pool_place(void)
+{
+    cpu_set_t before, sets[3];
+    CHECK(pthread_getaffinity_np(pthread_self(), sizeof before, &before) == 0);
+    ng_pool *p = ng_pool_new(3);
+    memset(sets, 0, sizeof sets);
+    ng_pool_for(p, 3, affinity_body, sets);
+    for (int w = 0; w < 3; w++)
+        CHECKF(CPU_EQUAL(&sets[w], &before), "thread %d runs on %d CPUs, the caller may on %d", w,
+               CPU_COUNT(&sets[w]), CPU_COUNT(&before));
+    int64_t sq[101];
+    ng_pool_for(p, 101, sum_body, sq);
+    int ok = 1;
+    for (int i = 0; i < 101; i++) ok &= sq[i] == (int64_t)i * i;
+    CHECK(ok);
+    ng_pool_free(p);
+}
+
 int main(void)
 {
     CHECK_OK(ng_init());
@@ -143,6 +164,7 @@ int main(void)
     pool_joins("0", 2);
     pool_joins("0", 3);
     pool_pin();
+    pool_place();
 
     /* atomic write: success, then a simulated full disk keeps the original and leaves no temp file */
     char dir[512], path[600];

@@ -482,7 +482,7 @@ ng_status ng_model_predict(ng_model *m, const float *x, int64_t n, int batch, in
     if (batch <= 0) batch = 256;
     ng_exec_options o = ng_exec_options_default();
     o.threads = threads;
-    o.const_params = 1;   /* the model is not changed during the call */
+    o.const_params = n > batch;   /* the model does not change during the call: caches from 2 forwards on */
     ng_exec *e;
     ng_status st = ng_exec_new(m, &o, &e);
     if (st != NG_OK) return st;
