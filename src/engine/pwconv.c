@@ -11,7 +11,7 @@ static inline __attribute__((always_inline)) void
 pw_tile(const int MB, const int VB, const ng_pwconv *a, const float *restrict x, const float *restrict w,
         const float *restrict bias, const float *restrict res, float *restrict y)
 {
-    const int64_t K = a->K, P = ng_pwconv_ld(a);
+    const int64_t K = a->K, P = ng_pwconv_ld(a), PY = ng_pwconv_ldy(a);
     ng_v16 acc[8][4];
 #pragma GCC unroll 8
     for (int mi = 0; mi < MB; mi++)
@@ -37,7 +37,7 @@ pw_tile(const int MB, const int VB, const ng_pwconv *a, const float *restrict x,
             ng_v16 v = acc[mi][vi];
             if (res) {
                 ng_v16 r;
-                memcpy(&r, res + mi * P + 16 * vi, sizeof r);
+                memcpy(&r, res + mi * PY + 16 * vi, sizeof r);
                 v = v + r;
             }
             if (a->act == NG_PW_RELU) {
@@ -48,7 +48,7 @@ pw_tile(const int MB, const int VB, const ng_pwconv *a, const float *restrict x,
                 m = (ng_v16i)(v > hi);
                 v = (ng_v16)(((ng_v16i)hi & m) | ((ng_v16i)v & ~m));
             }
-            memcpy(y + mi * P + 16 * vi, &v, sizeof v);
+            memcpy(y + mi * PY + 16 * vi, &v, sizeof v);
         }
 }
 
@@ -61,10 +61,10 @@ pw_tile(const int MB, const int VB, const ng_pwconv *a, const float *restrict x,
         const float *wm = w + m * K, *bm = b ? b + m : NULL;                                            \
         int64_t p = p0;                                                                                 \
         for (; p + 16 * (VBX) <= p1; p += 16 * (VBX))                                                  \
-            pw_tile((MBX), (VBX), a, x + p, wm, bm, res ? res + m * P + p : NULL, y + m * P + p);      \
+            pw_tile((MBX), (VBX), a, x + p, wm, bm, res ? res + m * PY + p : NULL, y + m * PY + p);    \
         for (; p < p1; p += 16) {                                                                       \
             const int64_t q = p + 16 <= p1 ? p : p1 - 16;                                               \
-            pw_tile((MBX), 1, a, x + q, wm, bm, res ? res + m * P + q : NULL, y + m * P + q);          \
+            pw_tile((MBX), 1, a, x + q, wm, bm, res ? res + m * PY + q : NULL, y + m * PY + q);        \
         }                                                                                               \
     } while (0)
 
@@ -72,7 +72,7 @@ pw_tile(const int MB, const int VB, const ng_pwconv *a, const float *restrict x,
     ATTR static void NAME(const ng_pwconv *a, const float *x, const float *w, const float *res, float *y, \
                           int64_t m0, int64_t m1, int64_t p0, int64_t p1)                               \
     {                                                                                                   \
-        const int64_t K = a->K, P = ng_pwconv_ld(a);                                                    \
+        const int64_t K = a->K, PY = ng_pwconv_ldy(a);                                                  \
         const float *b = a->b;                                                                          \
         int64_t m = m0;                                                                                 \
         for (; m + (MB) <= m1; m += (MB)) PW_ROWS((MB), (VB));                                          \
@@ -126,9 +126,9 @@ static void pw_body(void *arg, int64_t i0, int64_t i1, int worker)
         const int64_t p0 = c * j->pc, p1 = c + 1 < j->nchunks ? p0 + j->pc : a->P;
         const int64_t m0 = mp * j->mrows, m1 = m0 + j->mrows < a->M ? m0 + j->mrows : a->M;
         if (m1 <= m0) continue;
-        const int64_t ld = ng_pwconv_ld(a);
-        j->fn(a, a->x + n * a->K * ld, a->w + n * a->wstep, a->res ? a->res + n * a->M * ld : NULL,
-              a->y + n * a->M * ld, m0, m1, p0, p1);
+        const int64_t ld = ng_pwconv_ld(a), ldy = ng_pwconv_ldy(a);
+        j->fn(a, a->x + n * a->K * ld, a->w + n * a->wstep, a->res ? a->res + n * a->M * ldy : NULL,
+              a->y + n * a->M * ldy, m0, m1, p0, p1);
     }
 }
 
@@ -170,15 +170,15 @@ int ng_pwconv_fast(void) { return pw_pick() != pw_run_base; }
 void ng_pwconv_serial(const ng_pwconv *a)
 {
     const pw_fn fn = pw_pick();
-    const int64_t ld = ng_pwconv_ld(a);
+    const int64_t ld = ng_pwconv_ld(a), ldy = ng_pwconv_ldy(a);
     int64_t pc = NG_PW_CHUNK_FLOATS / (a->K > 0 ? a->K : 1);
     pc = pc < 48 ? 48 : pc / 48 * 48;
     for (int64_t n = 0; n < a->N; n++)
         for (int64_t p0 = 0; p0 < a->P; p0 += pc) {
             int64_t p1 = p0 + pc < a->P ? p0 + pc : a->P;
             if (a->P - p1 < 16) p1 = a->P;   /* a tail under 16 pixels joins this chunk */
-            fn(a, a->x + n * a->K * ld, a->w + n * a->wstep, a->res ? a->res + n * a->M * ld : NULL,
-               a->y + n * a->M * ld, 0, a->M, p0, p1);
+            fn(a, a->x + n * a->K * ld, a->w + n * a->wstep, a->res ? a->res + n * a->M * ldy : NULL,
+               a->y + n * a->M * ldy, 0, a->M, p0, p1);
             if (p1 == a->P) break;
         }
 }

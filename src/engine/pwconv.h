@@ -29,12 +29,14 @@ typedef struct ng_pwconv {
     float *y;             /* N x M x P (not x, not res) */
     int act;              /* NG_PW_NONE, NG_PW_RELU (v > 0 ? v : +0) or NG_PW_CLIP (to [lo, hi]) */
     float lo, hi;
-    int64_t ld;           /* floats between rows of x, y and res (0: P); an image of x is K * ld floats */
+    int64_t ld;           /* floats between rows of x (0: P); an image of x is K * ld floats */
+    int64_t ldy;          /* floats between rows of y and res (0: as x's); an image of y is M * ldy */
     int64_t wstep;        /* floats between the images' weight matrices (0: one W for all): Winograd's
                              16 GEMMs Z_k = U_k V_k as 16 "images" (wconv.c) */
 } ng_pwconv;
 
 static inline int64_t ng_pwconv_ld(const ng_pwconv *a) { return a->ld > 0 ? a->ld : a->P; }
+static inline int64_t ng_pwconv_ldy(const ng_pwconv *a) { return a->ldy > 0 ? a->ldy : ng_pwconv_ld(a); }
 
 /* Whether the kernel takes this shape (P >= 16). */
 static inline int ng_pwconv_ok(int64_t P) { return P >= 16; }
