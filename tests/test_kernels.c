@@ -825,6 +825,7 @@ int main(void)
         /* inference, large outputs: im2col and the pointwise kernel per block of output rows (4-5 blocks, the last short) */
         { 1, 3, 112, 110, 20, 7, 7, 2, 2, 3, 3, 3, 2, 1, 1, 1, 1 }, /* the stem at 56x55 */
         { 1, 16, 160, 96, 24, 3, 3, 2, 2, 1, 0, 1, 0, 1, 1, 1, 0 },/* 3x3 stride 2, asymmetric pads, no bias */
+        { 5, 3, 40, 38, 8, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1 },   /* batch 5: one block per image */
         { 1, 40, 5, 5, 72, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },   /* small output: blocks of 48 / 24 channels */
         { 1, 36, 7, 7, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 0 },   /* stride 2, channel blocks, no bias */
         { 3, 16, 9, 10, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },  /* dX by the direct kernel, 16-channel tiles */
