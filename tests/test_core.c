@@ -60,6 +60,16 @@ static void affinity_body(void *arg, int64_t i0, int64_t i1, int w)
     pthread_getaffinity_np(pthread_self(), sizeof sets[w], &sets[w]);
 }
 
+/* A loop of 101 squares on p comes out right. */
+static int squares_right(ng_pool *p)
+{
+    int64_t sq[101];
+    ng_pool_for(p, 101, sum_body, sq);
+    int ok = 1;
+    for (int i = 0; i < 101; i++) ok &= sq[i] == (int64_t)i * i;
+    return ok;
+}
+
 /* With NG_POOL_PIN=1 on a caller that may run on 2+ CPUs: the caller and each worker on one CPU of
  * their own (a worker that inherited an already pinned caller's mask would share its CPU), the
  * loops still right, and the caller's mask back as it was after ng_pool_free. */
@@ -79,11 +89,7 @@ static void pool_pin(void)
     CPU_AND(&sets[0], &sets[0], &before);
     CPU_AND(&sets[1], &sets[1], &before);
     CHECK(CPU_COUNT(&sets[0]) == 1 && CPU_COUNT(&sets[1]) == 1);   /* CPUs the caller was allowed */
-    int64_t sq[101];
-    ng_pool_for(p, 101, sum_body, sq);
-    int ok = 1;
-    for (int i = 0; i < 101; i++) ok &= sq[i] == (int64_t)i * i;
-    CHECK(ok);
+    CHECK(squares_right(p));
     ng_pool_free(p);
     CHECK(pthread_getaffinity_np(pthread_self(), sizeof after, &after) == 0);
     CHECK(CPU_EQUAL(&before, &after));
@@ -102,11 +108,7 @@ static void pool_place(void)
     for (int w = 0; w < 3; w++)
         CHECKF(CPU_EQUAL(&sets[w], &before), "thread %d runs on %d CPUs, the caller may on %d", w,
                CPU_COUNT(&sets[w]), CPU_COUNT(&before));
-    int64_t sq[101];
-    ng_pool_for(p, 101, sum_body, sq);
-    int ok = 1;
-    for (int i = 0; i < 101; i++) ok &= sq[i] == (int64_t)i * i;
-    CHECK(ok);
+    CHECK(squares_right(p));
     ng_pool_free(p);
 }
 
