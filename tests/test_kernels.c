@@ -340,7 +340,11 @@ static void test_wino(const wino_case *k)
     float *pw = ng_model_params(t.m) + ng_model_tensor_offset(t.m, 0);
     memset(pw, 0, nw * sizeof(float));
     CHECK_OK(ng_exec_forward(t.e, x, k->N, &yo, &ysh));
-    CHECK(memcmp(yo, yc, ny * sizeof(float)) == 0);
+    /* every case has 16+ tiles per image: Winograd (and so the cache) wherever its GEMMs run on the
+     * pointwise kernel (under 64 tiles only there; the exec may run the images one by one) */
+    const char *wpw = getenv("NG_WINO_PW");
+    if (ng_pwconv_fast() && !(wpw && wpw[0] == '0'))
+        CHECK(memcmp(yo, yc, ny * sizeof(float)) == 0);
     ng_exec_params_changed(t.e);
     CHECK_OK(ng_exec_forward(t.e, x, k->N, &yo, &ysh));
     for (size_t i = 0; i < ny; i++) ry[i] = k->bias ? b[i / (size_t)(OH * OW) % (size_t)k->M] : 0.0;

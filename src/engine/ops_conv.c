@@ -470,8 +470,8 @@ static int conv_use_pw(const ng_opctx *c, const conv_geom *o)
  * 28x28 15.5 -> 11.4-14.0, 64->64 14x14 13.5 -> 7.9-10.2, 128->128 7x7 14.7 -> 12.1-12.4, but
  * 16->16 28x28 3.1 -> 3.3-4.0 (the transforms cost more than 16-channel GEMMs save). */
 #define NG_WINO_MIN_TILES 64
-/* An exec with const_params transforms the weights once (ng_opctx_wcache) and its 16 GEMMs run on
- * the pointwise kernel (no packing of U per call), so from 16 tiles on (the pointwise kernel's
+/* An exec with const_params transforms the weights once (ng_opctx_wcache), and where its 16 GEMMs
+ * run on the pointwise kernel (no packing of U per call; AVX2 or AVX-512) from 16 tiles on (the pointwise kernel's
  * least: resnet18's 7x7 layer4 at batch 1) Winograd wins: resnet18 batch 1, 1 thread, whole
  * forward 27.5 ms (transform per forward, OpenBLAS) -> 31.0 (cached, OpenBLAS: its skinny GEMMs)
  * -> 19.1 (cached, pointwise); batch 32 1.01 -> 0.73 s (OpenBLAS -> pointwise GEMMs). */
@@ -490,7 +490,8 @@ static int conv_use_wino(const ng_opctx *c, const conv_geom *o)
     const ng_win2d *g = &o->g;
     return c->winograd && o->G == 1 && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 &&
            g->dh == 1 && g->dw == 1 && o->C >= 16 && o->M >= 16 && (!c->training || conv_wino_train_ok(o)) &&
-           o->N * ((g->OH + 1) / 2) * ((g->OW + 1) / 2) >= (c->wcache ? NG_WINO_MIN_TILES_CACHED : NG_WINO_MIN_TILES);
+           o->N * ((g->OH + 1) / 2) * ((g->OW + 1) / 2) >=
+               (c->wcache && c->wino_pw && ng_pwconv_fast() ? NG_WINO_MIN_TILES_CACHED : NG_WINO_MIN_TILES);
 }
 
 /* Winograd for the data gradient of a training Conv (ng_wino_bwd_data): the same shapes as the
