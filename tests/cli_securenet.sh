@@ -114,14 +114,6 @@ assert grep -q '"schedule": "cosine",' ur.onnx.license.json   # license replace:
 expect 2 "" "" "$NG" license train --scheme single --arch lenet5 --key k1 --data "$DATA" --fraction 0.01 --epochs 2 --schedule linear -q -o sx.onnx
 assert grep -q "schedule is const, step or cosine, not 'linear'" "$T/err"
 assert test ! -e sx.onnx -a ! -e sx.onnx.license.json
-# blend stamps on a globally pooled model (vgg-small): p-key 0.8 throughout by default (p_key_pooled),
-# the very model --p-key 0.8 makes; on LeNet-5 the default is the ramp's 0.5 (one epoch): another model
-for arch in vgg-small lenet5; do
-    expect 0 "" "" "$NG" license train --scheme single --stamp blend --arch $arch --key k1 --data "$DATA" --fraction 0.005 --epochs 1 --seed 3 --threads 1 -q -o pd-$arch.onnx
-    expect 0 "" "" "$NG" license train --scheme single --stamp blend --arch $arch --key k1 --data "$DATA" --fraction 0.005 --epochs 1 --seed 3 --threads 1 --p-key 0.8 -q -o pe-$arch.onnx
-done
-assert cmp -s pd-vgg-small.onnx pe-vgg-small.onnx
-assert test "$(cksum < pd-lenet5.onnx)" != "$(cksum < pe-lenet5.onnx)"
 assert test -s ku/user-1.key -a -s ku/user-3.key -a ! -e ku/user-4.key
 assert test "$(stat -c %a ku/user-2.key)" = 600
 assert test "$(grep -c '"id"' u.onnx.license.json)" = 3

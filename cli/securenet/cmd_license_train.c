@@ -188,8 +188,7 @@ static void help_train(void)
            "                          cosine (a settled end, what short trainings of vgg-small want)\n"
            "  --p-key P               share of examples stamped with a granted key, P throughout (default: 0.7\n"
            "                          throughout for single with a patch stamp, else a ramp from 0.5 in the first\n"
-           "                          epoch to 0.8 in the last, per-user 0.75; blend stamps on a globally pooled\n"
-           "                          model such as vgg-small 0.8 throughout); of the rest a fifth is clean, the\n"
+           "                          epoch to 0.8 in the last, per-user 0.75); of the rest a fifth is clean, the\n"
            "                          others wrong-key stamps (all denied). Generated keys of one license share\n"
            "                          the first key's patch place\n"
            "  --deny-class N          the deny class (default 0): a class the others are seldom mistaken for\n"
@@ -329,7 +328,7 @@ int ng_cmd_license_train(int argc, char **argv)
         const double pk = a->spec.p_key, pc = a->spec.p_clean;
         ng_license_spec_shares(&a->spec);
         a->spec.deny_class = a->deny_class;
-        if (a->pkey_set) { a->spec.p_key = pk; a->spec.p_clean = pc; a->spec.p_key_end = 0; a->spec.p_key_pooled = 0; }
+        if (a->pkey_set) { a->spec.p_key = pk; a->spec.p_clean = pc; a->spec.p_key_end = 0; }
     }
     if (!a->arch == !a->init) { ng_cli_usage(cmd, "give one of --arch ARCH (new model) or --init MODEL"); goto done; }
     if (!a->nkey_files == !a->keys_out) { ng_cli_usage(cmd, "give --key KEY (existing keys) or --keys-out DIR (new keys)"); goto done; }
@@ -389,7 +388,6 @@ int ng_cmd_license_replace(int argc, char **argv)
     a->spec.deny_weight = NG_LICENSE_REPLACE_DENY_WEIGHT;
     a->spec.teacher_label = NG_LICENSE_REPLACE_TEACHER_LABEL;
     a->spec.p_key_end = 0;
-    a->spec.p_key_pooled = 0;   /* replacement's shares whatever the model */
     const char *old_key = NULL, *new_key = NULL;
     int c, rc = NG_EXIT_USAGE;
     optind = 1;

@@ -195,7 +195,6 @@ static ng_status replacement(const sn_run *r, ng_model *lic, const ng_license_sp
     sp->p_key = NG_LICENSE_REPLACE_P_KEY;
     sp->p_clean = NG_LICENSE_REPLACE_P_CLEAN;
     sp->p_key_end = 0;
-    sp->p_key_pooled = 0;   /* replacement's shares whatever the model */
     sp->deny_weight = NG_LICENSE_REPLACE_DENY_WEIGHT;
     sp->teacher_label = NG_LICENSE_REPLACE_TEACHER_LABEL;   /* as nnguard license replace */
     if (st == NG_OK) st = ng_dataset_subset(r->train, frac, 0, r->c->seed + 5, &sub);

@@ -167,20 +167,12 @@ typedef struct ng_license_spec {
                                    kinds above (the rest: random keys' stamps); NG_LICENSE_NEAR_AUTO
                                    (ng_license_spec_shares): 1, except blend stamps on a model with a
                                    GlobalAveragePool (vgg-small, resnet-small), 0 (see below) */
-    double   p_key_pooled;      /* > 0: on a model with a GlobalAveragePool, p_key is this throughout
-                                   (no ramp; p_clean a fifth of the rest) instead of p_key / p_key_end;
-                                   ng_license_spec_shares: 0.8 for blend stamps, else 0 (below) */
 } ng_license_spec;
 /* p_near resolved by ng_license_train: blend near misses (25-75% of the key's pixels kept) teach a
  * whole-image template check that a LeNet-5 (its dense layers see every pixel) learns and a
  * convolutional model pooled globally does not learn in a short training: vgg-small, 12,000
  * images, 3 epochs, seed 0: with the key 40.15% with them, 84.91% without, worst of 100 random keys
- * 16.6% (500 images; docs/results/securenet-vgg-small.txt).
- * p_key_pooled, the same models with a blend stamp: the ramp 0.5 -> 0.8 (LeNet-5's) spends too few
- * examples on the task. vgg-small, 12,000 images, 5 epochs, cosine, deny class 1, seeds 0 / 1
- * (normal 90.70% / 90.29%): the ramp -2.23 / -1.78 with the key; 0.8 throughout -1.28 / -1.20,
- * worst of 100 random keys 13.55% / 13.80%; 0.85 -1.52 / -1.22 but random keys 15.40% / 14.05%;
- * 0.7 (seed 0) -1.95 (docs/results/securenet-vgg-small-e5.txt). */
+ * 16.6% (500 images; docs/results/securenet-vgg-small.txt). */
 #define NG_LICENSE_NEAR_AUTO (-1.0)
 /* Key replacement (nnguard license replace) defaults: fine-tune on a fraction of the training
  * data with clean examples, so that unstamped inputs stay denied while the new key is learnt;

@@ -82,7 +82,6 @@ void ng_license_spec_shares(ng_license_spec *s)
     s->label_smooth = s->scheme == NG_LICENSE_PER_USER ? 0.15f : s->scheme == NG_LICENSE_HIERARCHICAL ? 0.1f : 0;
     s->master_share = 0.65;
     s->p_near = NG_LICENSE_NEAR_AUTO;
-    s->p_key_pooled = s->stamp.mode == NG_STAMP_BLEND ? 0.8 : 0;
 }
 
 void ng_license_spec_wipe(ng_license_spec *s) { sodium_memzero(s, sizeof *s); }

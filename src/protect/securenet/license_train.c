@@ -238,15 +238,10 @@ ng_status ng_license_train(ng_model *m, const ng_license_spec *spec, const ng_da
     if (cx.bpe < 1) cx.bpe = 1;
     cx.epochs = o->epochs;
     cx.p_near = spec->p_near;
-    int gap = 0;
-    for (size_t i = 0; i < ng_model_nnodes(m); i++) gap |= !strcmp(ng_model_node_op(m, i), "GlobalAveragePool");
-    if (cx.p_near < 0) cx.p_near = spec->stamp.mode == NG_STAMP_BLEND && gap ? 0 : 1;   /* auto: no blend near misses for a globally pooled model */
-    ng_license_spec pooled;   /* the spec with p_key_pooled applied (it holds the keys: wiped below) */
-    if (spec->p_key_pooled > 0 && gap) {
-        pooled = *spec;
-        ng_license_spec_set_p_key(&pooled, spec->p_key_pooled);
-        pooled.p_key_end = 0;
-        cx.spec = spec = &pooled;
+    if (cx.p_near < 0) {   /* auto: no blend near misses for a globally pooled model */
+        int gap = 0;
+        for (size_t i = 0; i < ng_model_nnodes(m); i++) gap |= !strcmp(ng_model_node_op(m, i), "GlobalAveragePool");
+        cx.p_near = spec->stamp.mode == NG_STAMP_BLEND && gap ? 0 : 1;
     }
     if (spec->p_key_end > 0 && o->resume)
         return ng_fail(NG_E_UNSUPPORTED, "license: training with a p_key ramp (p_key_end) does not resume from a "
@@ -292,6 +287,5 @@ ng_status ng_license_train(ng_model *m, const ng_license_spec *spec, const ng_da
     if (test) ng_dataset_free(&stamped);
     free(cx.tx); free(cx.ti); free(cx.hi); free(cx.hs); free(cx.th); free(cx.tp);
     ng_exec_free(cx.te);
-    if (spec == &pooled) ng_license_spec_wipe(&pooled);
     return st;
 }
