@@ -66,6 +66,12 @@ static void regressions_are_errors(void)
     snprintf(path, sizeof path, "%s/fuzz/regressions/cli_idx/oom-huge-count-tiny-file", NG_SOURCE_DIR);
     CHECK_ST(ng_idx_images_load(path, 0, &im), NG_E_FORMAT);
     CHECKF(strstr(ng_last_error(), "truncated") != NULL, "message: %s", ng_last_error());
+    /* a blend weight positive as a double but zero as a float */
+    ng_stamp_options so;
+    CHECK_ST(ng_license_stamp_parse("blend 1e-126", "m.onnx", &so), NG_E_FORMAT);
+    CHECKF(strstr(ng_last_error(), "m.onnx") != NULL, "message: %s", ng_last_error());
+    CHECK_OK(ng_license_stamp_parse("blend 1e-06", "m.onnx", &so));
+    CHECKF(so.mode == NG_STAMP_BLEND && so.alpha > 0, "alpha %g", (double)so.alpha);
 }
 
 int main(void)

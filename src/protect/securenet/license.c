@@ -118,8 +118,10 @@ ng_status ng_license_stamp_parse(const char *value, const char *name, ng_stamp_o
         long k = strtol(value + 6, &end, 10);
         if (!*end && !errno && k >= 1 && k <= NG_LICENSE_MAX_PATCH) { out->mode = NG_STAMP_PATCH; out->patch = (int)k; return NG_OK; }
     } else if (!strncmp(value, "blend ", 6) && ((value[6] >= '0' && value[6] <= '9') || value[6] == '.')) {
-        double a = strtod(value + 6, &end);
-        if (!*end && a > 0 && a <= 1) { out->mode = NG_STAMP_BLEND; out->alpha = (float)a; return NG_OK; }
+        /* the bound holds for the float the stamp uses: a tiny A (1e-126) is positive as a double
+         * and zero as a float */
+        const float a = (float)strtod(value + 6, &end);
+        if (!*end && a > 0 && a <= 1) { out->mode = NG_STAMP_BLEND; out->alpha = a; return NG_OK; }
     }
     return ng_fail(NG_E_FORMAT, "%s: nnguard.license.stamp is '%.40s', expected 'patch K' (K 1..%d) or 'blend A' "
                    "(0 < A <= 1)", name, value, NG_LICENSE_MAX_PATCH);
