@@ -91,14 +91,26 @@ PW_RUN(pw_run2, __attribute__((target("avx2,fma"))), 6, 1)
 #endif
 PW_RUN(pw_run_base, , 4, 1)
 
-static pw_fn pw_pick(void)
+/* The CPU's kernel level, detected once (ng_pwconv_serial runs per Winograd chunk and row block);
+ * NG_DCONV_ISA is read per call because test_kernels changes it between runs. */
+static int pw_cpu_isa(void)
 {
-    int isa = 0;
+    static int cached = -1;
+    int isa = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (isa >= 0) return isa;
+    isa = 0;
 #ifdef NG_PW_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) isa = 1;
     if (isa && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) isa = 2;
 #endif
+    __atomic_store_n(&cached, isa, __ATOMIC_RELAXED);
+    return isa;
+}
+
+static pw_fn pw_pick(void)
+{
+    int isa = pw_cpu_isa();
     const char *cap = getenv("NG_DCONV_ISA");   /* the direct kernels' cap: test_kernels runs each */
     if (cap && cap[0] >= '0' && cap[0] < '0' + isa) isa = cap[0] - '0';
 #ifdef NG_PW_X86

@@ -4,10 +4,11 @@
 #include "engine/kern.h"
 #include "engine/pwconv.h"
 
-/* V and Z of one chunk (16 x (C + M) x tiles floats) are kept about this size. Each chunk's GEMMs
- * pack U again (OpenBLAS packs both operands per call): resnet18 batch 32, 2 threads, user CPU s
- * for 5 forwards on a loaded machine: 1 MB 7.99 / 8.08, 2 MB 7.88 / 7.41, 8 MB 7.18 / 7.11,
- * 32 MB 7.51 / 7.20. */
+/* V and Z of one chunk (16 x (C + M) x tiles floats) are kept about this size. Measured when the 16
+ * GEMMs ran on OpenBLAS, which packs U again for every chunk: resnet18 batch 32, 2 threads, user
+ * CPU s for 5 forwards on a loaded machine: 1 MB 7.99 / 8.08, 2 MB 7.88 / 7.41, 8 MB 7.18 / 7.11,
+ * 32 MB 7.51 / 7.20. On the pointwise kernel (ng_wino.pw) nothing is packed; smaller chunks were
+ * measured slower there too (2026-12-04), so the size stays. */
 #define WINO_CHUNK_BYTES (8 << 20)
 
 void ng_wino_plan(ng_wino *p, int64_t N, int64_t C, int64_t M, int64_t H, int64_t W, int64_t pt, int64_t pl,
