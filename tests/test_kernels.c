@@ -276,7 +276,7 @@ static void test_wino(const wino_case *k)
      * one tile row per chunk (each worker its own) */
     const int64_t th = (OH + 1) / 2, tw = (OW + 1) / 2, row_bytes = 16 * (k->C + k->M) * tw * (int64_t)sizeof(float);
     const int64_t chunks[3] = { 0, row_bytes * ((k->N * th + 1) / 2), 1 };
-    int saw_shared = 0, saw_own = 0;
+    int saw_shared = 0, saw_own = 0, saw_tr = 0;
     float *U = malloc((size_t)(16 * k->M * k->C) * sizeof(float));
     /* the 16 GEMMs on OpenBLAS (pw 0) and on the pointwise kernel (pw 1, where the CPU has its fast
      * tiles); the weights transformed per call, or once (ng_wino_weights) and passed in (form 2) */
@@ -288,6 +288,7 @@ static void test_wino(const wino_case *k)
                 p.pw = form > 0 && ng_pwconv_fast();
                 saw_shared |= !p.own;
                 saw_own |= p.own;
+                saw_tr |= p.pw && p.tr;
                 float *scr = malloc((size_t)(form == 2 ? ng_wino_scratch_u(&p) : ng_wino_scratch(&p)) * sizeof(float));
                 for (size_t i = 0; i < ny; i++) y[i] = NAN;   /* every output must be written */
                 if (form == 2) {
@@ -299,12 +300,16 @@ static void test_wino(const wino_case *k)
                 }
                 char what[128];
                 snprintf(what, sizeof what, "forward y, %lld chunk(s)%s%s, %s%s", (long long)p.nchunks,
-                         p.own ? " per worker" : "", relu ? ", Relu" : "", p.pw ? "pointwise GEMMs" : "OpenBLAS",
+                         p.own ? " per worker" : "", relu ? ", Relu" : "",
+                         p.pw ? (p.tr ? "small-tile GEMMs" : "pointwise GEMMs") : "OpenBLAS",
                          form == 2 ? ", weights transformed once" : "");
                 CHECK(relerr(what, y, relu ? rr : ry, ny) < 1e-5);
                 free(scr);
             }
     CHECK(saw_shared && saw_own);
+    /* the small-tile kernel (wsmall.c) runs wherever M is a multiple of its 64-channel panels: one
+     * tile row per chunk is under its 48 tiles in every case */
+    if (ng_pwconv_fast()) CHECK(saw_tr == (k->M % NG_WINO_PANEL == 0));
     free(U);
     ng_pool_free(pool);
     /* through the exec: Winograd by default in inference, im2col + GEMM with NG_WINOGRAD=0 */
@@ -337,6 +342,17 @@ static void test_wino(const wino_case *k)
     CHECK(relerr("exec with const_params", yo, ry, ny) < 1e-5);
     float *yc = malloc(ny * sizeof(float));
     memcpy(yc, yo, ny * sizeof(float));
+    if (k->N == 1) {   /* the same exec on 4 copies of the image and back: the cached U's layout follows
+                        * the plan (panels for few tiles at M % 64 == 0, plain for more) */
+        float *x4 = malloc(4 * nx * sizeof(float));
+        for (int i = 0; i < 4; i++) memcpy(x4 + (size_t)i * nx, x, nx * sizeof(float));
+        CHECK_OK(ng_exec_forward(t.e, x4, 4, &yo, &ysh));
+        CHECK(ysh.d[0] == 4);
+        for (int i = 0; i < 4; i++) CHECK(relerr("exec with const_params, batch 4", yo + (size_t)i * ny, ry, ny) < 1e-5);
+        CHECK_OK(ng_exec_forward(t.e, x, 1, &yo, &ysh));
+        CHECK(memcmp(yo, yc, ny * sizeof(float)) == 0);
+        free(x4);
+    }
     float *pw = ng_model_params(t.m) + ng_model_tensor_offset(t.m, 0);
     memset(pw, 0, nw * sizeof(float));
     CHECK_OK(ng_exec_forward(t.e, x, k->N, &yo, &ysh));
@@ -392,21 +408,25 @@ static void test_wino_bwd(const wino_case *k)
     /* planned as the forward of dY (M channels, OH x OW) to dX (C channels, H x W) */
     const int64_t th = (k->H + 1) / 2, tw = (k->W + 1) / 2, row_bytes = 16 * (k->C + k->M) * tw * (int64_t)sizeof(float);
     const int64_t chunks[3] = { 0, row_bytes * ((k->N * th + 1) / 2), 1 };
-    int saw_shared = 0, saw_own = 0;
+    int saw_shared = 0, saw_own = 0, saw_tr = 0;
     for (int ci = 0; ci < 3; ci++) {
         ng_wino p;
         CHECK(ng_wino_plan_bwd_data(&p, k->N, k->C, k->M, k->H, k->W, k->pt, k->pl, OH, OW, 2, chunks[ci]));
         saw_shared |= !p.own;
         saw_own |= p.own;
+        saw_tr |= p.pw && p.tr;
         float *scr = malloc((size_t)ng_wino_scratch(&p) * sizeof(float));
         memcpy(dx, dx0, nx * sizeof(float));
         ng_wino_bwd_data(pool, &p, dy, w, dx, scr);
         char what[96];
-        snprintf(what, sizeof what, "dX += Winograd, %lld chunk(s)%s", (long long)p.nchunks, p.own ? " per worker" : "");
+        snprintf(what, sizeof what, "dX += Winograd, %lld chunk(s)%s%s", (long long)p.nchunks, p.own ? " per worker" : "",
+                 p.pw && p.tr ? ", small-tile GEMMs" : "");
         CHECK(relerr(what, dx, racc, nx) < 1e-5);
         free(scr);
     }
     CHECK(saw_shared && saw_own);
+    /* dX's GEMMs have C output channels: the small-tile kernel's panels where C % 64 == 0 */
+    if (ng_pwconv_fast()) CHECK(saw_tr == (k->C % NG_WINO_PANEL == 0));
     ng_pool_free(pool);
     float *gx[2];
     setenv("NG_WINOGRAD_TRAIN", "1", 1);   /* Winograd in training is opt-in (exec.c) */
@@ -886,6 +906,9 @@ int main(void)
         { 1, 64, 16, 16, 64, 1, 1, 1, 1, 1 },   /* batch 1, resnet-like channels */
         { 1, 48, 7, 7, 40, 1, 1, 1, 1, 1 },     /* batch 1, 7x7: 16 tiles (const_params execs only) */
         { 1, 16, 34, 34, 40, 1, 1, 1, 1, 0 },   /* 17 tile rows of 17: chunks of unequal tiles */
+        { 1, 40, 7, 7, 128, 1, 1, 1, 1, 1 },    /* resnet18's layer4 at batch 1, smaller: 16 tiles, two
+                                                   panels of the small-tile kernel (6 + 6 + 4 tiles) */
+        { 1, 24, 9, 11, 64, 1, 1, 1, 1, 0 },    /* 5 x 6 tiles: tile groups of 6 and a rest per row chunk */
     };
     for (size_t i = 0; i < NG_ARRAY_LEN(winos); i++) test_wino(&winos[i]);
     static const wino_case wbwds[] = {
@@ -895,6 +918,7 @@ int main(void)
         { 3, 16, 10, 13, 67, 0, 2, 2, 0, 1 },   /* asymmetric pads, M 67 */
         { 2, 41, 13, 12, 32, 2, 2, 2, 2, 0 },   /* pad 2: OH = H + 2 */
         { 4, 32, 14, 14, 64, 1, 1, 1, 1, 1 },   /* vgg-small-like */
+        { 1, 64, 15, 17, 32, 1, 1, 1, 1, 0 },   /* C 64: dX's GEMMs on the small-tile kernel (9-tile chunks) */
     };
     for (size_t i = 0; i < NG_ARRAY_LEN(wbwds); i++) test_wino_bwd(&wbwds[i]);
 

@@ -148,6 +148,7 @@ ng_status ng_exec_new(ng_model *m, const ng_exec_options *o, ng_exec **out)
     e->dwflat = !env_is_zero("NG_DWFLAT");
     e->pwgemm = !env_is_zero("NG_PWGEMM");
     e->wino_pw = !env_is_zero("NG_WINO_PW");
+    e->wino_small = !env_is_zero("NG_WINO_SMALL");
     e->gemv = !env_is_zero("NG_GEMV");
     e->memplan = !env_is_zero("NG_MEMPLAN");
     e->train_fuse = !env_is_zero("NG_TRAIN_FUSION");
@@ -274,6 +275,7 @@ static void ctx_init(ng_exec *e, exec_ctx *x, float *grad_params)
     x->c.dwflat = e->dwflat;
     x->c.pwgemm = e->pwgemm;
     x->c.wino_pw = e->wino_pw;
+    x->c.wino_small = e->wino_small;
     x->c.gemv = e->gemv;
     x->c.rng = &e->rng;
     x->c.grad_params = grad_params;
@@ -511,12 +513,13 @@ float *ng_opctx_scratch(ng_opctx *c, int worker, size_t floats)
     return e->scratch[worker];
 }
 
-float *ng_opctx_wcache(ng_opctx *c, const float *src, size_t floats, int *fresh)
+float *ng_opctx_wcache(ng_opctx *c, const float *src, size_t floats, int layout, int *fresh)
 {
     ng_wcache *w = c->wcache;
     *fresh = 1;
     if (!w) return NULL;
-    if (w->data && w->floats == floats && w->src == src) { *fresh = 0; return w->data; }
+    if (w->data && w->floats == floats && w->src == src && w->layout == layout) { *fresh = 0; return w->data; }
+    w->layout = layout;
     if (w->floats != floats || !w->data) {
         ng_free_aligned(w->data);
         w->floats = 0;

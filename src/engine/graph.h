@@ -167,7 +167,7 @@ int64_t ng_exec_last_subbatch(const ng_exec *e);
 /* A node's weights in the form its kernel wants them (Winograd's transformed kernels), kept by an
  * exec whose parameters do not change (ng_exec_options.const_params): made at the first forward,
  * reused by the next ones; src is the weight array it was made from. */
-typedef struct ng_wcache { float *data; size_t floats; const float *src; } ng_wcache;
+typedef struct ng_wcache { float *data; size_t floats; const float *src; int layout; } ng_wcache;
 
 /* Per-run context handed to kernels. */
 typedef struct ng_opctx {
@@ -216,6 +216,8 @@ typedef struct ng_opctx {
                              at ng_exec_new turns it off */
     int       wino_pw;    /* Winograd's 16 GEMMs may run on the pointwise kernel (wconv.h, ng_wino.pw);
                              NG_WINO_PW=0 at ng_exec_new keeps them on OpenBLAS */
+    int       wino_small; /* ... and chunks of few tiles on the small-tile kernel (wsmall.c, ng_wino.tr);
+                             NG_WINO_SMALL=0 at ng_exec_new keeps them on the pointwise kernel */
     ng_wcache *wcache;    /* forward on an exec with const_params, not training: this node's weight cache
                              (ng_opctx_wcache), else NULL */
 } ng_opctx;

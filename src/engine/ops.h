@@ -64,9 +64,10 @@ ng_status ng_gru_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in, 
 float *ng_opctx_scratch(ng_opctx *c, int worker, size_t floats);
 /* This node's saved-state buffer (kept from forward to backward), grown to bytes. */
 void  *ng_opctx_saved(ng_opctx *c, size_t bytes);
-/* This node's weight cache (c->wcache) for floats made from the weights at src: *fresh = 1 when
- * the caller must fill it (first use, or src or the size changed), 0 when it holds what the last
- * forward made. NULL when the exec keeps none (c->wcache NULL) or out of memory (message set). */
-float *ng_opctx_wcache(ng_opctx *c, const float *src, size_t floats, int *fresh);
+/* This node's weight cache (c->wcache) for floats made from the weights at src in the caller's
+ * layout (a tag: Winograd's U plain or in panels): *fresh = 1 when the caller must fill it (first
+ * use, or src, the size or the layout changed), 0 when it holds what the last forward made. NULL
+ * when the exec keeps none (c->wcache NULL) or out of memory (message set). */
+float *ng_opctx_wcache(ng_opctx *c, const float *src, size_t floats, int layout, int *fresh);
 
 #endif

@@ -639,8 +639,9 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
         ng_wino p;
         ng_wino_plan(&p, o->N, o->C, o->M, o->H, o->W, o->g.pt, o->g.pl, o->g.OH, o->g.OW, nw, 0);
         p.pw = p.pw && c->wino_pw;
+        p.tr = p.tr && p.pw && c->wino_small;
         int fresh = 0;
-        float *U = c->wcache ? ng_opctx_wcache(c, j.w, (size_t)(16 * o->M * o->C), &fresh) : NULL;
+        float *U = c->wcache ? ng_opctx_wcache(c, j.w, (size_t)(16 * o->M * o->C), p.tr, &fresh) : NULL;
         if (c->wcache && !U) return NG_E_NOMEM;
         float *s = ng_opctx_scratch(c, 0, (size_t)(U ? ng_wino_scratch_u(&p) : ng_wino_scratch(&p)));
         if (!s) return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for the Winograd transforms", NG_NODE_NAME(n));

@@ -304,6 +304,7 @@ ng_status ng_conv_bwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
     if (j.dx && ng_conv_use_wino_bwd(c, o) &&
         ng_wino_plan_bwd_data(&wp, o->N, o->C, o->M, o->H, o->W, o->g.pt, o->g.pl, o->g.OH, o->g.OW, nw, 0)) {
         wp.pw = wp.pw && c->wino_pw;
+        wp.tr = wp.tr && wp.pw && c->wino_small;
         dx_wino = j.dx;   /* after dW and dB (which keep the GEMM path) */
         j.dx = NULL;
         if (!j.dw && !j.db) return conv_bwd_data_wino(c, n, &wp, &j, dx_wino);

@@ -4,12 +4,17 @@
 #include "engine/kern.h"
 #include "engine/pwconv.h"
 
-/* V and Z of one chunk (16 x (C + M) x tiles floats) are kept about this size. Measured when the 16
- * GEMMs ran on OpenBLAS, which packs U again for every chunk: resnet18 batch 32, 2 threads, user
- * CPU s for 5 forwards on a loaded machine: 1 MB 7.99 / 8.08, 2 MB 7.88 / 7.41, 8 MB 7.18 / 7.11,
- * 32 MB 7.51 / 7.20. On the pointwise kernel (ng_wino.pw) nothing is packed; smaller chunks were
- * measured slower there too (2026-12-04), so the size stays. */
-#define WINO_CHUNK_BYTES (8 << 20)
+/* V and Z of one chunk (16 x (C + M) x tiles floats) are kept about WINO_CHUNK_BYTES, so each
+ * worker's chunk stays near its cache; each chunk reads all of U again. Where that leaves fewer than
+ * two chunks per worker (batch 1 from 28x28 down), the chunks run shared, with a barrier per phase
+ * and U read per chunk, so they are made as few as WINO_SHARED_BYTES allows. resnet18, 2 threads,
+ * pointwise GEMMs, ms per Conv (NG_PROFILE, 2026-12-05): batch 1 layer1 (64->64 56x56) 0.80-0.84 at
+ * 8 MB -> 0.59-0.61 at 2 MB (4 own chunks), layer2 (128 28x28) 0.72 at 4-8 MB against 0.80 at 2 MB
+ * (two shared chunks), layer3/4 one chunk either way; batch 32 layer3 (256 14x14) 18.2-19.1 -> 13.6-
+ * 14.8, layer2 17-20 -> 16.3, layer1 and layer4 the same. Before the GEMMs ran on the pointwise
+ * kernel (OpenBLAS packing U per chunk), 8 MB was best for batch 32. */
+#define WINO_CHUNK_BYTES (2 << 20)
+#define WINO_SHARED_BYTES (8 << 20)
 
 void ng_wino_plan(ng_wino *p, int64_t N, int64_t C, int64_t M, int64_t H, int64_t W, int64_t pt, int64_t pl,
                   int64_t OH, int64_t OW, int nw, int64_t chunk_bytes)
@@ -23,6 +28,12 @@ void ng_wino_plan(ng_wino *p, int64_t N, int64_t C, int64_t M, int64_t H, int64_
     if (rows < 1) rows = 1;
     if (rows > R) rows = R;
     int64_t nch = (R + rows - 1) / rows;
+    if (chunk_bytes <= 0 && p->nw > 1 && nch < 2 * p->nw) {   /* shared chunks: as few as fit */
+        rows = WINO_SHARED_BYTES / per_row;
+        if (rows < 1) rows = 1;
+        if (rows > R) rows = R;
+        nch = (R + rows - 1) / rows;
+    }
     p->own = p->nw == 1 || nch >= 2 * p->nw;
     if (p->own && p->nw > 1) {   /* a multiple of the workers, so they finish together */
         nch = (nch + p->nw - 1) / p->nw * p->nw;
@@ -32,6 +43,7 @@ void ng_wino_plan(ng_wino *p, int64_t N, int64_t C, int64_t M, int64_t H, int64_
     p->rows = rows;
     p->nchunks = nch;
     p->pw = ng_pwconv_fast();
+    p->tr = p->pw && M % NG_WINO_PANEL == 0 && rows * p->tw < NG_WINO_SMALL_TILES;
 }
 
 static int64_t wino_wq(const ng_wino *p) { return 2 * p->tw + 2; }   /* padded row width */
@@ -66,7 +78,7 @@ int64_t ng_wino_scratch_u(const ng_wino *p)
 
 /* U_k[m][c] = (G g G^T)[k / 4][k % 4] for the 3x3 kernel g = w[m][c]. */
 NG_KERN_CLONES static void wino_weights(const float *restrict w, int64_t M, int64_t C, int64_t m0, int64_t m1,
-                                        int flip, float *restrict U)
+                                        int flip, int panels, float *restrict U)
 {
     const int64_t MC = M * C;
     for (int64_t m = m0; m < m1; m++)
@@ -85,7 +97,7 @@ NG_KERN_CLONES static void wino_weights(const float *restrict w, int64_t M, int6
                 a[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
                 a[3][j] = g[6 + j];
             }
-            float *u = U + m * C + c;
+            float *u = U + (panels ? (m - m % NG_WINO_PANEL) * C + c * NG_WINO_PANEL + m % NG_WINO_PANEL : m * C + c);
             for (int i = 0; i < 4; i++) {
                 u[(4 * i + 0) * MC] = a[i][0];
                 u[(4 * i + 1) * MC] = 0.5f * (a[i][0] + a[i][1] + a[i][2]);
@@ -183,6 +195,10 @@ NG_KERN_CLONES static void wino_output(const ng_wino *restrict p, const float *r
 static void wino_gemms(const ng_wino *p, const float *U, const float *V, float *Z, int64_t k0, int64_t k1,
                        int64_t tiles, int64_t Tb)
 {
+    if (p->pw && p->tr) {
+        ng_wino_small_gemms(U, V, Z, p->M, p->C, k0, k1, tiles, Tb);
+        return;
+    }
     if (p->pw && ng_pwconv_ok(tiles)) {   /* Z_k = U_k V_k as k1 - k0 "images" of the pointwise kernel */
         const ng_pwconv a = { .N = k1 - k0, .M = p->M, .K = p->C, .P = tiles, .ld = Tb, .x = V + k0 * p->C * Tb,
                               .w = U + k0 * p->M * p->C, .wstep = p->M * p->C, .y = Z + k0 * p->M * Tb };
@@ -208,7 +224,7 @@ static void wt_body(void *arg, int64_t i0, int64_t i1, int worker)
 {
     (void)worker;
     const wino_job *j = arg;
-    wino_weights(j->w, j->p->M, j->p->C, i0, i1, j->flip, j->bf.U);
+    wino_weights(j->w, j->p->M, j->p->C, i0, i1, j->flip, j->p->pw && j->p->tr, j->bf.U);
 }
 
 /* Each worker: its chunks end to end, with its own V and Z. */

@@ -30,7 +30,18 @@ typedef struct ng_wino {
     int     nw;         /* workers of the pool it was planned for */
     int     pw;         /* the 16 GEMMs on the pointwise kernel (pwconv.h: weights read in place, no
                            packing) instead of OpenBLAS; the plan's choice, callers may override */
+    int     tr;         /* (with pw) chunks of under NG_WINO_SMALL_TILES tiles, M a multiple of
+                           NG_WINO_PANEL: the GEMMs on the small-tile kernel (wsmall.c), U in panels
+                           (ng_wino_weights makes that layout); callers clearing pw clear it too */
 } ng_wino;
+
+/* The small-tile kernel's panel: U_k's output channels in blocks of 64, each block stored C x 64
+ * (channel-major), so U_k[m][c] is at (m - m % 64) * C + c * 64 + m % 64. */
+#define NG_WINO_PANEL 64
+#define NG_WINO_SMALL_TILES 48
+/* Z_k = U_k V_k for k in [k0, k1), U in panels (wsmall.c; for wconv.c). */
+void ng_wino_small_gemms(const float *Up, const float *V, float *Z, int64_t M, int64_t C, int64_t k0, int64_t k1,
+                         int64_t tiles, int64_t Tb);
 
 /* Plan the forward of x (N x C x H x W) -> y (N x M x OH x OW) on a pool of nw workers, in chunks
  * of about chunk_bytes of transformed data (0: the default; tests pass small ones for many chunks). */
@@ -43,7 +54,8 @@ int64_t ng_wino_scratch(const ng_wino *p);
 void ng_wino_fwd(ng_pool *pool, const ng_wino *p, const float *x, const float *w, const float *b, int relu,
                  float *y, float *scr);
 /* The transformed weights U (16 x M x C floats) of w, for ng_wino_fwd_u: made once, used by every
- * forward while w does not change (an inference exec's weight cache). */
+ * forward while w does not change (an inference exec's weight cache). Their layout is the plan's
+ * (in panels when p->tr): a cache made for one plan serves another only with the same tr. */
 void ng_wino_weights(ng_pool *pool, const ng_wino *p, const float *w, float *U);
 /* ng_wino_fwd with U made by ng_wino_weights; scr: ng_wino_scratch_u(p) floats. */
 void ng_wino_fwd_u(ng_pool *pool, const ng_wino *p, const float *x, const float *U, const float *b, int relu,
