@@ -276,7 +276,7 @@ static void test_wino(const wino_case *k)
      * one tile row per chunk (each worker its own) */
     const int64_t th = (OH + 1) / 2, tw = (OW + 1) / 2, row_bytes = 16 * (k->C + k->M) * tw * (int64_t)sizeof(float);
     const int64_t chunks[3] = { 0, row_bytes * ((k->N * th + 1) / 2), 1 };
-    int saw_shared = 0, saw_own = 0, saw_tr = 0;
+    int saw_shared = 0, saw_own = 0, saw_tr = 0, saw_cb = 0;
     float *U = malloc((size_t)(16 * k->M * k->C) * sizeof(float));
     /* the 16 GEMMs on OpenBLAS (pw 0) and on the pointwise kernel (pw 1, where the CPU has its fast
      * tiles); the weights transformed per call, or once (ng_wino_weights) and passed in (form 2) */
@@ -289,6 +289,7 @@ static void test_wino(const wino_case *k)
                 saw_shared |= !p.own;
                 saw_own |= p.own;
                 saw_tr |= p.pw && p.tr;
+                saw_cb |= p.cb;
                 float *scr = malloc((size_t)(form == 2 ? ng_wino_scratch_u(&p) : ng_wino_scratch(&p)) * sizeof(float));
                 for (size_t i = 0; i < ny; i++) y[i] = NAN;   /* every output must be written */
                 if (form == 2) {
@@ -310,6 +311,9 @@ static void test_wino(const wino_case *k)
     /* the small-tile kernel (wsmall.c) runs wherever M is a multiple of its 64-channel panels: one
      * tile row per chunk is under its 48 tiles in every case */
     if (ng_pwconv_fast()) CHECK(saw_tr == (k->M % NG_WINO_PANEL == 0));
+    /* the input transform's gathered writes (ng_wino.cb) where a chunk's V_k are a multiple of 2 KB
+     * apart: with one tile row per chunk they are C x tw floats apart */
+    if (k->C * tw % 512 == 0) CHECK(saw_cb);
     free(U);
     ng_pool_free(pool);
     /* through the exec: Winograd by default in inference, im2col + GEMM with NG_WINOGRAD=0 */
@@ -909,6 +913,8 @@ int main(void)
         { 1, 40, 7, 7, 128, 1, 1, 1, 1, 1 },    /* resnet18's layer4 at batch 1, smaller: 16 tiles, two
                                                    panels of the small-tile kernel (6 + 6 + 4 tiles) */
         { 1, 24, 9, 11, 64, 1, 1, 1, 1, 0 },    /* 5 x 6 tiles: tile groups of 6 and a rest per row chunk */
+        { 1, 128, 7, 7, 64, 1, 1, 1, 1, 1 },    /* 16 tiles of 128 channels: the V_k 8 KB apart, as
+                                                   resnet18's layer4 (32 KB): gathered writes */
     };
     for (size_t i = 0; i < NG_ARRAY_LEN(winos); i++) test_wino(&winos[i]);
     static const wino_case wbwds[] = {

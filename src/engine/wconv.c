@@ -16,6 +16,15 @@
 #define WINO_CHUNK_BYTES (2 << 20)
 #define WINO_SHARED_BYTES (8 << 20)
 
+/* A chunk's V_k lie C x Tb floats apart, and wino_input writes a tile to all 16 of them. Where that
+ * distance is a multiple of 2 KB, the 16 streams fall in one or two sets of an 8-way L1 and the
+ * stores keep evicting each other: resnet18's layer4 at batch 1 (512 channels, 16 tiles) is exactly
+ * 32 KB. There (and where a channel's 16 x Tb values fit WINO_CBUF_FLOATS) wino_input gathers a
+ * channel in the worker's temp and then writes each V_k's row in one piece (ng_wino.cb). One thread,
+ * resnet18 batch 1, layer4's Convs 7.3-7.6 -> 7.0-7.2 ms per forward; where the distance is not such
+ * a multiple (layers 1-3), the extra copy cost 5-8%, so it stays off there. */
+#define WINO_CBUF_FLOATS 4096
+
 void ng_wino_plan(ng_wino *p, int64_t N, int64_t C, int64_t M, int64_t H, int64_t W, int64_t pt, int64_t pl,
                   int64_t OH, int64_t OW, int nw, int64_t chunk_bytes)
 {
@@ -44,12 +53,16 @@ void ng_wino_plan(ng_wino *p, int64_t N, int64_t C, int64_t M, int64_t H, int64_
     p->nchunks = nch;
     p->pw = ng_pwconv_fast();
     p->tr = p->pw && M % NG_WINO_PANEL == 0 && rows * p->tw < NG_WINO_SMALL_TILES;
+    p->cb = 16 * rows * p->tw <= WINO_CBUF_FLOATS && (C * rows * p->tw * (int64_t)sizeof(float)) % 2048 == 0;
 }
 
 static int64_t wino_wq(const ng_wino *p) { return 2 * p->tw + 2; }   /* padded row width */
 
+static int64_t wino_tmplen(const ng_wino *p) { return 4 * wino_wq(p) + (p->cb ? 16 * p->rows * p->tw : 0); }
+
 /* Layout of the scratch: U (16 x M x C; not there when the caller holds it), a zero row (W), per
- * buffer set V (16 x C x Tb) and Z (16 x M x Tb), per worker a temp of 4 rows of Wq. */
+ * buffer set V (16 x C x Tb) and Z (16 x M x Tb), per worker a temp of 4 rows of Wq (and with cb a
+ * channel's 16 x Tb values). */
 typedef struct wino_bufs { float *U, *zero, *sets, *tmps; int64_t Tb, setlen, tmplen; } wino_bufs;
 
 static wino_bufs wino_layout(const ng_wino *p, float *scr, const float *U)
@@ -57,7 +70,7 @@ static wino_bufs wino_layout(const ng_wino *p, float *scr, const float *U)
     wino_bufs b;
     b.Tb = p->rows * p->tw;
     b.setlen = 16 * (p->C + p->M) * b.Tb;
-    b.tmplen = 4 * wino_wq(p);
+    b.tmplen = wino_tmplen(p);
     b.U = U ? (float *)U : scr;   /* read only when the caller's */
     b.zero = U ? scr : b.U + 16 * p->M * p->C;
     b.sets = b.zero + p->W;
@@ -73,7 +86,7 @@ int64_t ng_wino_scratch(const ng_wino *p)
 int64_t ng_wino_scratch_u(const ng_wino *p)
 {
     const int64_t Tb = p->rows * p->tw;
-    return p->W + (p->own ? p->nw : 1) * 16 * (p->C + p->M) * Tb + p->nw * 4 * wino_wq(p);
+    return p->W + (p->own ? p->nw : 1) * 16 * (p->C + p->M) * Tb + p->nw * wino_tmplen(p);
 }
 
 /* U_k[m][c] = (G g G^T)[k / 4][k % 4] for the 3x3 kernel g = w[m][c]. */
@@ -114,10 +127,11 @@ NG_KERN_CLONES static void wino_input(const ng_wino *restrict p, const float *re
                                       int64_t r0, int64_t r1, int64_t Tb, const float *restrict zero,
                                       float *restrict tmp, float *restrict V)
 {
-    const int64_t Wq = wino_wq(p), tw = p->tw, W = p->W, pl = p->pl, CT = p->C * Tb;
-    float *t0 = tmp, *t1 = t0 + Wq, *t2 = t1 + Wq, *t3 = t2 + Wq;
+    const int64_t Wq = wino_wq(p), tw = p->tw, W = p->W, pl = p->pl, CT = p->C * Tb, nt = (r1 - r0) * tw;
+    float *t0 = tmp, *t1 = t0 + Wq, *t2 = t1 + Wq, *t3 = t2 + Wq, *cb = p->cb ? t3 + Wq : NULL;
+    const int64_t kst = cb ? nt : CT;   /* floats between a tile's V_k and V_k+1 where it is written */
     for (int64_t k = 0; k < 4 * Wq; k++) tmp[k] = 0.0f;   /* the padding columns stay 0 */
-    for (int64_t c = c0; c < c1; c++)
+    for (int64_t c = c0; c < c1; c++) {
         for (int64_t r = r0; r < r1; r++) {
             const int64_t n = r / p->th, ty = r % p->th;
             const float *d[4];
@@ -132,11 +146,11 @@ NG_KERN_CLONES static void wino_input(const ng_wino *restrict p, const float *re
                 t2[pl + i] = d2[i] - d1[i];
                 t3[pl + i] = d1[i] - d3[i];
             }
-            float *v = V + c * Tb + (r - r0) * tw;
+            float *v = (cb ? cb : V + c * Tb) + (r - r0) * tw;
             const float *rows[4] = { t0, t1, t2, t3 };
             for (int i = 0; i < 4; i++) {
                 const float *s = rows[i];
-                float *v0 = v + (4 * i) * CT, *v1 = v0 + CT, *v2 = v1 + CT, *v3 = v2 + CT;
+                float *v0 = v + (4 * i) * kst, *v1 = v0 + kst, *v2 = v1 + kst, *v3 = v2 + kst;
                 for (int64_t tx = 0; tx < tw; tx++) {
                     const float a0 = s[2 * tx], a1 = s[2 * tx + 1], a2 = s[2 * tx + 2], a3 = s[2 * tx + 3];
                     v0[tx] = a0 - a2;
@@ -146,6 +160,9 @@ NG_KERN_CLONES static void wino_input(const ng_wino *restrict p, const float *re
                 }
             }
         }
+        if (cb)
+            for (int k = 0; k < 16; k++) memcpy(V + k * CT + c * Tb, cb + k * nt, sizeof(float) * (size_t)nt);
+    }
 }
 
 /* y tiles of output channels [m0, m1), tile rows [r0, r1) = A^T Z A (+ bias, Relu; or added to y

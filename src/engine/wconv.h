@@ -33,6 +33,8 @@ typedef struct ng_wino {
     int     tr;         /* (with pw) chunks of under NG_WINO_SMALL_TILES tiles, M a multiple of
                            NG_WINO_PANEL: the GEMMs on the small-tile kernel (wsmall.c), U in panels
                            (ng_wino_weights makes that layout); callers clearing pw clear it too */
+    int     cb;         /* the input transform gathers a channel's 16 x tiles values before writing them
+                           (chunks whose 16 V_k are a multiple of 2 KB apart: wconv.c) */
 } ng_wino;
 
 /* The small-tile kernel's panel: U_k's output channels in blocks of 64, each block stored C x 64
