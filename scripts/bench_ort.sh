@@ -28,7 +28,8 @@ fi
 [ -f "$D/models/mobilenet_v2.pt" ] || "$PY" bench/peers/gen_models.py "$D/models" >&2
 export NODE_PATH=$D/node_modules
 ORT_VERSION=$(node -e 'console.log(require("onnxruntime-node/package.json").version)')
-echo "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); onnxruntime-node $ORT_VERSION;" \
+echo "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)};" \
+     "onnxruntime-node $ORT_VERSION;" \
      "$ROUNDS paired rounds of $ITERS timed runs each (median seconds per batch)"
 
 median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }

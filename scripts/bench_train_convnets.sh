@@ -5,6 +5,10 @@
 # in paired rounds (each round runs both, so a noisy neighbour hits both); prints every round's img/s,
 # the ratio nnguard / PyTorch and its median (the issue's target: >= 1.5x).
 #   ROUNDS (default 3), PEER (default ../shared/peers/torch_convnets_fmnist.py), ARCHS.
+# nnguard's training GEMMs are OpenBLAS's, so OPENBLAS_CORETYPE (printed) picks their kernels: on an
+# AVX-512 machine that sets it to Haswell, nnguard trains on AVX2 while PyTorch's convolutions
+# (Debian's build: MKL-DNN, i.e. oneDNN) ignore it; only its Linear layers go through the system BLAS.
+# `env -u OPENBLAS_CORETYPE bash scripts/bench_train_convnets.sh` runs both peers without it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${BUILD_DIR:-build}
@@ -14,7 +18,8 @@ PEER=${PEER:-../shared/peers/torch_convnets_fmnist.py}
 BUILD_DIR=$B bash scripts/build.sh >/dev/null
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-echo "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); ${ROUNDS:-3} paired rounds"
+echo "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); ${ROUNDS:-3} paired rounds;" \
+     "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)}"
 for arch in ${ARCHS:-vgg-small resnet-small}; do
     ratios=""
     for r in $(seq "${ROUNDS:-3}"); do
