@@ -17,12 +17,13 @@
 #define WINO_SHARED_BYTES (8 << 20)
 
 /* A chunk's V_k lie C x Tb floats apart, and wino_input writes a tile to all 16 of them. Where that
- * distance is a multiple of 2 KB, the 16 streams fall in one or two sets of an 8-way L1 and the
- * stores keep evicting each other: resnet18's layer4 at batch 1 (512 channels, 16 tiles) is exactly
- * 32 KB. There (and where a channel's 16 x Tb values fit WINO_CBUF_FLOATS) wino_input gathers a
- * channel in the worker's temp and then writes each V_k's row in one piece (ng_wino.cb). One thread,
- * resnet18 batch 1, layer4's Convs 7.3-7.6 -> 7.0-7.2 ms per forward; where the distance is not such
- * a multiple (layers 1-3), the extra copy cost 5-8%, so it stays off there. */
+ * distance is a multiple of 2 KB, the 16 streams fall in one or two L1 sets (64 sets of 8 or 12 ways
+ * on today's x86 cores) and the stores keep evicting each other: resnet18's layer4 at batch 1 (512
+ * channels, 16 tiles) is exactly 32 KB. There (and where a channel's 16 x Tb values fit
+ * WINO_CBUF_FLOATS) wino_input gathers a channel in the worker's temp and then writes each V_k's row
+ * in one piece (ng_wino.cb). One thread, resnet18 batch 1, layer4's Convs 7.3-7.6 -> 7.0-7.2 ms per
+ * forward; where the distance is not such a multiple (layers 1-3), the extra copy cost 5-8%, so it
+ * stays off there. */
 #define WINO_CBUF_FLOATS 4096
 
 void ng_wino_plan(ng_wino *p, int64_t N, int64_t C, int64_t M, int64_t H, int64_t W, int64_t pt, int64_t pl,
