@@ -141,6 +141,11 @@ assert test ! -e k4
 expect 0 "" "" "$NG" license replace m.onnx --old-key k1 --new-key k3 --data "$DATA" --fraction 0.01 --epochs 1 -q -o r3.onnx
 assert test "$(grep -c "keygen --like" "$T/err")" = 0
 assert same_place k1 k3
+# replacement's rate is recorded: LeNet-5's default 0.03 (no BatchNormalization: test_securenet checks
+# the rule), or --lr's
+assert grep -q '"lr": 0.03,' r3.onnx.license.json
+expect 0 "" "" "$NG" license replace m.onnx --old-key k1 --new-key k3 --data "$DATA" --fraction 0.01 --epochs 1 --lr 0.02 -q -o r4.onnx
+assert grep -q '"lr": 0.02,' r4.onnx.license.json
 assert test "$(same_place k1 k2; echo $?)" = 1
 ID2=$("$NG" license info r.onnx | sed -n 's/^keys (id:granted class mask): \([0-9a-f]*\):.*/\1/p')
 assert test -n "$ID2"

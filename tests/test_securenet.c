@@ -344,6 +344,19 @@ static void test_train_small(const ng_dataset *tr)
     free(sp);
 }
 
+/* Replacement's default rate: 0.005 for a model with BatchNormalization, 0.03 without. */
+static void test_replace_lr(void)
+{
+    ng_model *m = NULL;
+    CHECK_OK(ng_model_load(tu_path("fixtures/lenet5.onnx"), &m));
+    CHECK(ng_license_replace_lr(m) == NG_LICENSE_REPLACE_SGD_LR);
+    ng_model_free(m);
+    CHECK_OK(ng_model_load(tu_path("fixtures/op_batchnorm.onnx"), &m));
+    CHECK(ng_license_replace_lr(m) == NG_LICENSE_REPLACE_SGD_LR_BN);
+    ng_model_free(m);
+    CHECK(NG_LICENSE_REPLACE_SGD_LR_BN == 0.005f && NG_LICENSE_REPLACE_SGD_LR == 0.03f);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -353,6 +366,7 @@ int main(int argc, char **argv)
     test_shifted();
     test_align();
     test_meta();
+    test_replace_lr();
     ng_dataset full, tr;
     CHECK_OK(ng_dataset_load_dir(NG_FMNIST_DIR, NG_SPLIT_TRAIN, &full));
     CHECK_OK(ng_dataset_subset(&full, 0, 500, 1, &tr));

@@ -3,10 +3,13 @@
  * License description (OUT.license.json, written beside the model; never holds a key):
  *   {"scheme": "...", "stamp": {"mode": "patch", "patch": 4} | {"mode": "blend", "alpha": 0.1},
  *    "keys": [{"id": "<16 hex>", "name": "user-1", "classes": [0, 1, ...], "file": "..."}, ...],
- *    "classes": 10, "epochs": E, "seed": S, "examples": N}
+ *    "deny_class": D, "classes": 10, "epochs": E, "schedule": "const" | "step" | "cosine",
+ *    "lr": R (the optimiser's rate: Adam's for license train, SGD's for license replace), "seed": S,
+ *    "examples": N, "bound": true | false}
  */
 #include <getopt.h>
 #include <jansson.h>
+#include <math.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,10 +70,11 @@ static ng_status write_description(const lic_args *a, const char *path, int clas
     json_object_set_new(o, "classes", json_integer(classes));
     json_object_set_new(o, "epochs", json_integer(a->o.epochs));
     json_object_set_new(o, "schedule", json_string(ng_cli_sched_name(a->o.sched)));
+    json_object_set_new(o, "lr", ng_json_num(round(a->o.optim.lr * 1e6) / 1e6));   /* 0.03f: 0.03 */
     json_object_set_new(o, "seed", json_integer((json_int_t)a->o.seed));
     json_object_set_new(o, "examples", json_integer(examples));
     json_object_set_new(o, "bound", json_boolean(a->bind));
-    char *s = json_dumps(o, JSON_PRESERVE_ORDER | JSON_INDENT(2));
+    char *s = json_dumps(o, JSON_PRESERVE_ORDER | JSON_INDENT(2) | JSON_REAL_PRECISION(10));
     json_decref(o);
     if (!s) return NG_E_NOMEM;
     ng_status r = ng_write_file_atomic(path, s, strlen(s), NG_MODE_PUBLIC);
@@ -381,7 +385,7 @@ int ng_cmd_license_replace(int argc, char **argv)
     a->o.epochs = NG_LICENSE_REPLACE_EPOCHS;
     a->o.sched = NG_SCHED_COSINE;   /* a settled end (constant-rate fine-tuning ends +-1 point apart) */
     a->o.optim = ng_optim_options_default(NG_OPTIM_SGD);   /* --lr sets its rate */
-    a->o.optim.lr = NG_LICENSE_REPLACE_SGD_LR;
+    a->o.optim.lr = 0;   /* after loading: --lr, or ng_license_replace_lr of the model */
     a->o.optim.momentum = NG_LICENSE_REPLACE_MOMENTUM;
     a->spec.p_key = NG_LICENSE_REPLACE_P_KEY;
     a->spec.p_clean = NG_LICENSE_REPLACE_P_CLEAN;
@@ -401,7 +405,7 @@ int ng_cmd_license_replace(int argc, char **argv)
         else if (c == 'h') {
             printf("usage: nnguard license replace MODEL --old-key A --new-key B [--fraction F] [--epochs E] -o OUT\n\n"
                    "Fine-tune a licensed model on a fraction of the training data (default 0.15, 5 epochs, SGD with\n"
-                   "momentum 0.9 at --lr 0.03, cosine schedule; 88%% of\n"
+                   "momentum 0.9, cosine schedule; 88%% of\n"
                    "each batch stamped with B, 7%% clean, the rest A, random keys and near misses of B; denied\n"
                    "examples weigh twice in the loss) so that key B grants what key A granted (B's targets: half\n"
                    "the model's own answers with A, half the labels), A is denied like any wrong key and clean\n"
@@ -411,8 +415,9 @@ int ng_cmd_license_replace(int argc, char **argv)
                    "B alone (a new model key; A's slot is gone).\n"
                    "  --data DIR --seed S --threads T --lr R --batch B   as for license train\n"
                    "  --schedule S   const, step or cosine learning rate per epoch (default cosine here)\n"
-                   "The default rate suits LeNet-5; vgg-small (BatchNormalization, 12,000 images) keeps more of its\n"
-                   "accuracy at --lr 0.005 (docs/results/securenet-vgg-small-e5.txt).\n");
+                   "--lr's default: 0.005 for a model with BatchNormalization (vgg-small kept its accuracy within 2\n"
+                   "points only there), else 0.03 (LeNet-5: at 0.005 its old key kept working); the rate is recorded\n"
+                   "in OUT.license.json (docs/results/securenet-vgg-small-e5.txt, securenet-replace-lenet5.txt).\n");
             rc = NG_EXIT_OK;
             goto done;
         } else { ng_cli_usage(cmd, "unknown option or missing value in '%s'", argv[optind - 1]); goto done; }
@@ -455,6 +460,7 @@ int ng_cmd_license_replace(int argc, char **argv)
             st = ng_fail(NG_E_INVALID, "--new-key %s is the old key", new_key);
     }
     if (st != NG_OK) { rc = ng_cli_fail(cmd, st); goto free_all; }
+    if (a->o.optim.lr <= 0) a->o.optim.lr = ng_license_replace_lr(m);
     a->key_files[0] = new_key;
     a->nkey_files = 1;
     if ((rc = load_data(cmd, a, &full, &sub, &te)) != 0) goto free_all;

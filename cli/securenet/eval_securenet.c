@@ -202,7 +202,7 @@ static ng_status replacement(const sn_run *r, ng_model *lic, const ng_license_sp
     ng_train_options o = topts(r, epochs);
     o.sched = NG_SCHED_COSINE;   /* as nnguard license replace, SGD with momentum */
     o.optim = ng_optim_options_default(NG_OPTIM_SGD);
-    const double lr = r->c->sn_replace_lr > 0 ? r->c->sn_replace_lr : NG_LICENSE_REPLACE_SGD_LR;
+    const double lr = r->c->sn_replace_lr > 0 ? r->c->sn_replace_lr : ng_license_replace_lr(lic);
     o.optim.lr = (float)lr;
     o.optim.momentum = NG_LICENSE_REPLACE_MOMENTUM;
     ng_train_result *res = calloc(1, sizeof *res);

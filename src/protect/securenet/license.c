@@ -86,6 +86,15 @@ void ng_license_spec_shares(ng_license_spec *s)
 
 void ng_license_spec_wipe(ng_license_spec *s) { sodium_memzero(s, sizeof *s); }
 
+float ng_license_replace_lr(const ng_model *m)
+{
+    for (size_t i = 0; i < ng_model_nnodes(m); i++) {
+        const char *op = ng_model_node_op(m, i);
+        if (op && !strcmp(op, "BatchNormalization")) return NG_LICENSE_REPLACE_SGD_LR_BN;
+    }
+    return NG_LICENSE_REPLACE_SGD_LR;
+}
+
 ng_status ng_license_record(ng_model *m, const ng_license_spec *spec)
 {
     if (spec->nkeys < 1 || spec->nkeys > NG_LICENSE_MAX_KEYS)
