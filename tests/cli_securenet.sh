@@ -146,6 +146,8 @@ assert same_place k1 k3
 assert grep -q '"lr": 0.03,' r3.onnx.license.json
 expect 0 "" "" "$NG" license replace m.onnx --old-key k1 --new-key k3 --data "$DATA" --fraction 0.01 --epochs 1 --lr 0.02 -q -o r4.onnx
 assert grep -q '"lr": 0.02,' r4.onnx.license.json
+expect 0 "" "" "$NG" license replace m.onnx --old-key k1 --new-key k3 --data "$DATA" --fraction 0.01 --epochs 1 --lr 1e-7 -q -o r5.onnx
+assert grep -q '"lr": 1e-7,' r5.onnx.license.json   # a small rate is not rounded away
 assert test "$(same_place k1 k2; echo $?)" = 1
 ID2=$("$NG" license info r.onnx | sed -n 's/^keys (id:granted class mask): \([0-9a-f]*\):.*/\1/p')
 assert test -n "$ID2"

@@ -9,7 +9,6 @@
  */
 #include <getopt.h>
 #include <jansson.h>
-#include <math.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,11 +69,13 @@ static ng_status write_description(const lic_args *a, const char *path, int clas
     json_object_set_new(o, "classes", json_integer(classes));
     json_object_set_new(o, "epochs", json_integer(a->o.epochs));
     json_object_set_new(o, "schedule", json_string(ng_cli_sched_name(a->o.sched)));
-    json_object_set_new(o, "lr", ng_json_num(round(a->o.optim.lr * 1e6) / 1e6));   /* 0.03f: 0.03 */
+    json_object_set_new(o, "lr", ng_json_num(a->o.optim.lr));
     json_object_set_new(o, "seed", json_integer((json_int_t)a->o.seed));
     json_object_set_new(o, "examples", json_integer(examples));
     json_object_set_new(o, "bound", json_boolean(a->bind));
-    char *s = json_dumps(o, JSON_PRESERVE_ORDER | JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+    /* its reals are floats (lr, alpha): 7 significant digits give back the value typed (0.03, not
+     * 0.029999999329447746), down to any --lr (1e-7, where rounding to 1e-6 would write 0) */
+    char *s = json_dumps(o, JSON_PRESERVE_ORDER | JSON_INDENT(2) | JSON_REAL_PRECISION(7));
     json_decref(o);
     if (!s) return NG_E_NOMEM;
     ng_status r = ng_write_file_atomic(path, s, strlen(s), NG_MODE_PUBLIC);
