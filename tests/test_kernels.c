@@ -9,6 +9,7 @@
 #include "tutil.h"
 #include "engine/graph.h"
 #include "engine/pwconv.h"
+#include "engine/gconv.h"
 #include "engine/wconv.h"
 
 #define TOL 1e-4
@@ -315,8 +316,28 @@ static void test_wino(const wino_case *k)
      * apart: with one tile row per chunk they are C x tw floats apart */
     if (k->C * tw % 512 == 0) CHECK(saw_cb);
     free(U);
+    /* the grid kernel (gconv.h) on the same Conv: every image, with and without bias, Relu, Clip */
+    const ng_gconv gq = { .N = k->N, .C = k->C, .H = k->H, .W = k->W, .M = k->M, .sh = 1, .pt = k->pt,
+                          .pl = k->pl, .OH = OH, .OW = OW };
+    CHECK(ng_gconv_ok(&gq));
+    float *gscr = malloc((size_t)ng_gconv_scratch(&gq) * sizeof(float));
+    for (int act = 0; act < 3; act++) {
+        for (size_t i = 0; i < (size_t)ng_gconv_scratch(&gq); i++) gscr[i] = NAN;   /* nothing read unwritten */
+        for (size_t i = 0; i < ny; i++) y[i] = NAN;
+        ng_gconv_run(pool, &gq, x, w, k->bias ? b : NULL, act, -2.0f, 4.0f, y, gscr);
+        const double *want = act ? rr : ry;
+        if (act == NG_PW_CLIP)
+            for (size_t i = 0; i < ny; i++) rr[i] = ry[i] < -2.0 ? -2.0 : ry[i] > 4.0 ? 4.0 : ry[i];
+        CHECK(relerr(act == 0 ? "grid kernel" : act == NG_PW_RELU ? "grid kernel, Relu" : "grid kernel, Clip", y,
+                     want, ny) < 1e-5);
+        if (act == NG_PW_CLIP)
+            for (size_t i = 0; i < ny; i++) rr[i] = ry[i] > 0.0 ? ry[i] : 0.0;
+    }
+    free(gscr);
     ng_pool_free(pool);
-    /* through the exec: Winograd by default in inference, im2col + GEMM with NG_WINOGRAD=0 */
+    /* through the exec: Winograd by default in inference (the grid kernel off), im2col + GEMM with
+     * NG_WINOGRAD=0 */
+    setenv("NG_GCONV", "0", 1);
     float *ys[2];
     for (int off = 0; off < 2; off++) {
         if (off) setenv("NG_WINOGRAD", "0", 1);
@@ -371,6 +392,16 @@ static void test_wino(const wino_case *k)
     CHECK(relerr("exec with const_params after ng_exec_params_changed (zero weights)", yo, ry, ny) < 1e-6);
     destroy(&t);
     free(yc);
+    unsetenv("NG_GCONV");
+    /* the exec's default with const_params: the grid kernel where the image has few pixels (it reads
+     * the weights as they are: a change shows at once) */
+    build_const = 1;
+    CHECK(wino_node(&t, k, w, b, 0));
+    build_const = 0;
+    CHECK_OK(ng_exec_forward(t.e, x, k->N, &yo, &ysh));
+    for (size_t i = 0; i < ny; i++) rr[i] = ys[1][i];   /* ry holds the bias-only outputs by now */
+    CHECK(relerr("exec with const_params, grid kernel where it applies", yo, rr, ny) < 1e-5);
+    destroy(&t);
     for (size_t i = 0; i < ny; i++) ry[i] = ys[1][i];
     CHECK(relerr("Winograd against im2col + GEMM", ys[0], ry, ny) < 1e-5);
     free(ys[0]); free(ys[1]);
@@ -860,6 +891,12 @@ int main(void)
         { 2, 16, 8, 9, 8, 3, 3, 1, 1, 0, 2, 2, 0, 1, 1, 1, 1 },    /* the same, asymmetric pads (0 / 2 rows, 2 / 0 cols) */
         { 1, 64, 9, 9, 45, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },   /* inference: im2col + the pointwise kernel, K 576 */
         { 1, 20, 12, 12, 12, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 1 },  /* 1x1 stride 2 (ResNet's downsample), 36 pixels */
+        /* inference at batch 1, 3x3 stride 2, at most 784 outputs: the grid kernel on the four phases
+         * of the padded image (gconv.h); odd and even sizes and pads move which phase each tap reads */
+        { 1, 24, 28, 28, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1 }, /* resnet18's layer2.0.conv1, smaller */
+        { 1, 16, 15, 13, 24, 3, 3, 2, 2, 0, 1, 1, 0, 1, 1, 1, 0 }, /* odd image, asymmetric pads, no bias */
+        { 1, 17, 11, 9, 20, 3, 3, 2, 2, 2, 0, 1, 2, 1, 1, 1, 1 },  /* a top pad of 2, odd channels */
+        { 1, 32, 14, 14, 70, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1 }, /* 7x7 output, rows past the 6-row tiles */
     };
     for (size_t i = 0; i < NG_ARRAY_LEN(convs); i++) test_conv(&convs[i]);
     /* Stride 1, padded grid at most twice the output width, Mg <= 32, K <= 160: the direct kernel. */

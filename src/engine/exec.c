@@ -149,6 +149,7 @@ ng_status ng_exec_new(ng_model *m, const ng_exec_options *o, ng_exec **out)
     e->pwgemm = !env_is_zero("NG_PWGEMM");
     e->wino_pw = !env_is_zero("NG_WINO_PW");
     e->wino_small = !env_is_zero("NG_WINO_SMALL");
+    e->gconv = !env_is_zero("NG_GCONV");
     e->gemv = !env_is_zero("NG_GEMV");
     e->memplan = !env_is_zero("NG_MEMPLAN");
     e->train_fuse = !env_is_zero("NG_TRAIN_FUSION");
@@ -276,6 +277,7 @@ static void ctx_init(ng_exec *e, exec_ctx *x, float *grad_params)
     x->c.pwgemm = e->pwgemm;
     x->c.wino_pw = e->wino_pw;
     x->c.wino_small = e->wino_small;
+    x->c.gconv = e->gconv;
     x->c.gemv = e->gemv;
     x->c.rng = &e->rng;
     x->c.grad_params = grad_params;

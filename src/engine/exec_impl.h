@@ -67,6 +67,7 @@ struct ng_exec {
     int        pwgemm;       /* NG_PWGEMM is not "0" (ng_opctx.pwgemm) */
     int        wino_pw;      /* NG_WINO_PW is not "0" (ng_opctx.wino_pw) */
     int        wino_small;   /* NG_WINO_SMALL is not "0" (ng_opctx.wino_small) */
+    int        gconv;        /* NG_GCONV is not "0" (ng_opctx.gconv) */
     int        addfuse;      /* NG_ADDFUSE is not "0": Conv -> Add may fuse (fuses_add) */
     int        gemv;         /* NG_GEMV is not "0" (ng_opctx.gemv) */
     int        memplan;      /* NG_MEMPLAN is not "0": inference forwards share buffers (memplan.h) */

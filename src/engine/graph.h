@@ -218,6 +218,9 @@ typedef struct ng_opctx {
                              NG_WINO_PW=0 at ng_exec_new keeps them on OpenBLAS */
     int       wino_small; /* ... and chunks of few tiles on the small-tile kernel (wsmall.c, ng_wino.tr);
                              NG_WINO_SMALL=0 at ng_exec_new keeps them on the pointwise kernel */
+    int       gconv;      /* inference 3x3 Convs (stride 1 or 2) at batch 1 with few pixels may run the grid
+                             kernel (gconv.h, ops_conv.c's conv_use_grid); NG_GCONV=0 at ng_exec_new
+                             turns it off */
     ng_wcache *wcache;    /* forward on an exec with const_params, not training: this node's weight cache
                              (ng_opctx_wcache), else NULL */
 } ng_opctx;

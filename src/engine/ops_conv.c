@@ -21,6 +21,7 @@
 #include "engine/dwconv.h"
 #include "engine/wconv.h"
 #include "engine/pwconv.h"
+#include "engine/gconv.h"
 #include "engine/v16.h"
 
 ng_status ng_conv_check(const ng_node *n, const ng_shape *xs, const ng_shape *ws, const ng_shape *bs,
@@ -494,6 +495,30 @@ static int conv_use_wino(const ng_opctx *c, const conv_geom *o)
                (c->wcache && c->wino_pw && ng_pwconv_fast() ? NG_WINO_MIN_TILES_CACHED : NG_WINO_MIN_TILES);
 }
 
+/* The grid kernel (gconv.h) for inference 3x3 Convs of group 1 at batch 1: stride 1 with at most
+ * NG_GCONV_MAXPIX output pixels, ahead of Winograd; stride 2 with at most NG_GCONV_MAXPIX_S2, ahead
+ * of im2col + the pointwise kernel. resnet18 batch 1, 2 threads, ms per forward (NG_PROFILE,
+ * alternating runs on one machine). Stride 1, the four 3x3 Convs of a stage: layer4 (7x7)
+ * 4.1-5.1 with Winograd, 2.9-3.3 on the grid; layer3 (14x14) 3.0-3.6 / 2.8-3.2; layer2 (28x28)
+ * 3.3-3.4 / 2.7-3.0; layer1 (56x56) 2.8-3.1 with Winograd, 3.3-3.6 on the grid (hence 784).
+ * Stride 2, one Conv: layer4.0.conv1 (7x7) 0.54-0.67 on im2col, 0.42-0.56 on the grid;
+ * layer3.0.conv1 (14x14) 0.55-0.65 / 0.47-0.57; layer2.0.conv1 (28x28) 0.46-0.50 on im2col,
+ * 0.52-0.64 on the grid (hence 196). At batch 32 the grid reads the weights once per image and
+ * loses (0.38-0.42 s per batch against Winograd's 0.32): batch 1 only. NG_GCONV=0 at ng_exec_new
+ * turns it off. */
+#define NG_GCONV_MAXPIX 784
+#define NG_GCONV_MAXPIX_S2 196
+static int conv_use_grid(const ng_opctx *c, const conv_geom *o, ng_gconv *q)
+{
+    const ng_win2d *g = &o->g;
+    *q = (ng_gconv){ .N = o->N, .C = o->C, .H = o->H, .W = o->W, .M = o->M, .sh = g->sh, .pt = g->pt,
+                     .pl = g->pl, .OH = g->OH, .OW = g->OW };
+    return c->gconv && !c->training && o->G == 1 && g->kh == 3 && g->kw == 3 && g->sh == g->sw &&
+           (g->sh == 1 || g->sh == 2) && g->dh == 1 && g->dw == 1 && o->N == 1 && o->C >= 16 && o->M >= 16 &&
+           o->OHW <= (g->sh == 1 ? NG_GCONV_MAXPIX : NG_GCONV_MAXPIX_S2) && o->OHW >= 16 && ng_pwconv_fast() &&
+           ng_gconv_ok(q);
+}
+
 /* Winograd for the data gradient of a training Conv (ng_wino_bwd_data): the same shapes as the
  * training forward's (3x3, stride 1, group 1, C and M of at least 16, conv_wino_train_ok, every pad
  * in [0, 2]: the caller's plan checks the pads), dX's tiles counted over H x W. dX = W^T dY through
@@ -632,6 +657,14 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
         j.dc = d; j.dc16 = use16 ? &q : NULL; j.wp = ptrs[0]; j.scr = ptrs;
         if (conv_pool_ok(c, o)) { j.yp = c->pool_out->data; c->pool_done = 1; }
         ng_pool_for(c->pool, o->N * o->G, conv_fwd_direct, &j);
+        return NG_OK;
+    }
+    ng_gconv gq;
+    if (conv_use_grid(c, &j.o, &gq)) {
+        float *s = ng_opctx_scratch(c, 0, (size_t)ng_gconv_scratch(&gq));
+        if (!s) return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for the padded planes", NG_NODE_NAME(n));
+        ng_gconv_run(c->pool, &gq, j.x, j.w, j.b, j.clip ? NG_PW_CLIP : j.relu ? NG_PW_RELU : NG_PW_NONE,
+                     clip[0], clip[1], j.y, s);
         return NG_OK;
     }
     if (conv_use_wino(c, &j.o)) {

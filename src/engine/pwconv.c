@@ -8,7 +8,7 @@
  * MB x VB accumulators stay in registers for the whole reduction; per input channel: VB vector
  * loads of pixels, MB broadcasts of weights, MB*VB fused multiply-adds. */
 static inline __attribute__((always_inline)) void
-pw_tile(const int MB, const int VB, const ng_pwconv *a, const float *restrict x, const float *restrict w,
+pw_tile(const int G, const int MB, const int VB, const ng_pwconv *a, const float *restrict x, const float *restrict w,
         const float *restrict bias, const float *restrict res, float *restrict y)
 {
     const int64_t K = a->K, P = ng_pwconv_ld(a), PY = ng_pwconv_ldy(a);
@@ -17,16 +17,36 @@ pw_tile(const int MB, const int VB, const ng_pwconv *a, const float *restrict x,
     for (int mi = 0; mi < MB; mi++)
 #pragma GCC unroll 4
         for (int vi = 0; vi < VB; vi++) acc[mi][vi] = (ng_v16){0} + (bias ? bias[mi] : 0.0f);
-    for (int64_t k = 0; k < K; k++) {
-        const float *xs = x + k * P;
-        ng_v16 xv[4];
+    if (G) {   /* the 3x3 grid: tap t of channel c reads the row at x + c*gstride + toff[t] */
+        const int64_t C = K / 9, gs = a->gstride;
+        for (int64_t c = 0; c < C; c++) {
+            const float *xc = x + c * gs, *wc = w + c * 9;
+#pragma GCC unroll 9
+            for (int t = 0; t < 9; t++) {
+                const float *xs = xc + a->toff[t];
+                ng_v16 xv[4];
 #pragma GCC unroll 4
-        for (int vi = 0; vi < VB; vi++) memcpy(&xv[vi], xs + 16 * vi, sizeof(ng_v16));
+                for (int vi = 0; vi < VB; vi++) memcpy(&xv[vi], xs + 16 * vi, sizeof(ng_v16));
 #pragma GCC unroll 8
-        for (int mi = 0; mi < MB; mi++) {
-            const float wv = w[mi * K + k];
+                for (int mi = 0; mi < MB; mi++) {
+                    const float wv = wc[mi * K + t];
 #pragma GCC unroll 4
-            for (int vi = 0; vi < VB; vi++) acc[mi][vi] += wv * xv[vi];
+                    for (int vi = 0; vi < VB; vi++) acc[mi][vi] += wv * xv[vi];
+                }
+            }
+        }
+    } else {
+        for (int64_t k = 0; k < K; k++) {
+            const float *xs = x + k * P;
+            ng_v16 xv[4];
+#pragma GCC unroll 4
+            for (int vi = 0; vi < VB; vi++) memcpy(&xv[vi], xs + 16 * vi, sizeof(ng_v16));
+#pragma GCC unroll 8
+            for (int mi = 0; mi < MB; mi++) {
+                const float wv = w[mi * K + k];
+#pragma GCC unroll 4
+                for (int vi = 0; vi < VB; vi++) acc[mi][vi] += wv * xv[vi];
+            }
         }
     }
     const ng_v16 lo = (ng_v16){0} + a->lo, hi = (ng_v16){0} + a->hi;
@@ -56,28 +76,58 @@ pw_tile(const int MB, const int VB, const ng_pwconv *a, const float *restrict x,
  * weight rows stay in L1), pixel blocks inside (the chunk's input rows stay in L2). The rows past
  * the last full block of MB go in blocks of 4 then 1; the pixels past the last full block of
  * 16*VB in single vectors, the last one ending at p1. */
-#define PW_ROWS(MBX, VBX)                                                                               \
+#define PW_ROWS(G, MBX, VBX)                                                                             \
     do {                                                                                                \
         const float *wm = w + m * K, *bm = b ? b + m : NULL;                                            \
         int64_t p = p0;                                                                                 \
         for (; p + 16 * (VBX) <= p1; p += 16 * (VBX))                                                  \
-            pw_tile((MBX), (VBX), a, x + p, wm, bm, res ? res + m * PY + p : NULL, y + m * PY + p);    \
+            pw_tile((G), (MBX), (VBX), a, x + p, wm, bm, res ? res + m * PY + p : NULL, y + m * PY + p);    \
         for (; p < p1; p += 16) {                                                                       \
             const int64_t q = p + 16 <= p1 ? p : p1 - 16;                                               \
-            pw_tile((MBX), 1, a, x + q, wm, bm, res ? res + m * PY + q : NULL, y + m * PY + q);        \
+            pw_tile((G), (MBX), 1, a, x + q, wm, bm, res ? res + m * PY + q : NULL, y + m * PY + q);        \
         }                                                                                               \
     } while (0)
 
-#define PW_RUN(NAME, ATTR, MB, VB)                                                                      \
+/* The grid's form: P and the chunks are whole vectors (gconv.c rounds the grid up to 16 points), so
+ * the points past the last full tile go in one tile of as many vectors as are left. */
+#define PW_ROWS_G(MBX, VBX)                                                                             \
+    do {                                                                                                \
+        const float *wm = w + m * K, *bm = b ? b + m : NULL;                                            \
+        int64_t p = p0;                                                                                 \
+        for (; p + 16 * (VBX) <= p1; p += 16 * (VBX))                                                  \
+            pw_tile(1, (MBX), (VBX), a, x + p, wm, bm, NULL, y + m * PY + p);                           \
+        switch ((p1 - p) / 16) {                                                                        \
+        case 3: pw_tile(1, (MBX), 3, a, x + p, wm, bm, NULL, y + m * PY + p); break;                    \
+        case 2: pw_tile(1, (MBX), 2, a, x + p, wm, bm, NULL, y + m * PY + p); break;                    \
+        case 1: pw_tile(1, (MBX), 1, a, x + p, wm, bm, NULL, y + m * PY + p); break;                    \
+        default: break;                                                                                 \
+        }                                                                                               \
+    } while (0)
+
+#define PW_RUN_G(NAME, ATTR, MB, VB)                                                                    \
     ATTR static void NAME(const ng_pwconv *a, const float *x, const float *w, const float *res, float *y, \
                           int64_t m0, int64_t m1, int64_t p0, int64_t p1)                               \
     {                                                                                                   \
         const int64_t K = a->K, PY = ng_pwconv_ldy(a);                                                  \
         const float *b = a->b;                                                                          \
         int64_t m = m0;                                                                                 \
-        for (; m + (MB) <= m1; m += (MB)) PW_ROWS((MB), (VB));                                          \
-        for (; m + 4 <= m1; m += 4) PW_ROWS(4, (VB));                                                   \
-        for (; m < m1; m++) PW_ROWS(1, (VB));                                                           \
+        (void)res;                                                                                      \
+        for (; m + (MB) <= m1; m += (MB)) PW_ROWS_G((MB), (VB));                                        \
+        for (; m + 4 <= m1; m += 4) PW_ROWS_G(4, (VB));                                                 \
+        for (; m + 2 <= m1; m += 2) PW_ROWS_G(2, (VB));                                                 \
+        for (; m < m1; m++) PW_ROWS_G(1, (VB));                                                         \
+    }
+
+#define PW_RUN(NAME, ATTR, G, MB, VB)                                                                    \
+    ATTR static void NAME(const ng_pwconv *a, const float *x, const float *w, const float *res, float *y, \
+                          int64_t m0, int64_t m1, int64_t p0, int64_t p1)                               \
+    {                                                                                                   \
+        const int64_t K = a->K, PY = ng_pwconv_ldy(a);                                                  \
+        const float *b = a->b;                                                                          \
+        int64_t m = m0;                                                                                 \
+        for (; m + (MB) <= m1; m += (MB)) PW_ROWS((G), (MB), (VB));                                     \
+        for (; m + 4 <= m1; m += 4) PW_ROWS((G), 4, (VB));                                              \
+        for (; m < m1; m++) PW_ROWS((G), 1, (VB));                                                        \
     }
 
 typedef void (*pw_fn)(const ng_pwconv *a, const float *x, const float *w, const float *res, float *y, int64_t m0,
@@ -86,10 +136,14 @@ typedef void (*pw_fn)(const ng_pwconv *a, const float *x, const float *w, const 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define NG_PW_X86 1
 /* AVX-512: 32 registers, 24 accumulators. AVX2: 16 registers, a 16-float vector takes two. */
-PW_RUN(pw_run512, __attribute__((target("avx512f,avx512vl,avx2,fma"))), 8, 3)
-PW_RUN(pw_run2, __attribute__((target("avx2,fma"))), 6, 1)
+PW_RUN(pw_run512, __attribute__((target("avx512f,avx512vl,avx2,fma"))), 0, 8, 3)
+PW_RUN(pw_run2, __attribute__((target("avx2,fma"))), 0, 6, 1)
+/* the grid: 6 x 4 vectors (24 accumulators, 10 loads per 24 multiply-adds) */
+PW_RUN_G(pw_grid512, __attribute__((target("avx512f,avx512vl,avx2,fma"))), 6, 4)
+PW_RUN_G(pw_grid2, __attribute__((target("avx2,fma"))), 6, 1)
 #endif
-PW_RUN(pw_run_base, , 4, 1)
+PW_RUN(pw_run_base, , 0, 4, 1)
+PW_RUN_G(pw_grid_base, , 4, 1)
 
 /* The CPU's kernel level, detected once (ng_pwconv_serial runs per Winograd chunk and row block);
  * NG_DCONV_ISA is read per call because test_kernels changes it between runs. */
@@ -108,22 +162,23 @@ static int pw_cpu_isa(void)
     return isa;
 }
 
-static pw_fn pw_pick(void)
+static pw_fn pw_pick(int grid)
 {
     int isa = pw_cpu_isa();
     const char *cap = getenv("NG_DCONV_ISA");   /* the direct kernels' cap: test_kernels runs each */
     if (cap && cap[0] >= '0' && cap[0] < '0' + isa) isa = cap[0] - '0';
 #ifdef NG_PW_X86
-    if (isa == 2) return pw_run512;
-    if (isa == 1) return pw_run2;
+    if (isa == 2) return grid ? pw_grid512 : pw_run512;
+    if (isa == 1) return grid ? pw_grid2 : pw_run2;
 #endif
-    return pw_run_base;
+    return grid ? pw_grid_base : pw_run_base;
 }
 
 typedef struct pw_job {
     const ng_pwconv *a;
     pw_fn fn;
     int64_t nchunks, pc, mparts, mrows;
+    int rows_major;   /* items ordered by block of rows, then chunk (each worker its own rows) */
 } pw_job;
 
 /* Work item = (image, pixel chunk, block of output channels). */
@@ -134,7 +189,8 @@ static void pw_body(void *arg, int64_t i0, int64_t i1, int worker)
     (void)worker;
     for (int64_t it = i0; it < i1; it++) {
         const int64_t n = it / (j->nchunks * j->mparts), r = it % (j->nchunks * j->mparts);
-        const int64_t c = r / j->mparts, mp = r % j->mparts;
+        const int64_t c = j->rows_major ? r % j->nchunks : r / j->mparts;
+        const int64_t mp = j->rows_major ? r / j->nchunks : r % j->mparts;
         const int64_t p0 = c * j->pc, p1 = c + 1 < j->nchunks ? p0 + j->pc : a->P;
         const int64_t m0 = mp * j->mrows, m1 = m0 + j->mrows < a->M ? m0 + j->mrows : a->M;
         if (m1 <= m0) continue;
@@ -151,10 +207,43 @@ static void pw_body(void *arg, int64_t i0, int64_t i1, int worker)
 #define NG_PW_CHUNK_FLOATS 131072
 #define NG_PW_SPLIT_PIXELS 384
 
+/* The grid's split (gconv.h): its K = 9C taps make the weights the large operand, so every worker
+ * takes its own rows for all grid points (the weights read once), in chunks of points whose padded
+ * input rows (C x phases x (points + reach)) stay about NG_PW_GRID_FLOATS (in L2). Rows in multiples of the
+ * 6-row tile. resnet18 batch 1, 2 threads, layer4 (512 -> 512, 7x7): the pointwise split above gave
+ * one worker 48 points and the other 16 (1.13 ms); this one halves the rows. */
+#define NG_PW_GRID_FLOATS 131072
+static void pw_grid_split(pw_job *j, int nw)
+{
+    const ng_pwconv *a = j->a;
+    const int64_t C = a->K / 9 > 0 ? a->K / 9 : 1;
+    int64_t pcmax = (NG_PW_GRID_FLOATS / (C * a->gphases) - a->greach) / 64 * 64;
+    if (pcmax < 64) pcmax = 64;
+    j->nchunks = (a->P + pcmax - 1) / pcmax;
+    if (a->M * a->K <= NG_PW_GRID_FLOATS && nw > 1) {
+        /* few weights (resnet18's layer1: 64 x 576): the points split over the workers, each
+         * reading all the rows (halving 64 rows into 6-row tiles left them 36 / 28) */
+        j->nchunks = (j->nchunks + nw - 1) / nw * nw;
+        j->mrows = a->M;
+        j->rows_major = 0;
+    } else {
+        j->mrows = ((a->M + nw - 1) / nw + 5) / 6 * 6;
+        j->rows_major = 1;
+    }
+    j->pc = ((a->P + j->nchunks - 1) / j->nchunks + 15) / 16 * 16;
+    j->nchunks = (a->P + j->pc - 1) / j->pc;
+    j->mparts = (a->M + j->mrows - 1) / j->mrows;
+}
+
 void ng_pwconv_run(ng_pool *p, const ng_pwconv *a)
 {
     const int nw = ng_pool_size(p);
-    pw_job j = { .a = a, .fn = pw_pick() };
+    pw_job j = { .a = a, .fn = pw_pick(a->grid) };
+    if (a->grid) {
+        pw_grid_split(&j, nw);
+        ng_pool_for(p, j.nchunks * j.mparts, pw_body, &j);
+        return;
+    }
     int64_t pcmax = NG_PW_CHUNK_FLOATS / (a->K > 0 ? a->K : 1);
     if (pcmax < 48) pcmax = 48;
     j.nchunks = (a->P + pcmax - 1) / pcmax;
@@ -177,11 +266,11 @@ void ng_pwconv_run(ng_pool *p, const ng_pwconv *a)
     ng_pool_for(p, a->N * j.nchunks * j.mparts, pw_body, &j);
 }
 
-int ng_pwconv_fast(void) { return pw_pick() != pw_run_base; }
+int ng_pwconv_fast(void) { return pw_pick(0) != pw_run_base; }
 
 void ng_pwconv_serial(const ng_pwconv *a)
 {
-    const pw_fn fn = pw_pick();
+    const pw_fn fn = pw_pick(a->grid);
     const int64_t ld = ng_pwconv_ld(a), ldy = ng_pwconv_ldy(a);
     int64_t pc = NG_PW_CHUNK_FLOATS / (a->K > 0 ? a->K : 1);
     pc = pc < 48 ? 48 : pc / 48 * 48;

@@ -33,6 +33,11 @@ typedef struct ng_pwconv {
     int64_t ldy;          /* floats between rows of y and res (0: as x's); an image of y is M * ldy */
     int64_t wstep;        /* floats between the images' weight matrices (0: one W for all): Winograd's
                              16 GEMMs Z_k = U_k V_k as 16 "images" (wconv.c) */
+    int     grid;         /* a 3x3 convolution on a grid of padded planes (gconv.h), N = 1, res NULL: x
+                             holds K / 9 channels gstride floats apart, and row k = 9c + t of the "input"
+                             starts at x + c*gstride + toff[t]; P: grid points. A chunk of points p0..p1
+                             reads gphases runs of p1 - p0 + greach floats per channel */
+    int64_t gstride, toff[9], gphases, greach;
 } ng_pwconv;
 
 static inline int64_t ng_pwconv_ld(const ng_pwconv *a) { return a->ld > 0 ? a->ld : a->P; }
