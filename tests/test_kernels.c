@@ -316,12 +316,16 @@ static void test_wino(const wino_case *k)
      * apart: with one tile row per chunk they are C x tw floats apart */
     if (k->C * tw % 512 == 0) CHECK(saw_cb);
     free(U);
-    /* the grid kernel (gconv.h) on the same Conv: every image, with and without bias, Relu, Clip */
+    /* the grid kernel (gconv.h) on the same Conv: every image, with and without bias, Relu, Clip,
+     * with each set of tiles the CPU has (NG_DCONV_ISA: 2 AVX-512, 1 AVX2, 0 baseline) */
     const ng_gconv gq = { .N = k->N, .C = k->C, .H = k->H, .W = k->W, .M = k->M, .sh = 1, .pt = k->pt,
                           .pl = k->pl, .OH = OH, .OW = OW };
     CHECK(ng_gconv_ok(&gq));
     float *gscr = malloc((size_t)ng_gconv_scratch(&gq) * sizeof(float));
-    for (int act = 0; act < 3; act++) {
+    for (int it = 0; it < 9; it++) {
+        const int act = it % 3;
+        static const char *const isa[3] = { NULL, "1", "0" };
+        if (isa[it / 3]) setenv("NG_DCONV_ISA", isa[it / 3], 1);
         for (size_t i = 0; i < (size_t)ng_gconv_scratch(&gq); i++) gscr[i] = NAN;   /* nothing read unwritten */
         for (size_t i = 0; i < ny; i++) y[i] = NAN;
         ng_gconv_run(pool, &gq, x, w, k->bias ? b : NULL, act, -2.0f, 4.0f, y, gscr);
@@ -332,6 +336,7 @@ static void test_wino(const wino_case *k)
                      want, ny) < 1e-5);
         if (act == NG_PW_CLIP)
             for (size_t i = 0; i < ny; i++) rr[i] = ry[i] > 0.0 ? ry[i] : 0.0;
+        unsetenv("NG_DCONV_ISA");
     }
     free(gscr);
     ng_pool_free(pool);

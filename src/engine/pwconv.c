@@ -4,9 +4,25 @@
 #include "engine/pwconv.h"
 #include "engine/v16.h"
 
+/* One step of the reduction: acc[mi] += wk[mi*K] * the VB vectors at xs. */
+static inline __attribute__((always_inline)) void
+pw_step(const int MB, const int VB, const float *restrict xs, const float *restrict wk, int64_t K, ng_v16 acc[8][4])
+{
+    ng_v16 xv[4];
+#pragma GCC unroll 4
+    for (int vi = 0; vi < VB; vi++) memcpy(&xv[vi], xs + 16 * vi, sizeof(ng_v16));
+#pragma GCC unroll 8
+    for (int mi = 0; mi < MB; mi++) {
+        const float wv = wk[mi * K];
+#pragma GCC unroll 4
+        for (int vi = 0; vi < VB; vi++) acc[mi][vi] += wv * xv[vi];
+    }
+}
+
 /* y[mi*P + p] (mi < MB, p < 16*VB) = act(bias[mi] + sum_k w[mi*K + k] * x[k*P + p] (+ res[mi*P + p])).
  * MB x VB accumulators stay in registers for the whole reduction; per input channel: VB vector
- * loads of pixels, MB broadcasts of weights, MB*VB fused multiply-adds. */
+ * loads of pixels, MB broadcasts of weights, MB*VB fused multiply-adds.
+ * G: the grid form (ng_pwconv.grid), the input row of k = 9c + t at x + c*gstride + toff[t]. */
 static inline __attribute__((always_inline)) void
 pw_tile(const int G, const int MB, const int VB, const ng_pwconv *a, const float *restrict x, const float *restrict w,
         const float *restrict bias, const float *restrict res, float *restrict y)
@@ -17,37 +33,12 @@ pw_tile(const int G, const int MB, const int VB, const ng_pwconv *a, const float
     for (int mi = 0; mi < MB; mi++)
 #pragma GCC unroll 4
         for (int vi = 0; vi < VB; vi++) acc[mi][vi] = (ng_v16){0} + (bias ? bias[mi] : 0.0f);
-    if (G) {   /* the 3x3 grid: tap t of channel c reads the row at x + c*gstride + toff[t] */
-        const int64_t C = K / 9, gs = a->gstride;
-        for (int64_t c = 0; c < C; c++) {
-            const float *xc = x + c * gs, *wc = w + c * 9;
+    if (G) {
+        for (int64_t c = 0; c < K / 9; c++)
 #pragma GCC unroll 9
-            for (int t = 0; t < 9; t++) {
-                const float *xs = xc + a->toff[t];
-                ng_v16 xv[4];
-#pragma GCC unroll 4
-                for (int vi = 0; vi < VB; vi++) memcpy(&xv[vi], xs + 16 * vi, sizeof(ng_v16));
-#pragma GCC unroll 8
-                for (int mi = 0; mi < MB; mi++) {
-                    const float wv = wc[mi * K + t];
-#pragma GCC unroll 4
-                    for (int vi = 0; vi < VB; vi++) acc[mi][vi] += wv * xv[vi];
-                }
-            }
-        }
+            for (int t = 0; t < 9; t++) pw_step(MB, VB, x + c * a->gstride + a->toff[t], w + 9 * c + t, K, acc);
     } else {
-        for (int64_t k = 0; k < K; k++) {
-            const float *xs = x + k * P;
-            ng_v16 xv[4];
-#pragma GCC unroll 4
-            for (int vi = 0; vi < VB; vi++) memcpy(&xv[vi], xs + 16 * vi, sizeof(ng_v16));
-#pragma GCC unroll 8
-            for (int mi = 0; mi < MB; mi++) {
-                const float wv = w[mi * K + k];
-#pragma GCC unroll 4
-                for (int vi = 0; vi < VB; vi++) acc[mi][vi] += wv * xv[vi];
-            }
-        }
+        for (int64_t k = 0; k < K; k++) pw_step(MB, VB, x + k * P, w + k, K, acc);
     }
     const ng_v16 lo = (ng_v16){0} + a->lo, hi = (ng_v16){0} + a->hi;
 #pragma GCC unroll 8
@@ -76,15 +67,15 @@ pw_tile(const int G, const int MB, const int VB, const ng_pwconv *a, const float
  * weight rows stay in L1), pixel blocks inside (the chunk's input rows stay in L2). The rows past
  * the last full block of MB go in blocks of 4 then 1; the pixels past the last full block of
  * 16*VB in single vectors, the last one ending at p1. */
-#define PW_ROWS(G, MBX, VBX)                                                                             \
+#define PW_ROWS(MBX, VBX)                                                                                \
     do {                                                                                                \
         const float *wm = w + m * K, *bm = b ? b + m : NULL;                                            \
         int64_t p = p0;                                                                                 \
         for (; p + 16 * (VBX) <= p1; p += 16 * (VBX))                                                  \
-            pw_tile((G), (MBX), (VBX), a, x + p, wm, bm, res ? res + m * PY + p : NULL, y + m * PY + p);    \
+            pw_tile(0, (MBX), (VBX), a, x + p, wm, bm, res ? res + m * PY + p : NULL, y + m * PY + p);    \
         for (; p < p1; p += 16) {                                                                       \
             const int64_t q = p + 16 <= p1 ? p : p1 - 16;                                               \
-            pw_tile((G), (MBX), 1, a, x + q, wm, bm, res ? res + m * PY + q : NULL, y + m * PY + q);        \
+            pw_tile(0, (MBX), 1, a, x + q, wm, bm, res ? res + m * PY + q : NULL, y + m * PY + q);        \
         }                                                                                               \
     } while (0)
 
@@ -118,16 +109,16 @@ pw_tile(const int G, const int MB, const int VB, const ng_pwconv *a, const float
         for (; m < m1; m++) PW_ROWS_G(1, (VB));                                                         \
     }
 
-#define PW_RUN(NAME, ATTR, G, MB, VB)                                                                    \
+#define PW_RUN(NAME, ATTR, MB, VB)                                                                       \
     ATTR static void NAME(const ng_pwconv *a, const float *x, const float *w, const float *res, float *y, \
                           int64_t m0, int64_t m1, int64_t p0, int64_t p1)                               \
     {                                                                                                   \
         const int64_t K = a->K, PY = ng_pwconv_ldy(a);                                                  \
         const float *b = a->b;                                                                          \
         int64_t m = m0;                                                                                 \
-        for (; m + (MB) <= m1; m += (MB)) PW_ROWS((G), (MB), (VB));                                     \
-        for (; m + 4 <= m1; m += 4) PW_ROWS((G), 4, (VB));                                              \
-        for (; m < m1; m++) PW_ROWS((G), 1, (VB));                                                        \
+        for (; m + (MB) <= m1; m += (MB)) PW_ROWS((MB), (VB));                                     \
+        for (; m + 4 <= m1; m += 4) PW_ROWS(4, (VB));                                              \
+        for (; m < m1; m++) PW_ROWS(1, (VB));                                                        \
     }
 
 typedef void (*pw_fn)(const ng_pwconv *a, const float *x, const float *w, const float *res, float *y, int64_t m0,
@@ -136,13 +127,13 @@ typedef void (*pw_fn)(const ng_pwconv *a, const float *x, const float *w, const 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define NG_PW_X86 1
 /* AVX-512: 32 registers, 24 accumulators. AVX2: 16 registers, a 16-float vector takes two. */
-PW_RUN(pw_run512, __attribute__((target("avx512f,avx512vl,avx2,fma"))), 0, 8, 3)
-PW_RUN(pw_run2, __attribute__((target("avx2,fma"))), 0, 6, 1)
+PW_RUN(pw_run512, __attribute__((target("avx512f,avx512vl,avx2,fma"))), 8, 3)
+PW_RUN(pw_run2, __attribute__((target("avx2,fma"))), 6, 1)
 /* the grid: 6 x 4 vectors (24 accumulators, 10 loads per 24 multiply-adds) */
 PW_RUN_G(pw_grid512, __attribute__((target("avx512f,avx512vl,avx2,fma"))), 6, 4)
 PW_RUN_G(pw_grid2, __attribute__((target("avx2,fma"))), 6, 1)
 #endif
-PW_RUN(pw_run_base, , 0, 4, 1)
+PW_RUN(pw_run_base, , 4, 1)
 PW_RUN_G(pw_grid_base, , 4, 1)
 
 /* The CPU's kernel level, detected once (ng_pwconv_serial runs per Winograd chunk and row block);
