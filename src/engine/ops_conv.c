@@ -500,7 +500,7 @@ static int conv_use_wino(const ng_opctx *c, const conv_geom *o)
  * of im2col + the pointwise kernel. resnet18 batch 1, 2 threads, ms per forward (NG_PROFILE,
  * alternating runs on one machine). Stride 1, the four 3x3 Convs of a stage: layer4 (7x7)
  * 4.1-5.1 with Winograd, 2.9-3.3 on the grid; layer3 (14x14) 3.0-3.6 / 2.8-3.2; layer2 (28x28)
- * 3.3-3.4 / 2.7-3.0; layer1 (56x56) 2.8-3.1 with Winograd, 3.3-3.6 on the grid (hence 784).
+ * 3.1-3.5 / 2.7-3.0; layer1 (56x56) 2.8-3.1 with Winograd, 3.3-3.6 on the grid (hence 784).
  * Stride 2, one Conv: layer4.0.conv1 (7x7) 0.54-0.67 on im2col, 0.42-0.56 on the grid;
  * layer3.0.conv1 (14x14) 0.55-0.65 / 0.47-0.57; layer2.0.conv1 (28x28) 0.46-0.50 on im2col,
  * 0.52-0.64 on the grid (hence 196). At batch 32 the grid reads the weights once per image and
