@@ -28,6 +28,8 @@
  * fusions (BatchNormalization's forward and backward with its Relu, Add's forward) against
  * NG_TRAIN_FUSION=0: outputs, gradients and running statistics bit-identical (test_train_bn).
  * Fifth graph (test_residuals): MobileNetV2's inverted residual blocks, the Add folded into the projection.
+ * Sixth graph (test_resnet_adds): ResNet's Conv -> Add -> Relu, the Add and its Relu folded into the
+ * Conv on the grid, Winograd and the pointwise kernel.
  * ctest-engine-only: links nnguard_engine alone. */
 #include "tutil.h"
 #include "engine/graph.h"
@@ -466,6 +468,96 @@ static void test_residuals(ng_rng *r)
     ng_model_free(m);
 }
 
+/* The sixth graph (ResNet's basic block, then a 1x1 one): x [N, BC, BH, BW] -> Conv3x3 -> Relu r1 ->
+ * Conv3x3 -> Add(., x) -> Relu a1 -> Conv1x1 -> Add(a1, .) -> Relu -> y. In inference each Add and the
+ * Relu after it are folded into the Conv before them: at batch 1 the 3x3 one on the grid (gconv.c), at
+ * batch 2 or with NG_GCONV=0 on Winograd, the 1x1 one on the pointwise kernel. Checked: both Adds
+ * folded (ng_exec_folded_adds), outputs bit-identical to NG_ADDFUSE=0 (the same kernels, the Add and
+ * Relu as nodes), input gradients too, within 1e-6 of NG_NO_FUSION and 1e-5 of a double reference
+ * (of the largest output),
+ * and a quarter or more of the outputs zero and non-zero (the Relu seen). */
+enum { BC = 48, BH = 17, BW = 17 };   /* over 32 channels: not the direct kernel (conv_use_direct) */
+
+static void test_resnet_adds(ng_rng *r)
+{
+    ng_model *m = ng_model_alloc();
+    ng_shape xs = {4, {-1, BC, BH, BW}};
+    int x = ng_model_add_value(m, "x", NG_V_INPUT, &xs);
+    m->input = x;
+    int c1 = gb_conv(m, "rb.conv1", x, BC, BC, 3, 1, 0, r);
+    int r1 = gb_node(m, NG_OP_RELU, "rb.relu1", &c1, 1);
+    int c2 = gb_conv(m, "rb.conv2", r1, BC, BC, 3, 1, 0, r);
+    int s1[2] = { c2, x };
+    int a1 = gb_node(m, NG_OP_ADD, "rb.add1", s1, 2);
+    int q1 = gb_node(m, NG_OP_RELU, "rb.relu2", &a1, 1);
+    int c3 = gb_conv(m, "rb.conv3", q1, BC, BC, 1, 1, 0, r);
+    int s2[2] = { q1, c3 };
+    int a2 = gb_node(m, NG_OP_ADD, "rb.add2", s2, 2);
+    m->output = gb_node(m, NG_OP_RELU, "rb.relu3", &a2, 1);
+    CHECK_OK(ng_model_finalize(m));
+    enum { P = BC * BH * BW };
+    static double a[P], t1[P], t2[P], t3[P];
+    for (int cfg = 0; cfg < 3; cfg++) {   /* batch 1 (the grid), batch 1 with NG_GCONV=0, batch 2 (Winograd) */
+        const int n = cfg == 2 ? 2 : 1, nx = n * P;
+        const char *what = cfg == 0 ? "batch 1, grid" : cfg == 1 ? "batch 1, Winograd" : "batch 2, Winograd";
+        float *xv = malloc((size_t)nx * sizeof(float)), *y[3], *g[3];
+        gb_fill(r, xv, nx, 1.0f);
+        int folded = -1;
+        for (int k = 0; k < 3; k++) {   /* default, NG_ADDFUSE=0, NG_NO_FUSION */
+            y[k] = calloc((size_t)nx, sizeof(float));
+            g[k] = calloc((size_t)nx, sizeof(float));
+            if (k == 1) setenv("NG_ADDFUSE", "0", 1);
+            if (cfg == 1) setenv("NG_GCONV", "0", 1);
+            ng_exec *e = new_exec(m, 0, k != 2);
+            unsetenv("NG_ADDFUSE");
+            unsetenv("NG_GCONV");
+            if (!e) return;
+            const float *out;
+            ng_shape os;
+            CHECK_OK(ng_exec_forward(e, xv, n, &out, &os));
+            CHECK(ng_shape_numel(&os) == nx);
+            memcpy(y[k], out, (size_t)nx * sizeof(float));
+            if (k == 0) folded = ng_exec_folded_adds(e);
+            else CHECK(ng_exec_folded_adds(e) == 0);
+            float *dy = malloc((size_t)nx * sizeof(float));
+            for (int i = 0; i < nx; i++) dy[i] = 1.0f + 0.001f * (float)(i % 7);
+            CHECK_OK(ng_exec_backward(e, dy, NULL, g[k]));
+            free(dy);
+            ng_exec_free(e);
+        }
+        CHECKF(folded == 2, "resnet adds, %s: %d of 2 Adds folded into their Conv", what, folded);
+        CHECKF(!memcmp(y[0], y[1], (size_t)nx * sizeof(float)), "resnet adds, %s: folded Add + Relu differ from the nodes", what);
+        CHECKF(!memcmp(g[0], g[1], (size_t)nx * sizeof(float)), "resnet adds, %s: input gradient differs", what);
+        double worst = 0, wf = 0, big = 1;   /* errors against the largest output (48-channel sums cancel) */
+        int zeros = 0;
+        for (int i = 0; i < n; i++) {
+            for (int k = 0; k < P; k++) a[k] = xv[i * P + k];
+            ref_conv(a, BC, BH, BW, param(m, "rb.conv1.w"), param(m, "rb.conv1.b"), BC, 3, 1, 0, t1, BH, BW);
+            for (int k = 0; k < P; k++) t1[k] = t1[k] > 0 ? t1[k] : 0;
+            ref_conv(t1, BC, BH, BW, param(m, "rb.conv2.w"), param(m, "rb.conv2.b"), BC, 3, 1, 0, t2, BH, BW);
+            for (int k = 0; k < P; k++) { const double v = t2[k] + a[k]; t2[k] = v > 0 ? v : 0; }
+            ref_conv(t2, BC, BH, BW, param(m, "rb.conv3.w"), param(m, "rb.conv3.b"), BC, 1, 1, 0, t3, BH, BW);
+            for (int k = 0; k < P; k++) {
+                const double v = t3[k] + t2[k], want = v > 0 ? v : 0, got = y[0][i * P + k];
+                if (fabs(got - want) > worst) worst = fabs(got - want);
+                if (fabs(got - y[2][i * P + k]) > wf) wf = fabs(got - y[2][i * P + k]);
+                if (want > big) big = want;
+                zeros += got == 0.0f;
+            }
+        }
+        worst /= big;
+        wf /= big;
+        printf("resnet adds, %s: %d Adds folded, worst relative error against the double reference %.3g, "
+               "against no fusion %.3g, %d of %d outputs zero\n", what, folded, worst, wf, zeros, nx);
+        CHECKF(worst < 1e-5, "resnet adds, %s: error %.3g against the reference", what, worst);
+        CHECKF(wf < 1e-6, "resnet adds, %s: %.3g from the unfused exec", what, wf);
+        CHECKF(zeros > nx / 4 && zeros < nx * 3 / 4, "resnet adds, %s: %d of %d outputs zero (a test that cannot see the Relu)", what, zeros, nx);
+        for (int k = 0; k < 3; k++) { free(y[k]); free(g[k]); }
+        free(xv);
+    }
+    ng_model_free(m);
+}
+
 int main(void)
 {
     CHECK_OK(ng_init());
@@ -505,5 +597,6 @@ int main(void)
     test_clips(&r);
     test_train_bn();
     test_residuals(&r);
+    test_resnet_adds(&r);
     return tu_done();
 }

@@ -252,6 +252,9 @@ static void test_wino(const wino_case *k)
     size_t nx = (size_t)(k->N * k->C * k->H * k->W), nw = (size_t)(k->M * k->C * 9), ny = (size_t)(k->N * k->M * OH * OW);
     float *x = rnd(nx, -1, 1), *w = rnd(nw, -0.5f, 0.5f), *b = rnd((size_t)k->M, -1, 1), *y = malloc(ny * sizeof(float));
     double *ry = calloc(ny, sizeof(double)), *rr = calloc(ny, sizeof(double));
+    /* a folded Add's other input (res) and the sums with it: bare and through the Relu */
+    float *res = rnd(ny, -1, 1);
+    double *rs = calloc(ny, sizeof(double)), *rsr = calloc(ny, sizeof(double));
     for (int64_t n = 0; n < k->N; n++)
         for (int64_t m = 0; m < k->M; m++)
             for (int64_t oh = 0; oh < OH; oh++)
@@ -267,6 +270,8 @@ static void test_wino(const wino_case *k)
                     size_t yi = (size_t)(((n * k->M + m) * OH + oh) * OW + ow);
                     ry[yi] = sum;
                     rr[yi] = sum > 0.0 ? sum : 0.0;
+                    rs[yi] = sum + res[yi];
+                    rsr[yi] = rs[yi] > 0.0 ? rs[yi] : 0.0;
                 }
     printf("Winograd Conv N%lld C%lld %lldx%lld M%lld pad %lld,%lld,%lld,%lld%s\n", (long long)k->N, (long long)k->C,
            (long long)k->H, (long long)k->W, (long long)k->M, (long long)k->pt, (long long)k->pl, (long long)k->pb,
@@ -280,10 +285,12 @@ static void test_wino(const wino_case *k)
     int saw_shared = 0, saw_own = 0, saw_tr = 0, saw_cb = 0;
     float *U = malloc((size_t)(16 * k->M * k->C) * sizeof(float));
     /* the 16 GEMMs on OpenBLAS (pw 0) and on the pointwise kernel (pw 1, where the CPU has its fast
-     * tiles); the weights transformed per call, or once (ng_wino_weights) and passed in (form 2) */
+     * tiles); the weights transformed per call, or once (ng_wino_weights) and passed in (form 2); each
+     * without and with a folded Add's other input (ar) */
     for (int form = 0; form < 3; form++)
         for (int ci = 0; ci < 3; ci++)
-            for (int relu = 0; relu < 2; relu++) {
+            for (int it = 0; it < 4; it++) {
+                const int relu = it & 1, ar = it >> 1;
                 ng_wino p;
                 ng_wino_plan(&p, k->N, k->C, k->M, k->H, k->W, k->pt, k->pl, OH, OW, 2, chunks[ci]);
                 p.pw = form > 0 && ng_pwconv_fast();
@@ -296,16 +303,16 @@ static void test_wino(const wino_case *k)
                 if (form == 2) {
                     for (size_t i = 0; i < (size_t)(16 * k->M * k->C); i++) U[i] = NAN;
                     ng_wino_weights(pool, &p, w, U);
-                    ng_wino_fwd_u(pool, &p, x, U, k->bias ? b : NULL, relu, y, scr);
+                    ng_wino_fwd_u(pool, &p, x, U, k->bias ? b : NULL, ar ? res : NULL, relu, y, scr);
                 } else {
-                    ng_wino_fwd(pool, &p, x, w, k->bias ? b : NULL, relu, y, scr);
+                    ng_wino_fwd(pool, &p, x, w, k->bias ? b : NULL, ar ? res : NULL, relu, y, scr);
                 }
                 char what[128];
-                snprintf(what, sizeof what, "forward y, %lld chunk(s)%s%s, %s%s", (long long)p.nchunks,
-                         p.own ? " per worker" : "", relu ? ", Relu" : "",
+                snprintf(what, sizeof what, "forward y, %lld chunk(s)%s%s%s, %s%s", (long long)p.nchunks,
+                         p.own ? " per worker" : "", ar ? ", + residual" : "", relu ? ", Relu" : "",
                          p.pw ? (p.tr ? "small-tile GEMMs" : "pointwise GEMMs") : "OpenBLAS",
                          form == 2 ? ", weights transformed once" : "");
-                CHECK(relerr(what, y, relu ? rr : ry, ny) < 1e-5);
+                CHECK(relerr(what, y, ar ? (relu ? rsr : rs) : relu ? rr : ry, ny) < 1e-5);
                 free(scr);
             }
     CHECK(saw_shared && saw_own);
@@ -317,7 +324,8 @@ static void test_wino(const wino_case *k)
     if (k->C * tw % 512 == 0) CHECK(saw_cb);
     free(U);
     /* the grid kernel (gconv.h) on the same Conv: every image, with and without bias, Relu, Clip,
-     * with each set of tiles the CPU has (NG_DCONV_ISA: 2 AVX-512, 1 AVX2, 0 baseline) */
+     * with each set of tiles the CPU has (NG_DCONV_ISA: 2 AVX-512, 1 AVX2, 0 baseline); then with the
+     * residual, bare and through the Relu */
     const ng_gconv gq = { .N = k->N, .C = k->C, .H = k->H, .W = k->W, .M = k->M, .sh = 1, .pt = k->pt,
                           .pl = k->pl, .OH = OH, .OW = OW };
     CHECK(ng_gconv_ok(&gq));
@@ -328,7 +336,7 @@ static void test_wino(const wino_case *k)
         if (isa[it / 3]) setenv("NG_DCONV_ISA", isa[it / 3], 1);
         for (size_t i = 0; i < (size_t)ng_gconv_scratch(&gq); i++) gscr[i] = NAN;   /* nothing read unwritten */
         for (size_t i = 0; i < ny; i++) y[i] = NAN;
-        ng_gconv_run(pool, &gq, x, w, k->bias ? b : NULL, act, -2.0f, 4.0f, y, gscr);
+        ng_gconv_run(pool, &gq, x, w, k->bias ? b : NULL, NULL, act, -2.0f, 4.0f, y, gscr);
         const double *want = act ? rr : ry;
         if (act == NG_PW_CLIP)
             for (size_t i = 0; i < ny; i++) rr[i] = ry[i] < -2.0 ? -2.0 : ry[i] > 4.0 ? 4.0 : ry[i];
@@ -337,6 +345,12 @@ static void test_wino(const wino_case *k)
         if (act == NG_PW_CLIP)
             for (size_t i = 0; i < ny; i++) rr[i] = ry[i] > 0.0 ? ry[i] : 0.0;
         unsetenv("NG_DCONV_ISA");
+    }
+    for (int act = 0; act < 2; act++) {
+        for (size_t i = 0; i < (size_t)ng_gconv_scratch(&gq); i++) gscr[i] = NAN;
+        for (size_t i = 0; i < ny; i++) y[i] = NAN;
+        ng_gconv_run(pool, &gq, x, w, k->bias ? b : NULL, res, act, -2.0f, 4.0f, y, gscr);
+        CHECK(relerr(act ? "grid kernel + residual, Relu" : "grid kernel + residual", y, act ? rsr : rs, ny) < 1e-5);
     }
     free(gscr);
     ng_pool_free(pool);
@@ -410,7 +424,7 @@ static void test_wino(const wino_case *k)
     for (size_t i = 0; i < ny; i++) ry[i] = ys[1][i];
     CHECK(relerr("Winograd against im2col + GEMM", ys[0], ry, ny) < 1e-5);
     free(ys[0]); free(ys[1]);
-    free(x); free(w); free(b); free(y); free(ry); free(rr);
+    free(x); free(w); free(b); free(y); free(ry); free(rr); free(res); free(rs); free(rsr);
 }
 
 /* The Winograd data gradient (ng_wino_bwd_data), 3x3 stride-1 Convs with pads in [0, 2]: called

@@ -172,6 +172,7 @@ void ng_exec_params_changed(ng_exec *e)
 }
 
 int ng_exec_folded_pools(const ng_exec *e) { return e->pooled; }
+int ng_exec_folded_adds(const ng_exec *e) { return e->added; }
 
 int64_t ng_exec_last_subbatch(const ng_exec *e) { return e->sub_n ? e->sub_sb : 0; }
 
@@ -354,6 +355,7 @@ ng_status ng_exec_run_forward(ng_exec *e)
     ctx_init(e, &xc, NULL);
     e->pooled = 0;
     e->clipped = 0;
+    e->added = 0;
     e->train_fused = e->training && e->train_fuse;
     for (int i = 0; i < m->n_nodes; i++) {
         const ng_node *nd = &m->nodes[i];
@@ -372,19 +374,29 @@ ng_status ng_exec_run_forward(ng_exec *e)
         xc.c.pool_out = pool >= 0 ? e->outs[pool * NG_NODE_MAX_OUT] : NULL;
         xc.c.pool_done = 0;
         xc.c.fuse_res = fuse && e->fuse[i] == FUSE_ADD ? &e->t[m->nodes[i + 1].in[e->addc[i] - 1]] : NULL;
+        xc.c.res_relu = xc.c.fuse_res && e->fuse[i + 1] == FUSE_RELU;   /* Conv -> Add -> Relu */
         xc.c.res_done = 0;
         double t0 = e->prof ? ng_now() : 0;
         st = ng_ops[nd->op].forward(&xc.c, nd, e->ins + e->in_off[i], e->outs + i * NG_NODE_MAX_OUT);
         if (st != NG_OK) return node_fail(nd, st);
         if (e->prof) e->prof[i] += ng_now() - t0;
         if (fuse && e->fuse[i] == FUSE_ADD) {   /* the Add is done, or runs next in place */
-            if (xc.c.res_done) { e->clipped++; i++; }
+            if (xc.c.res_done) {
+                e->clipped++;
+                e->added++;
+                i++;
+                if (xc.c.res_relu) {   /* and its Relu: its output the same buffer */
+                    e->t[m->nodes[i + 1].out[0]].data = e->t[nd->out[0]].data;
+                    i++;
+                }
+            }
         } else if (fuse) { e->clipped += xc.c.fuse_clip; i++; }   /* the Relu / Clip is done */
         if (xc.c.pool_done) { i = pool; e->pooled++; }   /* and the MaxPool */
     }
     xc.c.fuse_relu = xc.c.fuse_clip = 0;
     xc.c.pool_node = NULL;
     xc.c.fuse_res = NULL;
+    xc.c.res_relu = 0;
     e->ran = 1;
     if (m->granted && !e->training) mask_classes(m, e->t[m->output].data, n);
     return NG_OK;

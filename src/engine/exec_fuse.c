@@ -21,8 +21,10 @@ static int fuses_clip(const ng_node *a, const ng_node *b) { return a->op == NG_O
 /* Conv -> Add (MobileNetV2's projection and its residual): the Conv may add the Add's other input
  * to its output (the pointwise kernel does, in registers: ng_opctx.fuse_res); the Add's output is an
  * alias of the Conv's, so when the Conv declines, the Add runs in place there. Only an Add with two
- * inputs, the Conv's output on one side, not followed by a fused Relu, and (checked per batch in
- * prepare: the alias needs it) all three of the same shape. Like Clip, a backward after such a
+ * inputs, the Conv's output on one side, and (checked per batch in prepare: the alias needs it) all
+ * three of the same shape. When the Add feeds a Relu alone (ResNet's Conv -> Add -> Relu, the Add's
+ * FUSE_RELU), the Conv that adds applies the Relu after it and both nodes are skipped; one that
+ * declines leaves the Add to run in place with its fused Relu. Like Clip, a backward after such a
  * forward reruns it unfused. */
 static int fuses_add(const ng_model *m, const int *uses, int i)
 {
@@ -72,7 +74,7 @@ ng_status ng_exec_fusion_plan(ng_exec *e)
         else if (alone && fuses_clip(a, b)) e->fuse[i] = FUSE_CLIP;
     }
     for (int i = 0; !off && e->addfuse && i + 2 < m->n_nodes; i++)   /* (a Conv folding a Relu has no Add next) */
-        if (!e->fuse[i] && !e->fuse[i + 1]) e->addc[i] = (char)fuses_add(m, uses, i);
+        if (!e->fuse[i] && (!e->fuse[i + 1] || e->fuse[i + 1] == FUSE_RELU)) e->addc[i] = (char)fuses_add(m, uses, i);
     for (int i = 0; i < m->n_nodes; i++) e->fpool[i] = off ? -1 : pool_after(m, uses, e->fuse, i);
     free(uses);
     return NG_OK;

@@ -55,7 +55,8 @@ struct ng_exec {
     int       *fpool;        /* per node: the MaxPool node inference may fold into this Conv, or -1 */
     char      *gskip;        /* per value: backward needs no gradient buffer for it (relu_bwd_fused) */
     int        pooled;       /* MaxPools the last forward folded (their inputs were never written) */
-    int        clipped;      /* Clips the last forward folded (their inputs were never written) */
+    int        clipped;      /* Clips and Adds the last forward folded (their inputs were never written) */
+    int        added;        /* of those, Adds (ng_exec_folded_adds) */
     int        grads;        /* backward ran on this exec: fold no more MaxPools (see ng_exec_backward) */
     int        winograd;     /* NG_WINOGRAD is not "0": inference Convs may use Winograd (ng_opctx.winograd) */
     int        wino_train;   /* NG_WINOGRAD_TRAIN is "1": training Convs may too (forward and dX) */

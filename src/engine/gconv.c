@@ -2,6 +2,7 @@
 #include <string.h>
 #include "engine/gconv.h"
 #include "engine/pwconv.h"
+#include "engine/kern.h"
 
 /* The grid's geometry: per channel, ph planes of Hq x Wq floats (stride 1: the padded image,
  * Hq = OH + 2, Wq = OW + 2; stride 2: its four phases, rows and columns of one parity each,
@@ -48,8 +49,10 @@ int64_t ng_gconv_scratch(const ng_gconv *g)
 typedef struct gconv_job {
     const ng_gconv *g;
     const g_geom *q;
-    const float *x;
+    const float *x, *res;
     float *xpad, *yg, *y;
+    int act;            /* with res: applied here, after it (the kernel wrote the bare sums) */
+    float lo, hi;
 } gconv_job;
 
 /* Channels [c0, c1) into their planes: padded image row r = h + pt, column v = w + pl goes to
@@ -82,31 +85,47 @@ static void pad_body(void *arg, int64_t c0, int64_t c1, int worker)
     }
 }
 
-/* Output channels [m0, m1): the OW valid columns of each grid row. */
-static void out_body(void *arg, int64_t m0, int64_t m1, int worker)
+/* Output channels [m0, m1): the OW valid columns of each grid row; with res, act(grid + res) (the
+ * conv's value rounded first, then the sum: as the Add and Relu / Clip nodes compute it). */
+NG_KERN_CLONES static void out_body(void *arg, int64_t m0, int64_t m1, int worker)
 {
     const gconv_job *j = arg;
     const ng_gconv *g = j->g;
     const g_geom *q = j->q;
+    const int64_t OW = g->OW;
     (void)worker;
     for (int64_t m = m0; m < m1; m++)
-        for (int64_t oh = 0; oh < g->OH; oh++)
-            memcpy(j->y + (m * g->OH + oh) * g->OW, j->yg + m * q->P + oh * q->Wq, sizeof(float) * (size_t)g->OW);
+        for (int64_t oh = 0; oh < g->OH; oh++) {
+            const float *restrict src = j->yg + m * q->P + oh * q->Wq;
+            float *restrict dst = j->y + (m * g->OH + oh) * OW;
+            if (!j->res) { memcpy(dst, src, sizeof(float) * (size_t)OW); continue; }
+            const float *restrict r = j->res + (m * g->OH + oh) * OW;
+            if (j->act == NG_PW_RELU)
+                for (int64_t i = 0; i < OW; i++) { const float v = src[i] + r[i]; dst[i] = v > 0.0f ? v : 0.0f; }
+            else if (j->act == NG_PW_CLIP)
+                for (int64_t i = 0; i < OW; i++) {
+                    const float v = src[i] + r[i];
+                    dst[i] = v < j->lo ? j->lo : v > j->hi ? j->hi : v;
+                }
+            else
+                for (int64_t i = 0; i < OW; i++) dst[i] = src[i] + r[i];
+        }
 }
 
-void ng_gconv_run(ng_pool *p, const ng_gconv *g, const float *x, const float *w, const float *b, int act,
-                  float lo, float hi, float *y, float *scr)
+void ng_gconv_run(ng_pool *p, const ng_gconv *g, const float *x, const float *w, const float *b,
+                  const float *res, int act, float lo, float hi, float *y, float *scr)
 {
     const g_geom q = g_plan(g);
-    gconv_job j = { .g = g, .q = &q, .xpad = scr, .yg = scr + g->C * q.cs + q.slack };
+    gconv_job j = { .g = g, .q = &q, .xpad = scr, .yg = scr + g->C * q.cs + q.slack, .act = act, .lo = lo, .hi = hi };
     memset(scr + g->C * q.cs, 0, sizeof(float) * (size_t)q.slack);
     ng_pwconv a = { .N = 1, .M = g->M, .K = 9 * g->C, .P = q.P, .x = j.xpad, .w = w, .b = b, .y = j.yg,
-                    .act = act, .lo = lo, .hi = hi, .grid = 1, .gstride = q.cs, .gphases = q.ph,
+                    .act = res ? NG_PW_NONE : act, .lo = lo, .hi = hi, .grid = 1, .gstride = q.cs, .gphases = q.ph,
                     .greach = q.reach };
     memcpy(a.toff, q.toff, sizeof a.toff);
     for (int64_t n = 0; n < g->N; n++) {
         j.x = x + n * g->C * g->H * g->W;
         j.y = y + n * g->M * g->OH * g->OW;
+        j.res = res ? res + n * g->M * g->OH * g->OW : NULL;
         ng_pool_for(p, g->C, pad_body, &j);
         ng_pwconv_run(p, &a);
         ng_pool_for(p, g->M, out_body, &j);

@@ -35,8 +35,9 @@ int ng_gconv_ok(const ng_gconv *g);
 /* Floats of scratch ng_gconv_run needs (padded planes and the grid of outputs). */
 int64_t ng_gconv_scratch(const ng_gconv *g);
 /* y (N x M x OH x OW) = the convolution of x (N x C x H x W) with w (M x C x 3 x 3) and b (M or NULL),
- * then act (NG_PW_NONE, NG_PW_RELU or NG_PW_CLIP to [lo, hi]), over the pool's workers. */
-void ng_gconv_run(ng_pool *p, const ng_gconv *g, const float *x, const float *w, const float *b, int act,
-                  float lo, float hi, float *y, float *scr);
+ * plus res (shaped as y, not y; or NULL: a folded Add's other input), then act (NG_PW_NONE, NG_PW_RELU
+ * or NG_PW_CLIP to [lo, hi]), over the pool's workers. */
+void ng_gconv_run(ng_pool *p, const ng_gconv *g, const float *x, const float *w, const float *b,
+                  const float *res, int act, float lo, float hi, float *y, float *scr);
 
 #endif

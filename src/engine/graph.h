@@ -160,6 +160,8 @@ ng_status ng_model_finalize(ng_model *m);
 ng_status ng_model_infer_shapes(const ng_model *m, int64_t batch, ng_shape *shapes);
 /* MaxPool nodes the last forward on e folded into the Conv before them (test_fusion). */
 int ng_exec_folded_pools(const ng_exec *e);
+/* Add nodes the last forward on e folded into the Conv before them (test_fusion). */
+int ng_exec_folded_adds(const ng_exec *e);
 /* Images per sub-batch of the last forward (exec_sub.c's ng_exec_subbatch_size), 0 when it ran the batch whole. */
 int64_t ng_exec_last_subbatch(const ng_exec *e);
 
@@ -191,10 +193,13 @@ typedef struct ng_opctx {
     ng_tensor *pool_out;  /* that MaxPool's output */
     int       pool_done;  /* set by the Conv when it wrote pool_out (the exec then skips the MaxPool) */
     const ng_tensor *fuse_res; /* forward, inference only, Conv: the other input of the Add right after it
-                             (same shape as the output), which the Conv may add to its output (before
-                             Relu / Clip: never set with them); the Add's output is this node's buffer */
-    int       res_done;   /* set by the Conv when it added fuse_res (the exec then skips the Add; else the
-                             Add runs in place on this node's output) */
+                             (same shape as the output), which the Conv may add to its output (never set
+                             with fuse_relu / fuse_clip); the Add's output is this node's buffer */
+    int       res_relu;   /* with fuse_res: the Add feeds a Relu alone (ResNet's Conv -> Add -> Relu), which a
+                             Conv that adds fuse_res applies after it (the exec then skips the Relu too) */
+    int       res_done;   /* set by the Conv when it added fuse_res (the exec then skips the Add, and with
+                             res_relu the Relu; else the Add runs in place on this node's output, and
+                             applies its Relu as a fused Add -> Relu) */
     int       winograd;   /* 3x3 stride-1 Convs may run Winograd F(2x2, 3x3) (wconv.h) for the forward
                              and, in training, the data gradient; NG_WINOGRAD=0 in the environment at
                              ng_exec_new turns it off; in training it is on only with NG_WINOGRAD_TRAIN=1 */

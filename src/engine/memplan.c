@@ -34,8 +34,8 @@ int ng_memplan(const ng_model *m, const ng_shape *shapes, const char *fuse, cons
     char *own = ng_calloc((size_t)nv, 1);   /* per group: keeps a buffer of its own */
     if (!p.rep || !p.last || !p.busy || !own) { free(p.rep); free(p.last); free(p.busy); free(own); return -1; }
     for (int v = 0; v < nv; v++) { p.rep[v] = v; p.last[v] = -1; slot[v] = -1; size[v] = 0; }
-    for (int i = 0; i + 1 < nn; i++)   /* a folded Relu / Clip's output is its producer's buffer */
-        if (fuse[i]) p.rep[m->nodes[i + 1].out[0]] = m->nodes[i].out[0];
+    for (int i = 0; i + 1 < nn; i++)   /* a folded Relu / Clip / Add's output is its producer's buffer */
+        if (fuse[i]) p.rep[m->nodes[i + 1].out[0]] = p.rep[m->nodes[i].out[0]];   /* (Conv -> Add -> Relu: a chain) */
     for (int v = 0; v < nv; v++)
         if (m->vals[v].kind != NG_V_ACT || v == m->input || ng_shape_numel(&shapes[v]) < 0 || v == m->output)
             own[p.rep[v]] = 1;

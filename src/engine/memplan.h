@@ -8,7 +8,8 @@
  * activations whose lives do not overlap may share a buffer. At batch 1 MobileNetV2's ~35 MB of
  * activations then fit in a few buffers that stay in the caches, instead of every node writing
  * fresh memory. Only for inference forwards: backward reads every activation afterwards.
- * fuse[i] != 0: node i+1 (a Relu / Clip folded into node i) writes nothing, its output is node i's;
+ * fuse[i] != 0: node i+1 (a Relu / Clip / Add folded into node i) writes nothing, its output is node
+ * i's (chains too: Conv -> Add -> Relu all in the Conv's buffer);
  * fpool[i] >= 0: node i may write node fpool[i]'s output (a folded MaxPool), so that output is
  * live from node i. Not planned (slot -1): parameters, the graph inputs, the graph output (and
  * what aliases it), values without a shape. */

@@ -623,15 +623,16 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
     }
     j.relu = c->fuse_relu;
     j.x = in[0]->data; j.w = in[1]->data; j.b = b ? b->data : NULL; j.y = out[0]->data;
+    /* The Add after it (the exec checked the shapes match), for the kernels that add it: the pointwise
+     * kernel, the grid and Winograd; the Relu after that Add (res_relu) then comes after it. */
+    const ng_tensor *r = c->fuse_res;
+    const float *res = r && ng_shape_numel(&r->s) == ng_shape_numel(&out[0]->s) && r->data != j.y ? r->data : NULL;
+    const int act = res ? (c->res_relu ? NG_PW_RELU : NG_PW_NONE)
+                        : j.clip ? NG_PW_CLIP : j.relu ? NG_PW_RELU : NG_PW_NONE;
     if (conv_use_pw(c, &j.o)) {
         ng_pwconv a = { .N = j.o.N, .M = j.o.M, .K = j.o.K, .P = j.o.OHW, .x = j.x, .w = j.w, .b = j.b,
-                        .y = j.y, .act = j.clip ? NG_PW_CLIP : j.relu ? NG_PW_RELU : NG_PW_NONE,
-                        .lo = clip[0], .hi = clip[1] };
-        const ng_tensor *r = c->fuse_res;   /* the Add after it (the exec checked the shapes match) */
-        if (r && ng_shape_numel(&r->s) == ng_shape_numel(&out[0]->s) && r->data != j.y) {
-            a.res = r->data;
-            c->res_done = 1;
-        }
+                        .res = res, .y = j.y, .act = act, .lo = clip[0], .hi = clip[1] };
+        c->res_done = res != NULL;
         ng_pwconv_run(c->pool, &a);
         return NG_OK;
     }
@@ -663,8 +664,8 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
     if (conv_use_grid(c, &j.o, &gq)) {
         float *s = ng_opctx_scratch(c, 0, (size_t)ng_gconv_scratch(&gq));
         if (!s) return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for the padded planes", NG_NODE_NAME(n));
-        ng_gconv_run(c->pool, &gq, j.x, j.w, j.b, j.clip ? NG_PW_CLIP : j.relu ? NG_PW_RELU : NG_PW_NONE,
-                     clip[0], clip[1], j.y, s);
+        ng_gconv_run(c->pool, &gq, j.x, j.w, j.b, res, act, clip[0], clip[1], j.y, s);
+        c->res_done = res != NULL;
         return NG_OK;
     }
     if (conv_use_wino(c, &j.o)) {
@@ -679,8 +680,10 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
         float *s = ng_opctx_scratch(c, 0, (size_t)(U ? ng_wino_scratch_u(&p) : ng_wino_scratch(&p)));
         if (!s) return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for the Winograd transforms", NG_NODE_NAME(n));
         if (U && fresh) ng_wino_weights(c->pool, &p, j.w, U);
-        if (U) ng_wino_fwd_u(c->pool, &p, j.x, U, j.b, j.relu, j.y, s);
-        else ng_wino_fwd(c->pool, &p, j.x, j.w, j.b, j.relu, j.y, s);
+        const int relu = act == NG_PW_RELU;   /* (with res: the Add's Relu, never a Clip) */
+        if (U) ng_wino_fwd_u(c->pool, &p, j.x, U, j.b, res, relu, j.y, s);
+        else ng_wino_fwd(c->pool, &p, j.x, j.w, j.b, res, relu, j.y, s);
+        c->res_done = res != NULL;
         if (j.clip) conv_clamp_all(c->pool, j.y, o->N * o->M * o->OHW, j.clip);
         return NG_OK;
     }

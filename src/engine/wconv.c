@@ -166,12 +166,13 @@ NG_KERN_CLONES static void wino_input(const ng_wino *restrict p, const float *re
     }
 }
 
-/* y tiles of output channels [m0, m1), tile rows [r0, r1) = A^T Z A (+ bias, Relu; or added to y
- * when relu is WINO_ADD): two output rows at a time into tmp, then their OW valid columns out. */
+/* y tiles of output channels [m0, m1), tile rows [r0, r1) = A^T Z A (+ bias, + res when given (a folded
+ * Add's other input, shaped as y), then Relu; or added to y when relu is WINO_ADD): two output rows at a
+ * time into tmp, then their OW valid columns out. */
 #define WINO_ADD 2
 NG_KERN_CLONES static void wino_output(const ng_wino *restrict p, const float *restrict Z, const float *restrict b,
-                                       int relu, int64_t m0, int64_t m1, int64_t r0, int64_t r1, int64_t Tb,
-                                       float *restrict tmp, float *restrict y)
+                                       const float *restrict res, int relu, int64_t m0, int64_t m1, int64_t r0,
+                                       int64_t r1, int64_t Tb, float *restrict tmp, float *restrict y)
 {
     const int64_t tw = p->tw, MT = p->M * Tb, OW = p->OW;
     float *o0 = tmp, *o1 = tmp + 2 * tw;
@@ -198,7 +199,13 @@ NG_KERN_CLONES static void wino_output(const ng_wino *restrict p, const float *r
                 if (oh >= p->OH) break;
                 const float *src = k ? o1 : o0;
                 float *dst = y + ((n * p->M + m) * p->OH + oh) * OW;
-                if (relu == WINO_ADD) {
+                if (res) {   /* (conv + bias) + res, rounded as the Add node would */
+                    const float *rr = res + ((n * p->M + m) * p->OH + oh) * OW;
+                    if (relu)
+                        for (int64_t i = 0; i < OW; i++) { float v = (src[i] + bv) + rr[i]; dst[i] = v > 0.0f ? v : 0.0f; }
+                    else
+                        for (int64_t i = 0; i < OW; i++) dst[i] = (src[i] + bv) + rr[i];
+                } else if (relu == WINO_ADD) {
                     for (int64_t i = 0; i < OW; i++) dst[i] += src[i];
                 } else if (relu) {
                     for (int64_t i = 0; i < OW; i++) { float v = src[i] + bv; dst[i] = v > 0.0f ? v : 0.0f; }
@@ -230,7 +237,7 @@ static void wino_gemms(const ng_wino *p, const float *U, const float *V, float *
 
 typedef struct wino_job {
     const ng_wino *p;
-    const float *x, *w, *b;
+    const float *x, *w, *b, *res;
     float *y;
     int relu;       /* 1: Relu, WINO_ADD: add into y */
     int flip;       /* weights of the data gradient (ng_wino_bwd_data) */
@@ -258,7 +265,7 @@ static void own_body(void *arg, int64_t i0, int64_t i1, int worker)
         if (r0 >= r1) break;
         wino_input(p, j->x, 0, p->C, r0, r1, bf->Tb, bf->zero, tmp, V);
         wino_gemms(p, bf->U, V, Z, 0, 16, (r1 - r0) * p->tw, bf->Tb);
-        wino_output(p, Z, j->b, j->relu, 0, p->M, r0, r1, bf->Tb, tmp, j->y);
+        wino_output(p, Z, j->b, j->res, j->relu, 0, p->M, r0, r1, bf->Tb, tmp, j->y);
     }
 }
 
@@ -281,14 +288,15 @@ static void out_body(void *arg, int64_t i0, int64_t i1, int worker)
 {
     const wino_job *j = arg;
     const wino_bufs *bf = &j->bf;
-    wino_output(j->p, bf->sets + 16 * j->p->C * bf->Tb, j->b, j->relu, i0, i1, j->r0, j->r1, bf->Tb,
+    wino_output(j->p, bf->sets + 16 * j->p->C * bf->Tb, j->b, j->res, j->relu, i0, i1, j->r0, j->r1, bf->Tb,
                 bf->tmps + worker * bf->tmplen, j->y);
 }
 
 static void wino_run(ng_pool *pool, const ng_wino *p, const float *x, const float *w, const float *U,
-                     const float *b, int relu, int flip, float *y, float *scr)
+                     const float *b, const float *res, int relu, int flip, float *y, float *scr)
 {
-    wino_job j = { .p = p, .x = x, .w = w, .b = b, .y = y, .relu = relu, .flip = flip, .bf = wino_layout(p, scr, U) };
+    wino_job j = { .p = p, .x = x, .w = w, .b = b, .res = res, .y = y, .relu = relu, .flip = flip,
+                   .bf = wino_layout(p, scr, U) };
     memset(j.bf.zero, 0, sizeof(float) * (size_t)p->W);
     if (!U) ng_pool_for(pool, p->M, wt_body, &j);
     if (p->own) { ng_pool_for(pool, p->nchunks, own_body, &j); return; }
@@ -302,10 +310,10 @@ static void wino_run(ng_pool *pool, const ng_wino *p, const float *x, const floa
     }
 }
 
-void ng_wino_fwd(ng_pool *pool, const ng_wino *p, const float *x, const float *w, const float *b, int relu,
-                 float *y, float *scr)
+void ng_wino_fwd(ng_pool *pool, const ng_wino *p, const float *x, const float *w, const float *b,
+                 const float *res, int relu, float *y, float *scr)
 {
-    wino_run(pool, p, x, w, NULL, b, relu ? 1 : 0, 0, y, scr);
+    wino_run(pool, p, x, w, NULL, b, res, relu ? 1 : 0, 0, y, scr);
 }
 
 void ng_wino_weights(ng_pool *pool, const ng_wino *p, const float *w, float *U)
@@ -315,10 +323,10 @@ void ng_wino_weights(ng_pool *pool, const ng_wino *p, const float *w, float *U)
     ng_pool_for(pool, p->M, wt_body, &j);
 }
 
-void ng_wino_fwd_u(ng_pool *pool, const ng_wino *p, const float *x, const float *U, const float *b, int relu,
-                   float *y, float *scr)
+void ng_wino_fwd_u(ng_pool *pool, const ng_wino *p, const float *x, const float *U, const float *b,
+                   const float *res, int relu, float *y, float *scr)
 {
-    wino_run(pool, p, x, NULL, U, b, relu ? 1 : 0, 0, y, scr);
+    wino_run(pool, p, x, NULL, U, b, res, relu ? 1 : 0, 0, y, scr);
 }
 
 /* dX[n, c, h, w] = sum_{m, i, j} dY[n, m, h + pt - i, w + pl - j] * W[m, c, i, j]: with i' = 2 - i,
@@ -337,5 +345,5 @@ int ng_wino_plan_bwd_data(ng_wino *p, int64_t N, int64_t C, int64_t M, int64_t H
 
 void ng_wino_bwd_data(ng_pool *pool, const ng_wino *p, const float *dy, const float *w, float *dx, float *scr)
 {
-    wino_run(pool, p, dy, w, NULL, NULL, WINO_ADD, 1, dx, scr);
+    wino_run(pool, p, dy, w, NULL, NULL, NULL, WINO_ADD, 1, dx, scr);
 }

@@ -51,17 +51,17 @@ void ng_wino_plan(ng_wino *p, int64_t N, int64_t C, int64_t M, int64_t H, int64_
                   int64_t OH, int64_t OW, int nw, int64_t chunk_bytes);
 /* Floats of scratch ng_wino_fwd needs: one buffer, shared by the workers. */
 int64_t ng_wino_scratch(const ng_wino *p);
-/* y = conv(x, w (M x C x 3 x 3), b (M, or NULL)), Relu of it when relu is set (the Relu op's
- * expression). scr: ng_wino_scratch(p) floats. */
-void ng_wino_fwd(ng_pool *pool, const ng_wino *p, const float *x, const float *w, const float *b, int relu,
-                 float *y, float *scr);
+/* y = conv(x, w (M x C x 3 x 3), b (M, or NULL)) (+ res: N x M x OH x OW, or NULL: a folded Add's other
+ * input, not y), Relu of it when relu is set (the Relu op's expression). scr: ng_wino_scratch(p) floats. */
+void ng_wino_fwd(ng_pool *pool, const ng_wino *p, const float *x, const float *w, const float *b,
+                 const float *res, int relu, float *y, float *scr);
 /* The transformed weights U (16 x M x C floats) of w, for ng_wino_fwd_u: made once, used by every
  * forward while w does not change (an inference exec's weight cache). Their layout is the plan's
  * (in panels when p->tr): a cache made for one plan serves another only with the same tr. */
 void ng_wino_weights(ng_pool *pool, const ng_wino *p, const float *w, float *U);
 /* ng_wino_fwd with U made by ng_wino_weights; scr: ng_wino_scratch_u(p) floats. */
-void ng_wino_fwd_u(ng_pool *pool, const ng_wino *p, const float *x, const float *U, const float *b, int relu,
-                   float *y, float *scr);
+void ng_wino_fwd_u(ng_pool *pool, const ng_wino *p, const float *x, const float *U, const float *b,
+                   const float *res, int relu, float *y, float *scr);
 int64_t ng_wino_scratch_u(const ng_wino *p);
 /* The data gradient of that convolution (3x3, stride 1, every pad in [0, 2]), on the same kernels:
  * dX += conv(dY, W turned 180 degrees with its channel axes swapped, padding 2 - pt, 2 - pl).
