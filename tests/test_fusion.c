@@ -30,6 +30,8 @@
  * Fifth graph (test_residuals): MobileNetV2's inverted residual blocks, the Add folded into the projection.
  * Sixth graph (test_resnet_adds): ResNet's Conv -> Add -> Relu, the Add and its Relu folded into the
  * Conv on the grid, Winograd and the pointwise kernel.
+ * Seventh graph (test_stem_pool): ResNet's stem, Conv 7x7 stride 2 [-> Relu] -> MaxPool 3x3 stride 2
+ * pads 1, the pool folded into the Conv's blocks of rows (conv_pool.c).
  * ctest-engine-only: links nnguard_engine alone. */
 #include "tutil.h"
 #include "engine/graph.h"
@@ -558,6 +560,90 @@ static void test_resnet_adds(ng_rng *r)
     ng_model_free(m);
 }
 
+/* The seventh graph: x [N, 3, SH, SH] -> Conv 7x7 stride 2 pads 3 (SM channels) [-> Relu] -> MaxPool 3x3
+ * stride 2 pads 1 -> y. The Conv runs in blocks of output rows (SH 120: 60 rows in blocks of 14, the last
+ * one 18) and pools each block in cache, the first pooled row of a block joined with the block before.
+ * Checked at batch 1 and 3, with and without the Relu (without it the maxima are negative in places,
+ * so padding that won would show): the pool folded (ng_exec_folded_pools), outputs bit-identical to
+ * NG_NO_FUSION (the MaxPool node), input gradients too, and within 1e-5 of a double reference. */
+enum { SH = 120, SO = 60, SP = 30, SM = 16 };
+
+static void test_stem_pool(ng_rng *r)
+{
+    for (int relu = 0; relu < 2; relu++) {
+        ng_model *m = ng_model_alloc();
+        ng_shape xs = {4, {-1, 3, SH, SH}};
+        int x = ng_model_add_value(m, "x", NG_V_INPUT, &xs);
+        m->input = x;
+        int c = gb_conv(m, "stem", x, 3, SM, 7, 2, 0, r);
+        if (relu) c = gb_node(m, NG_OP_RELU, "stem.relu", &c, 1);
+        ng_attrs pa;
+        ng_attrs_default(&pa);
+        pa.kernel[0] = pa.kernel[1] = 3;
+        pa.stride[0] = pa.stride[1] = 2;
+        for (int i = 0; i < 4; i++) pa.pad[i] = 1;
+        int p = ng_model_add_value(m, "stem.pool", NG_V_ACT, NULL);
+        ng_model_add_node(m, NG_OP_MAXPOOL, "stem.pool", &c, 1, &p, 1, &pa);
+        m->output = p;
+        CHECK_OK(ng_model_finalize(m));
+        for (int n = 1; n <= 3; n += 2) {
+            const int nx = n * 3 * SH * SH, ny = n * SM * SP * SP;
+            float *xv = malloc((size_t)nx * sizeof(float)), *y[2], *g[2];
+            gb_fill(r, xv, nx, 1.0f);
+            int folded = -1;
+            for (int k = 0; k < 2; k++) {   /* default, NG_NO_FUSION */
+                y[k] = calloc((size_t)ny, sizeof(float));
+                g[k] = calloc((size_t)nx, sizeof(float));
+                ng_exec *e = new_exec(m, 0, k == 0);
+                if (!e) return;
+                const float *out;
+                ng_shape os;
+                CHECK_OK(ng_exec_forward(e, xv, n, &out, &os));
+                CHECK(ng_shape_numel(&os) == ny);
+                memcpy(y[k], out, (size_t)ny * sizeof(float));
+                if (k == 0) folded = ng_exec_folded_pools(e);
+                float *dy = malloc((size_t)ny * sizeof(float));
+                for (int i = 0; i < ny; i++) dy[i] = 1.0f + 0.001f * (float)(i % 7);
+                CHECK_OK(ng_exec_backward(e, dy, NULL, g[k]));
+                free(dy);
+                ng_exec_free(e);
+            }
+            static double a[3 * SH * SH], t[SM * SO * SO];
+            double worst = 0, big = 1;
+            int neg = 0;
+            for (int i = 0; i < n; i++) {
+                for (int k = 0; k < 3 * SH * SH; k++) a[k] = xv[i * 3 * SH * SH + k];
+                ref_conv(a, 3, SH, SH, param(m, "stem.w"), param(m, "stem.b"), SM, 7, 2, 0, t, SO, SO);
+                for (int k = 0; relu && k < SM * SO * SO; k++) t[k] = t[k] > 0 ? t[k] : 0;
+                for (int ch = 0; ch < SM; ch++)
+                    for (int ph = 0; ph < SP; ph++)
+                        for (int pw = 0; pw < SP; pw++) {
+                            double best = -INFINITY;
+                            for (int u = 2 * ph - 1; u <= 2 * ph + 1; u++)
+                                for (int v = 2 * pw - 1; v <= 2 * pw + 1; v++)
+                                    if (u >= 0 && u < SO && v >= 0 && v < SO && t[(ch * SO + u) * SO + v] > best)
+                                        best = t[(ch * SO + u) * SO + v];
+                            const double got = y[0][((i * SM + ch) * SP + ph) * SP + pw];
+                            if (fabs(got - best) > worst) worst = fabs(got - best);
+                            if (fabs(best) > big) big = fabs(best);
+                            neg += best < 0;
+                        }
+            }
+            worst /= big;
+            printf("stem pool%s, batch %d: %d pool folded, worst error against the double reference %.3g of the "
+                   "largest output, %d negative maxima\n", relu ? " after Relu" : "", n, folded, worst, neg);
+            CHECKF(folded == 1, "stem pool, batch %d: %d MaxPools folded, expected 1", n, folded);
+            CHECKF(!memcmp(y[0], y[1], (size_t)ny * sizeof(float)), "stem pool, batch %d: folded pool differs from the node", n);
+            CHECKF(!memcmp(g[0], g[1], (size_t)nx * sizeof(float)), "stem pool, batch %d: input gradient differs", n);
+            CHECKF(worst < 1e-5, "stem pool, batch %d: error %.3g against the reference", n, worst);
+            CHECKF(relu ? neg == 0 : neg > 0, "stem pool, batch %d: %d negative maxima", n, neg);
+            for (int k = 0; k < 2; k++) { free(y[k]); free(g[k]); }
+            free(xv);
+        }
+        ng_model_free(m);
+    }
+}
+
 int main(void)
 {
     CHECK_OK(ng_init());
@@ -598,5 +684,6 @@ int main(void)
     test_train_bn();
     test_residuals(&r);
     test_resnet_adds(&r);
+    test_stem_pool(&r);
     return tu_done();
 }

@@ -46,6 +46,17 @@ float **ng_conv_scratch(ng_opctx *c, size_t floats, float **ptrs, int nw);
 const float *ng_conv_cols(const conv_geom *o, const float *xg, float *col, int64_t *ld);
 /* Images per GEMM (1: per-image GEMMs) for nw workers. */
 int64_t ng_conv_images_per_gemm(const conv_geom *o, int nw);
+/* ResNet's stem pool folded into a Conv computed in blocks of rows (conv_pool.c): whether the MaxPool
+ * node (output shape ps) is the 3x3 stride-2 pads-1 kind over an N x M x OH x OW output (OH, OW even);
+ * a block's pooled rows from its nr (even) conv rows yb (M x nr x OW): into py (the image's pooled
+ * output at the block's first pooled row, channels pstride apart; the first row partial unless the
+ * block starts the image) and, when side is not NULL, its last row's horizontal maxima (M x OW / 2)
+ * into side; tmp: OW floats. ng_conv_pool3_join then completes a partial row (n floats) with the
+ * side of the block before. */
+int  ng_conv_pool3_ok(const ng_node *pool, const ng_shape *ps, int64_t N, int64_t M, int64_t OH, int64_t OW);
+void ng_conv_pool3_block(const float *yb, int64_t M, int64_t nr, int64_t OW, float *py, int64_t pstride, float *side,
+                         float *tmp);
+void ng_conv_pool3_join(float *row, const float *side, int64_t n);
 /* Whether a training backward takes dX from Winograd (wconv.h). */
 int ng_conv_use_wino_bwd(const ng_opctx *c, const conv_geom *o);
 #endif

@@ -260,24 +260,47 @@ static void conv_fwd_pwgemm(ng_pool *p, const conv_job *j, float *col)
  * Any batch (work item = image x block): at batch 32 the stem took 77 ms through per-image im2col +
  * OpenBLAS, 25 ms this way; layer2.0.conv1 24 -> 14, layer3.0.conv1 24 -> 13. */
 #define NG_PW_ROWS_FLOATS 131072
-typedef struct conv_pwrows { const conv_job *j; float **scr; int64_t R, nb; } conv_pwrows;
+/* With ResNet's stem pool folded in (conv_pool.c; pool set): even R, each block's rows into the worker's
+ * scratch after its columns (never into y), pooled from there into pool; side: the blocks' last rows'
+ * horizontal maxima (N x nb x M x OW/2) for ng_conv_pool3_join. */
+typedef struct conv_pwrows { const conv_job *j; float **scr; int64_t R, nb, ycol; float *pool, *side; } conv_pwrows;
 static void conv_pwrows_body(void *arg, int64_t b0, int64_t b1, int worker)
 {
     const conv_pwrows *q = arg;
     const conv_job *j = q->j;
     const conv_geom *o = &j->o;
+    const int64_t OW = o->g.OW, OW2 = OW / 2, PH = o->g.OH / 2;
     for (int64_t it = b0; it < b1; it++) {
         const int64_t n = it / q->nb, b = it % q->nb;   /* image n, its block b */
-        const int64_t r0 = b * q->R, r1 = b + 1 < q->nb ? r0 + q->R : o->g.OH, P = (r1 - r0) * o->g.OW;
+        const int64_t r0 = b * q->R, r1 = b + 1 < q->nb ? r0 + q->R : o->g.OH, P = (r1 - r0) * OW;
         ng_win2d g = o->g;   /* output rows [r0, r1): the same window, its top moved down */
         g.OH = r1 - r0;
         g.pt = o->g.pt - r0 * o->g.sh;
         ng_im2col(&g, j->x + n * o->C * o->HW, q->scr[worker], P);
+        float *yb = q->pool ? q->scr[worker] + q->ycol : j->y + n * o->M * o->OHW + r0 * OW;
         const ng_pwconv a = { .N = 1, .M = o->M, .K = o->K, .P = P, .x = q->scr[worker], .w = j->w, .b = j->b,
-                              .y = j->y + n * o->M * o->OHW + r0 * o->g.OW, .ldy = o->OHW,
+                              .y = yb, .ldy = q->pool ? P : o->OHW,
                               .act = j->clip ? NG_PW_CLIP : j->relu ? NG_PW_RELU : NG_PW_NONE,
                               .lo = j->clip ? j->clip[0] : 0.0f, .hi = j->clip ? j->clip[1] : 0.0f };
         ng_pwconv_serial(&a);
+        if (q->pool)
+            ng_conv_pool3_block(yb, o->M, r1 - r0, OW, q->pool + (n * o->M * PH + r0 / 2) * OW2, PH * OW2,
+                                b + 1 < q->nb ? q->side + (n * q->nb + b) * o->M * OW2 : NULL, yb + o->M * P);
+    }
+}
+
+/* The partial first pooled row of every block after the first: with the side of the block before. */
+static void conv_pool3_join_body(void *arg, int64_t i0, int64_t i1, int worker)
+{
+    const conv_pwrows *q = arg;
+    const conv_geom *o = &q->j->o;
+    const int64_t OW2 = o->g.OW / 2, PH = o->g.OH / 2;
+    (void)worker;
+    for (int64_t it = i0; it < i1; it++) {   /* it = image x channel */
+        const int64_t n = it / o->M, m = it % o->M;
+        for (int64_t b = 1; b < q->nb; b++)
+            ng_conv_pool3_join(q->pool + ((n * o->M + m) * PH + b * q->R / 2) * OW2,
+                               q->side + ((n * q->nb + b - 1) * o->M + m) * OW2, OW2);
     }
 }
 
@@ -689,10 +712,24 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
     }
     const int64_t rows = c->pwgemm && !c->training && j.o.G == 1 && !j.o.one_by_one ? conv_pwrows_rows(&j.o, nw) : 0;
     if (rows > 0) {
-        if (!ng_conv_scratch(c, (size_t)(j.o.K * (rows + j.o.g.OH % rows) * j.o.g.OW), ptrs, nw))
-            return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for the column blocks", NG_NODE_NAME(n));
-        conv_pwrows q = { .j = &j, .scr = ptrs, .R = rows, .nb = j.o.g.OH / rows };
+        /* ResNet's stem pool folded in (conv_pool.c): the blocks' rows even, kept in the scratch */
+        const int pool3 = rows >= 2 && !j.clip && c->pool_node && c->pool_out &&
+                          ng_conv_pool3_ok(c->pool_node, &c->pool_out->s, j.o.N, j.o.M, j.o.g.OH, j.o.g.OW);
+        conv_pwrows q = { .j = &j, .scr = ptrs, .R = pool3 ? rows / 2 * 2 : rows };
+        q.nb = j.o.g.OH / q.R;
+        const int64_t rmax = q.R + j.o.g.OH % q.R;
+        q.ycol = j.o.K * rmax * j.o.g.OW;
+        const int64_t per = q.ycol + (pool3 ? (j.o.M * rmax + 1) * j.o.g.OW : 0),
+                      side = pool3 ? j.o.N * q.nb * j.o.M * (j.o.g.OW / 2) : 0;
+        for (int w = 0; w < nw; w++)   /* worker 0's scratch also holds the sides */
+            if (!(ptrs[w] = ng_opctx_scratch(c, w, (size_t)(per + (w ? 0 : side)))))
+                return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for the column blocks", NG_NODE_NAME(n));
+        if (pool3) { q.pool = c->pool_out->data; q.side = ptrs[0] + per; }
         ng_pool_for(c->pool, j.o.N * q.nb, conv_pwrows_body, &q);
+        if (pool3) {
+            ng_pool_for(c->pool, j.o.N * j.o.M, conv_pool3_join_body, &q);
+            c->pool_done = 1;
+        }
         return NG_OK;
     }
     if (c->pwgemm && !c->training && j.o.N == 1 && j.o.G == 1 && !j.o.one_by_one && ng_pwconv_ok(j.o.OHW)) {
