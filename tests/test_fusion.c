@@ -29,7 +29,7 @@
  * NG_TRAIN_FUSION=0: outputs, gradients and running statistics bit-identical (test_train_bn).
  * Fifth graph (test_residuals): MobileNetV2's inverted residual blocks, the Add folded into the projection.
  * Sixth graph (test_resnet_adds): ResNet's Conv -> Add -> Relu, the Add and its Relu folded into the
- * Conv on the grid, Winograd and the pointwise kernel.
+ * Conv on the grid, Winograd and the pointwise kernel (also after a downsample's column matrix).
  * Seventh graph (test_stem_pool): ResNet's stem, Conv 7x7 stride 2 [-> Relu] -> MaxPool 3x3 stride 2
  * pads 1, the pool folded into the Conv's blocks of rows (conv_pool.c).
  * ctest-engine-only: links nnguard_engine alone. */
@@ -470,15 +470,17 @@ static void test_residuals(ng_rng *r)
     ng_model_free(m);
 }
 
-/* The sixth graph (ResNet's basic block, then a 1x1 one): x [N, BC, BH, BW] -> Conv3x3 -> Relu r1 ->
- * Conv3x3 -> Add(., x) -> Relu a1 -> Conv1x1 -> Add(a1, .) -> Relu -> y. In inference each Add and the
- * Relu after it are folded into the Conv before them: at batch 1 the 3x3 one on the grid (gconv.c), at
- * batch 2 or with NG_GCONV=0 on Winograd, the 1x1 one on the pointwise kernel. Checked: both Adds
- * folded (ng_exec_folded_adds), outputs bit-identical to NG_ADDFUSE=0 (the same kernels, the Add and
- * Relu as nodes), input gradients too, within 1e-6 of NG_NO_FUSION and 1e-5 of a double reference
- * (of the largest output),
- * and a quarter or more of the outputs zero and non-zero (the Relu seen). */
-enum { BC = 48, BH = 17, BW = 17 };   /* over 32 channels: not the direct kernel (conv_use_direct) */
+/* The sixth graph (ResNet's basic blocks, then a 1x1 one, then one with a downsample): x [N, BC, BH, BW] ->
+ * Conv3x3 -> Relu -> Conv3x3 -> Add(., x) -> Relu a1 -> Conv1x1 -> Add(a1, .) -> Relu a2 -> Conv3x3 stride 2
+ * -> Relu -> Conv3x3 c5; Conv1x1 stride 2 of a2 -> Add(c5, .) -> Relu -> y [N, BC, BO, BO]. In inference
+ * each Add and the Relu after it are folded into the Conv right before them: the first on the grid at
+ * batch 1 and on Winograd at batch 4 or with NG_GCONV=0; the second on the pointwise kernel; the third
+ * (the downsample, a column matrix of the strided pixels) on the pointwise kernel, whole at batch 1
+ * and in blocks of rows at batch 4. Checked: all three Adds folded (ng_exec_folded_adds), outputs
+ * bit-identical to NG_ADDFUSE=0 (the same kernels, the Add and Relu as nodes), input gradients too,
+ * within 1e-6 of NG_NO_FUSION and 1e-5 of a double reference (of the largest output), and a quarter
+ * to three quarters of the outputs zero (the Relu seen). */
+enum { BC = 48, BH = 17, BW = 17, BO = 9 };   /* over 32 channels: not the direct kernel (conv_use_direct) */
 
 static void test_resnet_adds(ng_rng *r)
 {
@@ -495,40 +497,49 @@ static void test_resnet_adds(ng_rng *r)
     int c3 = gb_conv(m, "rb.conv3", q1, BC, BC, 1, 1, 0, r);
     int s2[2] = { q1, c3 };
     int a2 = gb_node(m, NG_OP_ADD, "rb.add2", s2, 2);
-    m->output = gb_node(m, NG_OP_RELU, "rb.relu3", &a2, 1);
+    int q2 = gb_node(m, NG_OP_RELU, "rb.relu3", &a2, 1);
+    int c4 = gb_conv(m, "rb.conv4", q2, BC, BC, 3, 2, 0, r);
+    int r4 = gb_node(m, NG_OP_RELU, "rb.relu4", &c4, 1);
+    int c5 = gb_conv(m, "rb.conv5", r4, BC, BC, 3, 1, 0, r);
+    int ds = gb_conv(m, "rb.down", q2, BC, BC, 1, 2, 0, r);
+    int s3[2] = { c5, ds };
+    int a3 = gb_node(m, NG_OP_ADD, "rb.add3", s3, 2);
+    m->output = gb_node(m, NG_OP_RELU, "rb.relu5", &a3, 1);
     CHECK_OK(ng_model_finalize(m));
-    enum { P = BC * BH * BW };
-    static double a[P], t1[P], t2[P], t3[P];
-    for (int cfg = 0; cfg < 3; cfg++) {   /* batch 1 (the grid), batch 1 with NG_GCONV=0, batch 2 (Winograd) */
-        const int n = cfg == 2 ? 2 : 1, nx = n * P;
-        const char *what = cfg == 0 ? "batch 1, grid" : cfg == 1 ? "batch 1, Winograd" : "batch 2, Winograd";
+    enum { P = BC * BH * BW, PO = BC * BO * BO };
+    static double a[P], t1[P], t2[P], t3[P], t4[PO], t5[PO], t6[PO];
+    for (int cfg = 0; cfg < 3; cfg++) {   /* batch 1 (the grid), batch 1 with NG_GCONV=0, batch 4 (Winograd) */
+        const int n = cfg == 2 ? 4 : 1, nx = n * P, ny = n * PO;
+        const char *what = cfg == 0 ? "batch 1, grid" : cfg == 1 ? "batch 1, Winograd" : "batch 4, Winograd";
         float *xv = malloc((size_t)nx * sizeof(float)), *y[3], *g[3];
         gb_fill(r, xv, nx, 1.0f);
         int folded = -1;
         for (int k = 0; k < 3; k++) {   /* default, NG_ADDFUSE=0, NG_NO_FUSION */
-            y[k] = calloc((size_t)nx, sizeof(float));
+            y[k] = calloc((size_t)ny, sizeof(float));
             g[k] = calloc((size_t)nx, sizeof(float));
             if (k == 1) setenv("NG_ADDFUSE", "0", 1);
             if (cfg == 1) setenv("NG_GCONV", "0", 1);
+            if (cfg == 2) setenv("NG_SUBBATCH", "0", 1);   /* the 4 images in one pass: the row blocks */
             ng_exec *e = new_exec(m, 0, k != 2);
             unsetenv("NG_ADDFUSE");
             unsetenv("NG_GCONV");
+            unsetenv("NG_SUBBATCH");
             if (!e) return;
             const float *out;
             ng_shape os;
             CHECK_OK(ng_exec_forward(e, xv, n, &out, &os));
-            CHECK(ng_shape_numel(&os) == nx);
-            memcpy(y[k], out, (size_t)nx * sizeof(float));
+            CHECK(ng_shape_numel(&os) == ny);
+            memcpy(y[k], out, (size_t)ny * sizeof(float));
             if (k == 0) folded = ng_exec_folded_adds(e);
             else CHECK(ng_exec_folded_adds(e) == 0);
-            float *dy = malloc((size_t)nx * sizeof(float));
-            for (int i = 0; i < nx; i++) dy[i] = 1.0f + 0.001f * (float)(i % 7);
+            float *dy = malloc((size_t)ny * sizeof(float));
+            for (int i = 0; i < ny; i++) dy[i] = 1.0f + 0.001f * (float)(i % 7);
             CHECK_OK(ng_exec_backward(e, dy, NULL, g[k]));
             free(dy);
             ng_exec_free(e);
         }
-        CHECKF(folded == 2, "resnet adds, %s: %d of 2 Adds folded into their Conv", what, folded);
-        CHECKF(!memcmp(y[0], y[1], (size_t)nx * sizeof(float)), "resnet adds, %s: folded Add + Relu differ from the nodes", what);
+        CHECKF(folded == 3, "resnet adds, %s: %d of 3 Adds folded into their Conv", what, folded);
+        CHECKF(!memcmp(y[0], y[1], (size_t)ny * sizeof(float)), "resnet adds, %s: folded Add + Relu differ from the nodes", what);
         CHECKF(!memcmp(g[0], g[1], (size_t)nx * sizeof(float)), "resnet adds, %s: input gradient differs", what);
         double worst = 0, wf = 0, big = 1;   /* errors against the largest output (48-channel sums cancel) */
         int zeros = 0;
@@ -539,10 +550,15 @@ static void test_resnet_adds(ng_rng *r)
             ref_conv(t1, BC, BH, BW, param(m, "rb.conv2.w"), param(m, "rb.conv2.b"), BC, 3, 1, 0, t2, BH, BW);
             for (int k = 0; k < P; k++) { const double v = t2[k] + a[k]; t2[k] = v > 0 ? v : 0; }
             ref_conv(t2, BC, BH, BW, param(m, "rb.conv3.w"), param(m, "rb.conv3.b"), BC, 1, 1, 0, t3, BH, BW);
-            for (int k = 0; k < P; k++) {
-                const double v = t3[k] + t2[k], want = v > 0 ? v : 0, got = y[0][i * P + k];
+            for (int k = 0; k < P; k++) { const double v = t3[k] + t2[k]; t3[k] = v > 0 ? v : 0; }
+            ref_conv(t3, BC, BH, BW, param(m, "rb.conv4.w"), param(m, "rb.conv4.b"), BC, 3, 2, 0, t4, BO, BO);
+            for (int k = 0; k < PO; k++) t4[k] = t4[k] > 0 ? t4[k] : 0;
+            ref_conv(t4, BC, BO, BO, param(m, "rb.conv5.w"), param(m, "rb.conv5.b"), BC, 3, 1, 0, t5, BO, BO);
+            ref_conv(t3, BC, BH, BW, param(m, "rb.down.w"), param(m, "rb.down.b"), BC, 1, 2, 0, t6, BO, BO);
+            for (int k = 0; k < PO; k++) {
+                const double v = t5[k] + t6[k], want = v > 0 ? v : 0, got = y[0][i * PO + k];
                 if (fabs(got - want) > worst) worst = fabs(got - want);
-                if (fabs(got - y[2][i * P + k]) > wf) wf = fabs(got - y[2][i * P + k]);
+                if (fabs(got - y[2][i * PO + k]) > wf) wf = fabs(got - y[2][i * PO + k]);
                 if (want > big) big = want;
                 zeros += got == 0.0f;
             }
@@ -550,13 +566,72 @@ static void test_resnet_adds(ng_rng *r)
         worst /= big;
         wf /= big;
         printf("resnet adds, %s: %d Adds folded, worst relative error against the double reference %.3g, "
-               "against no fusion %.3g, %d of %d outputs zero\n", what, folded, worst, wf, zeros, nx);
+               "against no fusion %.3g, %d of %d outputs zero\n", what, folded, worst, wf, zeros, ny);
         CHECKF(worst < 1e-5, "resnet adds, %s: error %.3g against the reference", what, worst);
         CHECKF(wf < 1e-6, "resnet adds, %s: %.3g from the unfused exec", what, wf);
-        CHECKF(zeros > nx / 4 && zeros < nx * 3 / 4, "resnet adds, %s: %d of %d outputs zero (a test that cannot see the Relu)", what, zeros, nx);
+        CHECKF(zeros > ny / 4 && zeros < ny * 3 / 4, "resnet adds, %s: %d of %d outputs zero (a test that cannot see the Relu)", what, zeros, ny);
         for (int k = 0; k < 3; k++) { free(y[k]); free(g[k]); }
         free(xv);
     }
+    ng_model_free(m);
+}
+
+/* The sixth graph's fold on the row blocks (conv_pwrows_body) where an image spans several: x [2, BC,
+ * 72, 72] -> Conv1x1 stride 2 d; Conv3x3 stride 2 of x (36 x 36 outputs, K 432: blocks of 18 rows)
+ * -> Add(., d) -> Relu -> y, whole batch (NG_SUBBATCH=0). Checked as the sixth graph: the Add folded,
+ * bit-identical to NG_ADDFUSE=0, within 1e-5 of a double reference. */
+enum { QH = 72, QO = 36 };
+
+static void test_rows_add(ng_rng *r)
+{
+    ng_model *m = ng_model_alloc();
+    ng_shape xs = {4, {-1, BC, QH, QH}};
+    int x = ng_model_add_value(m, "x", NG_V_INPUT, &xs);
+    m->input = x;
+    int d = gb_conv(m, "q.down", x, BC, BC, 1, 2, 0, r);
+    int c = gb_conv(m, "q.conv", x, BC, BC, 3, 2, 0, r);
+    int s[2] = { c, d };
+    int a = gb_node(m, NG_OP_ADD, "q.add", s, 2);
+    m->output = gb_node(m, NG_OP_RELU, "q.relu", &a, 1);
+    CHECK_OK(ng_model_finalize(m));
+    enum { n = 2, PX = BC * QH * QH, PO = BC * QO * QO };
+    float *xv = malloc((size_t)n * PX * sizeof(float)), *y[2];
+    gb_fill(r, xv, n * PX, 1.0f);
+    int folded = -1;
+    for (int k = 0; k < 2; k++) {   /* default, NG_ADDFUSE=0 */
+        y[k] = malloc((size_t)n * PO * sizeof(float));
+        if (k == 1) setenv("NG_ADDFUSE", "0", 1);
+        setenv("NG_SUBBATCH", "0", 1);
+        ng_exec *e = new_exec(m, 0, 1);
+        unsetenv("NG_ADDFUSE");
+        unsetenv("NG_SUBBATCH");
+        if (!e) return;
+        const float *out;
+        ng_shape os;
+        CHECK_OK(ng_exec_forward(e, xv, n, &out, &os));
+        CHECK(ng_shape_numel(&os) == n * PO);
+        memcpy(y[k], out, (size_t)n * PO * sizeof(float));
+        if (k == 0) folded = ng_exec_folded_adds(e);
+        ng_exec_free(e);
+    }
+    static double xa[PX], t1[PO], t2[PO];
+    double worst = 0, big = 1;
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < PX; k++) xa[k] = xv[i * PX + k];
+        ref_conv(xa, BC, QH, QH, param(m, "q.conv.w"), param(m, "q.conv.b"), BC, 3, 2, 0, t1, QO, QO);
+        ref_conv(xa, BC, QH, QH, param(m, "q.down.w"), param(m, "q.down.b"), BC, 1, 2, 0, t2, QO, QO);
+        for (int k = 0; k < PO; k++) {
+            const double v = t1[k] + t2[k], want = v > 0 ? v : 0;
+            if (fabs(y[0][i * PO + k] - want) > worst) worst = fabs(y[0][i * PO + k] - want);
+            if (want > big) big = want;
+        }
+    }
+    worst /= big;
+    printf("row blocks + residual: %d Add folded, worst error against the double reference %.3g\n", folded, worst);
+    CHECKF(folded == 1, "row blocks + residual: %d Adds folded, expected 1", folded);
+    CHECKF(!memcmp(y[0], y[1], (size_t)n * PO * sizeof(float)), "row blocks + residual: folded Add differs from the node");
+    CHECKF(worst < 1e-5, "row blocks + residual: error %.3g against the reference", worst);
+    free(y[0]); free(y[1]); free(xv);
     ng_model_free(m);
 }
 
@@ -684,6 +759,7 @@ int main(void)
     test_train_bn();
     test_residuals(&r);
     test_resnet_adds(&r);
+    test_rows_add(&r);
     test_stem_pool(&r);
     return tu_done();
 }

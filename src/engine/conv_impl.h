@@ -34,6 +34,9 @@ typedef struct conv_job {
     const float *wp;    /* its packed weights, one block per group */
     int64_t xlen;       /* floats of its padded input */
     float  *yp;         /* the folded MaxPool's output (conv_pool_ok), else NULL */
+    const float *res;   /* forward, the pointwise kernel's paths (conv_pwrows_body, conv_fwd_pwgemm): a folded
+                           Add's other input (shaped as y), added before act; else NULL */
+    int     act;        /* forward, those paths: NG_PW_NONE / RELU / CLIP (Relu / Clip fused, or the Add's Relu) */
 } conv_job;
 
 /* Check node n's shapes (input xs, weight ws, bias bs or NULL) and fill o. */

@@ -245,9 +245,8 @@ static void conv_fwd_pwgemm(ng_pool *p, const conv_job *j, float *col)
     const conv_geom *o = &j->o;
     conv_pwcols q = { o, j->x, col };
     ng_pool_for(p, o->Cg, conv_pw_cols, &q);
-    const ng_pwconv a = { .N = 1, .M = o->M, .K = o->K, .P = o->OHW, .x = col, .w = j->w, .b = j->b, .y = j->y,
-                          .act = j->clip ? NG_PW_CLIP : j->relu ? NG_PW_RELU : NG_PW_NONE,
-                          .lo = j->clip ? j->clip[0] : 0.0f, .hi = j->clip ? j->clip[1] : 0.0f };
+    const ng_pwconv a = { .N = 1, .M = o->M, .K = o->K, .P = o->OHW, .x = col, .w = j->w, .b = j->b, .res = j->res,
+                          .y = j->y, .act = j->act, .lo = j->clip ? j->clip[0] : 0.0f, .hi = j->clip ? j->clip[1] : 0.0f };
     ng_pwconv_run(p, &a);
 }
 
@@ -279,9 +278,9 @@ static void conv_pwrows_body(void *arg, int64_t b0, int64_t b1, int worker)
         ng_im2col(&g, j->x + n * o->C * o->HW, q->scr[worker], P);
         float *yb = q->pool ? q->scr[worker] + q->ycol : j->y + n * o->M * o->OHW + r0 * OW;
         const ng_pwconv a = { .N = 1, .M = o->M, .K = o->K, .P = P, .x = q->scr[worker], .w = j->w, .b = j->b,
-                              .y = yb, .ldy = q->pool ? P : o->OHW,
-                              .act = j->clip ? NG_PW_CLIP : j->relu ? NG_PW_RELU : NG_PW_NONE,
-                              .lo = j->clip ? j->clip[0] : 0.0f, .hi = j->clip ? j->clip[1] : 0.0f };
+                              .res = j->res ? j->res + n * o->M * o->OHW + r0 * OW : NULL, .y = yb,
+                              .ldy = q->pool ? P : o->OHW, .act = j->act, .lo = j->clip ? j->clip[0] : 0.0f,
+                              .hi = j->clip ? j->clip[1] : 0.0f };
         ng_pwconv_serial(&a);
         if (q->pool)
             ng_conv_pool3_block(yb, o->M, r1 - r0, OW, q->pool + (n * o->M * PH + r0 / 2) * OW2, PH * OW2,
@@ -647,11 +646,13 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
     j.relu = c->fuse_relu;
     j.x = in[0]->data; j.w = in[1]->data; j.b = b ? b->data : NULL; j.y = out[0]->data;
     /* The Add after it (the exec checked the shapes match), for the kernels that add it: the pointwise
-     * kernel, the grid and Winograd; the Relu after that Add (res_relu) then comes after it. */
+     * kernel (1x1, and after im2col: ResNet's downsample), the grid and Winograd; the Relu after that
+     * Add (res_relu) then comes after it. */
     const ng_tensor *r = c->fuse_res;
     const float *res = r && ng_shape_numel(&r->s) == ng_shape_numel(&out[0]->s) && r->data != j.y ? r->data : NULL;
     const int act = res ? (c->res_relu ? NG_PW_RELU : NG_PW_NONE)
                         : j.clip ? NG_PW_CLIP : j.relu ? NG_PW_RELU : NG_PW_NONE;
+    j.act = act;
     if (conv_use_pw(c, &j.o)) {
         ng_pwconv a = { .N = j.o.N, .M = j.o.M, .K = j.o.K, .P = j.o.OHW, .x = j.x, .w = j.w, .b = j.b,
                         .res = res, .y = j.y, .act = act, .lo = clip[0], .hi = clip[1] };
@@ -713,7 +714,7 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
     const int64_t rows = c->pwgemm && !c->training && j.o.G == 1 && !j.o.one_by_one ? conv_pwrows_rows(&j.o, nw) : 0;
     if (rows > 0) {
         /* ResNet's stem pool folded in (conv_pool.c): the blocks' rows even, kept in the scratch */
-        const int pool3 = rows >= 2 && !j.clip && c->pool_node && c->pool_out &&
+        const int pool3 = rows >= 2 && !j.clip && !res && c->pool_node && c->pool_out &&
                           ng_conv_pool3_ok(c->pool_node, &c->pool_out->s, j.o.N, j.o.M, j.o.g.OH, j.o.g.OW);
         conv_pwrows q = { .j = &j, .scr = ptrs, .R = pool3 ? rows / 2 * 2 : rows };
         q.nb = j.o.g.OH / q.R;
@@ -725,6 +726,8 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
             if (!(ptrs[w] = ng_opctx_scratch(c, w, (size_t)(per + (w ? 0 : side)))))
                 return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for the column blocks", NG_NODE_NAME(n));
         if (pool3) { q.pool = c->pool_out->data; q.side = ptrs[0] + per; }
+        j.res = res;
+        c->res_done = res != NULL;
         ng_pool_for(c->pool, j.o.N * q.nb, conv_pwrows_body, &q);
         if (pool3) {
             ng_pool_for(c->pool, j.o.N * j.o.M, conv_pool3_join_body, &q);
@@ -735,6 +738,8 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
     if (c->pwgemm && !c->training && j.o.N == 1 && j.o.G == 1 && !j.o.one_by_one && ng_pwconv_ok(j.o.OHW)) {
         float *col = ng_opctx_scratch(c, 0, (size_t)(j.o.K * j.o.OHW));
         if (!col) return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for the column buffer", NG_NODE_NAME(n));
+        j.res = res;
+        c->res_done = res != NULL;
         conv_fwd_pwgemm(c->pool, &j, col);
         return NG_OK;
     }
