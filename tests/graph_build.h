@@ -42,14 +42,22 @@ static inline int gb_conv(ng_model *m, const char *name, int x, int cin, int cou
     return y;
 }
 
+/* A model whose input *x is [N, c, h, w] (N free). */
+static inline ng_model *gb_model(int c, int h, int w, int *x)
+{
+    ng_model *m = ng_model_alloc();
+    ng_shape xs = {4, {-1, c, h, w}};
+    *x = ng_model_add_value(m, "x", NG_V_INPUT, &xs);
+    m->input = *x;
+    return m;
+}
+
 /* The residual block x [N, c, h, w] -> depthwise Conv3x3 -> Relu r1 -> Conv3x3 -> Add(., r1) -> Relu
  * -> Conv1x1 stride 2 -> y [N, m, ...]: r1 feeds two nodes, conv1 and add feed their Relu alone. */
 static inline ng_model *gb_residual(ng_rng *r, int c, int h, int w, int m_out)
 {
-    ng_model *m = ng_model_alloc();
-    ng_shape xs = {4, {-1, c, h, w}};
-    int x = ng_model_add_value(m, "x", NG_V_INPUT, &xs);
-    m->input = x;
+    int x;
+    ng_model *m = gb_model(c, h, w, &x);
     int c1 = gb_conv(m, "conv1", x, c, c, 3, 1, 1, r);
     int r1 = gb_node(m, NG_OP_RELU, "relu1", &c1, 1);
     int c2 = gb_conv(m, "conv2", r1, c, c, 3, 1, 0, r);

@@ -114,6 +114,25 @@ static void run(ng_model *m, int training, int fusion, const float *x, int n, fl
     ng_exec_free(e);
 }
 
+/* Forward x (n images) on e, its output (ny floats, checked) into y and what it folded into *adds and
+ * *pools (either may be NULL); then the input gradient for dL/dy = 1 + 0.001 (i mod 7) into gx (the
+ * backward reruns the forward unfolded). Frees e. */
+static void fwd_bwd(ng_exec *e, const float *x, int n, int64_t ny, float *y, float *gx, int *adds, int *pools)
+{
+    const float *out;
+    ng_shape os;
+    CHECK_OK(ng_exec_forward(e, x, n, &out, &os));
+    CHECK(ng_shape_numel(&os) == ny);
+    memcpy(y, out, (size_t)ny * sizeof(float));
+    if (adds) *adds = ng_exec_folded_adds(e);
+    if (pools) *pools = ng_exec_folded_pools(e);
+    float *dy = malloc((size_t)ny * sizeof(float));
+    for (int64_t i = 0; i < ny; i++) dy[i] = 1.0f + 0.001f * (float)(i % 7);
+    CHECK_OK(ng_exec_backward(e, dy, NULL, gx));
+    free(dy);
+    ng_exec_free(e);
+}
+
 /* The second graph: 3 x 10 x 12 -> conv C1 (pad 1) -> relu -> pool -> C1 x 5 x 6 -> conv C2 (pad 1) -> pool
  * -> C2 x 2 x 3 (C1, C2 = 5, 6: the grid tiles, whose pools take 16 column pairs at once and then
  * one by one; 16, 32 on AVX-512: the 16-channel tiles). */
@@ -434,16 +453,7 @@ static void test_residuals(ng_rng *r)
             ng_exec *e = new_exec(m, 0, k != 2);
             unsetenv("NG_ADDFUSE");
             if (!e) return;
-            const float *out;
-            ng_shape os;
-            CHECK_OK(ng_exec_forward(e, xv, n, &out, &os));
-            CHECK(ng_shape_numel(&os) == nx);
-            memcpy(y[k], out, (size_t)nx * sizeof(float));
-            float *dy = malloc((size_t)nx * sizeof(float));
-            for (int i = 0; i < nx; i++) dy[i] = 1.0f + 0.001f * (float)(i % 5);
-            CHECK_OK(ng_exec_backward(e, dy, NULL, g[k]));
-            free(dy);
-            ng_exec_free(e);
+            fwd_bwd(e, xv, n, nx, y[k], g[k], NULL, NULL);
         }
         CHECKF(!memcmp(y[0], y[1], (size_t)nx * sizeof(float)), "residuals batch %d: fused Add differs from the Add node", n);
         CHECKF(!memcmp(g[0], g[1], (size_t)nx * sizeof(float)), "residuals batch %d: input gradient differs", n);
@@ -484,10 +494,8 @@ enum { BC = 48, BH = 17, BW = 17, BO = 9 };   /* over 32 channels: not the direc
 
 static void test_resnet_adds(ng_rng *r)
 {
-    ng_model *m = ng_model_alloc();
-    ng_shape xs = {4, {-1, BC, BH, BW}};
-    int x = ng_model_add_value(m, "x", NG_V_INPUT, &xs);
-    m->input = x;
+    int x;
+    ng_model *m = gb_model(BC, BH, BW, &x);
     int c1 = gb_conv(m, "rb.conv1", x, BC, BC, 3, 1, 0, r);
     int r1 = gb_node(m, NG_OP_RELU, "rb.relu1", &c1, 1);
     int c2 = gb_conv(m, "rb.conv2", r1, BC, BC, 3, 1, 0, r);
@@ -525,18 +533,10 @@ static void test_resnet_adds(ng_rng *r)
             unsetenv("NG_GCONV");
             unsetenv("NG_SUBBATCH");
             if (!e) return;
-            const float *out;
-            ng_shape os;
-            CHECK_OK(ng_exec_forward(e, xv, n, &out, &os));
-            CHECK(ng_shape_numel(&os) == ny);
-            memcpy(y[k], out, (size_t)ny * sizeof(float));
-            if (k == 0) folded = ng_exec_folded_adds(e);
-            else CHECK(ng_exec_folded_adds(e) == 0);
-            float *dy = malloc((size_t)ny * sizeof(float));
-            for (int i = 0; i < ny; i++) dy[i] = 1.0f + 0.001f * (float)(i % 7);
-            CHECK_OK(ng_exec_backward(e, dy, NULL, g[k]));
-            free(dy);
-            ng_exec_free(e);
+            int adds = -1;
+            fwd_bwd(e, xv, n, ny, y[k], g[k], &adds, NULL);
+            if (k == 0) folded = adds;
+            else CHECK(adds == 0);
         }
         CHECKF(folded == 3, "resnet adds, %s: %d of 3 Adds folded into their Conv", what, folded);
         CHECKF(!memcmp(y[0], y[1], (size_t)ny * sizeof(float)), "resnet adds, %s: folded Add + Relu differ from the nodes", what);
@@ -584,10 +584,8 @@ enum { QH = 72, QO = 36 };
 
 static void test_rows_add(ng_rng *r)
 {
-    ng_model *m = ng_model_alloc();
-    ng_shape xs = {4, {-1, BC, QH, QH}};
-    int x = ng_model_add_value(m, "x", NG_V_INPUT, &xs);
-    m->input = x;
+    int x;
+    ng_model *m = gb_model(BC, QH, QH, &x);
     int d = gb_conv(m, "q.down", x, BC, BC, 1, 2, 0, r);
     int c = gb_conv(m, "q.conv", x, BC, BC, 3, 2, 0, r);
     int s[2] = { c, d };
@@ -646,10 +644,8 @@ enum { SH = 120, SO = 60, SP = 30, SM = 16 };
 static void test_stem_pool(ng_rng *r)
 {
     for (int relu = 0; relu < 2; relu++) {
-        ng_model *m = ng_model_alloc();
-        ng_shape xs = {4, {-1, 3, SH, SH}};
-        int x = ng_model_add_value(m, "x", NG_V_INPUT, &xs);
-        m->input = x;
+        int x;
+        ng_model *m = gb_model(3, SH, SH, &x);
         int c = gb_conv(m, "stem", x, 3, SM, 7, 2, 0, r);
         if (relu) c = gb_node(m, NG_OP_RELU, "stem.relu", &c, 1);
         ng_attrs pa;
@@ -671,17 +667,9 @@ static void test_stem_pool(ng_rng *r)
                 g[k] = calloc((size_t)nx, sizeof(float));
                 ng_exec *e = new_exec(m, 0, k == 0);
                 if (!e) return;
-                const float *out;
-                ng_shape os;
-                CHECK_OK(ng_exec_forward(e, xv, n, &out, &os));
-                CHECK(ng_shape_numel(&os) == ny);
-                memcpy(y[k], out, (size_t)ny * sizeof(float));
-                if (k == 0) folded = ng_exec_folded_pools(e);
-                float *dy = malloc((size_t)ny * sizeof(float));
-                for (int i = 0; i < ny; i++) dy[i] = 1.0f + 0.001f * (float)(i % 7);
-                CHECK_OK(ng_exec_backward(e, dy, NULL, g[k]));
-                free(dy);
-                ng_exec_free(e);
+                int pools = -1;
+                fwd_bwd(e, xv, n, ny, y[k], g[k], NULL, &pools);
+                if (k == 0) folded = pools;
             }
             static double a[3 * SH * SH], t[SM * SO * SO];
             double worst = 0, big = 1;
