@@ -910,6 +910,8 @@ int main(void)
         { 2, 16, 8, 9, 8, 3, 3, 1, 1, 0, 2, 2, 0, 1, 1, 1, 1 },    /* the same, asymmetric pads (0 / 2 rows, 2 / 0 cols) */
         { 1, 64, 9, 9, 45, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },   /* inference: im2col + the pointwise kernel, K 576 */
         { 1, 20, 12, 12, 12, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 1 },  /* 1x1 stride 2 (ResNet's downsample), 36 pixels */
+        { 1, 8, 9, 9, 23, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1 },    /* 1x1, M 23: rows in blocks of 8 (or 6), 4, 2, 1 */
+        { 1, 20, 12, 12, 22, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0 },  /* 1x1 stride 2, M 22 (.., 4, 2), no bias */
         /* inference at batch 1, 3x3 stride 2, at most 784 outputs: the grid kernel on the four phases
          * of the padded image (gconv.h); odd and even sizes and pads move which phase each tap reads */
         { 1, 24, 28, 28, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1 }, /* resnet18's layer2.0.conv1, smaller */

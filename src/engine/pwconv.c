@@ -65,17 +65,17 @@ pw_tile(const int G, const int MB, const int VB, const ng_pwconv *a, const float
 
 /* Rows [m0, m1) x pixels [p0, p1) (p1 - p0 >= 16) of one image: channel blocks outside (a block's
  * weight rows stay in L1), pixel blocks inside (the chunk's input rows stay in L2). The rows past
- * the last full block of MB go in blocks of 4 then 1; the pixels past the last full block of
+ * the last full block of MB go in blocks of 4, 2 then 1; the pixels past the last full block of
  * 16*VB in single vectors, the last one ending at p1. */
-#define PW_ROWS(MBX, VBX)                                                                                \
+#define PW_ROWS(MBX, VBX)                                                                               \
     do {                                                                                                \
         const float *wm = w + m * K, *bm = b ? b + m : NULL;                                            \
         int64_t p = p0;                                                                                 \
         for (; p + 16 * (VBX) <= p1; p += 16 * (VBX))                                                  \
-            pw_tile(0, (MBX), (VBX), a, x + p, wm, bm, res ? res + m * PY + p : NULL, y + m * PY + p);    \
+            pw_tile(0, (MBX), (VBX), a, x + p, wm, bm, res ? res + m * PY + p : NULL, y + m * PY + p); \
         for (; p < p1; p += 16) {                                                                       \
             const int64_t q = p + 16 <= p1 ? p : p1 - 16;                                               \
-            pw_tile(0, (MBX), 1, a, x + q, wm, bm, res ? res + m * PY + q : NULL, y + m * PY + q);        \
+            pw_tile(0, (MBX), 1, a, x + q, wm, bm, res ? res + m * PY + q : NULL, y + m * PY + q);     \
         }                                                                                               \
     } while (0)
 
@@ -95,30 +95,19 @@ pw_tile(const int G, const int MB, const int VB, const ng_pwconv *a, const float
         }                                                                                               \
     } while (0)
 
-#define PW_RUN_G(NAME, ATTR, MB, VB)                                                                    \
+/* One kernel: rows in blocks of MB, then 4, 2 and 1, each through ROWS (PW_ROWS or the grid's PW_ROWS_G). */
+#define PW_RUN(NAME, ATTR, MB, VB, ROWS)                                                                 \
     ATTR static void NAME(const ng_pwconv *a, const float *x, const float *w, const float *res, float *y, \
                           int64_t m0, int64_t m1, int64_t p0, int64_t p1)                               \
     {                                                                                                   \
         const int64_t K = a->K, PY = ng_pwconv_ldy(a);                                                  \
         const float *b = a->b;                                                                          \
         int64_t m = m0;                                                                                 \
-        (void)res;                                                                                      \
-        for (; m + (MB) <= m1; m += (MB)) PW_ROWS_G((MB), (VB));                                        \
-        for (; m + 4 <= m1; m += 4) PW_ROWS_G(4, (VB));                                                 \
-        for (; m + 2 <= m1; m += 2) PW_ROWS_G(2, (VB));                                                 \
-        for (; m < m1; m++) PW_ROWS_G(1, (VB));                                                         \
-    }
-
-#define PW_RUN(NAME, ATTR, MB, VB)                                                                       \
-    ATTR static void NAME(const ng_pwconv *a, const float *x, const float *w, const float *res, float *y, \
-                          int64_t m0, int64_t m1, int64_t p0, int64_t p1)                               \
-    {                                                                                                   \
-        const int64_t K = a->K, PY = ng_pwconv_ldy(a);                                                  \
-        const float *b = a->b;                                                                          \
-        int64_t m = m0;                                                                                 \
-        for (; m + (MB) <= m1; m += (MB)) PW_ROWS((MB), (VB));                                     \
-        for (; m + 4 <= m1; m += 4) PW_ROWS(4, (VB));                                              \
-        for (; m < m1; m++) PW_ROWS(1, (VB));                                                        \
+        (void)res;   /* (the grid has none) */                                                          \
+        for (; m + (MB) <= m1; m += (MB)) ROWS((MB), (VB));                                             \
+        for (; m + 4 <= m1; m += 4) ROWS(4, (VB));                                                      \
+        for (; m + 2 <= m1; m += 2) ROWS(2, (VB));                                                      \
+        for (; m < m1; m++) ROWS(1, (VB));                                                              \
     }
 
 typedef void (*pw_fn)(const ng_pwconv *a, const float *x, const float *w, const float *res, float *y, int64_t m0,
@@ -127,14 +116,14 @@ typedef void (*pw_fn)(const ng_pwconv *a, const float *x, const float *w, const 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define NG_PW_X86 1
 /* AVX-512: 32 registers, 24 accumulators. AVX2: 16 registers, a 16-float vector takes two. */
-PW_RUN(pw_run512, __attribute__((target("avx512f,avx512vl,avx2,fma"))), 8, 3)
-PW_RUN(pw_run2, __attribute__((target("avx2,fma"))), 6, 1)
+PW_RUN(pw_run512, __attribute__((target("avx512f,avx512vl,avx2,fma"))), 8, 3, PW_ROWS)
+PW_RUN(pw_run2, __attribute__((target("avx2,fma"))), 6, 1, PW_ROWS)
 /* the grid: 6 x 4 vectors (24 accumulators, 10 loads per 24 multiply-adds) */
-PW_RUN_G(pw_grid512, __attribute__((target("avx512f,avx512vl,avx2,fma"))), 6, 4)
-PW_RUN_G(pw_grid2, __attribute__((target("avx2,fma"))), 6, 1)
+PW_RUN(pw_grid512, __attribute__((target("avx512f,avx512vl,avx2,fma"))), 6, 4, PW_ROWS_G)
+PW_RUN(pw_grid2, __attribute__((target("avx2,fma"))), 6, 1, PW_ROWS_G)
 #endif
-PW_RUN(pw_run_base, , 4, 1)
-PW_RUN_G(pw_grid_base, , 4, 1)
+PW_RUN(pw_run_base, , 4, 1, PW_ROWS)
+PW_RUN(pw_grid_base, , 4, 1, PW_ROWS_G)
 
 /* The CPU's kernel level, detected once (ng_pwconv_serial runs per Winograd chunk and row block);
  * NG_DCONV_ISA is read per call because test_kernels changes it between runs. */
