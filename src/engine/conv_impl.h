@@ -36,6 +36,8 @@ typedef struct conv_job {
     float  *yp;         /* the folded MaxPool's output (conv_pool_ok), else NULL */
     const float *res;   /* forward, the pointwise kernel's paths (conv_pwrows_body, conv_fwd_pwgemm): a folded
                            Add's other input (shaped as y), added before act; else NULL */
+    const float *wt;    /* backward: W^T per group (K x Mg) for the pointwise kernel, else NULL */
+    int     pw;         /* training: the GEMMs W col and W^T dY through the pointwise kernel (pwconv.h) */
     int     act;        /* forward, those paths: NG_PW_NONE / RELU / CLIP (Relu / Clip fused, or the Add's Relu) */
 } conv_job;
 

@@ -119,6 +119,18 @@ static void conv_gemm_block(const conv_job *j, int64_t g, const float *cm, int64
     const float *a = j->w + (g * o->Mg + m0) * o->K;
     float *cb = o->wide ? yw + c0 : yg + c0;
     if (m1 <= m0 || nc <= 0) return;
+    if (j->pw && ng_pwconv_ok(nc)) {   /* the pointwise kernel on the columns: bias and act in registers */
+        const ng_pwconv pa = { .N = 1, .M = m1 - m0, .K = o->K, .P = nc, .x = cm + c0, .ld = ldb, .w = a,
+                               .b = j->b ? j->b + g * o->Mg + m0 : NULL, .y = cb + m0 * ldc, .ldy = ldc,
+                               .act = o->wide ? NG_PW_NONE : j->clip ? NG_PW_CLIP : j->relu ? NG_PW_RELU : NG_PW_NONE,
+                               .lo = j->clip ? j->clip[0] : 0.0f, .hi = j->clip ? j->clip[1] : 0.0f };
+        ng_pwconv_serial(&pa);
+        if (o->wide)
+            for (int64_t m = m0; m < m1; m++)
+                for (int64_t oh = r0; oh < r1; oh++)
+                    copy_out(yg + m * o->OHW + oh * o->g.OW, yw + m * o->L + oh * o->Wp, o->g.OW, 0.0f, j->relu, j->clip);
+        return;
+    }
     for (int64_t m = m0; m < m1; m++) {
         const float bv = j->b ? j->b[g * o->Mg + m] : 0.0f;
         float *r = cb + m * ldc;
@@ -581,7 +593,12 @@ static void conv_fwd_batched(void *arg, int64_t i0, int64_t i1, int worker)
                 ng_im2col(&o->g, xi, col + i * P, ld);
             }
         }
-        ng_par_sgemm(NULL, 0, 0, o->M, ld, o->K, 1.0f, j->w, o->K, col, ld, 0.0f, yb, ld);
+        if (j->pw && ng_pwconv_ok(ld)) {
+            const ng_pwconv pa = { .N = 1, .M = o->M, .K = o->K, .P = ld, .x = col, .w = j->w, .y = yb };
+            ng_pwconv_serial(&pa);
+        } else {
+            ng_par_sgemm(NULL, 0, 0, o->M, ld, o->K, 1.0f, j->w, o->K, col, ld, 0.0f, yb, ld);
+        }
         for (int64_t i = 0; i < cnt; i++)
             for (int64_t m = 0; m < o->M; m++) {
                 const float bv = j->b ? j->b[m] : 0.0f, *src = yb + m * ld + i * P;
@@ -743,6 +760,7 @@ ng_status ng_conv_fwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
         conv_fwd_pwgemm(c->pool, &j, col);
         return NG_OK;
     }
+    j.pw = c->pwgemm && c->training && ng_pwconv_fast();
     j.nb = ng_conv_images_per_gemm(&j.o, nw);
     size_t floats = j.o.one_by_one ? 1 : (size_t)(j.o.K * j.o.OHW);
     if (j.o.wide) floats = (size_t)(j.o.K * j.o.L + j.o.padsz + j.o.Mg * j.o.L);   /* conv_fwd_body's layout */

@@ -14,6 +14,7 @@
 #include "engine/dwconv.h"
 #include "engine/wconv.h"
 #include "engine/v16.h"
+#include "engine/pwconv.h"
 
 static void conv_bias_grad(const conv_geom *o, const float *dyg, float *db)
 {
@@ -25,10 +26,32 @@ static void conv_bias_grad(const conv_geom *o, const float *dyg, float *db)
     }
 }
 
+/* t (cols x rows) = a (rows x cols)^T */
+static void transpose(const float *a, int64_t rows, int64_t cols, float *t)
+{
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t k = 0; k < cols; k++) t[k * rows + r] = a[r * cols + k];
+}
+
+/* dcol (K x P, rows ldc apart) = W_g^T dY (Mg x P, rows ldy apart): the pointwise kernel on wt
+ * (W_g^T, K x Mg, from conv_wt) when the job has it, else OpenBLAS; pool: split inside (or NULL). */
+static void conv_dcol(const conv_job *j, ng_pool *pool, const float *wg, const float *wtg, const float *dy,
+                      int64_t ldy, int64_t P, float *dcol, int64_t ldc)
+{
+    const conv_geom *o = &j->o;
+    if (wtg && ng_pwconv_ok(P)) {
+        const ng_pwconv a = { .N = 1, .M = o->K, .K = o->Mg, .P = P, .x = dy, .ld = ldy, .w = wtg, .y = dcol, .ldy = ldc };
+        if (pool) ng_pwconv_run(pool, &a);
+        else ng_pwconv_serial(&a);
+        return;
+    }
+    ng_par_sgemm(pool, 1, 0, o->K, P, o->Mg, 1.0f, wg, o->K, dy, ldy, 0.0f, dcol, ldc);
+}
+
 /* Backward of one (image, group) on the padded grid: dY is spread onto the grid (zeros in the
  * extra columns), dW += dY_grid * colw^T, and dX gets W^T * dY_grid put back through the grid. */
-static void conv_bwd_wide(const conv_job *j, const float *xg, const float *dyg, const float *wg, float *dwg,
-                          float *dxg, float *col, float *dcol, float *xpad, float *dyw)
+static void conv_bwd_wide(const conv_job *j, const float *xg, const float *dyg, const float *wg, const float *wtg,
+                          float *dwg, float *dxg, float *col, float *dcol, float *xpad, float *dyw)
 {
     const conv_geom *o = &j->o;
     const ng_win2d *g = &o->g;
@@ -46,7 +69,7 @@ static void conv_bwd_wide(const conv_job *j, const float *xg, const float *dyg, 
         ng_par_sgemm(j->inner, 0, 1, o->Mg, o->K, o->L, 1.0f, dyw, o->L, col, o->L, 1.0f, dwg, o->K);
     }
     if (dxg) {
-        ng_par_sgemm(j->inner, 1, 0, o->K, o->L, o->Mg, 1.0f, wg, o->K, dyw, o->L, 0.0f, dcol, o->L);
+        conv_dcol(j, j->inner, wg, wtg, dyw, o->L, o->L, dcol, o->L);
         memset(xpad, 0, sizeof(float) * (size_t)o->padsz);
         ng_col2im_wide_add(dcol, o->Cg, o->Hp, o->Wp, g->kh, g->kw, g->dh, g->dw, o->L, o->L, xpad);
         ng_unpad_planes_add(xpad, o->Cg, o->H, o->W, g->pt, g->pl, o->Hp, o->Wp, dxg);
@@ -72,9 +95,9 @@ static void conv_bwd_body(void *arg, int64_t i0, int64_t i1, int worker)
         int64_t n = it / o->G, g = it % o->G;
         const float *xg = j->x + (n * o->C + g * o->Cg) * o->HW;
         const float *dyg = j->dy + (n * o->M + g * o->Mg) * o->OHW;
-        const float *wg = j->w + g * o->Mg * o->K;
+        const float *wg = j->w + g * o->Mg * o->K, *wtg = j->wt ? j->wt + g * o->Mg * o->K : NULL;
         if (o->wide) {
-            conv_bwd_wide(j, xg, dyg, wg, dw ? dw + g * o->Mg * o->K : NULL,
+            conv_bwd_wide(j, xg, dyg, wg, wtg, dw ? dw + g * o->Mg * o->K : NULL,
                           j->dx ? j->dx + (n * o->C + g * o->Cg) * o->HW : NULL, col, dcol, xpad, dyw);
             if (db) conv_bias_grad(o, dyg, db + g * o->Mg);
             continue;
@@ -91,7 +114,7 @@ static void conv_bwd_body(void *arg, int64_t i0, int64_t i1, int worker)
             if (o->one_by_one) {
                 ng_par_sgemm(j->inner, 1, 0, o->K, o->OHW, o->Mg, 1.0f, wg, o->K, dyg, o->OHW, 1.0f, dxg, o->OHW);
             } else {
-                ng_par_sgemm(j->inner, 1, 0, o->K, o->OHW, o->Mg, 1.0f, wg, o->K, dyg, o->OHW, 0.0f, dcol, o->OHW);
+                conv_dcol(j, j->inner, wg, wtg, dyg, o->OHW, o->OHW, dcol, o->OHW);
                 ng_col2im_add(&o->g, dcol, dxg, o->OHW);
             }
         }
@@ -144,7 +167,7 @@ static void conv_bwd_batched(void *arg, int64_t i0, int64_t i1, int worker)
         }
         if (dw) ng_par_sgemm(NULL, 0, 1, o->M, o->K, ld, 1.0f, dyb, ld, col, ld, 1.0f, dw, o->K);
         if (!j->dx) continue;
-        ng_par_sgemm(NULL, 1, 0, o->K, ld, o->M, 1.0f, j->w, o->K, dyb, ld, 0.0f, dcol, ld);
+        conv_dcol(j, NULL, j->w, j->wt, dyb, ld, ld, dcol, ld);
         for (int64_t i = 0; i < cnt; i++) {
             float *dxi = j->dx + (n0 + i) * o->C * o->HW;
             if (o->wide) {
@@ -314,8 +337,17 @@ ng_status ng_conv_bwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
     size_t floats = (size_t)(2 * o->K * o->OHW + o->M * o->K + o->M);
     if (o->wide) floats = (size_t)(2 * o->K * o->L + o->M * o->K + o->M + o->padsz + o->Mg * o->L);
     if (j.nb > 1) floats = (size_t)(2 * o->K * P + o->M * o->K + o->M + o->padsz + o->M * P);
-    if (!ng_conv_scratch(c, floats, ptrs, nw))
+    /* W^T for the pointwise kernel (each group's K x Mg), after worker 0's part of the scratch */
+    const int use_wt = j.dx && !o->one_by_one && c->pwgemm && ng_pwconv_fast();
+    if (!ng_conv_scratch(c, floats, ptrs, nw) ||
+        (use_wt && !(ptrs[0] = ng_opctx_scratch(c, 0, floats + (size_t)(o->M * o->K)))))
         return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for backward buffers", NG_NODE_NAME(n));
+    if (use_wt) {
+        float *wt = ptrs[0] + floats;
+        for (int64_t g = 0; g < o->G; g++)
+            transpose(j.w + g * o->Mg * o->K, o->Mg, o->K, wt + g * o->Mg * o->K);
+        j.wt = wt;
+    }
     j.scr = ptrs; j.used = used;
     int64_t items = o->N * o->G;
     if (j.nb > 1) ng_pool_for(c->pool, (o->N + j.nb - 1) / j.nb, conv_bwd_batched, &j);
