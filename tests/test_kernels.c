@@ -11,6 +11,7 @@
 #include "engine/pwconv.h"
 #include "engine/gconv.h"
 #include "engine/wconv.h"
+#include "engine/abt.h"
 
 #define TOL 1e-4
 
@@ -859,6 +860,37 @@ static void test_bn_hand(void)
     destroy(&t);
 }
 
+/* abt.h (a training Conv's dW += dY col^T) on its own, with each set of tiles the CPU has
+ * (NG_DCONV_ISA: 2 AVX-512, 1 AVX2, 0 baseline): rows past the 4 / 2-row blocks, columns past the
+ * 6 / 2-column blocks, pixels past the last vector of 16 and past a chunk of 1024, strides wider
+ * than the rows, and D's earlier values kept (it adds). */
+static void test_abt(int64_t M, int64_t N, int64_t P)
+{
+    const int64_t lda = P + 3, ldb = P + 5, ldd = N + 2;
+    float *a = rnd((size_t)(M * lda), -1, 1), *b = rnd((size_t)(N * ldb), -1, 1), *d0 = rnd((size_t)(M * ldd), -1, 1);
+    float *d = malloc(sizeof(float) * (size_t)(M * ldd));
+    double *want = malloc(sizeof(double) * (size_t)(M * ldd));
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t n = 0; n < ldd; n++) {
+            double s = d0[m * ldd + n];
+            for (int64_t p = 0; n < N && p < P; p++) s += (double)a[m * lda + p] * b[n * ldb + p];
+            want[m * ldd + n] = s;
+        }
+    static const char *const isa[3] = { NULL, "1", "0" };
+    for (int i = 0; i < 3; i++) {
+        if (isa[i]) setenv("NG_DCONV_ISA", isa[i], 1);
+        memcpy(d, d0, sizeof(float) * (size_t)(M * ldd));
+        const ng_abt q = { .M = M, .N = N, .P = P, .a = a, .lda = lda, .b = b, .ldb = ldb, .d = d, .ldd = ldd };
+        ng_abt_serial(&q);
+        char what[96];
+        snprintf(what, sizeof what, "abt M %lld N %lld P %lld isa cap %s", (long long)M, (long long)N, (long long)P,
+                 isa[i] ? isa[i] : "none");
+        CHECK(relerr(what, d, want, (size_t)(M * ldd)) < TOL);
+        if (isa[i]) unsetenv("NG_DCONV_ISA");
+    }
+    free(a); free(b); free(d0); free(d); free(want);
+}
+
 int main(void)
 {
     CHECK_OK(ng_init());
@@ -985,6 +1017,12 @@ int main(void)
         { 1, 64, 15, 17, 32, 1, 1, 1, 1, 0 },   /* C 64: dX's GEMMs on the small-tile kernel (9-tile chunks) */
     };
     for (size_t i = 0; i < NG_ARRAY_LEN(wbwds); i++) test_wino_bwd(&wbwds[i]);
+
+    test_abt(4, 6, 16);      /* one full tile, one vector */
+    test_abt(7, 11, 37);     /* 4 + 3 rows, 6 + 5 columns, 2 vectors + 5 pixels */
+    test_abt(3, 2, 5);       /* under one vector */
+    test_abt(32, 288, 784);  /* vgg-small's features.3 per image (K 288) */
+    test_abt(13, 17, 2061);  /* two chunks of 1024 and 13 pixels */
 
     test_gemm(7, 5, 9, 0, 0, 1, 1, 5, 1.0f, 1.0f);       /* C [N] */
     test_gemm(64, 120, 400, 0, 1, 1, 1, 120, 1.0f, 1.0f); /* LeNet f1 (split GEMMs) */

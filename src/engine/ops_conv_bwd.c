@@ -15,6 +15,7 @@
 #include "engine/wconv.h"
 #include "engine/v16.h"
 #include "engine/pwconv.h"
+#include "engine/abt.h"
 
 static void conv_bias_grad(const conv_geom *o, const float *dyg, float *db)
 {
@@ -48,6 +49,20 @@ static void conv_dcol(const conv_job *j, ng_pool *pool, const float *wg, const f
     ng_par_sgemm(pool, 1, 0, o->K, P, o->Mg, 1.0f, wg, o->K, dy, ldy, 0.0f, dcol, ldc);
 }
 
+/* dW_g (Mg x K) += dY (Mg x P, rows ldy apart) col^T (K x P, rows ldc apart): abt.h's kernel when
+ * the job takes it and the work is not split inside (pool NULL), else OpenBLAS. */
+static void conv_dw(const conv_job *j, ng_pool *pool, const float *dy, int64_t ldy, const float *cm, int64_t ldc,
+                    int64_t P, float *dwg)
+{
+    const conv_geom *o = &j->o;
+    if (j->pw && !pool) {
+        const ng_abt q = { .M = o->Mg, .N = o->K, .P = P, .a = dy, .lda = ldy, .b = cm, .ldb = ldc, .d = dwg, .ldd = o->K };
+        ng_abt_serial(&q);
+        return;
+    }
+    ng_par_sgemm(pool, 0, 1, o->Mg, o->K, P, 1.0f, dy, ldy, cm, ldc, 1.0f, dwg, o->K);
+}
+
 /* Backward of one (image, group) on the padded grid: dY is spread onto the grid (zeros in the
  * extra columns), dW += dY_grid * colw^T, and dX gets W^T * dY_grid put back through the grid. */
 static void conv_bwd_wide(const conv_job *j, const float *xg, const float *dyg, const float *wg, const float *wtg,
@@ -66,7 +81,7 @@ static void conv_bwd_wide(const conv_job *j, const float *xg, const float *dyg, 
     if (dwg) {
         ng_pad_planes(xg, o->Cg, o->H, o->W, g->pt, g->pl, o->Hp, o->Wp, tail, xpad);
         ng_im2col_wide(xpad, o->Cg, o->Hp, o->Wp, g->kh, g->kw, g->dh, g->dw, o->L, col, o->L);
-        ng_par_sgemm(j->inner, 0, 1, o->Mg, o->K, o->L, 1.0f, dyw, o->L, col, o->L, 1.0f, dwg, o->K);
+        conv_dw(j, j->inner, dyw, o->L, col, o->L, o->L, dwg);
     }
     if (dxg) {
         conv_dcol(j, j->inner, wg, wtg, dyw, o->L, o->L, dcol, o->L);
@@ -105,8 +120,7 @@ static void conv_bwd_body(void *arg, int64_t i0, int64_t i1, int worker)
         if (dw) {
             const float *cm = xg;
             if (!o->one_by_one) { ng_im2col(&o->g, xg, col, o->OHW); cm = col; }
-            ng_par_sgemm(j->inner, 0, 1, o->Mg, o->K, o->OHW, 1.0f, dyg, o->OHW, cm, o->OHW,
-                         1.0f, dw + g * o->Mg * o->K, o->K);
+            conv_dw(j, j->inner, dyg, o->OHW, cm, o->OHW, o->OHW, dw + g * o->Mg * o->K);
         }
         if (db) conv_bias_grad(o, dyg, db + g * o->Mg);
         if (j->dx) {
@@ -165,7 +179,7 @@ static void conv_bwd_batched(void *arg, int64_t i0, int64_t i1, int worker)
                 ng_im2col(g, xi, col + i * P, ld);
             }
         }
-        if (dw) ng_par_sgemm(NULL, 0, 1, o->M, o->K, ld, 1.0f, dyb, ld, col, ld, 1.0f, dw, o->K);
+        if (dw) conv_dw(j, NULL, dyb, ld, col, ld, ld, dw);
         if (!j->dx) continue;
         conv_dcol(j, NULL, j->w, j->wt, dyb, ld, ld, dcol, ld);
         for (int64_t i = 0; i < cnt; i++) {
@@ -338,7 +352,8 @@ ng_status ng_conv_bwd(ng_opctx *c, const ng_node *n, const ng_tensor *const *in,
     if (o->wide) floats = (size_t)(2 * o->K * o->L + o->M * o->K + o->M + o->padsz + o->Mg * o->L);
     if (j.nb > 1) floats = (size_t)(2 * o->K * P + o->M * o->K + o->M + o->padsz + o->M * P);
     /* W^T for the pointwise kernel (each group's K x Mg), after worker 0's part of the scratch */
-    const int use_wt = j.dx && !o->one_by_one && c->pwgemm && ng_pwconv_fast();
+    j.pw = c->pwgemm && ng_pwconv_fast() && ng_abt_fast();
+    const int use_wt = j.dx && !o->one_by_one && j.pw;
     if (!ng_conv_scratch(c, floats, ptrs, nw) ||
         (use_wt && !(ptrs[0] = ng_opctx_scratch(c, 0, floats + (size_t)(o->M * o->K)))))
         return ng_fail(NG_E_NOMEM, "node '%s' (Conv): no memory for backward buffers", NG_NODE_NAME(n));

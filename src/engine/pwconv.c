@@ -142,11 +142,17 @@ static int pw_cpu_isa(void)
     return isa;
 }
 
-static pw_fn pw_pick(int grid)
+int ng_pwconv_isa(void)
 {
     int isa = pw_cpu_isa();
     const char *cap = getenv("NG_DCONV_ISA");   /* the direct kernels' cap: test_kernels runs each */
     if (cap && cap[0] >= '0' && cap[0] < '0' + isa) isa = cap[0] - '0';
+    return isa;
+}
+
+static pw_fn pw_pick(int grid)
+{
+    const int isa = ng_pwconv_isa();
 #ifdef NG_PW_X86
     if (isa == 2) return grid ? pw_grid512 : pw_run512;
     if (isa == 1) return grid ? pw_grid2 : pw_run2;

@@ -45,6 +45,9 @@ static inline int64_t ng_pwconv_ldy(const ng_pwconv *a) { return a->ldy > 0 ? a-
 
 /* Whether the kernel takes this shape (P >= 16). */
 static inline int ng_pwconv_ok(int64_t P) { return P >= 16; }
+/* The tiles this CPU runs: 2 AVX-512, 1 AVX2 + FMA, 0 the baseline's; NG_DCONV_ISA=0/1 in the
+ * environment caps it (test_kernels runs each level; abt.c picks its tiles by it too). */
+int  ng_pwconv_isa(void);
 /* Whether this CPU runs the AVX2 or AVX-512 tiles (not the baseline's; NG_DCONV_ISA=0 says no). */
 int  ng_pwconv_fast(void);
 /* Computes a->y as above over the pool's workers. */

@@ -1,0 +1,145 @@
+/* engine/abt.c - D += A B^T along rows (see abt.h). */
+#include <string.h>
+#include "engine/abt.h"
+#include "engine/pwconv.h"
+#include "engine/v16.h"
+
+/* Pixels per chunk of the reduction: a tile's 6 B rows take 24 KB of L1. */
+#define NG_ABT_CHUNK 1024
+
+/* The 16 lanes' sum. */
+static inline __attribute__((always_inline)) float abt_hsum(ng_v16 v)
+{
+    float h[16];
+    memcpy(h, &v, sizeof h);
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+    for (int i = 0; i < 16; i += 4) { s0 += h[i]; s1 += h[i + 1]; s2 += h[i + 2]; s3 += h[i + 3]; }
+    return (s0 + s1) + (s2 + s3);
+}
+
+/* Lane sums of several accumulators at once: red(x, y) adds the two halves of every group of w
+ * lanes of x and of y, giving x's groups then y's, each w / 2 wide (RED16: w 16, ..., RED2: w 2).
+ * Four levels turn 16 accumulators into one vector of their 16 sums, in order. */
+#define ABT_RED16(x, y) (NG_V16_SHUF(x, y, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) + \
+                         NG_V16_SHUF(x, y, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31))
+#define ABT_RED8(x, y) (NG_V16_SHUF(x, y, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) + \
+                        NG_V16_SHUF(x, y, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31))
+#define ABT_RED4(x, y) (NG_V16_SHUF(x, y, 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29) + \
+                        NG_V16_SHUF(x, y, 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31))
+#define ABT_RED2(x, y) (NG_V16_EVEN(x, y) + NG_V16_ODD(x, y))
+
+/* The sums of n (8 or 16) accumulators v[0..n) into s[0..n). */
+static inline __attribute__((always_inline)) void abt_sums(const ng_v16 *v, int n, float *s)
+{
+    ng_v16 u[8], t[4], r[2], z = (ng_v16){0};
+#pragma GCC unroll 8
+    for (int i = 0; i < n / 2; i++) u[i] = ABT_RED16(v[2 * i], v[2 * i + 1]);
+#pragma GCC unroll 4
+    for (int i = 0; i < n / 4; i++) t[i] = ABT_RED8(u[2 * i], u[2 * i + 1]);
+#pragma GCC unroll 2
+    for (int i = 0; i < n / 8; i++) r[i] = ABT_RED4(t[2 * i], t[2 * i + 1]);
+    const ng_v16 f = ABT_RED2(r[0], n == 16 ? r[1] : z);
+    memcpy(s, &f, sizeof(float) * (size_t)n);
+}
+
+/* D[mi, ni] += sum over pixels [0, n) of a[mi*lda + p] * b[ni*ldb + p], for mi < MB, ni < NB:
+ * whole vectors of 16 in registers, then the last n % 16 pixels one by one. */
+static inline __attribute__((always_inline)) void
+abt_tile(const int MB, const int NB, const float *restrict a, int64_t lda, const float *restrict b, int64_t ldb,
+         int64_t n, float *restrict d, int64_t ldd)
+{
+    ng_v16 acc[4][6];
+#pragma GCC unroll 4
+    for (int mi = 0; mi < MB; mi++)
+#pragma GCC unroll 6
+        for (int ni = 0; ni < NB; ni++) acc[mi][ni] = (ng_v16){0};
+    const int64_t n16 = n / 16 * 16;
+    for (int64_t p = 0; p < n16; p += 16) {
+        ng_v16 bv[6];
+#pragma GCC unroll 6
+        for (int ni = 0; ni < NB; ni++) memcpy(&bv[ni], b + ni * ldb + p, sizeof(ng_v16));
+#pragma GCC unroll 4
+        for (int mi = 0; mi < MB; mi++) {
+            ng_v16 av;
+            memcpy(&av, a + mi * lda + p, sizeof av);
+#pragma GCC unroll 6
+            for (int ni = 0; ni < NB; ni++) acc[mi][ni] += av * bv[ni];
+        }
+    }
+    float sums[24];
+    if (MB * NB == 24 || MB * NB == 16) {   /* the full tiles: 16 (+ 8) sums a vector at a time */
+        ng_v16 flat[24];
+#pragma GCC unroll 4
+        for (int mi = 0; mi < MB; mi++)
+#pragma GCC unroll 6
+            for (int ni = 0; ni < NB; ni++) flat[mi * NB + ni] = acc[mi][ni];
+        abt_sums(flat, 16, sums);
+        if (MB * NB == 24) abt_sums(flat + 16, 8, sums + 16);
+    } else {
+#pragma GCC unroll 4
+        for (int mi = 0; mi < MB; mi++)
+#pragma GCC unroll 6
+            for (int ni = 0; ni < NB; ni++) sums[mi * NB + ni] = abt_hsum(acc[mi][ni]);
+    }
+#pragma GCC unroll 4
+    for (int mi = 0; mi < MB; mi++)
+#pragma GCC unroll 6
+        for (int ni = 0; ni < NB; ni++) {
+            float s = sums[mi * NB + ni];
+            for (int64_t p = n16; p < n; p++) s += a[mi * lda + p] * b[ni * ldb + p];
+            d[mi * ldd + ni] += s;
+        }
+}
+
+/* Rows of D in blocks of MB, then one by one, for NBX columns from c (B's rows c..). */
+#define ABT_ROWS(MBX, NBX)                                                                           \
+    do {                                                                                             \
+        const float *b = q->b + c * q->ldb + p0;                                                     \
+        int64_t m = 0;                                                                               \
+        for (; m + (MBX) <= q->M; m += (MBX))                                                        \
+            abt_tile((MBX), (NBX), q->a + m * q->lda + p0, q->lda, b, q->ldb, n, q->d + m * q->ldd + c, q->ldd); \
+        for (; m < q->M; m++)                                                                        \
+            abt_tile(1, (NBX), q->a + m * q->lda + p0, q->lda, b, q->ldb, n, q->d + m * q->ldd + c, q->ldd); \
+    } while (0)
+
+/* One kernel: per chunk of pixels, the columns of D in blocks of NB (the block's B rows stay in
+ * L1 while every block of A's rows, in L2, passes them), then one block of as many as are left. */
+#define ABT_RUN(NAME, ATTR, MB, NB)                                                \
+    ATTR static void NAME(const ng_abt *q)                                         \
+    {                                                                              \
+        for (int64_t p0 = 0; p0 < q->P; p0 += NG_ABT_CHUNK) {                      \
+            const int64_t n = q->P - p0 < NG_ABT_CHUNK ? q->P - p0 : NG_ABT_CHUNK; \
+            int64_t c = 0;                                                         \
+            for (; c + (NB) <= q->N; c += (NB)) ABT_ROWS((MB), (NB));              \
+            switch (q->N - c) {                                                    \
+            case 5: ABT_ROWS((MB), 5); break;                                      \
+            case 4: ABT_ROWS((MB), 4); break;                                      \
+            case 3: ABT_ROWS((MB), 3); break;                                      \
+            case 2: ABT_ROWS((MB), 2); break;                                      \
+            case 1: ABT_ROWS((MB), 1); break;                                      \
+            default: break;                                                        \
+            }                                                                      \
+        }                                                                          \
+    }
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define NG_ABT_X86 1
+/* AVX-512: 24 accumulators + 6 B vectors + 1 A vector of the 32 registers. AVX2: a 16-float
+ * vector takes two of its 16 registers: 2 x 2 accumulators + 2 + 1 vectors. */
+ABT_RUN(abt_run512, __attribute__((target("avx512f,avx512vl,avx2,fma"))), 4, 6)
+ABT_RUN(abt_run2, __attribute__((target("avx2,fma"))), 2, 2)
+#endif
+ABT_RUN(abt_run_base, , 2, 2)
+
+int ng_abt_fast(void) { return ng_pwconv_isa() >= 1; }
+
+void ng_abt_serial(const ng_abt *q)
+{
+    if (q->M <= 0 || q->N <= 0 || q->P <= 0) return;
+#ifdef NG_ABT_X86
+    const int isa = ng_pwconv_isa();
+    if (isa == 2) { abt_run512(q); return; }
+    if (isa == 1) { abt_run2(q); return; }
+#endif
+    abt_run_base(q);
+}
