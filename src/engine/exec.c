@@ -15,6 +15,7 @@
  * Training folds a Relu into the BatchNormalization / Conv / Add before it as inference does (and runs
  * it inside BatchNormalization's backward); NG_TRAIN_FUSION=0 runs every node (same bits).
  * NG_CONV_DIRECT_BWD=0 keeps small stride-1 Convs' data gradient on W^T dY + col2im (ops_conv.c).
+ * NG_PWGEMM=0 puts training Convs' GEMMs back on OpenBLAS (and inference's im2col Convs, below).
  * NG_PWCONV=0 (the pointwise kernel for 1x1 Convs), NG_DWFLAT=0 (the flat 3x3 depthwise kernel),
  * NG_GEMV=0 (sgemv for Gemms of a few rows), NG_ADDFUSE=0 (Conv -> Add folded) and NG_SUBBATCH=0
  * (inference batches in sub-batches, exec_sub.c) switch the inference kernels off to compare.

@@ -216,7 +216,9 @@ typedef struct ng_opctx {
                              ng_exec_new turns it off */
     int       pwgemm;     /* inference Convs on the im2col path run the pointwise kernel on the column
                              matrix (large outputs: per block of output rows; batch 1: whole) (ops_conv.c);
-                             NG_PWGEMM=0 at ng_exec_new turns it off */
+                             training Convs run their GEMMs on our kernels instead of OpenBLAS: W col and
+                             W^T dY on the pointwise kernel, dY col^T on abt.h's (ops_conv*.c);
+                             NG_PWGEMM=0 at ng_exec_new turns both off */
     int       dwflat;     /* 3x3 stride-1 depthwise forwards may run the flat kernel (dwconv.c); NG_DWFLAT=0
                              at ng_exec_new turns it off */
     int       wino_pw;    /* Winograd's 16 GEMMs may run on the pointwise kernel (wconv.h, ng_wino.pw);
