@@ -43,7 +43,7 @@ static inline __attribute__((always_inline)) void abt_sums(const ng_v16 *v, int 
 }
 
 /* D[mi, ni] += sum over pixels [0, n) of a[mi*lda + p] * b[ni*ldb + p], for mi < MB, ni < NB:
- * whole vectors of 16 in registers, then the last n % 16 pixels one by one. */
+ * vectors of 16 in registers, then the last n % 16 pixels as one more vector (see below). */
 static inline __attribute__((always_inline)) void
 abt_tile(const int MB, const int NB, const float *restrict a, int64_t lda, const float *restrict b, int64_t ldb,
          int64_t n, float *restrict d, int64_t ldd)
@@ -62,6 +62,30 @@ abt_tile(const int MB, const int NB, const float *restrict a, int64_t lda, const
         for (int mi = 0; mi < MB; mi++) {
             ng_v16 av;
             memcpy(&av, a + mi * lda + p, sizeof av);
+#pragma GCC unroll 6
+            for (int ni = 0; ni < NB; ni++) acc[mi][ni] += av * bv[ni];
+        }
+    }
+    if (n16 < n) {
+        /* The last n % 16 pixels: the vector ending at n, its lanes before n16 (already summed)
+         * masked off in A's rows; under 16 pixels in all, copies padded with zeros. */
+        ng_v16 bv[6];
+        const int64_t q = n >= 16 ? n - 16 : 0;
+        const size_t len = sizeof(float) * (size_t)(n - q);
+        const ng_v16i lane = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
+        const ng_v16i keep = lane >= (ng_v16i){0} + (int32_t)(n16 - q);
+#pragma GCC unroll 6
+        for (int ni = 0; ni < NB; ni++) {
+            bv[ni] = (ng_v16){0};
+            if (n >= 16) memcpy(&bv[ni], b + ni * ldb + q, sizeof(ng_v16));
+            else memcpy(&bv[ni], b + ni * ldb, len);
+        }
+#pragma GCC unroll 4
+        for (int mi = 0; mi < MB; mi++) {
+            ng_v16 av = (ng_v16){0};
+            if (n >= 16) memcpy(&av, a + mi * lda + q, sizeof av);
+            else memcpy(&av, a + mi * lda, len);
+            av = (ng_v16)((ng_v16i)av & keep);
 #pragma GCC unroll 6
             for (int ni = 0; ni < NB; ni++) acc[mi][ni] += av * bv[ni];
         }
@@ -85,9 +109,7 @@ abt_tile(const int MB, const int NB, const float *restrict a, int64_t lda, const
     for (int mi = 0; mi < MB; mi++)
 #pragma GCC unroll 6
         for (int ni = 0; ni < NB; ni++) {
-            float s = sums[mi * NB + ni];
-            for (int64_t p = n16; p < n; p++) s += a[mi * lda + p] * b[ni * ldb + p];
-            d[mi * ldd + ni] += s;
+            d[mi * ldd + ni] += sums[mi * NB + ni];
         }
 }
 
