@@ -35,7 +35,10 @@ check "$(jget pr.json "[2]['accuracy']") < 0.5" "99% pruning destroys the model"
       --workdir wd -o dl.json > dl.txt 2>/dev/null
 check "'$(jget dl.json "['unlock_bit_exact']")' == 'True'" "eval-scheme: unlock is bit-exact"
 check "$(jget dl.json "['accuracy_unlocked']") == $(jget dl.json "['accuracy_original']")" "eval-scheme: unlocked accuracy equals original"
-check "$(jget dl.json "['accuracy_locked']") < 0.15" "eval-scheme: locked accuracy near chance"
+# The lock key is fresh from the system's random source each run, so the locked accuracy is a draw:
+# 36 keys on this fixture (9 runs: the locked model and 3 wrong keys each) gave 0.093-0.115 (chance
+# 0.10); one sanitizer run drew 0.167. The original is 0.83.
+check "$(jget dl.json "['accuracy_locked']") < 0.25" "eval-scheme: locked accuracy near chance"
 check "$(jget dl.json "['throughput']['lock_gb_s']") > 0" "eval-scheme: throughput measured"
 assert grep -q "random wrong keys" dl.txt
 
