@@ -8,10 +8,10 @@
 #define NG_ABT_CHUNK 1024
 
 /* The 16 lanes' sum. */
-static inline __attribute__((always_inline)) float abt_hsum(ng_v16 v)
+static inline __attribute__((always_inline)) float abt_hsum(const ng_v16 *v)
 {
     float h[16];
-    memcpy(h, &v, sizeof h);
+    memcpy(h, v, sizeof h);
     float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
     for (int i = 0; i < 16; i += 4) { s0 += h[i]; s1 += h[i + 1]; s2 += h[i + 2]; s3 += h[i + 3]; }
     return (s0 + s1) + (s2 + s3);
@@ -28,18 +28,23 @@ static inline __attribute__((always_inline)) float abt_hsum(ng_v16 v)
                         NG_V16_SHUF(x, y, 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31))
 #define ABT_RED2(x, y) (NG_V16_EVEN(x, y) + NG_V16_ODD(x, y))
 
-/* The sums of n (8 or 16) accumulators v[0..n) into s[0..n). */
-static inline __attribute__((always_inline)) void abt_sums(const ng_v16 *v, int n, float *s)
+/* The sums of the 16 accumulators v[0..16) into s[0..16), and of 8 into s[0..8). */
+static inline __attribute__((always_inline)) void abt_sums16(const ng_v16 *v, float *s)
 {
-    ng_v16 u[8], t[4], r[2], z = (ng_v16){0};
-#pragma GCC unroll 8
-    for (int i = 0; i < n / 2; i++) u[i] = ABT_RED16(v[2 * i], v[2 * i + 1]);
-#pragma GCC unroll 4
-    for (int i = 0; i < n / 4; i++) t[i] = ABT_RED8(u[2 * i], u[2 * i + 1]);
-#pragma GCC unroll 2
-    for (int i = 0; i < n / 8; i++) r[i] = ABT_RED4(t[2 * i], t[2 * i + 1]);
-    const ng_v16 f = ABT_RED2(r[0], n == 16 ? r[1] : z);
-    memcpy(s, &f, sizeof(float) * (size_t)n);
+    const ng_v16 u0 = ABT_RED16(v[0], v[1]), u1 = ABT_RED16(v[2], v[3]), u2 = ABT_RED16(v[4], v[5]),
+                 u3 = ABT_RED16(v[6], v[7]), u4 = ABT_RED16(v[8], v[9]), u5 = ABT_RED16(v[10], v[11]),
+                 u6 = ABT_RED16(v[12], v[13]), u7 = ABT_RED16(v[14], v[15]);
+    const ng_v16 t0 = ABT_RED8(u0, u1), t1 = ABT_RED8(u2, u3), t2 = ABT_RED8(u4, u5), t3 = ABT_RED8(u6, u7);
+    const ng_v16 r0 = ABT_RED4(t0, t1), r1 = ABT_RED4(t2, t3), f = ABT_RED2(r0, r1);
+    memcpy(s, &f, sizeof f);
+}
+static inline __attribute__((always_inline)) void abt_sums8(const ng_v16 *v, float *s)
+{
+    const ng_v16 u0 = ABT_RED16(v[0], v[1]), u1 = ABT_RED16(v[2], v[3]), u2 = ABT_RED16(v[4], v[5]),
+                 u3 = ABT_RED16(v[6], v[7]);
+    const ng_v16 t0 = ABT_RED8(u0, u1), t1 = ABT_RED8(u2, u3), r0 = ABT_RED4(t0, t1), z = (ng_v16){0};
+    const ng_v16 f = ABT_RED2(r0, z);
+    memcpy(s, &f, sizeof(float) * 8);
 }
 
 /* D[mi, ni] += sum over pixels [0, n) of a[mi*lda + p] * b[ni*ldb + p], for mi < MB, ni < NB:
@@ -72,8 +77,11 @@ abt_tile(const int MB, const int NB, const float *restrict a, int64_t lda, const
         ng_v16 bv[6];
         const int64_t q = n >= 16 ? n - 16 : 0;
         const size_t len = sizeof(float) * (size_t)(n - q);
-        const ng_v16i lane = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
-        const ng_v16i keep = lane >= (ng_v16i){0} + (int32_t)(n16 - q);
+        static const int32_t ones_from16[32] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                                 -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 };
+        ng_v16i keep;   /* lanes i >= n16 - q all ones (a table, not a vector compare: GCC 12 at -O2
+                           with the sanitizers stops with an internal error on that) */
+        memcpy(&keep, ones_from16 + 16 - (n16 - q), sizeof keep);
 #pragma GCC unroll 6
         for (int ni = 0; ni < NB; ni++) {
             bv[ni] = (ng_v16){0};
@@ -97,13 +105,13 @@ abt_tile(const int MB, const int NB, const float *restrict a, int64_t lda, const
         for (int mi = 0; mi < MB; mi++)
 #pragma GCC unroll 6
             for (int ni = 0; ni < NB; ni++) flat[mi * NB + ni] = acc[mi][ni];
-        abt_sums(flat, 16, sums);
-        if (MB * NB == 24) abt_sums(flat + 16, 8, sums + 16);
+        abt_sums16(flat, sums);
+        if (MB * NB == 24) abt_sums8(flat + 16, sums + 16);
     } else {
 #pragma GCC unroll 4
         for (int mi = 0; mi < MB; mi++)
 #pragma GCC unroll 6
-            for (int ni = 0; ni < NB; ni++) sums[mi * NB + ni] = abt_hsum(acc[mi][ni]);
+            for (int ni = 0; ni < NB; ni++) sums[mi * NB + ni] = abt_hsum(&acc[mi][ni]);
     }
 #pragma GCC unroll 4
     for (int mi = 0; mi < MB; mi++)
