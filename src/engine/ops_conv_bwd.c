@@ -5,9 +5,9 @@
  * runs on abt.h's kernel and dcol's on the pointwise kernel (pwconv.h, with W^T built once per
  * call), not OpenBLAS: the OPENBLAS_CORETYPE a machine sets no longer picks training's kernels.
  * vgg-small, 6,000 images, 2 threads, nnguard train alternated with NG_PWGEMM=0: 591-624 ->
- * 879-904 img/s; resnet-small 703-735 -> 861-997. for 3x3 stride-1 Convs dX comes from Winograd instead (ng_conv_use_wino_bwd,
- * wconv.h), or for few channels from the direct kernel (conv_use_direct_bwd); depthwise
- * convolutions from dwconv.h's. Work items (image, group) are split over the exec's workers; each
+ * 879-904 img/s; resnet-small 703-735 -> 861-997. For 3x3 stride-1 Convs dX comes from Winograd
+ * instead (ng_conv_use_wino_bwd, wconv.h: only with NG_WINOGRAD_TRAIN=1), or for few channels
+ * from the direct kernel (conv_use_direct_bwd); depthwise convolutions from dwconv.h's. Work items (image, group) are split over the exec's workers; each
  * worker keeps its own dW/dB partial sums in its scratch, added up at the end (worker 0 adds
  * straight into din).
  */
@@ -39,7 +39,7 @@ static void transpose(const float *a, int64_t rows, int64_t cols, float *t)
 }
 
 /* dcol (K x P, rows ldc apart) = W_g^T dY (Mg x P, rows ldy apart): the pointwise kernel on wt
- * (W_g^T, K x Mg, from conv_wt) when the job has it, else OpenBLAS; pool: split inside (or NULL). */
+ * (W_g^T, K x Mg, built by ng_conv_bwd) when the job has it, else OpenBLAS; pool: split inside (or NULL). */
 static void conv_dcol(const conv_job *j, ng_pool *pool, const float *wg, const float *wtg, const float *dy,
                       int64_t ldy, int64_t P, float *dcol, int64_t ldc)
 {
