@@ -152,12 +152,14 @@ ng_status ng_model_infer_shapes(const ng_model *m, int64_t batch, ng_shape *shap
         ng_shape outs[NG_NODE_MAX_OUT];
         if (n->n_in > 64) return ng_fail(NG_E_UNSUPPORTED, "node '%s': too many inputs", n->name);
         if (n->n_in < ng_ops[n->op].min_in)
-            return ng_fail(NG_E_FORMAT, "node '%s' (%s): has %d inputs, needs at least %d", n->name, ng_ops[n->op].name, n->n_in, ng_ops[n->op].min_in);
+            return ng_fail(NG_E_FORMAT, "node '%s' (%s): has %d inputs, needs at least %d", n->name,
+                           ng_ops[n->op].name, n->n_in, ng_ops[n->op].min_in);
         for (int j = 0; j < n->n_in; j++) {
             int v = n->in[j];
             in[j] = v >= 0 ? &shapes[v] : NULL;
             if (v < 0 && j < ng_ops[n->op].min_in)   /* the shape functions trust the op table's minimum */
-                return ng_fail(NG_E_FORMAT, "node '%s' (%s): required input %d is missing", n->name, ng_ops[n->op].name, j);
+                return ng_fail(NG_E_FORMAT, "node '%s' (%s): required input %d is missing", n->name,
+                               ng_ops[n->op].name, j);
             if (v >= 0 && shapes[v].ndim < 0)
                 return ng_fail(NG_E_FORMAT, "node '%s' (%s): input '%s' is used before it is defined",
                                n->name, ng_ops[n->op].name, m->vals[v].name);

@@ -215,7 +215,8 @@ static ng_status import_rnn(imp *I, const Onnx__NodeProto *nd, int op)
     for (int i = 0; i < n_in; i++) {
         const zcst *z = nd->input[i][0] ? ng_imp_find_zc(I, ng_imp_resolve(I, nd->input[i])) : NULL;
         if (i >= 5 && z && z->value == 0.0f) { ins[i] = -1; continue; }   /* zeros: as if absent */
-        if (!nd->input[i][0] && i < 3) return NODE_FAIL(I, nd, NG_E_FORMAT, "input %d (X, W or R) is required but empty", i);
+        if (!nd->input[i][0] && i < 3)
+            return NODE_FAIL(I, nd, NG_E_FORMAT, "input %d (X, W or R) is required but empty", i);
         if (!nd->input[i][0] || i == 4) { ins[i] = -1; continue; }
         if ((st = ng_imp_get_value(I, nd, nd->input[i], &ins[i])) != NG_OK) return st;
     }
