@@ -8,7 +8,7 @@
 static const ng_cmd ng_cmds[] = {
     {"info",     ng_cmd_info,     "show format, layers, parameters, model id and protection metadata"},
     {"eval",     ng_cmd_eval,     "test-set accuracy and images/s (runs locked models in memory with a key)"},
-    {"predict",  ng_cmd_predict,  "write logits / labels for an IDX image file"},
+    {"predict",  ng_cmd_predict,  "logits / labels for IDX images, a .npy array (--input) or PNG/JPEG files (--images)"},
     {"convert",  ng_cmd_convert,  "convert weights between ONNX and safetensors"},
     {"train",    ng_cmd_train,    "train a built-in architecture or fine-tune a model on an image dataset"},
     {"attack",   ng_cmd_attack,   "attacks: finetune, prune, keyguess (Deep-Lock), adaptive (AdvParams)"},
@@ -22,9 +22,9 @@ static const ng_cmd ng_cmds[] = {
     {"seal",     ng_cmd_seal,     "seal a model: every tensor encrypted and authenticated (AEAD), opened in memory"},
     {"unseal",   ng_cmd_unseal,   "check and decrypt a sealed model (key, passphrase or license)"},
     {"identity", ng_cmd_identity, "identity new: an Ed25519 + X25519 identity for issuing or receiving licenses"},
-    {"license",  ng_cmd_license,  "license issue|verify: signed licenses that open sealed models"},
+    {"license",  ng_cmd_license,  "SecureNet license keys (keygen, stamp, train, replace, bind, harden, info); "
+                                  "sealed models' signed licenses (issue, verify)"},
     {"serve",    ng_cmd_serve,    "prediction HTTP API (batched, clients, metrics), optionally DynaMarks-watermarked"},
-    {"license",  ng_cmd_license,  "license keys: SecureNet keygen, stamp, train, replace, info"},
     {"wm",       ng_cmd_wm,       "DynaMarks: wm verify SUSPECT - is it a surrogate of your watermarked API?"},
 };
 
