@@ -218,6 +218,10 @@ static int print_json(const info *in)
         json_object_set_new(o, "classes", json_integer(ng_model_num_classes(in->m)));
         json_object_set_new(o, "nodes", json_integer((json_int_t)ng_model_nnodes(in->m)));
         json_object_set_new(o, "ops", op_counts(in->m));
+        ng_macs mc;
+        if (ng_model_macs(in->m, &mc) == NG_OK)
+            json_object_set_new(o, "macs", json_pack("{s:I, s:I}", "forward", (json_int_t)mc.forward,
+                                                     "train", (json_int_t)mc.train));
         json_t *layers = json_array();
         for (size_t i = 0; i < ng_model_nnodes(in->m); i++) {
             const char *name = ng_model_node_name(in->m, i);
@@ -294,6 +298,10 @@ static int print_text(const info *in, int list_tensors)
         json_object_foreach(ops, op, cnt) printf("%s %s x%lld", k++ ? "," : "", op, (long long)json_integer_value(cnt));
         printf("\n");
         json_decref(ops);
+        ng_macs mc;
+        if (ng_model_macs(in->m, &mc) == NG_OK)
+            printf("compute:     %.2f M multiply-accumulates per sample forward, %.2f M per training step "
+                   "(Conv, Gemm, MatMul)\n", (double)mc.forward * 1e-6, (double)mc.train * 1e-6);
         printf("layers:      %zu nodes\n", ng_model_nnodes(in->m));
         for (size_t i = 0; i < ng_model_nnodes(in->m); i++) {
             const char *name = ng_model_node_name(in->m, i);

@@ -42,6 +42,8 @@ rc=0; "$NG" predict "$MODEL" --images "$IMAGES" >/dev/null 2>&1 || rc=$?
 # ---- info ------------------------------------------------------------------------------------------
 "$NG" info "$MODEL" >"$T/info.txt" || die "info $MODEL failed"
 grep -q "model id:" "$T/info.txt" || fail "info text has no model id line"
+grep -q "^compute: *0.42 M multiply-accumulates per sample forward, 1.13 M per training step" "$T/info.txt" ||
+    fail "info text: no compute line of 0.42 / 1.13 M MACs"
 "$NG" info "$MODEL" --json >"$T/info.json" || die "info --json failed"
 "$PY" - "$T/info.json" <<'EOF' && ok "info --json fields" || fail "info --json fields (see above)"
 import json, re, sys
@@ -56,6 +58,9 @@ want(j["classes"] == 10, "classes %r" % j.get("classes"))
 ops = [l["op"] for l in j["layers"]]
 want(j["nodes"] == len(ops) == 12 and ops[0] == "Conv" and ops[-1] == "Gemm", "layers %r" % ops)
 want(j["ops"] == {"Conv": 2, "Relu": 4, "MaxPool": 2, "Flatten": 1, "Gemm": 3}, "ops %r" % j.get("ops"))
+# products per sample: c1 6x28x28 x 25, c2 16x10x10 x 150, fcs 400x120 + 120x84 + 84x10; training
+# 3x but c1's dX (its input is the graph's)
+want(j.get("macs") == {"forward": 416520, "train": 2 * 117600 + 3 * 298920}, "macs %r" % j.get("macs"))
 want(j["producer"] == "pytorch" and j["ir_version"] >= 3, "producer %r, IR %r" % (j.get("producer"), j.get("ir_version")))
 want(j["protected"] is False and j["protection"] == {}, "protection %r" % j.get("protection"))
 want(re.fullmatch(r"[0-9a-f]{64}", j["model_id"]) is not None, "model_id %r" % j.get("model_id"))

@@ -442,6 +442,30 @@ static void check_resnet_grads(void)
     CHECK(n > 20 && errs[n / 2] < 1e-2 && good >= n * 8 / 10);
 }
 
+/* ng_model_macs against counts by hand (nnguard/model.h's rules). LeNet-5 on 28x28: c1 6x28x28 outputs
+ * x 25 taps, c2 16x10x10 x 150, f1 400x120, f2 120x84, f3 84x10; training adds dW everywhere and dX
+ * everywhere but c1 (its input is the graph's). The MLP's fc1 reads Flatten(input): no dX either.
+ * resnet-small: conv1 16x784x9; layer1 four 16x784x144; layers 2 and 3 each a stride-2 3x3 (1/2 the
+ * next's MACs), three full 3x3s of 1,806,336 and a 1x1 downsample; fc 64x10. */
+static void check_macs(void)
+{
+    static const struct { const char *arch; int64_t fwd, train; } kat[] = {
+        { "lenet5", 117600 + 240000 + 48000 + 10080 + 840, 2 * 117600 + 3 * (240000 + 48000 + 10080 + 840) },
+        { "mlp", 200704 + 32768 + 1280, 2 * 200704 + 3 * (32768 + 1280) },
+        { "resnet-small", 112896 + 4 * 1806336 + 2 * (903168 + 3 * 1806336 + 100352) + 640,
+          3 * (112896 + 4 * 1806336 + 2 * (903168 + 3 * 1806336 + 100352) + 640) - 112896 },
+    };
+    for (size_t i = 0; i < sizeof kat / sizeof kat[0]; i++) {
+        ng_model *m = NULL;
+        ng_macs mc = { -1, -1 };
+        CHECK_OK(ng_model_from_arch(kat[i].arch, 1, 28, 28, 10, 1, &m));
+        CHECK_OK(ng_model_macs(m, &mc));
+        CHECKF(mc.forward == kat[i].fwd && mc.train == kat[i].train, "%s: %lld / %lld MACs, want %lld / %lld",
+               kat[i].arch, (long long)mc.forward, (long long)mc.train, (long long)kat[i].fwd, (long long)kat[i].train);
+        ng_model_free(m);
+    }
+}
+
 int main(void)
 {
     CHECK_OK(ng_init());
@@ -449,6 +473,7 @@ int main(void)
     check_finalize_errors();
     check_set_weights();
     check_archs();
+    check_macs();
     check_batches_and_predict();
     check_threads();
     check_clone_and_meta();

@@ -56,6 +56,14 @@ int      ng_model_num_classes(const ng_model *m);
 ng_status ng_model_restrict_classes(ng_model *m, const uint8_t *granted, int n);
 /* 1 when class c may be answered (every class of an unrestricted model). */
 int      ng_model_class_granted(const ng_model *m, int c);
+/* Multiply-accumulates of one sample through the model's products, on the input shape it declares:
+ * Conv (outputs x in_channels/group x kernel taps), Gemm and MatMul (outputs x the contracted
+ * dim); pools, norms, activations and recurrent cells are not counted. train = forward plus, per
+ * counted node, the forward's count again for each operand that takes a gradient (a trainable
+ * weight, an activation computed from one; not the graph input nor what is computed from it
+ * alone): a training step's products. FLOPs = 2 x MACs. */
+typedef struct ng_macs { int64_t forward, train; } ng_macs;
+ng_status ng_model_macs(const ng_model *m, ng_macs *out);
 size_t   ng_model_nnodes(const ng_model *m);
 const char *ng_model_node_op(const ng_model *m, size_t i);   /* ONNX op type */
 const char *ng_model_node_name(const ng_model *m, size_t i);
