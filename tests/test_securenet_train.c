@@ -67,9 +67,12 @@ static void test_train(const ng_dataset *tr, const ng_dataset *te, ng_license_sc
     /* measured on this budget (single / class-subset): half the values 0.143 / 0.166; shifted 0.555,
      * 0.568 / 0.260, 0.253 (conv + pooling tolerate a shift: on this budget it is only partly
      * unlearnt; class-subset's p_key ramp to 0.8 leaves fewer denied examples in the last epochs
-     * than 0.5 throughout did: 0.101, 0.185 / 0.148 then, granted classes 0.853 -> 0.881) */
+     * than 0.5 throughout did: 0.101, 0.185 / 0.148 then, granted classes 0.853 -> 0.881). The
+     * single scheme's shifted keys move with the GEMM kernels' rounding: on a Zen 4 machine 0.577 /
+     * 0.603 with OpenBLAS's own pick, 0.575 / 0.592 with OPENBLAS_CORETYPE=Haswell, 0.558 / 0.565
+     * with NG_PWGEMM=0; hence 0.65, still well under the key's 0.84. */
     CHECKF(acc_near <= 0.20, "accuracy with half of the key's values changed %.3f", acc_near);
-    CHECKF(acc_shift <= 0.60, "accuracy with the key 1 px off its place %.3f", acc_shift);
+    CHECKF(acc_shift <= 0.65, "accuracy with the key 1 px off its place %.3f", acc_shift);
     if (scheme == NG_LICENSE_SINGLE) {
         CHECKF(acc_key >= 0.72, "accuracy with the key %.3f", acc_key);   /* plain training: ~0.80 on this budget */
     } else {
